@@ -1,0 +1,229 @@
+// Package config is the one place that names gshmem's environment variables,
+// their defaults and their meaning. The runtime reads them through Load, the
+// launcher sets them for its children, and `gpurun info` prints the table.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Names of the environment variables gshmem reads or sets.
+const (
+	EnvNPES          = "GSHMEM_NPES"
+	EnvPE            = "GSHMEM_PE"
+	EnvTransport     = "GSHMEM_TRANSPORT"
+	EnvJob           = "GSHMEM_JOB"
+	EnvSymSize       = "GSHMEM_SYMMETRIC_SIZE"
+	EnvSymSizeCompat = "SHMEM_SYMMETRIC_SIZE"
+	EnvLocalRank     = "GSHMEM_LOCAL_RANK"
+	EnvLocalSize     = "GSHMEM_LOCAL_SIZE"
+	EnvBootTimeout   = "GSHMEM_BOOT_TIMEOUT"
+	EnvPrefault      = "GSHMEM_PREFAULT"
+	EnvShmDir        = "GSHMEM_SHM_DIR"
+)
+
+// Transport names.
+const (
+	TransportInproc = "inproc"
+	TransportShm    = "shm"
+)
+
+// Defaults.
+const (
+	DefaultNPES        = 4
+	DefaultSymSize     = 128 << 20
+	DefaultBootTimeout = 30 * time.Second
+	DefaultShmDir      = "/dev/shm"
+	// SegmentPrefix starts the name of every file gshmem creates in the shm
+	// directory: <prefix><job>-<pe>.
+	SegmentPrefix = "gshmem-"
+)
+
+// Var describes one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	Doc     string
+}
+
+// Vars lists every variable gshmem reads or sets, in the order `gpurun info`
+// prints them.
+var Vars = []Var{
+	{EnvNPES, strconv.Itoa(DefaultNPES), "number of PEs; in-process runs start this many, gpurun sets it for its children"},
+	{EnvPE, "", "this process's PE number (set by gpurun)"},
+	{EnvTransport, TransportInproc, "transport: inproc (PEs as goroutines) or shm (one process per PE, set by gpurun)"},
+	{EnvJob, "", "job id naming the shared-memory segments (set by gpurun; unguessable)"},
+	{EnvSymSize, "128m", "bytes of symmetric heap per PE (k, m, g suffixes)"},
+	{EnvSymSizeCompat, "", "OpenSHMEM spelling of " + EnvSymSize + "; used when that is unset"},
+	{EnvLocalRank, "", "rank of this PE among the PEs on its node (set by gpurun)"},
+	{EnvLocalSize, "", "number of PEs on this node (set by gpurun)"},
+	{EnvBootTimeout, DefaultBootTimeout.String(), "how long a PE waits for its peers to appear at start-up"},
+	{EnvPrefault, "1", "pre-fault shared-memory segments at start-up (0 to skip)"},
+	{EnvShmDir, DefaultShmDir, "directory (tmpfs) holding the shared-memory segments"},
+	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
+}
+
+// Config is the runtime configuration of one PE or one in-process job.
+type Config struct {
+	NPES        int
+	PE          int // -1 when not launched as one PE of a job
+	Transport   string
+	Job         string
+	SymSize     uintptr
+	LocalRank   int
+	LocalSize   int
+	BootTimeout time.Duration
+	Prefault    bool
+	ShmDir      string
+}
+
+// Load reads the configuration from the environment through getenv
+// (os.Getenv when nil). Malformed values are errors naming the variable.
+func Load(getenv func(string) string) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Config{
+		NPES:        DefaultNPES,
+		PE:          -1,
+		Transport:   TransportInproc,
+		Job:         getenv(EnvJob),
+		SymSize:     DefaultSymSize,
+		LocalRank:   -1,
+		LocalSize:   -1,
+		BootTimeout: DefaultBootTimeout,
+		Prefault:    true,
+		ShmDir:      DefaultShmDir,
+	}
+	var err error
+	if c.NPES, err = intVar(getenv, EnvNPES, c.NPES, 1); err != nil {
+		return c, err
+	}
+	if c.PE, err = intVar(getenv, EnvPE, c.PE, 0); err != nil {
+		return c, err
+	}
+	if c.LocalRank, err = intVar(getenv, EnvLocalRank, c.LocalRank, 0); err != nil {
+		return c, err
+	}
+	if c.LocalSize, err = intVar(getenv, EnvLocalSize, c.LocalSize, 1); err != nil {
+		return c, err
+	}
+	if v := getenv(EnvTransport); v != "" {
+		c.Transport = v
+	} else if c.Job != "" {
+		c.Transport = TransportShm
+	}
+	switch c.Transport {
+	case TransportInproc, TransportShm:
+	default:
+		return c, fmt.Errorf("config: %s=%q: unknown transport (want %s or %s)", EnvTransport, c.Transport, TransportInproc, TransportShm)
+	}
+	name, v := EnvSymSize, getenv(EnvSymSize)
+	if v == "" {
+		name, v = EnvSymSizeCompat, getenv(EnvSymSizeCompat)
+	}
+	if v != "" {
+		n, err := ParseSize(v)
+		if err != nil {
+			return c, fmt.Errorf("config: %s=%q: %w", name, v, err)
+		}
+		c.SymSize = uintptr(n)
+	}
+	if v := getenv(EnvBootTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("config: %s=%q: want a positive duration such as 30s", EnvBootTimeout, v)
+		}
+		c.BootTimeout = d
+	}
+	if v := getenv(EnvPrefault); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("config: %s=%q: want 0 or 1", EnvPrefault, v)
+		}
+		c.Prefault = b
+	}
+	if v := getenv(EnvShmDir); v != "" {
+		c.ShmDir = v
+	}
+	if c.Transport == TransportShm {
+		if c.Job == "" {
+			return c, fmt.Errorf("config: %s=%s needs %s (start the program with gpurun)", EnvTransport, TransportShm, EnvJob)
+		}
+		if c.PE < 0 {
+			return c, fmt.Errorf("config: %s=%s needs %s (start the program with gpurun)", EnvTransport, TransportShm, EnvPE)
+		}
+		if c.PE >= c.NPES {
+			return c, fmt.Errorf("config: %s=%d out of range for %s=%d", EnvPE, c.PE, EnvNPES, c.NPES)
+		}
+		if !ValidJob(c.Job) {
+			return c, fmt.Errorf("config: %s=%q: want 8 to 64 letters, digits or '_'", EnvJob, c.Job)
+		}
+	}
+	return c, nil
+}
+
+// ValidJob reports whether id is usable as a job id in file names.
+func ValidJob(id string) bool {
+	if len(id) < 8 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func intVar(getenv func(string) string, name string, def, min int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < min {
+		return def, fmt.Errorf("config: %s=%q: want an integer >= %d", name, v, min)
+	}
+	return n, nil
+}
+
+// ParseSize parses a byte count with an optional k, m, g or t suffix
+// (powers of 1024, case-insensitive, an optional trailing "b").
+func ParseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	shift := 0
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k':
+			shift = 10
+		case 'm':
+			shift = 20
+		case 'g':
+			shift = 30
+		case 't':
+			shift = 40
+		}
+		if shift != 0 {
+			t = t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive size such as 64m or 1g")
+	}
+	if n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size too large")
+	}
+	return n << shift, nil
+}
+
+// SegmentName is the file name (inside ShmDir) of PE pe's segment in job.
+func SegmentName(job string, pe int) string {
+	return fmt.Sprintf("%s%s-%d", SegmentPrefix, job, pe)
+}

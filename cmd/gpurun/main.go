@@ -1,0 +1,122 @@
+// Command gpurun starts a gshmem job: N processes running one program, one
+// per PE, on this machine.
+//
+// Usage:
+//
+//	gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
+//	gpurun info
+//
+// PROGRAM is a Go package directory, a .go file or an import path (built
+// first), an executable file, or a command in $PATH. Flags after PROGRAM
+// are the program's own. gpurun exits with the status of the first PE to
+// fail (128+n for signal n), or 0. See package launcher for the details.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+
+	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/launcher"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "info":
+			launcher.Info(stdout, os.Getenv)
+			return 0
+		case "bench":
+			// Reserved for the bench engineer: replace this case with the
+			// benchmark driver.
+			fmt.Fprintln(stderr, "gpurun bench: not built yet")
+			return 2
+		}
+	}
+
+	fs := flag.NewFlagSet("gpurun", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
+       gpurun info
+
+PROGRAM is a Go package directory, a .go file or an import path (built
+first), an executable file, or a command in $PATH. Flags after PROGRAM
+are passed to it.
+
+`)
+		fs.PrintDefaults()
+	}
+	n := fs.Int("n", 0, "number of PEs (default $"+config.EnvNPES+" if set, else the number of CPUs)")
+	prefix := fs.Bool("prefix", false, `start every output line with "PE <i>: "`)
+	grace := fs.Duration("grace", launcher.DefaultKillGrace, "time between SIGTERM and SIGKILL when the job is torn down")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "gpurun: no PROGRAM given")
+		fs.Usage()
+		return 2
+	}
+	nSet := false
+	fs.Visit(func(f *flag.Flag) { nSet = nSet || f.Name == "n" })
+	if !nSet {
+		v, err := defaultNPES(os.Getenv(config.EnvNPES))
+		if err != nil {
+			fmt.Fprintln(stderr, "gpurun:", err)
+			fs.Usage()
+			return 2
+		}
+		*n = v
+	}
+	if *n < 1 {
+		fmt.Fprintf(stderr, "gpurun: -n %d: want at least 1 PE\n", *n)
+		fs.Usage()
+		return 2
+	}
+	if *grace <= 0 {
+		fmt.Fprintf(stderr, "gpurun: -grace %v: want a positive duration\n", *grace)
+		fs.Usage()
+		return 2
+	}
+
+	code, err := launcher.Run(context.Background(), launcher.Options{
+		N:         *n,
+		Program:   fs.Arg(0),
+		Args:      fs.Args()[1:],
+		Prefix:    *prefix,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		KillGrace: *grace,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, err) // "launcher: ..."
+	}
+	return code
+}
+
+// defaultNPES is -n when not given: $GSHMEM_NPES (v) if set, else the
+// number of CPUs.
+func defaultNPES(v string) (int, error) {
+	if v == "" {
+		return runtime.NumCPU(), nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want an integer >= 1 (or give -n)", config.EnvNPES, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,111 @@
+// Package fabric defines the transport seam of gshmem: a Fabric connects the
+// PEs of one job and moves bytes between their symmetric regions. The runtime
+// (hostshmem, am, array) talks only to this interface; transports live in
+// sub-packages: fabric/inproc (PEs as goroutines), fabric/shm (one process
+// per PE on one node, over /dev/shm).
+//
+// Every PE owns a symmetric region of Size bytes. Offsets are byte offsets
+// into that region and name the same object on every PE. Load/store
+// transports also expose each peer's region as a slice (Region), which the
+// runtime uses directly on its fast paths.
+package fabric
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// AMOOp names an atomic memory operation.
+type AMOOp uint8
+
+// Atomic operations. Each returns the value the word held before the
+// operation (AMOFetch returns it and changes nothing).
+const (
+	AMOFetch AMOOp = iota
+	AMOSet
+	AMOSwap
+	AMOCompareSwap
+	AMOAdd
+	AMOAnd
+	AMOOr
+	AMOXor
+)
+
+var amoNames = [...]string{"fetch", "set", "swap", "compare-swap", "add", "and", "or", "xor"}
+
+func (op AMOOp) String() string {
+	if int(op) < len(amoNames) {
+		return amoNames[op]
+	}
+	return fmt.Sprintf("AMOOp(%d)", op)
+}
+
+// Fabric connects the PEs of one job. A Fabric value belongs to one PE; its
+// methods may be called from several goroutines of that PE at once.
+//
+// Put, Get and the AMOs take offsets the caller has already validated
+// against Size; they do not check bounds again.
+type Fabric interface {
+	// PE is this PE's number in [0, NPEs).
+	PE() int
+	// NPEs is the number of PEs in the job.
+	NPEs() int
+	// Transport names the transport ("inproc", "shm").
+	Transport() string
+	// Size is the number of bytes in each PE's symmetric region.
+	Size() uintptr
+	// Region returns PE pe's symmetric region mapped into this address
+	// space, or nil when pe's memory is reachable only through Put and Get.
+	Region(pe int) []byte
+
+	// Put copies src into PE pe's region at off. src may be reused when
+	// Put returns; the data is visible at pe after Quiet.
+	Put(pe int, off uintptr, src []byte) error
+	// Get copies len(dst) bytes from PE pe's region at off into dst.
+	Get(pe int, off uintptr, dst []byte) error
+	// AMO64 applies op to the 8-byte aligned word at off on PE pe and
+	// returns its previous value. cmp is used by AMOCompareSwap only.
+	AMO64(pe int, off uintptr, op AMOOp, operand, cmp uint64) (uint64, error)
+	// AMO32 is AMO64 for a 4-byte aligned word.
+	AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint32, error)
+	// Quiet waits until every Put and AMO this PE issued is visible at its
+	// target and wakes any of the targets' waiters.
+	Quiet() error
+	// Notify wakes PE pe's waiters (after an update they may wait on).
+	Notify(pe int)
+
+	// Wait blocks until cond returns true. It spins briefly, yields, then
+	// sleeps; any Notify aimed at this PE wakes it to re-check cond. It
+	// returns ctx's error when ctx ends first, and a *PeerError when a peer
+	// has died and cond is still false. cond must be cheap and must not
+	// block; it runs on the calling goroutine.
+	Wait(ctx context.Context, cond func() bool) error
+	// Err returns a *PeerError if a peer has died, else nil. It costs a
+	// system call on some transports: call it on slow paths only.
+	Err() error
+	// Close releases the fabric. finalized says whether this PE leaves
+	// after a clean finalize (peers report how it left).
+	Close(finalized bool) error
+}
+
+// ErrPeerDead is matched (errors.Is) by every *PeerError.
+var ErrPeerDead = errors.New("peer PE died")
+
+// PeerError reports that a peer PE died or left the job while this PE
+// depended on it.
+type PeerError struct {
+	PE  int    // the peer
+	Pid int    // its process id, 0 in-process
+	How string // what happened to it, e.g. "exited", "failed: <error>"
+}
+
+func (e *PeerError) Error() string {
+	if e.Pid != 0 {
+		return fmt.Sprintf("gshmem: PE %d (pid %d) %s", e.PE, e.Pid, e.How)
+	}
+	return fmt.Sprintf("gshmem: PE %d %s", e.PE, e.How)
+}
+
+// Is makes errors.Is(err, ErrPeerDead) true for a *PeerError.
+func (e *PeerError) Is(target error) bool { return target == ErrPeerDead }

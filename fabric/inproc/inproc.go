@@ -1,0 +1,143 @@
+// Package inproc runs the PEs of a job as goroutines of one process. Each PE
+// has its own segment (an anonymous mapping, like a shm segment but private
+// to the process), so the runtime above sees exactly the memory model of the
+// shm transport: this is the embedded default and the fast test bed.
+package inproc
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+// Job is one in-process job of NPEs PEs.
+type Job struct {
+	npes int
+	segs [][]byte
+	fabs []*fabric.Mapped
+	dead []atomic.Pointer[string]
+	open atomic.Int32 // PEs whose fabric is not closed yet
+
+	mu struct {
+		sync.Mutex
+		closed bool
+	}
+}
+
+// New maps npes segments of size symmetric bytes each.
+func New(npes int, size uintptr) (*Job, error) {
+	if npes < 1 {
+		return nil, fmt.Errorf("inproc: %d PEs: need at least 1", npes)
+	}
+	if size == 0 || size%8 != 0 {
+		return nil, fmt.Errorf("inproc: symmetric size %d: want a positive multiple of 8", size)
+	}
+	j := &Job{npes: npes, segs: make([][]byte, npes), dead: make([]atomic.Pointer[string], npes)}
+	for i := range j.segs {
+		seg, err := syscall.Mmap(-1, 0, fabric.HeaderSize+int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
+		if err != nil {
+			j.unmap()
+			return nil, fmt.Errorf("inproc: map %d bytes for PE %d: %w", fabric.HeaderSize+int(size), i, err)
+		}
+		fabric.InitHeader(seg, i, npes, 0)
+		j.segs[i] = seg
+	}
+	// With more PEs than Go threads a spinning PE only delays the PE it
+	// waits for: spin less and yield to the scheduler early.
+	spin := 4096
+	if npes > runtime.GOMAXPROCS(0) {
+		spin = 64
+	}
+	j.fabs = make([]*fabric.Mapped, npes)
+	for i := range j.fabs {
+		f, err := fabric.NewMapped(fabric.MappedConfig{
+			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j},
+			Yield: runtime.Gosched, Spin: spin, Yields: 16,
+		})
+		if err != nil {
+			j.unmap()
+			return nil, err
+		}
+		j.fabs[i] = f
+	}
+	j.open.Store(int32(npes))
+	return j, nil
+}
+
+// NPEs returns the number of PEs in the job.
+func (j *Job) NPEs() int { return j.npes }
+
+// Fabric returns PE pe's view of the job. Closing it records how the PE
+// left (a close that is not finalized fails the PE); the segments are
+// unmapped when every PE's fabric is closed.
+func (j *Job) Fabric(pe int) fabric.Fabric { return &peFabric{Mapped: j.fabs[pe], j: j, pe: pe} }
+
+type peFabric struct {
+	*fabric.Mapped
+	j      *Job
+	pe     int
+	closed atomic.Bool
+}
+
+func (f *peFabric) Close(finalized bool) error {
+	if f.closed.Swap(true) {
+		return nil
+	}
+	if !finalized {
+		f.j.Fail(f.pe, "failed")
+	}
+	f.Mapped.Close(finalized)
+	if f.j.open.Add(-1) == 0 {
+		return f.j.Close()
+	}
+	return nil
+}
+
+// Fail marks PE pe as dead with the reason how (for example "failed:
+// <error>"); every PE waiting on the job sees a *fabric.PeerError naming it.
+func (j *Job) Fail(pe int, how string) {
+	j.dead[pe].CompareAndSwap(nil, &how)
+	for _, f := range j.fabs {
+		f.Quiet() // wake sleepers so they notice now, not at their next tick
+	}
+}
+
+// Close unmaps the segments at once. It is called when the last PE's
+// fabric closes; call it yourself only once no PE uses the job any more.
+func (j *Job) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.mu.closed {
+		return nil
+	}
+	j.mu.closed = true
+	return j.unmap()
+}
+
+func (j *Job) unmap() error {
+	var first error
+	for i, s := range j.segs {
+		if s != nil {
+			if err := syscall.Munmap(s); err != nil && first == nil {
+				first = fmt.Errorf("inproc: unmap PE %d: %w", i, err)
+			}
+			j.segs[i] = nil
+		}
+	}
+	return first
+}
+
+type liveness struct{ j *Job }
+
+func (l liveness) Check() *fabric.PeerError {
+	for pe := range l.j.dead {
+		if how := l.j.dead[pe].Load(); how != nil {
+			return &fabric.PeerError{PE: pe, How: *how}
+		}
+	}
+	return nil
+}

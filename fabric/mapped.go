@@ -1,0 +1,396 @@
+package fabric
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/gshmem/gshmem/internal/futex"
+)
+
+// HeaderSize is the size of the control page at the start of every segment
+// of a load/store transport; the symmetric region follows it.
+const HeaderSize = 4096
+
+// Magic marks an initialised segment header ("gshmem01").
+const Magic = 0x31306d656d687367
+
+// Layout version of Header; peers with another version refuse to connect.
+const headerVersion = 1
+
+// Segment states.
+const (
+	StateCreating  = 0
+	StateReady     = 1
+	StateFinalized = 2
+	StateFailed    = 3
+)
+
+// Header is the control page of a segment, shared by every PE that maps it.
+// Words that different PEs write live on separate cache lines.
+type Header struct {
+	Magic   uint64
+	Version uint32
+	PE      uint32
+	NPEs    uint32
+	Pid     uint32
+	Size    uint64 // bytes in the symmetric region
+	State   uint32 // StateCreating .. StateFailed, written atomically
+	_       [64 - 36]byte
+
+	// Seq is the futex word waiters of this PE sleep on; Notify bumps it.
+	Seq uint32
+	_   [60]byte
+	// Sleepers counts this PE's waiters that are (about to be) asleep, so
+	// that Notify costs one load when nobody sleeps.
+	Sleepers uint32
+	_        [60]byte
+	// Boot counts PEs that mapped every segment (used on PE 0 only).
+	Boot uint32
+	_    [60]byte
+}
+
+func init() {
+	if unsafe.Sizeof(Header{}) > HeaderSize {
+		panic("fabric: Header larger than HeaderSize")
+	}
+}
+
+// HeaderOf returns the Header at the start of seg, which must be at least
+// HeaderSize bytes of 8-byte aligned memory that is not managed by Go (an
+// mmap'd segment).
+func HeaderOf(seg []byte) *Header {
+	return (*Header)(unsafe.Pointer(unsafe.SliceData(seg)))
+}
+
+// Liveness reports dead peers for a load/store transport.
+type Liveness interface {
+	// Check returns the first peer found dead, or nil.
+	Check() *PeerError
+}
+
+// MappedConfig describes a load/store job as seen from one PE.
+type MappedConfig struct {
+	PE        int
+	Transport string
+	// Segments holds every PE's whole segment (Header, then region),
+	// mapped into this process, indexed by PE.
+	Segments [][]byte
+	// Liveness finds dead peers; nil means peers cannot die.
+	Liveness Liveness
+	// Yield gives up the processor while waiting (runtime.Gosched for
+	// goroutine PEs, sched_yield for process PEs).
+	Yield func()
+	// Spin is how many times Wait checks its condition before yielding;
+	// Yields how many times it yields before sleeping.
+	Spin, Yields int
+}
+
+// Mapped is the engine shared by the load/store transports: every peer's
+// segment is mapped, puts and gets are memmoves, AMOs are CPU atomics on the
+// shared mapping, and waits sleep on a futex in the waiter's own header.
+type Mapped struct {
+	pe, npes  int
+	transport string
+	size      uintptr
+	regions   [][]byte
+	hdrs      []*Header
+	live      Liveness
+	yield     func()
+	spin      int
+	yields    int
+
+	fence atomic.Uint64 // target of the locked op that orders a PE's stores
+}
+
+var _ Fabric = (*Mapped)(nil)
+
+// NewMapped returns the engine for c. It checks that every segment carries a
+// ready header of the same size.
+func NewMapped(c MappedConfig) (*Mapped, error) {
+	n := len(c.Segments)
+	if c.PE < 0 || c.PE >= n {
+		return nil, fmt.Errorf("fabric: PE %d out of range [0, %d)", c.PE, n)
+	}
+	m := &Mapped{
+		pe: c.PE, npes: n, transport: c.Transport,
+		regions: make([][]byte, n), hdrs: make([]*Header, n),
+		live: c.Liveness, yield: c.Yield, spin: c.Spin, yields: c.Yields,
+	}
+	if m.yield == nil {
+		m.yield = futex.Yield
+	}
+	for i, seg := range c.Segments {
+		if len(seg) < HeaderSize {
+			return nil, fmt.Errorf("fabric: segment of PE %d is %d bytes, smaller than its header", i, len(seg))
+		}
+		h := HeaderOf(seg)
+		if h.Magic != Magic || h.Version != headerVersion {
+			return nil, fmt.Errorf("fabric: segment of PE %d has no valid header (magic %#x version %d)", i, h.Magic, h.Version)
+		}
+		if int(h.PE) != i || int(h.NPEs) != n {
+			return nil, fmt.Errorf("fabric: segment of PE %d claims PE %d of %d, want PE %d of %d", i, h.PE, h.NPEs, i, n)
+		}
+		if uintptr(len(seg)-HeaderSize) != uintptr(h.Size) {
+			return nil, fmt.Errorf("fabric: segment of PE %d maps %d region bytes, header says %d", i, len(seg)-HeaderSize, h.Size)
+		}
+		if i == 0 {
+			m.size = uintptr(h.Size)
+		} else if uintptr(h.Size) != m.size {
+			return nil, fmt.Errorf("fabric: symmetric size differs: PE 0 has %d bytes, PE %d has %d", m.size, i, h.Size)
+		}
+		m.hdrs[i] = h
+		m.regions[i] = seg[HeaderSize:len(seg):len(seg)]
+	}
+	return m, nil
+}
+
+// PE implements Fabric.
+func (m *Mapped) PE() int { return m.pe }
+
+// NPEs implements Fabric.
+func (m *Mapped) NPEs() int { return m.npes }
+
+// Transport implements Fabric.
+func (m *Mapped) Transport() string { return m.transport }
+
+// Size implements Fabric.
+func (m *Mapped) Size() uintptr { return m.size }
+
+// Region implements Fabric; every region of a Mapped fabric is mapped.
+func (m *Mapped) Region(pe int) []byte { return m.regions[pe] }
+
+// Header returns PE pe's control header.
+func (m *Mapped) Header(pe int) *Header { return m.hdrs[pe] }
+
+// Put implements Fabric with a memmove into the peer's mapping.
+func (m *Mapped) Put(pe int, off uintptr, src []byte) error {
+	copy(m.regions[pe][off:], src)
+	m.Notify(pe)
+	return nil
+}
+
+// Get implements Fabric with a memmove from the peer's mapping.
+func (m *Mapped) Get(pe int, off uintptr, dst []byte) error {
+	copy(dst, m.regions[pe][off:])
+	return nil
+}
+
+// AMO64 implements Fabric with a CPU atomic on the shared mapping.
+func (m *Mapped) AMO64(pe int, off uintptr, op AMOOp, operand, cmp uint64) (uint64, error) {
+	p := (*uint64)(unsafe.Pointer(&m.regions[pe][off]))
+	old := AMO64(p, op, operand, cmp)
+	if op != AMOFetch {
+		m.Notify(pe)
+	}
+	return old, nil
+}
+
+// AMO32 implements Fabric with a CPU atomic on the shared mapping.
+func (m *Mapped) AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint32, error) {
+	p := (*uint32)(unsafe.Pointer(&m.regions[pe][off]))
+	old := AMO32(p, op, operand, cmp)
+	if op != AMOFetch {
+		m.Notify(pe)
+	}
+	return old, nil
+}
+
+// AMO64 applies op to *p and returns the previous value.
+func AMO64(p *uint64, op AMOOp, operand, cmp uint64) uint64 {
+	switch op {
+	case AMOFetch:
+		return atomic.LoadUint64(p)
+	case AMOSet:
+		atomic.StoreUint64(p, operand)
+		return 0
+	case AMOSwap:
+		return atomic.SwapUint64(p, operand)
+	case AMOCompareSwap:
+		for {
+			old := atomic.LoadUint64(p)
+			if old != cmp {
+				return old
+			}
+			if atomic.CompareAndSwapUint64(p, cmp, operand) {
+				return old
+			}
+		}
+	case AMOAdd:
+		return atomic.AddUint64(p, operand) - operand
+	case AMOAnd:
+		return atomic.AndUint64(p, operand)
+	case AMOOr:
+		return atomic.OrUint64(p, operand)
+	case AMOXor:
+		for {
+			old := atomic.LoadUint64(p)
+			if atomic.CompareAndSwapUint64(p, old, old^operand) {
+				return old
+			}
+		}
+	}
+	panic("fabric: unknown AMO " + op.String())
+}
+
+// AMO32 applies op to *p and returns the previous value.
+func AMO32(p *uint32, op AMOOp, operand, cmp uint32) uint32 {
+	switch op {
+	case AMOFetch:
+		return atomic.LoadUint32(p)
+	case AMOSet:
+		atomic.StoreUint32(p, operand)
+		return 0
+	case AMOSwap:
+		return atomic.SwapUint32(p, operand)
+	case AMOCompareSwap:
+		for {
+			old := atomic.LoadUint32(p)
+			if old != cmp {
+				return old
+			}
+			if atomic.CompareAndSwapUint32(p, cmp, operand) {
+				return old
+			}
+		}
+	case AMOAdd:
+		return atomic.AddUint32(p, operand) - operand
+	case AMOAnd:
+		return atomic.AndUint32(p, operand)
+	case AMOOr:
+		return atomic.OrUint32(p, operand)
+	case AMOXor:
+		for {
+			old := atomic.LoadUint32(p)
+			if atomic.CompareAndSwapUint32(p, old, old^operand) {
+				return old
+			}
+		}
+	}
+	panic("fabric: unknown AMO " + op.String())
+}
+
+// Quiet implements Fabric. Stores to the mapping are complete when the
+// memmove returns; a locked instruction drains this CPU's store buffer so
+// that the stores are visible before the sleeper check, then every PE with
+// sleepers is woken.
+func (m *Mapped) Quiet() error {
+	m.fence.Add(1)
+	for pe := range m.hdrs {
+		m.Notify(pe)
+	}
+	return nil
+}
+
+// Notify implements Fabric: one load when PE pe has no sleepers, else a
+// sequence bump and a futex wake.
+func (m *Mapped) Notify(pe int) {
+	h := m.hdrs[pe]
+	if atomic.LoadUint32(&h.Sleepers) != 0 {
+		atomic.AddUint32(&h.Seq, 1)
+		futex.Wake(&h.Seq, math.MaxInt32)
+	}
+}
+
+// Sleep ticks: a sleeping waiter re-checks its condition, its context and
+// its peers at least this often, so a lost wake costs latency, never a hang.
+const (
+	minTick = 50 * time.Microsecond
+	maxTick = 4 * time.Millisecond
+)
+
+// Wait implements Fabric.
+func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
+	for i := 0; i < m.spin; i++ {
+		if cond() {
+			return nil
+		}
+	}
+	for i := 0; i < m.yields; i++ {
+		m.yield()
+		if cond() {
+			return nil
+		}
+	}
+	h := m.hdrs[m.pe]
+	tick := minTick
+	for {
+		if cond() {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		atomic.AddUint32(&h.Sleepers, 1)
+		seq := atomic.LoadUint32(&h.Seq)
+		if cond() {
+			atomic.AddUint32(&h.Sleepers, ^uint32(0))
+			return nil
+		}
+		futex.Wait(&h.Seq, seq, tick)
+		atomic.AddUint32(&h.Sleepers, ^uint32(0))
+		// Woken (or a tick passed) and still false: look at the peers.
+		if cond() {
+			return nil
+		}
+		if err := m.Err(); err != nil {
+			if cond() { // the peer's last writes landed before it died
+				return nil
+			}
+			return err
+		}
+		tick = min(2*tick, maxTick)
+	}
+}
+
+// Err implements Fabric.
+func (m *Mapped) Err() error {
+	if m.live == nil {
+		return nil
+	}
+	if e := m.live.Check(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// Close implements Fabric. It records how this PE leaves in its header; the
+// transport that built the Mapped unmaps the segments.
+func (m *Mapped) Close(finalized bool) error {
+	st := uint32(StateFailed)
+	if finalized {
+		st = StateFinalized
+	}
+	atomic.StoreUint32(&m.hdrs[m.pe].State, st)
+	if !finalized {
+		m.Quiet() // wake peers now so they see the failure without waiting a tick
+	}
+	return nil
+}
+
+// FailedPeer returns the first peer whose header says it failed, or -1.
+func (m *Mapped) FailedPeer() int {
+	for pe, h := range m.hdrs {
+		if pe != m.pe && atomic.LoadUint32(&h.State) == StateFailed {
+			return pe
+		}
+	}
+	return -1
+}
+
+// InitHeader writes a fresh header for PE pe of npes into seg and marks it
+// ready. pid is 0 for goroutine PEs.
+func InitHeader(seg []byte, pe, npes, pid int) {
+	h := HeaderOf(seg)
+	*h = Header{}
+	h.Magic = Magic
+	h.Version = headerVersion
+	h.PE = uint32(pe)
+	h.NPEs = uint32(npes)
+	h.Pid = uint32(pid)
+	h.Size = uint64(len(seg) - HeaderSize)
+	atomic.StoreUint32(&h.State, StateReady)
+}

@@ -1,0 +1,346 @@
+// Package shm connects the PEs of one node, one process each, through
+// shared memory: every PE creates one segment in a tmpfs directory
+// (/dev/shm), every peer maps it, and puts, gets and atomics are direct loads
+// and stores on the shared mapping. Waits sleep on a cross-process futex.
+//
+// Segment life cycle: PE i creates <dir>/gshmem-<job>-<i> (O_EXCL, mode 0600,
+// the job id is unguessable), reserves its pages with fallocate (a full tmpfs
+// is an error here, not a SIGBUS later), maps and pre-faults it, and marks its
+// header ready. It then maps every peer's segment. Once every PE has mapped
+// every segment (a counter in PE 0's header), each PE unlinks its own file:
+// from then on the memory lives only as long as some PE maps it, and nothing
+// is left in the directory whatever way the processes end. The launcher
+// removes files of a job that died before that point.
+package shm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/futex"
+)
+
+// Options describe this process's place in the job.
+type Options struct {
+	Job         string        // job id (config.ValidJob)
+	PE, NPEs    int           // this PE and the job size
+	Size        uintptr       // symmetric region bytes per PE
+	Dir         string        // tmpfs directory; config.DefaultShmDir when empty
+	Prefault    bool          // populate the mappings at start-up
+	BootTimeout time.Duration // how long to wait for peers; 30 s when zero
+	LocalSize   int           // PEs sharing this node's cores (spin tuning); NPEs when 0
+}
+
+// Fabric is one PE's view of a shm job.
+type Fabric struct {
+	*fabric.Mapped
+	segs   [][]byte
+	pidfds []int
+	pids   []int
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open creates this PE's segment, maps every peer's and returns when all PEs
+// of the job have done the same (or ctx, the boot timeout or a dead peer
+// ends the wait, with an error naming the missing PEs).
+func Open(ctx context.Context, o Options) (f *Fabric, err error) {
+	if o.NPEs < 1 || o.PE < 0 || o.PE >= o.NPEs {
+		return nil, fmt.Errorf("shm: PE %d of %d: out of range", o.PE, o.NPEs)
+	}
+	if !config.ValidJob(o.Job) {
+		return nil, fmt.Errorf("shm: job id %q: want 8 to 64 letters, digits or '_'", o.Job)
+	}
+	if o.Size == 0 || o.Size%8 != 0 {
+		return nil, fmt.Errorf("shm: symmetric size %d: want a positive multiple of 8", o.Size)
+	}
+	if o.Dir == "" {
+		o.Dir = config.DefaultShmDir
+	}
+	if o.BootTimeout <= 0 {
+		o.BootTimeout = config.DefaultBootTimeout
+	}
+	if o.LocalSize <= 0 {
+		o.LocalSize = o.NPEs
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.BootTimeout)
+	defer cancel()
+
+	f = &Fabric{segs: make([][]byte, o.NPEs), pidfds: make([]int, o.NPEs), pids: make([]int, o.NPEs)}
+	for i := range f.pidfds {
+		f.pidfds[i] = -1
+	}
+	total := fabric.HeaderSize + int(o.Size)
+	own := filepath.Join(o.Dir, config.SegmentName(o.Job, o.PE))
+	unlinked := false
+	defer func() {
+		if err != nil {
+			if !unlinked {
+				os.Remove(own)
+			}
+			f.release()
+		}
+	}()
+
+	seg, err := create(own, total, o.Prefault)
+	if err != nil {
+		return nil, fmt.Errorf("shm: PE %d: %w", o.PE, err)
+	}
+	f.segs[o.PE] = seg
+	fabric.InitHeader(seg, o.PE, o.NPEs, os.Getpid())
+	f.pids[o.PE] = os.Getpid()
+
+	for pe := 0; pe < o.NPEs; pe++ {
+		if pe == o.PE {
+			continue
+		}
+		path := filepath.Join(o.Dir, config.SegmentName(o.Job, pe))
+		s, pid, err := attach(ctx, path, pe, o, total)
+		if err != nil {
+			return nil, err
+		}
+		f.segs[pe] = s
+		f.pids[pe] = pid
+		fd, err := pidfdOpen(pid)
+		if err != nil {
+			return nil, fmt.Errorf("shm: PE %d (pid %d) is gone before start-up finished: %w", pe, pid, err)
+		}
+		f.pidfds[pe] = fd
+	}
+
+	spin, yields := 4096, 16
+	if o.LocalSize > runtime.NumCPU() {
+		spin, yields = 64, 64
+	}
+	m, err := fabric.NewMapped(fabric.MappedConfig{
+		PE: o.PE, Transport: config.TransportShm, Segments: f.segs,
+		Liveness: f, Yield: futex.Yield, Spin: spin, Yields: yields,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shm: %w", err)
+	}
+	f.Mapped = m
+
+	// Start-up barrier on PE 0's Boot word, then unlink: every peer maps us.
+	boot := &m.Header(0).Boot
+	atomic.AddUint32(boot, 1)
+	futex.Wake(boot, 1<<30)
+	for {
+		v := atomic.LoadUint32(boot)
+		if int(v) >= o.NPEs {
+			break
+		}
+		if e := f.Check(); e != nil {
+			return nil, fmt.Errorf("shm: start-up: %w", e)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("shm: PE %d: start-up: only %d of %d PEs mapped the job's segments within %v: %w", o.PE, v, o.NPEs, o.BootTimeout, ctx.Err())
+		}
+		futex.Wait(boot, v, time.Millisecond)
+	}
+	if err := os.Remove(own); err != nil {
+		return nil, fmt.Errorf("shm: unlink %s: %w", own, err)
+	}
+	unlinked = true
+	return f, nil
+}
+
+// create makes, sizes and maps this PE's own segment file.
+func create(path string, total int, prefault bool) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.EEXIST) {
+			return nil, fmt.Errorf("create %s: it already exists (job id reused?): %w", path, err)
+		}
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Fallocate(fd, 0, 0, int64(total)); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return nil, fmt.Errorf("reserve %d bytes in %s: the tmpfs is full (lower %s): %w", total, filepath.Dir(path), config.EnvSymSize, err)
+		}
+		return nil, fmt.Errorf("reserve %d bytes for %s: %w", total, path, err)
+	}
+	return mmap(fd, total, prefault, path)
+}
+
+func mmap(fd, n int, prefault bool, path string) ([]byte, error) {
+	flags := syscall.MAP_SHARED
+	if prefault {
+		flags |= syscall.MAP_POPULATE
+	}
+	b, err := syscall.Mmap(fd, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, flags)
+	if err != nil {
+		return nil, fmt.Errorf("map %d bytes of %s: %w", n, path, err)
+	}
+	return b, nil
+}
+
+// attach waits for peer pe's segment to exist and be ready, checks that it
+// matches this job, and maps it.
+func attach(ctx context.Context, path string, pe int, o Options, total int) ([]byte, int, error) {
+	wait := 100 * time.Microsecond
+	for {
+		seg, pid, ready, err := tryAttach(path, pe, o, total)
+		if err != nil || ready {
+			return seg, pid, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("shm: PE %d: PE %d did not create its segment %s within %v: %w", o.PE, pe, path, o.BootTimeout, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Millisecond)
+	}
+}
+
+func tryAttach(path string, pe int, o Options, total int) (seg []byte, pid int, ready bool, err error) {
+	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return nil, 0, false, nil
+		}
+		return nil, 0, false, fmt.Errorf("shm: open PE %d's segment %s: %w", pe, path, err)
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, 0, false, fmt.Errorf("shm: stat %s: %w", path, err)
+	}
+	if st.Uid != uint32(os.Getuid()) {
+		return nil, 0, false, fmt.Errorf("shm: %s belongs to uid %d, not to us (uid %d)", path, st.Uid, os.Getuid())
+	}
+	if st.Size < fabric.HeaderSize {
+		return nil, 0, false, nil // still being sized
+	}
+	hdr, err := syscall.Mmap(fd, 0, fabric.HeaderSize, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("shm: map header of %s: %w", path, err)
+	}
+	h := fabric.HeaderOf(hdr)
+	state := atomic.LoadUint32(&h.State)
+	magic, npes, size, hpid := h.Magic, int(h.NPEs), uintptr(h.Size), int(h.Pid)
+	syscall.Munmap(hdr)
+	if state == fabric.StateCreating {
+		return nil, 0, false, nil
+	}
+	if magic != fabric.Magic {
+		return nil, 0, false, fmt.Errorf("shm: %s is not a gshmem segment (magic %#x)", path, magic)
+	}
+	if npes != o.NPEs {
+		return nil, 0, false, fmt.Errorf("shm: PE %d was started with %d PEs, PE %d with %d", pe, npes, o.PE, o.NPEs)
+	}
+	if size != o.Size {
+		return nil, 0, false, fmt.Errorf("shm: symmetric size differs: PE %d has %d bytes, PE %d has %d (set %s alike on every PE)", pe, size, o.PE, o.Size, config.EnvSymSize)
+	}
+	if st.Size != int64(total) {
+		return nil, 0, false, fmt.Errorf("shm: %s is %d bytes, want %d", path, st.Size, total)
+	}
+	seg, err = mmap(fd, total, o.Prefault, path)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("shm: %w", err)
+	}
+	return seg, hpid, true, nil
+}
+
+// Check implements fabric.Liveness: one poll(2) over the peers' pidfds.
+func (f *Fabric) Check() *fabric.PeerError {
+	if f.Mapped != nil {
+		if pe := f.FailedPeer(); pe >= 0 {
+			return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: "failed"}
+		}
+	}
+	type pollfd struct {
+		fd      int32
+		events  int16
+		revents int16
+	}
+	var buf [64]pollfd
+	fds := buf[:0]
+	idx := make([]int, 0, len(f.pidfds))
+	for pe, fd := range f.pidfds {
+		if fd >= 0 {
+			fds = append(fds, pollfd{fd: int32(fd), events: 1}) // POLLIN: the process exited
+			idx = append(idx, pe)
+		}
+	}
+	if len(fds) == 0 {
+		return nil
+	}
+	n, _, errno := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), 0)
+	if errno != 0 || n == 0 {
+		return nil
+	}
+	for i, p := range fds {
+		if p.revents != 0 {
+			pe := idx[i]
+			how := "died"
+			if f.Mapped != nil {
+				switch atomic.LoadUint32(&f.Header(pe).State) {
+				case fabric.StateFinalized:
+					how = "exited after finalize"
+				case fabric.StateFailed:
+					how = "failed and exited"
+				}
+			}
+			return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: how}
+		}
+	}
+	return nil
+}
+
+// Close records how this PE leaves, then unmaps every segment.
+func (f *Fabric) Close(finalized bool) error {
+	f.closeOnce.Do(func() {
+		if f.Mapped != nil {
+			f.Mapped.Close(finalized)
+		}
+		f.closeErr = f.release()
+	})
+	return f.closeErr
+}
+
+func (f *Fabric) release() error {
+	var first error
+	for i, s := range f.segs {
+		if s != nil {
+			if err := syscall.Munmap(s); err != nil && first == nil {
+				first = fmt.Errorf("shm: unmap PE %d: %w", i, err)
+			}
+			f.segs[i] = nil
+		}
+	}
+	for i, fd := range f.pidfds {
+		if fd >= 0 {
+			syscall.Close(fd)
+			f.pidfds[i] = -1
+		}
+	}
+	return first
+}
+
+const sysPidfdOpen = 434 // same number on every Linux architecture
+
+func pidfdOpen(pid int) (int, error) {
+	if pid <= 0 {
+		return -1, fmt.Errorf("invalid pid %d", pid)
+	}
+	fd, _, errno := syscall.Syscall(sysPidfdOpen, uintptr(pid), 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	syscall.CloseOnExec(int(fd))
+	return int(fd), nil
+}

@@ -1,0 +1,169 @@
+// Package gshmem starts and joins gshmem jobs. The same program runs three
+// ways without a change:
+//
+//   - go run ./prog: Run starts GSHMEM_NPES PEs (default 4) as goroutines of
+//     this process, each with its own symmetric heap (fabric/inproc);
+//   - gpurun -n N ./prog: N processes on this node, one PE each, over
+//     shared memory (fabric/shm); Run in each process joins the job;
+//   - under a resource manager's launcher (srun), through the same
+//     environment seam (see internal/config).
+//
+// The OpenSHMEM API itself (allocation, put/get, atomics, waits, barriers)
+// is in package hostshmem; PE is its type.
+package gshmem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	"github.com/gshmem/gshmem/fabric/inproc"
+	"github.com/gshmem/gshmem/fabric/shm"
+	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
+)
+
+// PE is one processing element; see hostshmem.PE.
+type PE = hostshmem.PE
+
+// Options override the environment for RunWith. Zero fields take the
+// environment's value (or its default).
+type Options struct {
+	// NPEs is the number of in-process PEs (GSHMEM_NPES). It is ignored
+	// when the process was started as one PE of a job (by gpurun).
+	NPEs int
+	// HeapSize is the symmetric heap per PE in bytes
+	// (GSHMEM_SYMMETRIC_SIZE).
+	HeapSize uintptr
+	// Getenv reads the environment; os.Getenv when nil.
+	Getenv func(string) string
+}
+
+// Run runs fn once on every PE of the job and returns when all are done:
+// on GSHMEM_NPES goroutine PEs in this process, or, when gpurun started
+// this process, on its one PE. After fn returns nil, Run finalizes the PE
+// (a barrier with every other PE). If fn returns an error or panics on some
+// PE, that PE leaves the job: peers waiting on it fail with an error naming
+// it, and Run returns the errors, each naming its PE.
+func Run(fn func(pe *PE) error) error {
+	return RunWith(context.Background(), Options{}, fn)
+}
+
+// RunWith is Run with a context (bounding start-up and the closing
+// barrier) and explicit options.
+func RunWith(ctx context.Context, o Options, fn func(pe *PE) error) error {
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return err
+	}
+	if cfg.Transport == config.TransportShm {
+		pe, err := join(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if err := call(fn, pe); err != nil {
+			pe.Abort()
+			return fmt.Errorf("PE %d: %w", pe.MyPE(), err)
+		}
+		return pe.Finalize(ctx)
+	}
+	return runInproc(ctx, cfg, fn)
+}
+
+func loadConfig(o Options) (config.Config, error) {
+	cfg, err := config.Load(o.Getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if o.NPEs > 0 && cfg.Transport == config.TransportInproc {
+		cfg.NPES = o.NPEs
+	}
+	if o.HeapSize > 0 {
+		cfg.SymSize = o.HeapSize
+	}
+	cfg.SymSize = (cfg.SymSize + 63) &^ 63
+	return cfg, nil
+}
+
+func runInproc(ctx context.Context, cfg config.Config, fn func(pe *PE) error) error {
+	job, err := inproc.New(cfg.NPES, hostshmem.RegionSize(cfg.SymSize))
+	if err != nil {
+		return err
+	}
+	errs := make([]error, cfg.NPES)
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.NPES; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := job.Fabric(i)
+			pe, err := hostshmem.New(f)
+			if err != nil {
+				f.Close(false)
+				errs[i] = fmt.Errorf("PE %d: %w", i, err)
+				return
+			}
+			if err := call(fn, pe); err != nil {
+				job.Fail(i, "failed: "+err.Error())
+				pe.Abort()
+				errs[i] = fmt.Errorf("PE %d: %w", i, err)
+				return
+			}
+			if err := pe.Finalize(ctx); err != nil {
+				errs[i] = fmt.Errorf("PE %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// call runs fn, turning a panic into an error with its stack.
+func call(fn func(pe *PE) error, pe *PE) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return fn(pe)
+}
+
+// Init joins the job this process was started in as one PE, for programs
+// that manage their PE themselves (call Finalize at the end). Started by
+// gpurun, it connects to the peers over shared memory; started alone, it
+// returns the only PE of a one-PE job.
+func Init(ctx context.Context) (*PE, error) {
+	cfg, err := loadConfig(Options{})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Transport == config.TransportShm {
+		return join(ctx, cfg)
+	}
+	job, err := inproc.New(1, hostshmem.RegionSize(cfg.SymSize))
+	if err != nil {
+		return nil, err
+	}
+	return hostshmem.New(job.Fabric(0))
+}
+
+// Finalize finalizes pe (see hostshmem.PE.Finalize).
+func Finalize(ctx context.Context, pe *PE) error { return pe.Finalize(ctx) }
+
+func join(ctx context.Context, cfg config.Config) (*PE, error) {
+	f, err := shm.Open(ctx, shm.Options{
+		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: hostshmem.RegionSize(cfg.SymSize),
+		Dir: cfg.ShmDir, Prefault: cfg.Prefault, BootTimeout: cfg.BootTimeout, LocalSize: cfg.LocalSize,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pe, err := hostshmem.New(f)
+	if err != nil {
+		f.Close(false)
+		return nil, err
+	}
+	return pe, nil
+}

@@ -1,0 +1,153 @@
+package hostshmem
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+// AMOInt is the set of types every atomic operation takes: 32- and 64-bit
+// integers.
+type AMOInt interface {
+	~int32 | ~uint32 | ~int64 | ~uint64 | ~int | ~uint
+}
+
+// AMOStd is the set of types the standard atomics (fetch, set, swap,
+// compare-swap is integers only) take: AMOInt plus float32 and float64.
+type AMOStd interface {
+	AMOInt | ~float32 | ~float64
+}
+
+func bitsOf[T AMOStd](v T) uint64 {
+	if unsafe.Sizeof(v) == 4 {
+		return uint64(*(*uint32)(unsafe.Pointer(&v)))
+	}
+	return *(*uint64)(unsafe.Pointer(&v))
+}
+
+func fromBits[T AMOStd](b uint64) T {
+	var v T
+	if unsafe.Sizeof(v) == 4 {
+		*(*uint32)(unsafe.Pointer(&v)) = uint32(b)
+	} else {
+		*(*uint64)(unsafe.Pointer(&v)) = b
+	}
+	return v
+}
+
+// amo applies op to the first element of s on PE pe and returns its
+// previous value.
+func amo[T AMOStd](c Comm, name string, op fabric.AMOOp, s Sym[T], pe int, operand, cmp T) (T, error) {
+	p := c.comm().pe
+	var zero T
+	r, err := target(p, name, s, 1, pe)
+	if err != nil {
+		return zero, err
+	}
+	sz := unsafe.Sizeof(zero)
+	if s.off%sz != 0 {
+		return zero, fmt.Errorf("gshmem: %s: %w: offset %d is not %d-byte aligned", name, ErrInvalidArg, s.off, sz)
+	}
+	var old uint64
+	switch {
+	case r != nil && sz == 4:
+		old = uint64(fabric.AMO32((*uint32)(unsafe.Pointer(&r[0])), op, uint32(bitsOf(operand)), uint32(bitsOf(cmp))))
+	case r != nil:
+		old = fabric.AMO64((*uint64)(unsafe.Pointer(&r[0])), op, bitsOf(operand), bitsOf(cmp))
+	case sz == 4:
+		o, err := p.fab.AMO32(pe, s.off, op, uint32(bitsOf(operand)), uint32(bitsOf(cmp)))
+		if err != nil {
+			return zero, fmt.Errorf("gshmem: %s: %w", name, err)
+		}
+		return fromBits[T](uint64(o)), nil
+	default:
+		o, err := p.fab.AMO64(pe, s.off, op, bitsOf(operand), bitsOf(cmp))
+		if err != nil {
+			return zero, fmt.Errorf("gshmem: %s: %w", name, err)
+		}
+		return fromBits[T](o), nil
+	}
+	if op != fabric.AMOFetch {
+		p.fab.Notify(pe)
+	}
+	return fromBits[T](old), nil
+}
+
+// AtomicFetch atomically reads the first element of src on PE pe.
+func AtomicFetch[T AMOStd](c Comm, src Sym[T], pe int) (T, error) {
+	var z T
+	return amo(c, "atomic_fetch", fabric.AMOFetch, src, pe, z, z)
+}
+
+// AtomicSet atomically writes v to the first element of dst on PE pe.
+func AtomicSet[T AMOStd](c Comm, dst Sym[T], v T, pe int) error {
+	_, err := amo(c, "atomic_set", fabric.AMOSet, dst, pe, v, v)
+	return err
+}
+
+// AtomicSwap atomically writes v to dst on PE pe and returns the old value.
+func AtomicSwap[T AMOStd](c Comm, dst Sym[T], v T, pe int) (T, error) {
+	return amo(c, "atomic_swap", fabric.AMOSwap, dst, pe, v, v)
+}
+
+// AtomicCompareSwap atomically writes v to dst on PE pe if it holds cond,
+// and returns the value it held.
+func AtomicCompareSwap[T AMOInt](c Comm, dst Sym[T], cond, v T, pe int) (T, error) {
+	return amo(c, "atomic_compare_swap", fabric.AMOCompareSwap, dst, pe, v, cond)
+}
+
+// AtomicFetchInc atomically adds 1 to dst on PE pe and returns the old value.
+func AtomicFetchInc[T AMOInt](c Comm, dst Sym[T], pe int) (T, error) {
+	return amo(c, "atomic_fetch_inc", fabric.AMOAdd, dst, pe, 1, 0)
+}
+
+// AtomicInc atomically adds 1 to dst on PE pe.
+func AtomicInc[T AMOInt](c Comm, dst Sym[T], pe int) error {
+	_, err := amo(c, "atomic_inc", fabric.AMOAdd, dst, pe, 1, 0)
+	return err
+}
+
+// AtomicFetchAdd atomically adds v to dst on PE pe and returns the old value.
+func AtomicFetchAdd[T AMOInt](c Comm, dst Sym[T], v T, pe int) (T, error) {
+	return amo(c, "atomic_fetch_add", fabric.AMOAdd, dst, pe, v, 0)
+}
+
+// AtomicAdd atomically adds v to dst on PE pe.
+func AtomicAdd[T AMOInt](c Comm, dst Sym[T], v T, pe int) error {
+	_, err := amo(c, "atomic_add", fabric.AMOAdd, dst, pe, v, 0)
+	return err
+}
+
+// AtomicFetchAnd atomically ands v into dst on PE pe and returns the old value.
+func AtomicFetchAnd[T AMOInt](c Comm, dst Sym[T], v T, pe int) (T, error) {
+	return amo(c, "atomic_fetch_and", fabric.AMOAnd, dst, pe, v, 0)
+}
+
+// AtomicAnd atomically ands v into dst on PE pe.
+func AtomicAnd[T AMOInt](c Comm, dst Sym[T], v T, pe int) error {
+	_, err := amo(c, "atomic_and", fabric.AMOAnd, dst, pe, v, 0)
+	return err
+}
+
+// AtomicFetchOr atomically ors v into dst on PE pe and returns the old value.
+func AtomicFetchOr[T AMOInt](c Comm, dst Sym[T], v T, pe int) (T, error) {
+	return amo(c, "atomic_fetch_or", fabric.AMOOr, dst, pe, v, 0)
+}
+
+// AtomicOr atomically ors v into dst on PE pe.
+func AtomicOr[T AMOInt](c Comm, dst Sym[T], v T, pe int) error {
+	_, err := amo(c, "atomic_or", fabric.AMOOr, dst, pe, v, 0)
+	return err
+}
+
+// AtomicFetchXor atomically xors v into dst on PE pe and returns the old value.
+func AtomicFetchXor[T AMOInt](c Comm, dst Sym[T], v T, pe int) (T, error) {
+	return amo(c, "atomic_fetch_xor", fabric.AMOXor, dst, pe, v, 0)
+}
+
+// AtomicXor atomically xors v into dst on PE pe.
+func AtomicXor[T AMOInt](c Comm, dst Sym[T], v T, pe int) error {
+	_, err := amo(c, "atomic_xor", fabric.AMOXor, dst, pe, v, 0)
+	return err
+}

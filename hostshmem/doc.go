@@ -1,0 +1,52 @@
+// Package hostshmem is the OpenSHMEM host API of gshmem: a symmetric heap,
+// one-sided puts and gets, atomics, signals, ordering (fence and quiet),
+// point-to-point waits and barriers, over any fabric.Fabric.
+//
+// # Life cycle
+//
+//  1. Get a *PE: gshmem.Run starts every PE of a job and hands each one to
+//     your function; gshmem.Init joins the job from a process started by
+//     gpurun. (New builds a PE over a Fabric you made yourself.)
+//  2. Allocate symmetric objects collectively: Malloc, Calloc, Align and
+//     Realloc return a Sym[T], the same object on every PE. Every PE must
+//     make the same allocation calls in the same order with the same
+//     arguments; a mismatch is detected and returned as ErrMismatch on
+//     every PE, never silently corrupting memory.
+//  3. Communicate: Put, Get, P, G, IPut, IGet and their NBI forms move
+//     data; the Atomic* functions update words on any PE; PutSignal pairs
+//     data with a flag; WaitUntil and SignalWaitUntil wait for a local word;
+//     Fence orders and Quiet completes what you issued; BarrierAll and
+//     SyncAll synchronise all PEs.
+//  4. Finalize (gshmem.Run does it for you) waits for every PE and releases
+//     the fabric. A PE must not be used after Finalize.
+//
+// # Addresses
+//
+// A Sym[T] is an offset and a length in the symmetric region, identical on
+// every PE; the target PE is an argument of each operation. Local returns
+// this PE's copy of a Sym as a Go slice. Sym.At and Sym.Slice derive
+// smaller objects; an out-of-range index yields a Sym whose use is an error
+// naming the indices, not a panic.
+//
+// # Completion and buffer reuse
+//
+// A blocking Put returns once src may be reused; the data is visible at the
+// target after the next Quiet (or a barrier, which implies Quiet). A Get
+// returns with dst filled. NBI forms may return before src may be reused or
+// dst is filled: both belong to the runtime until the next Quiet. Atomics
+// are complete when they return.
+//
+// # Waits
+//
+// Every blocking call takes a context.Context. A wait spins briefly, yields,
+// then sleeps on a futex; a put, atomic or signal aimed at this PE wakes it.
+// It ends with ctx's error when ctx ends, and with an error matching
+// fabric.ErrPeerDead (naming the PE) when a peer dies while the condition
+// is still false: a dead peer never hangs the job.
+//
+// # Goroutines
+//
+// A PE may be used from several goroutines at once, except for collective
+// calls (allocation, barriers, Finalize), which each PE makes from one
+// goroutine at a time, in the same order on every PE.
+package hostshmem

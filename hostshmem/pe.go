@@ -1,0 +1,174 @@
+package hostshmem
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+// Layout of the runtime's reserved area at the start of every symmetric
+// region. User objects start at ReservedBytes.
+const (
+	// ReservedBytes precede the user heap in every PE's symmetric region.
+	ReservedBytes = 64 << 10
+
+	barrierOff   = 0    // maxRounds flags, one cache line each
+	maxRounds    = 32   // dissemination rounds: up to 2^32 PEs
+	allocRecOff  = 4096 // two allocation records, one cache line each
+	lineSize     = 64
+	heapAlign    = 64 // default alignment of symmetric allocations
+	reservedUsed = allocRecOff + 2*lineSize
+)
+
+// RegionSize is the symmetric region a fabric must give each PE for a user
+// heap of heap bytes.
+func RegionSize(heap uintptr) uintptr { return ReservedBytes + heap }
+
+// PE is one processing element: a rank of the job with its symmetric heap.
+// Create one with New (or through gshmem.Run / gshmem.Init).
+type PE struct {
+	fab     fabric.Fabric
+	me, n   int
+	size    uintptr  // symmetric region bytes
+	regions [][]byte // per PE, nil where not load/store; nil after Finalize
+	local   []byte   // this PE's region
+
+	dflt Ctx // the default context
+
+	coll struct { // state of collective calls; used by one goroutine at a time
+		sync.Mutex
+		epoch    uint64 // barriers completed
+		allocSeq uint64
+		heap     allocator
+	}
+}
+
+// Comm is what RMA and atomic operations are issued on: a *PE (its default
+// context) or a *Ctx.
+type Comm interface {
+	comm() *Ctx
+}
+
+// Ctx is a communication context: a stream of operations whose completion
+// Quiet and Fence on this context govern.
+type Ctx struct {
+	pe *PE
+}
+
+func (c *Ctx) comm() *Ctx { return c }
+
+func (p *PE) comm() *Ctx { return &p.dflt }
+
+// PE returns the PE the context belongs to.
+func (c *Ctx) PE() *PE { return c.pe }
+
+// New makes the PE that f belongs to. Every PE of the job must call New on
+// its own fabric; New itself does not communicate.
+func New(f fabric.Fabric) (*PE, error) {
+	size := f.Size()
+	if size < ReservedBytes+heapAlign {
+		return nil, fmt.Errorf("gshmem: symmetric region of %d bytes is too small: need more than %d reserved bytes", size, ReservedBytes)
+	}
+	p := &PE{fab: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs())}
+	for pe := range p.regions {
+		p.regions[pe] = f.Region(pe)
+	}
+	p.local = p.regions[p.me]
+	if p.local == nil {
+		return nil, fmt.Errorf("gshmem: transport %s does not map this PE's own region", f.Transport())
+	}
+	p.dflt.pe = p
+	p.coll.heap.init(ReservedBytes, size)
+	return p, nil
+}
+
+// MyPE is this PE's number, in [0, NPEs).
+func (p *PE) MyPE() int { return p.me }
+
+// NPEs is the number of PEs in the job.
+func (p *PE) NPEs() int { return p.n }
+
+// Fabric returns the transport under p, for layers built on the runtime.
+func (p *PE) Fabric() fabric.Fabric { return p.fab }
+
+// Transport names the transport under p ("inproc", "shm").
+func (p *PE) Transport() string { return p.fab.Transport() }
+
+// HeapSize is the number of bytes of user symmetric heap on each PE.
+func (p *PE) HeapSize() uintptr { return p.size - ReservedBytes }
+
+// Finalize waits at a barrier for every PE, then releases p. Using p
+// afterwards returns ErrFinalized.
+func (p *PE) Finalize(ctx context.Context) error {
+	if len(p.regions) == 0 {
+		return errFinalized("finalize")
+	}
+	err := p.BarrierAll(ctx)
+	p.close(err == nil)
+	if err != nil {
+		return fmt.Errorf("gshmem: finalize: %w", err)
+	}
+	return nil
+}
+
+// Abort releases p without the closing barrier, recording that this PE
+// failed; peers waiting on it get an error naming it.
+func (p *PE) Abort() {
+	if len(p.regions) != 0 {
+		p.close(false)
+	}
+}
+
+func (p *PE) close(clean bool) {
+	p.regions = nil
+	p.local = nil
+	p.fab.Close(clean)
+}
+
+// span checks that nbytes at byte offset off exist on PE pe and returns
+// them when pe's region is mapped (nil when it must go through the fabric).
+func (p *PE) span(op string, pe int, off, nbytes uintptr) ([]byte, error) {
+	if uint(pe) >= uint(len(p.regions)) {
+		if len(p.regions) == 0 {
+			return nil, errFinalized(op)
+		}
+		return nil, errPE(op, pe, p.n)
+	}
+	if off > p.size || nbytes > p.size-off {
+		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) outside the symmetric region of %d bytes", op, ErrOutOfRange, off, off+nbytes, p.size)
+	}
+	r := p.regions[pe]
+	if r == nil {
+		return nil, nil
+	}
+	return r[off : off+nbytes : off+nbytes], nil
+}
+
+// target checks an access of count elements of s on PE pe.
+func target[T Elem](p *PE, op string, s Sym[T], count int, pe int) ([]byte, error) {
+	if s.bad != nil {
+		return nil, fmt.Errorf("gshmem: %s: %w", op, s.bad)
+	}
+	if count < 0 || count > s.n {
+		return nil, fmt.Errorf("gshmem: %s: %w: %d elements do not fit in %v", op, ErrOutOfRange, count, s)
+	}
+	return p.span(op, pe, s.off, uintptr(count)*sizeOf[T]())
+}
+
+// overlaps reports whether a and b share memory.
+func overlaps(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	a0 := uintptr(unsafe.Pointer(unsafe.SliceData(a)))
+	b0 := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return a0 < b0+uintptr(len(b)) && b0 < a0+uintptr(len(a))
+}
+
+// wordAt returns the word of T at off in region r.
+func wordAt[W uint32 | uint64](r []byte, off uintptr) *W {
+	return (*W)(unsafe.Pointer(&r[off]))
+}

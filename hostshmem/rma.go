@@ -1,0 +1,215 @@
+package hostshmem
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+)
+
+// Put copies src into dst on PE pe. It returns once src may be reused; the
+// data is visible at pe after Quiet. len(src) may be less than dst.Len().
+func Put[T Elem](c Comm, dst Sym[T], src []T, pe int) error {
+	return put(c.comm().pe, "put", dst, src, pe)
+}
+
+// PutNBI is Put that may return before src may be reused: src belongs to
+// the runtime until the next Quiet on c.
+func PutNBI[T Elem](c Comm, dst Sym[T], src []T, pe int) error {
+	return put(c.comm().pe, "put_nbi", dst, src, pe)
+}
+
+func put[T Elem](p *PE, op string, dst Sym[T], src []T, pe int) error {
+	r, err := target(p, op, dst, len(src), pe)
+	if err != nil {
+		return err
+	}
+	b := asBytes(src)
+	if r == nil {
+		return p.fab.Put(pe, dst.off, b)
+	}
+	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
+		return fmt.Errorf("gshmem: %s: %w: source overlaps %v on this PE", op, ErrOverlap, dst)
+	}
+	copy(r, b)
+	p.fab.Notify(pe)
+	return nil
+}
+
+// Get copies len(dst) elements of src on PE pe into dst and returns when dst
+// holds them.
+func Get[T Elem](c Comm, dst []T, src Sym[T], pe int) error {
+	return get(c.comm().pe, "get", dst, src, pe)
+}
+
+// GetNBI is Get that may return before dst is filled: dst belongs to the
+// runtime until the next Quiet on c.
+func GetNBI[T Elem](c Comm, dst []T, src Sym[T], pe int) error {
+	return get(c.comm().pe, "get_nbi", dst, src, pe)
+}
+
+func get[T Elem](p *PE, op string, dst []T, src Sym[T], pe int) error {
+	r, err := target(p, op, src, len(dst), pe)
+	if err != nil {
+		return err
+	}
+	b := asBytes(dst)
+	if r == nil {
+		return p.fab.Get(pe, src.off, b)
+	}
+	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
+		return fmt.Errorf("gshmem: %s: %w: destination overlaps %v on this PE", op, ErrOverlap, src)
+	}
+	copy(b, r)
+	return nil
+}
+
+// PutMem copies bytes into dst on PE pe (OpenSHMEM putmem); use Bytes to
+// view any Sym as bytes.
+func PutMem(c Comm, dst Sym[byte], src []byte, pe int) error {
+	return put(c.comm().pe, "putmem", dst, src, pe)
+}
+
+// GetMem copies bytes from src on PE pe (OpenSHMEM getmem).
+func GetMem(c Comm, dst []byte, src Sym[byte], pe int) error {
+	return get(c.comm().pe, "getmem", dst, src, pe)
+}
+
+// P writes the single value v to the first element of dst on PE pe.
+func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
+	p := c.comm().pe
+	r, err := target(p, "p", dst, 1, pe)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return p.fab.Put(pe, dst.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
+	}
+	*(*T)(unsafe.Pointer(&r[0])) = v
+	p.fab.Notify(pe)
+	return nil
+}
+
+// G reads the first element of src on PE pe.
+func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
+	p := c.comm().pe
+	var v T
+	r, err := target(p, "g", src, 1, pe)
+	if err != nil {
+		return v, err
+	}
+	if r == nil {
+		err = p.fab.Get(pe, src.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
+		return v, err
+	}
+	return *(*T)(unsafe.Pointer(&r[0])), nil
+}
+
+// IPut is a strided put: element i*sst of src goes to element i*dst of dst
+// on PE pe, for i in [0, n). Strides are in elements and at least 1.
+func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe int) error {
+	p := c.comm().pe
+	if err := strides("iput", dst, len(src), dstStride, srcStride, n); err != nil {
+		return err
+	}
+	if n == 0 {
+		_, err := target(p, "iput", dst, 0, pe)
+		return err
+	}
+	r, err := target(p, "iput", dst, (n-1)*dstStride+1, pe)
+	if err != nil {
+		return err
+	}
+	sz := sizeOf[T]()
+	if r == nil {
+		for i := 0; i < n; i++ {
+			if err := p.fab.Put(pe, dst.off+uintptr(i*dstStride)*sz, asBytes(src[i*srcStride:i*srcStride+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	d := unsafe.Slice((*T)(unsafe.Pointer(&r[0])), (n-1)*dstStride+1)
+	for i := 0; i < n; i++ {
+		d[i*dstStride] = src[i*srcStride]
+	}
+	p.fab.Notify(pe)
+	return nil
+}
+
+// IGet is a strided get: element i*sst of src on PE pe goes to element
+// i*dst of dst, for i in [0, n). Strides are in elements and at least 1.
+func IGet[T Elem](c Comm, dst []T, src Sym[T], dstStride, srcStride, n int, pe int) error {
+	p := c.comm().pe
+	if err := strides("iget", src, len(dst), srcStride, dstStride, n); err != nil {
+		return err
+	}
+	if n == 0 {
+		_, err := target(p, "iget", src, 0, pe)
+		return err
+	}
+	r, err := target(p, "iget", src, (n-1)*srcStride+1, pe)
+	if err != nil {
+		return err
+	}
+	sz := sizeOf[T]()
+	if r == nil {
+		for i := 0; i < n; i++ {
+			if err := p.fab.Get(pe, src.off+uintptr(i*srcStride)*sz, asBytes(dst[i*dstStride:i*dstStride+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	s := unsafe.Slice((*T)(unsafe.Pointer(&r[0])), (n-1)*srcStride+1)
+	for i := 0; i < n; i++ {
+		dst[i*dstStride] = s[i*srcStride]
+	}
+	return nil
+}
+
+// strides checks a strided transfer of n elements between the symmetric
+// object sym (stride symStride) and a local slice of length local (stride
+// localStride).
+func strides[T Elem](op string, sym Sym[T], local, symStride, localStride, n int) error {
+	if n < 0 || symStride < 1 || localStride < 1 {
+		return fmt.Errorf("gshmem: %s: %w: %d elements with strides %d (symmetric) and %d (local); want n >= 0 and strides >= 1",
+			op, ErrInvalidArg, n, symStride, localStride)
+	}
+	if n > 0 && (n-1)*localStride+1 > local {
+		return fmt.Errorf("gshmem: %s: %w: %d elements at stride %d need %d local elements, have %d",
+			op, ErrOutOfRange, n, localStride, (n-1)*localStride+1, local)
+	}
+	return nil
+}
+
+// Quiet completes every put, get and atomic issued on c: their effects are
+// visible at their targets and NBI buffers are free again.
+func Quiet(c Comm) error {
+	p := c.comm().pe
+	if len(p.regions) == 0 {
+		return errFinalized("quiet")
+	}
+	return p.fab.Quiet()
+}
+
+// Fence orders the puts and atomics issued on c: those issued before Fence
+// reach each target PE before those issued after it.
+func Fence(c Comm) error {
+	p := c.comm().pe
+	if len(p.regions) == 0 {
+		return errFinalized("fence")
+	}
+	// On x86-64 stores to a load/store mapping reach memory in program
+	// order (TSO; memmove's non-temporal stores end with SFENCE). Elsewhere
+	// order them the strong way.
+	if runtime.GOARCH == "amd64" {
+		return nil
+	}
+	return p.fab.Quiet()
+}
+
+// Quiet is Quiet on p's default context.
+func (p *PE) Quiet() error { return Quiet(p) }
+
+// Fence is Fence on p's default context.
+func (p *PE) Fence() error { return Fence(p) }

@@ -1,0 +1,119 @@
+package hostshmem
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// Elem is the set of element types a symmetric object may hold: fixed-size
+// numbers with no pointers inside.
+type Elem interface {
+	~int8 | ~int16 | ~int32 | ~int64 | ~int |
+		~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uint | ~uintptr |
+		~float32 | ~float64 | ~complex64 | ~complex128
+}
+
+// Sym is a symmetric object: n elements of T at the same offset of every
+// PE's symmetric heap. It is a small value; copy it freely. The zero Sym is
+// an empty object.
+type Sym[T Elem] struct {
+	off uintptr // byte offset in the symmetric region
+	n   int     // elements
+	bad *symError
+}
+
+type symError struct {
+	op     string
+	lo, hi int
+	n      int
+}
+
+func (e *symError) Error() string {
+	if e.op == "At" {
+		return fmt.Sprintf("gshmem: Sym.At(%d): %v: object has %d elements", e.lo, ErrOutOfRange, e.n)
+	}
+	return fmt.Sprintf("gshmem: Sym.Slice(%d, %d): %v: object has %d elements", e.lo, e.hi, ErrOutOfRange, e.n)
+}
+
+func (e *symError) Unwrap() error { return ErrOutOfRange }
+
+func sizeOf[T Elem]() uintptr {
+	var z T
+	return unsafe.Sizeof(z)
+}
+
+// Len is the number of elements.
+func (s Sym[T]) Len() int { return s.n }
+
+// Offset is the object's byte offset in the symmetric region.
+func (s Sym[T]) Offset() uintptr { return s.off }
+
+// Size is the object's length in bytes.
+func (s Sym[T]) Size() uintptr { return uintptr(s.n) * sizeOf[T]() }
+
+// Err is non-nil when s came from an out-of-range At or Slice; every
+// operation on such a Sym returns this error.
+func (s Sym[T]) Err() error {
+	if s.bad != nil {
+		return s.bad
+	}
+	return nil
+}
+
+// At is the one-element object holding element i.
+func (s Sym[T]) At(i int) Sym[T] {
+	if s.bad != nil {
+		return s
+	}
+	if i < 0 || i >= s.n {
+		return Sym[T]{bad: &symError{op: "At", lo: i, n: s.n}}
+	}
+	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1}
+}
+
+// Slice is the object holding elements [lo, hi).
+func (s Sym[T]) Slice(lo, hi int) Sym[T] {
+	if s.bad != nil {
+		return s
+	}
+	if lo < 0 || hi < lo || hi > s.n {
+		return Sym[T]{bad: &symError{op: "Slice", lo: lo, hi: hi, n: s.n}}
+	}
+	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo}
+}
+
+// String describes the object, e.g. "Sym[float32]{off=65536 len=8}".
+func (s Sym[T]) String() string {
+	if s.bad != nil {
+		return "Sym{" + s.bad.Error() + "}"
+	}
+	var z T
+	return fmt.Sprintf("Sym[%T]{off=%d len=%d}", z, s.off, s.n)
+}
+
+// Bytes views s as bytes, for the byte-level PutMem and GetMem.
+func Bytes[T Elem](s Sym[T]) Sym[byte] {
+	return Sym[byte]{off: s.off, n: int(s.Size()), bad: s.bad}
+}
+
+// Local returns this PE's copy of s as a slice that aliases the symmetric
+// heap: writes to it are visible to peers' gets, and peers' puts show up in
+// it. It returns nil for an empty or invalid Sym, or after Finalize.
+func Local[T Elem](p *PE, s Sym[T]) []T {
+	if s.bad != nil || s.n == 0 || len(p.regions) == 0 {
+		return nil
+	}
+	r := p.local
+	if s.off+s.Size() > uintptr(len(r)) {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&r[s.off])), s.n)
+}
+
+// asBytes views a slice of T as bytes without copying.
+func asBytes[T Elem](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), uintptr(len(v))*sizeOf[T]())
+}

@@ -1,0 +1,391 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+//go:embed peer/common.h peer/shmem_bench.c peer/mpi_bench.c
+var peerSources embed.FS
+
+// ErrNoPeer is returned (wrapped) by [Peers] when Open MPI's OpenSHMEM
+// compiler wrapper or launcher (oshcc, oshrun) is not in PATH. Callers
+// test it with errors.Is and print the table without peer columns.
+var ErrNoPeer = errors.New("bench: no peer: Open MPI OpenSHMEM (oshcc, oshrun) not found")
+
+// PeerConfig says what [Peers] measures and where. The zero value measures
+// every op on 2 PEs at [Sizes] in a temporary directory.
+type PeerConfig struct {
+	// WorkDir receives the peer sources and binaries. Empty means a fresh
+	// temporary directory, removed before Peers returns; a caller's
+	// directory is left in place.
+	WorkDir string
+	// PEs is the number of PEs (ranks) per job: 2 or more, default 2. More
+	// PEs than cores is allowed (oshrun --oversubscribe) but then spinning
+	// waits share cores and collectives slow down by orders of magnitude.
+	PEs int
+	// Ops restricts the run to these Op constants; nil means all of them.
+	Ops []string
+	// Sizes are the bytes per message of OpPutBW and OpAllreduce; nil means
+	// [Sizes]. At most 64 sizes; allreduce runs only the multiples of 4.
+	Sizes []int
+	// Target is how long one timed loop should take (a warm-up of about a
+	// quarter of it comes first); default 30ms. Small values make a quick,
+	// noisy run for tests.
+	Target time.Duration
+	// MinIters and MaxIters bound the timed iterations of one measurement;
+	// defaults 5 and 10,000,000.
+	MinIters, MaxIters int
+	// Log, if not nil, receives each command line before it runs and the
+	// programs' stderr as they write it. Peers writes to it from its own
+	// goroutine and the exec package's; it need not be safe for concurrent
+	// use, as only one program runs at a time.
+	Log io.Writer
+}
+
+// shmemOps and mpiOps are the ops each peer program knows, in its order.
+var (
+	shmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpBcast, OpReduce, OpPutBW}
+	mpiOps   = []string{OpBarrier, OpBcast, OpAllreduce}
+)
+
+// fixedBytes is the Bytes of each op that does not run at Sizes.
+var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpBcast: 4, OpReduce: 8}
+
+// Peers compiles the embedded peer programs with oshcc and mpicc, runs them
+// on cfg.PEs PEs with oshrun and mpirun (one job each, one after the
+// other), and returns their results: Impl [ImplShmem] for put, get, fadd,
+// barrier, bcast, reduce and putbw; [ImplMPI] for barrier, bcast and
+// allreduce. Without oshcc or oshrun it returns an error wrapping
+// [ErrNoPeer]; without mpicc or mpirun it returns the OpenSHMEM results
+// alone.
+//
+// Cancelling ctx stops the running job: oshrun/mpirun gets SIGTERM (Open
+// MPI then takes about 3 s to stop its ranks), and whatever is left of the
+// job a few seconds later is killed, including its shared-memory files.
+// Peers never leaves a process of its own running. A failing program's
+// error carries the end of its stderr. On error the results measured
+// before the failure are returned with it.
+func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	tools := map[string]string{}
+	for _, name := range []string{"oshcc", "oshrun", "mpicc", "mpirun"} {
+		if p, err := exec.LookPath(name); err == nil {
+			tools[name] = p
+		} else if name == "oshcc" || name == "oshrun" {
+			return nil, fmt.Errorf("%w: %v", ErrNoPeer, err)
+		}
+	}
+	work := cfg.WorkDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "gshmem-bench-"); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(work)
+	}
+	if err := writeSources(work); err != nil {
+		return nil, err
+	}
+
+	var out []Result
+	jobs := []struct {
+		impl, cc, run, src string
+		known              []string
+	}{
+		{ImplShmem, "oshcc", "oshrun", "shmem_bench", shmemOps},
+		{ImplMPI, "mpicc", "mpirun", "mpi_bench", mpiOps},
+	}
+	for _, j := range jobs {
+		ops := intersect(j.known, cfg.Ops)
+		if len(ops) == 0 {
+			continue
+		}
+		if tools[j.cc] == "" || tools[j.run] == "" {
+			cfg.logf("# bench: %s or %s not found, skipping %s\n", j.cc, j.run, j.impl)
+			continue
+		}
+		sizes := cfg.Sizes
+		if j.impl == ImplMPI {
+			sizes = slices.DeleteFunc(slices.Clone(sizes), func(n int) bool { return n%4 != 0 })
+		}
+		bin := filepath.Join(work, j.src)
+		if _, err := runJob(ctx, cfg.Log, work, nil, tools[j.cc],
+			"-O2", "-o", bin, filepath.Join(work, j.src+".c")); err != nil {
+			return out, fmt.Errorf("bench: compiling %s: %w", j.src, err)
+		}
+		args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs),
+			bin, "-o", strings.Join(ops, ","), "-t", strconv.FormatInt(cfg.Target.Nanoseconds(), 10),
+			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters)}
+		if len(sizes) > 0 {
+			args = append(args, "-s", joinInts(sizes))
+		}
+		maxSize := slices.Max(append([]int{8}, sizes...))
+		env := []string{
+			// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
+			"OMPI_MCA_osc=ucx",
+			// Room for putbw's two buffers on the symmetric heap.
+			fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", 2*maxSize>>20+64),
+		}
+		stdout, err := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
+		if err != nil {
+			return out, fmt.Errorf("bench: running %s: %w", j.src, err)
+		}
+		res, err := ParseResults(bytes.NewReader(stdout), j.impl, cfg.PEs)
+		out = append(out, res...)
+		if err != nil {
+			return out, err
+		}
+		if err := checkComplete(res, ops, sizes); err != nil {
+			return out, fmt.Errorf("bench: %s: %w", j.src, err)
+		}
+	}
+	return out, nil
+}
+
+func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
+	if cfg.PEs == 0 {
+		cfg.PEs = 2
+	}
+	if cfg.PEs < 2 {
+		return cfg, fmt.Errorf("bench: PeerConfig.PEs is %d, want 2 or more", cfg.PEs)
+	}
+	if cfg.Ops == nil {
+		cfg.Ops = append(slices.Clone(shmemOps), OpAllreduce)
+	}
+	for _, op := range cfg.Ops {
+		if !slices.Contains(shmemOps, op) && !slices.Contains(mpiOps, op) {
+			return cfg, fmt.Errorf("bench: PeerConfig.Ops: no peer measures %q", op)
+		}
+	}
+	if cfg.Sizes == nil {
+		cfg.Sizes = Sizes
+	}
+	if len(cfg.Sizes) > 64 {
+		return cfg, fmt.Errorf("bench: PeerConfig.Sizes has %d sizes, at most 64", len(cfg.Sizes))
+	}
+	for _, n := range cfg.Sizes {
+		if n <= 0 || n > 1<<30 {
+			return cfg, fmt.Errorf("bench: PeerConfig.Sizes: size %d is not in 1 B .. 1 GiB", n)
+		}
+	}
+	if cfg.Target == 0 {
+		cfg.Target = 30 * time.Millisecond
+	}
+	if cfg.MinIters == 0 {
+		cfg.MinIters = 5
+	}
+	if cfg.MaxIters == 0 {
+		cfg.MaxIters = 10_000_000
+	}
+	if cfg.Target <= 0 || cfg.MinIters < 1 || cfg.MaxIters < cfg.MinIters {
+		return cfg, fmt.Errorf("bench: PeerConfig: bad Target %v or iteration bounds [%d, %d]",
+			cfg.Target, cfg.MinIters, cfg.MaxIters)
+	}
+	return cfg, nil
+}
+
+func (cfg PeerConfig) logf(format string, args ...any) {
+	if cfg.Log != nil {
+		fmt.Fprintf(cfg.Log, format, args...)
+	}
+}
+
+func writeSources(dir string) error {
+	ents, err := peerSources.ReadDir("peer")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	for _, e := range ents {
+		b, err := peerSources.ReadFile("peer/" + e.Name())
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("bench: writing peer sources: %w", err)
+		}
+	}
+	return nil
+}
+
+// intersect returns the ops in known that are also in want, in known's order.
+func intersect(known, want []string) []string {
+	var out []string
+	for _, op := range known {
+		if slices.Contains(want, op) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// checkComplete reports an error unless res holds every expected
+// measurement: each op once at its fixed size, sized ops once per size.
+func checkComplete(res []Result, ops []string, sizes []int) error {
+	type key struct {
+		op    string
+		bytes int
+	}
+	got := map[key]bool{}
+	for _, r := range res {
+		got[key{r.Op, r.Bytes}] = true
+	}
+	var missing []string
+	for _, op := range ops {
+		want := sizes
+		if b, ok := fixedBytes[op]; ok {
+			want = []int{b}
+		}
+		for _, b := range want {
+			if !got[key{op, b}] {
+				missing = append(missing, fmt.Sprintf("%s/%d", op, b))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no result for %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// stopGrace is how long a cancelled job gets to stop after SIGTERM before
+// what is left of it is killed (Open MPI's launchers take about 3 s), and
+// how long output is awaited from processes that escaped its session. A
+// variable for tests.
+var stopGrace = 5 * time.Second
+
+// runJob runs name with args in dir, with env added to this process's
+// environment, and returns its stdout.
+//
+// The command leads a new session, so that everything it starts can be
+// found again: Open MPI puts each rank in a process group of its own, but
+// all of them stay in the launcher's session. On ctx cancellation the
+// command gets SIGTERM (oshrun and mpirun then stop their ranks and clean
+// up); if it is still running stopGrace later, its whole session is killed
+// (see killSession). As soon as it has exited, anything left in its session
+// is killed too, so runJob never waits on a straggler holding its output
+// open. Errors carry the end of stderr, which also goes to log if not nil.
+func runJob(ctx context.Context, log io.Writer, dir string, env []string, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = newSessionAttr()
+	exited := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	cmd.Cancel = func() error {
+		wg.Go(func() {
+			// Until Wait returns the launcher is not reaped, so its pid
+			// still names this job's session.
+			select {
+			case <-time.After(stopGrace):
+				killSession(cmd.Process.Pid)
+			case <-exited:
+			}
+		})
+		return cmd.Process.Signal(syscall.SIGTERM)
+	}
+	cmd.WaitDelay = 2 * stopGrace // backstop for the Cancel above
+
+	// Output goes through pipes of our own rather than exec's, so that Wait
+	// returns when the launcher exits, whoever else holds the pipes.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	defer outR.Close()
+	defer errR.Close()
+	cmd.Stdout, cmd.Stderr = outW, errW
+	var stdout bytes.Buffer
+	stderr := &tail{max: 4096}
+	var errDst io.Writer = stderr
+	if log != nil {
+		fmt.Fprintf(log, "$ %s\n", strings.Join(append(slices.Clone(env), cmd.Args...), " "))
+		errDst = io.MultiWriter(stderr, log)
+	}
+	err = cmd.Start()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return nil, err
+	}
+	copied := make(chan struct{})
+	go func() {
+		var cw sync.WaitGroup
+		cw.Go(func() { io.Copy(&stdout, outR) })
+		cw.Go(func() { io.Copy(errDst, errR) })
+		cw.Wait()
+		close(copied)
+	}()
+
+	err = cmd.Wait()
+	close(exited)
+	killSession(cmd.Process.Pid)
+	if ps := cmd.ProcessState; ps != nil && !ps.Exited() {
+		removeLauncherDir(cmd.Process.Pid) // killed: it could not clean up
+	}
+	select {
+	case <-copied:
+	case <-time.After(stopGrace):
+		// Something outside the session holds the pipes: stop reading.
+		outR.Close()
+		errR.Close()
+		<-copied
+	}
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		}
+		if s := strings.TrimSpace(stderr.String()); s != "" {
+			err = fmt.Errorf("%w; stderr ends:\n%s", err, s)
+		} else if s := strings.TrimSpace(stdout.String()); s != "" {
+			err = fmt.Errorf("%w; no stderr, stdout:\n%s", err, s)
+		}
+	}
+	return stdout.Bytes(), err
+}
+
+// tail is an io.Writer that keeps the last max bytes written to it.
+type tail struct {
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string { return string(t.buf) }

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Implementation names for [Result.Impl].
+const (
+	ImplGshmem  = "gshmem"        // gshmem itself, measured by the caller
+	ImplShmem   = "openmpi-shmem" // Open MPI's OpenSHMEM (oshrun)
+	ImplMPI     = "openmpi-mpi"   // Open MPI's MPI (mpirun)
+	ImplMemmove = "memmove"       // plain Go copy, from [Memmove]
+)
+
+// Operation names for [Result.Op]. The Bytes each one reports is fixed
+// except for the sized ops, OpPutBW and OpAllreduce, which run at [Sizes].
+const (
+	OpPut       = "put"       // 8-byte put + quiet, PE 0 to PE 1 (latency)
+	OpGet       = "get"       // 8-byte get from PE 1 (latency)
+	OpFetchAdd  = "fadd"      // 64-bit atomic fetch-add on PE 1 (latency)
+	OpBarrier   = "barrier"   // barrier of all PEs, Bytes 0 (latency)
+	OpBcast     = "bcast"     // 4-byte broadcast from PE 0 (latency)
+	OpReduce    = "reduce"    // sum-to-all of one 64-bit integer, Bytes 8 (latency)
+	OpPutBW     = "putbw"     // put of Bytes + quiet, PE 0 to PE 1 (bandwidth)
+	OpAllreduce = "allreduce" // float32 sum allreduce of Bytes (bus bandwidth)
+	OpMemmove   = "memmove"   // copy of Bytes within one process (bandwidth)
+)
+
+// opOrder is the order of ops in a table; ops not in it follow, by name.
+var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpBcast, OpReduce,
+	OpPutBW, OpAllreduce, OpMemmove}
+
+// IsBandwidth reports whether op is compared by bandwidth (higher is better)
+// rather than by latency (lower is better).
+func IsBandwidth(op string) bool {
+	return op == OpPutBW || op == OpAllreduce || op == OpMemmove
+}
+
+// Sizes are the message sizes in bytes of the sized ops (OpPutBW,
+// OpAllreduce, OpMemmove): every power of two from 8 B to 64 MiB. The gshmem
+// side measures the same list so that rows line up. Do not modify it; copy
+// it to measure other sizes.
+var Sizes = powersOfTwo(8, 64<<20)
+
+func powersOfTwo(lo, hi int) []int {
+	var s []int
+	for n := lo; n <= hi; n *= 2 {
+		s = append(s, n)
+	}
+	return s
+}
+
+// Result is one measurement: Iters operations of Op, each moving Bytes,
+// took NsPerOp nanoseconds each on average.
+type Result struct {
+	Impl    string  // who was measured: ImplGshmem, ImplShmem, ImplMPI, ImplMemmove
+	Op      string  // what was measured: one of the Op constants
+	PEs     int     // PEs (ranks) in the job; 1 for memmove
+	Bytes   int     // payload bytes per operation; 0 for barrier
+	Iters   int     // timed iterations the mean is over
+	NsPerOp float64 // mean wall time of one operation, in nanoseconds
+}
+
+// Bandwidth returns the algorithm bandwidth, Bytes per NsPerOp, in bytes
+// per second; 0 if NsPerOp is not positive.
+func (r Result) Bandwidth() float64 {
+	if r.NsPerOp <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / r.NsPerOp * 1e9
+}
+
+// BusBandwidth returns the bandwidth in bytes per second under the
+// nccl-tests convention, which makes collectives comparable with a
+// point-to-point link: for OpAllreduce on N PEs it is Bandwidth * 2(N-1)/N;
+// for every other op it equals Bandwidth.
+func (r Result) BusBandwidth() float64 {
+	if r.Op == OpAllreduce && r.PEs > 1 {
+		return r.Bandwidth() * 2 * float64(r.PEs-1) / float64(r.PEs)
+	}
+	return r.Bandwidth()
+}
+
+// Line returns r as the peer programs print it, without a newline:
+// "RESULT <op> <bytes> <iters> <ns_per_op>". [ParseResults] reads it back,
+// so a gshmem benchmark running in child processes can report the same way.
+func (r Result) Line() string {
+	return fmt.Sprintf("RESULT %s %d %d %.3f", r.Op, r.Bytes, r.Iters, r.NsPerOp)
+}
+
+// ParseResults reads the output of a peer program: one
+// "RESULT <op> <bytes> <iters> <ns_per_op>" line per measurement. Lines
+// that do not start with the word RESULT (banners, warnings from the MPI
+// runtime) are skipped; a RESULT line that does not parse is an error
+// naming its line number and text. Each result gets the given impl and PE
+// count.
+func ParseResults(r io.Reader, impl string, pes int) ([]Result, error) {
+	var out []Result
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "RESULT" {
+			continue
+		}
+		res, err := parseFields(f)
+		if err != nil {
+			return out, fmt.Errorf("bench: line %d %q: %w", n, line, err)
+		}
+		res.Impl, res.PEs = impl, pes
+		out = append(out, res)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("bench: reading results: %w", err)
+	}
+	return out, nil
+}
+
+func parseFields(f []string) (Result, error) {
+	if len(f) != 5 {
+		return Result{}, fmt.Errorf("want 5 fields (RESULT op bytes iters ns_per_op), got %d", len(f))
+	}
+	bytes, err := strconv.Atoi(f[2])
+	if err != nil || bytes < 0 {
+		return Result{}, fmt.Errorf("bytes %q is not a non-negative integer", f[2])
+	}
+	iters, err := strconv.Atoi(f[3])
+	if err != nil || iters <= 0 {
+		return Result{}, fmt.Errorf("iters %q is not a positive integer", f[3])
+	}
+	ns, err := strconv.ParseFloat(f[4], 64)
+	if err != nil || ns <= 0 || math.IsInf(ns, 0) || math.IsNaN(ns) {
+		return Result{}, fmt.Errorf("ns_per_op %q is not a positive number", f[4])
+	}
+	return Result{Op: f[1], Bytes: bytes, Iters: iters, NsPerOp: ns}, nil
+}

@@ -1,0 +1,255 @@
+package bench
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// WriteTable prints ours (gshmem's results, measured by the caller) against
+// peers (from [Peers], any number of implementations) and memmove (from
+// [Memmove]; may be nil), as aligned text.
+//
+// Rows are keyed by (Op, PEs, Bytes) and come from ours and peers; each
+// distinct Impl in peers gets a column, in order of first appearance. Where
+// an implementation has several results for one row, the first counts.
+// There are two sections, each printed only if it has rows:
+//
+//   - latency (ops for which [IsBandwidth] is false): time per op, and the
+//     ratio ours/peer, so below 1 means ours is faster;
+//   - bandwidth: [Result.BusBandwidth] in decimal units (1 GB/s = 1e9 B/s),
+//     a memmove column matched by Bytes alone, and the ratios ours/peer and
+//     ours/memmove, so above 1 means ours is faster.
+//
+// A value or ratio that cannot be computed prints as "-". The column of
+// ours is named after the Impl of ours[0], or [ImplGshmem] if ours is empty.
+// WriteTable returns the error of writing to w.
+func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
+	name := ImplGshmem
+	if len(ours) > 0 && ours[0].Impl != "" {
+		name = ours[0].Impl
+	}
+	mine := map[rowKey]Result{}
+	for _, r := range ours {
+		if _, dup := mine[r.key()]; !dup {
+			mine[r.key()] = r
+		}
+	}
+	theirs := map[string]map[rowKey]Result{}
+	var impls []string
+	for _, r := range peers {
+		m := theirs[r.Impl]
+		if m == nil {
+			m = map[rowKey]Result{}
+			theirs[r.Impl] = m
+			impls = append(impls, r.Impl)
+		}
+		if _, dup := m[r.key()]; !dup {
+			m[r.key()] = r
+		}
+	}
+	mm := map[int]Result{}
+	for _, r := range memmove {
+		if _, dup := mm[r.Bytes]; !dup {
+			mm[r.Bytes] = r
+		}
+	}
+
+	var buf bytes.Buffer
+	for _, bw := range []bool{false, true} {
+		rows := sectionRows(bw, mine, theirs)
+		if len(rows) == 0 {
+			continue
+		}
+		var cols []string // peers with a value in this section
+		for _, impl := range impls {
+			if slices.ContainsFunc(rows, func(k rowKey) bool { _, ok := theirs[impl][k]; return ok }) {
+				cols = append(cols, impl)
+			}
+		}
+		withMM := bw && len(mm) > 0
+		if buf.Len() > 0 {
+			buf.WriteByte('\n')
+		}
+		header := []string{"op", "size", "PEs", name}
+		header = append(header, cols...)
+		if withMM {
+			header = append(header, ImplMemmove)
+		}
+		for _, c := range cols {
+			header = append(header, name+"/"+c)
+		}
+		if withMM {
+			header = append(header, name+"/"+ImplMemmove)
+		}
+		if bw {
+			fmt.Fprintf(&buf, "Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio %s/other: above 1 means %s is faster)\n", name, name)
+		} else {
+			fmt.Fprintf(&buf, "Latency, time per operation (ratio %s/peer: below 1 means %s is faster)\n", name, name)
+		}
+		table := [][]string{header}
+		for _, k := range rows {
+			m, haveMine := mine[k]
+			row := []string{k.op, formatSize(k.bytes), fmt.Sprint(k.pes), cell(m, haveMine, bw)}
+			for _, c := range cols {
+				p, ok := theirs[c][k]
+				row = append(row, cell(p, ok, bw))
+			}
+			mv, haveMM := mm[k.bytes]
+			if withMM {
+				row = append(row, cell(mv, haveMM, true))
+			}
+			for _, c := range cols {
+				p, ok := theirs[c][k]
+				row = append(row, ratio(m, haveMine, p, ok, bw))
+			}
+			if withMM {
+				row = append(row, ratio(m, haveMine, mv, haveMM, true))
+			}
+			table = append(table, row)
+		}
+		writeAligned(&buf, table)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+type rowKey struct {
+	op         string
+	pes, bytes int
+}
+
+func (r Result) key() rowKey { return rowKey{r.Op, r.PEs, r.Bytes} }
+
+// sectionRows returns the keys of one section in table order: ops as in
+// opOrder (others after, by name), then PEs, then bytes.
+func sectionRows(bw bool, mine map[rowKey]Result, theirs map[string]map[rowKey]Result) []rowKey {
+	seen := map[rowKey]bool{}
+	var rows []rowKey
+	add := func(k rowKey) {
+		if IsBandwidth(k.op) == bw && !seen[k] {
+			seen[k] = true
+			rows = append(rows, k)
+		}
+	}
+	for k := range mine {
+		add(k)
+	}
+	for _, m := range theirs {
+		for k := range m {
+			add(k)
+		}
+	}
+	rank := func(op string) int {
+		if i := slices.Index(opOrder, op); i >= 0 {
+			return i
+		}
+		return len(opOrder)
+	}
+	slices.SortFunc(rows, func(a, b rowKey) int {
+		return cmp.Or(cmp.Compare(rank(a.op), rank(b.op)), strings.Compare(a.op, b.op),
+			cmp.Compare(a.pes, b.pes), cmp.Compare(a.bytes, b.bytes))
+	})
+	return rows
+}
+
+func cell(r Result, ok, bw bool) string {
+	switch {
+	case !ok || r.NsPerOp <= 0:
+		return "-"
+	case bw:
+		return formatBandwidth(r.BusBandwidth())
+	default:
+		return formatLatency(r.NsPerOp)
+	}
+}
+
+// ratio returns a/b as "0.53x": of times for latency, of bandwidths for
+// bandwidth; "-" unless both are there.
+func ratio(a Result, aok bool, b Result, bok bool, bw bool) string {
+	if !aok || !bok || a.NsPerOp <= 0 || b.NsPerOp <= 0 {
+		return "-"
+	}
+	if bw {
+		return fmt.Sprintf("%.2fx", a.BusBandwidth()/b.BusBandwidth())
+	}
+	return fmt.Sprintf("%.2fx", a.NsPerOp/b.NsPerOp)
+}
+
+// sig3 formats v (>= 0) with three significant digits (more from 1000 up).
+// The thresholds are those of the rounded value, so 9.996 prints as 10.0.
+func sig3(v float64) string {
+	switch {
+	case v < 9.995:
+		return fmt.Sprintf("%.2f", v)
+	case v < 99.95:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+// formatLatency prints nanoseconds in the unit that keeps 1 to 999 of it.
+func formatLatency(ns float64) string {
+	switch {
+	case ns < 999.5:
+		return sig3(ns) + "ns"
+	case ns < 999.5e3:
+		return sig3(ns/1e3) + "µs"
+	case ns < 999.5e6:
+		return sig3(ns/1e6) + "ms"
+	default:
+		return sig3(ns/1e9) + "s"
+	}
+}
+
+// formatBandwidth prints bytes per second as MB/s or GB/s (decimal).
+func formatBandwidth(bps float64) string {
+	if bps < 999.5e6 {
+		return sig3(bps/1e6) + "MB/s"
+	}
+	return sig3(bps/1e9) + "GB/s"
+}
+
+// formatSize prints a byte count with binary units: 8B, 4KiB, 1.5MiB.
+func formatSize(n int) string {
+	units := []string{"B", "KiB", "MiB", "GiB"}
+	v, i := float64(n), 0
+	for ; v >= 1024 && i < len(units)-1; i++ {
+		v /= 1024
+	}
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%d%s", int64(v), units[i])
+	}
+	return fmt.Sprintf("%.1f%s", v, units[i])
+}
+
+// writeAligned writes rows as columns two spaces apart: the first column
+// left-aligned, the others right-aligned.
+func writeAligned(buf *bytes.Buffer, rows [][]string) {
+	var width []int
+	for _, row := range rows {
+		for i, c := range row {
+			if i == len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range rows {
+		var line strings.Builder
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				line.WriteString(c + pad)
+			} else {
+				line.WriteString("  " + pad + c)
+			}
+		}
+		buf.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+}

@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWriteTableMissingValues(t *testing.T) {
+	ours := []Result{
+		{Impl: ImplGshmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 20},
+		{Impl: ImplGshmem, Op: OpFetchAdd, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 1500},
+		{Impl: ImplGshmem, Op: OpPutBW, PEs: 2, Bytes: 1 << 20, Iters: 100, NsPerOp: 50000},
+		{Impl: ImplGshmem, Op: OpPutBW, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 20},
+		{Impl: ImplGshmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 999}, // duplicate: ignored
+	}
+	peers := []Result{
+		{Impl: ImplShmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 40},
+		{Impl: ImplShmem, Op: OpBarrier, PEs: 2, Bytes: 0, Iters: 100, NsPerOp: 400},
+		{Impl: ImplShmem, Op: OpPutBW, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 40},
+		{Impl: ImplMPI, Op: OpBarrier, PEs: 2, Bytes: 0, Iters: 100, NsPerOp: 2.5e6},
+		{Impl: ImplMPI, Op: OpAllreduce, PEs: 4, Bytes: 1 << 20, Iters: 100, NsPerOp: 1e6},
+	}
+	memmove := []Result{
+		{Impl: ImplMemmove, Op: OpMemmove, PEs: 1, Bytes: 1 << 20, Iters: 100, NsPerOp: 25000},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, ours, peers, memmove))
+	want := `Latency, time per operation (ratio gshmem/peer: below 1 means gshmem is faster)
+op       size  PEs  gshmem  openmpi-shmem  openmpi-mpi  gshmem/openmpi-shmem  gshmem/openmpi-mpi
+put        8B    2  20.0ns         40.0ns            -                 0.50x                   -
+fadd       8B    2  1.50µs              -            -                     -                   -
+barrier    0B    2       -          400ns       2.50ms                     -                   -
+
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio gshmem/other: above 1 means gshmem is faster)
+op         size  PEs    gshmem  openmpi-shmem  openmpi-mpi   memmove  gshmem/openmpi-shmem  gshmem/openmpi-mpi  gshmem/memmove
+putbw        8B    2   400MB/s        200MB/s            -         -                 2.00x                   -               -
+putbw      1MiB    2  21.0GB/s              -            -  41.9GB/s                     -                   -           0.50x
+allreduce  1MiB    4         -              -     1.57GB/s  41.9GB/s                     -                   -               -
+`
+	assert.Equal(t, want, buf.String())
+}
+
+func TestWriteTableOursOnly(t *testing.T) {
+	ours := []Result{
+		{Impl: "gshmem-shm", Op: OpPut, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 25},
+		{Impl: "gshmem-shm", Op: OpPutBW, PEs: 2, Bytes: 4096, Iters: 1, NsPerOp: 100},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, ours, nil, nil))
+	want := `Latency, time per operation (ratio gshmem-shm/peer: below 1 means gshmem-shm is faster)
+op   size  PEs  gshmem-shm
+put    8B    2      25.0ns
+
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio gshmem-shm/other: above 1 means gshmem-shm is faster)
+op     size  PEs  gshmem-shm
+putbw  4KiB    2    41.0GB/s
+`
+	assert.Equal(t, want, buf.String())
+}
+
+func TestWriteTablePeersOnly(t *testing.T) {
+	peers := []Result{{Impl: ImplShmem, Op: OpGet, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 37.5}}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, nil, peers, nil))
+	assert.Equal(t, `Latency, time per operation (ratio gshmem/peer: below 1 means gshmem is faster)
+op   size  PEs  gshmem  openmpi-shmem  gshmem/openmpi-shmem
+get    8B    2       -         37.5ns                     -
+`, buf.String())
+}
+
+func TestWriteTableEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, nil, nil, []Result{{Op: OpMemmove, Bytes: 8, NsPerOp: 1}}))
+	assert.Empty(t, buf.String(), "memmove alone makes no rows")
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteTableWriteError(t *testing.T) {
+	err := WriteTable(failWriter{}, []Result{{Op: OpPut, Bytes: 8, NsPerOp: 1}}, nil, nil)
+	assert.EqualError(t, err, "disk full")
+}
+
+func TestFormat(t *testing.T) {
+	for n, want := range map[int]string{0: "0B", 8: "8B", 1023: "1023B", 1024: "1KiB", 1536: "1.5KiB",
+		4096: "4KiB", 1 << 20: "1MiB", 64 << 20: "64MiB", 3 << 30: "3GiB"} {
+		assert.Equal(t, want, formatSize(n), "%d", n)
+	}
+	for ns, want := range map[float64]string{1.234: "1.23ns", 39.5: "39.5ns", 398.3: "398ns",
+		1500: "1.50µs", 41223.9: "41.2µs", 10404468: "10.4ms", 2.5e9: "2.50s"} {
+		assert.Equal(t, want, formatLatency(ns), "%v", ns)
+	}
+	for bps, want := range map[float64]string{2.1e8: "210MB/s", 5e6: "5.00MB/s", 6.45e9: "6.45GB/s",
+		5.1e10: "51.0GB/s", 1.2e11: "120GB/s"} {
+		assert.Equal(t, want, formatBandwidth(bps), "%v", bps)
+	}
+	// Rounding up crosses into the next unit rather than printing 1000.
+	assert.Equal(t, "1.00µs", formatLatency(999.96))
+	assert.Equal(t, "10.0ns", formatLatency(9.996))
+	assert.Equal(t, "1.00GB/s", formatBandwidth(999.9e6))
+}

@@ -1,0 +1,56 @@
+package launcher_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/gshmem/gshmem/launcher"
+)
+
+// Two PEs of a shell program; the PEs' lines arrive in any order, so the
+// example sorts them.
+func ExampleRun() {
+	var out bytes.Buffer
+	code, err := launcher.Run(context.Background(), launcher.Options{
+		N:       2,
+		Program: "sh",
+		Args:    []string{"-c", `echo "hello from PE $GSHMEM_PE of $GSHMEM_NPES"`},
+		Prefix:  true,
+		Stdout:  &out,
+		ShmDir:  os.TempDir(),
+	})
+	for _, line := range slices.Sorted(strings.Lines(out.String())) {
+		fmt.Print(line)
+	}
+	fmt.Println("exit", code, err)
+	// Output:
+	// PE 0: hello from PE 0 of 2
+	// PE 1: hello from PE 1 of 2
+	// exit 0 <nil>
+}
+
+func ExampleInfo() {
+	env := map[string]string{"GSHMEM_SYMMETRIC_SIZE": "1g"}
+	launcher.Info(os.Stdout, func(k string) string { return env[k] })
+	// Output:
+	// gpurun 0.1.0
+	// transports: inproc shm
+	//
+	// VARIABLE               VALUE  DEFAULT   MEANING
+	// GSHMEM_NPES            -      4         number of PEs; in-process runs start this many, gpurun sets it for its children
+	// GSHMEM_PE              -      -         this process's PE number (set by gpurun)
+	// GSHMEM_TRANSPORT       -      inproc    transport: inproc (PEs as goroutines) or shm (one process per PE, set by gpurun)
+	// GSHMEM_JOB             -      -         job id naming the shared-memory segments (set by gpurun; unguessable)
+	// GSHMEM_SYMMETRIC_SIZE  1g     128m      bytes of symmetric heap per PE (k, m, g suffixes)
+	// SHMEM_SYMMETRIC_SIZE   -      -         OpenSHMEM spelling of GSHMEM_SYMMETRIC_SIZE; used when that is unset
+	// GSHMEM_LOCAL_RANK      -      -         rank of this PE among the PEs on its node (set by gpurun)
+	// GSHMEM_LOCAL_SIZE      -      -         number of PEs on this node (set by gpurun)
+	// GSHMEM_BOOT_TIMEOUT    -      30s       how long a PE waits for its peers to appear at start-up
+	// GSHMEM_PREFAULT        -      1         pre-fault shared-memory segments at start-up (0 to skip)
+	// GSHMEM_SHM_DIR         -      /dev/shm  directory (tmpfs) holding the shared-memory segments
+	// GOMAXPROCS             -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
+}

@@ -1,0 +1,105 @@
+// Command peprog is the PE program of the launcher tests. Its flags pick
+// what it does, in this order: create its segment file, record its pid and
+// wait for its peers', print its environment, print lines, then exit,
+// kill itself or sleep.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gshmem/gshmem/internal/config"
+)
+
+func main() {
+	pidDir := flag.String("pid-dir", "", "write <dir>/<pe>.pid, then wait (5s at most) for every PE's")
+	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
+	touch := flag.Bool("touch-segment", false, "create this PE's segment file in $GSHMEM_SHM_DIR")
+	printEnv := flag.Bool("print-env", false, "print one line describing the environment")
+	lines := flag.Int("lines", 0, "print this many numbered lines, each in two writes")
+	stderrLine := flag.Bool("stderr-line", false, "print one line to stderr")
+	tail := flag.String("tail", "", "print this without a newline at the end")
+	exitPE := flag.Int("exit-pe", -1, "this PE exits with -exit-code")
+	exitCode := flag.Int("exit-code", 0, "exit status of -exit-pe")
+	killPE := flag.Int("kill-self-pe", -1, "this PE sends itself SIGKILL")
+	sleep := flag.Duration("sleep", 0, "then sleep this long")
+	flag.Parse()
+
+	pe, _ := strconv.Atoi(os.Getenv(config.EnvPE))
+	npes, _ := strconv.Atoi(os.Getenv(config.EnvNPES))
+	if *ignoreTerm {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	if *touch {
+		name := filepath.Join(os.Getenv(config.EnvShmDir), config.SegmentName(os.Getenv(config.EnvJob), pe))
+		if err := os.WriteFile(name, []byte("segment"), 0o600); err != nil {
+			fail(err)
+		}
+	}
+	if *pidDir != "" {
+		writePid(*pidDir, pe)
+		waitPeers(*pidDir, npes)
+	}
+	if *printEnv {
+		var b strings.Builder
+		for _, k := range []string{config.EnvPE, config.EnvNPES, config.EnvTransport, config.EnvJob,
+			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, "GOMAXPROCS", "PEPROG_MARK"} {
+			fmt.Fprintf(&b, "%s=%s ", k, os.Getenv(k))
+		}
+		fmt.Printf("%sruntime.GOMAXPROCS=%d\n", b.String(), runtime.GOMAXPROCS(0))
+	}
+	payload := strings.Repeat("x", 150)
+	for i := range *lines {
+		line := fmt.Sprintf("line %d of PE %d %s\n", i, pe, payload)
+		// Two writes, so that a launcher forwarding reads rather than lines
+		// splits lines.
+		os.Stdout.WriteString(line[:len(line)/2])
+		os.Stdout.WriteString(line[len(line)/2:])
+	}
+	if *stderrLine {
+		fmt.Fprintf(os.Stderr, "to stderr from PE %d\n", pe)
+	}
+	if *tail != "" {
+		fmt.Print(*tail)
+	}
+	if pe == *exitPE {
+		os.Exit(*exitCode)
+	}
+	if pe == *killPE {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		time.Sleep(time.Minute)
+	}
+	time.Sleep(*sleep)
+}
+
+func writePid(dir string, pe int) {
+	tmp := filepath.Join(dir, fmt.Sprintf("%d.tmp", pe))
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		fail(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, fmt.Sprintf("%d.pid", pe))); err != nil {
+		fail(err)
+	}
+}
+
+func waitPeers(dir string, npes int) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+		if len(m) >= npes {
+			return
+		}
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "peprog:", err)
+	os.Exit(99)
+}

@@ -135,12 +135,12 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		if len(sizes) > 0 {
 			args = append(args, "-s", joinInts(sizes))
 		}
-		maxSize := slices.Max(append([]int{8}, sizes...))
-		env := []string{
-			// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
-			"OMPI_MCA_osc=ucx",
+		// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
+		env := []string{"OMPI_MCA_osc=ucx"}
+		if j.impl == ImplShmem {
 			// Room for putbw's two buffers on the symmetric heap.
-			fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", 2*maxSize>>20+64),
+			maxSize := slices.Max(append([]int{8}, sizes...))
+			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", 2*maxSize>>20+64))
 		}
 		stdout, err := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
 		if err != nil {

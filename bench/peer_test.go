@@ -1,0 +1,206 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// needPeer skips the test unless Open MPI's OpenSHMEM tools are in PATH.
+func needPeer(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"oshcc", "oshrun"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("Open MPI OpenSHMEM not installed (%v); apt-get install openmpi-bin libopenmpi-dev", err)
+		}
+	}
+}
+
+// testLog is an io.Writer onto t.Log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Helper()
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func TestPeersRun(t *testing.T) {
+	needPeer(t)
+	sizes := []int{8, 4096, 1 << 20}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got, err := Peers(ctx, PeerConfig{
+		WorkDir:  t.TempDir(),
+		Sizes:    sizes,
+		Target:   2 * time.Millisecond,
+		MinIters: 2,
+		Log:      testLog{t},
+	})
+	require.NoError(t, err)
+
+	type key struct {
+		impl, op string
+		bytes    int
+	}
+	want := []key{
+		{ImplShmem, OpPut, 8}, {ImplShmem, OpGet, 8}, {ImplShmem, OpFetchAdd, 8},
+		{ImplShmem, OpBarrier, 0}, {ImplShmem, OpBcast, 4}, {ImplShmem, OpReduce, 8},
+	}
+	for _, n := range sizes {
+		want = append(want, key{ImplShmem, OpPutBW, n})
+	}
+	if _, err := exec.LookPath("mpirun"); err == nil {
+		want = append(want, key{ImplMPI, OpBarrier, 0}, key{ImplMPI, OpBcast, 4})
+		for _, n := range sizes {
+			want = append(want, key{ImplMPI, OpAllreduce, n})
+		}
+	}
+	var keys []key
+	for _, r := range got {
+		keys = append(keys, key{r.Impl, r.Op, r.Bytes})
+		assert.Equal(t, 2, r.PEs, "%+v", r)
+		assert.GreaterOrEqual(t, r.Iters, 2, "%+v", r)
+		assert.Greater(t, r.NsPerOp, 0.0, "%+v", r)
+	}
+	assert.ElementsMatch(t, want, keys)
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, nil, got, memmove(sizes, time.Millisecond)))
+	t.Logf("\n%s", buf.String())
+}
+
+func TestPeersNoPeer(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := Peers(context.Background(), PeerConfig{})
+	require.ErrorIs(t, err, ErrNoPeer)
+	assert.Contains(t, err.Error(), "oshcc")
+}
+
+func TestPeersBadConfig(t *testing.T) {
+	for _, tc := range []struct {
+		cfg PeerConfig
+		msg string
+	}{
+		{PeerConfig{PEs: 1}, "PEs is 1"},
+		{PeerConfig{Ops: []string{"cswap"}}, `"cswap"`},
+		{PeerConfig{Sizes: []int{8, 0}}, "size 0"},
+		{PeerConfig{Sizes: make([]int, 65)}, "65 sizes"},
+		{PeerConfig{MinIters: 10, MaxIters: 5}, "iteration bounds"},
+	} {
+		_, err := Peers(context.Background(), tc.cfg)
+		require.Error(t, err, "%+v", tc.cfg)
+		assert.Contains(t, err.Error(), tc.msg)
+		assert.NotErrorIs(t, err, ErrNoPeer)
+	}
+}
+
+func TestCheckComplete(t *testing.T) {
+	res := []Result{{Op: OpPut, Bytes: 8}, {Op: OpPutBW, Bytes: 8}, {Op: OpPutBW, Bytes: 64}}
+	assert.NoError(t, checkComplete(res, []string{OpPut, OpPutBW}, []int{8, 64}))
+	assert.EqualError(t, checkComplete(res, []string{OpPut, OpGet, OpPutBW}, []int{8, 64, 512}),
+		"no result for get/8, putbw/512")
+}
+
+// processesWith returns the pids of live processes whose command line
+// contains s.
+func processesWith(t *testing.T, s string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), s) {
+			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+				if f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:])); len(f) > 0 && f[0] == "Z" {
+					continue // a zombie, waiting for init to reap it
+				}
+			}
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func needLinux(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("process cleanup reads /proc")
+	}
+}
+
+func TestPeersCancelLeavesNothing(t *testing.T) {
+	needPeer(t)
+	needLinux(t)
+	work := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	// A barrier loop sized to take a minute: still running at the deadline.
+	_, err := Peers(ctx, PeerConfig{WorkDir: work, Ops: []string{OpBarrier}, Target: time.Minute})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second+stopGrace+time.Second)
+	assert.Empty(t, processesWith(t, work), "processes of the cancelled job left running")
+}
+
+func TestRunJobKillsStragglers(t *testing.T) {
+	needLinux(t)
+	// The shell exits at once; its background sleep keeps stdout open.
+	marker := "61.0" + strconv.Itoa(os.Getpid())
+	start := time.Now()
+	out, err := runJob(context.Background(), nil, t.TempDir(), nil,
+		"sh", "-c", "sleep "+marker+" & echo RESULT put 8 1 1.0")
+	require.NoError(t, err)
+	assert.Equal(t, "RESULT put 8 1 1.0\n", string(out))
+	assert.Less(t, time.Since(start), stopGrace, "waited for the straggler")
+	assert.Empty(t, processesWith(t, "sleep "+marker))
+}
+
+func TestRunJobCancelEscalates(t *testing.T) {
+	needLinux(t)
+	defer func(g time.Duration) { stopGrace = g }(stopGrace)
+	stopGrace = 300 * time.Millisecond
+	marker := "62.0" + strconv.Itoa(os.Getpid())
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	// The shell ignores SIGTERM, so only the escalation to SIGKILL ends it.
+	_, err := runJob(ctx, nil, t.TempDir(), nil,
+		"sh", "-c", "trap '' TERM; echo started >&2; sleep "+marker+"; sleep "+marker)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "stderr ends:\nstarted")
+	assert.Empty(t, processesWith(t, "sleep "+marker))
+}
+
+func TestRunJobError(t *testing.T) {
+	_, err := runJob(context.Background(), nil, t.TempDir(), []string{"X=from-env"},
+		"sh", "-c", "echo out; echo \"bad $X\" >&2; exit 3")
+	require.Error(t, err)
+	var exitErr *exec.ExitError
+	require.True(t, errors.As(err, &exitErr), "%v", err)
+	assert.Equal(t, 3, exitErr.ExitCode())
+	assert.Contains(t, err.Error(), "stderr ends:\nbad from-env")
+}
+
+func TestTail(t *testing.T) {
+	tl := &tail{max: 5}
+	tl.Write([]byte("abc"))
+	tl.Write([]byte("defg"))
+	assert.Equal(t, "cdefg", tl.String())
+	tl.Write([]byte("0123456789"))
+	assert.Equal(t, "56789", tl.String())
+}

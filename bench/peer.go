@@ -50,9 +50,8 @@ type PeerConfig struct {
 	// defaults 5 and 10,000,000.
 	MinIters, MaxIters int
 	// Log, if not nil, receives each command line before it runs and the
-	// programs' stderr as they write it. Peers writes to it from its own
-	// goroutine and the exec package's; it need not be safe for concurrent
-	// use, as only one program runs at a time.
+	// programs' stderr as they write it, from one goroutine at a time (not
+	// always the caller's) and never after Peers returns.
 	Log io.Writer
 }
 
@@ -124,6 +123,12 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		if j.impl == ImplMPI {
 			sizes = slices.DeleteFunc(slices.Clone(sizes), func(n int) bool { return n%4 != 0 })
 		}
+		if len(sizes) == 0 { // the sized ops have nothing to run
+			ops = slices.DeleteFunc(ops, func(op string) bool { _, fixed := fixedBytes[op]; return !fixed })
+			if len(ops) == 0 {
+				continue
+			}
+		}
 		bin := filepath.Join(work, j.src)
 		if _, err := runJob(ctx, cfg.Log, work, nil, tools[j.cc],
 			"-O2", "-o", bin, filepath.Join(work, j.src+".c")); err != nil {
@@ -142,12 +147,12 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			maxSize := slices.Max(append([]int{8}, sizes...))
 			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", 2*maxSize>>20+64))
 		}
-		stdout, err := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
-		if err != nil {
-			return out, fmt.Errorf("bench: running %s: %w", j.src, err)
-		}
+		stdout, runErr := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
 		res, err := ParseResults(bytes.NewReader(stdout), j.impl, cfg.PEs)
 		out = append(out, res...)
+		if runErr != nil {
+			return out, fmt.Errorf("bench: running %s: %w", j.src, runErr)
+		}
 		if err != nil {
 			return out, err
 		}

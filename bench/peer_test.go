@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,4 +204,27 @@ func TestTail(t *testing.T) {
 	assert.Equal(t, "cdefg", tl.String())
 	tl.Write([]byte("0123456789"))
 	assert.Equal(t, "56789", tl.String())
+}
+
+var (
+	fullRun = flag.Bool("peers.full", false, "TestPeersFull: measure the peers at full length and print the table")
+	fullPEs = flag.Int("peers.pes", 2, "TestPeersFull: PEs per job")
+)
+
+// TestPeersFull is the measurement itself, opt-in:
+//
+//	go test ./bench -run TestPeersFull -v -peers.full -peers.pes 2
+func TestPeersFull(t *testing.T) {
+	if !*fullRun {
+		t.Skip("opt-in: -peers.full")
+	}
+	needPeer(t)
+	got, err := Peers(context.Background(), PeerConfig{PEs: *fullPEs, Log: testLog{t}})
+	require.NoError(t, err)
+	for _, r := range got {
+		t.Logf("%-13s %s", r.Impl, r.Line())
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, nil, got, Memmove(Sizes)))
+	t.Logf("\n%s", buf.String())
 }

@@ -123,6 +123,12 @@ func (o Options) withDefaults() (Options, error) {
 // GSHMEM_SHM_DIR=<ShmDir> and, unless Env sets it,
 // GOMAXPROCS=max(1, runtime.NumCPU()/N).
 //
+// The PEs' stdin is /dev/null. Each PE leads its own process group, so a
+// terminal's ^C reaches only the launcher, which forwards it; the PEs'
+// groups are what Run signals, so a PE's own children are stopped with it.
+// Processes a PE leaves behind that keep its stdout or stderr open are
+// killed 2s after the last PE exits.
+//
 // While Run runs, SIGINT and SIGTERM sent to this process are forwarded to
 // the PEs instead of taking their default action; a second such signal also
 // tears the job down.
@@ -366,6 +372,11 @@ func (j *job) signal(sig syscall.Signal) {
 
 // finish kills and reaps the PEs still running (only after a failed start
 // or a panic), waits for their output, and removes the job's segments.
+// Output pipes still open drainTimeout after the last PE was reaped are held
+// by processes the PEs left behind in their process groups; finish kills
+// those (a reaped PE's group id cannot be reused while the group has a
+// member, and reuse of a freed one within drainTimeout would take a wrap of
+// the pid space).
 func (j *job) finish() {
 	if j.running > 0 {
 		j.signal(syscall.SIGKILL)
@@ -382,11 +393,20 @@ func (j *job) finish() {
 	select {
 	case <-drained:
 	case <-t.C:
-		// A PE's child still holds a pipe open: stop reading it.
-		for _, f := range j.pipes {
-			_ = f.SetReadDeadline(time.Now())
+		// Processes left behind in the PEs' groups hold the pipes open: kill
+		// them, forward what they wrote, then stop reading.
+		for _, p := range j.procs {
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		}
-		<-drained
+		t.Reset(100 * time.Millisecond)
+		select {
+		case <-drained:
+		case <-t.C:
+			for _, f := range j.pipes {
+				_ = f.SetReadDeadline(time.Now())
+			}
+			<-drained
+		}
 	}
 	t.Stop()
 	j.removeSegments()

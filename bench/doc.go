@@ -19,8 +19,11 @@
 //
 // Every measurement follows OSU's osu_oshm_* benchmarks: warm-up rounds of
 // doubling length until a round takes an eighth of the target time (30 ms
-// by default), then one timed loop sized from the last warm-up round to take
-// the target time, timed with CLOCK_MONOTONIC.
+// by default), then a timed loop sized from the last warm-up round to take
+// the target time, timed with CLOCK_MONOTONIC. The timed loop runs three
+// times and the fastest counts (the machine is small and shared: one loop
+// in three is often slowed by someone else's work); Iters is the length of
+// one loop.
 //
 //   - put, get, fadd, putbw: PE 0 alone runs the loop against PE 1 while the
 //     other PEs wait; NsPerOp is the loop time over the iterations. Each put

@@ -9,7 +9,7 @@ import (
 
 func TestMemmove(t *testing.T) {
 	sizes := []int{8, 4096, 0, 1 << 20}
-	got := memmove(sizes, time.Millisecond)
+	got := memmove(sizes, time.Millisecond, 2)
 	if assert.Len(t, got, 3, "size 0 is skipped") {
 		for i, n := range []int{8, 4096, 1 << 20} {
 			r := got[i]
@@ -22,5 +22,5 @@ func TestMemmove(t *testing.T) {
 			assert.Greater(t, r.Bandwidth(), 0.0)
 		}
 	}
-	assert.Empty(t, memmove(nil, time.Millisecond))
+	assert.Empty(t, memmove(nil, time.Millisecond, 2))
 }

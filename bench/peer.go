@@ -44,11 +44,16 @@ type PeerConfig struct {
 	Sizes []int
 	// Target is how long one timed loop should take (a warm-up of about a
 	// quarter of it comes first); default 30ms. Small values make a quick,
-	// noisy run for tests.
+	// noisy run for tests. A measurement takes about (Reps + 1/4) * Target,
+	// or longer where MinIters iterations take longer.
 	Target time.Duration
 	// MinIters and MaxIters bound the timed iterations of one measurement;
 	// defaults 5 and 10,000,000.
 	MinIters, MaxIters int
+	// Reps is how many times each timed loop runs; the fastest counts.
+	// Default 3: on a small shared machine one loop is often slowed by
+	// someone else's work.
+	Reps int
 	// Log, if not nil, receives each command line before it runs and the
 	// programs' stderr as they write it, from one goroutine at a time (not
 	// always the caller's) and never after Peers returns.
@@ -136,7 +141,7 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		}
 		args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs),
 			bin, "-o", strings.Join(ops, ","), "-t", strconv.FormatInt(cfg.Target.Nanoseconds(), 10),
-			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters)}
+			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters), "-r", strconv.Itoa(cfg.Reps)}
 		if len(sizes) > 0 {
 			args = append(args, "-s", joinInts(sizes))
 		}
@@ -198,9 +203,12 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 	if cfg.MaxIters == 0 {
 		cfg.MaxIters = 10_000_000
 	}
-	if cfg.Target <= 0 || cfg.MinIters < 1 || cfg.MaxIters < cfg.MinIters {
-		return cfg, fmt.Errorf("bench: PeerConfig: bad Target %v or iteration bounds [%d, %d]",
-			cfg.Target, cfg.MinIters, cfg.MaxIters)
+	if cfg.Reps == 0 {
+		cfg.Reps = 3
+	}
+	if cfg.Target <= 0 || cfg.MinIters < 1 || cfg.MaxIters < cfg.MinIters || cfg.Reps < 1 {
+		return cfg, fmt.Errorf("bench: PeerConfig: bad Target %v, Reps %d or iteration bounds [%d, %d]",
+			cfg.Target, cfg.Reps, cfg.MinIters, cfg.MaxIters)
 	}
 	return cfg, nil
 }

@@ -78,7 +78,7 @@ func TestPeersRun(t *testing.T) {
 	assert.ElementsMatch(t, want, keys)
 
 	var buf bytes.Buffer
-	require.NoError(t, WriteTable(&buf, nil, got, memmove(sizes, time.Millisecond)))
+	require.NoError(t, WriteTable(&buf, nil, got, memmove(sizes, time.Millisecond, 2)))
 	t.Logf("\n%s", buf.String())
 }
 
@@ -99,6 +99,7 @@ func TestPeersBadConfig(t *testing.T) {
 		{PeerConfig{Sizes: []int{8, 0}}, "size 0"},
 		{PeerConfig{Sizes: make([]int, 65)}, "65 sizes"},
 		{PeerConfig{MinIters: 10, MaxIters: 5}, "iteration bounds"},
+		{PeerConfig{Reps: -1}, "Reps -1"},
 	} {
 		_, err := Peers(context.Background(), tc.cfg)
 		require.Error(t, err, "%+v", tc.cfg)

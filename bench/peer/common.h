@@ -9,6 +9,7 @@
  *   -t ns      target time of one timed loop, in nanoseconds (default 30 ms)
  *   -n iters   fewest timed iterations of one measurement (default 5)
  *   -m iters   most timed iterations of one measurement (default 10000000)
+ *   -r reps    timed loops per measurement, the fastest reported (default 1)
  *
  * and prints, on rank/PE 0, one line per measurement:
  *   RESULT <op> <bytes> <iters> <ns_per_op>
@@ -33,6 +34,7 @@ struct config {
     double target_ns;
     long min_iters;
     long max_iters;
+    long reps;
 };
 
 static double now_ns(void)
@@ -66,6 +68,7 @@ static void parse_args(struct config *c, int argc, char **argv,
     c->target_ns = 30e6;
     c->min_iters = 5;
     c->max_iters = 10000000;
+    c->reps = 1;
     for (size_t i = 0; i < sizeof default_sizes / sizeof default_sizes[0]; i++)
         c->sizes[c->nsizes++] = default_sizes[i];
 
@@ -96,6 +99,8 @@ static void parse_args(struct config *c, int argc, char **argv,
             c->min_iters = parse_long(v);
         } else if (strcmp(f, "-m") == 0) {
             c->max_iters = parse_long(v);
+        } else if (strcmp(f, "-r") == 0) {
+            c->reps = parse_long(v);
         } else {
             die("unknown flag", f);
         }

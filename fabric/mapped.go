@@ -51,6 +51,11 @@ type Header struct {
 	// Boot counts PEs that mapped every segment (used on PE 0 only).
 	Boot uint32
 	_    [60]byte
+	// Cause is 1 + the PE whose death made this PE fail, 0 if none: a PE
+	// that fails because a peer died points its own peers at the root
+	// cause instead of at itself.
+	Cause uint32
+	_     [60]byte
 }
 
 func init() {
@@ -68,8 +73,11 @@ func HeaderOf(seg []byte) *Header {
 
 // Liveness reports dead peers for a load/store transport.
 type Liveness interface {
-	// Check returns the first peer found dead, or nil.
+	// Check returns a peer found dead, or nil. A peer that left after a
+	// clean finalize is not dead.
 	Check() *PeerError
+	// Describe says what happened to PE pe, which is known to be dead.
+	Describe(pe int) *PeerError
 }
 
 // MappedConfig describes a load/store job as seen from one PE.
@@ -340,21 +348,39 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
 			if cond() { // the peer's last writes landed before it died
 				return nil
 			}
+			// Peers that fail because of this wait point at the root.
+			atomic.CompareAndSwapUint32(&h.Cause, 0, uint32(err.(*PeerError).PE)+1)
 			return err
 		}
 		tick = min(2*tick, maxTick)
 	}
 }
 
-// Err implements Fabric.
+// Err implements Fabric. When the dead peer itself failed because of
+// another PE's death, the error names that root cause.
 func (m *Mapped) Err() error {
 	if m.live == nil {
 		return nil
 	}
-	if e := m.live.Check(); e != nil {
-		return e
+	e := m.live.Check()
+	if e == nil {
+		return nil
 	}
-	return nil
+	root := e.PE
+	for hops := 0; hops < m.npes; hops++ {
+		c := atomic.LoadUint32(&m.hdrs[root].Cause)
+		if c == 0 || int(c-1) == root || int(c-1) == m.pe || int(c) > m.npes {
+			break
+		}
+		root = int(c - 1)
+	}
+	if root != e.PE {
+		if r := m.live.Describe(root); r != nil {
+			r.How += fmt.Sprintf(" (seen through PE %d, which failed because of it)", e.PE)
+			return r
+		}
+	}
+	return e
 }
 
 // Close implements Fabric. It records how this PE leaves in its header; the

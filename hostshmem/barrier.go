@@ -12,6 +12,9 @@ import (
 // waits until every PE has entered the barrier. It is collective; ctx bounds
 // the wait, and a dead peer ends it with an error naming that PE.
 func (p *PE) BarrierAll(ctx context.Context) error {
+	if len(p.regions) == 0 {
+		return errFinalized("barrier_all")
+	}
 	if err := p.fab.Quiet(); err != nil {
 		return fmt.Errorf("gshmem: barrier_all: %w", err)
 	}

@@ -135,9 +135,16 @@ type liveness struct{ j *Job }
 
 func (l liveness) Check() *fabric.PeerError {
 	for pe := range l.j.dead {
-		if how := l.j.dead[pe].Load(); how != nil {
-			return &fabric.PeerError{PE: pe, How: *how}
+		if e := l.Describe(pe); e != nil {
+			return e
 		}
+	}
+	return nil
+}
+
+func (l liveness) Describe(pe int) *fabric.PeerError {
+	if how := l.j.dead[pe].Load(); how != nil {
+		return &fabric.PeerError{PE: pe, How: *how}
 	}
 	return nil
 }

@@ -255,11 +255,14 @@ func tryAttach(path string, pe int, o Options, total int) (seg []byte, pid int, 
 	return seg, hpid, true, nil
 }
 
-// Check implements fabric.Liveness: one poll(2) over the peers' pidfds.
+// Check implements fabric.Liveness: one poll(2) over the peers' pidfds,
+// plus a look at their headers for a PE that announced its failure. A peer
+// that exited after a clean finalize is not dead, unless every peer has
+// gone: then nobody is left to satisfy a wait.
 func (f *Fabric) Check() *fabric.PeerError {
 	if f.Mapped != nil {
 		if pe := f.FailedPeer(); pe >= 0 {
-			return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: "failed"}
+			return f.Describe(pe)
 		}
 	}
 	type pollfd struct {
@@ -269,11 +272,9 @@ func (f *Fabric) Check() *fabric.PeerError {
 	}
 	var buf [64]pollfd
 	fds := buf[:0]
-	idx := make([]int, 0, len(f.pidfds))
-	for pe, fd := range f.pidfds {
+	for _, fd := range f.pidfds {
 		if fd >= 0 {
 			fds = append(fds, pollfd{fd: int32(fd), events: 1}) // POLLIN: the process exited
-			idx = append(idx, pe)
 		}
 	}
 	if len(fds) == 0 {
@@ -283,22 +284,52 @@ func (f *Fabric) Check() *fabric.PeerError {
 	if errno != 0 || n == 0 {
 		return nil
 	}
-	for i, p := range fds {
-		if p.revents != 0 {
-			pe := idx[i]
-			how := "died"
-			if f.Mapped != nil {
-				switch atomic.LoadUint32(&f.Header(pe).State) {
-				case fabric.StateFinalized:
-					how = "exited after finalize"
-				case fabric.StateFailed:
-					how = "failed and exited"
-				}
-			}
-			return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: how}
+	var finalized *fabric.PeerError
+	gone := 0
+	for _, p := range fds {
+		if p.revents == 0 {
+			continue
+		}
+		gone++
+		pe := f.peOf(int(p.fd))
+		if e := f.Describe(pe); e != nil && f.Mapped != nil && atomic.LoadUint32(&f.Header(pe).State) == fabric.StateFinalized {
+			finalized = e
+			continue
+		} else if e != nil {
+			return e
 		}
 	}
+	if finalized != nil && gone == len(fds) {
+		finalized.How += "; no peer is left"
+		return finalized
+	}
 	return nil
+}
+
+func (f *Fabric) peOf(fd int) int {
+	for pe, x := range f.pidfds {
+		if x == fd {
+			return pe
+		}
+	}
+	return -1
+}
+
+// Describe implements fabric.Liveness.
+func (f *Fabric) Describe(pe int) *fabric.PeerError {
+	if pe < 0 || pe >= len(f.pids) {
+		return nil
+	}
+	how := "died"
+	if f.Mapped != nil {
+		switch atomic.LoadUint32(&f.Header(pe).State) {
+		case fabric.StateFinalized:
+			how = "exited after finalize"
+		case fabric.StateFailed:
+			how = "failed"
+		}
+	}
+	return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: how}
 }
 
 // Close records how this PE leaves, then unmaps every segment.

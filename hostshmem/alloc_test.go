@@ -1,0 +1,127 @@
+package hostshmem_test
+
+import (
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/petest"
+)
+
+// sameOnAll checks that v is the same on every PE: each PE puts its v into
+// slot me of PE 0's table; PE 0 compares.
+func sameOnAll(t *petest.T, pe *shmem.PE, table shmem.Sym[uint64], v uint64, what string) {
+	ctx := t.Context()
+	require.NoError(t, shmem.P(pe, table.At(pe.MyPE()), v, 0))
+	require.NoError(t, pe.BarrierAll(ctx))
+	if pe.MyPE() == 0 {
+		for i, got := range shmem.Local(pe, table)[:pe.NPEs()] {
+			assert.Equal(t, v, got, "%s on PE %d differs from PE 0", what, i)
+		}
+	}
+	require.NoError(t, pe.BarrierAll(ctx))
+}
+
+func scenarioAlloc(t *petest.T, pe *shmem.PE) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	table, err := shmem.Calloc[uint64](ctx, pe, n)
+	require.NoError(t, err)
+	require.Equal(t, n, table.Len())
+
+	// Offsets are symmetric through a mix of sizes, frees and reallocs.
+	a, err := shmem.Malloc[int32](ctx, pe, 100)
+	require.NoError(t, err)
+	b, err := shmem.Align[float64](ctx, pe, 4096, 7)
+	require.NoError(t, err)
+	assert.Zero(t, b.Offset()%4096, "Align(4096) gave offset %d", b.Offset())
+	c, err := shmem.Malloc[complex128](ctx, pe, 3)
+	require.NoError(t, err)
+	sameOnAll(t, pe, table, uint64(a.Offset()), "malloc offset")
+	sameOnAll(t, pe, table, uint64(b.Offset()), "align offset")
+	assert.NotEqual(t, a.Offset(), c.Offset())
+	assert.GreaterOrEqual(t, a.Offset(), uintptr(shmem.ReservedBytes), "user objects start after the reserved area")
+	require.NoError(t, shmem.Free(ctx, pe, b))
+	d, err := shmem.Malloc[int8](ctx, pe, 10)
+	require.NoError(t, err)
+	sameOnAll(t, pe, table, uint64(d.Offset()), "offset after free")
+
+	// Realloc keeps each PE's own contents, wherever the object lands.
+	la := shmem.Local(pe, a)
+	for i := range la {
+		la[i] = int32(me*1000 + i)
+	}
+	a2, err := shmem.Realloc(ctx, pe, a, 100000)
+	require.NoError(t, err)
+	require.Equal(t, 100000, a2.Len())
+	sameOnAll(t, pe, table, uint64(a2.Offset()), "realloc offset")
+	la2 := shmem.Local(pe, a2)
+	for i := 0; i < 100; i++ {
+		require.Equal(t, int32(me*1000+i), la2[i], "element %d after realloc", i)
+	}
+	a3, err := shmem.Realloc(ctx, pe, a2, 50) // shrink in place
+	require.NoError(t, err)
+	assert.Equal(t, a2.Offset(), a3.Offset())
+	assert.Equal(t, int32(me*1000+49), shmem.Local(pe, a3)[49])
+
+	// Calloc zeroes memory a previous object dirtied.
+	dirty, err := shmem.Malloc[byte](ctx, pe, 1<<16)
+	require.NoError(t, err)
+	for i, l := 0, shmem.Local(pe, dirty); i < len(l); i++ {
+		l[i] = 0xAB
+	}
+	require.NoError(t, shmem.Free(ctx, pe, dirty))
+	z, err := shmem.Calloc[byte](ctx, pe, 1<<16)
+	require.NoError(t, err)
+	assert.Equal(t, dirty.Offset(), z.Offset(), "first fit reuses the freed block")
+	for i, v := range shmem.Local(pe, z) {
+		if v != 0 {
+			t.Errorf("calloc byte %d = %#x, want 0", i, v)
+			break
+		}
+	}
+
+	// Malloc(0) is an empty object; Free of it is fine.
+	e, err := shmem.Malloc[int64](ctx, pe, 0)
+	require.NoError(t, err)
+	assert.Zero(t, e.Len())
+	require.NoError(t, shmem.Free(ctx, pe, e))
+
+	// A full heap fails alike on every PE and names the sizes.
+	_, err = shmem.Malloc[byte](ctx, pe, int(pe.HeapSize())+1)
+	require.ErrorIs(t, err, shmem.ErrHeapFull)
+	assert.Contains(t, err.Error(), "bytes requested")
+	assert.Contains(t, err.Error(), "largest free block")
+
+	// Bad sizes and alignments.
+	_, err = shmem.Malloc[int64](ctx, pe, -1)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	_, err = shmem.Align[int64](ctx, pe, 48, 1)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	assert.Contains(t, err.Error(), "48")
+
+	// Double free and a slice are not allocated objects.
+	require.NoError(t, shmem.Free(ctx, pe, d))
+	err = shmem.Free(ctx, pe, d)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	err = shmem.Free(ctx, pe, c.Slice(1, 2))
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+
+	// Mismatched collective calls are caught on every PE, naming both calls.
+	size := 64
+	if me == n-1 {
+		size = 128
+	}
+	_, err = shmem.Malloc[byte](ctx, pe, size)
+	require.ErrorIs(t, err, shmem.ErrMismatch)
+	assert.Contains(t, err.Error(), "malloc(64 bytes)")
+	assert.Contains(t, err.Error(), "malloc(128 bytes)")
+	// ... and the heap stays usable and symmetric afterwards.
+	f, err := shmem.Malloc[uint64](ctx, pe, 8)
+	require.NoError(t, err)
+	sameOnAll(t, pe, table, uint64(f.Offset()), "offset after a mismatch")
+
+	free, largest := pe.HeapFree()
+	assert.LessOrEqual(t, largest, free)
+	assert.Less(t, free, pe.HeapSize())
+}

@@ -1,0 +1,130 @@
+package hostshmem_test
+
+import (
+	"context"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/petest"
+)
+
+func scenarioWait(t *petest.T, pe *shmem.PE) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	next, prev := (me+1)%n, (me+n-1)%n
+
+	// Every comparison: prev writes values that do not satisfy it, then
+	// one that does; the wait must end on that one.
+	cases := []struct {
+		cmp          shmem.Cmp
+		v            int64
+		before, last int64
+	}{
+		{shmem.CmpEQ, 5, 4, 5},
+		{shmem.CmpNE, 0, 0, 7},
+		{shmem.CmpGT, 4, 4, 5},
+		{shmem.CmpGE, 5, 4, 5},
+		{shmem.CmpLT, 0, 0, -1},
+		{shmem.CmpLE, -2, -1, -2},
+	}
+	ivar, err := shmem.Calloc[int64](ctx, pe, len(cases))
+	require.NoError(t, err)
+	for i, c := range cases {
+		x := ivar.At(i)
+		require.NoError(t, shmem.P(pe, x, c.before, next))
+		require.NoError(t, pe.Quiet())
+		go func() { // write the satisfying value a little later
+			time.Sleep(2 * time.Millisecond)
+			shmem.P(pe, x, c.last, next)
+			pe.Quiet()
+		}()
+		require.NoError(t, shmem.WaitUntil(ctx, pe, x, c.cmp, c.v), "cmp %v", c.cmp)
+		assert.Equal(t, c.last, shmem.Local(pe, x)[0], "wait_until(%v %d) ended early", c.cmp, c.v)
+		ok, err := shmem.Test(pe, x, c.cmp, c.v)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		require.NoError(t, pe.BarrierAll(ctx))
+	}
+
+	// Sets of variables on PE 0, one per PE; PE j sets its own.
+	flags, err := shmem.Calloc[uint32](ctx, pe, n)
+	require.NoError(t, err)
+	idx := make([]int, n)
+	if me == 0 {
+		status := make([]int, n)
+		status[0] = 1 // PE 0's own slot is never written: mask it
+		i, err := shmem.WaitUntilAny(ctx, pe, flags, status, shmem.CmpEQ, 1)
+		require.NoError(t, err)
+		assert.True(t, i >= 1 && i < n, "wait_until_any returned %d", i)
+		k, err := shmem.WaitUntilSome(ctx, pe, flags, idx, status, shmem.CmpEQ, 1)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, k, 1)
+		for _, j := range idx[:k] {
+			assert.True(t, j >= 1 && j < n, "wait_until_some index %d", j)
+		}
+		require.NoError(t, shmem.WaitUntilAll(ctx, pe, flags, status, shmem.CmpEQ, 1))
+		all, err := shmem.TestAll(pe, flags, status, shmem.CmpEQ, 1)
+		require.NoError(t, err)
+		assert.True(t, all)
+		all, err = shmem.TestAll(pe, flags, nil, shmem.CmpEQ, 1) // slot 0 is 0
+		require.NoError(t, err)
+		assert.False(t, all, "test_all without a mask must see PE 0's 0")
+		k, err = shmem.TestSome(pe, flags, idx, status, shmem.CmpEQ, 1)
+		require.NoError(t, err)
+		assert.Equal(t, n-1, k)
+		a, err := shmem.TestAny(pe, flags, []int{0, 1, 1, 1, 1, 1, 1, 1}[:n], shmem.CmpEQ, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 0, a)
+		// Vector forms: slot j must equal want[j].
+		want := make([]uint32, n)
+		for j := 1; j < n; j++ {
+			want[j] = 1
+		}
+		require.NoError(t, shmem.WaitUntilAllVector(ctx, pe, flags, nil, shmem.CmpEQ, want))
+		a, err = shmem.WaitUntilAnyVector(ctx, pe, flags, nil, shmem.CmpEQ, want)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, a, 0)
+		k, err = shmem.WaitUntilSomeVector(ctx, pe, flags, idx, nil, shmem.CmpEQ, want)
+		require.NoError(t, err)
+		assert.Equal(t, n, k)
+		ok, err := shmem.TestAllVector(pe, flags, nil, shmem.CmpEQ, want)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		a, err = shmem.TestAnyVector(pe, flags, nil, shmem.CmpGT, want)
+		require.NoError(t, err)
+		assert.Equal(t, -1, a)
+		k, err = shmem.TestSomeVector(pe, flags, idx, nil, shmem.CmpNE, want)
+		require.NoError(t, err)
+		assert.Zero(t, k)
+		// Everything masked: any and some return at once.
+		masked := make([]int, n)
+		for j := range masked {
+			masked[j] = 1
+		}
+		a, err = shmem.WaitUntilAny(ctx, pe, flags, masked, shmem.CmpEQ, 42)
+		require.NoError(t, err)
+		assert.Equal(t, -1, a)
+		k, err = shmem.WaitUntilSome(ctx, pe, flags, idx, masked, shmem.CmpEQ, 42)
+		require.NoError(t, err)
+		assert.Zero(t, k)
+	} else {
+		time.Sleep(time.Duration(me) * time.Millisecond)
+		require.NoError(t, shmem.AtomicSet(pe, flags.At(me), 1, 0))
+	}
+	require.NoError(t, pe.BarrierAll(ctx))
+
+	// A wait nobody satisfies ends with its context's deadline.
+	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	err = shmem.WaitUntil(short, pe, ivar.At(0), shmem.CmpEQ, 123456)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(t0), 2*time.Second, "a wait overran its deadline")
+	assert.GreaterOrEqual(t, time.Since(t0), 30*time.Millisecond)
+	assert.Contains(t, err.Error(), "wait_until")
+	_ = prev
+	require.NoError(t, pe.BarrierAll(ctx))
+}

@@ -1,0 +1,200 @@
+// Package petest runs one test scenario on every PE of a job, on both
+// transports: as goroutines (inproc) and as real processes over shared
+// memory, started by the real launcher from the test binary itself.
+//
+// A test package lists its scenarios and hands them to Main from TestMain:
+//
+//	var scenarios = petest.Scenarios{"rma": scenarioRMA}
+//	func TestMain(m *testing.M) { petest.Main(m, scenarios) }
+//	func TestRMA(t *testing.T) { petest.Both(t, scenarios, "rma", 2, 3, 4) }
+//
+// A scenario asserts with testify through its *T (one per PE); a failed
+// assertion fails that PE, and the test reports every PE's failures.
+package petest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/launcher"
+)
+
+// Scenario is the code one PE runs.
+type Scenario func(t *T, pe *hostshmem.PE)
+
+// Scenarios maps names to scenarios; child processes find theirs by name.
+type Scenarios map[string]Scenario
+
+const (
+	envScenario = "GSHMEM_PETEST_SCENARIO"
+	// HeapSize is the symmetric heap of every PE in scenario runs.
+	HeapSize = 8 << 20
+	// Timeout bounds one scenario run.
+	Timeout = 90 * time.Second
+)
+
+// Main runs the tests, or, in a child process started by Shm, the scenario
+// it was started for.
+func Main(m *testing.M, s Scenarios) {
+	if name := os.Getenv(envScenario); name != "" {
+		os.Exit(child(name, s))
+	}
+	os.Exit(m.Run())
+}
+
+func child(name string, s Scenarios) int {
+	fn, ok := s[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "petest: no scenario %q\n", name)
+		return 3
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := gshmem.RunWith(ctx, gshmem.Options{}, func(pe *hostshmem.PE) error { return run(ctx, fn, pe) }); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// T is what a scenario asserts with: testify's require.TestingT for one PE.
+type T struct {
+	ctx  context.Context
+	pe   int
+	mu   sync.Mutex
+	errs []string
+}
+
+type failNow struct{}
+
+// Errorf records a failure of this PE.
+func (t *T) Errorf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.errs = append(t.errs, fmt.Sprintf(format, args...))
+}
+
+// FailNow ends this PE's scenario (the PE fails).
+func (t *T) FailNow() { panic(failNow{}) }
+
+// Helper does nothing; it lets testify skip this frame.
+func (t *T) Helper() {}
+
+// Context bounds the scenario; pass it to every blocking call.
+func (t *T) Context() context.Context { return t.ctx }
+
+// PE is the PE this T belongs to.
+func (t *T) PE() int { return t.pe }
+
+func run(ctx context.Context, fn Scenario, pe *hostshmem.PE) (err error) {
+	t := &T{ctx: ctx, pe: pe.MyPE()}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(failNow); !ok {
+				t.Errorf("panic: %v\n%s", r, debug.Stack())
+			}
+		}
+		if len(t.errs) > 0 {
+			err = errors.New(strings.Join(t.errs, "\n"))
+		}
+	}()
+	fn(t, pe)
+	return nil
+}
+
+// Inproc runs scenario name on n goroutine PEs.
+func Inproc(t *testing.T, s Scenarios, name string, n int) {
+	t.Helper()
+	fn := s[name]
+	if fn == nil {
+		t.Fatalf("petest: no scenario %q", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, Getenv: func(string) string { return "" }},
+		func(pe *hostshmem.PE) error { return run(ctx, fn, pe) })
+	if err != nil {
+		t.Fatalf("scenario %s on %d inproc PEs:\n%v", name, n, err)
+	}
+}
+
+// Result is what a process run produced.
+type Result struct {
+	Code    int
+	Output  string // every PE's stdout and stderr, lines prefixed "PE i: "
+	Elapsed time.Duration
+}
+
+// Launch runs scenario name on n processes (the test binary itself) over
+// shm and returns how the job ended. The job's shm directory is a fresh one
+// in /dev/shm; Launch fails the test if any file is left in it.
+func Launch(t *testing.T, name string, n int, env ...string) Result {
+	t.Helper()
+	dir, err := os.MkdirTemp(config.DefaultShmDir, "gshmem-petest-")
+	if err != nil {
+		t.Fatalf("petest: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatalf("petest: %v", err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	base := append(os.Environ(), envScenario+"="+name, fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize))
+	if os.Getenv("GORACE") == "" {
+		// A race-enabled child otherwise sleeps 1 s at exit.
+		base = append(base, "GORACE=atexit_sleep_ms=0")
+	}
+	t0 := time.Now()
+	code, err := launcher.Run(ctx, launcher.Options{
+		N: n, Program: exe, Args: []string{"-test.run=^$"}, Prefix: true,
+		Stdout: &out, Stderr: &out, Env: append(base, env...), ShmDir: dir, KillGrace: time.Second,
+	})
+	r := Result{Code: code, Output: out.String(), Elapsed: time.Since(t0)}
+	if err != nil {
+		t.Fatalf("petest: launch %s on %d PEs: %v\n%s", name, n, err, r.Output)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) > 0 {
+		t.Errorf("petest: files left in the job's shm directory: %v", left)
+	}
+	return r
+}
+
+// Shm runs scenario name on n processes and requires every PE to pass.
+func Shm(t *testing.T, name string, n int) {
+	t.Helper()
+	r := Launch(t, name, n)
+	if r.Code != 0 {
+		t.Fatalf("scenario %s on %d shm PEs: exit %d\n%s", name, n, r.Code, r.Output)
+	}
+}
+
+// Both runs scenario name on inproc and on shm with each PE count in ns,
+// as subtests. Under -short the shm runs use only the first count.
+func Both(t *testing.T, s Scenarios, name string, ns ...int) {
+	t.Helper()
+	for _, n := range ns {
+		t.Run(fmt.Sprintf("inproc/%d", n), func(t *testing.T) { Inproc(t, s, name, n) })
+	}
+	for i, n := range ns {
+		if testing.Short() && i > 0 {
+			break
+		}
+		t.Run(fmt.Sprintf("shm/%d", n), func(t *testing.T) { Shm(t, name, n) })
+	}
+}

@@ -95,7 +95,30 @@ type MappedConfig struct {
 	// Spin is how many times Wait checks its condition before yielding;
 	// Yields how many times it yields before sleeping.
 	Spin, Yields int
+	// Sleeper puts waiters to sleep and wakes them; nil means a futex on
+	// the sleeper's header Seq word (what processes need).
+	Sleeper Sleeper
 }
+
+// Sleeper is how a waiter sleeps until a Notify. Notify bumps the target's
+// header Seq before calling Wake, so Sleep must return at once when Seq no
+// longer equals seq.
+type Sleeper interface {
+	// Sleep blocks PE pe's caller until Wake(pe), d passing or ctx ending,
+	// unless pe's Seq already differs from seq.
+	Sleep(ctx context.Context, pe int, seq uint32, d time.Duration)
+	// Wake wakes every sleeper of PE pe.
+	Wake(pe int)
+}
+
+// futexSleeper sleeps on the Seq word of the header itself.
+type futexSleeper struct{ hdrs []*Header }
+
+func (f futexSleeper) Sleep(_ context.Context, pe int, seq uint32, d time.Duration) {
+	futex.Wait(&f.hdrs[pe].Seq, seq, d)
+}
+
+func (f futexSleeper) Wake(pe int) { futex.Wake(&f.hdrs[pe].Seq, math.MaxInt32) }
 
 // Mapped is the engine shared by the load/store transports: every peer's
 // segment is mapped, puts and gets are memmoves, AMOs are CPU atomics on the
@@ -110,6 +133,7 @@ type Mapped struct {
 	yield     func()
 	spin      int
 	yields    int
+	sleeper   Sleeper
 
 	fence atomic.Uint64 // target of the locked op that orders a PE's stores
 }
@@ -126,7 +150,7 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 	m := &Mapped{
 		pe: c.PE, npes: n, transport: c.Transport,
 		regions: make([][]byte, n), hdrs: make([]*Header, n),
-		live: c.Liveness, yield: c.Yield, spin: c.Spin, yields: c.Yields,
+		live: c.Liveness, yield: c.Yield, spin: c.Spin, yields: c.Yields, sleeper: c.Sleeper,
 	}
 	if m.yield == nil {
 		m.yield = futex.Yield
@@ -152,6 +176,9 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 		}
 		m.hdrs[i] = h
 		m.regions[i] = seg[HeaderSize:len(seg):len(seg)]
+	}
+	if m.sleeper == nil {
+		m.sleeper = futexSleeper{m.hdrs}
 	}
 	return m, nil
 }
@@ -299,7 +326,7 @@ func (m *Mapped) Notify(pe int) {
 	h := m.hdrs[pe]
 	if atomic.LoadUint32(&h.Sleepers) != 0 {
 		atomic.AddUint32(&h.Seq, 1)
-		futex.Wake(&h.Seq, math.MaxInt32)
+		m.sleeper.Wake(pe)
 	}
 }
 
@@ -338,7 +365,7 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
 			atomic.AddUint32(&h.Sleepers, ^uint32(0))
 			return nil
 		}
-		futex.Wait(&h.Seq, seq, tick)
+		m.sleeper.Sleep(ctx, m.pe, seq, tick)
 		atomic.AddUint32(&h.Sleepers, ^uint32(0))
 		// Woken (or a tick passed) and still false: look at the peers.
 		if cond() {

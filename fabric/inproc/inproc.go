@@ -5,11 +5,13 @@
 package inproc
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -56,7 +58,7 @@ func New(npes int, size uintptr) (*Job, error) {
 	for i := range j.fabs {
 		f, err := fabric.NewMapped(fabric.MappedConfig{
 			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j},
-			Yield: runtime.Gosched, Spin: spin, Yields: 16,
+			Yield: runtime.Gosched, Spin: spin, Yields: 1024,
 		})
 		if err != nil {
 			j.unmap()
@@ -129,6 +131,54 @@ func (j *Job) unmap() error {
 		}
 	}
 	return first
+}
+
+// gates put goroutine PEs to sleep on channels rather than on a futex: a
+// goroutine blocked in a futex system call keeps its P until the scheduler
+// notices (tens of microseconds), and with more PEs than Ps the PE that
+// would wake it cannot run meanwhile. A channel hands the P over at once,
+// and a cancelled context wakes the sleeper at once.
+type gates []gate
+
+type gate struct {
+	seq *uint32
+	mu  sync.Mutex
+	ch  chan struct{} // closed and replaced by each Wake
+}
+
+func newGates(segs [][]byte) gates {
+	g := make(gates, len(segs))
+	for i, s := range segs {
+		g[i].seq = &fabric.HeaderOf(s).Seq
+		g[i].ch = make(chan struct{})
+	}
+	return g
+}
+
+func (g gates) Sleep(ctx context.Context, pe int, seq uint32, d time.Duration) {
+	x := &g[pe]
+	x.mu.Lock()
+	if atomic.LoadUint32(x.seq) != seq {
+		x.mu.Unlock()
+		return
+	}
+	ch := x.ch
+	x.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func (g gates) Wake(pe int) {
+	x := &g[pe]
+	x.mu.Lock()
+	close(x.ch)
+	x.ch = make(chan struct{})
+	x.mu.Unlock()
 }
 
 type liveness struct{ j *Job }

@@ -9,9 +9,10 @@
 //     leaves the peer columns out.
 //   - [Memmove] measures plain Go copy between two pre-faulted buffers: the
 //     ceiling for any shared-memory put on this machine.
-//   - The caller measures gshmem itself, with the same [Op] names, the same
-//     [Sizes] and the same method (below), and labels its results
-//     [ImplGshmem].
+//   - The caller measures gshmem itself, with the same op names ([OpPut] and
+//     the rest), the same [Sizes] and the same method (below), and labels its
+//     results [ImplGshmem]. [Result.Line] and [ParseResults] carry results out
+//     of child processes in the peers' format.
 //   - [WriteTable] lines the three up by (Op, PEs, Bytes) and prints values
 //     and ratios.
 //
@@ -21,7 +22,7 @@
 // doubling length until a round takes an eighth of the target time (30 ms
 // by default), then a timed loop sized from the last warm-up round to take
 // the target time, timed with CLOCK_MONOTONIC. The timed loop runs three
-// times and the fastest counts (the machine is small and shared: one loop
+// times ([PeerConfig.Reps]) and the fastest counts (the machine is small and shared: one loop
 // in three is often slowed by someone else's work); Iters is the length of
 // one loop.
 //

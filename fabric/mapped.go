@@ -45,9 +45,13 @@ type Header struct {
 	Seq uint32
 	_   [60]byte
 	// Sleepers counts this PE's waiters that are (about to be) asleep, so
-	// that Notify costs one load when nobody sleeps.
+	// that Notify costs one load when nobody sleeps. Pending is set by the
+	// first Notify after a waiter armed it, so that further Notifies cost
+	// loads, not wake-up system calls, until a waiter sleeps again. Both
+	// live on one line: a notifier reads them together.
 	Sleepers uint32
-	_        [60]byte
+	Pending  uint32
+	_        [56]byte
 	// Boot counts PEs that mapped every segment (used on PE 0 only).
 	Boot uint32
 	_    [60]byte
@@ -320,11 +324,12 @@ func (m *Mapped) Quiet() error {
 	return nil
 }
 
-// Notify implements Fabric: one load when PE pe has no sleepers, else a
-// sequence bump and a futex wake.
+// Notify implements Fabric: a load or two when PE pe has no sleepers or a
+// wake is already on its way, else a sequence bump and a wake.
 func (m *Mapped) Notify(pe int) {
 	h := m.hdrs[pe]
-	if atomic.LoadUint32(&h.Sleepers) != 0 {
+	if atomic.LoadUint32(&h.Sleepers) != 0 && atomic.LoadUint32(&h.Pending) == 0 &&
+		atomic.CompareAndSwapUint32(&h.Pending, 0, 1) {
 		atomic.AddUint32(&h.Seq, 1)
 		m.sleeper.Wake(pe)
 	}
@@ -360,6 +365,7 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
 			return err
 		}
 		atomic.AddUint32(&h.Sleepers, 1)
+		atomic.StoreUint32(&h.Pending, 0) // arm: the next Notify wakes us
 		seq := atomic.LoadUint32(&h.Seq)
 		if cond() {
 			atomic.AddUint32(&h.Sleepers, ^uint32(0))

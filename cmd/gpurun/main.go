@@ -5,6 +5,7 @@
 //
 //	gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
 //	gpurun info
+//	gpurun bench [-n 2] [-ops put,get,fadd,barrier,putbw] [-max-size 64m] [-peers=false]
 //
 // PROGRAM is a Go package directory, a .go file or an import path (built
 // first), an executable file, or a command in $PATH. Flags after PROGRAM
@@ -22,9 +23,13 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/gshmem/gshmem/bench"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/launcher"
 )
+
+// benchWorker is the hidden subcommand each PE of `gpurun bench` runs.
+const benchWorker = "bench-worker"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -37,10 +42,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			launcher.Info(stdout, os.Getenv)
 			return 0
 		case "bench":
-			// Reserved for the bench engineer: replace this case with the
-			// benchmark driver.
-			fmt.Fprintln(stderr, "gpurun bench: not built yet")
-			return 2
+			exe, err := os.Executable()
+			if err != nil {
+				fmt.Fprintln(stderr, "gpurun bench:", err)
+				return 1
+			}
+			return bench.Main(context.Background(), args[1:], stdout, stderr, []string{exe, benchWorker})
+		case benchWorker:
+			return bench.Worker(context.Background(), args[1:], stdout, stderr)
 		}
 	}
 
@@ -49,6 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
        gpurun info
+       gpurun bench [-h for its flags]
 
 PROGRAM is a Go package directory, a .go file or an import path (built
 first), an executable file, or a command in $PATH. Flags after PROGRAM

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +65,32 @@ func TestSubcommands(t *testing.T) {
 	assert.Contains(t, stdout, "gpurun 0.1.0")
 	assert.Contains(t, stdout, config.EnvSymSize)
 
-	code, _, stderr := gpurun(t, "bench")
-	assert.Equal(t, 2, code)
-	assert.Contains(t, stderr, "not built yet")
+	for _, args := range [][]string{{"bench", "-ops", "nosuch"}, {"bench", "-n", "1"}, {"bench", "-max-size", "huge"}, {"bench", "-bogus"}} {
+		code, _, stderr := gpurun(t, args...)
+		assert.Equal(t, 2, code, "%q", args)
+		assert.Contains(t, stderr, "bench", "%q", args)
+	}
+}
+
+// TestBench runs a short real `gpurun bench` from a built binary (the PEs
+// are that binary's hidden bench-worker) and checks the table's rows.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds gpurun and runs 2 PEs")
+	}
+	exe := filepath.Join(t.TempDir(), "gpurun")
+	out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	cmd := exec.Command(exe, "bench", "-ops", "put,get,fadd,barrier,putbw", "-max-size", "64k", "-target", "2ms", "-reps", "1", "-peers=false")
+	cmd.Env = append(os.Environ(), config.EnvShmDir+"="+t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	table := stdout.String()
+	for _, row := range []string{`put\s+8B\s+2\s+\d`, `get\s+8B\s+2\s+\d`, `fadd\s+8B\s+2\s+\d`, `barrier\s+0B\s+2\s+\d`,
+		`putbw\s+8B\s+2\s+\d`, `putbw\s+64KiB\s+2\s+\d`} {
+		assert.Regexp(t, row, table)
+	}
+	assert.NotContains(t, table, "128KiB", "-max-size was not honoured")
+	assert.Contains(t, table, "memmove")
 }

@@ -30,9 +30,9 @@ type symError struct {
 
 func (e *symError) Error() string {
 	if e.op == "At" {
-		return fmt.Sprintf("gshmem: Sym.At(%d): %v: object has %d elements", e.lo, ErrOutOfRange, e.n)
+		return fmt.Sprintf("Sym.At(%d): %v: object has %d elements", e.lo, ErrOutOfRange, e.n)
 	}
-	return fmt.Sprintf("gshmem: Sym.Slice(%d, %d): %v: object has %d elements", e.lo, e.hi, ErrOutOfRange, e.n)
+	return fmt.Sprintf("Sym.Slice(%d, %d): %v: object has %d elements", e.lo, e.hi, ErrOutOfRange, e.n)
 }
 
 func (e *symError) Unwrap() error { return ErrOutOfRange }

@@ -48,17 +48,20 @@ func New(npes int, size uintptr) (*Job, error) {
 		fabric.InitHeader(seg, i, npes, 0)
 		j.segs[i] = seg
 	}
-	// With more PEs than Go threads a spinning PE only delays the PE it
-	// waits for: spin less and yield to the scheduler early.
-	spin := 4096
+	// With a P per PE, a PE spins, yields, then sleeps on a futex, which
+	// holds only its own P. With more PEs than Ps a spinning PE only delays
+	// the PE it waits for: spin less, and sleep on channels (see gates).
+	spin, yields := 4096, 16
+	var sleeper fabric.Sleeper
 	if npes > runtime.GOMAXPROCS(0) {
-		spin = 64
+		spin, yields = 64, 8
+		sleeper = newGates(j.segs)
 	}
 	j.fabs = make([]*fabric.Mapped, npes)
 	for i := range j.fabs {
 		f, err := fabric.NewMapped(fabric.MappedConfig{
 			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j},
-			Yield: runtime.Gosched, Spin: spin, Yields: 1024,
+			Yield: runtime.Gosched, Spin: spin, Yields: yields, Sleeper: sleeper,
 		})
 		if err != nil {
 			j.unmap()

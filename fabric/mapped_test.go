@@ -1,0 +1,746 @@
+package fabric_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+// segment maps an anonymous segment of HeaderSize+size bytes (memory Go
+// does not manage, like a real transport's) and unmaps it at cleanup.
+func segment(t *testing.T, size int) []byte {
+	t.Helper()
+	seg, err := syscall.Mmap(-1, 0, fabric.HeaderSize+size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Munmap(seg) })
+	return seg
+}
+
+// segments returns npes initialised segments of size region bytes each.
+func segments(t *testing.T, npes, size int) [][]byte {
+	t.Helper()
+	segs := make([][]byte, npes)
+	for i := range segs {
+		segs[i] = segment(t, size)
+		fabric.InitHeader(segs[i], i, npes, 0)
+	}
+	return segs
+}
+
+// job builds one Mapped per PE over segs, all sharing live and sleeper.
+func job(t *testing.T, segs [][]byte, live fabric.Liveness, sl fabric.Sleeper) []*fabric.Mapped {
+	t.Helper()
+	ms := make([]*fabric.Mapped, len(segs))
+	for i := range ms {
+		m, err := fabric.NewMapped(fabric.MappedConfig{
+			PE: i, Transport: "test", Segments: segs, Liveness: live, Sleeper: sl,
+			Spin: 16, Yields: 4,
+		})
+		require.NoError(t, err)
+		ms[i] = m
+	}
+	return ms
+}
+
+func TestMagicSpellsGshmem01(t *testing.T) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], fabric.Magic)
+	assert.Equal(t, "gshmem01", string(b[:]))
+}
+
+// The header is shared between processes: its layout is part of the wire
+// format, and words written by different PEs must not share a cache line.
+func TestHeaderLayout(t *testing.T) {
+	var h fabric.Header
+	assert.LessOrEqual(t, unsafe.Sizeof(h), uintptr(fabric.HeaderSize))
+	lines := map[uintptr]string{}
+	for name, off := range map[string]uintptr{
+		"State":    unsafe.Offsetof(h.State),
+		"Seq":      unsafe.Offsetof(h.Seq),
+		"Sleepers": unsafe.Offsetof(h.Sleepers),
+		"Boot":     unsafe.Offsetof(h.Boot),
+		"Cause":    unsafe.Offsetof(h.Cause),
+	} {
+		if other, ok := lines[off/64]; ok {
+			t.Errorf("%s and %s share cache line %d", name, other, off/64)
+		}
+		lines[off/64] = name
+	}
+	assert.Zero(t, unsafe.Offsetof(h.Magic))
+	assert.Zero(t, unsafe.Offsetof(h.Size)%8, "Size must be 8-byte aligned")
+}
+
+func TestInitHeader(t *testing.T) {
+	seg := segment(t, 8192)
+	for i := range seg[:fabric.HeaderSize] {
+		seg[i] = 0xff // garbage from an earlier life
+	}
+	fabric.InitHeader(seg, 2, 5, 1234)
+	h := fabric.HeaderOf(seg)
+	assert.Equal(t, uint64(fabric.Magic), h.Magic)
+	assert.Equal(t, uint32(2), h.PE)
+	assert.Equal(t, uint32(5), h.NPEs)
+	assert.Equal(t, uint32(1234), h.Pid)
+	assert.Equal(t, uint64(8192), h.Size)
+	assert.Equal(t, uint32(fabric.StateReady), h.State)
+	assert.Zero(t, h.Seq)
+	assert.Zero(t, h.Sleepers)
+	assert.Zero(t, h.Boot)
+	assert.Zero(t, h.Cause)
+	assert.Equal(t, unsafe.Pointer(&seg[0]), unsafe.Pointer(h))
+}
+
+func TestNewMappedRejectsBadSegments(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pe     int
+		npes   int
+		mutate func(t *testing.T, segs [][]byte) [][]byte
+		want   []string
+	}{
+		{"PE too large", 2, 2, nil, []string{"PE 2 out of range [0, 2)"}},
+		{"PE negative", -1, 2, nil, []string{"PE -1 out of range [0, 2)"}},
+		{"no segments", 0, 2, func(*testing.T, [][]byte) [][]byte { return nil }, []string{"PE 0 out of range [0, 0)"}},
+		{"short segment", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { s[1] = s[1][:100]; return s }, []string{"segment of PE 1 is 100 bytes, smaller than its header"}},
+		{"uninitialised", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { clear(s[1][:fabric.HeaderSize]); return s }, []string{"segment of PE 1 has no valid header", "magic 0x0"}},
+		{"wrong magic", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[1]).Magic = 0xdead; return s }, []string{"segment of PE 1", "magic 0xdead"}},
+		{"wrong version", 1, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[0]).Version = 99; return s }, []string{"segment of PE 0", "version 99"}},
+		{"wrong PE", 0, 3, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[2]).PE = 1; return s }, []string{"segment of PE 2 claims PE 1 of 3, want PE 2 of 3"}},
+		{"swapped segments", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { s[0], s[1] = s[1], s[0]; return s }, []string{"segment of PE 0 claims PE 1 of 2, want PE 0 of 2"}},
+		{"wrong NPEs", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[1]).NPEs = 3; return s }, []string{"segment of PE 1 claims PE 1 of 3, want PE 1 of 2"}},
+		{"too few segments", 0, 3, func(_ *testing.T, s [][]byte) [][]byte { return s[:2] }, []string{"segment of PE 0 claims PE 0 of 3, want PE 0 of 2"}},
+		{"header size", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[1]).Size = 8; return s }, []string{"segment of PE 1 maps 4096 region bytes, header says 8"}},
+		{"truncated mapping", 0, 2, func(_ *testing.T, s [][]byte) [][]byte {
+			s[1] = s[1][:fabric.HeaderSize+1024]
+			return s
+		}, []string{"segment of PE 1 maps 1024 region bytes, header says 4096"}},
+		{"size differs", 1, 3, func(t *testing.T, s [][]byte) [][]byte {
+			big := segment(t, 8192)
+			fabric.InitHeader(big, 2, 3, 0)
+			s[2] = big
+			return s
+		}, []string{"symmetric size differs", "PE 0 has 4096 bytes", "PE 2 has 8192"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			segs := segments(t, tc.npes, 4096)
+			if tc.mutate != nil {
+				segs = tc.mutate(t, segs)
+			}
+			m, err := fabric.NewMapped(fabric.MappedConfig{PE: tc.pe, Segments: segs})
+			require.Error(t, err)
+			assert.Nil(t, m)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestMappedAccessors(t *testing.T) {
+	segs := segments(t, 3, 4096)
+	ms := job(t, segs, nil, nil)
+	for pe, m := range ms {
+		assert.Equal(t, pe, m.PE())
+		assert.Equal(t, 3, m.NPEs())
+		assert.Equal(t, "test", m.Transport())
+		assert.Equal(t, uintptr(4096), m.Size())
+		for q := range 3 {
+			r := m.Region(q)
+			require.Len(t, r, 4096)
+			assert.Equal(t, 4096, cap(r), "appending to a region must not run into the next mapping")
+			assert.Equal(t, unsafe.Pointer(&segs[q][fabric.HeaderSize]), unsafe.Pointer(&r[0]))
+			assert.Equal(t, fabric.HeaderOf(segs[q]), m.Header(q))
+		}
+		assert.NoError(t, m.Err(), "no Liveness: peers cannot die")
+		assert.Equal(t, -1, m.FailedPeer())
+	}
+}
+
+func TestMappedPutGet(t *testing.T) {
+	ms := job(t, segments(t, 3, 4096), nil, nil)
+	src := []byte("hello, symmetric world")
+	require.NoError(t, ms[0].Put(2, 100, src))
+	src[0] = 'X' // src may be reused once Put returns
+	dst := make([]byte, 22)
+	require.NoError(t, ms[1].Get(2, 100, dst))
+	assert.Equal(t, "hello, symmetric world", string(dst))
+	assert.Equal(t, "hello, symmetric world", string(ms[2].Region(2)[100:122]))
+	assert.Zero(t, ms[2].Region(2)[99])
+	assert.Zero(t, ms[2].Region(2)[122])
+	// Put at the last bytes of the region.
+	require.NoError(t, ms[2].Put(0, 4096-3, []byte{1, 2, 3}))
+	require.NoError(t, ms[1].Get(0, 4096-3, dst[:3]))
+	assert.Equal(t, []byte{1, 2, 3}, dst[:3])
+	assert.NoError(t, ms[0].Quiet())
+}
+
+// recordingSleeper counts Wake calls per PE and never sleeps.
+type recordingSleeper struct {
+	mu    sync.Mutex
+	wakes map[int]int
+}
+
+func (r *recordingSleeper) Sleep(context.Context, int, uint32, time.Duration) {}
+
+func (r *recordingSleeper) Wake(pe int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.wakes == nil {
+		r.wakes = map[int]int{}
+	}
+	r.wakes[pe]++
+}
+
+func (r *recordingSleeper) take() map[int]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.wakes
+	r.wakes = nil
+	return w
+}
+
+// Updates wake the target's sleepers, and only when it has some that armed
+// a wake: the first Notify after a waiter armed (Pending 0) bumps the
+// target's Seq (so a sleeper about to sleep sees it) and calls Wake; later
+// ones cost loads until a waiter arms again. Reads wake nobody.
+func TestMappedNotifyProtocol(t *testing.T) {
+	rs := &recordingSleeper{}
+	segs := segments(t, 3, 4096)
+	ms := job(t, segs, nil, rs)
+	h1 := ms[0].Header(1)
+	arm := func(h *fabric.Header) { atomic.StoreUint32(&h.Pending, 0) }
+
+	require.NoError(t, ms[0].Put(1, 0, []byte{1}))
+	assert.Empty(t, rs.take(), "nobody sleeps on PE 1: no wake")
+	assert.Zero(t, atomic.LoadUint32(&h1.Seq))
+
+	atomic.StoreUint32(&h1.Sleepers, 1)
+	arm(h1)
+	require.NoError(t, ms[0].Put(1, 0, []byte{2}))
+	assert.Equal(t, map[int]int{1: 1}, rs.take())
+	assert.Equal(t, uint32(1), atomic.LoadUint32(&h1.Seq))
+	require.NoError(t, ms[2].Put(1, 0, []byte{3}))
+	ms[0].Notify(1)
+	assert.Empty(t, rs.take(), "a wake is already on its way")
+	assert.Equal(t, uint32(1), atomic.LoadUint32(&h1.Seq))
+
+	arm(h1)
+	require.NoError(t, ms[2].Get(1, 0, make([]byte, 1)))
+	_, err := ms[2].AMO64(1, 8, fabric.AMOFetch, 0, 0)
+	require.NoError(t, err)
+	_, err = ms[2].AMO32(1, 8, fabric.AMOFetch, 0, 0)
+	require.NoError(t, err)
+	assert.Empty(t, rs.take(), "reads wake nobody")
+
+	for op := fabric.AMOSet; op <= fabric.AMOXor; op++ {
+		arm(h1)
+		_, err := ms[2].AMO64(1, 8, op, 1, 0)
+		require.NoError(t, err)
+		assert.Equal(t, map[int]int{1: 1}, rs.take(), "AMO64 %v", op)
+		arm(h1)
+		_, err = ms[2].AMO32(1, 16, op, 1, 0)
+		require.NoError(t, err)
+		assert.Equal(t, map[int]int{1: 1}, rs.take(), "AMO32 %v", op)
+	}
+
+	arm(h1)
+	ms[0].Notify(2)
+	assert.Empty(t, rs.take())
+	ms[0].Notify(1)
+	assert.Equal(t, map[int]int{1: 1}, rs.take())
+
+	// Quiet wakes every PE that has armed sleepers, itself included.
+	h0 := ms[0].Header(0)
+	atomic.StoreUint32(&h0.Sleepers, 2)
+	arm(h0)
+	arm(h1)
+	require.NoError(t, ms[2].Quiet())
+	assert.Equal(t, map[int]int{0: 1, 1: 1}, rs.take())
+}
+
+// chanSleeper sleeps until Wake or ctx, ignoring the tick d: a wake the
+// Mapped protocol loses shows up as a hang, not as a tick's latency.
+type chanSleeper struct {
+	hdrs []*fabric.Header
+	mu   sync.Mutex
+	ch   []chan struct{}
+}
+
+func newChanSleeper(segs [][]byte) *chanSleeper {
+	s := &chanSleeper{}
+	for _, seg := range segs {
+		s.hdrs = append(s.hdrs, fabric.HeaderOf(seg))
+		s.ch = append(s.ch, make(chan struct{}))
+	}
+	return s
+}
+
+func (s *chanSleeper) Sleep(ctx context.Context, pe int, seq uint32, _ time.Duration) {
+	s.mu.Lock()
+	if atomic.LoadUint32(&s.hdrs[pe].Seq) != seq {
+		s.mu.Unlock()
+		return
+	}
+	ch := s.ch[pe]
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+func (s *chanSleeper) Wake(pe int) {
+	s.mu.Lock()
+	close(s.ch[pe])
+	s.ch[pe] = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func word64(r []byte, off int) *uint64 { return (*uint64)(unsafe.Pointer(&r[off])) }
+
+// TestMappedPingPongNoLostWakes bounces a counter between two PEs many
+// times; with a sleeper that has no timeout, one lost wake hangs the test.
+func TestMappedPingPongNoLostWakes(t *testing.T) {
+	for _, name := range []string{"chan", "futex"} {
+		t.Run(name, func(t *testing.T) {
+			segs := segments(t, 2, 4096)
+			var sl fabric.Sleeper
+			if name == "chan" {
+				sl = newChanSleeper(segs)
+			}
+			ms := job(t, segs, nil, sl)
+			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+			defer cancel()
+			const rounds = 2000
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for pe := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					m := ms[pe]
+					mine := word64(m.Region(pe), 0)
+					for i := pe; i < rounds; i += 2 {
+						if err := m.Wait(ctx, func() bool { return atomic.LoadUint64(mine) == uint64(i) }); err != nil {
+							errs[pe] = fmt.Errorf("PE %d round %d: %w", pe, i, err)
+							return
+						}
+						if _, err := m.AMO64(1-pe, 0, fabric.AMOSet, uint64(i+1), 0); err != nil {
+							errs[pe] = err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			require.NoError(t, errors.Join(errs...))
+		})
+	}
+}
+
+func TestMappedWaitContext(t *testing.T) {
+	ms := job(t, segments(t, 2, 4096), nil, nil)
+	never := func() bool { return false }
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, ms[0].Wait(cancelled, never), context.Canceled)
+	assert.NoError(t, ms[0].Wait(cancelled, func() bool { return true }), "a true condition wins over an ended context")
+
+	ctx, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	start := time.Now()
+	err := ms[0].Wait(ctx, never)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.Zero(t, atomic.LoadUint32(&ms[0].Header(0).Sleepers), "Wait left its sleeper count raised")
+}
+
+func TestMappedWaitWokenByNotify(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	ms := job(t, segs, nil, newChanSleeper(segs))
+	flag := word64(ms[0].Region(0), 64)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- ms[0].Wait(ctx, func() bool { return atomic.LoadUint64(flag) != 0 })
+	}()
+	// Let PE 0 fall asleep, then set the flag behind the fabric's back
+	// and Notify: the wake alone must end the sleep.
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&ms[0].Header(0).Sleepers) == 1 }, 5*time.Second, time.Millisecond)
+	atomic.StoreUint64(flag, 1)
+	start := time.Now()
+	ms[1].Notify(0)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+		assert.Less(t, time.Since(start), time.Second)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Notify did not wake the waiter")
+	}
+}
+
+// fakeLive reports the PEs in dead as dead, the lowest first.
+type fakeLive struct {
+	mu      sync.Mutex
+	dead    map[int]string
+	checked func()
+}
+
+func (l *fakeLive) kill(pe int, how string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead == nil {
+		l.dead = map[int]string{}
+	}
+	l.dead[pe] = how
+}
+
+func (l *fakeLive) Check() *fabric.PeerError {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.checked != nil {
+		l.checked()
+	}
+	for pe := range 64 {
+		if how, ok := l.dead[pe]; ok {
+			return &fabric.PeerError{PE: pe, Pid: 1000 + pe, How: how}
+		}
+	}
+	return nil
+}
+
+func (l *fakeLive) Describe(pe int) *fabric.PeerError {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if how, ok := l.dead[pe]; ok {
+		return &fabric.PeerError{PE: pe, Pid: 1000 + pe, How: how}
+	}
+	return nil
+}
+
+func TestMappedWaitPeerDeath(t *testing.T) {
+	live := &fakeLive{}
+	segs := segments(t, 3, 4096)
+	ms := job(t, segs, live, newChanSleeper(segs))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ms[0].Wait(ctx, func() bool { return false }) }()
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&ms[0].Header(0).Sleepers) == 1 }, 5*time.Second, time.Millisecond)
+	live.kill(2, "was shot")
+	ms[1].Quiet() // what a transport does when it learns of a death
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a peer's death did not end the wait")
+	}
+	var pe *fabric.PeerError
+	require.ErrorAs(t, err, &pe)
+	assert.True(t, errors.Is(err, fabric.ErrPeerDead))
+	assert.Equal(t, 2, pe.PE)
+	assert.Equal(t, 1002, pe.Pid)
+	assert.Equal(t, "gshmem: PE 2 (pid 1002) was shot", err.Error())
+	assert.Equal(t, uint32(3), atomic.LoadUint32(&ms[0].Header(0).Cause), "the waiter records PE 2 (+1) as the cause of its own failure")
+}
+
+// A peer that wrote what the waiter waits for and then died does not fail
+// the wait: the condition is re-checked after the death is seen.
+func TestMappedWaitPeerDiedAfterWriting(t *testing.T) {
+	var ready atomic.Bool
+	live := &fakeLive{checked: func() { ready.Store(true) }}
+	live.kill(1, "died")
+	ms := job(t, segments(t, 2, 4096), live, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, ms[0].Wait(ctx, ready.Load))
+	assert.Zero(t, ms[0].Header(0).Cause)
+}
+
+func TestMappedErrRootCause(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		causes map[int]uint32 // PE -> Cause word
+		dead   []int
+		wantPE int
+		via    string
+	}{
+		{"no cause", nil, []int{1}, 1, ""},
+		{"one hop", map[int]uint32{1: 3}, []int{1, 2}, 2, "seen through PE 1"},
+		{"two hops", map[int]uint32{1: 3, 2: 4}, []int{1, 2, 3}, 3, "seen through PE 1"},
+		{"cause is the asker", map[int]uint32{1: 1}, []int{1}, 1, ""},
+		{"cause is itself", map[int]uint32{1: 2}, []int{1}, 1, ""},
+		{"cause out of range", map[int]uint32{1: 99}, []int{1}, 1, ""},
+		{"root not known dead", map[int]uint32{1: 3}, []int{1}, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := &fakeLive{}
+			for _, pe := range tc.dead {
+				live.kill(pe, fmt.Sprintf("failed %d", pe))
+			}
+			segs := segments(t, 4, 4096)
+			ms := job(t, segs, live, nil)
+			for pe, c := range tc.causes {
+				fabric.HeaderOf(segs[pe]).Cause = c
+			}
+			err := ms[0].Err()
+			var pe *fabric.PeerError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tc.wantPE, pe.PE)
+			assert.Contains(t, pe.How, fmt.Sprintf("failed %d", tc.wantPE))
+			if tc.via != "" {
+				assert.Contains(t, pe.How, tc.via)
+			} else {
+				assert.NotContains(t, pe.How, "seen through")
+			}
+		})
+	}
+
+	t.Run("cycle terminates", func(t *testing.T) {
+		live := &fakeLive{}
+		live.kill(1, "a")
+		live.kill(2, "b")
+		segs := segments(t, 4, 4096)
+		ms := job(t, segs, live, nil)
+		fabric.HeaderOf(segs[1]).Cause = 3
+		fabric.HeaderOf(segs[2]).Cause = 2
+		var pe *fabric.PeerError
+		require.ErrorAs(t, ms[0].Err(), &pe)
+		assert.Contains(t, []int{1, 2}, pe.PE)
+	})
+}
+
+func TestMappedClose(t *testing.T) {
+	segs := segments(t, 3, 4096)
+	ms := job(t, segs, nil, nil)
+	require.NoError(t, ms[1].Close(true))
+	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&ms[0].Header(1).State))
+	assert.Equal(t, -1, ms[0].FailedPeer(), "a finalized PE has not failed")
+
+	require.NoError(t, ms[2].Close(false))
+	assert.Equal(t, uint32(fabric.StateFailed), atomic.LoadUint32(&ms[0].Header(2).State))
+	assert.Equal(t, 2, ms[0].FailedPeer())
+	assert.Equal(t, 2, ms[1].FailedPeer())
+	assert.Equal(t, -1, ms[2].FailedPeer(), "FailedPeer skips the asker")
+}
+
+// Close(false) wakes the peers' sleepers at once, so that they notice the
+// failure without waiting for a tick (here: without any tick at all).
+func TestMappedCloseFailedWakesPeers(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	var ms []*fabric.Mapped
+	live := livenessFunc(func() *fabric.PeerError {
+		if pe := ms[0].FailedPeer(); pe >= 0 {
+			return &fabric.PeerError{PE: pe, How: "failed"}
+		}
+		return nil
+	})
+	ms = job(t, segs, live, newChanSleeper(segs))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ms[0].Wait(ctx, func() bool { return false }) }()
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&ms[0].Header(0).Sleepers) == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, ms[1].Close(false))
+	select {
+	case err := <-done:
+		var pe *fabric.PeerError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, 1, pe.PE)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close(false) did not wake the peer")
+	}
+}
+
+type livenessFunc func() *fabric.PeerError
+
+func (f livenessFunc) Check() *fabric.PeerError { return f() }
+func (f livenessFunc) Describe(pe int) *fabric.PeerError {
+	return &fabric.PeerError{PE: pe, How: "failed"}
+}
+
+func TestPeerError(t *testing.T) {
+	e := &fabric.PeerError{PE: 3, How: "exited"}
+	assert.Equal(t, "gshmem: PE 3 exited", e.Error())
+	e.Pid = 42
+	assert.Equal(t, "gshmem: PE 3 (pid 42) exited", e.Error())
+	wrapped := fmt.Errorf("barrier: %w", e)
+	assert.ErrorIs(t, wrapped, fabric.ErrPeerDead)
+	assert.NotErrorIs(t, errors.New("x"), fabric.ErrPeerDead)
+	assert.NotErrorIs(t, wrapped, context.Canceled)
+}
+
+func TestAMOOpString(t *testing.T) {
+	want := []string{"fetch", "set", "swap", "compare-swap", "add", "and", "or", "xor"}
+	for i, w := range want {
+		assert.Equal(t, w, fabric.AMOOp(i).String())
+	}
+	assert.Equal(t, "AMOOp(8)", fabric.AMOOp(8).String())
+	assert.Equal(t, "AMOOp(255)", fabric.AMOOp(255).String())
+}
+
+// model applies op serially and returns (returned value, new word). AMOSet
+// returns 0: a set is a store, and nothing reads its result.
+func model(op fabric.AMOOp, old, operand, cmp, mask uint64) (uint64, uint64) {
+	switch op {
+	case fabric.AMOFetch:
+		return old, old
+	case fabric.AMOSet:
+		return 0, operand
+	case fabric.AMOSwap:
+		return old, operand
+	case fabric.AMOCompareSwap:
+		if old == cmp {
+			return old, operand
+		}
+		return old, old
+	case fabric.AMOAdd:
+		return old, (old + operand) & mask
+	case fabric.AMOAnd:
+		return old, old & operand
+	case fabric.AMOOr:
+		return old, old | operand
+	case fabric.AMOXor:
+		return old, old ^ operand
+	}
+	panic("unknown op")
+}
+
+type amoCase struct{ old, operand, cmp uint64 }
+
+var amoCases = []amoCase{
+	{0, 0, 0},
+	{0, 1, 0},
+	{0xf0f0f0f0f0f0f0f0, 0x0ff00ff00ff00ff0, 0xf0f0f0f0f0f0f0f0}, // compare hits
+	{0xf0f0f0f0f0f0f0f0, 0x0ff00ff00ff00ff0, 0xf0f0f0f0f0f0f0f1}, // compare misses by one bit
+	{0xffffffffffffffff, 1, 0},                                   // add wraps
+	{5, 0xffffffffffffffff, 5},                                   // add of -1
+	{0x8000000000000001, 0x00000001ffffffff, 0},                  // high bits matter
+	{0x123456789abcdef0, 0x123456789abcdef0, 0x123456789abcdef0}, // xor with itself, cas to same
+}
+
+func TestAMO64Helper(t *testing.T) {
+	for op := fabric.AMOFetch; op <= fabric.AMOXor; op++ {
+		for _, c := range amoCases {
+			w := c.old
+			got := fabric.AMO64(&w, op, c.operand, c.cmp)
+			wantRet, wantNew := model(op, c.old, c.operand, c.cmp, ^uint64(0))
+			assert.Equal(t, wantRet, got, "%v(%#x, operand %#x, cmp %#x) returned", op, c.old, c.operand, c.cmp)
+			assert.Equal(t, wantNew, w, "%v(%#x, operand %#x, cmp %#x) left", op, c.old, c.operand, c.cmp)
+		}
+	}
+}
+
+func TestAMO32Helper(t *testing.T) {
+	for op := fabric.AMOFetch; op <= fabric.AMOXor; op++ {
+		for _, c := range amoCases {
+			old, operand, cmp := uint32(c.old), uint32(c.operand), uint32(c.cmp)
+			w := old
+			got := fabric.AMO32(&w, op, operand, cmp)
+			wantRet, wantNew := model(op, uint64(old), uint64(operand), uint64(cmp), 0xffffffff)
+			assert.Equal(t, uint32(wantRet), got, "%v(%#x, operand %#x, cmp %#x) returned", op, old, operand, cmp)
+			assert.Equal(t, uint32(wantNew), w, "%v(%#x, operand %#x, cmp %#x) left", op, old, operand, cmp)
+		}
+	}
+	// 32-bit wrap, with nothing carried anywhere.
+	w := [2]uint32{0xffffffff, 0}
+	assert.Equal(t, uint32(0xffffffff), fabric.AMO32(&w[0], fabric.AMOAdd, 2, 0))
+	assert.Equal(t, [2]uint32{1, 0}, w)
+}
+
+func TestAMOUnknownOpPanics(t *testing.T) {
+	var w64 uint64
+	var w32 uint32
+	assert.PanicsWithValue(t, "fabric: unknown AMO AMOOp(8)", func() { fabric.AMO64(&w64, 8, 1, 0) })
+	assert.PanicsWithValue(t, "fabric: unknown AMO AMOOp(200)", func() { fabric.AMO32(&w32, 200, 1, 0) })
+}
+
+// AMOs are atomic: concurrent adds, xors and compare-swap increments from
+// several goroutines lose nothing.
+func TestAMOConcurrent(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	ms := job(t, segs, nil, nil)
+	const workers, iters = 4, 2000
+	var wg sync.WaitGroup
+	for g := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := ms[g%2]
+			for range iters {
+				m.AMO64(1, 0, fabric.AMOAdd, 3, 0)
+				m.AMO32(1, 8, fabric.AMOAdd, 1, 0)
+				m.AMO64(1, 16, fabric.AMOXor, 1<<g, 0)
+				m.AMO32(1, 24, fabric.AMOXor, 1<<g, 0)
+				m.AMO64(1, 32, fabric.AMOOr, 1<<g, 0)
+				for { // compare-swap increment
+					old, _ := m.AMO64(1, 40, fabric.AMOFetch, 0, 0)
+					if got, _ := m.AMO64(1, 40, fabric.AMOCompareSwap, old+1, old); got == old {
+						break
+					}
+				}
+				for {
+					old, _ := m.AMO32(1, 48, fabric.AMOFetch, 0, 0)
+					if got, _ := m.AMO32(1, 48, fabric.AMOCompareSwap, old+1, old); got == old {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r := ms[0].Region(1)
+	assert.Equal(t, uint64(3*workers*iters), *word64(r, 0))
+	assert.Equal(t, uint32(workers*iters), *(*uint32)(unsafe.Pointer(&r[8])))
+	assert.Zero(t, *word64(r, 16), "an even number of xors per bit cancels out")
+	assert.Zero(t, *(*uint32)(unsafe.Pointer(&r[24])))
+	assert.Equal(t, uint64(1<<workers-1), *word64(r, 32))
+	assert.Equal(t, uint64(workers*iters), *word64(r, 40))
+	assert.Equal(t, uint32(workers*iters), *(*uint32)(unsafe.Pointer(&r[48])))
+}
+
+// The fabric's AMOs act on the right word of the right PE: neighbours stay
+// untouched.
+func TestMappedAMOTargets(t *testing.T) {
+	ms := job(t, segments(t, 3, 4096), nil, nil)
+	for op := fabric.AMOFetch; op <= fabric.AMOXor; op++ {
+		for _, c := range amoCases {
+			r := ms[2].Region(2)
+			clear(r[:64])
+			*word64(r, 16) = c.old
+			got, err := ms[0].AMO64(2, 16, op, c.operand, c.cmp)
+			require.NoError(t, err)
+			wantRet, wantNew := model(op, c.old, c.operand, c.cmp, ^uint64(0))
+			assert.Equal(t, wantRet, got, "%v", op)
+			assert.Equal(t, wantNew, *word64(r, 16), "%v", op)
+			assert.Zero(t, *word64(r, 8), "%v touched the word before", op)
+			assert.Zero(t, *word64(r, 24), "%v touched the word after", op)
+			assert.Zero(t, *word64(ms[1].Region(1), 16), "%v touched another PE", op)
+
+			old32 := uint32(c.old)
+			cmp32 := uint32(c.cmp)
+			*(*uint32)(unsafe.Pointer(&r[36])) = old32
+			got32, err := ms[1].AMO32(2, 36, op, uint32(c.operand), cmp32)
+			require.NoError(t, err)
+			wantRet, wantNew = model(op, uint64(old32), uint64(uint32(c.operand)), uint64(cmp32), 0xffffffff)
+			assert.Equal(t, uint32(wantRet), got32, "%v", op)
+			assert.Equal(t, uint32(wantNew), *(*uint32)(unsafe.Pointer(&r[36])), "%v", op)
+			assert.Zero(t, *(*uint32)(unsafe.Pointer(&r[32])), "%v touched the word before", op)
+			assert.Zero(t, *(*uint32)(unsafe.Pointer(&r[40])), "%v touched the word after", op)
+		}
+	}
+}

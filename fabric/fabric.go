@@ -70,17 +70,20 @@ type Fabric interface {
 	// AMO32 is AMO64 for a 4-byte aligned word.
 	AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint32, error)
 	// Quiet waits until every Put and AMO this PE issued is visible at its
-	// target and wakes any of the targets' waiters.
+	// target.
 	Quiet() error
-	// Notify wakes PE pe's waiters (after an update they may wait on).
-	Notify(pe int)
+	// Notify tells PE pe that bytes [off, off+n) of its region changed (by
+	// a store of the caller's own): it wakes pe's waiters that watch those
+	// bytes. n == 0 wakes every waiter of pe. Put and the AMOs notify by
+	// themselves; callers that store into a Region directly call Notify.
+	Notify(pe int, off, n uintptr)
 
 	// Wait blocks until cond returns true. It spins briefly, yields, then
-	// sleeps; any Notify aimed at this PE wakes it to re-check cond. It
-	// returns ctx's error when ctx ends first, and a *PeerError when a peer
-	// has died and cond is still false. cond must be cheap and must not
-	// block; it runs on the calling goroutine.
-	Wait(ctx context.Context, cond func() bool) error
+	// sleeps until a Notify touches bytes [off, off+n) of this PE's region
+	// (n == 0: any Notify). It returns ctx's error when ctx ends first, and
+	// a *PeerError when a peer has died and cond is still false. cond must
+	// be cheap and must not block; it runs on the calling goroutine.
+	Wait(ctx context.Context, cond func() bool, off, n uintptr) error
 	// Err returns a *PeerError if a peer has died, else nil. It costs a
 	// system call on some transports: call it on slow paths only.
 	Err() error

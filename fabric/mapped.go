@@ -51,7 +51,13 @@ type Header struct {
 	// live on one line: a notifier reads them together.
 	Sleepers uint32
 	Pending  uint32
-	_        [56]byte
+	// Wild counts sleepers that watch every byte (no free slot, or n == 0).
+	Wild uint32
+	_    [52]byte
+	// Watch holds what sleepers wait on, one slot per sleeper: the lines
+	// [lo, hi] of the region packed as lo<<32 | (hi+1); 0 is a free slot.
+	// A Notify wakes this PE only when it touches a watched line.
+	Watch [8]uint64
 	// Boot counts PEs that mapped every segment (used on PE 0 only).
 	Boot uint32
 	_    [60]byte
@@ -208,7 +214,7 @@ func (m *Mapped) Header(pe int) *Header { return m.hdrs[pe] }
 // Put implements Fabric with a memmove into the peer's mapping.
 func (m *Mapped) Put(pe int, off uintptr, src []byte) error {
 	copy(m.regions[pe][off:], src)
-	m.Notify(pe)
+	m.Notify(pe, off, uintptr(len(src)))
 	return nil
 }
 
@@ -223,7 +229,7 @@ func (m *Mapped) AMO64(pe int, off uintptr, op AMOOp, operand, cmp uint64) (uint
 	p := (*uint64)(unsafe.Pointer(&m.regions[pe][off]))
 	old := AMO64(p, op, operand, cmp)
 	if op != AMOFetch {
-		m.Notify(pe)
+		m.notify(pe, off, 8)
 	}
 	return old, nil
 }
@@ -233,7 +239,7 @@ func (m *Mapped) AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint
 	p := (*uint32)(unsafe.Pointer(&m.regions[pe][off]))
 	old := AMO32(p, op, operand, cmp)
 	if op != AMOFetch {
-		m.Notify(pe)
+		m.notify(pe, off, 4)
 	}
 	return old, nil
 }
@@ -313,25 +319,59 @@ func AMO32(p *uint32, op AMOOp, operand, cmp uint32) uint32 {
 }
 
 // Quiet implements Fabric. Stores to the mapping are complete when the
-// memmove returns; a locked instruction drains this CPU's store buffer so
-// that the stores are visible before the sleeper check, then every PE with
-// sleepers is woken.
+// memmove returns, and every Put has already ordered its stores and woken
+// its watchers; Quiet drains this CPU's store buffer for good measure.
 func (m *Mapped) Quiet() error {
 	m.fence.Add(1)
-	for pe := range m.hdrs {
-		m.Notify(pe)
-	}
 	return nil
 }
 
-// Notify implements Fabric: a load or two when PE pe has no sleepers or a
-// wake is already on its way, else a sequence bump and a wake.
-func (m *Mapped) Notify(pe int) {
+// Notify implements Fabric. It orders the caller's stores before its look
+// at pe's sleepers (a locked instruction on a line of our own), then costs
+// a load when pe has no sleepers or a wake is already on its way, a line of
+// loads to match the watched ranges, and a wake only when one matches.
+func (m *Mapped) Notify(pe int, off, n uintptr) {
+	m.fence.Add(1)
+	m.notify(pe, off, n)
+}
+
+// notify is Notify for callers whose last store was itself a locked
+// instruction (an AMO), which already ordered it.
+func (m *Mapped) notify(pe int, off, n uintptr) {
 	h := m.hdrs[pe]
-	if atomic.LoadUint32(&h.Sleepers) != 0 && atomic.LoadUint32(&h.Pending) == 0 &&
-		atomic.CompareAndSwapUint32(&h.Pending, 0, 1) {
-		atomic.AddUint32(&h.Seq, 1)
-		m.sleeper.Wake(pe)
+	if atomic.LoadUint32(&h.Sleepers) == 0 || atomic.LoadUint32(&h.Pending) != 0 {
+		return
+	}
+	if n != 0 && atomic.LoadUint32(&h.Wild) == 0 {
+		lo, hi := uint64(off/lineBytes), uint64((off+n-1)/lineBytes)
+		hit := false
+		for i := range h.Watch {
+			w := atomic.LoadUint64(&h.Watch[i])
+			if w != 0 && w>>32 <= hi && lo <= uint64(uint32(w))-1 {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			return
+		}
+	}
+	if atomic.CompareAndSwapUint32(&h.Pending, 0, 1) {
+		m.poke(pe)
+	}
+}
+
+// poke wakes every sleeper of PE pe unconditionally.
+func (m *Mapped) poke(pe int) {
+	atomic.AddUint32(&m.hdrs[pe].Seq, 1)
+	m.sleeper.Wake(pe)
+}
+
+// PokeAll wakes every sleeper of every PE, so that each re-checks its
+// condition and its peers (after a failure).
+func (m *Mapped) PokeAll() {
+	for pe := range m.hdrs {
+		m.poke(pe)
 	}
 }
 
@@ -343,7 +383,7 @@ const (
 )
 
 // Wait implements Fabric.
-func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
+func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) error {
 	for i := 0; i < m.spin; i++ {
 		if cond() {
 			return nil
@@ -356,6 +396,7 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
 		}
 	}
 	h := m.hdrs[m.pe]
+	w := watchWord(off, n)
 	tick := minTick
 	for {
 		if cond() {
@@ -364,17 +405,35 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		atomic.AddUint32(&h.Sleepers, 1)
-		atomic.StoreUint32(&h.Pending, 0) // arm: the next Notify wakes us
-		seq := atomic.LoadUint32(&h.Seq)
-		if cond() {
-			atomic.AddUint32(&h.Sleepers, ^uint32(0))
-			return nil
+		// Arm: publish what we watch, count ourselves, re-arm Pending, then
+		// re-check: a notifier either sees us armed or we see its store.
+		slot := -1
+		if w != 0 {
+			for i := range h.Watch {
+				if atomic.CompareAndSwapUint64(&h.Watch[i], 0, w) {
+					slot = i
+					break
+				}
+			}
 		}
-		m.sleeper.Sleep(ctx, m.pe, seq, tick)
+		if slot < 0 {
+			atomic.AddUint32(&h.Wild, 1)
+		}
+		atomic.AddUint32(&h.Sleepers, 1)
+		atomic.StoreUint32(&h.Pending, 0)
+		seq := atomic.LoadUint32(&h.Seq)
+		ok := cond()
+		if !ok {
+			m.sleeper.Sleep(ctx, m.pe, seq, tick)
+		}
 		atomic.AddUint32(&h.Sleepers, ^uint32(0))
+		if slot >= 0 {
+			atomic.StoreUint64(&h.Watch[slot], 0)
+		} else {
+			atomic.AddUint32(&h.Wild, ^uint32(0))
+		}
 		// Woken (or a tick passed) and still false: look at the peers.
-		if cond() {
+		if ok || cond() {
 			return nil
 		}
 		if err := m.Err(); err != nil {
@@ -388,6 +447,22 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool) error {
 		tick = min(2*tick, maxTick)
 	}
 }
+
+// watchWord packs the lines of bytes [off, off+n) for a Watch slot; 0
+// (watch everything) when n == 0 or the lines do not fit.
+func watchWord(off, n uintptr) uint64 {
+	if n == 0 {
+		return 0
+	}
+	lo, hi := uint64(off/lineBytes), uint64((off+n-1)/lineBytes)
+	if hi+1 >= 1<<32 {
+		return 0
+	}
+	return lo<<32 | (hi + 1)
+}
+
+// lineBytes is the granularity of watched ranges.
+const lineBytes = 64
 
 // Err implements Fabric. When the dead peer itself failed because of
 // another PE's death, the error names that root cause.
@@ -425,7 +500,7 @@ func (m *Mapped) Close(finalized bool) error {
 	}
 	atomic.StoreUint32(&m.hdrs[m.pe].State, st)
 	if !finalized {
-		m.Quiet() // wake peers now so they see the failure without waiting a tick
+		m.PokeAll() // wake peers now so they see the failure without waiting a tick
 	}
 	return nil
 }

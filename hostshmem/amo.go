@@ -41,37 +41,27 @@ func fromBits[T AMOStd](b uint64) T {
 func amo[T AMOStd](c Comm, name string, op fabric.AMOOp, s Sym[T], pe int, operand, cmp T) (T, error) {
 	p := c.comm().pe
 	var zero T
-	r, err := target(p, name, s, 1, pe)
-	if err != nil {
+	if _, err := target(p, name, s, 1, pe); err != nil {
 		return zero, err
 	}
 	sz := unsafe.Sizeof(zero)
 	if s.off%sz != 0 {
 		return zero, fmt.Errorf("gshmem: %s: %w: offset %d is not %d-byte aligned", name, ErrInvalidArg, s.off, sz)
 	}
-	var old uint64
-	switch {
-	case r != nil && sz == 4:
-		old = uint64(fabric.AMO32((*uint32)(unsafe.Pointer(&r[0])), op, uint32(bitsOf(operand)), uint32(bitsOf(cmp))))
-	case r != nil:
-		old = fabric.AMO64((*uint64)(unsafe.Pointer(&r[0])), op, bitsOf(operand), bitsOf(cmp))
-	case sz == 4:
+	// The fabric applies the AMO and wakes watchers without a second
+	// locked instruction (the AMO's own lock orders it).
+	if sz == 4 {
 		o, err := p.fab.AMO32(pe, s.off, op, uint32(bitsOf(operand)), uint32(bitsOf(cmp)))
 		if err != nil {
 			return zero, fmt.Errorf("gshmem: %s: %w", name, err)
 		}
 		return fromBits[T](uint64(o)), nil
-	default:
-		o, err := p.fab.AMO64(pe, s.off, op, bitsOf(operand), bitsOf(cmp))
-		if err != nil {
-			return zero, fmt.Errorf("gshmem: %s: %w", name, err)
-		}
-		return fromBits[T](o), nil
 	}
-	if op != fabric.AMOFetch {
-		p.fab.Notify(pe)
+	o, err := p.fab.AMO64(pe, s.off, op, bitsOf(operand), bitsOf(cmp))
+	if err != nil {
+		return zero, fmt.Errorf("gshmem: %s: %w", name, err)
 	}
-	return fromBits[T](old), nil
+	return fromBits[T](o), nil
 }
 
 // AtomicFetch atomically reads the first element of src on PE pe.

@@ -50,7 +50,7 @@ func (p *PE) syncLocked(ctx context.Context, op string) error {
 		off := barrierOff + uintptr(k)*lineSize
 		if r := p.regions[to]; r != nil {
 			atomic.StoreUint64(wordAt[uint64](r, off), e)
-			p.fab.Notify(to)
+			p.fab.Notify(to, off, 8)
 		} else if _, err := p.fab.AMO64(to, off, fabric.AMOSet, e, 0); err != nil {
 			return fmt.Errorf("gshmem: %s: signal PE %d: %w", op, to, err)
 		}
@@ -58,7 +58,7 @@ func (p *PE) syncLocked(ctx context.Context, op string) error {
 		if atomic.LoadUint64(flag) >= e {
 			continue
 		}
-		if err := p.fab.Wait(ctx, func() bool { return atomic.LoadUint64(flag) >= e }); err != nil {
+		if err := p.fab.Wait(ctx, func() bool { return atomic.LoadUint64(flag) >= e }, off, 8); err != nil {
 			return fmt.Errorf("gshmem: %s: PE %d waiting for PE %d: %w", op, p.me, (p.me-d+p.n)%p.n, err)
 		}
 	}

@@ -31,7 +31,7 @@ func put[T Elem](p *PE, op string, dst Sym[T], src []T, pe int) error {
 		return fmt.Errorf("gshmem: %s: %w: source overlaps %v on this PE", op, ErrOverlap, dst)
 	}
 	copy(r, b)
-	p.fab.Notify(pe)
+	p.fab.Notify(pe, dst.off, uintptr(len(b)))
 	return nil
 }
 
@@ -85,7 +85,7 @@ func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
 		return p.fab.Put(pe, dst.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
 	}
 	*(*T)(unsafe.Pointer(&r[0])) = v
-	p.fab.Notify(pe)
+	p.fab.Notify(pe, dst.off, uintptr(len(r)))
 	return nil
 }
 
@@ -132,7 +132,7 @@ func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe i
 	for i := 0; i < n; i++ {
 		d[i*dstStride] = src[i*srcStride]
 	}
-	p.fab.Notify(pe)
+	p.fab.Notify(pe, dst.off, uintptr(len(r)))
 	return nil
 }
 

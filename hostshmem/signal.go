@@ -69,7 +69,7 @@ func putSignal[T Elem](c Comm, op string, dst Sym[T], src []T, sig Sym[uint64], 
 	copy(dr, asBytes(src))
 	// The locked update orders the data stores before the signal.
 	fabric.AMO64((*uint64)(unsafe.Pointer(&sr[0])), aop, sigVal, 0)
-	p.fab.Notify(pe)
+	p.fab.Notify(pe, sig.off, 8)
 	return nil
 }
 
@@ -95,6 +95,6 @@ func SignalWaitUntil(ctx context.Context, p *PE, sig Sym[uint64], cmp Cmp, v uin
 	}
 	x := &vs[0]
 	var got uint64
-	err = p.wait(ctx, "signal_wait_until", func() bool { got = load(x); return holds(cmp, got, v) })
+	err = p.wait(ctx, "signal_wait_until", func() bool { got = load(x); return holds(cmp, got, v) }, sig.off, 8)
 	return got, err
 }

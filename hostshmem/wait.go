@@ -83,11 +83,12 @@ func ivars[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) ([]T, e
 	return unsafe.Slice((*T)(unsafe.Pointer(&r[0])), s.n), nil
 }
 
-func (p *PE) wait(ctx context.Context, op string, cond func() bool) error {
+// wait waits for cond, watching bytes [off, off+n) of this PE's region.
+func (p *PE) wait(ctx context.Context, op string, cond func() bool, off, n uintptr) error {
 	if cond() {
 		return nil
 	}
-	if err := p.fab.Wait(ctx, cond); err != nil {
+	if err := p.fab.Wait(ctx, cond, off, n); err != nil {
 		return fmt.Errorf("gshmem: %s on PE %d: %w", op, p.me, err)
 	}
 	return nil
@@ -105,7 +106,7 @@ func WaitUntil[T WaitInt](ctx context.Context, p *PE, ivar Sym[T], cmp Cmp, v T)
 		return fmt.Errorf("gshmem: wait_until: %w: empty variable", ErrInvalidArg)
 	}
 	x := &vs[0]
-	return p.wait(ctx, "wait_until", func() bool { return holds(cmp, load(x), v) })
+	return p.wait(ctx, "wait_until", func() bool { return holds(cmp, load(x), v) }, ivar.off, sizeOf[T]())
 }
 
 // Test reports whether the first element of ivar satisfies (ivar cmp v).
@@ -205,7 +206,7 @@ func waitAll[T WaitInt](ctx context.Context, p *PE, op string, ivs Sym[T], statu
 	if err != nil {
 		return err
 	}
-	return p.wait(ctx, op, s.all)
+	return p.wait(ctx, op, s.all, ivs.off, ivs.Size())
 }
 
 // WaitUntilAny blocks until some element of ivars whose status entry is 0
@@ -229,7 +230,7 @@ func waitAny[T WaitInt](ctx context.Context, p *PE, op string, ivs Sym[T], statu
 		return -1, nil
 	}
 	found := -1
-	err = p.wait(ctx, op, func() bool { found = s.any(); return found >= 0 })
+	err = p.wait(ctx, op, func() bool { found = s.any(); return found >= 0 }, ivs.off, ivs.Size())
 	return found, err
 }
 
@@ -258,7 +259,7 @@ func waitSome[T WaitInt](ctx context.Context, p *PE, op string, ivs Sym[T], indi
 		return 0, nil
 	}
 	n := 0
-	err = p.wait(ctx, op, func() bool { n = s.some(indices); return n > 0 })
+	err = p.wait(ctx, op, func() bool { n = s.some(indices); return n > 0 }, ivs.off, ivs.Size())
 	return n, err
 }
 

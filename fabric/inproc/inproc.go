@@ -106,9 +106,7 @@ func (f *peFabric) Close(finalized bool) error {
 // <error>"); every PE waiting on the job sees a *fabric.PeerError naming it.
 func (j *Job) Fail(pe int, how string) {
 	j.dead[pe].CompareAndSwap(nil, &how)
-	for _, f := range j.fabs {
-		f.Quiet() // wake sleepers so they notice now, not at their next tick
-	}
+	j.fabs[pe].PokeAll() // wake sleepers so they notice now, not at their next tick
 }
 
 // Close unmaps the segments at once. It is called when the last PE's

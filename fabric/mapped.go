@@ -405,8 +405,11 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// Arm: publish what we watch, count ourselves, re-arm Pending, then
-		// re-check: a notifier either sees us armed or we see its store.
+		// Arm: publish what we watch, count ourselves, take the sequence,
+		// re-arm Pending, then re-check: a notifier either sees us armed or
+		// we see its store. Seq is read before Pending is cleared: a wake
+		// whose CAS on Pending could silence later notifiers then bumps Seq
+		// after our snapshot, so our sleep returns at once.
 		slot := -1
 		if w != 0 {
 			for i := range h.Watch {
@@ -420,8 +423,8 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 			atomic.AddUint32(&h.Wild, 1)
 		}
 		atomic.AddUint32(&h.Sleepers, 1)
-		atomic.StoreUint32(&h.Pending, 0)
 		seq := atomic.LoadUint32(&h.Seq)
+		atomic.StoreUint32(&h.Pending, 0)
 		ok := cond()
 		if !ok {
 			m.sleeper.Sleep(ctx, m.pe, seq, tick)

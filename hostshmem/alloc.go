@@ -1,6 +1,7 @@
 package hostshmem
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/bits"
@@ -51,6 +52,12 @@ func (a *allocator) alloc(size, align uintptr) (off uintptr, ok bool) {
 	return 0, false
 }
 
+// find returns the index of the free block starting at off, or where one
+// starting there would go.
+func (a *allocator) find(off uintptr) (int, bool) {
+	return slices.BinarySearchFunc(a.free, off, func(b block, o uintptr) int { return cmp.Compare(b.off, o) })
+}
+
 // release frees the block at off and coalesces it with its neighbours.
 func (a *allocator) release(off uintptr) bool {
 	size, ok := a.used[off]
@@ -58,15 +65,7 @@ func (a *allocator) release(off uintptr) bool {
 		return false
 	}
 	delete(a.used, off)
-	i, _ := slices.BinarySearchFunc(a.free, off, func(b block, o uintptr) int {
-		switch {
-		case b.off < o:
-			return -1
-		case b.off > o:
-			return 1
-		}
-		return 0
-	})
+	i, _ := a.find(off)
 	a.free = slices.Insert(a.free, i, block{off, size})
 	if i+1 < len(a.free) && a.free[i].off+a.free[i].size == a.free[i+1].off {
 		a.free[i].size += a.free[i+1].size
@@ -95,15 +94,7 @@ func (a *allocator) resize(off, size uintptr) bool {
 		return true
 	}
 	// Grow into a free block that starts where this one ends.
-	i, found := slices.BinarySearchFunc(a.free, off+old, func(b block, o uintptr) int {
-		switch {
-		case b.off < o:
-			return -1
-		case b.off > o:
-			return 1
-		}
-		return 0
-	})
+	i, found := a.find(off + old)
 	if !found || a.free[i].size < size-old {
 		return false
 	}

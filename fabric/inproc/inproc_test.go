@@ -38,7 +38,7 @@ func waitErr(f fabric.Fabric, d time.Duration) <-chan error {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
-		ch <- f.Wait(ctx, never)
+		ch <- f.Wait(ctx, never, 0, 0)
 	}()
 	return ch
 }
@@ -151,7 +151,7 @@ func TestWaitWokenByPeer(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		ch <- f0.Wait(ctx, func() bool { return atomic.LoadUint64(flag) == 1 })
+		ch <- f0.Wait(ctx, func() bool { return atomic.LoadUint64(flag) == 1 }, 0, 8)
 	}()
 	time.Sleep(20 * time.Millisecond) // let PE 0 spin out and sleep
 	start := time.Now()
@@ -162,7 +162,7 @@ func TestWaitWokenByPeer(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	assert.ErrorIs(t, f0.Wait(ctx, never), context.DeadlineExceeded)
+	assert.ErrorIs(t, f0.Wait(ctx, never, 0, 0), context.DeadlineExceeded)
 }
 
 func TestFailWakesEveryPeer(t *testing.T) {
@@ -204,7 +204,7 @@ func TestWaitConditionBeatsDeadPeer(t *testing.T) {
 	j := newJob(t, 2, 4096)
 	j.Fail(1, "x")
 	// A PE whose condition holds is not failed by a dead peer.
-	assert.NoError(t, j.Fabric(0).Wait(context.Background(), func() bool { return true }))
+	assert.NoError(t, j.Fabric(0).Wait(context.Background(), func() bool { return true }, 0, 0))
 }
 
 func TestCloseReportsHowAPELeft(t *testing.T) {
@@ -215,7 +215,7 @@ func TestCloseReportsHowAPELeft(t *testing.T) {
 	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&j.fabs[0].Header(2).State))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	assert.ErrorIs(t, f0.Wait(ctx, never), context.DeadlineExceeded)
+	assert.ErrorIs(t, f0.Wait(ctx, never, 0, 8), context.DeadlineExceeded)
 
 	ch := waitErr(f0, 10*time.Second)
 	time.Sleep(20 * time.Millisecond)
@@ -235,13 +235,13 @@ func TestRootCause(t *testing.T) {
 	f0, f1 := j.Fabric(0), j.Fabric(1)
 	j.Fail(2, "failed: boom")
 
-	err := f1.Wait(context.Background(), never)
+	err := f1.Wait(context.Background(), never, 0, 8)
 	var perr *fabric.PeerError
 	require.ErrorAs(t, err, &perr)
 	require.Equal(t, 2, perr.PE)
 	require.NoError(t, f1.Close(false)) // PE 1 gives up because of PE 2
 
-	err = f0.Wait(context.Background(), never)
+	err = f0.Wait(context.Background(), never, 0, 0)
 	require.ErrorAs(t, err, &perr)
 	assert.ErrorIs(t, err, fabric.ErrPeerDead)
 	assert.Equal(t, 2, perr.PE, "PE 0 must be pointed at the root cause, not at PE 1: %v", err)
@@ -255,7 +255,7 @@ func TestNoRootCause(t *testing.T) {
 	j.Fail(1, "failed: own bug")
 	j.Fail(2, "failed: other")
 	var perr *fabric.PeerError
-	require.ErrorAs(t, j.Fabric(0).Wait(context.Background(), never), &perr)
+	require.ErrorAs(t, j.Fabric(0).Wait(context.Background(), never, 0, 8), &perr)
 	assert.Equal(t, fabric.PeerError{PE: 1, How: "failed: own bug"}, *perr)
 }
 
@@ -326,7 +326,7 @@ func TestManyPEsRing(t *testing.T) {
 			mine := word64(f.Region(pe), 0)
 			for lap := range laps {
 				want := uint64(lap*n + pe)
-				if err := f.Wait(ctx, func() bool { return atomic.LoadUint64(mine) == want }); err != nil {
+				if err := f.Wait(ctx, func() bool { return atomic.LoadUint64(mine) == want }, 0, 8); err != nil {
 					errs[pe] = fmt.Errorf("PE %d lap %d: %w", pe, lap, err)
 					cancel()
 					return
@@ -356,7 +356,7 @@ func TestManyPEsSleeperWakesPromptly(t *testing.T) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			ch <- j.Fabric(0).Wait(ctx, func() bool { return atomic.LoadUint64(flag) != 0 })
+			ch <- j.Fabric(0).Wait(ctx, func() bool { return atomic.LoadUint64(flag) != 0 }, 8, 8)
 		}()
 		require.Eventually(t, func() bool { return asleep(0) }, 5*time.Second, 100*time.Microsecond)
 		start := time.Now()
@@ -370,7 +370,7 @@ func TestManyPEsSleeperWakesPromptly(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		ch := make(chan error, 1)
-		go func() { ch <- j.Fabric(1).Wait(ctx, never) }()
+		go func() { ch <- j.Fabric(1).Wait(ctx, never, 0, 8) }()
 		require.Eventually(t, func() bool { return asleep(1) }, 5*time.Second, 100*time.Microsecond)
 		time.Sleep(20 * time.Millisecond) // let the sleeper's tick grow
 		start := time.Now()

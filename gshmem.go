@@ -99,7 +99,7 @@ func runInproc(ctx context.Context, cfg config.Config, fn func(pe *PE) error) er
 		go func() {
 			defer wg.Done()
 			f := job.Fabric(i)
-			pe, err := hostshmem.New(f)
+			pe, err := hostshmem.New(f, hcfg(cfg))
 			if err != nil {
 				f.Close(false)
 				errs[i] = fmt.Errorf("PE %d: %w", i, err)
@@ -118,6 +118,10 @@ func runInproc(ctx context.Context, cfg config.Config, fn func(pe *PE) error) er
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func hcfg(c config.Config) hostshmem.Config {
+	return hostshmem.Config{CollPushMax: c.CollPushMax}
 }
 
 // call runs fn, turning a panic into an error with its stack.
@@ -146,7 +150,7 @@ func Init(ctx context.Context) (*PE, error) {
 	if err != nil {
 		return nil, err
 	}
-	return hostshmem.New(job.Fabric(0))
+	return hostshmem.New(job.Fabric(0), hcfg(cfg))
 }
 
 // Finalize finalizes pe (see hostshmem.PE.Finalize).
@@ -160,7 +164,7 @@ func join(ctx context.Context, cfg config.Config) (*PE, error) {
 	if err != nil {
 		return nil, err
 	}
-	pe, err := hostshmem.New(f)
+	pe, err := hostshmem.New(f, hcfg(cfg))
 	if err != nil {
 		f.Close(false)
 		return nil, err

@@ -12,15 +12,15 @@ import (
 // Layout of the runtime's reserved area at the start of every symmetric
 // region. User objects start at ReservedBytes.
 const (
-	// ReservedBytes precede the user heap in every PE's symmetric region.
-	ReservedBytes = 64 << 10
+	// ReservedBytes precede the user heap in every PE's symmetric region:
+	// the runtime's flags and records, then the team pool.
+	ReservedBytes = teamPoolOff + teamPoolBytes
 
-	barrierOff   = 0    // maxRounds flags, one cache line each
-	maxRounds    = 32   // dissemination rounds: up to 2^32 PEs
-	allocRecOff  = 4096 // two allocation records, one cache line each
-	lineSize     = 64
-	heapAlign    = 64 // default alignment of symmetric allocations
-	reservedUsed = allocRecOff + 2*lineSize
+	barrierOff  = 0    // maxRounds flags, one cache line each
+	maxRounds   = 32   // dissemination rounds: up to 2^32 PEs
+	allocRecOff = 4096 // two allocation records, one cache line each
+	lineSize    = 64
+	heapAlign   = 64 // default alignment of symmetric allocations
 )
 
 // RegionSize is the symmetric region a fabric must give each PE for a user
@@ -36,7 +36,14 @@ type PE struct {
 	regions [][]byte // per PE, nil where not load/store; nil after Finalize
 	local   []byte   // this PE's region
 
-	dflt Ctx // the default context
+	dflt    Ctx     // the default context
+	pushMax uintptr // push-slot payload of new teams (Config.CollPushMax)
+
+	teams struct { // the team pool; guarded for team creation and destruction
+		sync.Mutex
+		free          uint64 // bitmap of free chunks
+		world, shared *Team
+	}
 
 	coll struct { // state of collective calls; used by one goroutine at a time
 		sync.Mutex
@@ -46,9 +53,23 @@ type PE struct {
 	}
 }
 
+// Config tunes a PE. The zero Config takes the defaults.
+type Config struct {
+	// CollPushMax is the largest per-PE payload, in bytes, that collectives
+	// move with the push (one-shot) algorithms: puts with a signal into
+	// slots of each team's block, no barrier. Larger payloads use the
+	// direct-load algorithms between team syncs. Default 2048
+	// (GSHMEM_COLL_PUSH_MAX); at most 16 KiB; teams too large for slots of
+	// this size get smaller ones.
+	CollPushMax uintptr
+}
+
+// DefaultCollPushMax is Config.CollPushMax's default.
+const DefaultCollPushMax = 2048
+
 // New makes the PE that f belongs to. Every PE of the job must call New on
-// its own fabric; New itself does not communicate.
-func New(f fabric.Fabric) (*PE, error) {
+// its own fabric with the same Config; New itself does not communicate.
+func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	size := f.Size()
 	if size < ReservedBytes+heapAlign {
 		return nil, fmt.Errorf("gshmem: symmetric region of %d bytes is too small: need more than %d reserved bytes", size, ReservedBytes)
@@ -63,6 +84,17 @@ func New(f fabric.Fabric) (*PE, error) {
 	}
 	p.dflt.pe = p
 	p.coll.heap.init(ReservedBytes, size)
+	p.pushMax = cfg.CollPushMax
+	if p.pushMax == 0 {
+		p.pushMax = DefaultCollPushMax
+	}
+	if p.pushMax > 16<<10 {
+		return nil, fmt.Errorf("gshmem: collective push size %d: %w: at most %d", p.pushMax, ErrInvalidArg, 16<<10)
+	}
+	p.pushMax = (p.pushMax + 7) &^ 7
+	if err := p.initTeams(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

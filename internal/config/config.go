@@ -24,6 +24,7 @@ const (
 	EnvBootTimeout   = "GSHMEM_BOOT_TIMEOUT"
 	EnvPrefault      = "GSHMEM_PREFAULT"
 	EnvShmDir        = "GSHMEM_SHM_DIR"
+	EnvCollPushMax   = "GSHMEM_COLL_PUSH_MAX"
 )
 
 // Transport names.
@@ -64,6 +65,7 @@ var Vars = []Var{
 	{EnvBootTimeout, DefaultBootTimeout.String(), "how long a PE waits for its peers to appear at start-up"},
 	{EnvPrefault, "1", "pre-fault shared-memory segments at start-up (0 to skip)"},
 	{EnvShmDir, DefaultShmDir, "directory (tmpfs) holding the shared-memory segments"},
+	{EnvCollPushMax, "2048", "largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)"},
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
 }
 
@@ -79,6 +81,7 @@ type Config struct {
 	BootTimeout time.Duration
 	Prefault    bool
 	ShmDir      string
+	CollPushMax uintptr // 0: the runtime's default
 }
 
 // Load reads the configuration from the environment through getenv
@@ -149,6 +152,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if v := getenv(EnvShmDir); v != "" {
 		c.ShmDir = v
+	}
+	if v := getenv(EnvCollPushMax); v != "" {
+		n, err := ParseSize(v)
+		if err != nil || n > 16<<10 {
+			return c, fmt.Errorf("config: %s=%q: want a size of at most 16k", EnvCollPushMax, v)
+		}
+		c.CollPushMax = uintptr(n)
 	}
 	if c.Transport == TransportShm {
 		if c.Job == "" {

@@ -1,0 +1,465 @@
+package hostshmem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrTeam: a null, destroyed or otherwise unusable team, or a PE that is
+// not a member where membership is required.
+var ErrTeam = errors.New("invalid team")
+
+// The team pool: every team's runtime state (sync flags, exchange slots,
+// acknowledgements, push slots) lives in a block of the pool, at the same
+// offset on every member. A PE tracks its free chunks in a bitmap; creating
+// a team takes the first run free on every PE of the parent.
+const (
+	teamPoolOff   = 64 << 10
+	teamChunk     = 32 << 10
+	teamChunks    = 64
+	teamPoolBytes = teamChunk * teamChunks
+
+	tbFlags    = 0                    // maxRounds sync flags
+	tbBcast    = maxRounds * lineSize // broadcast tree flag
+	tbExchange = tbBcast + lineSize   // 2 parities x size lines
+	maxBlock   = 16 * teamChunk       // largest team block
+)
+
+// TeamConfig configures a team (OpenSHMEM shmem_team_config_t).
+type TeamConfig struct {
+	// NumContexts is the number of contexts the program intends to create
+	// on the team; gshmem has no per-team context limit and records it.
+	NumContexts int
+}
+
+// Team is a set of PEs: world PEs start, start+stride, ..., size of them.
+// Collective calls on a team are made by every member, in the same order;
+// a PE makes one collective call on a team at a time. A nil *Team is the
+// null team: every call on it returns ErrTeam.
+type Team struct {
+	p                   *PE
+	start, stride, size int
+	me                  int // this PE's index in the team
+	block               uintptr
+	first, nchunk       int
+	pushMax             uintptr // largest payload of a push slot
+	cfg                 TeamConfig
+	predefined          bool
+
+	mu        sync.Mutex // one collective at a time; guards the fields below
+	destroyed bool
+	epoch     uint64   // syncs done
+	cepoch    uint64   // push epochs done
+	createSeq uint64   // child-team creations done
+	lastPush  []uint64 // [par*size+j]: epoch of my last push to j on parity par
+}
+
+type teamSpec struct{ start, stride, size int }
+
+// blockBytes is the size of a team block for size members with push slots
+// of pushMax bytes.
+func blockBytes(size int, pushMax uintptr) uintptr {
+	n := uintptr(size)
+	return tbExchange + 2*n*lineSize + n*lineSize + 2*n*(lineSize+pushMax)
+}
+
+// sizing picks the push-slot payload and the chunks of a team of size
+// members: the configured payload if the block fits in maxBlock, else the
+// largest smaller power of two that fits, at least 64 bytes; ok is false
+// when even that does not fit (a team of more than ~1600 PEs).
+func sizing(size int, want uintptr) (pushMax uintptr, chunks int, ok bool) {
+	for pushMax = want; pushMax > 64 && blockBytes(size, pushMax) > maxBlock; pushMax /= 2 {
+	}
+	pushMax = max(pushMax, 64)
+	b := blockBytes(size, pushMax)
+	return pushMax, int((b + teamChunk - 1) / teamChunk), b <= maxBlock
+}
+
+func (t *Team) ackOff(i int) uintptr {
+	return t.block + tbExchange + 2*uintptr(t.size)*lineSize + uintptr(i)*lineSize
+}
+
+func (t *Team) slotOff(par, from int) uintptr {
+	n := uintptr(t.size)
+	return t.block + tbExchange + 3*n*lineSize + (uintptr(par)*n+uintptr(from))*(lineSize+t.pushMax)
+}
+
+// initTeams sets up the pool and the predefined teams. Every PE does the
+// same, so the blocks agree without communication.
+func (p *PE) initTeams() error {
+	p.teams.free = ^uint64(0)
+	w, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
+	if err != nil {
+		return err
+	}
+	s, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
+	if err != nil {
+		return err
+	}
+	w.predefined, s.predefined = true, true
+	p.teams.world, p.teams.shared = w, s
+	return nil
+}
+
+// newTeamLocked takes the first free run of chunks this PE alone sees
+// (used for the predefined teams, which every PE builds identically).
+func (p *PE) newTeamLocked(sp teamSpec, cfg TeamConfig) (*Team, error) {
+	pm, k, ok := sizing(sp.size, p.pushMax)
+	first := firstFit(p.teams.free, k)
+	if first < 0 || !ok {
+		return nil, fmt.Errorf("gshmem: team of %d PEs: %w: team pool has no run of %d free chunks", sp.size, ErrTeam, k)
+	}
+	return p.adopt(sp, cfg, first, k, pm), nil
+}
+
+// adopt builds this PE's Team for spec sp on chunks [first, first+k),
+// marking them used and zeroing this PE's copy of the block.
+func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr) *Team {
+	p.teams.free &^= runMask(first, k)
+	t := &Team{
+		p: p, start: sp.start, stride: sp.stride, size: sp.size,
+		me:    (p.me - sp.start) / sp.stride,
+		block: teamPoolOff + uintptr(first)*teamChunk, first: first, nchunk: k,
+		pushMax: pushMax, cfg: cfg, lastPush: make([]uint64, 2*sp.size),
+	}
+	clear(p.local[t.block : t.block+uintptr(k)*teamChunk])
+	return t
+}
+
+func runMask(first, k int) uint64 {
+	if k >= 64 {
+		return ^uint64(0)
+	}
+	return ((uint64(1) << k) - 1) << first
+}
+
+// firstFit returns the first chunk of a run of k free chunks, or -1.
+func firstFit(free uint64, k int) int {
+	for first := 0; first+k <= teamChunks; first++ {
+		if free&runMask(first, k) == runMask(first, k) {
+			return first
+		}
+	}
+	return -1
+}
+
+// TeamWorld is the team of every PE (OpenSHMEM SHMEM_TEAM_WORLD).
+func (p *PE) TeamWorld() *Team { return p.teams.world }
+
+// TeamShared is the team of the PEs that share memory with this PE
+// (SHMEM_TEAM_SHARED): with the inproc and shm transports, every PE.
+func (p *PE) TeamShared() *Team { return p.teams.shared }
+
+// MyPE is this PE's index in t, or -1 for the null team.
+func (t *Team) MyPE() int {
+	if t == nil {
+		return -1
+	}
+	return t.me
+}
+
+// NPEs is the number of PEs in t, or -1 for the null team.
+func (t *Team) NPEs() int {
+	if t == nil {
+		return -1
+	}
+	return t.size
+}
+
+// WorldPE is the world PE number of member i of t, or -1 if there is none.
+func (t *Team) WorldPE(i int) int {
+	if t == nil || i < 0 || i >= t.size {
+		return -1
+	}
+	return t.start + t.stride*i
+}
+
+// TranslatePE returns the index in dest of member pe of t, or -1 when
+// either team is null or that PE is not in dest (shmem_team_translate_pe).
+func (t *Team) TranslatePE(pe int, dest *Team) int {
+	w := t.WorldPE(pe)
+	if w < 0 || dest == nil {
+		return -1
+	}
+	d := w - dest.start
+	if d < 0 || d%dest.stride != 0 || d/dest.stride >= dest.size {
+		return -1
+	}
+	return d / dest.stride
+}
+
+// Config returns the configuration t was created with.
+func (t *Team) Config() TeamConfig {
+	if t == nil {
+		return TeamConfig{}
+	}
+	return t.cfg
+}
+
+// String describes t, e.g. "Team{PEs 1+2i, i<3; me 0}".
+func (t *Team) String() string {
+	if t == nil {
+		return "Team{null}"
+	}
+	return fmt.Sprintf("Team{PEs %d+%di, i<%d; me %d}", t.start, t.stride, t.size, t.me)
+}
+
+// lock takes t for a collective call: it must be a live team of this PE.
+func (t *Team) lock(op string) error {
+	if t == nil {
+		return fmt.Errorf("gshmem: %s: %w: null team", op, ErrTeam)
+	}
+	t.mu.Lock()
+	if t.destroyed {
+		t.mu.Unlock()
+		return fmt.Errorf("gshmem: %s: %w: %v was destroyed", op, ErrTeam, t)
+	}
+	if len(t.p.regions) == 0 {
+		t.mu.Unlock()
+		return errFinalized(op)
+	}
+	return nil
+}
+
+// Sync waits until every member of t has called Sync (shmem_team_sync). It
+// does not complete outstanding puts; Barrier does.
+func (t *Team) Sync(ctx context.Context) error {
+	if err := t.lock("team_sync"); err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	return t.syncLocked(ctx, "team_sync")
+}
+
+// Barrier completes this PE's outstanding operations (Quiet), then waits
+// until every member of t has entered the barrier.
+func (t *Team) Barrier(ctx context.Context) error {
+	if err := t.lock("barrier"); err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if err := t.p.fab.Quiet(); err != nil {
+		return fmt.Errorf("gshmem: barrier: %w", err)
+	}
+	return t.syncLocked(ctx, "barrier")
+}
+
+func (t *Team) syncLocked(ctx context.Context, op string) error {
+	t.epoch++
+	return t.p.disseminate(ctx, op, t.epoch, t.size, t.me, t.WorldPE, t.block+tbFlags)
+}
+
+// SplitStrided creates the team of t's members start, start+stride, ...
+// (size of them, indices in t). It is collective over t: every member of t
+// calls it with the same arguments; members not selected get the null team
+// (nil) and no error. Mismatched arguments fail on every PE with
+// ErrMismatch.
+func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *TeamConfig) (*Team, error) {
+	if err := t.lock("team_split_strided"); err != nil {
+		return nil, err
+	}
+	defer t.mu.Unlock()
+	var c TeamConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	bad := size < 1 || start < 0 || start >= t.size || stride < 1 || start+stride*(size-1) >= t.size
+	if size == 1 && start >= 0 && start < t.size {
+		bad, stride = false, 1
+	}
+	if bad {
+		// Still take part in the exchange, so the others fail alike.
+		_, err := t.createLocked(ctx, "team_split_strided", teamSpec{-1, -1, -1}, c)
+		if err == nil {
+			err = fmt.Errorf("gshmem: team_split_strided: %w: start %d, stride %d, size %d do not fit a team of %d", ErrInvalidArg, start, stride, size, t.size)
+		}
+		return nil, err
+	}
+	sp := teamSpec{t.WorldPE(start), t.stride * stride, size}
+	if d := t.p.me - sp.start; d < 0 || d%sp.stride != 0 || d/sp.stride >= size {
+		// Not selected: publish the selection (negative size), join nothing.
+		sp = teamSpec{t.WorldPE(start), t.stride * stride, -size}
+	}
+	return t.createLocked(ctx, "team_split_strided", sp, c)
+}
+
+// Split2D arranges t's members in a grid of xrange columns (member i at
+// column i%xrange, row i/xrange) and returns this PE's row team (x) and
+// column team (y). It is collective over t.
+func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) (x, y *Team, err error) {
+	if err := t.lock("team_split_2d"); err != nil {
+		return nil, nil, err
+	}
+	defer t.mu.Unlock()
+	var xc, yc TeamConfig
+	if xcfg != nil {
+		xc = *xcfg
+	}
+	if ycfg != nil {
+		yc = *ycfg
+	}
+	if xrange < 1 {
+		_, err := t.createLocked(ctx, "team_split_2d", teamSpec{-1, -1, -1}, xc)
+		if err == nil {
+			err = fmt.Errorf("gshmem: team_split_2d: %w: xrange %d", ErrInvalidArg, xrange)
+		}
+		return nil, nil, err
+	}
+	xrange = min(xrange, t.size)
+	row, col := t.me/xrange, t.me%xrange
+	xs := teamSpec{t.WorldPE(row * xrange), t.stride, min(xrange, t.size-row*xrange)}
+	if x, err = t.createLocked(ctx, "team_split_2d", xs, xc); err != nil {
+		return nil, nil, err
+	}
+	ys := teamSpec{t.WorldPE(col), t.stride * xrange, (t.size - col + xrange - 1) / xrange}
+	if y, err = t.createLocked(ctx, "team_split_2d", ys, yc); err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
+}
+
+// createLocked is the collective step of every team creation over t: each
+// member publishes the team it joins (sp, in world PEs; a negative size
+// names a team it is not selected for; -1s mean bad arguments) and its free
+// chunks, then every member checks the members' choices agree and takes
+// the same run of chunks free on all of them.
+func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg TeamConfig) (*Team, error) {
+	p := t.p
+	p.teams.Lock()
+	defer p.teams.Unlock()
+	t.createSeq++
+	seq := t.createSeq
+	par := int(seq % 2)
+	slot := func(i int) uintptr { return t.block + tbExchange + uintptr(par*t.size+i)*lineSize }
+	mine := slot(t.me)
+	w := func(i int, v uint64) { atomic.StoreUint64(wordAt[uint64](p.local, mine+uintptr(i)*8), v) }
+	w(1, uint64(int64(sp.start)))
+	w(2, uint64(int64(sp.stride)))
+	w(3, uint64(int64(sp.size)))
+	w(4, p.teams.free)
+	w(0, seq)
+	if err := t.syncLocked(ctx, op); err != nil {
+		return nil, err
+	}
+	type rec struct {
+		seq  uint64
+		sp   teamSpec
+		free uint64
+	}
+	recs := make([]rec, t.size)
+	buf := make([]byte, 40)
+	for i := range recs {
+		b, err := p.peerBytes(t.WorldPE(i), slot(i), 40, buf)
+		if err != nil {
+			return nil, fmt.Errorf("gshmem: %s: %w", op, err)
+		}
+		ld := func(k int) uint64 { return atomic.LoadUint64(wordAt[uint64](b, uintptr(k)*8)) }
+		recs[i] = rec{ld(0), teamSpec{int(int64(ld(1))), int(int64(ld(2))), int(int64(ld(3)))}, ld(4)}
+	}
+	free, maxSize := ^uint64(0), 0
+	for i, r := range recs {
+		if r.seq != seq {
+			return nil, fmt.Errorf("gshmem: %s: %w: member %d made team-creation call #%d, member %d #%d", op, ErrMismatch, t.me, seq, i, r.seq)
+		}
+		if r.sp.start == -1 && r.sp.stride == -1 {
+			return nil, fmt.Errorf("gshmem: %s: %w: member %d (PE %d) passed arguments that do not fit", op, ErrInvalidArg, i, t.WorldPE(i))
+		}
+		free &= r.free
+		// Every member of the team i joins (or names) must name the same.
+		s := r.sp
+		if s.size > 0 {
+			maxSize = max(maxSize, s.size)
+		}
+		sz := s.size
+		if sz < 0 {
+			sz = -sz
+		}
+		for k := 0; k < sz; k++ {
+			j := t.TranslateWorld(s.start + s.stride*k)
+			if j < 0 {
+				return nil, fmt.Errorf("gshmem: %s: %w: member %d names PE %d, not in %v", op, ErrInvalidArg, i, s.start+s.stride*k, t)
+			}
+			o := recs[j].sp
+			if o.start != s.start || o.stride != s.stride || abs(o.size) != sz {
+				return nil, fmt.Errorf("gshmem: %s: %w: member %d asks for team %+v, member %d for %+v", op, ErrMismatch, i, s, j, o)
+			}
+		}
+	}
+	var nt *Team
+	if maxSize > 0 {
+		_, k, ok := sizing(maxSize, p.pushMax)
+		first := firstFit(free, k)
+		if !ok {
+			return nil, fmt.Errorf("gshmem: %s: %w: a team of %d PEs does not fit the team pool", op, ErrTeam, maxSize)
+		}
+		if first < 0 {
+			return nil, fmt.Errorf("gshmem: %s: %w: the team pool has no run of %d free 32 KiB chunks on every member (free on all: %064b)", op, ErrTeam, k, free)
+		}
+		if sp.size > 0 {
+			pm, km, _ := sizing(sp.size, p.pushMax)
+			nt = p.adopt(sp, cfg, first, km, pm)
+		}
+	}
+	// Nobody signals into a block before every member zeroed it.
+	if err := t.syncLocked(ctx, op); err != nil {
+		return nil, err
+	}
+	return nt, nil
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TranslateWorld returns the index in t of world PE w, or -1.
+func (t *Team) TranslateWorld(w int) int {
+	if t == nil {
+		return -1
+	}
+	d := w - t.start
+	if d < 0 || d%t.stride != 0 || d/t.stride >= t.size {
+		return -1
+	}
+	return d / t.stride
+}
+
+// Destroy releases t (shmem_team_destroy). It is collective over t; the
+// predefined teams cannot be destroyed. Using t afterwards returns ErrTeam.
+func (t *Team) Destroy(ctx context.Context) error {
+	if err := t.lock("team_destroy"); err != nil {
+		return err
+	}
+	defer t.mu.Unlock()
+	if t.predefined {
+		return fmt.Errorf("gshmem: team_destroy: %w: %v is predefined", ErrTeam, t)
+	}
+	if err := t.syncLocked(ctx, "team_destroy"); err != nil {
+		return err
+	}
+	t.destroyed = true
+	t.p.teams.Lock()
+	t.p.teams.free |= runMask(t.first, t.nchunk)
+	t.p.teams.Unlock()
+	return nil
+}
+
+// peerBytes returns bytes [off, off+n) of PE pe's region: the mapping
+// itself where it is mapped (read it, don't keep it), else a copy fetched
+// into buf.
+func (p *PE) peerBytes(pe int, off, n uintptr, buf []byte) ([]byte, error) {
+	if r := p.regions[pe]; r != nil {
+		return r[off : off+n : off+n], nil
+	}
+	if uintptr(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	return buf, p.fab.Get(pe, off, buf)
+}
+

@@ -462,4 +462,3 @@ func (p *PE) peerBytes(pe int, off, n uintptr, buf []byte) ([]byte, error) {
 	buf = buf[:n]
 	return buf, p.fab.Get(pe, off, buf)
 }
-

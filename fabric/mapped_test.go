@@ -439,7 +439,14 @@ func TestMappedPingPongNoLostWakes(t *testing.T) {
 				ms := job(t, segs, nil, sl)
 				ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 				defer cancel()
-				const rounds = 2000
+				// A futex sleep holds its P until sysmon retakes it, so with
+				// GOMAXPROCS=1 on a loaded machine futex hops take
+				// milliseconds: fewer rounds there.
+				// Under -race a missed handshake costs a tick (see chanSleeper).
+				rounds := 2000
+				if name == "futex" || raceEnabled {
+					rounds = 300
+				}
 				var wg sync.WaitGroup
 				errs := make([]error, 2)
 				for pe := range 2 {
@@ -578,7 +585,10 @@ func TestMappedTwoWaitersNoLostWakes(t *testing.T) {
 	ms := job(t, segs, nil, newChanSleeper(segs))
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	const rounds = 1000
+	rounds := uint64(1000)
+	if raceEnabled { // a missed handshake costs a tick (see chanSleeper)
+		rounds = 300
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for w := range 2 {

@@ -59,6 +59,12 @@ func TestVarsDefaultsMatchLoad(t *testing.T) {
 	}
 	got, err := config.Load(env(m))
 	require.NoError(t, err)
+	// CollPushMax is 0 ("the runtime's default") when unset; set to its
+	// documented default it must hold that value.
+	n, err := config.ParseSize(m[config.EnvCollPushMax])
+	require.NoError(t, err)
+	assert.Equal(t, uintptr(n), got.CollPushMax)
+	got.CollPushMax = 0
 	assert.Equal(t, want, got)
 }
 
@@ -103,6 +109,8 @@ func TestLoadValues(t *testing.T) {
 		{"prefault false", map[string]string{config.EnvPrefault: "false"}, func(t *testing.T, c config.Config) { assert.False(t, c.Prefault) }},
 		{"prefault 1", map[string]string{config.EnvPrefault: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Prefault) }},
 		{"shm dir", map[string]string{config.EnvShmDir: "/tmp/x"}, func(t *testing.T, c config.Config) { assert.Equal(t, "/tmp/x", c.ShmDir) }},
+		{"coll push max", map[string]string{config.EnvCollPushMax: "4k"}, func(t *testing.T, c config.Config) { assert.Equal(t, uintptr(4096), c.CollPushMax) }},
+		{"coll push max limit", map[string]string{config.EnvCollPushMax: "16k"}, func(t *testing.T, c config.Config) { assert.Equal(t, uintptr(16<<10), c.CollPushMax) }},
 		{"explicit inproc", map[string]string{config.EnvTransport: "inproc"}, func(t *testing.T, c config.Config) {
 			assert.Equal(t, config.TransportInproc, c.Transport)
 		}},
@@ -158,6 +166,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"boot negative", map[string]string{config.EnvBootTimeout: "-5s"}, []string{`GSHMEM_BOOT_TIMEOUT="-5s"`}},
 		{"boot no unit", map[string]string{config.EnvBootTimeout: "30"}, []string{`GSHMEM_BOOT_TIMEOUT="30"`}},
 		{"prefault", map[string]string{config.EnvPrefault: "maybe"}, []string{`GSHMEM_PREFAULT="maybe"`}},
+		{"coll push max too big", map[string]string{config.EnvCollPushMax: "17k"}, []string{`GSHMEM_COLL_PUSH_MAX="17k"`, "16k"}},
+		{"coll push max junk", map[string]string{config.EnvCollPushMax: "two"}, []string{`GSHMEM_COLL_PUSH_MAX="two"`}},
 		{"shm without job", map[string]string{config.EnvTransport: "shm", config.EnvPE: "0"}, []string{"GSHMEM_TRANSPORT=shm", "needs GSHMEM_JOB"}},
 		{"shm without pe", map[string]string{config.EnvJob: "job_0123abcd"}, []string{"needs GSHMEM_PE"}},
 		{"pe equals npes", map[string]string{config.EnvJob: "job_0123abcd", config.EnvPE: "4", config.EnvNPES: "4"}, []string{"GSHMEM_PE=4", "GSHMEM_NPES=4", "out of range"}},

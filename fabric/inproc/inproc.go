@@ -18,11 +18,12 @@ import (
 
 // Job is one in-process job of NPEs PEs.
 type Job struct {
-	npes int
-	segs [][]byte
-	fabs []*fabric.Mapped
-	dead []atomic.Pointer[string]
-	open atomic.Int32 // PEs whose fabric is not closed yet
+	npes  int
+	segs  [][]byte
+	fabs  []*fabric.Mapped
+	views []*peFabric // one per PE, so that a PE closes once however often asked
+	dead  []atomic.Pointer[string]
+	open  atomic.Int32 // PEs whose fabric is not closed yet
 
 	mu struct {
 		sync.Mutex
@@ -69,6 +70,10 @@ func New(npes int, size uintptr) (*Job, error) {
 		}
 		j.fabs[i] = f
 	}
+	j.views = make([]*peFabric, npes)
+	for i := range j.views {
+		j.views[i] = &peFabric{Mapped: j.fabs[i], j: j, pe: i}
+	}
 	j.open.Store(int32(npes))
 	return j, nil
 }
@@ -79,7 +84,7 @@ func (j *Job) NPEs() int { return j.npes }
 // Fabric returns PE pe's view of the job. Closing it records how the PE
 // left (a close that is not finalized fails the PE); the segments are
 // unmapped when every PE's fabric is closed.
-func (j *Job) Fabric(pe int) fabric.Fabric { return &peFabric{Mapped: j.fabs[pe], j: j, pe: pe} }
+func (j *Job) Fabric(pe int) fabric.Fabric { return j.views[pe] }
 
 type peFabric struct {
 	*fabric.Mapped

@@ -78,19 +78,20 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	ctx, cancel := context.WithTimeout(ctx, o.BootTimeout)
 	defer cancel()
 
-	f = &Fabric{segs: make([][]byte, o.NPEs), pidfds: make([]int, o.NPEs), pids: make([]int, o.NPEs)}
-	for i := range f.pidfds {
-		f.pidfds[i] = -1
+	fab := &Fabric{segs: make([][]byte, o.NPEs), pidfds: make([]int, o.NPEs), pids: make([]int, o.NPEs)}
+	for i := range fab.pidfds {
+		fab.pidfds[i] = -1
 	}
+	f = fab
 	total := fabric.HeaderSize + int(o.Size)
 	own := filepath.Join(o.Dir, config.SegmentName(o.Job, o.PE))
-	unlinked := false
+	created := false // ours to remove on failure; never someone else's file
 	defer func() {
-		if err != nil {
-			if !unlinked {
+		if err != nil { // the returns below set f to nil: clean up through fab
+			if created {
 				os.Remove(own)
 			}
-			f.release()
+			fab.release()
 		}
 	}()
 
@@ -98,6 +99,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("shm: PE %d: %w", o.PE, err)
 	}
+	created = true
 	f.segs[o.PE] = seg
 	fabric.InitHeader(seg, o.PE, o.NPEs, os.Getpid())
 	f.pids[o.PE] = os.Getpid()
@@ -153,7 +155,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	if err := os.Remove(own); err != nil {
 		return nil, fmt.Errorf("shm: unlink %s: %w", own, err)
 	}
-	unlinked = true
+	created = false
 	return f, nil
 }
 
@@ -167,13 +169,21 @@ func create(path string, total int, prefault bool) ([]byte, error) {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
 	defer syscall.Close(fd)
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(path) // we created it: do not leave it behind
+		}
+	}()
 	if err := syscall.Fallocate(fd, 0, 0, int64(total)); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			return nil, fmt.Errorf("reserve %d bytes in %s: the tmpfs is full (lower %s): %w", total, filepath.Dir(path), config.EnvSymSize, err)
 		}
 		return nil, fmt.Errorf("reserve %d bytes for %s: %w", total, path, err)
 	}
-	return mmap(fd, total, prefault, path)
+	b, err := mmap(fd, total, prefault, path)
+	ok = err == nil
+	return b, err
 }
 
 func mmap(fd, n int, prefault bool, path string) ([]byte, error) {

@@ -19,14 +19,14 @@ type AMOStd interface {
 	AMOInt | ~float32 | ~float64
 }
 
-func bitsOf[T AMOStd](v T) uint64 {
+func amoBits[T AMOStd](v T) uint64 {
 	if unsafe.Sizeof(v) == 4 {
 		return uint64(*(*uint32)(unsafe.Pointer(&v)))
 	}
 	return *(*uint64)(unsafe.Pointer(&v))
 }
 
-func fromBits[T AMOStd](b uint64) T {
+func amoFromBits[T AMOStd](b uint64) T {
 	var v T
 	if unsafe.Sizeof(v) == 4 {
 		*(*uint32)(unsafe.Pointer(&v)) = uint32(b)
@@ -51,17 +51,17 @@ func amo[T AMOStd](c Comm, name string, op fabric.AMOOp, s Sym[T], pe int, opera
 	// The fabric applies the AMO and wakes watchers without a second
 	// locked instruction (the AMO's own lock orders it).
 	if sz == 4 {
-		o, err := p.fab.AMO32(pe, s.off, op, uint32(bitsOf(operand)), uint32(bitsOf(cmp)))
+		o, err := p.fab.AMO32(pe, s.off, op, uint32(amoBits(operand)), uint32(amoBits(cmp)))
 		if err != nil {
 			return zero, fmt.Errorf("gshmem: %s: %w", name, err)
 		}
-		return fromBits[T](uint64(o)), nil
+		return amoFromBits[T](uint64(o)), nil
 	}
-	o, err := p.fab.AMO64(pe, s.off, op, bitsOf(operand), bitsOf(cmp))
+	o, err := p.fab.AMO64(pe, s.off, op, amoBits(operand), amoBits(cmp))
 	if err != nil {
 		return zero, fmt.Errorf("gshmem: %s: %w", name, err)
 	}
-	return fromBits[T](o), nil
+	return amoFromBits[T](o), nil
 }
 
 // AtomicFetch atomically reads the first element of src on PE pe.

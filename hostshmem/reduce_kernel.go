@@ -256,8 +256,9 @@ const scratchBytes = 8 << 10
 type scratch [scratchBytes / 8]uint64
 
 // scratchPool holds block buffers for reductions over more than four
-// sources; the kernels are called through function values, so a buffer on
-// the stack would escape and be allocated on every call anyway.
+// sources and for 16-bit floats. On the stack they would be zeroed on
+// every call, and run's would escape (its kernels are function values)
+// and be allocated too.
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // run reduces srcs (at least 2, each at least len(dst) long) into dst with
@@ -301,15 +302,21 @@ func run[U any](k kernels[U], dst []U, srcs [][]U) {
 	}
 }
 
-// halfBlock is the number of 16-bit elements reduceHalf widens at a time.
-const halfBlock = 1024
+// halfBlock is the number of 16-bit elements reduceHalf widens at a time:
+// four float32 blocks of it fill a scratch buffer.
+const halfBlock = scratchBytes / 4 / 4
 
 // reduceHalf reduces Float16 (bf false) or BFloat16 (bf true) bits, at
 // least two sources, in float32: block by block it widens the first source
 // into an accumulator, widens the others three at a time and folds them in
 // with the float32 kernels, then rounds the accumulator into dst once.
+// Its blocks come from scratchPool rather than the stack, where Go would
+// zero them on every call, small ones too.
 func reduceHalf(op ReduceOp, bf bool, dst []uint16, srcs [][]uint16) {
-	var acc, t1, t2, t3 [halfBlock]float32
+	sp := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sp)
+	buf := (*[4][halfBlock]float32)(unsafe.Pointer(sp))
+	acc, t1, t2, t3 := &buf[0], &buf[1], &buf[2], &buf[3]
 	widen := func(d []float32, s []uint16) {
 		if bf {
 			BFloat16sToFloat32(d, asKind[BFloat16](s))
@@ -350,8 +357,7 @@ func reduceHalf(op ReduceOp, bf bool, dst []uint16, srcs [][]uint16) {
 	}
 }
 
-// float32Kernel2, 3 and 4 are the float32 kernels for op, called directly
-// so that reduceHalf's blocks stay on its stack.
+// float32Kernel2, 3 and 4 are the float32 kernels for op.
 func float32Kernel2(op ReduceOp, d, a, b []float32) {
 	switch op {
 	case OpSum:

@@ -566,6 +566,26 @@ func BenchmarkReduceN(b *testing.B) {
 	}
 }
 
+// BenchmarkReduceNSmall is the fixed cost of a call: 16 elements.
+func BenchmarkReduceNSmall(b *testing.B) {
+	for _, k := range []int{2, 8} {
+		srcs := benchSrcs(k, 16, func(i int) float32 { return float32(i) })
+		dst := make([]float32, 16)
+		b.Run(fmt.Sprintf("float32/sum/k=%d", k), func(b *testing.B) {
+			for b.Loop() {
+				_ = reduceN(OpSum, dst, srcs)
+			}
+		})
+		hs := benchSrcs(k, 16, func(i int) Float16 { return Float16From(float32(i)) })
+		hd := make([]Float16, 16)
+		b.Run(fmt.Sprintf("Float16/sum/k=%d", k), func(b *testing.B) {
+			for b.Loop() {
+				_ = reduceN(OpSum, hd, hs)
+			}
+		})
+	}
+}
+
 func benchReduce[T Elem](b *testing.B, op ReduceOp, k int, gen func(int) T) {
 	var z T
 	n := benchBytes / int(unsafe.Sizeof(z))

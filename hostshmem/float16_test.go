@@ -115,6 +115,32 @@ func TestFloat16Exhaustive(t *testing.T) {
 	}
 }
 
+// TestFloat16SlicesExhaustive: the slice helpers agree with the methods
+// on every bit pattern.
+func TestFloat16SlicesExhaustive(t *testing.T) {
+	h := make([]Float16, 1<<16)
+	b := make([]BFloat16, 1<<16)
+	for i := range h {
+		h[i], b[i] = Float16(i), BFloat16(i)
+	}
+	hf := make([]float32, len(h))
+	bf := make([]float32, len(b))
+	Float16sToFloat32(hf, h)
+	BFloat16sToFloat32(bf, b)
+	h2 := make([]Float16, len(h))
+	b2 := make([]BFloat16, len(b))
+	Float32ToFloat16s(h2, hf)
+	Float32ToBFloat16s(b2, bf)
+	for i := range h {
+		if math.Float32bits(hf[i]) != math.Float32bits(h[i].Float32()) || h2[i] != Float16From(hf[i]) {
+			t.Fatalf("Float16 %#04x: slices give %#08x and %#04x", i, math.Float32bits(hf[i]), h2[i])
+		}
+		if math.Float32bits(bf[i]) != math.Float32bits(b[i].Float32()) || b2[i] != BFloat16From(bf[i]) {
+			t.Fatalf("BFloat16 %#04x: slices give %#08x and %#04x", i, math.Float32bits(bf[i]), b2[i])
+		}
+	}
+}
+
 func TestBFloat16Exhaustive(t *testing.T) {
 	for i := range 1 << 16 {
 		b := BFloat16(i)

@@ -20,8 +20,9 @@ type ReduceOp int
 // is a NaN, and min(-0, +0) is -0 (max, +0). Float16 and BFloat16 sum,
 // prod, min and max compute in float32 across all inputs and round to 16
 // bits once per element. Floats are combined in source order,
-// ((s0 op s1) op s2) ..., so a reduction over the same inputs in the same
-// order gives the same bits on every PE.
+// ((s0 op s1) op s2) ..., whatever the number of sources or the length, so
+// a reduction over the same inputs in the same order gives the same bits
+// on every PE.
 const (
 	OpSum ReduceOp = iota
 	OpProd
@@ -125,7 +126,8 @@ func checkOpClass[T Elem](op ReduceOp, c elemClass) error {
 // the sources, element for element (dst[i] and srcs[j][i] at one address);
 // other overlaps give unspecified results. It returns an error wrapping
 // ErrInvalidArg if op is not defined on T (see checkReduceOp) or the
-// lengths do not fit, and does not allocate when it succeeds.
+// lengths do not fit. It does not allocate, beyond refilling scratchPool
+// after a garbage collection empties it.
 func reduceN[T Elem](op ReduceOp, dst []T, srcs [][]T) error {
 	c, k := classOf[T]()
 	if err := checkOpClass[T](op, c); err != nil {

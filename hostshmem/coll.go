@@ -111,6 +111,12 @@ func (t *Team) await(ctx context.Context, op string, e uint64, from func(int) bo
 	for i := 0; i < t.size; i++ {
 		if i != t.me && from(i) {
 			if got := atomic.LoadUint64(wordAt[uint64](p.local, t.slotOff(par, i)+8)); got != want(i) {
+				// Consume every slot anyway, so the team stays usable.
+				for j := 0; j < t.size; j++ {
+					if j != t.me && from(j) {
+						t.ack(e, j)
+					}
+				}
 				return fmt.Errorf("gshmem: %s: %w: team member %d called %s, member %d %s", op, ErrMismatch, i, descString(got), t.me, descString(want(i)))
 			}
 		}
@@ -273,7 +279,7 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[T], n int) error {
 	const name = "reduce"
 	if err := checkReduceOp[T](op); err != nil {
-		return fmt.Errorf("gshmem: %s: %w", name, err)
+		return err // names the op and the type
 	}
 	if err := t.lock(name); err != nil {
 		return err
@@ -314,7 +320,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 			}
 		}
 		if err := reduceN(op, out, srcs); err != nil {
-			return fmt.Errorf("gshmem: %s: %w", name, err)
+			return err
 		}
 		for j := 0; j < t.size; j++ {
 			if j != t.me {
@@ -338,7 +344,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 		srcs[i] = as[T](b, hi-lo)
 	}
 	if err := reduceN(op, out[lo:hi], srcs); err != nil {
-		return fmt.Errorf("gshmem: %s: %w", name, err)
+		return err
 	}
 	if err := t.syncLocked(ctx, name); err != nil {
 		return err
@@ -379,7 +385,7 @@ func (t *Team) gatherChunks(off uintptr, n int, sz uintptr) error {
 func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[T], n int) error {
 	const name = "reduce_scatter"
 	if err := checkReduceOp[T](op); err != nil {
-		return fmt.Errorf("gshmem: %s: %w", name, err)
+		return err // names the op and the type
 	}
 	if err := t.lock(name); err != nil {
 		return err
@@ -423,7 +429,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 			}
 		}
 		if err := reduceN(op, out, srcs); err != nil {
-			return fmt.Errorf("gshmem: %s: %w", name, err)
+			return err
 		}
 		for j := 0; j < t.size; j++ {
 			if j != t.me {
@@ -445,7 +451,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 		srcs[i] = as[T](b, n)
 	}
 	if err := reduceN(op, out, srcs); err != nil {
-		return fmt.Errorf("gshmem: %s: %w", name, err)
+		return err
 	}
 	return t.syncLocked(ctx, name) // peers may still read my source
 }

@@ -112,12 +112,15 @@ func (p *PE) newTeamLocked(sp teamSpec, cfg TeamConfig) (*Team, error) {
 	if first < 0 || !ok {
 		return nil, fmt.Errorf("gshmem: team of %d PEs: %w: team pool has no run of %d free chunks", sp.size, ErrTeam, k)
 	}
-	return p.adopt(sp, cfg, first, k, pm), nil
+	// No zeroing: the segments are fresh, and a faster peer may already
+	// have raised a flag in this PE's copy of the block.
+	return p.adopt(sp, cfg, first, k, pm, false), nil
 }
 
 // adopt builds this PE's Team for spec sp on chunks [first, first+k),
-// marking them used and zeroing this PE's copy of the block.
-func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr) *Team {
+// marking them used and, with zero, zeroing this PE's copy of the block
+// (chunks are reused after Destroy; the creator syncs after zeroing).
+func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, zero bool) *Team {
 	p.teams.free &^= runMask(first, k)
 	t := &Team{
 		p: p, start: sp.start, stride: sp.stride, size: sp.size,
@@ -125,7 +128,9 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr) *
 		block: teamPoolOff + uintptr(first)*teamChunk, first: first, nchunk: k,
 		pushMax: pushMax, cfg: cfg, lastPush: make([]uint64, 2*sp.size),
 	}
-	clear(p.local[t.block : t.block+uintptr(k)*teamChunk])
+	if zero {
+		clear(p.local[t.block : t.block+uintptr(k)*teamChunk])
+	}
 	return t
 }
 
@@ -400,7 +405,7 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 		}
 		if sp.size > 0 {
 			pm, km, _ := sizing(sp.size, p.pushMax)
-			nt = p.adopt(sp, cfg, first, km, pm)
+			nt = p.adopt(sp, cfg, first, km, pm, true)
 		}
 	}
 	// Nobody signals into a block before every member zeroed it.

@@ -736,3 +736,16 @@ func AllToAlls[T Elem](ctx context.Context, t *Team, dest, source Sym[T], dst, s
 	}
 	return t.syncLocked(ctx, name)
 }
+
+// Algorithm names the algorithm a reduction, fcollect or alltoall moving
+// nbytes per PE uses on t: "one-shot push" up to the push threshold
+// (Config.CollPushMax, GSHMEM_COLL_PUSH_MAX), "direct loads" above it.
+func (t *Team) Algorithm(nbytes int) string {
+	if t == nil {
+		return ""
+	}
+	if uintptr(nbytes) <= t.pushMax {
+		return "one-shot push: put with signal into every peer's slot, no barrier"
+	}
+	return "direct loads: reduce-scatter then all-gather on peers' buffers between team syncs"
+}

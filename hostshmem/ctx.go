@@ -158,9 +158,18 @@ func (c *Ctx) Fence() error { return Fence(c) }
 func (p *PE) Contexts() int { return int(p.dflt.books.ctxs.Load()) }
 
 // live returns the PE that operation op on c goes to, or an error when c
-// was destroyed. nbi says op is non-blocking and counts it. It inlines; the
-// nbi test folds away where nbi is a constant.
-func (c *Ctx) live(op string, nbi bool) (*PE, error) {
+// was destroyed. nbi says op is non-blocking and counts it. It inlines, and
+// where nbi is the constant false its cost is one predictable branch.
+func (c *Ctx) live(op string, nbi bool) (p *PE, err error) {
+	p = c.pe
+	if p == nil || nbi { // written so that it fits the inlining budget
+		p, err = c.liveSlow(op, nbi)
+	}
+	return p, err
+}
+
+// liveSlow is live for non-blocking operations and destroyed contexts.
+func (c *Ctx) liveSlow(op string, nbi bool) (*PE, error) {
 	p := c.pe
 	if p == nil {
 		return nil, c.errDestroyed(op)

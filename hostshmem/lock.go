@@ -203,8 +203,10 @@ func TestLock(p *PE, lock Sym[int64]) (acquired bool, err error) {
 	return false, err
 }
 
-// ClearLock completes this PE's puts and atomics (Quiet), then releases
-// lock, handing it to the next PE in the queue (OpenSHMEM
+// ClearLock completes the puts and atomics this PE issued on its default
+// context (Quiet(p): on load/store transports that is every context's;
+// quiet other contexts you used in the critical section yourself), then
+// releases lock, handing it to the next PE in the queue (OpenSHMEM
 // shmem_clear_lock); see SetLock for the lock's design. Clearing a lock this PE
 // does not hold is an error matching ErrInvalidArg and changes nothing.
 // It may wait for a successor that has queued but not yet linked itself;

@@ -3,6 +3,9 @@ package hostshmem_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -21,15 +24,19 @@ func init() {
 	scenarios["lock"] = scenarioLock
 	scenarios["lock_fifo"] = scenarioLockFIFO
 	scenarios["lock_cancel"] = scenarioLockCancel
+	scenarios["lock_race"] = scenarioLockRace
+	scenarios["lock_chaos"] = scenarioLockChaos
 }
 
 func TestLock(t *testing.T)       { petest.Both(t, scenarios, "lock", 2, 3, 4) }
 func TestLockFIFO(t *testing.T)   { petest.Both(t, scenarios, "lock_fifo", 2, 3, 4) }
 func TestLockCancel(t *testing.T) { petest.Both(t, scenarios, "lock_cancel", 2, 3, 4) }
+func TestLockRace(t *testing.T)   { petest.Both(t, scenarios, "lock_race", 2, 3, 4) }
+func TestLockChaos(t *testing.T)  { petest.Both(t, scenarios, "lock_chaos", 2, 3, 4) }
 
 // TestLockInprocMany runs the lock scenarios on more PEs than cores.
 func TestLockInprocMany(t *testing.T) {
-	for _, s := range []string{"lock", "lock_fifo", "lock_cancel"} {
+	for _, s := range []string{"lock", "lock_fifo", "lock_cancel", "lock_race", "lock_chaos"} {
 		t.Run(s, func(t *testing.T) { petest.Inproc(t, scenarios, s, 8) })
 	}
 }
@@ -37,7 +44,11 @@ func TestLockInprocMany(t *testing.T) {
 // The lock's documented layout, which the tests below peek at to order
 // PEs in the queue: the high half of PE 0's copy is the last queued PE + 1,
 // bit 30 of a PE's copy says its queued node was abandoned.
-const lockAbandonedBit = 1 << 30
+const (
+	lockAbandonedBit = 1 << 30
+	lockGrantedBit   = 1 << 31
+	lockNode         = 1<<32 - 1
+)
 
 // lockTail is the last PE queued for lock + 1 (0: free).
 func lockTail(t *petest.T, pe *shmem.PE, lock shmem.Sym[int64]) int {
@@ -392,4 +403,189 @@ func TestLockPeerDeath(t *testing.T) {
 	assert.ErrorIs(t, err, fabric.ErrPeerDead)
 	assert.Contains(t, err.Error(), "PE 0: simulated crash")
 	assert.Contains(t, err.Error(), "set_lock")
+}
+
+// fakeTail moves the tail on PE 0 from PE from to PE to (PE numbers + 1),
+// keeping PE 0's node, as a SetLock's first step does.
+func fakeTail(t *petest.T, pe *shmem.PE, lock shmem.Sym[int64], from, to int) {
+	old, err := shmem.AtomicFetch(pe, lock, 0)
+	require.NoError(t, err)
+	for {
+		require.Equal(t, from, int(uint64(old)>>32), "tail")
+		got, err := shmem.AtomicCompareSwap(pe, lock, old, old&lockNode|int64(to)<<32, 0)
+		require.NoError(t, err)
+		if got == old {
+			return
+		}
+		old = got
+	}
+}
+
+// scenarioLockRace drives the lock's race windows by hand, writing lock
+// words the way SetLock does at its slowest: a successor that has taken
+// the tail but not yet linked itself into its predecessor's node, behind
+// the holder and behind an abandoned node; a SetLock and a TestLock whose
+// old node is being passed over; and a lock word that is not one.
+func scenarioLockRace(t *petest.T, pe *shmem.PE) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	lock, err := shmem.Calloc[int64](ctx, pe, 1)
+	require.NoError(t, err)
+	flag, err := shmem.Calloc[int64](ctx, pe, 1)
+	require.NoError(t, err)
+	const lag = 20 * time.Millisecond
+	reset := func() {
+		require.NoError(t, pe.BarrierAll(ctx))
+		require.NoError(t, shmem.P(pe, flag, 0, me))
+		require.Equal(t, int64(0), shmem.Local(pe, lock)[0], "lock word left dirty")
+		require.NoError(t, pe.BarrierAll(ctx))
+	}
+	// fakeSuccessor plays a SetLock behind PE pred that links itself lag
+	// after taking the tail, then holds the lock and releases it by hand.
+	fakeSuccessor := func(pred int) {
+		fakeTail(t, pe, lock, pred+1, me+1)
+		require.NoError(t, shmem.AtomicAdd(pe, flag, 1, 0))
+		time.Sleep(lag)
+		require.NoError(t, shmem.AtomicOr(pe, lock, int64(me+1), pred))
+		require.NoError(t, shmem.WaitUntil(ctx, pe, lock, shmem.CmpGE, lockGrantedBit))
+		fakeTail(t, pe, lock, me+1, 0)
+		require.NoError(t, shmem.AtomicAnd(pe, lock, ^int64(lockNode), me))
+	}
+
+	// 1. ClearLock with a successor that has not linked yet waits for it.
+	if me == 0 {
+		require.NoError(t, shmem.SetLock(ctx, pe, lock))
+	}
+	require.NoError(t, pe.BarrierAll(ctx))
+	switch me {
+	case 0:
+		require.NoError(t, shmem.WaitUntil(ctx, pe, flag, shmem.CmpEQ, 1))
+		t0 := time.Now()
+		require.NoError(t, shmem.ClearLock(pe, lock))
+		assert.GreaterOrEqual(t, time.Since(t0), lag/2, "ClearLock did not wait for the successor's link")
+	case 1:
+		fakeSuccessor(0)
+	}
+	reset()
+
+	// 2. The same behind an abandoned node: ClearLock passes over PE 1's
+	// node and waits for PE 2's link into it.
+	if n > 2 {
+		if me == 0 {
+			require.NoError(t, shmem.SetLock(ctx, pe, lock))
+		}
+		require.NoError(t, pe.BarrierAll(ctx))
+		switch me {
+		case 0:
+			require.NoError(t, shmem.WaitUntil(ctx, pe, flag, shmem.CmpEQ, 2))
+			t0 := time.Now()
+			require.NoError(t, shmem.ClearLock(pe, lock))
+			assert.GreaterOrEqual(t, time.Since(t0), lag/2, "ClearLock did not wait for the link into the abandoned node")
+		case 1:
+			cctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+			require.ErrorIs(t, shmem.SetLock(cctx, pe, lock), context.DeadlineExceeded)
+			cancel()
+			require.NoError(t, shmem.AtomicAdd(pe, flag, 1, 0))
+		case 2:
+			until(t, "PE 1 to queue", func() bool { return lockTail(t, pe, lock) == 2 })
+			fakeSuccessor(1)
+		}
+		reset()
+	}
+
+	// 3. SetLock and TestLock while another PE is passing over this PE's
+	// abandoned node wait until it has reset the node.
+	for _, try := range []bool{false, true} {
+		switch me {
+		case 0:
+			require.NoError(t, shmem.WaitUntil(ctx, pe, flag, shmem.CmpEQ, 1))
+			time.Sleep(lag)
+			require.NoError(t, shmem.AtomicAnd(pe, lock, ^int64(lockNode), 1))
+		case 1:
+			require.NoError(t, shmem.AtomicOr(pe, lock, lockAbandonedBit|lockGrantedBit, me))
+			require.NoError(t, shmem.AtomicSet(pe, flag, 1, 0))
+			t0 := time.Now()
+			if try {
+				ok, err := shmem.TestLock(pe, lock)
+				require.NoError(t, err)
+				require.True(t, ok)
+			} else {
+				require.NoError(t, shmem.SetLock(ctx, pe, lock))
+			}
+			assert.GreaterOrEqual(t, time.Since(t0), lag/2, "took the lock before the node was reset")
+			require.NoError(t, shmem.ClearLock(pe, lock))
+		}
+		reset()
+	}
+
+	// 4. A lock word that is not one is an error, not a hang.
+	require.NoError(t, shmem.P(pe, lock, lockGrantedBit|5, me))
+	require.NoError(t, pe.Quiet())
+	err = shmem.SetLock(ctx, pe, lock)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	assert.Contains(t, err.Error(), "not a lock word")
+	_, err = shmem.TestLock(pe, lock)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	require.NoError(t, shmem.P(pe, lock, 0, me))
+	reset()
+
+	exclusive(t, pe, lock, 20)
+	require.NoError(t, shmem.Free(ctx, pe, flag))
+	require.NoError(t, shmem.Free(ctx, pe, lock))
+}
+
+// scenarioLockChaos: every PE asks for the lock over and over with
+// deadlines about as long as a turn, so that SetLocks give up at every
+// point of the protocol, some just as their grant arrives, and take back
+// their abandoned nodes; mutual exclusion must hold throughout and the
+// lock must end clean and usable.
+func scenarioLockChaos(t *petest.T, pe *shmem.PE) {
+	ctx := t.Context()
+	me := pe.MyPE()
+	lock, err := shmem.Calloc[int64](ctx, pe, 1)
+	require.NoError(t, err)
+	w, err := shmem.Calloc[int64](ctx, pe, 3) // counter, inside, acquisitions: on PE 0
+	require.NoError(t, err)
+	counter, inside, acquired := w.At(0), w.At(1), w.At(2)
+	rng := rand.New(rand.NewPCG(uint64(me), 42))
+	const rounds = 300
+	got, gaveUp := 0, 0
+	for r := 0; r < rounds; r++ {
+		cctx, cancel := context.WithTimeout(ctx, time.Duration(rng.IntN(200))*time.Microsecond)
+		err := shmem.SetLock(cctx, pe, lock)
+		cancel()
+		if err != nil {
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			gaveUp++
+			continue
+		}
+		got++
+		in, err := shmem.AtomicFetchAdd(pe, inside, 1, 0)
+		require.NoError(t, err)
+		require.Zero(t, in, "another PE is inside the critical section")
+		v, err := shmem.G(pe, counter, 0)
+		require.NoError(t, err)
+		if rng.IntN(4) == 0 {
+			time.Sleep(time.Duration(rng.IntN(100)) * time.Microsecond)
+		}
+		require.NoError(t, shmem.P(pe, counter, v+1, 0))
+		require.NoError(t, shmem.AtomicAdd(pe, inside, -1, 0))
+		require.NoError(t, shmem.ClearLock(pe, lock))
+	}
+	require.NoError(t, shmem.AtomicAdd(pe, acquired, int64(got), 0))
+	require.NoError(t, pe.BarrierAll(ctx))
+	total, err := shmem.G(pe, counter, 0)
+	require.NoError(t, err)
+	want, err := shmem.G(pe, acquired, 0)
+	require.NoError(t, err)
+	require.Equal(t, want, total, "updates lost: mutual exclusion failed")
+	if os.Getenv("GSHMEM_LOCK_CHAOS_VERBOSE") != "" {
+		fmt.Printf("PE %d: %d acquisitions, %d gave up\n", me, got, gaveUp)
+	}
+	// Everyone's abandoned nodes get passed over: the lock ends usable.
+	exclusive(t, pe, lock, 10)
+	assert.Equal(t, int64(0), shmem.Local(pe, lock)[0], "lock word left dirty")
+	require.NoError(t, pe.BarrierAll(ctx))
+	require.NoError(t, shmem.Free(ctx, pe, w))
+	require.NoError(t, shmem.Free(ctx, pe, lock))
 }

@@ -39,6 +39,10 @@ type Options struct {
 	HeapSize uintptr
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
+	// RMAOnly makes in-process PEs reach each other only through the
+	// fabric's Put, Get and atomics, never by loads and stores, the way
+	// they will over a network transport: for testing those paths.
+	RMAOnly bool
 }
 
 // Run runs fn once on every PE of the job and returns when all are done:
@@ -69,7 +73,7 @@ func RunWith(ctx context.Context, o Options, fn func(pe *PE) error) error {
 		}
 		return pe.Finalize(ctx)
 	}
-	return runInproc(ctx, cfg, fn)
+	return runInproc(ctx, cfg, o.RMAOnly, fn)
 }
 
 func loadConfig(o Options) (config.Config, error) {
@@ -87,10 +91,13 @@ func loadConfig(o Options) (config.Config, error) {
 	return cfg, nil
 }
 
-func runInproc(ctx context.Context, cfg config.Config, fn func(pe *PE) error) error {
+func runInproc(ctx context.Context, cfg config.Config, rmaOnly bool, fn func(pe *PE) error) error {
 	job, err := inproc.New(cfg.NPES, hostshmem.RegionSize(cfg.SymSize))
 	if err != nil {
 		return err
+	}
+	if rmaOnly {
+		job.RMAOnly()
 	}
 	errs := make([]error, cfg.NPES)
 	var wg sync.WaitGroup

@@ -53,7 +53,7 @@ func putSignal[T Elem](c Comm, op string, dst Sym[T], src []T, sig Sym[uint64], 
 	if err != nil {
 		return err
 	}
-	if overlaps(dr, sr) {
+	if d0, d1 := dst.off, dst.off+uintptr(len(src))*sizeOf[T](); sig.off < d1 && d0 < sig.off+8 {
 		return fmt.Errorf("gshmem: %s: %w: signal %v inside destination %v", op, ErrOverlap, sig, dst)
 	}
 	if sr == nil {

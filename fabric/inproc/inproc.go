@@ -88,9 +88,28 @@ func (j *Job) Fabric(pe int) fabric.Fabric { return j.views[pe] }
 
 type peFabric struct {
 	*fabric.Mapped
-	j      *Job
-	pe     int
-	closed atomic.Bool
+	j       *Job
+	pe      int
+	closed  atomic.Bool
+	rmaOnly bool
+}
+
+// Region implements fabric.Fabric; an RMA-only view maps no peer.
+func (f *peFabric) Region(pe int) []byte {
+	if f.rmaOnly && pe != f.pe {
+		return nil
+	}
+	return f.Mapped.Region(pe)
+}
+
+// RMAOnly makes every PE's view of the job hide its peers' regions: the
+// runtime then reaches peers only through Put, Get and the AMOs, as it will
+// over a network transport. It is for testing those paths; call it before
+// the first Fabric call.
+func (j *Job) RMAOnly() {
+	for _, v := range j.views {
+		v.rmaOnly = true
+	}
 }
 
 func (f *peFabric) Close(finalized bool) error {

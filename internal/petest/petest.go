@@ -117,16 +117,28 @@ func run(ctx context.Context, fn Scenario, pe *hostshmem.PE) (err error) {
 // Inproc runs scenario name on n goroutine PEs.
 func Inproc(t *testing.T, s Scenarios, name string, n int) {
 	t.Helper()
+	inproc(t, s, name, n, false)
+}
+
+// RMA runs scenario name on n goroutine PEs that reach each other only
+// through the fabric's Put, Get and atomics (the network transports' paths).
+func RMA(t *testing.T, s Scenarios, name string, n int) {
+	t.Helper()
+	inproc(t, s, name, n, true)
+}
+
+func inproc(t *testing.T, s Scenarios, name string, n int, rmaOnly bool) {
+	t.Helper()
 	fn := s[name]
 	if fn == nil {
 		t.Fatalf("petest: no scenario %q", name)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, Getenv: func(string) string { return "" }},
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, Getenv: func(string) string { return "" }, RMAOnly: rmaOnly},
 		func(pe *hostshmem.PE) error { return run(ctx, fn, pe) })
 	if err != nil {
-		t.Fatalf("scenario %s on %d inproc PEs:\n%v", name, n, err)
+		t.Fatalf("scenario %s on %d inproc PEs (RMA only: %v):\n%v", name, n, rmaOnly, err)
 	}
 }
 
@@ -185,12 +197,14 @@ func Shm(t *testing.T, name string, n int) {
 }
 
 // Both runs scenario name on inproc and on shm with each PE count in ns,
-// as subtests. Under -short the shm runs use only the first count.
+// and RMA-only inproc with the last count, as subtests. Under -short the
+// shm runs use only the first count.
 func Both(t *testing.T, s Scenarios, name string, ns ...int) {
 	t.Helper()
 	for _, n := range ns {
 		t.Run(fmt.Sprintf("inproc/%d", n), func(t *testing.T) { Inproc(t, s, name, n) })
 	}
+	t.Run(fmt.Sprintf("rma/%d", ns[len(ns)-1]), func(t *testing.T) { RMA(t, s, name, ns[len(ns)-1]) })
 	for i, n := range ns {
 		if testing.Short() && i > 0 {
 			break

@@ -52,5 +52,6 @@ func ExampleInfo() {
 	// GSHMEM_BOOT_TIMEOUT    -      30s       how long a PE waits for its peers to appear at start-up
 	// GSHMEM_PREFAULT        -      1         pre-fault shared-memory segments at start-up (0 to skip)
 	// GSHMEM_SHM_DIR         -      /dev/shm  directory (tmpfs) holding the shared-memory segments
+	// GSHMEM_COLL_PUSH_MAX   -      2048      largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)
 	// GOMAXPROCS             -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
 }

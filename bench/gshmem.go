@@ -7,20 +7,23 @@ import (
 	"time"
 
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
 )
 
 // Config says what [Measure] measures on gshmem: the same knobs as
 // [PeerConfig], so both sides run the same method.
 type Config struct {
-	Ops                []string      // Op constants; nil means put, get, fadd, barrier, putbw
-	Sizes              []int         // putbw sizes; nil means [Sizes]
+	Ops                []string      // Op constants; nil means [GshmemOps]
+	Sizes              []int         // putbw, bcastbw, allreduce sizes; nil means [Sizes]
+	CollSizes          []int         // fcollect, alltoall block sizes; nil means [CollSizes]
 	Target             time.Duration // one timed loop; default 30ms
 	MinIters, MaxIters int           // defaults 5 and 10,000,000
 	Reps               int           // timed loops per measurement, fastest counts; default 3
 }
 
-// GshmemOps are the ops [Measure] knows.
-var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW}
+// GshmemOps are the ops [Measure] knows, in table order.
+var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
+	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce}
 
 func (c Config) withDefaults() Config {
 	if c.Ops == nil {
@@ -28,6 +31,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Sizes == nil {
 		c.Sizes = Sizes
+	}
+	if c.CollSizes == nil {
+		c.CollSizes = CollSizes
 	}
 	if c.Target <= 0 {
 		c.Target = 30 * time.Millisecond
@@ -44,21 +50,49 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// HeapFor is the symmetric heap a PE needs to run c.
-func (c Config) HeapFor() uintptr {
+// HeapFor is the symmetric heap a PE needs to run c on npes PEs: the
+// largest buffers one op takes (each op allocates its own and frees them
+// after), plus 1 MiB.
+func (c Config) HeapFor(npes int) uintptr {
 	c = c.withDefaults()
-	return uintptr(slices.Max(c.Sizes)) + 1<<20
+	need := 0
+	for _, op := range c.Ops {
+		need = max(need, bufBytes(op, npes, OpSizes(op, c.Sizes, c.CollSizes)))
+	}
+	return uintptr(need) + 1<<20
+}
+
+// bufBytes is the symmetric memory op takes on npes PEs at sizes.
+func bufBytes(op string, npes int, sizes []int) int {
+	n := slices.Max(append([]int{0}, sizes...))
+	switch op {
+	case OpPutBW:
+		return n
+	case OpBcastBW, OpAllreduce:
+		return 2 * n
+	case OpFCollect:
+		return n + npes*n
+	case OpAlltoall:
+		return 2 * npes * n
+	}
+	return 64 // the fixed-size ops
 }
 
 // Measure runs the gshmem benchmarks on every PE of pe's job (it is
 // collective: every PE must call it with the same c) and returns the
-// results on PE 0 (nil elsewhere). Point-to-point ops run from PE 0 to
-// PE 1 while the other PEs wait; barrier runs on every PE and reports the
-// mean over PEs.
+// results on PE 0 (nil elsewhere), in the order of c.Ops. Point-to-point
+// ops run from PE 0 to PE 1 while the other PEs wait; collectives run on
+// the world team. Each op is measured as the peer programs measure it (see
+// the package doc), and each collective's result is checked afterwards.
 func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 	c = c.withDefaults()
 	if pe.NPEs() < 2 {
 		return nil, fmt.Errorf("bench: %d PE: need at least 2", pe.NPEs())
+	}
+	for _, op := range c.Ops {
+		if !slices.Contains(GshmemOps, op) {
+			return nil, fmt.Errorf("bench: gshmem has no benchmark %q (have %v)", op, GshmemOps)
+		}
 	}
 	m := &meter{ctx: ctx, pe: pe, c: c}
 	var err error
@@ -68,25 +102,18 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 	if m.table, err = shmem.Calloc[float64](ctx, pe, pe.NPEs()); err != nil {
 		return nil, err
 	}
-	big := 8
-	if slices.Contains(c.Ops, OpPutBW) {
-		big = slices.Max(c.Sizes)
-	}
-	if m.big, err = shmem.Malloc[byte](ctx, pe, big); err != nil {
-		return nil, fmt.Errorf("bench: %w (run with %s=%d)", err, "GSHMEM_SYMMETRIC_SIZE", c.HeapFor())
-	}
 	var out []Result
 	for _, op := range c.Ops {
 		var rs []Result
 		switch op {
 		case OpPut, OpGet, OpFetchAdd:
 			rs, err = m.pointToPoint(op)
-		case OpBarrier:
-			rs, err = m.barrier()
+		case OpBarrier, OpSync:
+			rs, err = m.barrier(op)
 		case OpPutBW:
 			rs, err = m.putBW()
 		default:
-			err = fmt.Errorf("bench: gshmem has no benchmark %q (have %v)", op, GshmemOps)
+			rs, err = m.collective(op)
 		}
 		if err != nil {
 			return nil, err
@@ -103,63 +130,126 @@ type meter struct {
 	ctx   context.Context
 	pe    *shmem.PE
 	c     Config
-	word  shmem.Sym[uint64]
-	table shmem.Sym[float64]
-	big   shmem.Sym[byte]
+	word  shmem.Sym[uint64]  // [0]: the point-to-point target; [1]: share's
+	table shmem.Sym[float64] // one per PE: meanOverPEs's
 }
 
-// time measures loop (which runs n operations) the package's way: warm-up
-// rounds of doubling length until one takes Target/8, then the fastest of
-// Reps timed loops sized to take Target. With all set, every PE runs the
-// loops in lockstep and PE 0's calibration is shared; else PE 0 alone runs
-// them while the others wait at the closing barrier.
-func (m *meter) time(all bool, loop func(n int) error) (iters int, best time.Duration, err error) {
-	me := m.pe.MyPE()
+// How a measurement runs, as the peer programs' MEASURE macro does.
+type timing int
+
+const (
+	// pe0Loop: PE 0 alone runs the loop while the others wait; the result
+	// is PE 0's loop time over the iterations.
+	pe0Loop timing = iota
+	// allLoop: every PE runs the loop; the result is the mean over PEs of
+	// each PE's loop time over the iterations.
+	allLoop
+	// allPerCall: every PE runs the loop, which times each call on its
+	// own and returns the sum (see perCall); the result is the mean over
+	// PEs of each PE's sum over the iterations.
+	allPerCall
+)
+
+// measure measures loop (which runs n operations) the package's way and
+// returns the result on PE 0 (the NsPerOp of other PEs' is meaningless):
+// warm-up rounds of doubling length until PE 0's round took Target/8 (with
+// a barrier before each round where every PE runs), then Reps timed loops
+// sized by PE 0 from its last round to take Target, each after a barrier;
+// the fastest counts. With allPerCall the time of a loop is what loop
+// returns; otherwise the loop's wall time (loop's return is ignored).
+func (m *meter) measure(op string, bytes int, how timing, loop func(n int) (time.Duration, error)) (Result, error) {
+	pe, all := m.pe, how != pe0Loop
+	me := pe.MyPE()
+	fail := func(err error) (Result, error) {
+		return Result{}, fmt.Errorf("bench: %s %d: %w", op, bytes, err)
+	}
+	iters, best := 0, -1.0
 	if all || me == 0 {
-		n := 1
-		for {
+		for n := 1; ; n *= 2 {
+			if all {
+				if err := pe.BarrierAll(m.ctx); err != nil {
+					return fail(err)
+				}
+			}
 			t0 := time.Now()
-			if err := loop(n); err != nil {
-				return 0, 0, err
+			if _, err := loop(n); err != nil {
+				return fail(err)
 			}
 			dt := time.Since(t0)
-			done := n >= 2 && (dt >= m.c.Target/8 || n >= m.c.MaxIters)
-			if all {
-				v := uint64(0)
-				if done {
-					v = 1
-				}
-				if v, err = m.share(v); err != nil {
-					return 0, 0, err
-				}
-				done = v == 1
+			v := uint64(0)
+			if me == 0 && n >= 2 && (dt >= m.c.Target/8 || n >= m.c.MaxIters) {
+				v = uint64(m.itersFor(dt, n))
 			}
-			if done {
-				iters = int(float64(n) * float64(m.c.Target) / float64(max(dt, 1)))
+			if all {
+				var err error
+				if v, err = m.share(v); err != nil {
+					return fail(err)
+				}
+			}
+			if v > 0 {
+				iters = int(v)
 				break
 			}
-			n *= 2
 		}
-		iters = min(max(iters, m.c.MinIters), m.c.MaxIters)
-		if all {
-			v, err := m.share(uint64(iters))
-			if err != nil {
-				return 0, 0, err
-			}
-			iters = int(v)
-		}
-		best = -1
 		for range m.c.Reps {
-			t0 := time.Now()
-			if err := loop(iters); err != nil {
-				return 0, 0, err
+			if all {
+				if err := pe.BarrierAll(m.ctx); err != nil {
+					return fail(err)
+				}
 			}
-			if dt := time.Since(t0); best < 0 || dt < best {
-				best = dt
+			t0 := time.Now()
+			acc, err := loop(iters)
+			if err != nil {
+				return fail(err)
+			}
+			if how != allPerCall {
+				acc = time.Since(t0)
+			}
+			per := float64(acc.Nanoseconds()) / float64(iters)
+			if all {
+				if per, err = m.meanOverPEs(per); err != nil {
+					return fail(err)
+				}
+			}
+			if best < 0 || per < best {
+				best = per
 			}
 		}
 	}
-	return iters, best, m.pe.BarrierAll(m.ctx)
+	if err := pe.BarrierAll(m.ctx); err != nil {
+		return fail(err)
+	}
+	return Result{Impl: ImplGshmem, Op: op, PEs: pe.NPEs(), Bytes: bytes, Iters: iters, NsPerOp: best}, nil
+}
+
+// itersFor turns a warm-up round (n iterations took dt) into the length of
+// the timed loop: enough to fill Target, within [MinIters, MaxIters].
+func (m *meter) itersFor(dt time.Duration, n int) int {
+	want := float64(m.c.MaxIters)
+	if dt > 0 {
+		want = float64(n) * float64(m.c.Target) / float64(dt)
+	}
+	return int(min(max(want, float64(m.c.MinIters)), float64(m.c.MaxIters)))
+}
+
+// perCall returns a loop that times each call of f on its own, with an
+// untimed barrier after it, and returns the sum of the calls' times: the
+// OSU method for collectives, as the peer programs use it.
+func (m *meter) perCall(f func() error) func(n int) (time.Duration, error) {
+	return func(n int) (time.Duration, error) {
+		var acc time.Duration
+		for range n {
+			t0 := time.Now()
+			if err := f(); err != nil {
+				return 0, err
+			}
+			acc += time.Since(t0)
+			if err := m.pe.BarrierAll(m.ctx); err != nil {
+				return 0, err
+			}
+		}
+		return acc, nil
+	}
 }
 
 // share makes PE 0's v every PE's.
@@ -184,9 +274,22 @@ func (m *meter) share(v uint64) (uint64, error) {
 	return shmem.Local(pe, m.word)[1], nil
 }
 
-func (m *meter) result(op string, bytes, iters int, d time.Duration) Result {
-	return Result{Impl: ImplGshmem, Op: op, PEs: m.pe.NPEs(), Bytes: bytes, Iters: iters,
-		NsPerOp: float64(d.Nanoseconds()) / float64(max(iters, 1))}
+// meanOverPEs returns, on PE 0, the mean of every PE's x. Collective.
+func (m *meter) meanOverPEs(x float64) (float64, error) {
+	pe := m.pe
+	if err := shmem.P(pe, m.table.At(pe.MyPE()), x, 0); err != nil {
+		return 0, err
+	}
+	if err := pe.BarrierAll(m.ctx); err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	if pe.MyPE() == 0 {
+		for _, v := range shmem.Local(pe, m.table) {
+			sum += v
+		}
+	}
+	return sum / float64(pe.NPEs()), pe.BarrierAll(m.ctx)
 }
 
 func (m *meter) pointToPoint(op string) ([]Result, error) {
@@ -225,70 +328,246 @@ func (m *meter) pointToPoint(op string) ([]Result, error) {
 			return nil
 		}
 	}
-	iters, best, err := m.time(false, loop)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %s: %w", op, err)
-	}
-	return []Result{m.result(op, 8, iters, best)}, nil
+	r, err := m.measure(op, 8, pe0Loop, func(n int) (time.Duration, error) { return 0, loop(n) })
+	return []Result{r}, err
 }
 
-func (m *meter) barrier() ([]Result, error) {
-	pe := m.pe
-	iters, best, err := m.time(true, func(n int) error {
+// barrier measures BarrierAll (OpBarrier) or the world team's Sync
+// (OpSync) in a tight loop on every PE.
+func (m *meter) barrier(op string) ([]Result, error) {
+	pe, world := m.pe, m.pe.TeamWorld()
+	call := func() error { return pe.BarrierAll(m.ctx) }
+	if op == OpSync {
+		call = func() error { return world.Sync(m.ctx) }
+	}
+	r, err := m.measure(op, 0, allLoop, func(n int) (time.Duration, error) {
 		for range n {
-			if err := pe.BarrierAll(m.ctx); err != nil {
-				return err
+			if err := call(); err != nil {
+				return 0, err
 			}
 		}
-		return nil
+		return 0, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("bench: barrier: %w", err)
-	}
-	// The mean over PEs of each PE's time per barrier.
-	mine := float64(best.Nanoseconds()) / float64(max(iters, 1))
-	if err := shmem.P(pe, m.table.At(pe.MyPE()), mine, 0); err != nil {
-		return nil, err
-	}
-	if err := pe.BarrierAll(m.ctx); err != nil {
-		return nil, err
-	}
-	sum := 0.0
-	for _, v := range shmem.Local(pe, m.table) {
-		sum += v
-	}
-	r := m.result(OpBarrier, 0, iters, 0)
-	r.NsPerOp = sum / float64(pe.NPEs())
-	return []Result{r}, nil
+	return []Result{r}, err
 }
 
 func (m *meter) putBW() ([]Result, error) {
 	pe := m.pe
-	src := make([]byte, m.big.Len())
+	sizes := OpSizes(OpPutBW, m.c.Sizes, m.c.CollSizes)
+	if len(sizes) == 0 {
+		return nil, nil
+	}
+	big, err := alloc[byte](m, slices.Max(sizes))
+	if err != nil {
+		return nil, err
+	}
+	src := make([]byte, big.Len())
 	for i := range src {
 		src[i] = byte(i)
 	}
 	var out []Result
-	for _, size := range m.c.Sizes {
-		if size <= 0 || size > len(src) {
-			continue
-		}
-		dst, s := m.big.Slice(0, size), src[:size]
-		iters, best, err := m.time(false, func(n int) error {
+	for _, size := range sizes {
+		dst, s := big.Slice(0, size), src[:size]
+		r, err := m.measure(OpPutBW, size, pe0Loop, func(n int) (time.Duration, error) {
 			for range n {
 				if err := shmem.PutMem(pe, dst, s, 1); err != nil {
-					return err
+					return 0, err
 				}
 				if err := pe.Quiet(); err != nil {
-					return err
+					return 0, err
 				}
 			}
-			return nil
+			return 0, nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("bench: putbw %d: %w", size, err)
+			return nil, err
 		}
-		out = append(out, m.result(OpPutBW, size, iters, best))
+		out = append(out, r)
 	}
-	return out, nil
+	return out, shmem.Free(m.ctx, pe, big)
+}
+
+// alloc allocates n elements of T on the symmetric heap, each page written
+// to (so no page fault is measured).
+func alloc[T shmem.Elem](m *meter, n int) (shmem.Sym[T], error) {
+	s, err := shmem.Calloc[T](m.ctx, m.pe, max(n, 1))
+	if err != nil {
+		return s, fmt.Errorf("bench: %w (run with %s=%d)", err, config.EnvSymSize, m.c.HeapFor(m.pe.NPEs()))
+	}
+	return s, nil
+}
+
+// collective measures one of the team collectives on the world team, at
+// each of its sizes, call by call with an untimed barrier between calls.
+// Buffers are allocated for the op and freed after it.
+func (m *meter) collective(op string) ([]Result, error) {
+	pe, world := m.pe, m.pe.TeamWorld()
+	me, npes := pe.MyPE(), pe.NPEs()
+	sizes := OpSizes(op, m.c.Sizes, m.c.CollSizes)
+	if len(sizes) == 0 {
+		return nil, nil
+	}
+	big := slices.Max(sizes)
+	var out []Result
+	run := func(bytes int, call func() error, check func() error) error {
+		r, err := m.measure(op, bytes, allPerCall, m.perCall(call))
+		if err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return fmt.Errorf("bench: %s of %d B on PE %d: %w", op, bytes, me, err)
+		}
+		out = append(out, r)
+		return nil
+	}
+	switch op {
+	case OpBcast, OpBcastBW:
+		// Source and dest are distinct objects, as in the shmem peer.
+		src, err := alloc[byte](m, big)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := alloc[byte](m, big)
+		if err != nil {
+			return nil, err
+		}
+		if me == 0 {
+			fill(shmem.Local(pe, src), 1)
+		}
+		for _, n := range sizes {
+			fill(shmem.Local(pe, dst)[:n], 0)
+			err := run(n, func() error {
+				return shmem.Broadcast(m.ctx, world, dst, src, n, 0)
+			}, func() error { return checkAll(shmem.Local(pe, dst)[:n], 1) })
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, freeAll(m, src, dst)
+	case OpReduce:
+		v, err := alloc[int64](m, 2)
+		if err != nil {
+			return nil, err
+		}
+		src, dst := v.Slice(0, 1), v.Slice(1, 2)
+		shmem.Local(pe, src)[0] = int64(me + 1)
+		want := int64(npes * (npes + 1) / 2)
+		err = run(8, func() error {
+			return shmem.Reduce(m.ctx, world, shmem.OpSum, dst, src, 1)
+		}, func() error { return checkAll(shmem.Local(pe, dst), want) })
+		if err != nil {
+			return nil, err
+		}
+		return out, shmem.Free(m.ctx, pe, v)
+	case OpAllreduce:
+		src, err := alloc[float32](m, big/4)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := alloc[float32](m, big/4)
+		if err != nil {
+			return nil, err
+		}
+		fill(shmem.Local(pe, src), float32(me+1))
+		want := float32(npes * (npes + 1) / 2)
+		for _, n := range sizes {
+			s, d := src.Slice(0, n/4), dst.Slice(0, n/4)
+			fill(shmem.Local(pe, d), 0)
+			err := run(n, func() error {
+				return shmem.AllReduce(m.ctx, world, shmem.OpSum, d, s, n/4)
+			}, func() error { return checkAll(shmem.Local(pe, d), want) })
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, freeAll(m, src, dst)
+	case OpFCollect:
+		src, err := alloc[byte](m, big)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := alloc[byte](m, npes*big)
+		if err != nil {
+			return nil, err
+		}
+		fill(shmem.Local(pe, src), byte(me+1))
+		for _, n := range sizes {
+			d := shmem.Local(pe, dst)[:npes*n]
+			fill(d, 0)
+			err := run(n, func() error {
+				return shmem.FCollect(m.ctx, world, dst, src, n)
+			}, func() error {
+				for i := range npes {
+					if err := checkAll(d[i*n:(i+1)*n], byte(i+1)); err != nil {
+						return fmt.Errorf("block %d: %w", i, err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, freeAll(m, src, dst)
+	case OpAlltoall:
+		src, err := alloc[byte](m, npes*big)
+		if err != nil {
+			return nil, err
+		}
+		dst, err := alloc[byte](m, npes*big)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range sizes {
+			s, d := shmem.Local(pe, src), shmem.Local(pe, dst)[:npes*n]
+			for j := range npes {
+				fill(s[j*n:(j+1)*n], a2aByte(me, j))
+			}
+			fill(d, 0)
+			err := run(n, func() error {
+				return shmem.AllToAll(m.ctx, world, dst, src, n)
+			}, func() error {
+				for i := range npes {
+					if err := checkAll(d[i*n:(i+1)*n], a2aByte(i, me)); err != nil {
+						return fmt.Errorf("block %d: %w", i, err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return out, freeAll(m, src, dst)
+	}
+	return nil, fmt.Errorf("bench: gshmem has no benchmark %q (have %v)", op, GshmemOps)
+}
+
+// a2aByte is the byte PE from sends to PE to in the alltoall check, as in
+// the peer programs.
+func a2aByte(from, to int) byte { return byte(from*31 + to + 1) }
+
+func fill[T comparable](s []T, v T) {
+	for i := range s {
+		s[i] = v
+	}
+}
+
+// checkAll reports the first element of s that is not want.
+func checkAll[T comparable](s []T, want T) error {
+	for i, v := range s {
+		if v != want {
+			return fmt.Errorf("element %d is %v, want %v", i, v, want)
+		}
+	}
+	return nil
+}
+
+func freeAll[T shmem.Elem](m *meter, s ...shmem.Sym[T]) error {
+	for i := len(s) - 1; i >= 0; i-- {
+		if err := shmem.Free(m.ctx, m.pe, s[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

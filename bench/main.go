@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // flags are the options `gpurun bench` and its workers share.
 type flags struct {
 	fs                *flag.FlagSet
-	pes               *int
+	pes               *string
 	ops               *string
 	maxSize           *string
 	target            *time.Duration
@@ -32,10 +33,11 @@ func newFlags(name string, stderr io.Writer) *flags {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return &flags{
-		fs:         fs,
-		pes:        fs.Int("n", 2, "PEs (processes over shm)"),
-		ops:        fs.String("ops", strings.Join(GshmemOps, ","), "comma-separated benchmarks"),
-		maxSize:    fs.String("max-size", "64m", "largest putbw message (k, m, g suffixes)"),
+		fs:  fs,
+		pes: fs.String("n", "2", "PEs (processes over shm); a comma-separated list runs each count in turn"),
+		ops: fs.String("ops", "p2p", "comma-separated benchmarks ("+strings.Join(GshmemOps, ",")+
+			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+"; all)"),
+		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
 		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop"),
 		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
@@ -48,19 +50,27 @@ func (f *flags) config() (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("-max-size %q: %w", *f.maxSize, err)
 	}
-	ops := strings.Split(*f.ops, ",")
-	for _, op := range ops {
-		if !slices.Contains(GshmemOps, op) {
-			return Config{}, fmt.Errorf("-ops: unknown benchmark %q (have %s)", op, strings.Join(GshmemOps, ","))
-		}
+	ops, err := ExpandOps(strings.Split(*f.ops, ","))
+	if err != nil {
+		return Config{}, fmt.Errorf("-ops: %w", err)
 	}
-	var sizes []int
-	for _, s := range Sizes {
-		if int64(s) <= max {
-			sizes = append(sizes, s)
-		}
+	upTo := func(ns []int) []int {
+		return slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return int64(n) > max })
 	}
-	return Config{Ops: ops, Sizes: sizes, Target: *f.target, Reps: *f.reps}, nil
+	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps}, nil
+}
+
+// peCounts parses -n: PE counts of 2 or more, comma-separated.
+func (f *flags) peCounts() ([]int, error) {
+	var ns []int
+	for _, s := range strings.Split(*f.pes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 2 {
+			return nil, fmt.Errorf("-n %q: want PE counts of at least 2, comma-separated", *f.pes)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 // args returns the flags as a worker's command line.
@@ -70,60 +80,77 @@ func (f *flags) args() []string {
 	return a
 }
 
-// Main is `gpurun bench [flags]`: it runs the gshmem benchmarks on -n PEs
-// (processes over shm started with self, a command line that runs this
-// binary as a bench worker, see Worker), the same measurements with Open
-// MPI where it is installed, and memmove, and writes the comparison table
-// to stdout. It returns the process exit status.
+// Main is `gpurun bench [flags]`: for each PE count of -n in turn it runs
+// the gshmem benchmarks on that many PEs (processes over shm started with
+// self, a command line that runs this binary as a bench worker, see
+// Worker), then the same measurements with Open MPI where it is installed;
+// then memmove, for the bandwidth rows; and it writes one comparison table
+// to stdout. It returns the process exit status: 1 if a gshmem run failed
+// (the table is still written, without it), 0 otherwise; a failing peer is
+// reported on stderr and leaves its cells empty.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []string) int {
 	f := newFlags("gpurun bench", stderr)
 	if err := f.fs.Parse(args); err != nil {
 		return 2
 	}
 	c, err := f.config()
-	if err != nil || *f.pes < 2 {
-		if err == nil {
-			err = fmt.Errorf("-n %d: need at least 2 PEs", *f.pes)
-		}
+	var counts []int
+	if err == nil {
+		counts, err = f.peCounts()
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "gpurun bench:", err)
 		return 2
 	}
-	fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", *f.pes)
-	var out bytes.Buffer
-	env := append(os.Environ(), fmt.Sprintf("%s=%d", config.EnvSymSize, c.HeapFor()))
-	code, err := launcher.Run(ctx, launcher.Options{
-		N: *f.pes, Program: self[0], Args: append(slices.Clone(self[1:]), f.args()...),
-		Stdout: &out, Stderr: stderr, Env: env,
-	})
-	if err != nil || code != 0 {
-		fmt.Fprintf(stderr, "gpurun bench: gshmem run failed (exit %d): %v\n%s", code, err, out.String())
-		return 1
-	}
-	ours, err := ParseResults(&out, ImplGshmem, *f.pes)
-	if err != nil {
-		fmt.Fprintln(stderr, "gpurun bench:", err)
-		return 1
-	}
-	var peers []Result
-	if *f.peers {
-		fmt.Fprintln(stderr, "gpurun bench: Open MPI on the same machine...")
-		peers, err = Peers(ctx, PeerConfig{PEs: *f.pes, Ops: c.Ops, Sizes: c.Sizes, Target: c.Target, Reps: c.Reps})
-		switch {
-		case errors.Is(err, ErrNoPeer):
-			fmt.Fprintln(stderr, "gpurun bench: no Open MPI (oshcc/oshrun): peer columns left out")
-		case err != nil:
-			fmt.Fprintln(stderr, "gpurun bench: peers:", err)
+	status := 0
+	var ours, peers []Result
+	for _, n := range counts {
+		start := time.Now()
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
+		rs, err := runGshmem(ctx, c, n, stderr, self, f.args())
+		ours = append(ours, rs...)
+		if err != nil {
+			fmt.Fprintln(stderr, "gpurun bench:", err)
+			status = 1
 		}
+		if pops := PeerOps(c.Ops); *f.peers && len(pops) > 0 {
+			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs...\n", n)
+			rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
+				Target: c.Target, Reps: c.Reps})
+			peers = append(peers, rs...)
+			switch {
+			case errors.Is(err, ErrNoPeer):
+				fmt.Fprintln(stderr, "gpurun bench: no Open MPI (oshcc/oshrun): peer columns left out")
+			case err != nil:
+				fmt.Fprintln(stderr, "gpurun bench: peers:", err)
+			}
+		}
+		fmt.Fprintf(stderr, "gpurun bench: %d PEs took %v\n", n, time.Since(start).Round(time.Second))
 	}
 	var mm []Result
-	if *f.memmoveCol && slices.Contains(c.Ops, OpPutBW) {
+	if *f.memmoveCol && slices.ContainsFunc(c.Ops, IsBandwidth) {
 		mm = Memmove(c.Sizes)
 	}
 	if err := WriteTable(stdout, ours, peers, mm); err != nil {
 		fmt.Fprintln(stderr, "gpurun bench:", err)
 		return 1
 	}
-	return 0
+	return status
+}
+
+// runGshmem runs the gshmem benchmarks c on n PEs: workers started with
+// self and the flags args.
+func runGshmem(ctx context.Context, c Config, n int, stderr io.Writer, self, args []string) ([]Result, error) {
+	var out bytes.Buffer
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", config.EnvSymSize, c.HeapFor(n)))
+	code, err := launcher.Run(ctx, launcher.Options{
+		N: n, Program: self[0], Args: append(slices.Clone(self[1:]), args...),
+		Stdout: &out, Stderr: stderr, Env: env,
+	})
+	if err != nil || code != 0 {
+		return nil, fmt.Errorf("gshmem run on %d PEs failed (exit %d): %v\n%s", n, code, err, out.String())
+	}
+	return ParseResults(&out, ImplGshmem, n)
 }
 
 // Worker is the PE side of Main: run in each process of the job, it

@@ -39,9 +39,13 @@ type PeerConfig struct {
 	PEs int
 	// Ops restricts the run to these Op constants; nil means all of them.
 	Ops []string
-	// Sizes are the bytes per message of OpPutBW and OpAllreduce; nil means
-	// [Sizes]. At most 64 sizes; allreduce runs only the multiples of 4.
+	// Sizes are the bytes per message of OpPutBW, OpBcastBW and
+	// OpAllreduce; nil means [Sizes]. At most 64 sizes; see [OpSizes] for
+	// which each op runs.
 	Sizes []int
+	// CollSizes are the bytes per PE block of OpFCollect and OpAlltoall;
+	// nil means [CollSizes]. At most 64 sizes.
+	CollSizes []int
 	// Target is how long one timed loop should take (a warm-up of about a
 	// quarter of it comes first); default 30ms. Small values make a quick,
 	// noisy run for tests. A measurement takes about (Reps + 1/4) * Target,
@@ -62,20 +66,26 @@ type PeerConfig struct {
 
 // shmemOps and mpiOps are the ops each peer program knows, in its order.
 var (
-	shmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpBcast, OpReduce, OpPutBW}
-	mpiOps   = []string{OpBarrier, OpBcast, OpAllreduce}
+	shmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
+		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall}
+	mpiOps = []string{OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall}
 )
 
-// fixedBytes is the Bytes of each op that does not run at Sizes.
-var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpBcast: 4, OpReduce: 8}
+// PeerOps returns the ops of ops that some peer program measures.
+func PeerOps(ops []string) []string {
+	return slices.DeleteFunc(slices.Clone(ops), func(op string) bool {
+		return !slices.Contains(shmemOps, op) && !slices.Contains(mpiOps, op)
+	})
+}
 
 // Peers compiles the embedded peer programs with oshcc and mpicc, runs them
 // on cfg.PEs PEs with oshrun and mpirun (one job each, one after the
-// other), and returns their results: Impl [ImplShmem] for put, get, fadd,
-// barrier, bcast, reduce and putbw; [ImplMPI] for barrier, bcast and
-// allreduce. Without oshcc or oshrun it returns an error wrapping
-// [ErrNoPeer]; without mpicc or mpirun it returns the OpenSHMEM results
-// alone.
+// other), and returns their results: Impl [ImplShmem] for every op but
+// memmove; [ImplMPI] for barrier, bcast, reduce, bcastbw, allreduce,
+// fcollect and alltoall (MPI_Barrier, MPI_Bcast, MPI_Allreduce,
+// MPI_Allgather, MPI_Alltoall). Without oshcc or oshrun it returns an error
+// wrapping [ErrNoPeer]; without mpicc or mpirun it returns the OpenSHMEM
+// results alone.
 //
 // Cancelling ctx stops the running job: oshrun/mpirun gets SIGTERM (Open
 // MPI then takes about 3 s to stop its ranks), and whatever is left of the
@@ -124,15 +134,11 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			cfg.logf("# bench: %s or %s not found, skipping %s\n", j.cc, j.run, j.impl)
 			continue
 		}
-		sizes := cfg.Sizes
-		if j.impl == ImplMPI {
-			sizes = slices.DeleteFunc(slices.Clone(sizes), func(n int) bool { return n%4 != 0 })
-		}
-		if len(sizes) == 0 { // the sized ops have nothing to run
-			ops = slices.DeleteFunc(ops, func(op string) bool { _, fixed := fixedBytes[op]; return !fixed })
-			if len(ops) == 0 {
-				continue
-			}
+		// Ops with nothing to run at (sized ops whose sizes all fail
+		// OpSizes) are left out.
+		ops = slices.DeleteFunc(ops, func(op string) bool { return len(OpSizes(op, cfg.Sizes, cfg.CollSizes)) == 0 })
+		if len(ops) == 0 {
+			continue
 		}
 		bin := filepath.Join(work, j.src)
 		if _, err := runJob(ctx, cfg.Log, work, nil, tools[j.cc],
@@ -142,15 +148,16 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs),
 			bin, "-o", strings.Join(ops, ","), "-t", strconv.FormatInt(cfg.Target.Nanoseconds(), 10),
 			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters), "-r", strconv.Itoa(cfg.Reps)}
-		if len(sizes) > 0 {
-			args = append(args, "-s", joinInts(sizes))
-		}
+		args = append(args, "-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes))
 		// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
 		env := []string{"OMPI_MCA_osc=ucx"}
 		if j.impl == ImplShmem {
-			// Room for putbw's two buffers on the symmetric heap.
-			maxSize := slices.Max(append([]int{8}, sizes...))
-			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", 2*maxSize>>20+64))
+			// Room on the symmetric heap for src and dst (each the largest
+			// message or PEs blocks of the largest fcollect/alltoall
+			// block) and the allreduce's pWrk (half the largest message).
+			maxSize := slices.Max(append([]int{8}, cfg.Sizes...))
+			buf := max(maxSize, cfg.PEs*slices.Max(append([]int{0}, cfg.CollSizes...)))
+			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", (2*buf+maxSize/2)>>20+64))
 		}
 		stdout, runErr := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
 		res, err := ParseResults(bytes.NewReader(stdout), j.impl, cfg.PEs)
@@ -161,7 +168,7 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		if err != nil {
 			return out, err
 		}
-		if err := checkComplete(res, ops, sizes); err != nil {
+		if err := checkComplete(res, ops, cfg.Sizes, cfg.CollSizes); err != nil {
 			return out, fmt.Errorf("bench: %s: %w", j.src, err)
 		}
 	}
@@ -176,7 +183,7 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 		return cfg, fmt.Errorf("bench: PeerConfig.PEs is %d, want 2 or more", cfg.PEs)
 	}
 	if cfg.Ops == nil {
-		cfg.Ops = append(slices.Clone(shmemOps), OpAllreduce)
+		cfg.Ops = slices.Clone(shmemOps)
 	}
 	for _, op := range cfg.Ops {
 		if !slices.Contains(shmemOps, op) && !slices.Contains(mpiOps, op) {
@@ -186,12 +193,20 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 	if cfg.Sizes == nil {
 		cfg.Sizes = Sizes
 	}
-	if len(cfg.Sizes) > 64 {
-		return cfg, fmt.Errorf("bench: PeerConfig.Sizes has %d sizes, at most 64", len(cfg.Sizes))
+	if cfg.CollSizes == nil {
+		cfg.CollSizes = CollSizes
 	}
-	for _, n := range cfg.Sizes {
-		if n <= 0 || n > 1<<30 {
-			return cfg, fmt.Errorf("bench: PeerConfig.Sizes: size %d is not in 1 B .. 1 GiB", n)
+	for _, l := range []struct {
+		name  string
+		sizes []int
+	}{{"Sizes", cfg.Sizes}, {"CollSizes", cfg.CollSizes}} {
+		if len(l.sizes) > 64 {
+			return cfg, fmt.Errorf("bench: PeerConfig.%s has %d sizes, at most 64", l.name, len(l.sizes))
+		}
+		for _, n := range l.sizes {
+			if n <= 0 || n > 1<<30 {
+				return cfg, fmt.Errorf("bench: PeerConfig.%s: size %d is not in 1 B .. 1 GiB", l.name, n)
+			}
 		}
 	}
 	if cfg.Target == 0 {
@@ -256,8 +271,8 @@ func joinInts(ns []int) string {
 }
 
 // checkComplete reports an error unless res holds every expected
-// measurement: each op once at its fixed size, sized ops once per size.
-func checkComplete(res []Result, ops []string, sizes []int) error {
+// measurement: each op once at each of its [OpSizes].
+func checkComplete(res []Result, ops []string, sizes, csizes []int) error {
 	type key struct {
 		op    string
 		bytes int
@@ -268,11 +283,7 @@ func checkComplete(res []Result, ops []string, sizes []int) error {
 	}
 	var missing []string
 	for _, op := range ops {
-		want := sizes
-		if b, ok := fixedBytes[op]; ok {
-			want = []int{b}
-		}
-		for _, b := range want {
+		for _, b := range OpSizes(op, sizes, csizes) {
 			if !got[key{op, b}] {
 				missing = append(missing, fmt.Sprintf("%s/%d", op, b))
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,34 +19,108 @@ const (
 )
 
 // Operation names for [Result.Op]. The Bytes each one reports is fixed
-// except for the sized ops, OpPutBW and OpAllreduce, which run at [Sizes].
+// except for the sized ops: OpPutBW, OpBcastBW and OpAllreduce run at
+// [Sizes], OpFCollect and OpAlltoall at [CollSizes] (see [OpSizes]).
+// Collectives run on every PE of the job (the world team).
 const (
 	OpPut       = "put"       // 8-byte put + quiet, PE 0 to PE 1 (latency)
 	OpGet       = "get"       // 8-byte get from PE 1 (latency)
 	OpFetchAdd  = "fadd"      // 64-bit atomic fetch-add on PE 1 (latency)
 	OpBarrier   = "barrier"   // barrier of all PEs, Bytes 0 (latency)
+	OpSync      = "sync"      // barrier without quiet (team sync, shmem_sync_all), Bytes 0 (latency)
 	OpBcast     = "bcast"     // 4-byte broadcast from PE 0 (latency)
-	OpReduce    = "reduce"    // sum-to-all of one 64-bit integer, Bytes 8 (latency)
+	OpReduce    = "reduce"    // sum allreduce of one 64-bit integer, Bytes 8 (latency)
+	OpFCollect  = "fcollect"  // all-gather: Bytes from each PE, NPEs*Bytes on each (latency)
+	OpAlltoall  = "alltoall"  // Bytes from every PE to every PE (latency)
 	OpPutBW     = "putbw"     // put of Bytes + quiet, PE 0 to PE 1 (bandwidth)
+	OpBcastBW   = "bcastbw"   // broadcast of Bytes from PE 0 (bandwidth)
 	OpAllreduce = "allreduce" // float32 sum allreduce of Bytes (bus bandwidth)
 	OpMemmove   = "memmove"   // copy of Bytes within one process (bandwidth)
 )
 
 // opOrder is the order of ops in a table; ops not in it follow, by name.
-var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpBcast, OpReduce,
-	OpPutBW, OpAllreduce, OpMemmove}
+var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
+	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove}
 
 // IsBandwidth reports whether op is compared by bandwidth (higher is better)
 // rather than by latency (lower is better).
 func IsBandwidth(op string) bool {
-	return op == OpPutBW || op == OpAllreduce || op == OpMemmove
+	return op == OpPutBW || op == OpBcastBW || op == OpAllreduce || op == OpMemmove
+}
+
+// OpGroups are the names `gpurun bench -ops` accepts for sets of ops:
+// "p2p" the point-to-point ops and the barrier (the issue-2 set), "coll"
+// the collectives, "all" both.
+var OpGroups = map[string][]string{
+	"p2p":  {OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW},
+	"coll": {OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce},
+	"all":  GshmemOps,
+}
+
+// ExpandOps turns a -ops list (op names and [OpGroups] names) into the
+// ops it names, each once, in [GshmemOps] order. An unknown name is an
+// error.
+func ExpandOps(names []string) ([]string, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		if g, ok := OpGroups[n]; ok {
+			for _, op := range g {
+				want[op] = true
+			}
+			continue
+		}
+		if !slices.Contains(GshmemOps, n) {
+			return nil, fmt.Errorf("unknown benchmark %q (have %s, or a group: p2p, coll, all)",
+				n, strings.Join(GshmemOps, ","))
+		}
+		want[n] = true
+	}
+	var ops []string
+	for _, op := range GshmemOps {
+		if want[op] {
+			ops = append(ops, op)
+		}
+	}
+	return ops, nil
 }
 
 // Sizes are the message sizes in bytes of the sized ops (OpPutBW,
-// OpAllreduce, OpMemmove): every power of two from 8 B to 64 MiB. The gshmem
-// side measures the same list so that rows line up. Do not modify it; copy
-// it to measure other sizes.
+// OpBcastBW, OpAllreduce, OpMemmove): every power of two from 8 B to
+// 64 MiB. The gshmem side measures the same list so that rows line up. Do
+// not modify it; copy it to measure other sizes.
 var Sizes = powersOfTwo(8, 64<<20)
+
+// CollSizes are the block sizes in bytes (per PE) of OpFCollect and
+// OpAlltoall: 8 B and 1 KiB (small messages, one-shot in gshmem), 64 KiB
+// and 1 MiB (large ones). Do not modify it.
+var CollSizes = []int{8, 1 << 10, 64 << 10, 1 << 20}
+
+// fixedBytes is the Bytes of each op that runs at one size only.
+var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8}
+
+// OpSizes returns the Bytes op runs at, given the lists of the sized ops
+// (sizes, for OpPutBW, OpBcastBW and OpAllreduce) and of the collective
+// blocks (csizes, for OpFCollect and OpAlltoall): its fixed size, or the
+// sizes of its list it accepts. OpPutBW takes any size; the other sized
+// ops move 32- or 64-bit elements in the peers and take only multiples of
+// 4, everywhere, so that rows line up. Nil for an unknown op.
+func OpSizes(op string, sizes, csizes []int) []int {
+	if b, ok := fixedBytes[op]; ok {
+		return []int{b}
+	}
+	words := func(ns []int) []int {
+		return slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return n%4 != 0 })
+	}
+	switch op {
+	case OpPutBW:
+		return slices.Clone(sizes)
+	case OpBcastBW, OpAllreduce:
+		return words(sizes)
+	case OpFCollect, OpAlltoall:
+		return words(csizes)
+	}
+	return nil
+}
 
 func powersOfTwo(lo, hi int) []int {
 	var s []int
@@ -61,7 +136,7 @@ type Result struct {
 	Impl    string  // who was measured: ImplGshmem, ImplShmem, ImplMPI, ImplMemmove
 	Op      string  // what was measured: one of the Op constants
 	PEs     int     // PEs (ranks) in the job; 1 for memmove
-	Bytes   int     // payload bytes per operation; 0 for barrier
+	Bytes   int     // payload bytes per operation (per PE block for fcollect, alltoall); 0 for barrier, sync
 	Iters   int     // timed iterations the mean is over
 	NsPerOp float64 // mean wall time of one operation, in nanoseconds
 }

@@ -81,3 +81,46 @@ func TestSizes(t *testing.T) {
 		assert.Equal(t, 2*Sizes[i-1], Sizes[i])
 	}
 }
+
+func TestExpandOps(t *testing.T) {
+	ops, err := ExpandOps([]string{"coll"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce}, ops)
+	ops, err = ExpandOps([]string{OpPutBW, "p2p", OpFCollect, OpPut})
+	require.NoError(t, err)
+	assert.Equal(t, []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpFCollect, OpPutBW}, ops, "GshmemOps order, once each")
+	ops, err = ExpandOps([]string{"all"})
+	require.NoError(t, err)
+	assert.Equal(t, GshmemOps, ops)
+	_, err = ExpandOps([]string{"put", "colls"})
+	assert.ErrorContains(t, err, `unknown benchmark "colls"`)
+}
+
+func TestOpSizes(t *testing.T) {
+	sizes, csizes := []int{6, 8, 1 << 20}, []int{3, 1024}
+	assert.Equal(t, []int{8}, OpSizes(OpPut, sizes, csizes))
+	assert.Equal(t, []int{0}, OpSizes(OpSync, sizes, csizes))
+	assert.Equal(t, []int{4}, OpSizes(OpBcast, sizes, csizes))
+	assert.Equal(t, []int{8}, OpSizes(OpReduce, sizes, csizes))
+	assert.Equal(t, sizes, OpSizes(OpPutBW, sizes, csizes))
+	assert.Equal(t, []int{8, 1 << 20}, OpSizes(OpAllreduce, sizes, csizes))
+	assert.Equal(t, []int{8, 1 << 20}, OpSizes(OpBcastBW, sizes, csizes))
+	assert.Equal(t, []int{1024}, OpSizes(OpFCollect, sizes, csizes))
+	assert.Equal(t, []int{1024}, OpSizes(OpAlltoall, sizes, csizes))
+	assert.Nil(t, OpSizes(OpMemmove, sizes, csizes))
+	assert.Equal(t, []int{6, 8, 1 << 20}, sizes, "not modified")
+	for _, op := range GshmemOps {
+		assert.NotEmpty(t, OpSizes(op, Sizes, CollSizes), op)
+	}
+}
+
+func TestBusBandwidthCollectives(t *testing.T) {
+	r := Result{Op: OpAllreduce, PEs: 4, Bytes: 1000, NsPerOp: 1000}
+	assert.InDelta(t, 1.5e9, r.BusBandwidth(), 1, "2(N-1)/N of 1 GB/s")
+	r.Op = OpBcastBW
+	assert.InDelta(t, 1e9, r.BusBandwidth(), 1, "broadcast: the algorithm bandwidth")
+	assert.True(t, IsBandwidth(OpBcastBW))
+	assert.False(t, IsBandwidth(OpFCollect))
+	assert.False(t, IsBandwidth(OpAlltoall))
+	assert.False(t, IsBandwidth(OpSync))
+}

@@ -105,3 +105,40 @@ func TestFormat(t *testing.T) {
 	assert.Equal(t, "10.0ns", formatLatency(9.996))
 	assert.Equal(t, "1.00GB/s", formatBandwidth(999.9e6))
 }
+
+func TestWriteTableCollectives(t *testing.T) {
+	ours := []Result{
+		{Impl: ImplGshmem, Op: OpAllreduce, PEs: 4, Bytes: 1 << 20, Iters: 9, NsPerOp: 400e3},
+		{Impl: ImplGshmem, Op: OpAlltoall, PEs: 2, Bytes: 1024, Iters: 9, NsPerOp: 900},
+		{Impl: ImplGshmem, Op: OpFCollect, PEs: 4, Bytes: 8, Iters: 9, NsPerOp: 1200},
+		{Impl: ImplGshmem, Op: OpFCollect, PEs: 2, Bytes: 8, Iters: 9, NsPerOp: 600},
+		{Impl: ImplGshmem, Op: OpSync, PEs: 2, Bytes: 0, Iters: 9, NsPerOp: 200},
+		{Impl: ImplGshmem, Op: OpBcastBW, PEs: 2, Bytes: 1 << 20, Iters: 9, NsPerOp: 100e3},
+		{Impl: ImplGshmem, Op: OpAllreduce, PEs: 2, Bytes: 1 << 20, Iters: 9, NsPerOp: 200e3},
+	}
+	peers := []Result{
+		{Impl: ImplShmem, Op: OpFCollect, PEs: 2, Bytes: 8, Iters: 9, NsPerOp: 1200},
+		{Impl: ImplMPI, Op: OpFCollect, PEs: 2, Bytes: 8, Iters: 9, NsPerOp: 300},
+		{Impl: ImplShmem, Op: OpSync, PEs: 2, Bytes: 0, Iters: 9, NsPerOp: 400},
+		{Impl: ImplMPI, Op: OpAlltoall, PEs: 2, Bytes: 1024, Iters: 9, NsPerOp: 1800},
+		{Impl: ImplShmem, Op: OpAllreduce, PEs: 2, Bytes: 1 << 20, Iters: 9, NsPerOp: 400e3},
+		{Impl: ImplMPI, Op: OpAllreduce, PEs: 4, Bytes: 1 << 20, Iters: 9, NsPerOp: 200e3},
+		{Impl: ImplMPI, Op: OpBcastBW, PEs: 2, Bytes: 1 << 20, Iters: 9, NsPerOp: 50e3},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, ours, peers, nil))
+	want := `Latency, time per operation (ratio gshmem/peer: below 1 means gshmem is faster)
+op        size  PEs  gshmem  openmpi-shmem  openmpi-mpi  gshmem/openmpi-shmem  gshmem/openmpi-mpi
+sync        0B    2   200ns          400ns            -                 0.50x                   -
+fcollect    8B    2   600ns         1.20µs        300ns                 0.50x               2.00x
+fcollect    8B    4  1.20µs              -            -                     -                   -
+alltoall  1KiB    2   900ns              -       1.80µs                     -               0.50x
+
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio gshmem/other: above 1 means gshmem is faster)
+op         size  PEs    gshmem  openmpi-shmem  openmpi-mpi  gshmem/openmpi-shmem  gshmem/openmpi-mpi
+bcastbw    1MiB    2  10.5GB/s              -     21.0GB/s                     -               0.50x
+allreduce  1MiB    2  5.24GB/s       2.62GB/s            -                 2.00x                   -
+allreduce  1MiB    4  3.93GB/s              -     7.86GB/s                     -               0.50x
+`
+	assert.Equal(t, want, buf.String())
+}

@@ -6,6 +6,9 @@
  * Every program takes the same flags, all optional:
  *   -o ops     comma-separated ops to run (default: all the program knows)
  *   -s sizes   comma-separated message sizes in bytes for the sized ops
+ *              (putbw, bcastbw, allreduce; default 8,4096,1048576)
+ *   -c sizes   comma-separated block sizes in bytes (per PE) for fcollect
+ *              and alltoall (default 8,1024,65536,1048576)
  *   -t ns      target time of one timed loop, in nanoseconds (default 30 ms)
  *   -n iters   fewest timed iterations of one measurement (default 5)
  *   -m iters   most timed iterations of one measurement (default 10000000)
@@ -30,7 +33,10 @@ struct config {
     char ops[512];
     size_t sizes[MAX_SIZES];
     int nsizes;
-    size_t max_size;
+    size_t max_size;  /* largest of sizes */
+    size_t csizes[MAX_SIZES];
+    int ncsizes;
+    size_t max_csize; /* largest of csizes */
     double target_ns;
     long min_iters;
     long max_iters;
@@ -59,10 +65,29 @@ static long parse_long(const char *s)
     return v;
 }
 
+/* parse_sizes parses the comma-separated list v into out (at most
+ * MAX_SIZES) and returns how many there are. */
+static int parse_sizes(size_t *out, const char *v)
+{
+    char buf[1024], *save = NULL;
+    int n = 0;
+    if (strlen(v) >= sizeof buf)
+        die("size list too long", v);
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_SIZES)
+            die("too many sizes", v);
+        out[n++] = (size_t)parse_long(tok);
+    }
+    return n;
+}
+
 static void parse_args(struct config *c, int argc, char **argv,
                        const char *default_ops)
 {
     static const size_t default_sizes[] = {8, 4096, 1 << 20};
+    static const size_t default_csizes[] = {8, 1024, 65536, 1 << 20};
     memset(c, 0, sizeof *c);
     snprintf(c->ops, sizeof c->ops, "%s", default_ops);
     c->target_ns = 30e6;
@@ -71,6 +96,8 @@ static void parse_args(struct config *c, int argc, char **argv,
     c->reps = 1;
     for (size_t i = 0; i < sizeof default_sizes / sizeof default_sizes[0]; i++)
         c->sizes[c->nsizes++] = default_sizes[i];
+    for (size_t i = 0; i < sizeof default_csizes / sizeof default_csizes[0]; i++)
+        c->csizes[c->ncsizes++] = default_csizes[i];
 
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -82,17 +109,9 @@ static void parse_args(struct config *c, int argc, char **argv,
                 die("op list too long", v);
             snprintf(c->ops, sizeof c->ops, "%s", v);
         } else if (strcmp(f, "-s") == 0) {
-            char buf[1024], *save = NULL;
-            if (strlen(v) >= sizeof buf)
-                die("size list too long", v);
-            snprintf(buf, sizeof buf, "%s", v);
-            c->nsizes = 0;
-            for (char *tok = strtok_r(buf, ",", &save); tok;
-                 tok = strtok_r(NULL, ",", &save)) {
-                if (c->nsizes == MAX_SIZES)
-                    die("too many sizes", v);
-                c->sizes[c->nsizes++] = (size_t)parse_long(tok);
-            }
+            c->nsizes = parse_sizes(c->sizes, v);
+        } else if (strcmp(f, "-c") == 0) {
+            c->ncsizes = parse_sizes(c->csizes, v);
         } else if (strcmp(f, "-t") == 0) {
             c->target_ns = (double)parse_long(v);
         } else if (strcmp(f, "-n") == 0) {
@@ -110,6 +129,21 @@ static void parse_args(struct config *c, int argc, char **argv,
     for (int i = 0; i < c->nsizes; i++)
         if (c->sizes[i] > c->max_size)
             c->max_size = c->sizes[i];
+    for (int i = 0; i < c->ncsizes; i++)
+        if (c->csizes[i] > c->max_csize)
+            c->max_csize = c->csizes[i];
+}
+
+/* words reports whether n bytes are a whole number of 32-bit words: the
+ * collectives on 32- or 64-bit elements run only at such sizes (rank 0
+ * says so on stdout for the others). */
+static int words(const char *op, size_t n, int rank)
+{
+    if (n % 4 == 0)
+        return 1;
+    if (rank == 0)
+        printf("# %s: skipping %zu B, not a multiple of 4\n", op, n);
+    return 0;
 }
 
 /* want reports whether op is in the comma-separated list c->ops. */

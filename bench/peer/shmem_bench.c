@@ -7,17 +7,32 @@
  *   put      [8]     shmem_putmem of 8 B + shmem_quiet, PE 0 -> PE 1
  *   get      [8]     shmem_getmem of 8 B from PE 1 into PE 0
  *   fadd     [8]     shmem_long_atomic_fetch_add on a long on PE 1
- *   barrier  [0]     shmem_barrier_all, every PE in a tight loop
- *   bcast    [4]     shmem_broadcast32 of one 32-bit word from PE 0
- *   reduce   [8]     shmem_long_sum_to_all of one long
- *   putbw    [sizes] shmem_putmem of <bytes> + shmem_quiet, PE 0 -> PE 1
+ *   barrier   [0]      shmem_barrier_all, every PE in a tight loop
+ *   sync      [0]      shmem_sync_all (a barrier without quiet), likewise
+ *   bcast     [4]      shmem_broadcast32 of one 32-bit word from PE 0
+ *   reduce    [8]      shmem_long_sum_to_all of one long
+ *   putbw     [sizes]  shmem_putmem of <bytes> + shmem_quiet, PE 0 -> PE 1
+ *   bcastbw   [sizes]  shmem_broadcast64 (32 if <bytes> is not a multiple
+ *                      of 8) of <bytes> from PE 0
+ *   allreduce [sizes]  shmem_float_sum_to_all over <bytes>/4 floats
+ *   fcollect  [csizes] shmem_fcollect64 (or 32) of <bytes> from every PE,
+ *                      npes * <bytes> gathered on every PE
+ *   alltoall  [csizes] shmem_alltoall64 (or 32): <bytes> from every PE to
+ *                      every PE, npes * <bytes> sent and received by each
+ * The collectives on 32/64-bit elements skip sizes not a multiple of 4.
  *
  * put, get, fadd and putbw run on PE 0 alone while the other PEs wait in
  * shmem_barrier_all; ns_per_op is PE 0's loop time over the iterations.
- * barrier's is the mean over PEs of each PE's loop time per iteration.
- * bcast and reduce are timed call by call with an untimed shmem_barrier_all
- * between calls, as osu_oshm_broadcast and osu_oshm_reduce do; ns_per_op is
- * the mean over PEs of the mean call time.
+ * barrier's and sync's are the mean over PEs of each PE's loop time per
+ * iteration. bcast, reduce, bcastbw, allreduce, fcollect and alltoall are
+ * timed call by call with an untimed shmem_barrier_all between calls, as
+ * osu_oshm_broadcast, osu_oshm_reduce, osu_oshm_fcollect and
+ * osu_oshm_alltoall do; ns_per_op is the mean over PEs of the mean call
+ * time. Each collective's result is checked after it is measured.
+ *
+ * pWrk of the float reduction holds max(nreduce/2 + 1,
+ * SHMEM_REDUCE_MIN_WRKDATA_SIZE) floats, as OpenSHMEM 1.4 asks; pSync and
+ * pWrk are reused across calls, which the barrier between calls allows.
  *
  * Avoided on purpose (Open MPI 4.1.4): 32-bit compare-swap smashes the stack,
  * and fetch_or on the symmetric heap returns wrong values.
@@ -26,14 +41,21 @@
 
 #include "common.h"
 
-#define DEFAULT_OPS "put,get,fadd,barrier,bcast,reduce,putbw"
+#define DEFAULT_OPS \
+    "put,get,fadd,barrier,sync,bcast,reduce,putbw,bcastbw,allreduce,fcollect,alltoall"
 #define MAX_PES 1024
+
+#define MAX2(a, b) ((a) > (b) ? (a) : (b))
+/* Long enough for the pSync of every collective used here. */
+#define PSYNC_LEN                                                             \
+    MAX2(MAX2(SHMEM_REDUCE_SYNC_SIZE, SHMEM_BCAST_SYNC_SIZE),                 \
+         MAX2(SHMEM_COLLECT_SYNC_SIZE, SHMEM_ALLTOALL_SYNC_SIZE))
 
 static struct config cfg;
 static int me, npes;
 
 /* Symmetric (static data is symmetric in OpenSHMEM). */
-static long psync[2][SHMEM_REDUCE_SYNC_SIZE];
+static long psync[2][PSYNC_LEN];
 static long pwrk[2][SHMEM_REDUCE_MIN_WRKDATA_SIZE + 1];
 static long shared_long;
 static double per_pe[MAX_PES];
@@ -77,6 +99,24 @@ static double mean_over_pes(double x)
             sum += per_pe[pe];
     shmem_barrier_all();
     return sum / npes;
+}
+
+/* a2a_byte is the byte PE from sends to PE to in the alltoall check. */
+static int a2a_byte(int from, int to)
+{
+    return (from * 31 + to + 1) & 0xff;
+}
+
+/* check_bytes exits the job unless the len bytes at p all equal want. */
+static void check_bytes(const char *op, size_t n, const unsigned char *p,
+                        size_t len, int want)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != (unsigned char)want) {
+            fprintf(stderr, "bench: %s of %zu B: byte %zu is %d on PE %d, want %d\n",
+                    op, n, i, p[i], me, want & 0xff);
+            shmem_global_exit(1);
+        }
 }
 
 /*
@@ -143,13 +183,23 @@ int main(int argc, char **argv)
         return 2;
     }
     for (int i = 0; i < 2; i++)
-        for (int j = 0; j < SHMEM_REDUCE_SYNC_SIZE; j++)
+        for (int j = 0; j < PSYNC_LEN; j++)
             psync[i][j] = SHMEM_SYNC_VALUE;
 
+    /* src and dst hold the largest sized message and npes blocks of the
+     * largest fcollect/alltoall block. */
     size_t max = cfg.max_size < 8 ? 8 : cfg.max_size;
-    char *src = shmem_malloc(max), *dst = shmem_malloc(max);
+    if ((size_t)npes * cfg.max_csize > max)
+        max = (size_t)npes * cfg.max_csize;
+    size_t nwrk = cfg.max_size / sizeof(float) / 2 + 1;
+    if (nwrk < SHMEM_REDUCE_MIN_WRKDATA_SIZE)
+        nwrk = SHMEM_REDUCE_MIN_WRKDATA_SIZE;
+    if (!want(&cfg, "allreduce"))
+        nwrk = 1;
+    unsigned char *src = shmem_malloc(max), *dst = shmem_malloc(max);
+    float *fwrk = shmem_malloc(nwrk * sizeof(float));
     sc = shmem_malloc(sizeof *sc);
-    if (!src || !dst || !sc) {
+    if (!src || !dst || !fwrk || !sc) {
         fprintf(stderr, "bench: shmem_malloc(%zu) failed on PE %d "
                 "(raise SHMEM_SYMMETRIC_HEAP_SIZE)\n", max, me);
         shmem_global_exit(1);
@@ -177,6 +227,8 @@ int main(int argc, char **argv)
                 { local += shmem_long_atomic_fetch_add(&sc->counter, 1, 1); });
     if (want(&cfg, "barrier"))
         MEASURE("barrier", 0, 1, 0, { shmem_barrier_all(); });
+    if (want(&cfg, "sync"))
+        MEASURE("sync", 0, 1, 0, { shmem_sync_all(); });
     if (want(&cfg, "bcast"))
         MEASURE("bcast", 4, 1, 1, {
             double t_ = now_ns();
@@ -200,6 +252,90 @@ int main(int argc, char **argv)
                 shmem_quiet();
             });
         }
+    if (want(&cfg, "bcastbw"))
+        for (int s = 0; s < cfg.nsizes; s++) {
+            size_t n = cfg.sizes[s];
+            if (!words("bcastbw", n, me))
+                continue;
+            memset(src, me + 1, n);
+            memset(dst, 0, n);
+            MEASURE("bcastbw", n, 1, 1, {
+                double t_ = now_ns();
+                if (n % 8 == 0)
+                    shmem_broadcast64(dst, src, n / 8, 0, 0, 0, npes, psync[it & 1]);
+                else
+                    shmem_broadcast32(dst, src, n / 4, 0, 0, 0, npes, psync[it & 1]);
+                acc_ns += now_ns() - t_;
+                shmem_barrier_all();
+            });
+            if (me != 0) /* 1.4: the root's dest is not written */
+                check_bytes("bcastbw", n, dst, n, 1);
+        }
+    if (want(&cfg, "allreduce"))
+        for (int s = 0; s < cfg.nsizes; s++) {
+            size_t n = cfg.sizes[s];
+            if (!words("allreduce", n, me))
+                continue;
+            if (n / sizeof(float) > (size_t)1 << 30)
+                die("allreduce size too large", NULL);
+            int count = (int)(n / sizeof(float));
+            float *fs = (float *)src, *fd = (float *)dst;
+            for (int i = 0; i < count; i++)
+                fs[i] = (float)(me + 1);
+            memset(dst, 0, n);
+            MEASURE("allreduce", n, 1, 1, {
+                double t_ = now_ns();
+                shmem_float_sum_to_all(fd, fs, count, 0, 0, npes, fwrk, psync[it & 1]);
+                acc_ns += now_ns() - t_;
+                shmem_barrier_all();
+            });
+            float sum = (float)npes * (npes + 1) / 2;
+            for (int i = 0; i < count; i++)
+                if (fd[i] != sum) {
+                    fprintf(stderr, "bench: allreduce of %zu B: element %d is %g on PE %d, want %g\n",
+                            n, i, fd[i], me, sum);
+                    shmem_global_exit(1);
+                }
+        }
+    if (want(&cfg, "fcollect"))
+        for (int s = 0; s < cfg.ncsizes; s++) {
+            size_t n = cfg.csizes[s];
+            if (!words("fcollect", n, me))
+                continue;
+            memset(src, me + 1, n);
+            memset(dst, 0, n * npes);
+            MEASURE("fcollect", n, 1, 1, {
+                double t_ = now_ns();
+                if (n % 8 == 0)
+                    shmem_fcollect64(dst, src, n / 8, 0, 0, npes, psync[it & 1]);
+                else
+                    shmem_fcollect32(dst, src, n / 4, 0, 0, npes, psync[it & 1]);
+                acc_ns += now_ns() - t_;
+                shmem_barrier_all();
+            });
+            for (int pe = 0; pe < npes; pe++)
+                check_bytes("fcollect", n, dst + (size_t)pe * n, n, pe + 1);
+        }
+    if (want(&cfg, "alltoall"))
+        for (int s = 0; s < cfg.ncsizes; s++) {
+            size_t n = cfg.csizes[s];
+            if (!words("alltoall", n, me))
+                continue;
+            for (int pe = 0; pe < npes; pe++)
+                memset(src + (size_t)pe * n, a2a_byte(me, pe), n);
+            memset(dst, 0, n * npes);
+            MEASURE("alltoall", n, 1, 1, {
+                double t_ = now_ns();
+                if (n % 8 == 0)
+                    shmem_alltoall64(dst, src, n / 8, 0, 0, npes, psync[it & 1]);
+                else
+                    shmem_alltoall32(dst, src, n / 4, 0, 0, npes, psync[it & 1]);
+                acc_ns += now_ns() - t_;
+                shmem_barrier_all();
+            });
+            for (int pe = 0; pe < npes; pe++)
+                check_bytes("alltoall", n, dst + (size_t)pe * n, n, a2a_byte(pe, me));
+        }
 
     /* Checks that the work was real. */
     shmem_barrier_all();
@@ -219,6 +355,7 @@ int main(int argc, char **argv)
     if (local == -1)
         printf("#\n"); /* keeps `local` observable */
     shmem_free(sc);
+    shmem_free(fwrk);
     shmem_free(dst);
     shmem_free(src);
     shmem_finalize();

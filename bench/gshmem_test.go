@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem"
+)
+
+// measureInproc runs Measure on npes goroutine PEs and returns PE 0's results.
+func measureInproc(t *testing.T, npes int, c Config) []Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		got []Result
+	)
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: npes, HeapSize: c.HeapFor(npes)}, func(pe *gshmem.PE) error {
+		rs, err := Measure(ctx, pe, c)
+		if pe.MyPE() != 0 && rs != nil {
+			return fmt.Errorf("PE %d returned %d results, want none", pe.MyPE(), len(rs))
+		}
+		mu.Lock()
+		got = append(got, rs...)
+		mu.Unlock()
+		return err
+	})
+	require.NoError(t, err)
+	return got
+}
+
+func TestMeasureEveryOp(t *testing.T) {
+	c := Config{Sizes: []int{8, 4096, 64 << 10}, CollSizes: []int{8, 4096}, Target: time.Millisecond,
+		MinIters: 2, Reps: 2}
+	got := measureInproc(t, 2, c)
+	type key struct {
+		op    string
+		bytes int
+	}
+	var want, keys []key
+	for _, op := range GshmemOps {
+		for _, n := range OpSizes(op, c.Sizes, c.CollSizes) {
+			want = append(want, key{op, n})
+		}
+	}
+	for _, r := range got {
+		keys = append(keys, key{r.Op, r.Bytes})
+		assert.Equal(t, ImplGshmem, r.Impl, "%+v", r)
+		assert.Equal(t, 2, r.PEs, "%+v", r)
+		assert.GreaterOrEqual(t, r.Iters, 2, "%+v", r)
+		assert.Greater(t, r.NsPerOp, 0.0, "%+v", r)
+	}
+	assert.Equal(t, want, keys, "every op at each of its sizes, in GshmemOps order")
+	for _, op := range []string{OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce} {
+		assert.Contains(t, GshmemOps, op)
+	}
+}
+
+// TestMeasureCollectivesOn3PEs: the checks hold where blocks and chunks
+// do not divide evenly, on the push path and the large path (64 KiB).
+func TestMeasureCollectivesOn3PEs(t *testing.T) {
+	c := Config{Ops: OpGroups["coll"], Sizes: []int{12, 64 << 10}, CollSizes: []int{4, 64 << 10},
+		Target: time.Millisecond, MinIters: 2, Reps: 1}
+	got := measureInproc(t, 3, c)
+	n := 0
+	for _, op := range c.Ops {
+		n += len(OpSizes(op, c.Sizes, c.CollSizes))
+	}
+	assert.Len(t, got, n)
+	for _, r := range got {
+		assert.Equal(t, 3, r.PEs, "%+v", r)
+	}
+}
+
+func TestMeasureUnknownOp(t *testing.T) {
+	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 2}, func(pe *gshmem.PE) error {
+		_, err := Measure(context.Background(), pe, Config{Ops: []string{"cswap"}})
+		return err
+	})
+	assert.ErrorContains(t, err, `no benchmark "cswap"`)
+}
+
+func TestHeapFor(t *testing.T) {
+	c := Config{Ops: []string{OpPut, OpBarrier}}
+	assert.Equal(t, uintptr(64+1<<20), c.HeapFor(2))
+	c = Config{Ops: []string{OpPutBW}, Sizes: []int{8, 1 << 20}}
+	assert.Equal(t, uintptr(2<<20), c.HeapFor(2))
+	c = Config{Ops: []string{OpAllreduce, OpFCollect}, Sizes: []int{1 << 20}, CollSizes: []int{1 << 20}}
+	assert.Equal(t, uintptr(5<<20+1<<20), c.HeapFor(4), "fcollect: 1 block + 4 gathered")
+	c.Ops = append(c.Ops, OpAlltoall)
+	assert.Equal(t, uintptr(8<<20+1<<20), c.HeapFor(4), "alltoall: 4 blocks each way")
+	assert.Equal(t, uintptr(2*64<<20+1<<20), Config{}.HeapFor(2), "defaults: allreduce of 64 MiB")
+}

@@ -1,0 +1,57 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFlagsConfig(t *testing.T) {
+	f := newFlags("test", &bytes.Buffer{})
+	require.NoError(t, f.fs.Parse([]string{"-n", "2,4", "-ops", "coll,put", "-max-size", "64k", "-target", "5ms"}))
+	c, err := f.config()
+	require.NoError(t, err)
+	assert.Equal(t, []string{OpPut, OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce}, c.Ops)
+	assert.Equal(t, 8, c.Sizes[0])
+	assert.Equal(t, 64<<10, c.Sizes[len(c.Sizes)-1])
+	assert.Equal(t, []int{8, 1024, 64 << 10}, c.CollSizes)
+	assert.Equal(t, 5*time.Millisecond, c.Target)
+	counts, err := f.peCounts()
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 4}, counts)
+	// The workers get every flag back, -n included (they ignore it).
+	assert.Contains(t, f.args(), "-n=2,4")
+	assert.Contains(t, f.args(), "-ops=coll,put")
+}
+
+func TestFlagsDefaults(t *testing.T) {
+	f := newFlags("test", &bytes.Buffer{})
+	require.NoError(t, f.fs.Parse(nil))
+	c, err := f.config()
+	require.NoError(t, err)
+	assert.Equal(t, OpGroups["p2p"], c.Ops)
+	assert.Equal(t, Sizes, c.Sizes)
+	assert.Equal(t, CollSizes, c.CollSizes)
+	counts, err := f.peCounts()
+	require.NoError(t, err)
+	assert.Equal(t, []int{2}, counts)
+}
+
+func TestMainBadFlags(t *testing.T) {
+	for _, tc := range []struct{ args, msg string }{
+		{"-n 1", `-n "1"`},
+		{"-n 2,x", `-n "2,x"`},
+		{"-ops barrier,colls", `unknown benchmark "colls"`},
+		{"-max-size 12q", `-max-size "12q"`},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(t.Context(), strings.Fields(tc.args), &out, &errOut, []string{"/nonexistent"})
+		assert.Equal(t, 2, code, tc.args)
+		assert.Contains(t, errOut.String(), tc.msg, tc.args)
+		assert.Empty(t, out.String(), tc.args)
+	}
+}

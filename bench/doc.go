@@ -16,6 +16,10 @@
 //   - [WriteTable] lines the three up by (Op, PEs, Bytes) and prints values
 //     and ratios.
 //
+// [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem then the
+// peers, and prints one table; -ops picks ops or groups of them ([OpGroups]:
+// p2p, coll, all).
+//
 // # Method
 //
 // Every measurement follows OSU's osu_oshm_* benchmarks: warm-up rounds of
@@ -24,19 +28,50 @@
 // the target time, timed with CLOCK_MONOTONIC. The timed loop runs three
 // times ([PeerConfig.Reps]) and the fastest counts (the machine is small and shared: one loop
 // in three is often slowed by someone else's work); Iters is the length of
-// one loop.
+// one loop. Where every PE runs the loop, each warm-up round and each timed
+// loop starts after a barrier, PE 0's round decides the loop length for
+// all, and "the fastest" is the fastest mean over PEs.
 //
 //   - put, get, fadd, putbw: PE 0 alone runs the loop against PE 1 while the
 //     other PEs wait; NsPerOp is the loop time over the iterations. Each put
 //     is followed by shmem_quiet, so one op is "delivered", not "issued".
-//   - barrier: every PE runs the loop; NsPerOp is the mean over PEs.
-//   - bcast, reduce, allreduce: every PE times each call on its own, with an
-//     untimed barrier between calls; NsPerOp is the mean over PEs of the mean
-//     call time.
+//   - barrier, sync: every PE runs the loop; NsPerOp is the mean over PEs
+//     of each PE's loop time over the iterations.
+//   - bcast, reduce, bcastbw, allreduce, fcollect, alltoall: every PE times
+//     each call on its own, with an untimed barrier (shmem_barrier_all,
+//     MPI_Barrier, BarrierAll) after each call; NsPerOp is the mean over PEs
+//     of each PE's summed call time over the iterations (osu_oshm_broadcast,
+//     osu_oshm_reduce, osu_oshm_fcollect, osu_oshm_alltoall, osu_allreduce).
+//
+// The collectives run on all PEs of the job (gshmem's world team, the
+// active set 0..N-1 in OpenSHMEM 1.4, MPI_COMM_WORLD), with distinct source
+// and destination buffers, the root PE 0 for broadcasts, and check their
+// results after the measurement. What each op calls:
+//
+//	op         gshmem (world team)     Open MPI OpenSHMEM 1.4       Open MPI MPI
+//	barrier    PE.BarrierAll           shmem_barrier_all            MPI_Barrier
+//	sync       Team.Sync               shmem_sync_all               -
+//	bcast      Broadcast, 4 bytes      shmem_broadcast32, 1 word    MPI_Bcast, 4 bytes
+//	reduce     Reduce, 1 int64 sum     shmem_long_sum_to_all, 1     MPI_Allreduce, 1 long
+//	bcastbw    Broadcast of bytes      shmem_broadcast64            MPI_Bcast (in place)
+//	allreduce  AllReduce, float32 sum  shmem_float_sum_to_all       MPI_Allreduce, MPI_FLOAT
+//	fcollect   FCollect of bytes       shmem_fcollect64             MPI_Allgather
+//	alltoall   AllToAll of bytes       shmem_alltoall64             MPI_Alltoall
+//
+// (the OpenSHMEM calls take the 32-bit forms where the size is not a
+// multiple of 8; the sized collectives run only at multiples of 4, see
+// [OpSizes]). Bytes of fcollect and alltoall is the block of one PE: each
+// PE ends with NPEs blocks. OpenSHMEM 1.4 leaves the root's destination of
+// a broadcast alone; gshmem's Broadcast (1.5 semantics) also copies the
+// root's source to its destination, and that copy is in its time.
 //
 // # Units
 //
 // NsPerOp is nanoseconds of wall time per operation. Bandwidths are bytes
 // per second; the table prints them with decimal units (1 MB/s = 1e6 B/s).
-// allreduce is compared by bus bandwidth (see [Result.BusBandwidth]).
+// allreduce is compared by bus bandwidth (see [Result.BusBandwidth]),
+// bcastbw by algorithm bandwidth (Bytes per call time, which nccl-tests
+// also counts as a broadcast's bus bandwidth). The small-message latency of
+// a bandwidth row is Bytes over its bandwidth (times 2(N-1)/N for
+// allreduce); its ratio is the inverse of the latency ratio.
 package bench

@@ -2,6 +2,9 @@ package hostshmem_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -278,6 +281,24 @@ func scenarioColl(t *petest.T, pe *shmem.PE) {
 	collType[uint32](t, pe, teams, intOps, true, []int{5})
 	collType[int64](t, pe, teams, intOps, true, []int{700})
 	collType[complex128](t, pe, teams, cplxOps, false, []int{2})
+
+	// Random sizes, the same on every PE (one seed), varied per run count
+	// through GSHMEM_TEST_SEED when set; a failure names the size.
+	seed := uint64(20261121)
+	if v, err := strconv.ParseUint(os.Getenv("GSHMEM_TEST_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	r := rand.New(rand.NewPCG(seed, uint64(pe.NPEs())))
+	sizes := func(k, hi int) []int {
+		s := make([]int, k)
+		for i := range s {
+			s[i] = r.IntN(hi)
+		}
+		return s
+	}
+	collType[float32](t, pe, teams, floatOps, false, sizes(3, 5000))
+	collType[shmem.BFloat16](t, pe, teams, floatOps, false, sizes(2, 3000))
+	collType[int64](t, pe, teams, intOps, true, sizes(2, 1000))
 }
 
 func scenarioTeams(t *petest.T, pe *shmem.PE) {

@@ -25,6 +25,10 @@ import (
 //     a memmove column matched by Bytes alone, and the ratios ours/peer and
 //     ours/memmove, so above 1 means ours is faster.
 //
+// Where a section has two peer columns or more, a last column, ours/best,
+// gives the ratio of ours to the better peer of the row (the shorter time,
+// the higher bandwidth).
+//
 // A value or ratio that cannot be computed prints as "-". The column of
 // ours is named after the Impl of ours[0], or [ImplGshmem] if ours is empty.
 // WriteTable returns the error of writing to w.
@@ -86,6 +90,10 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 		if withMM {
 			header = append(header, name+"/"+ImplMemmove)
 		}
+		withBest := len(cols) >= 2
+		if withBest {
+			header = append(header, name+"/best")
+		}
 		if bw {
 			fmt.Fprintf(&buf, "Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio %s/other: above 1 means %s is faster)\n", name, name)
 		} else {
@@ -110,12 +118,31 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 			if withMM {
 				row = append(row, ratio(m, haveMine, mv, haveMM, true))
 			}
+			if withBest {
+				b, ok := best(k, cols, theirs, bw)
+				row = append(row, ratio(m, haveMine, b, ok, bw))
+			}
 			table = append(table, row)
 		}
 		writeAligned(&buf, table)
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// best returns the better peer's result for row k: the higher bandwidth,
+// or the shorter time; ok is false if no peer has one.
+func best(k rowKey, cols []string, theirs map[string]map[rowKey]Result, bw bool) (b Result, ok bool) {
+	for _, c := range cols {
+		p, have := theirs[c][k]
+		if !have || p.NsPerOp <= 0 {
+			continue
+		}
+		if !ok || (bw && p.BusBandwidth() > b.BusBandwidth()) || (!bw && p.NsPerOp < b.NsPerOp) {
+			b, ok = p, true
+		}
+	}
+	return b, ok
 }
 
 type rowKey struct {

@@ -135,7 +135,7 @@ func (in *inputs[T]) compare(pe *hostshmem.PE, t *hostshmem.Team, op hostshmem.R
 	want := make([]T, n+1)
 	srcs := make([][]T, members)
 	for j := range srcs {
-		srcs[j] = make([]T, n)
+		srcs[j] = make([]T, min(n, in.period()))
 	}
 	where := func(c int) string {
 		return fmt.Sprintf("%v of %d elements on %v, call %d (%s): member %d (PE %d)", op, n, t, c+1, calls[c], me, pe.MyPE())
@@ -155,13 +155,19 @@ func (in *inputs[T]) compare(pe *hostshmem.PE, t *hostshmem.Team, op hostshmem.R
 	}
 	for c, b := range [...][2]int{{1, 0}, {2, 2}, {4, 3}} { // dest, source
 		seed := c
+		// Inputs repeat every in.period elements, and so does the result:
+		// reduce one period.
+		p := min(n, in.period())
 		for j := range srcs {
-			for k := range n {
+			for k := range p {
 				srcs[j][k] = in.value(seed, j, k)
 			}
 		}
-		if err := ReduceN(op, want[:n], srcs); err != nil {
+		if err := ReduceN(op, want[:p], srcs); err != nil {
 			return err
+		}
+		for k := p; k < n; k++ {
+			want[k] = want[k%p]
 		}
 		want[n] = in.poison
 		if err := check(c, "dest", hostshmem.Local(pe, buf(b[0])), func(k int) T { return want[k] }); err != nil {
@@ -186,7 +192,7 @@ func (in *inputs[T]) compare(pe *hostshmem.PE, t *hostshmem.Team, op hostshmem.R
 // inputs makes the deterministic, exactly reducible values of one op.
 type inputs[T hostshmem.Elem] struct {
 	op     hostshmem.ReduceOp
-	poison T     // marks elements an algorithm should not leave alone
+	poison T      // marks elements an algorithm should not leave alone
 	conv   [256]T // conv[x+64] is the integer x in [-64, 191] as a T
 }
 
@@ -207,6 +213,19 @@ func newInputs[T hostshmem.Elem](op hostshmem.ReduceOp) *inputs[T] {
 }
 
 var prodValues = [...]int{1, -1, 2, 1, -2, 1, 1, -1}
+
+// period is how often value repeats along k, whatever the seed and member.
+func (in *inputs[T]) period() int {
+	switch in.op {
+	case hostshmem.OpSum:
+		return 3
+	case hostshmem.OpProd:
+		return len(prodValues)
+	case hostshmem.OpMin, hostshmem.OpMax:
+		return 101
+	}
+	return 128
+}
 
 // value is element k of member j's source in the call with seed.
 func (in *inputs[T]) value(seed, j, k int) T {

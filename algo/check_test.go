@@ -3,7 +3,6 @@ package algo_test
 import (
 	"testing"
 
-
 	"github.com/gshmem/gshmem/algo"
 	shmem "github.com/gshmem/gshmem/hostshmem"
 )

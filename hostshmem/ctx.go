@@ -72,7 +72,8 @@ var ErrCtxDestroyed = errors.New("context destroyed")
 // context only order, but each context keeps its own count of the
 // non-blocking operations issued on it since its last Quiet, which is
 // where a transport with asynchronous operations tracks what Quiet on this
-// context must wait for.
+// context must wait for. (The default context counts nothing: Quiet on it
+// completes everything the PE issued.)
 //
 // A context created without CtxPrivate or CtxSerialized may be used from
 // several goroutines at once, like the default context. One created with
@@ -85,6 +86,11 @@ type Ctx struct {
 	pe    *PE
 	owner *PE // the PE the context belongs to, kept after Destroy
 	opts  CtxOption
+	// counts says c keeps count of its non-blocking operations: every
+	// created context, not the default one, whose Quiet is the fabric's
+	// and completes everything the PE issued (counting there would cost
+	// every NBI an atomic add).
+	counts bool
 
 	// nbi counts the non-blocking operations issued on the context since
 	// its last Quiet: shared contexts on their own cache line with atomic
@@ -122,7 +128,7 @@ func CtxCreate(p *PE, opts CtxOption) (*Ctx, error) {
 		return nil, errFinalized("ctx_create")
 	}
 	p.dflt.books.ctxs.Add(1)
-	return &Ctx{pe: p, owner: p, opts: opts}, nil
+	return &Ctx{pe: p, owner: p, opts: opts, counts: true}, nil
 }
 
 // Destroy quiets c, then releases it: every later use of c, Destroy
@@ -158,25 +164,25 @@ func (c *Ctx) Fence() error { return Fence(c) }
 func (p *PE) Contexts() int { return int(p.dflt.books.ctxs.Load()) }
 
 // live returns the PE that operation op on c goes to, or an error when c
-// was destroyed. nbi says op is non-blocking and counts it. It inlines, and
-// where nbi is the constant false its cost is one predictable branch.
+// was destroyed; nbi says op is non-blocking, and c counts it. It inlines:
+// a blocking operation (nbi the constant false) costs one predictable
+// branch, an NBI on the default context two.
 func (c *Ctx) live(op string, nbi bool) (p *PE, err error) {
 	p = c.pe
-	if p == nil || nbi { // written so that it fits the inlining budget
-		p, err = c.liveSlow(op, nbi)
+	if p == nil || nbi && c.counts { // written so that it fits the inlining budget
+		p, err = c.liveSlow(op)
 	}
 	return p, err
 }
 
-// liveSlow is live for non-blocking operations and destroyed contexts.
-func (c *Ctx) liveSlow(op string, nbi bool) (*PE, error) {
+// liveSlow is live for destroyed contexts and for the non-blocking
+// operations that c counts.
+func (c *Ctx) liveSlow(op string) (*PE, error) {
 	p := c.pe
 	if p == nil {
 		return nil, c.errDestroyed(op)
 	}
-	if nbi {
-		c.issued()
-	}
+	c.issued()
 	return p, nil
 }
 
@@ -207,10 +213,12 @@ func (c *Ctx) quiet(op string) error {
 	if len(p.regions) == 0 {
 		return errFinalized(op)
 	}
-	if c.opts&ctxUnshared != 0 {
-		c.mine = 0
-	} else if n := c.shared.Load(); n != 0 {
-		c.shared.Add(-n) // not Store(0): keep adds made meanwhile
+	if c.counts {
+		if c.opts&ctxUnshared != 0 {
+			c.mine = 0
+		} else if n := c.shared.Load(); n != 0 {
+			c.shared.Add(-n) // not Store(0): keep adds made meanwhile
+		}
 	}
 	if err := p.fab.Quiet(); err != nil {
 		return fmt.Errorf("gshmem: %s: %w", op, err)

@@ -34,6 +34,8 @@ func Builtin[T hostshmem.Elem](ctx context.Context, ws *Workspace[T], t *hostshm
 // call at a time: calls on it are made in the same order on every member
 // of that team, from one goroutine at a time. Make one workspace per team
 // (and per algorithm, unless the algorithms agree on how they use it).
+// After a call on it fails, peers may be anywhere in that call: free the
+// workspace and make a new one.
 type Workspace[T hostshmem.Elem] struct {
 	pe      *hostshmem.PE
 	max     int

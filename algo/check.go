@@ -333,7 +333,7 @@ func Check[T hostshmem.Elem](ctx context.Context, alg AllReduce[T], cfg Config) 
 	for _, npes := range cfg.NPEs {
 		// Two workspaces, the harness's buffers, and room for the
 		// allocator's alignment.
-		heap := 2*(2*npes*maxN*sz+2*npes*64) + 5*(maxN+1)*sz + 64<<10
+		heap := 2*(2*npes*maxN*sz+2*npes*wordsPerSignal*8) + 5*(maxN+1)*sz + 64<<10
 		// A wrong result ends the job cleanly on every PE (they agree on
 		// it), so it is kept here rather than returned from fn, which
 		// would make every peer of the PE fail too.

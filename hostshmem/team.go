@@ -277,7 +277,7 @@ func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *T
 	}
 	if bad {
 		// Still take part in the exchange, so the others fail alike.
-		_, err := t.createLocked(ctx, "team_split_strided", teamSpec{-1, -1, -1}, c)
+		_, err := t.createLocked(ctx, "team_split_strided", teamSpec{-1, -1, -1}, c, packArgs(start, stride, size))
 		if err == nil {
 			err = fmt.Errorf("gshmem: team_split_strided: %w: start %d, stride %d, size %d do not fit a team of %d", ErrInvalidArg, start, stride, size, t.size)
 		}
@@ -288,7 +288,7 @@ func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *T
 		// Not selected: publish the selection (negative size), join nothing.
 		sp = teamSpec{t.WorldPE(start), t.stride * stride, -size}
 	}
-	return t.createLocked(ctx, "team_split_strided", sp, c)
+	return t.createLocked(ctx, "team_split_strided", sp, c, packArgs(start, stride, size))
 }
 
 // Split2D arranges t's members in a grid of xrange columns (member i at
@@ -307,7 +307,7 @@ func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) 
 		yc = *ycfg
 	}
 	if xrange < 1 {
-		_, err := t.createLocked(ctx, "team_split_2d", teamSpec{-1, -1, -1}, xc)
+		_, err := t.createLocked(ctx, "team_split_2d", teamSpec{-1, -1, -1}, xc, packArgs(xrange, 0, 0))
 		if err == nil {
 			err = fmt.Errorf("gshmem: team_split_2d: %w: xrange %d", ErrInvalidArg, xrange)
 		}
@@ -316,11 +316,11 @@ func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) 
 	xrange = min(xrange, t.size)
 	row, col := t.me/xrange, t.me%xrange
 	xs := teamSpec{t.WorldPE(row * xrange), t.stride, min(xrange, t.size-row*xrange)}
-	if x, err = t.createLocked(ctx, "team_split_2d", xs, xc); err != nil {
+	if x, err = t.createLocked(ctx, "team_split_2d", xs, xc, packArgs(xrange, 0, 0)); err != nil {
 		return nil, nil, err
 	}
 	ys := teamSpec{t.WorldPE(col), t.stride * xrange, (t.size - col + xrange - 1) / xrange}
-	if y, err = t.createLocked(ctx, "team_split_2d", ys, yc); err != nil {
+	if y, err = t.createLocked(ctx, "team_split_2d", ys, yc, packArgs(xrange, 1, 0)); err != nil {
 		return nil, nil, err
 	}
 	return x, y, nil
@@ -331,7 +331,7 @@ func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) 
 // names a team it is not selected for; -1s mean bad arguments) and its free
 // chunks, then every member checks the members' choices agree and takes
 // the same run of chunks free on all of them.
-func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg TeamConfig) (*Team, error) {
+func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg TeamConfig, args uint64) (*Team, error) {
 	p := t.p
 	p.teams.Lock()
 	defer p.teams.Unlock()
@@ -345,6 +345,7 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 	w(2, uint64(int64(sp.stride)))
 	w(3, uint64(int64(sp.size)))
 	w(4, p.teams.free)
+	w(5, args)
 	w(0, seq)
 	if err := t.syncLocked(ctx, op); err != nil {
 		return nil, err
@@ -353,21 +354,25 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 		seq  uint64
 		sp   teamSpec
 		free uint64
+		args uint64
 	}
 	recs := make([]rec, t.size)
-	buf := make([]byte, 40)
+	buf := make([]byte, 48)
 	for i := range recs {
-		b, err := p.peerBytes(t.WorldPE(i), slot(i), 40, buf)
+		b, err := p.peerBytes(t.WorldPE(i), slot(i), 48, buf)
 		if err != nil {
 			return nil, fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 		ld := func(k int) uint64 { return atomic.LoadUint64(wordAt[uint64](b, uintptr(k)*8)) }
-		recs[i] = rec{ld(0), teamSpec{int(int64(ld(1))), int(int64(ld(2))), int(int64(ld(3)))}, ld(4)}
+		recs[i] = rec{ld(0), teamSpec{int(int64(ld(1))), int(int64(ld(2))), int(int64(ld(3)))}, ld(4), ld(5)}
 	}
 	free, maxSize := ^uint64(0), 0
 	for i, r := range recs {
 		if r.seq != seq {
 			return nil, fmt.Errorf("gshmem: %s: %w: member %d made team-creation call #%d, member %d #%d", op, ErrMismatch, t.me, seq, i, r.seq)
+		}
+		if r.args != recs[0].args {
+			return nil, fmt.Errorf("gshmem: %s: %w: member 0 passed %s, member %d %s", op, ErrMismatch, argString(recs[0].args), i, argString(r.args))
 		}
 		if r.sp.start == -1 && r.sp.stride == -1 {
 			return nil, fmt.Errorf("gshmem: %s: %w: member %d (PE %d) passed arguments that do not fit", op, ErrInvalidArg, i, t.WorldPE(i))
@@ -413,6 +418,15 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 		return nil, err
 	}
 	return nt, nil
+}
+
+// packArgs packs a creation call's arguments for the cross-member check.
+func packArgs(a, b, c int) uint64 {
+	return uint64(uint16(a))<<32 | uint64(uint16(b))<<16 | uint64(uint16(c))
+}
+
+func argString(v uint64) string {
+	return fmt.Sprintf("(%d, %d, %d)", int16(v>>32), int16(v>>16), int16(v))
 }
 
 func abs(x int) int {

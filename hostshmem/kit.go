@@ -1,0 +1,44 @@
+package hostshmem
+
+import "unsafe"
+
+// Building blocks for writing collective algorithms outside this package
+// (see package algo for reference algorithms written with them).
+
+// ReduceN sets dst[i] = srcs[0][i] op srcs[1][i] op ... for every
+// i < len(dst), combining left to right, so the same sources in the same
+// order give the same bits on every PE. srcs must be non-empty and each at
+// least as long as dst; dst may be any of the sources, element for element.
+// Float16 and BFloat16 are computed in float32 and rounded once. It returns
+// an error wrapping ErrInvalidArg if op is not defined on T or the lengths
+// do not fit.
+func ReduceN[T Elem](op ReduceOp, dst []T, srcs [][]T) error { return reduceN(op, dst, srcs) }
+
+// CheckReduceOp returns nil if op is defined on T, else an error wrapping
+// ErrInvalidArg naming op and T.
+func CheckReduceOp[T Elem](op ReduceOp) error { return checkReduceOp[T](op) }
+
+// PE is the PE t belongs to: the one to issue puts, gets and waits on for
+// t's members (whose world numbers WorldPE gives). Nil for the null team.
+func (t *Team) PE() *PE {
+	if t == nil {
+		return nil
+	}
+	return t.p
+}
+
+// Peer returns PE pe's copy of s as a slice when pe's memory is mapped
+// into this process (the inproc and shm transports), nil otherwise (an
+// RMA-only or network transport: use Get), and nil for an invalid s or pe.
+// Reads must be ordered after the peer's writes by a signal or a sync, and
+// the slice must not be used after Finalize.
+func Peer[T Elem](p *PE, s Sym[T], pe int) []T {
+	if s.bad != nil || s.n == 0 || uint(pe) >= uint(len(p.regions)) {
+		return nil
+	}
+	r := p.regions[pe]
+	if r == nil || s.off+s.Size() > uintptr(len(r)) {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&r[s.off])), s.n)
+}

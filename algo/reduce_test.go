@@ -148,7 +148,7 @@ func TestReduceHalfRoundsOnce(t *testing.T) {
 
 func TestReduceErrors(t *testing.T) {
 	assert.ErrorIs(t, algo.CheckOp[float32](shmem.OpXor), shmem.ErrInvalidArg)
-	assert.EqualError(t, algo.CheckOp[float32](shmem.OpXor), "algo: reduce: invalid argument: xor is not defined for float32")
+	assert.EqualError(t, algo.CheckOp[float32](shmem.OpXor), "gshmem: reduce: invalid argument: xor is not defined for float32")
 	assert.ErrorIs(t, algo.CheckOp[complex64](shmem.OpMin), shmem.ErrInvalidArg)
 	assert.ErrorIs(t, algo.CheckOp[shmem.Float16](shmem.OpAnd), shmem.ErrInvalidArg)
 	assert.ErrorIs(t, algo.CheckOp[int8](shmem.ReduceOp(42)), shmem.ErrInvalidArg)

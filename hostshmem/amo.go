@@ -39,8 +39,11 @@ func amoFromBits[T AMOStd](b uint64) T {
 // amo applies op to the first element of s on PE pe and returns its
 // previous value.
 func amo[T AMOStd](c Comm, name string, op fabric.AMOOp, s Sym[T], pe int, operand, cmp T) (T, error) {
-	p := c.comm().pe
 	var zero T
+	p, err := c.comm().live(name, false)
+	if err != nil {
+		return zero, err
+	}
 	if _, err := target(p, name, s, 1, pe); err != nil {
 		return zero, err
 	}

@@ -22,7 +22,6 @@ func TestCtx(t *testing.T) { petest.Both(t, scenarios, "ctx", 2, 3, 4) }
 // TestCtxDestroyed: every kind of call on a destroyed context fails with
 // ErrCtxDestroyed instead of crashing.
 func TestCtxDestroyed(t *testing.T) {
-	t.Skip("until rma.go, amo.go and signal.go check for destroyed contexts with Ctx.live (see ctx.go)")
 	petest.Both(t, scenarios, "ctx_destroyed", 2, 3)
 }
 

@@ -177,6 +177,7 @@ func TestPanicInproc(t *testing.T) {
 		func(pe *shmem.PE) error {
 			if pe.MyPE() == 1 {
 				var m map[int]int
+				//lint:ignore SA5000 the panic is the point of the test
 				m[0] = 1
 			}
 			return pe.BarrierAll(context.Background())

@@ -9,16 +9,20 @@ import (
 // Put copies src into dst on PE pe. It returns once src may be reused; the
 // data is visible at pe after Quiet. len(src) may be less than dst.Len().
 func Put[T Elem](c Comm, dst Sym[T], src []T, pe int) error {
-	return put(c.comm().pe, "put", dst, src, pe)
+	return put(c.comm(), "put", false, dst, src, pe)
 }
 
 // PutNBI is Put that may return before src may be reused: src belongs to
 // the runtime until the next Quiet on c.
 func PutNBI[T Elem](c Comm, dst Sym[T], src []T, pe int) error {
-	return put(c.comm().pe, "put_nbi", dst, src, pe)
+	return put(c.comm(), "put_nbi", true, dst, src, pe)
 }
 
-func put[T Elem](p *PE, op string, dst Sym[T], src []T, pe int) error {
+func put[T Elem](c *Ctx, op string, nbi bool, dst Sym[T], src []T, pe int) error {
+	p, err := c.live(op, nbi)
+	if err != nil {
+		return err
+	}
 	r, err := target(p, op, dst, len(src), pe)
 	if err != nil {
 		return err
@@ -38,16 +42,20 @@ func put[T Elem](p *PE, op string, dst Sym[T], src []T, pe int) error {
 // Get copies len(dst) elements of src on PE pe into dst and returns when dst
 // holds them.
 func Get[T Elem](c Comm, dst []T, src Sym[T], pe int) error {
-	return get(c.comm().pe, "get", dst, src, pe)
+	return get(c.comm(), "get", false, dst, src, pe)
 }
 
 // GetNBI is Get that may return before dst is filled: dst belongs to the
 // runtime until the next Quiet on c.
 func GetNBI[T Elem](c Comm, dst []T, src Sym[T], pe int) error {
-	return get(c.comm().pe, "get_nbi", dst, src, pe)
+	return get(c.comm(), "get_nbi", true, dst, src, pe)
 }
 
-func get[T Elem](p *PE, op string, dst []T, src Sym[T], pe int) error {
+func get[T Elem](c *Ctx, op string, nbi bool, dst []T, src Sym[T], pe int) error {
+	p, err := c.live(op, nbi)
+	if err != nil {
+		return err
+	}
 	r, err := target(p, op, src, len(dst), pe)
 	if err != nil {
 		return err
@@ -66,17 +74,20 @@ func get[T Elem](p *PE, op string, dst []T, src Sym[T], pe int) error {
 // PutMem copies bytes into dst on PE pe (OpenSHMEM putmem); use Bytes to
 // view any Sym as bytes.
 func PutMem(c Comm, dst Sym[byte], src []byte, pe int) error {
-	return put(c.comm().pe, "putmem", dst, src, pe)
+	return put(c.comm(), "putmem", false, dst, src, pe)
 }
 
 // GetMem copies bytes from src on PE pe (OpenSHMEM getmem).
 func GetMem(c Comm, dst []byte, src Sym[byte], pe int) error {
-	return get(c.comm().pe, "getmem", dst, src, pe)
+	return get(c.comm(), "getmem", false, dst, src, pe)
 }
 
 // P writes the single value v to the first element of dst on PE pe.
 func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
-	p := c.comm().pe
+	p, err := c.comm().live("p", false)
+	if err != nil {
+		return err
+	}
 	r, err := target(p, "p", dst, 1, pe)
 	if err != nil {
 		return err
@@ -91,8 +102,11 @@ func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
 
 // G reads the first element of src on PE pe.
 func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
-	p := c.comm().pe
 	var v T
+	p, err := c.comm().live("g", false)
+	if err != nil {
+		return v, err
+	}
 	r, err := target(p, "g", src, 1, pe)
 	if err != nil {
 		return v, err
@@ -107,7 +121,10 @@ func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
 // IPut is a strided put: element i*sst of src goes to element i*dst of dst
 // on PE pe, for i in [0, n). Strides are in elements and at least 1.
 func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe int) error {
-	p := c.comm().pe
+	p, err := c.comm().live("iput", false)
+	if err != nil {
+		return err
+	}
 	if err := strides("iput", dst, len(src), dstStride, srcStride, n); err != nil {
 		return err
 	}
@@ -139,7 +156,10 @@ func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe i
 // IGet is a strided get: element i*sst of src on PE pe goes to element
 // i*dst of dst, for i in [0, n). Strides are in elements and at least 1.
 func IGet[T Elem](c Comm, dst []T, src Sym[T], dstStride, srcStride, n int, pe int) error {
-	p := c.comm().pe
+	p, err := c.comm().live("iget", false)
+	if err != nil {
+		return err
+	}
 	if err := strides("iget", src, len(dst), srcStride, dstStride, n); err != nil {
 		return err
 	}
@@ -185,17 +205,16 @@ func strides[T Elem](op string, sym Sym[T], local, symStride, localStride, n int
 // Quiet completes every put, get and atomic issued on c: their effects are
 // visible at their targets and NBI buffers are free again.
 func Quiet(c Comm) error {
-	p := c.comm().pe
-	if len(p.regions) == 0 {
-		return errFinalized("quiet")
-	}
-	return p.fab.Quiet()
+	return c.comm().quiet("quiet")
 }
 
 // Fence orders the puts and atomics issued on c: those issued before Fence
 // reach each target PE before those issued after it.
 func Fence(c Comm) error {
-	p := c.comm().pe
+	p, err := c.comm().live("fence", false)
+	if err != nil {
+		return err
+	}
 	if len(p.regions) == 0 {
 		return errFinalized("fence")
 	}

@@ -22,17 +22,20 @@ const (
 // on pe with sigOp and sigVal: a PE that sees the signal updated also sees
 // the data. It returns once src may be reused.
 func PutSignal[T Elem](c Comm, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
-	return putSignal(c, "put_signal", dst, src, sig, sigVal, sigOp, pe)
+	return putSignal(c, "put_signal", false, dst, src, sig, sigVal, sigOp, pe)
 }
 
 // PutSignalNBI is PutSignal that may return before src may be reused: src
 // belongs to the runtime until the next Quiet on c.
 func PutSignalNBI[T Elem](c Comm, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
-	return putSignal(c, "put_signal_nbi", dst, src, sig, sigVal, sigOp, pe)
+	return putSignal(c, "put_signal_nbi", true, dst, src, sig, sigVal, sigOp, pe)
 }
 
-func putSignal[T Elem](c Comm, op string, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
-	p := c.comm().pe
+func putSignal[T Elem](c Comm, op string, nbi bool, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
+	p, err := c.comm().live(op, nbi)
+	if err != nil {
+		return err
+	}
 	var aop fabric.AMOOp
 	switch sigOp {
 	case SignalSet:

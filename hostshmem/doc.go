@@ -17,7 +17,13 @@
 //     data with a flag; WaitUntil and SignalWaitUntil wait for a local word;
 //     Fence orders and Quiet completes what you issued; BarrierAll and
 //     SyncAll synchronise all PEs.
-//  4. Finalize (gshmem.Run does it for you) waits for every PE and releases
+//  4. Work in groups: TeamWorld and TeamShared, SplitStrided and Split2D
+//     make teams; Broadcast, Collect, FCollect, AllToAll, AllToAlls, Reduce
+//     and ReduceScatter (and the ML names AllReduce and AllGather) run on a
+//     team. CtxCreate makes a context: a separate stream of operations that
+//     Quiet and Fence on it govern. SetLock, TestLock and ClearLock are a
+//     fair (FIFO) lock on a symmetric int64.
+//  5. Finalize (gshmem.Run does it for you) waits for every PE and releases
 //     the fabric. A PE must not be used after Finalize.
 //
 // # Addresses

@@ -35,7 +35,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 	return &flags{
 		fs:  fs,
 		pes: fs.String("n", "2", "PEs (processes over shm); a comma-separated list runs each count in turn"),
-		ops: fs.String("ops", "p2p", "comma-separated benchmarks ("+strings.Join(GshmemOps, ",")+
+		ops: fs.String("ops", "all", "comma-separated benchmarks ("+strings.Join(GshmemOps, ",")+
 			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+"; all)"),
 		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
 		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop"),

@@ -33,7 +33,7 @@ func TestFlagsDefaults(t *testing.T) {
 	require.NoError(t, f.fs.Parse(nil))
 	c, err := f.config()
 	require.NoError(t, err)
-	assert.Equal(t, OpGroups["p2p"], c.Ops)
+	assert.Equal(t, GshmemOps, c.Ops, "all of them")
 	assert.Equal(t, Sizes, c.Sizes)
 	assert.Equal(t, CollSizes, c.CollSizes)
 	counts, err := f.peCounts()

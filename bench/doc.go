@@ -65,6 +65,12 @@
 // a broadcast alone; gshmem's Broadcast (1.5 semantics) also copies the
 // root's source to its destination, and that copy is in its time.
 //
+// Placement is the same on both sides: Open MPI binds rank i to core i
+// when there are no more ranks than cores (and binds nothing when
+// oversubscribed, as 4 PEs on this 2-core machine are); `gpurun bench`
+// binds gshmem's PE i to CPU i under the same condition (-bind, default
+// on; gpurun itself does not bind).
+//
 // # Units
 //
 // NsPerOp is nanoseconds of wall time per operation. Bandwidths are bytes

@@ -2,7 +2,10 @@
 
 package bench
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // newSessionAttr returns nil: only Linux runs the peers in a session of
 // their own.
@@ -14,3 +17,9 @@ func killSession(int) {}
 
 // removeLauncherDir does nothing outside Linux.
 func removeLauncherDir(int) {}
+
+// bindCPU is not supported outside Linux.
+func bindCPU(int) (int, error) { return -1, errors.New("binding to a CPU needs Linux") }
+
+// allowedCPUs is not supported outside Linux.
+func allowedCPUs() ([]int, error) { return nil, errors.New("CPU affinity needs Linux") }

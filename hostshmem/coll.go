@@ -67,14 +67,17 @@ func (t *Team) push(ctx context.Context, op string, e uint64, j int, d uint64, d
 	}
 	w, off := t.WorldPE(j), t.slotOff(par, t.me)
 	if r := p.regions[w]; r != nil {
-		copy(r[off+lineSize:], data)
-		atomic.StoreUint64(wordAt[uint64](r, off+8), d)
-		atomic.StoreUint64(wordAt[uint64](r, off), e) // orders the data before it
+		// Payload and descriptor are plain stores on the epoch's own line
+		// (a payload of up to 48 bytes moves as one cache line); the
+		// locked exchange that raises the epoch orders them before it.
+		copy(r[off+slotHdr:], data)
+		*wordAt[uint64](r, off+8) = d
+		atomic.StoreUint64(wordAt[uint64](r, off), e)
 		p.fab.Notify(w, off, 8)
 	} else {
 		var hdr [8]byte
 		*(*uint64)(unsafe.Pointer(&hdr[0])) = d
-		if err := p.fab.Put(w, off+lineSize, data); err != nil {
+		if err := p.fab.Put(w, off+slotHdr, data); err != nil {
 			return err
 		}
 		if err := p.fab.Put(w, off+8, hdr[:]); err != nil {
@@ -88,45 +91,62 @@ func (t *Team) push(ctx context.Context, op string, e uint64, j int, d uint64, d
 	return nil
 }
 
-// await waits until every member i with from(i) has pushed epoch e to this
-// PE, and checks that each pushed the descriptor want(i).
-func (t *Team) await(ctx context.Context, op string, e uint64, from func(int) bool, want func(int) uint64) error {
+// await waits until the members this PE expects (only, or every other
+// member when only < 0) have pushed epoch e to it, and checks that each
+// pushed the descriptor d (ds[i] when ds is not nil).
+func (t *Team) await(ctx context.Context, op string, e uint64, only int, d uint64, ds []uint64) error {
 	p := t.p
-	par := int(e % 2)
-	flag := func(i int) *uint64 { return wordAt[uint64](p.local, t.slotOff(par, i)) }
-	cond := func() bool {
-		for i := 0; i < t.size; i++ {
-			if i != t.me && from(i) && atomic.LoadUint64(flag(i)) < e {
-				return false
-			}
-		}
-		return true
-	}
-	if !cond() {
+	t.aw.e, t.aw.only = e, only
+	if !t.awaitReady() {
 		span := uintptr(t.size) * (lineSize + t.pushMax)
-		if err := p.wait(ctx, op, cond, t.slotOff(par, 0), span); err != nil {
+		if err := p.wait(ctx, op, t.ready, t.slotOff(int(e%2), 0), span); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < t.size; i++ {
-		if i != t.me && from(i) {
-			if got := atomic.LoadUint64(wordAt[uint64](p.local, t.slotOff(par, i)+8)); got != want(i) {
-				// Consume every slot anyway, so the team stays usable.
-				for j := 0; j < t.size; j++ {
-					if j != t.me && from(j) {
-						t.ack(e, j)
-					}
+		if !t.expects(i) {
+			continue
+		}
+		want := d
+		if ds != nil {
+			want = ds[i]
+		}
+		if got := *wordAt[uint64](p.local, t.slotOff(int(e%2), i)+8); got != want {
+			// Consume every slot anyway, so the team stays usable.
+			for j := 0; j < t.size; j++ {
+				if t.expects(j) {
+					t.ack(e, j)
 				}
-				return fmt.Errorf("gshmem: %s: %w: team member %d called %s, member %d %s", op, ErrMismatch, i, descString(got), t.me, descString(want(i)))
 			}
+			return fmt.Errorf("gshmem: %s: %w: team member %d called %s, member %d %s", op, ErrMismatch, i, descString(got), t.me, descString(want))
 		}
 	}
 	return nil
 }
 
+// expects reports whether the await in progress waits for member i.
+func (t *Team) expects(i int) bool {
+	return i != t.me && (t.aw.only < 0 || i == t.aw.only)
+}
+
+// awaitReady is the condition of the await in progress (t.ready, a method
+// value made once, so a wait allocates nothing).
+func (t *Team) awaitReady() bool {
+	par := int(t.aw.e % 2)
+	for i := 0; i < t.size; i++ {
+		if t.expects(i) && atomic.LoadUint64(wordAt[uint64](t.p.local, t.slotOff(par, i))) < t.aw.e {
+			return false
+		}
+	}
+	return true
+}
+
+// slotHdr is the header (epoch, descriptor) before a slot's payload.
+const slotHdr = 16
+
 // payload is member i's data in this PE's slot of parity par.
 func (t *Team) payload(par, i int, n uintptr) []byte {
-	off := t.slotOff(par, i) + lineSize
+	off := t.slotOff(par, i) + slotHdr
 	return t.p.local[off : off+n : off+n]
 }
 
@@ -142,8 +162,6 @@ func (t *Team) ack(e uint64, i int) error {
 	_, err := p.fab.AMO64(w, off, fabric.AMOSet, e, 0)
 	return err
 }
-
-func others(t *Team) func(int) bool { return func(i int) bool { return i != t.me } }
 
 // as views bytes as n elements of T.
 func as[T Elem](b []byte, n int) []T {
@@ -229,7 +247,7 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 			}
 			return nil
 		}
-		if err := t.await(ctx, op, e, func(i int) bool { return i == root }, func(int) uint64 { return d }); err != nil {
+		if err := t.await(ctx, op, e, root, d, nil); err != nil {
 			return err
 		}
 		copy(p.local[dest.off:dest.off+nb], t.payload(int(e%2), root, nb))
@@ -309,7 +327,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 				}
 			}
 		}
-		if err := t.await(ctx, name, e, others(t), func(int) uint64 { return d }); err != nil {
+		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
 			return err
 		}
 		for i := range srcs {
@@ -418,7 +436,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 				}
 			}
 		}
-		if err := t.await(ctx, name, e, others(t), func(int) uint64 { return d }); err != nil {
+		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
 			return err
 		}
 		for i := range srcs {
@@ -492,7 +510,7 @@ func FCollect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 				}
 			}
 		}
-		if err := t.await(ctx, name, e, others(t), func(int) uint64 { return d }); err != nil {
+		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
 			return err
 		}
 		for i := 0; i < t.size; i++ {
@@ -547,7 +565,7 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 			}
 		}
 	}
-	if err := t.await(ctx, name, e, others(t), func(int) uint64 { return d }); err != nil {
+	if err := t.await(ctx, name, e, -1, d, nil); err != nil {
 		return 0, err
 	}
 	counts := make([]int, t.size)
@@ -581,15 +599,18 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 	if maxb <= t.pushMax {
 		t.cepoch++
 		e := t.cepoch
-		want := func(i int) uint64 { return desc(kCollectData, 0, uintptr(counts[i])*sz) }
+		want := make([]uint64, t.size)
+		for i := range want {
+			want[i] = desc(kCollectData, 0, uintptr(counts[i])*sz)
+		}
 		for j := 0; j < t.size; j++ {
 			if j != t.me {
-				if err := t.push(ctx, name, e, j, want(t.me), mine); err != nil {
+				if err := t.push(ctx, name, e, j, want[t.me], mine); err != nil {
 					return 0, err
 				}
 			}
 		}
-		if err := t.await(ctx, name, e, others(t), want); err != nil {
+		if err := t.await(ctx, name, e, -1, 0, want); err != nil {
 			return 0, err
 		}
 		for i := 0; i < t.size; i++ {
@@ -651,7 +672,7 @@ func AllToAll[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 				}
 			}
 		}
-		if err := t.await(ctx, name, e, others(t), func(int) uint64 { return d }); err != nil {
+		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
 			return err
 		}
 		for i := 0; i < t.size; i++ {

@@ -55,6 +55,11 @@ type Team struct {
 	cepoch    uint64   // push epochs done
 	createSeq uint64   // child-team creations done
 	lastPush  []uint64 // [par*size+j]: epoch of my last push to j on parity par
+	aw        struct { // the await in progress
+		e    uint64
+		only int
+	}
+	ready func() bool // t.awaitReady, bound once
 }
 
 type teamSpec struct{ start, stride, size int }
@@ -128,6 +133,7 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, z
 		block: teamPoolOff + uintptr(first)*teamChunk, first: first, nchunk: k,
 		pushMax: pushMax, cfg: cfg, lastPush: make([]uint64, 2*sp.size),
 	}
+	t.ready = t.awaitReady
 	if zero {
 		clear(p.local[t.block : t.block+uintptr(k)*teamChunk])
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/petest"
 	"github.com/gshmem/gshmem/launcher"
 )
 
@@ -54,9 +55,7 @@ func (w *watcher) String() string {
 
 func runRing(t *testing.T, n int, args ...string) (*watcher, chan int, string) {
 	t.Helper()
-	dir, err := os.MkdirTemp(config.DefaultShmDir, "gshmem-ringtest-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := petest.ShmDir(t)
 	w := &watcher{pids: map[int]int{}, ready: make(chan struct{}), n: n}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

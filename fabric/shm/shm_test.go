@@ -28,7 +28,7 @@ import (
 // shmDir makes a fresh tmpfs directory for one test and removes it after.
 func shmDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("/dev/shm", "gshmem-fabtest-")
+	dir, err := os.MkdirTemp("/dev/shm", fmt.Sprintf("gshmem-test-%d-", os.Getpid()))
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir

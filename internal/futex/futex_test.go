@@ -1,6 +1,7 @@
 package futex_test
 
 import (
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -116,7 +117,7 @@ func TestWakeCountsAndLimits(t *testing.T) {
 // through one mapping must reach a sleeper on the other. This is what lets
 // a PE in one process wake a PE in another.
 func TestWakeAcrossMappings(t *testing.T) {
-	dir, err := os.MkdirTemp("/dev/shm", "gshmem-fabtest-")
+	dir, err := os.MkdirTemp("/dev/shm", fmt.Sprintf("gshmem-test-%d-", os.Getpid()))
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	f, err := os.OpenFile(dir+"/word", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

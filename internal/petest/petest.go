@@ -51,6 +51,7 @@ func Main(m *testing.M, s Scenarios) {
 	if name := os.Getenv(envScenario); name != "" {
 		os.Exit(child(name, s))
 	}
+	SweepStale()
 	os.Exit(m.Run())
 }
 
@@ -154,11 +155,7 @@ type Result struct {
 // in /dev/shm; Launch fails the test if any file is left in it.
 func Launch(t *testing.T, name string, n int, env ...string) Result {
 	t.Helper()
-	dir, err := os.MkdirTemp(config.DefaultShmDir, "gshmem-petest-")
-	if err != nil {
-		t.Fatalf("petest: %v", err)
-	}
-	defer os.RemoveAll(dir)
+	dir := ShmDir(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatalf("petest: %v", err)

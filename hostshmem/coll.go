@@ -163,6 +163,31 @@ func (t *Team) ack(e uint64, i int) error {
 	return err
 }
 
+// exchange pushes data(j) to every other member j at epoch e with
+// descriptor d, then waits until every other member has pushed to this PE.
+func (t *Team) exchange(ctx context.Context, op string, e, d uint64, data func(j int) []byte) error {
+	for j := 0; j < t.size; j++ {
+		if j != t.me {
+			if err := t.push(ctx, op, e, j, d, data(j)); err != nil {
+				return err
+			}
+		}
+	}
+	return t.await(ctx, op, e, -1, d, nil)
+}
+
+// ackAll tells every other member that this PE consumed its push of e.
+func (t *Team) ackAll(e uint64) error {
+	for j := 0; j < t.size; j++ {
+		if j != t.me {
+			if err := t.ack(e, j); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // as views bytes as n elements of T.
 func as[T Elem](b []byte, n int) []T {
 	if n == 0 {
@@ -320,14 +345,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 	if nb <= t.pushMax {
 		t.cepoch++
 		e, d := t.cepoch, desc(kReduce, int(op), nb)
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.push(ctx, name, e, j, d, mine); err != nil {
-					return err
-				}
-			}
-		}
-		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
+		if err := t.exchange(ctx, name, e, d, func(int) []byte { return mine }); err != nil {
 			return err
 		}
 		for i := range srcs {
@@ -340,14 +358,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 		if err := reduceN(op, out, srcs); err != nil {
 			return err
 		}
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.ack(e, j); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return t.ackAll(e)
 	}
 	// Reduce-scatter: reduce my chunk straight from every member's source.
 	if err := t.syncLocked(ctx, name); err != nil {
@@ -429,14 +440,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 	if nb <= t.pushMax {
 		t.cepoch++
 		e, d := t.cepoch, desc(kReduceScatter, int(op), nb)
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.push(ctx, name, e, j, d, block(j)); err != nil {
-					return err
-				}
-			}
-		}
-		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
+		if err := t.exchange(ctx, name, e, d, block); err != nil {
 			return err
 		}
 		for i := range srcs {
@@ -449,14 +453,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 		if err := reduceN(op, out, srcs); err != nil {
 			return err
 		}
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.ack(e, j); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+		return t.ackAll(e)
 	}
 	if err := t.syncLocked(ctx, name); err != nil {
 		return err
@@ -503,25 +500,15 @@ func FCollect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 	if nb <= t.pushMax {
 		t.cepoch++
 		e, d := t.cepoch, desc(kFCollect, 0, nb)
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.push(ctx, name, e, j, d, mine); err != nil {
-					return err
-				}
-			}
-		}
-		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
+		if err := t.exchange(ctx, name, e, d, func(int) []byte { return mine }); err != nil {
 			return err
 		}
 		for i := 0; i < t.size; i++ {
 			if i != t.me {
 				copy(at(i), t.payload(int(e%2), i, nb))
-				if err := t.ack(e, i); err != nil {
-					return err
-				}
 			}
 		}
-		return nil
+		return t.ackAll(e)
 	}
 	if err := t.syncLocked(ctx, name); err != nil {
 		return err
@@ -558,14 +545,7 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 	e, d := t.cepoch, desc(kCollectCount, 0, 8)
 	var cnt [8]byte
 	*(*uint64)(unsafe.Pointer(&cnt[0])) = uint64(n)
-	for j := 0; j < t.size; j++ {
-		if j != t.me {
-			if err := t.push(ctx, name, e, j, d, cnt[:]); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if err := t.await(ctx, name, e, -1, d, nil); err != nil {
+	if err := t.exchange(ctx, name, e, d, func(int) []byte { return cnt[:] }); err != nil {
 		return 0, err
 	}
 	counts := make([]int, t.size)
@@ -665,25 +645,15 @@ func AllToAll[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 	if nb <= t.pushMax {
 		t.cepoch++
 		e, d := t.cepoch, desc(kAllToAll, 0, nb)
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.push(ctx, name, e, j, d, src(j)); err != nil {
-					return err
-				}
-			}
-		}
-		if err := t.await(ctx, name, e, -1, d, nil); err != nil {
+		if err := t.exchange(ctx, name, e, d, src); err != nil {
 			return err
 		}
 		for i := 0; i < t.size; i++ {
 			if i != t.me {
 				copy(dst(i), t.payload(int(e%2), i, nb))
-				if err := t.ack(e, i); err != nil {
-					return err
-				}
 			}
 		}
-		return nil
+		return t.ackAll(e)
 	}
 	if err := t.syncLocked(ctx, name); err != nil {
 		return err

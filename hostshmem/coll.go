@@ -57,7 +57,10 @@ func descString(d uint64) string {
 func (t *Team) push(ctx context.Context, op string, e uint64, j int, d uint64, data []byte) error {
 	p := t.p
 	par := int(e % 2)
-	if last := t.lastPush[par*t.size+j]; last != 0 {
+	// j must have consumed what this PE last put in that slot. It has if it
+	// has since pushed anything to this PE: a member pushes for epoch e'
+	// only after finishing every epoch before e'. Else read its ack.
+	if last := t.lastPush[par*t.size+j]; last != 0 && t.lastRecv[j] <= last {
 		ack := wordAt[uint64](p.local, t.ackOff(j))
 		if atomic.LoadUint64(ack) < last {
 			if err := p.wait(ctx, op, func() bool { return atomic.LoadUint64(ack) >= last }, t.ackOff(j), 8); err != nil {
@@ -111,6 +114,7 @@ func (t *Team) await(ctx context.Context, op string, e uint64, only int, d uint6
 		if ds != nil {
 			want = ds[i]
 		}
+		t.lastRecv[i] = e
 		if got := *wordAt[uint64](p.local, t.slotOff(int(e%2), i)+8); got != want {
 			// Consume every slot anyway, so the team stays usable.
 			for j := 0; j < t.size; j++ {

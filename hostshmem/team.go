@@ -55,6 +55,7 @@ type Team struct {
 	cepoch    uint64   // push epochs done
 	createSeq uint64   // child-team creations done
 	lastPush  []uint64 // [par*size+j]: epoch of my last push to j on parity par
+	lastRecv  []uint64 // [j]: the latest epoch j pushed to this PE
 	aw        struct { // the await in progress
 		e    uint64
 		only int
@@ -131,7 +132,7 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, z
 		p: p, start: sp.start, stride: sp.stride, size: sp.size,
 		me:    (p.me - sp.start) / sp.stride,
 		block: teamPoolOff + uintptr(first)*teamChunk, first: first, nchunk: k,
-		pushMax: pushMax, cfg: cfg, lastPush: make([]uint64, 2*sp.size),
+		pushMax: pushMax, cfg: cfg, lastPush: make([]uint64, 2*sp.size), lastRecv: make([]uint64, sp.size),
 	}
 	t.ready = t.awaitReady
 	if zero {

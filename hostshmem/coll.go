@@ -192,6 +192,24 @@ func (t *Team) ackAll(e uint64) error {
 	return nil
 }
 
+// reducePushed reduces, in member order, this PE's own contribution mine
+// and every other member's push of epoch e into out, then acknowledges the
+// pushes. srcs is scratch of one entry per member.
+func reducePushed[T Elem](t *Team, op ReduceOp, e uint64, out []T, mine []byte, srcs [][]T) error {
+	n, nb := len(out), uintptr(len(mine))
+	for i := range srcs {
+		if i == t.me {
+			srcs[i] = as[T](mine, n)
+		} else {
+			srcs[i] = as[T](t.payload(int(e%2), i, nb), n)
+		}
+	}
+	if err := reduceN(op, out, srcs); err != nil {
+		return err
+	}
+	return t.ackAll(e)
+}
+
 // as views bytes as n elements of T.
 func as[T Elem](b []byte, n int) []T {
 	if n == 0 {
@@ -352,17 +370,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 		if err := t.exchange(ctx, name, e, d, func(int) []byte { return mine }); err != nil {
 			return err
 		}
-		for i := range srcs {
-			if i == t.me {
-				srcs[i] = as[T](mine, n)
-			} else {
-				srcs[i] = as[T](t.payload(int(e%2), i, nb), n)
-			}
-		}
-		if err := reduceN(op, out, srcs); err != nil {
-			return err
-		}
-		return t.ackAll(e)
+		return reducePushed(t, op, e, out, mine, srcs)
 	}
 	// Reduce-scatter: reduce my chunk straight from every member's source.
 	if err := t.syncLocked(ctx, name); err != nil {
@@ -447,17 +455,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 		if err := t.exchange(ctx, name, e, d, block); err != nil {
 			return err
 		}
-		for i := range srcs {
-			if i == t.me {
-				srcs[i] = as[T](block(t.me), n)
-			} else {
-				srcs[i] = as[T](t.payload(int(e%2), i, nb), n)
-			}
-		}
-		if err := reduceN(op, out, srcs); err != nil {
-			return err
-		}
-		return t.ackAll(e)
+		return reducePushed(t, op, e, out, block(t.me), srcs)
 	}
 	if err := t.syncLocked(ctx, name); err != nil {
 		return err

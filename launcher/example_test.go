@@ -40,18 +40,22 @@ func ExampleInfo() {
 	// gpurun 0.1.0
 	// transports: inproc shm
 	//
-	// VARIABLE               VALUE  DEFAULT   MEANING
-	// GSHMEM_NPES            -      4         number of PEs; in-process runs start this many, gpurun sets it for its children
-	// GSHMEM_PE              -      -         this process's PE number (set by gpurun)
-	// GSHMEM_TRANSPORT       -      inproc    transport: inproc (PEs as goroutines) or shm (one process per PE, set by gpurun)
-	// GSHMEM_JOB             -      -         job id naming the shared-memory segments (set by gpurun; unguessable)
-	// GSHMEM_SYMMETRIC_SIZE  1g     128m      bytes of symmetric heap per PE (k, m, g suffixes)
-	// SHMEM_SYMMETRIC_SIZE   -      -         OpenSHMEM spelling of GSHMEM_SYMMETRIC_SIZE; used when that is unset
-	// GSHMEM_LOCAL_RANK      -      -         rank of this PE among the PEs on its node (set by gpurun)
-	// GSHMEM_LOCAL_SIZE      -      -         number of PEs on this node (set by gpurun)
-	// GSHMEM_BOOT_TIMEOUT    -      30s       how long a PE waits for its peers to appear at start-up
-	// GSHMEM_PREFAULT        -      1         pre-fault shared-memory segments at start-up (0 to skip)
-	// GSHMEM_SHM_DIR         -      /dev/shm  directory (tmpfs) holding the shared-memory segments
-	// GSHMEM_COLL_PUSH_MAX   -      2048      largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)
-	// GOMAXPROCS             -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
+	// VARIABLE                      VALUE  DEFAULT   MEANING
+	// GSHMEM_NPES                   -      4         number of PEs; in-process runs start this many, gpurun sets it for its children
+	// GSHMEM_PE                     -      -         this process's PE number (set by gpurun)
+	// GSHMEM_TRANSPORT              -      inproc    transport: inproc (PEs as goroutines) or shm (one process per PE, set by gpurun)
+	// GSHMEM_JOB                    -      -         job id naming the shared-memory segments (set by gpurun; unguessable)
+	// GSHMEM_SYMMETRIC_SIZE         1g     128m      bytes of symmetric heap per PE (k, m, g suffixes)
+	// SHMEM_SYMMETRIC_SIZE          -      -         OpenSHMEM spelling of GSHMEM_SYMMETRIC_SIZE; used when that is unset
+	// GSHMEM_LOCAL_RANK             -      -         rank of this PE among the PEs on its node (set by gpurun)
+	// GSHMEM_LOCAL_SIZE             -      -         number of PEs on this node (set by gpurun)
+	// GSHMEM_BOOT_TIMEOUT           -      30s       how long a PE waits for its peers to appear at start-up
+	// GSHMEM_PREFAULT               -      1         pre-fault shared-memory segments at start-up (0 to skip)
+	// GSHMEM_SHM_DIR                -      /dev/shm  directory (tmpfs) holding the shared-memory segments
+	// GSHMEM_COLL_PUSH_MAX          -      2048      largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)
+	// GSHMEM_DEVICE                 -      -         GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)
+	// GSHMEM_DEVICE_SYMMETRIC_SIZE  -      64m       bytes of device symmetric heap per PE (in host memory on the CPU fallback)
+	// GSHMEM_THREADS                -      -         active-message handler goroutines per PE; default GOMAXPROCS
+	// LAMELLAR_THREADS              -      -         Lamellar spelling of GSHMEM_THREADS; used when that is unset
+	// GOMAXPROCS                    -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
 }

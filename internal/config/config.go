@@ -25,7 +25,14 @@ const (
 	EnvPrefault      = "GSHMEM_PREFAULT"
 	EnvShmDir        = "GSHMEM_SHM_DIR"
 	EnvCollPushMax   = "GSHMEM_COLL_PUSH_MAX"
+	EnvDevice        = "GSHMEM_DEVICE"
+	EnvDevSymSize    = "GSHMEM_DEVICE_SYMMETRIC_SIZE"
+	EnvThreads       = "GSHMEM_THREADS"
+	EnvThreadsCompat = "LAMELLAR_THREADS"
 )
+
+// DeviceCPU is the GSHMEM_DEVICE value that forces the CPU fallback.
+const DeviceCPU = "cpu"
 
 // Transport names.
 const (
@@ -39,6 +46,7 @@ const (
 	DefaultSymSize     = 128 << 20
 	DefaultBootTimeout = 30 * time.Second
 	DefaultShmDir      = "/dev/shm"
+	DefaultDevSymSize  = 64 << 20
 	// SegmentPrefix starts the name of every file gshmem creates in the shm
 	// directory: <prefix><job>-<pe>.
 	SegmentPrefix = "gshmem-"
@@ -66,6 +74,10 @@ var Vars = []Var{
 	{EnvPrefault, "1", "pre-fault shared-memory segments at start-up (0 to skip)"},
 	{EnvShmDir, DefaultShmDir, "directory (tmpfs) holding the shared-memory segments"},
 	{EnvCollPushMax, "2048", "largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)"},
+	{EnvDevice, "", "GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)"},
+	{EnvDevSymSize, "64m", "bytes of device symmetric heap per PE (in host memory on the CPU fallback)"},
+	{EnvThreads, "", "active-message handler goroutines per PE; default GOMAXPROCS"},
+	{EnvThreadsCompat, "", "Lamellar spelling of " + EnvThreads + "; used when that is unset"},
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
 }
 
@@ -82,6 +94,11 @@ type Config struct {
 	Prefault    bool
 	ShmDir      string
 	CollPushMax uintptr // 0: the runtime's default
+	// Device is GSHMEM_DEVICE: "" (pick by local rank), "cpu", or an
+	// ordinal.
+	Device     string
+	DevSymSize uintptr
+	Threads    int // 0: the runtime's default
 }
 
 // Load reads the configuration from the environment through getenv
@@ -101,6 +118,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BootTimeout: DefaultBootTimeout,
 		Prefault:    true,
 		ShmDir:      DefaultShmDir,
+		DevSymSize:  DefaultDevSymSize,
 	}
 	var err error
 	if c.NPES, err = intVar(getenv, EnvNPES, c.NPES, 1); err != nil {
@@ -159,6 +177,28 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: %s=%q: want a size of at most 16k", EnvCollPushMax, v)
 		}
 		c.CollPushMax = uintptr(n)
+	}
+	if v := strings.TrimSpace(getenv(EnvDevice)); v != "" {
+		if n, err := strconv.Atoi(v); v != DeviceCPU && (err != nil || n < 0) {
+			return c, fmt.Errorf("config: %s=%q: want a GPU ordinal (0, 1, ...) or %s", EnvDevice, v, DeviceCPU)
+		}
+		c.Device = v
+	}
+	if v := getenv(EnvDevSymSize); v != "" {
+		n, err := ParseSize(v)
+		if err != nil {
+			return c, fmt.Errorf("config: %s=%q: %w", EnvDevSymSize, v, err)
+		}
+		c.DevSymSize = uintptr(n)
+	}
+	name, v = EnvThreads, getenv(EnvThreads)
+	if v == "" {
+		name, v = EnvThreadsCompat, getenv(EnvThreadsCompat)
+	}
+	if v != "" {
+		if c.Threads, err = intVar(func(string) string { return v }, name, 0, 1); err != nil {
+			return c, err
+		}
 	}
 	if c.Transport == TransportShm {
 		if c.Job == "" {

@@ -43,6 +43,7 @@ func TestLoadDefaults(t *testing.T) {
 		BootTimeout: config.DefaultBootTimeout,
 		Prefault:    true,
 		ShmDir:      config.DefaultShmDir,
+		DevSymSize:  config.DefaultDevSymSize,
 	}, c)
 	assert.Equal(t, uintptr(128<<20), c.SymSize)
 	assert.Equal(t, 30*time.Second, c.BootTimeout)
@@ -66,6 +67,23 @@ func TestVarsDefaultsMatchLoad(t *testing.T) {
 	assert.Equal(t, uintptr(n), got.CollPushMax)
 	got.CollPushMax = 0
 	assert.Equal(t, want, got)
+}
+
+func TestLoadDeviceAndThreads(t *testing.T) {
+	c, err := config.Load(env(map[string]string{config.EnvDevice: "cpu", config.EnvDevSymSize: "8m", config.EnvThreadsCompat: "3"}))
+	require.NoError(t, err)
+	assert.Equal(t, "cpu", c.Device)
+	assert.Equal(t, uintptr(8<<20), c.DevSymSize)
+	assert.Equal(t, 3, c.Threads)
+	c, err = config.Load(env(map[string]string{config.EnvDevice: "1", config.EnvThreads: "2", config.EnvThreadsCompat: "9"}))
+	require.NoError(t, err)
+	assert.Equal(t, "1", c.Device)
+	assert.Equal(t, 2, c.Threads, "GSHMEM_THREADS wins over LAMELLAR_THREADS")
+	for k, v := range map[string]string{config.EnvDevice: "gpu0", config.EnvDevSymSize: "-1", config.EnvThreads: "0"} {
+		_, err := config.Load(env(map[string]string{k: v}))
+		require.Error(t, err, "%s=%s", k, v)
+		assert.Contains(t, err.Error(), k)
+	}
 }
 
 func TestLoadNilGetenvReadsEnvironment(t *testing.T) {

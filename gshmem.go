@@ -37,6 +37,9 @@ type Options struct {
 	// HeapSize is the symmetric heap per PE in bytes
 	// (GSHMEM_SYMMETRIC_SIZE).
 	HeapSize uintptr
+	// DeviceHeapSize is the device symmetric heap per PE in bytes
+	// (GSHMEM_DEVICE_SYMMETRIC_SIZE).
+	DeviceHeapSize uintptr
 	// Getenv reads the environment; os.Getenv when nil.
 	Getenv func(string) string
 	// RMAOnly makes in-process PEs reach each other only through the
@@ -87,12 +90,16 @@ func loadConfig(o Options) (config.Config, error) {
 	if o.HeapSize > 0 {
 		cfg.SymSize = o.HeapSize
 	}
+	if o.DeviceHeapSize > 0 {
+		cfg.DevSymSize = o.DeviceHeapSize
+	}
 	cfg.SymSize = (cfg.SymSize + 63) &^ 63
+	cfg.DevSymSize = (cfg.DevSymSize + 63) &^ 63
 	return cfg, nil
 }
 
 func runInproc(ctx context.Context, cfg config.Config, rmaOnly bool, fn func(pe *PE) error) error {
-	job, err := inproc.New(cfg.NPES, hostshmem.RegionSize(cfg.SymSize))
+	job, err := inproc.New(cfg.NPES, regionSize(cfg))
 	if err != nil {
 		return err
 	}
@@ -128,7 +135,13 @@ func runInproc(ctx context.Context, cfg config.Config, rmaOnly bool, fn func(pe 
 }
 
 func hcfg(c config.Config) hostshmem.Config {
-	return hostshmem.Config{CollPushMax: c.CollPushMax}
+	return hostshmem.Config{CollPushMax: c.CollPushMax, DeviceHeap: c.DevSymSize}
+}
+
+// regionSize is the symmetric region of one PE: the reserved area and the
+// host heap, then, on the CPU fallback, the device heap.
+func regionSize(c config.Config) uintptr {
+	return hostshmem.RegionSize(c.SymSize) + c.DevSymSize
 }
 
 // call runs fn, turning a panic into an error with its stack.
@@ -153,7 +166,7 @@ func Init(ctx context.Context) (*PE, error) {
 	if cfg.Transport == config.TransportShm {
 		return join(ctx, cfg)
 	}
-	job, err := inproc.New(1, hostshmem.RegionSize(cfg.SymSize))
+	job, err := inproc.New(1, regionSize(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +178,7 @@ func Finalize(ctx context.Context, pe *PE) error { return pe.Finalize(ctx) }
 
 func join(ctx context.Context, cfg config.Config) (*PE, error) {
 	f, err := shm.Open(ctx, shm.Options{
-		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: hostshmem.RegionSize(cfg.SymSize),
+		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: regionSize(cfg),
 		Dir: cfg.ShmDir, Prefault: cfg.Prefault, BootTimeout: cfg.BootTimeout, LocalSize: cfg.LocalSize,
 	})
 	if err != nil {

@@ -124,6 +124,8 @@ const (
 	kindAlign
 	kindRealloc
 	kindFree
+
+	kindDevice uint64 = 1 << 8 // or-ed in: the call is on the device heap
 )
 
 var kindNames = [...]string{"", "malloc", "calloc", "align", "realloc", "free"}
@@ -134,7 +136,7 @@ type allocRec struct{ seq, kind, a, b uint64 }
 // every PE made the same call. On a mismatch every PE returns the same
 // error, naming the first PE that differs from PE 0.
 func (p *PE) agreeLocked(ctx context.Context, kind, a, b uint64) error {
-	op := kindNames[kind]
+	op := kindNames[kind&^kindDevice]
 	p.coll.allocSeq++
 	seq := p.coll.allocSeq
 	slot := allocRecOff + uintptr(seq%2)*lineSize
@@ -175,10 +177,13 @@ func (p *PE) agreeLocked(ctx context.Context, kind, a, b uint64) error {
 
 func describe(r allocRec) string {
 	k := "?"
-	if r.kind < uint64(len(kindNames)) {
-		k = kindNames[r.kind]
+	if kd := r.kind &^ kindDevice; kd < uint64(len(kindNames)) {
+		k = kindNames[kd]
 	}
-	switch r.kind {
+	if r.kind&kindDevice != 0 {
+		k += " on the device heap"
+	}
+	switch r.kind &^ kindDevice {
 	case kindAlign:
 		return fmt.Sprintf("%s(align %d, %d bytes) [call #%d]", k, r.a, r.b, r.seq)
 	case kindRealloc:
@@ -236,15 +241,19 @@ func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, al
 	if size == 0 {
 		return Sym[T]{}, nil
 	}
-	off, ok := p.coll.heap.alloc(size, align)
+	h, space, total := p.heapOf(kind&kindDevice != 0)
+	off, ok := h.alloc(size, align)
 	if !ok {
-		free, largest := p.coll.heap.stats()
-		return Sym[T]{}, fmt.Errorf("gshmem: %s: %w: %d bytes requested (align %d), largest free block %d bytes, %d of %d bytes free",
-			op, ErrHeapFull, size, align, largest, free, p.HeapSize())
+		free, largest := h.stats()
+		return Sym[T]{}, fmt.Errorf("gshmem: %s: %w: %d bytes requested (align %d), largest free block %d bytes, %d of %d bytes of the %v heap free",
+			op, ErrHeapFull, size, align, largest, free, total, space)
 	}
-	s := Sym[T]{off: off, n: n}
-	if kind == kindCalloc {
-		clear(p.local[off : off+size])
+	s := Sym[T]{off: off, n: n, space: space}
+	if kind&^kindDevice == kindCalloc {
+		if err := p.zero(off, size); err != nil {
+			h.release(off)
+			return Sym[T]{}, fmt.Errorf("gshmem: %s: %w", op, err)
+		}
 		// Peers may put into the new object as soon as they return.
 		if err := p.syncLocked(ctx, op); err != nil {
 			return Sym[T]{}, err
@@ -266,10 +275,14 @@ func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error
 	}
 	p.coll.Lock()
 	defer p.coll.Unlock()
-	if err := p.agreeLocked(ctx, kindRealloc, uint64(s.off), uint64(size)); err != nil {
+	kind := kindRealloc
+	if s.space == Device {
+		kind |= kindDevice
+	}
+	if err := p.agreeLocked(ctx, kind, uint64(s.off), uint64(size)); err != nil {
 		return Sym[T]{}, err
 	}
-	h := &p.coll.heap
+	h, space, total := p.heapOf(s.space == Device)
 	if s.n > 0 {
 		if _, ok := h.used[s.off]; !ok {
 			return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w: %v is not an allocated object", ErrInvalidArg, s)
@@ -282,23 +295,26 @@ func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error
 		h.release(s.off)
 		return Sym[T]{}, nil
 	case s.n > 0 && h.resize(s.off, size):
-		return Sym[T]{off: s.off, n: n}, nil
+		return Sym[T]{off: s.off, n: n, space: space}, nil
 	}
 	off, ok := h.alloc(size, heapAlign)
 	if !ok {
 		free, largest := h.stats()
-		return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w: %d bytes requested, largest free block %d bytes, %d of %d bytes free",
-			ErrHeapFull, size, largest, free, p.HeapSize())
+		return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w: %d bytes requested, largest free block %d bytes, %d of %d bytes of the %v heap free",
+			ErrHeapFull, size, largest, free, total, space)
 	}
 	if s.n > 0 {
-		copy(p.local[off:off+size], p.local[s.off:s.off+s.Size()])
+		if err := p.move(off, s.off, min(size, s.Size())); err != nil {
+			h.release(off)
+			return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w", err)
+		}
 		h.release(s.off)
 	}
 	// Every PE's contents must be in place before peers use the new object.
 	if err := p.syncLocked(ctx, "realloc"); err != nil {
 		return Sym[T]{}, err
 	}
-	return Sym[T]{off: off, n: n}, nil
+	return Sym[T]{off: off, n: n, space: space}, nil
 }
 
 // Free collectively releases s. Freeing an empty Sym does nothing but
@@ -309,13 +325,17 @@ func Free[T Elem](ctx context.Context, p *PE, s Sym[T]) error {
 	}
 	p.coll.Lock()
 	defer p.coll.Unlock()
-	if err := p.agreeLocked(ctx, kindFree, uint64(s.off), 0); err != nil {
+	kind := kindFree
+	if s.space == Device {
+		kind |= kindDevice
+	}
+	if err := p.agreeLocked(ctx, kind, uint64(s.off), 0); err != nil {
 		return err
 	}
 	if s.n == 0 {
 		return nil
 	}
-	if !p.coll.heap.release(s.off) {
+	if h, _, _ := p.heapOf(s.space == Device); !h.release(s.off) {
 		return fmt.Errorf("gshmem: free: %w: %v is not an allocated object (freed twice, or a slice of one?)", ErrInvalidArg, s)
 	}
 	return nil
@@ -327,4 +347,45 @@ func (p *PE) HeapFree() (free, largest uintptr) {
 	p.coll.Lock()
 	defer p.coll.Unlock()
 	return p.coll.heap.stats()
+}
+
+// DeviceHeapFree is HeapFree for the device heap.
+func (p *PE) DeviceHeapFree() (free, largest uintptr) {
+	p.coll.Lock()
+	defer p.coll.Unlock()
+	if p.devSize == 0 {
+		return 0, 0
+	}
+	return p.coll.dev.stats()
+}
+
+// heapOf returns the allocator, space and user size of the device heap
+// (dev) or the host heap. Callers hold p.coll.
+func (p *PE) heapOf(dev bool) (*allocator, Space, uintptr) {
+	if dev {
+		return &p.coll.dev, Device, p.DeviceHeapSize()
+	}
+	return &p.coll.heap, Host, p.HeapSize()
+}
+
+// zero clears this PE's n bytes at off, in either heap.
+func (p *PE) zero(off, n uintptr) error {
+	if p.onGPU(off) {
+		return p.gpu.Zero(off-p.devOff, n)
+	}
+	clear(p.local[off : off+n])
+	return nil
+}
+
+// move copies this PE's n bytes at src to dst, within one heap.
+func (p *PE) move(dst, src, n uintptr) error {
+	if !p.onGPU(src) {
+		copy(p.local[dst:dst+n], p.local[src:src+n])
+		return nil
+	}
+	buf := make([]byte, n)
+	if err := p.gpu.Get(p.me, src-p.devOff, buf); err != nil {
+		return err
+	}
+	return p.gpu.Put(p.me, dst-p.devOff, buf)
 }

@@ -54,13 +54,13 @@ func amo[T AMOStd](c Comm, name string, op fabric.AMOOp, s Sym[T], pe int, opera
 	// The fabric applies the AMO and wakes watchers without a second
 	// locked instruction (the AMO's own lock orders it).
 	if sz == 4 {
-		o, err := p.fab.AMO32(pe, s.off, op, uint32(amoBits(operand)), uint32(amoBits(cmp)))
+		o, err := p.rma.AMO32(pe, s.off, op, uint32(amoBits(operand)), uint32(amoBits(cmp)))
 		if err != nil {
 			return zero, fmt.Errorf("gshmem: %s: %w", name, err)
 		}
 		return amoFromBits[T](uint64(o)), nil
 	}
-	o, err := p.fab.AMO64(pe, s.off, op, amoBits(operand), amoBits(cmp))
+	o, err := p.rma.AMO64(pe, s.off, op, amoBits(operand), amoBits(cmp))
 	if err != nil {
 		return zero, fmt.Errorf("gshmem: %s: %w", name, err)
 	}

@@ -218,10 +218,13 @@ func as[T Elem](b []byte, n int) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), n)
 }
 
-// collBuf checks that s holds need elements.
-func collBuf[T Elem](op, name string, s Sym[T], need int) error {
+// collBuf checks that s holds need elements the host can load and store.
+func collBuf[T Elem](p *PE, op, name string, s Sym[T], need int) error {
 	if s.bad != nil {
 		return fmt.Errorf("gshmem: %s: %s: %w", op, name, s.bad)
+	}
+	if err := devOnly(p, op, name, s); err != nil {
+		return err
 	}
 	if need < 0 {
 		return fmt.Errorf("gshmem: %s: %w: %d elements", op, ErrInvalidArg, need)
@@ -266,13 +269,13 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 	if root < 0 || root >= t.size {
 		return fmt.Errorf("gshmem: %s: %w: root %d not in a team of %d", op, ErrInvalidPE, root, t.size)
 	}
-	if err := collBuf(op, "dest", dest, n); err != nil {
+	if err := collBuf(t.p, op, "dest", dest, n); err != nil {
 		return err
 	}
 	p, sz := t.p, sizeOf[T]()
 	nb := uintptr(n) * sz
 	if t.me == root {
-		if err := collBuf(op, "source", source, n); err != nil {
+		if err := collBuf(t.p, op, "source", source, n); err != nil {
 			return err
 		}
 		if err := noOverlap(op, dest, source, n, n, true); err != nil {
@@ -350,10 +353,10 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(name, "dest", dest, n); err != nil {
+	if err := collBuf(t.p, name, "dest", dest, n); err != nil {
 		return err
 	}
-	if err := collBuf(name, "source", source, n); err != nil {
+	if err := collBuf(t.p, name, "source", source, n); err != nil {
 		return err
 	}
 	if err := noOverlap(name, dest, source, n, n, true); err != nil {
@@ -432,7 +435,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(name, "dest", dest, n); err != nil {
+	if err := collBuf(t.p, name, "dest", dest, n); err != nil {
 		return err
 	}
 	if n < 0 || n > source.n/t.size {
@@ -482,10 +485,10 @@ func FCollect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(name, "source", source, n); err != nil {
+	if err := collBuf(t.p, name, "source", source, n); err != nil {
 		return err
 	}
-	if err := collBuf(name, "dest", dest, n*t.size); err != nil {
+	if err := collBuf(t.p, name, "dest", dest, n*t.size); err != nil {
 		return err
 	}
 	if err := noOverlap(name, dest, source, n*t.size, n, false); err != nil {
@@ -538,7 +541,7 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 		return 0, err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(name, "source", source, n); err != nil {
+	if err := collBuf(t.p, name, "source", source, n); err != nil {
 		return 0, err
 	}
 	p, sz := t.p, sizeOf[T]()
@@ -566,7 +569,7 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 		maxb = max(maxb, uintptr(counts[i])*sz)
 	}
 	total := offs[t.size]
-	if err := collBuf(name, "dest", dest, total); err != nil {
+	if err := collBuf(t.p, name, "dest", dest, total); err != nil {
 		return 0, err // every member sees the same counts and fails alike
 	}
 	if err := noOverlap(name, dest, source, total, n, false); err != nil {
@@ -630,10 +633,10 @@ func AllToAll[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(name, "source", source, n*t.size); err != nil {
+	if err := collBuf(t.p, name, "source", source, n*t.size); err != nil {
 		return err
 	}
-	if err := collBuf(name, "dest", dest, n*t.size); err != nil {
+	if err := collBuf(t.p, name, "dest", dest, n*t.size); err != nil {
 		return err
 	}
 	if err := noOverlap(name, dest, source, n*t.size, n*t.size, false); err != nil {
@@ -692,10 +695,10 @@ func AllToAlls[T Elem](ctx context.Context, t *Team, dest, source Sym[T], dst, s
 	}
 	last := n*t.size - 1
 	if n > 0 {
-		if err := collBuf(name, "source", source, last*sst+1); err != nil {
+		if err := collBuf(t.p, name, "source", source, last*sst+1); err != nil {
 			return err
 		}
-		if err := collBuf(name, "dest", dest, last*dst+1); err != nil {
+		if err := collBuf(t.p, name, "dest", dest, last*dst+1); err != nil {
 			return err
 		}
 		if err := noOverlap(name, dest, source, last*dst+1, last*sst+1, false); err != nil {

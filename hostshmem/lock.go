@@ -54,6 +54,9 @@ func newLockRef(p *PE, op string, lock Sym[int64]) (*lockRef, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r == nil && p.onGPU(lock.off) {
+		return nil, fmt.Errorf("gshmem: %s: %w: lock %v is in GPU memory; locks live in the host heap", op, ErrInvalidArg, lock)
+	}
 	if r == nil {
 		return nil, fmt.Errorf("gshmem: %s: transport %s does not map this PE's own region", op, p.fab.Transport())
 	}

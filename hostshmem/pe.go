@@ -31,10 +31,18 @@ func RegionSize(heap uintptr) uintptr { return ReservedBytes + heap }
 // Create one with New (or through gshmem.Run / gshmem.Init).
 type PE struct {
 	fab     fabric.Fabric
+	rma     fabric.Fabric // fab, or devRoute once a GPU heap is attached
 	me, n   int
-	size    uintptr  // symmetric region bytes
+	size    uintptr  // symmetric space bytes: the region, plus a GPU heap
 	regions [][]byte // per PE, nil where not load/store; nil after Finalize
 	local   []byte   // this PE's region
+
+	// The device heap is [devOff, devOff+devSize) of the symmetric space:
+	// the end of the region on the CPU fallback, GPU memory past the region
+	// when devExternal (reached through gpu once attached).
+	devOff, devSize uintptr
+	devExternal     bool
+	gpu             DeviceMemory
 
 	dflt    Ctx     // the default context
 	pushMax uintptr // push-slot payload of new teams (Config.CollPushMax)
@@ -50,6 +58,7 @@ type PE struct {
 		epoch    uint64 // barriers completed
 		allocSeq uint64
 		heap     allocator
+		dev      allocator // the device heap's user part
 	}
 }
 
@@ -62,6 +71,14 @@ type Config struct {
 	// (GSHMEM_COLL_PUSH_MAX); at most 16 KiB; teams too large for slots of
 	// this size get smaller ones.
 	CollPushMax uintptr
+	// DeviceHeap is the size in bytes of each PE's device heap, its
+	// DeviceReservedBytes included; 0 for none. Unless DeviceExternal, it
+	// is the last DeviceHeap bytes of the fabric's region (the CPU
+	// fallback; the host heap is the rest).
+	DeviceHeap uintptr
+	// DeviceExternal says the device heap is GPU memory outside the
+	// region, attached with AttachDevice (package device does it).
+	DeviceExternal bool
 }
 
 // DefaultCollPushMax is Config.CollPushMax's default.
@@ -74,7 +91,7 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	if size < ReservedBytes+heapAlign {
 		return nil, fmt.Errorf("gshmem: symmetric region of %d bytes is too small: need more than %d reserved bytes", size, ReservedBytes)
 	}
-	p := &PE{fab: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs())}
+	p := &PE{fab: f, rma: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs())}
 	for pe := range p.regions {
 		p.regions[pe] = f.Region(pe)
 	}
@@ -83,7 +100,25 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 		return nil, fmt.Errorf("gshmem: transport %s does not map this PE's own region", f.Transport())
 	}
 	p.dflt.pe = p
-	p.coll.heap.init(ReservedBytes, size)
+	hostEnd := size
+	if d := cfg.DeviceHeap; d > 0 {
+		d = (d + heapAlign - 1) &^ (heapAlign - 1)
+		if d < DeviceReservedBytes+heapAlign {
+			return nil, fmt.Errorf("gshmem: device heap of %d bytes is too small: need more than %d reserved bytes", d, DeviceReservedBytes)
+		}
+		if cfg.DeviceExternal {
+			p.devOff, p.size = size, size+d
+		} else {
+			if size < ReservedBytes+heapAlign+d {
+				return nil, fmt.Errorf("gshmem: symmetric region of %d bytes cannot hold a device heap of %d bytes and a host heap", size, d)
+			}
+			p.devOff = size - d
+			hostEnd = p.devOff
+		}
+		p.devSize, p.devExternal = d, cfg.DeviceExternal
+		p.coll.dev.init(p.devOff+DeviceReservedBytes, p.devOff+d)
+	}
+	p.coll.heap.init(ReservedBytes, hostEnd)
 	p.pushMax = cfg.CollPushMax
 	if p.pushMax == 0 {
 		p.pushMax = DefaultCollPushMax
@@ -111,7 +146,7 @@ func (p *PE) Fabric() fabric.Fabric { return p.fab }
 func (p *PE) Transport() string { return p.fab.Transport() }
 
 // HeapSize is the number of bytes of user symmetric heap on each PE.
-func (p *PE) HeapSize() uintptr { return p.size - ReservedBytes }
+func (p *PE) HeapSize() uintptr { return p.coll.heap.hi - ReservedBytes }
 
 // Finalize waits at a barrier for every PE, then releases p. Using p
 // afterwards returns ErrFinalized.
@@ -138,6 +173,11 @@ func (p *PE) Abort() {
 func (p *PE) close(clean bool) {
 	p.regions = nil
 	p.local = nil
+	if p.gpu != nil {
+		// Peers are past the closing barrier (or this PE is failing):
+		// nothing reads this heap any more.
+		p.gpu.Close()
+	}
 	p.fab.Close(clean)
 }
 
@@ -151,9 +191,15 @@ func (p *PE) span(op string, pe int, off, nbytes uintptr) ([]byte, error) {
 		return nil, errPE(op, pe, p.n)
 	}
 	if off > p.size || nbytes > p.size-off {
-		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) outside the symmetric region of %d bytes", op, ErrOutOfRange, off, off+nbytes, p.size)
+		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) outside the symmetric space of %d bytes", op, ErrOutOfRange, off, off+nbytes, p.size)
 	}
 	r := p.regions[pe]
+	if p.onGPU(off) {
+		if p.gpu == nil {
+			return nil, fmt.Errorf("gshmem: %s: %w: the GPU heap is not attached", op, ErrNoDevice)
+		}
+		return nil, nil
+	}
 	if r == nil {
 		return nil, nil
 	}

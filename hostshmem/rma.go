@@ -29,7 +29,7 @@ func put[T Elem](c *Ctx, op string, nbi bool, dst Sym[T], src []T, pe int) error
 	}
 	b := asBytes(src)
 	if r == nil {
-		return p.fab.Put(pe, dst.off, b)
+		return p.rma.Put(pe, dst.off, b)
 	}
 	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
 		return fmt.Errorf("gshmem: %s: %w: source overlaps %v on this PE", op, ErrOverlap, dst)
@@ -62,7 +62,7 @@ func get[T Elem](c *Ctx, op string, nbi bool, dst []T, src Sym[T], pe int) error
 	}
 	b := asBytes(dst)
 	if r == nil {
-		return p.fab.Get(pe, src.off, b)
+		return p.rma.Get(pe, src.off, b)
 	}
 	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
 		return fmt.Errorf("gshmem: %s: %w: destination overlaps %v on this PE", op, ErrOverlap, src)
@@ -93,7 +93,7 @@ func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
 		return err
 	}
 	if r == nil {
-		return p.fab.Put(pe, dst.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
+		return p.rma.Put(pe, dst.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
 	}
 	*(*T)(unsafe.Pointer(&r[0])) = v
 	p.fab.Notify(pe, dst.off, uintptr(len(r)))
@@ -112,7 +112,7 @@ func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
 		return v, err
 	}
 	if r == nil {
-		err = p.fab.Get(pe, src.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
+		err = p.rma.Get(pe, src.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
 		return v, err
 	}
 	return *(*T)(unsafe.Pointer(&r[0])), nil
@@ -139,7 +139,7 @@ func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe i
 	sz := sizeOf[T]()
 	if r == nil {
 		for i := 0; i < n; i++ {
-			if err := p.fab.Put(pe, dst.off+uintptr(i*dstStride)*sz, asBytes(src[i*srcStride:i*srcStride+1])); err != nil {
+			if err := p.rma.Put(pe, dst.off+uintptr(i*dstStride)*sz, asBytes(src[i*srcStride:i*srcStride+1])); err != nil {
 				return err
 			}
 		}
@@ -174,7 +174,7 @@ func IGet[T Elem](c Comm, dst []T, src Sym[T], dstStride, srcStride, n int, pe i
 	sz := sizeOf[T]()
 	if r == nil {
 		for i := 0; i < n; i++ {
-			if err := p.fab.Get(pe, src.off+uintptr(i*srcStride)*sz, asBytes(dst[i*dstStride:i*dstStride+1])); err != nil {
+			if err := p.rma.Get(pe, src.off+uintptr(i*srcStride)*sz, asBytes(dst[i*dstStride:i*dstStride+1])); err != nil {
 				return err
 			}
 		}

@@ -59,12 +59,12 @@ func putSignal[T Elem](c Comm, op string, nbi bool, dst Sym[T], src []T, sig Sym
 	if d0, d1 := dst.off, dst.off+uintptr(len(src))*sizeOf[T](); sig.off < d1 && d0 < sig.off+8 {
 		return fmt.Errorf("gshmem: %s: %w: signal %v inside destination %v", op, ErrOverlap, sig, dst)
 	}
-	if sr == nil {
-		if err := p.fab.Put(pe, dst.off, asBytes(src)); err != nil {
+	if sr == nil || dr == nil {
+		if err := p.rma.Put(pe, dst.off, asBytes(src)); err != nil {
 			return fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 		// The fabric delivers a PE's operations to one target in order.
-		if _, err := p.fab.AMO64(pe, sig.off, aop, sigVal, 0); err != nil {
+		if _, err := p.rma.AMO64(pe, sig.off, aop, sigVal, 0); err != nil {
 			return fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 		return nil
@@ -82,6 +82,9 @@ func SignalFetch(p *PE, sig Sym[uint64]) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if r == nil { // GPU memory
+		return AtomicFetch(p, sig, p.me)
+	}
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&r[0]))), nil
 }
 
@@ -89,7 +92,7 @@ func SignalFetch(p *PE, sig Sym[uint64]) (uint64, error) {
 // (sig cmp v) and returns its value then. ctx bounds the wait; a dead peer
 // ends it with an error matching fabric.ErrPeerDead.
 func SignalWaitUntil(ctx context.Context, p *PE, sig Sym[uint64], cmp Cmp, v uint64) (uint64, error) {
-	vs, err := ivars(p, "signal_wait_until", sig.Slice(0, min(sig.n, 1)), nil, cmp)
+	vs, reload, err := ivars(p, "signal_wait_until", sig.Slice(0, min(sig.n, 1)), nil, cmp)
 	if err != nil {
 		return 0, err
 	}
@@ -98,6 +101,6 @@ func SignalWaitUntil(ctx context.Context, p *PE, sig Sym[uint64], cmp Cmp, v uin
 	}
 	x := &vs[0]
 	var got uint64
-	err = p.wait(ctx, "signal_wait_until", func() bool { got = load(x); return holds(cmp, got, v) }, sig.off, 8)
+	err = p.waitVars(ctx, "signal_wait_until", reload, func() bool { got = load(x); return holds(cmp, got, v) }, sig.off, 8)
 	return got, err
 }

@@ -17,9 +17,35 @@ type Elem interface {
 // PE's symmetric heap. It is a small value; copy it freely. The zero Sym is
 // an empty object.
 type Sym[T Elem] struct {
-	off uintptr // byte offset in the symmetric region
-	n   int     // elements
-	bad *symError
+	off   uintptr // byte offset in the symmetric space
+	n     int     // elements
+	space Space
+	bad   *symError
+}
+
+// Space says which of a PE's two symmetric heaps an object lives in. The
+// two share one offset space: device offsets start where the host heap
+// ends, so an offset alone names the heap, on every PE alike.
+type Space uint8
+
+// The symmetric heaps.
+const (
+	// Host is the host symmetric heap (GSHMEM_SYMMETRIC_SIZE).
+	Host Space = iota
+	// Device is the device symmetric heap (GSHMEM_DEVICE_SYMMETRIC_SIZE):
+	// GPU memory when the PE has a GPU, host memory on the CPU fallback.
+	Device
+)
+
+// String is "host" or "device".
+func (s Space) String() string {
+	switch s {
+	case Host:
+		return "host"
+	case Device:
+		return "device"
+	}
+	return fmt.Sprintf("Space(%d)", int(s))
 }
 
 type symError struct {
@@ -45,7 +71,10 @@ func sizeOf[T Elem]() uintptr {
 // Len is the number of elements.
 func (s Sym[T]) Len() int { return s.n }
 
-// Offset is the object's byte offset in the symmetric region.
+// Space is the heap the object lives in.
+func (s Sym[T]) Space() Space { return s.space }
+
+// Offset is the object's byte offset in the symmetric space.
 func (s Sym[T]) Offset() uintptr { return s.off }
 
 // Size is the object's length in bytes.
@@ -68,7 +97,7 @@ func (s Sym[T]) At(i int) Sym[T] {
 	if i < 0 || i >= s.n {
 		return Sym[T]{bad: &symError{op: "At", lo: i, n: s.n}}
 	}
-	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1}
+	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1, space: s.space}
 }
 
 // Slice is the object holding elements [lo, hi).
@@ -79,26 +108,31 @@ func (s Sym[T]) Slice(lo, hi int) Sym[T] {
 	if lo < 0 || hi < lo || hi > s.n {
 		return Sym[T]{bad: &symError{op: "Slice", lo: lo, hi: hi, n: s.n}}
 	}
-	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo}
+	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo, space: s.space}
 }
 
-// String describes the object, e.g. "Sym[float32]{off=65536 len=8}".
+// String describes the object, e.g. "Sym[float32]{off=65536 len=8}" or
+// "Sym[float32]{device off=134283264 len=8}".
 func (s Sym[T]) String() string {
 	if s.bad != nil {
 		return "Sym{" + s.bad.Error() + "}"
 	}
 	var z T
+	if s.space != Host {
+		return fmt.Sprintf("Sym[%T]{%v off=%d len=%d}", z, s.space, s.off, s.n)
+	}
 	return fmt.Sprintf("Sym[%T]{off=%d len=%d}", z, s.off, s.n)
 }
 
 // Bytes views s as bytes, for the byte-level PutMem and GetMem.
 func Bytes[T Elem](s Sym[T]) Sym[byte] {
-	return Sym[byte]{off: s.off, n: int(s.Size()), bad: s.bad}
+	return Sym[byte]{off: s.off, n: int(s.Size()), space: s.space, bad: s.bad}
 }
 
 // Local returns this PE's copy of s as a slice that aliases the symmetric
 // heap: writes to it are visible to peers' gets, and peers' puts show up in
-// it. It returns nil for an empty or invalid Sym, or after Finalize.
+// it. It returns nil for an empty or invalid Sym, after Finalize, and for
+// an object in GPU memory (use Get and Put, package streams or a kernel).
 func Local[T Elem](p *PE, s Sym[T]) []T {
 	if s.bad != nil || s.n == 0 || len(p.regions) == 0 {
 		return nil

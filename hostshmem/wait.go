@@ -62,8 +62,22 @@ func load[T WaitInt](p *T) T {
 	return v
 }
 
-// ivars validates the local variables of a wait and returns them.
-func ivars[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) ([]T, error) {
+// ivars validates the local variables of a wait and returns them. For
+// variables in GPU memory they are a host copy, and reload (non-nil)
+// refreshes it; callers call reload before every look.
+func ivars[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) (vs []T, reload func() error, err error) {
+	vs, err = ivarsHost(p, op, s, status, cmp)
+	if err != nil || vs != nil || s.n == 0 || !p.onGPU(s.off) {
+		return vs, nil, err
+	}
+	vs = make([]T, s.n)
+	b := asBytes(vs)
+	return vs, func() error { return p.gpu.Get(p.me, s.off-p.devOff, b) }, nil
+}
+
+// ivarsHost is ivars for variables the host can load (nil, nil in GPU
+// memory).
+func ivarsHost[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) ([]T, error) {
 	if cmp < CmpEQ || cmp > CmpLE {
 		return nil, fmt.Errorf("gshmem: %s: %w: comparison %d", op, ErrInvalidArg, int(cmp))
 	}
@@ -80,7 +94,42 @@ func ivars[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) ([]T, e
 	if s.off%unsafe.Sizeof(*new(T)) != 0 {
 		return nil, fmt.Errorf("gshmem: %s: %w: offset %d is not aligned", op, ErrInvalidArg, s.off)
 	}
+	if r == nil {
+		return nil, nil
+	}
 	return unsafe.Slice((*T)(unsafe.Pointer(&r[0])), s.n), nil
+}
+
+// waitVars is wait for the variables ivars returned: with reload, cond
+// looks at a fresh copy each time. Nothing notifies the host when a kernel
+// or stream writes GPU memory, so the fabric's periodic re-checks (or a
+// host put through devRoute) drive those waits.
+func (p *PE) waitVars(ctx context.Context, op string, reload func() error, cond func() bool, off, n uintptr) error {
+	if reload == nil {
+		return p.wait(ctx, op, cond, off, n)
+	}
+	var rerr error
+	err := p.wait(ctx, op, func() bool {
+		if rerr = reload(); rerr != nil {
+			return true
+		}
+		return cond()
+	}, off, n)
+	if rerr != nil {
+		return fmt.Errorf("gshmem: %s on PE %d: %w", op, p.me, rerr)
+	}
+	return err
+}
+
+// look reloads GPU variables (see ivars) before a test.
+func look(op string, reload func() error) error {
+	if reload == nil {
+		return nil
+	}
+	if err := reload(); err != nil {
+		return fmt.Errorf("gshmem: %s: %w", op, err)
+	}
+	return nil
 }
 
 // wait waits for cond, watching bytes [off, off+n) of this PE's region.
@@ -98,7 +147,7 @@ func (p *PE) wait(ctx context.Context, op string, cond func() bool, off, n uintp
 // (ivar cmp v). A put, atomic or signal to this PE wakes it; ctx bounds the
 // wait and a dead peer ends it with an error matching fabric.ErrPeerDead.
 func WaitUntil[T WaitInt](ctx context.Context, p *PE, ivar Sym[T], cmp Cmp, v T) error {
-	vs, err := ivars(p, "wait_until", ivar, nil, cmp)
+	vs, reload, err := ivars(p, "wait_until", ivar, nil, cmp)
 	if err != nil {
 		return err
 	}
@@ -106,17 +155,20 @@ func WaitUntil[T WaitInt](ctx context.Context, p *PE, ivar Sym[T], cmp Cmp, v T)
 		return fmt.Errorf("gshmem: wait_until: %w: empty variable", ErrInvalidArg)
 	}
 	x := &vs[0]
-	return p.wait(ctx, "wait_until", func() bool { return holds(cmp, load(x), v) }, ivar.off, sizeOf[T]())
+	return p.waitVars(ctx, "wait_until", reload, func() bool { return holds(cmp, load(x), v) }, ivar.off, sizeOf[T]())
 }
 
 // Test reports whether the first element of ivar satisfies (ivar cmp v).
 func Test[T WaitInt](p *PE, ivar Sym[T], cmp Cmp, v T) (bool, error) {
-	vs, err := ivars(p, "test", ivar, nil, cmp)
+	vs, reload, err := ivars(p, "test", ivar, nil, cmp)
 	if err != nil {
 		return false, err
 	}
 	if len(vs) == 0 {
 		return false, fmt.Errorf("gshmem: test: %w: empty variable", ErrInvalidArg)
+	}
+	if err := look("test", reload); err != nil {
+		return false, err
 	}
 	return holds(cmp, load(&vs[0]), v), nil
 }
@@ -129,6 +181,7 @@ type set[T WaitInt] struct {
 	cmp    Cmp
 	v      T
 	values []T // per-variable values (vector forms), else nil
+	reload func() error
 }
 
 func (s *set[T]) ok(i int) bool {
@@ -180,14 +233,18 @@ func (s *set[T]) none() bool {
 }
 
 func newSet[T WaitInt](p *PE, op string, ivs Sym[T], status []int, cmp Cmp, v T, values []T) (*set[T], error) {
-	vs, err := ivars(p, op, ivs, status, cmp)
+	vs, reload, err := ivars(p, op, ivs, status, cmp)
 	if err != nil {
 		return nil, err
 	}
 	if values != nil && len(values) != ivs.n {
 		return nil, fmt.Errorf("gshmem: %s: %w: %d values for %d variables", op, ErrInvalidArg, len(values), ivs.n)
 	}
-	return &set[T]{vs: vs, status: status, cmp: cmp, v: v, values: values}, nil
+	// Tests look once, now.
+	if err := look(op, reload); err != nil {
+		return nil, err
+	}
+	return &set[T]{vs: vs, status: status, cmp: cmp, v: v, values: values, reload: reload}, nil
 }
 
 // WaitUntilAll blocks until every element of ivars whose status entry is 0
@@ -206,7 +263,7 @@ func waitAll[T WaitInt](ctx context.Context, p *PE, op string, ivs Sym[T], statu
 	if err != nil {
 		return err
 	}
-	return p.wait(ctx, op, s.all, ivs.off, ivs.Size())
+	return p.waitVars(ctx, op, s.reload, s.all, ivs.off, ivs.Size())
 }
 
 // WaitUntilAny blocks until some element of ivars whose status entry is 0
@@ -230,7 +287,7 @@ func waitAny[T WaitInt](ctx context.Context, p *PE, op string, ivs Sym[T], statu
 		return -1, nil
 	}
 	found := -1
-	err = p.wait(ctx, op, func() bool { found = s.any(); return found >= 0 }, ivs.off, ivs.Size())
+	err = p.waitVars(ctx, op, s.reload, func() bool { found = s.any(); return found >= 0 }, ivs.off, ivs.Size())
 	return found, err
 }
 
@@ -259,7 +316,7 @@ func waitSome[T WaitInt](ctx context.Context, p *PE, op string, ivs Sym[T], indi
 		return 0, nil
 	}
 	n := 0
-	err = p.wait(ctx, op, func() bool { n = s.some(indices); return n > 0 }, ivs.off, ivs.Size())
+	err = p.waitVars(ctx, op, s.reload, func() bool { n = s.some(indices); return n > 0 }, ivs.off, ivs.Size())
 	return n, err
 }
 

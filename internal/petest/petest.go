@@ -41,6 +41,8 @@ const (
 	envScenario = "GSHMEM_PETEST_SCENARIO"
 	// HeapSize is the symmetric heap of every PE in scenario runs.
 	HeapSize = 8 << 20
+	// DeviceHeapSize is the device symmetric heap of every PE.
+	DeviceHeapSize = 4 << 20
 	// Timeout bounds one scenario run.
 	Timeout = 90 * time.Second
 )
@@ -136,7 +138,7 @@ func inproc(t *testing.T, s Scenarios, name string, n int, rmaOnly bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, Getenv: func(string) string { return "" }, RMAOnly: rmaOnly},
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, DeviceHeapSize: DeviceHeapSize, Getenv: func(string) string { return "" }, RMAOnly: rmaOnly},
 		func(pe *hostshmem.PE) error { return run(ctx, fn, pe) })
 	if err != nil {
 		t.Fatalf("scenario %s on %d inproc PEs (RMA only: %v):\n%v", name, n, rmaOnly, err)
@@ -163,7 +165,8 @@ func Launch(t *testing.T, name string, n int, env ...string) Result {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	base := append(os.Environ(), envScenario+"="+name, fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize))
+	base := append(os.Environ(), envScenario+"="+name, fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize),
+		fmt.Sprintf("%s=%d", config.EnvDevSymSize, DeviceHeapSize))
 	if os.Getenv("GORACE") == "" {
 		// A race-enabled child otherwise sleeps 1 s at exit.
 		base = append(base, "GORACE=atexit_sleep_ms=0")

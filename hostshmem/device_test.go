@@ -1,0 +1,247 @@
+package hostshmem_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/inproc"
+	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/petest"
+)
+
+type fabricOp = fabric.AMOOp
+
+func amoModel64(b []byte, op fabricOp, operand, cmp uint64) uint64 {
+	return fabric.AMO64((*uint64)(unsafe.Pointer(&b[0])), op, operand, cmp)
+}
+
+// runPEs runs fn on n in-process PEs made with cfg (1 MiB host heaps plus
+// cfg's device heap when it lives in the region) and finalizes them.
+func runPEs(t *testing.T, n int, cfg shmem.Config, fn func(pe *shmem.PE)) {
+	t.Helper()
+	size := shmem.RegionSize(1 << 20)
+	if !cfg.DeviceExternal {
+		size += cfg.DeviceHeap
+	}
+	job, err := inproc.New(n, size)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pe, err := shmem.New(job.Fabric(i), cfg)
+			if !assert.NoError(t, err) {
+				job.Fabric(i).Close(false)
+				return
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					pe.Abort()
+					panic(r)
+				}
+			}()
+			fn(pe)
+			assert.NoError(t, pe.Finalize(context.Background()))
+		}()
+	}
+	wg.Wait()
+}
+
+func init() { scenarios["device"] = scenarioDevice }
+
+func TestDeviceHeap(t *testing.T) { petest.Both(t, scenarios, "device", 2, 3) }
+
+// scenarioDevice uses the device heap of the CPU fallback (inside the
+// symmetric region) through the same calls as the host heap.
+func scenarioDevice(t *petest.T, pe *shmem.PE) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	next := (me + 1) % n
+	require.Nil(t, pe.DeviceMemory(), "the CPU fallback has no external device memory")
+	require.Equal(t, uintptr(petest.DeviceHeapSize-shmem.DeviceReservedBytes), pe.DeviceHeapSize())
+	require.Equal(t, uintptr(petest.HeapSize), pe.HeapSize(), "the device heap does not eat into the host heap")
+
+	h, err := shmem.Malloc[int64](ctx, pe, 8)
+	require.NoError(t, err)
+	d, err := shmem.CallocOn[int64](ctx, pe, shmem.Device, 8)
+	require.NoError(t, err)
+	assert.Equal(t, shmem.Host, h.Space())
+	assert.Equal(t, shmem.Device, d.Space())
+	assert.Equal(t, shmem.Device, d.Slice(2, 4).Space(), "slices keep the space")
+	assert.Equal(t, shmem.Device, d.At(1).Space())
+	assert.GreaterOrEqual(t, d.Offset(), pe.DeviceOffset()+shmem.DeviceReservedBytes)
+	assert.Less(t, h.Offset()+h.Size(), pe.DeviceOffset(), "host objects end before the device heap")
+	assert.Contains(t, d.String(), "device")
+	assert.Equal(t, make([]int64, 8), shmem.Local(pe, d), "calloc zeroes device objects")
+	require.NoError(t, pe.BarrierAll(ctx)) // everyone looked before anyone puts
+
+	// put / get / p / g / atomics / put-signal / wait on device objects.
+	src := []int64{int64(me), int64(me) * 10, 7}
+	require.NoError(t, shmem.Put(pe, d, src, next))
+	require.NoError(t, shmem.AtomicAdd(pe, d.At(7), int64(me+1), next))
+	require.NoError(t, pe.BarrierAll(ctx))
+	prev := (me + n - 1) % n
+	got := make([]int64, 3)
+	require.NoError(t, shmem.Get(pe, got, d, me))
+	assert.Equal(t, []int64{int64(prev), int64(prev) * 10, 7}, got)
+	v, err := shmem.G(pe, d.At(7), me)
+	require.NoError(t, err)
+	assert.Equal(t, int64(prev+1), v)
+
+	sig, err := shmem.CallocOn[uint64](ctx, pe, shmem.Device, 1)
+	require.NoError(t, err)
+	require.NoError(t, shmem.PutSignal(pe, d.Slice(3, 5), []int64{41, 42}, sig, 9, shmem.SignalSet, next))
+	s, err := shmem.SignalWaitUntil(ctx, pe, sig, shmem.CmpEQ, 9)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(9), s)
+	assert.Equal(t, []int64{41, 42}, shmem.Local(pe, d)[3:5])
+
+	// Collectives on device objects (the fallback runs the host ones).
+	red, err := shmem.MallocOn[float32](ctx, pe, shmem.Device, 4)
+	require.NoError(t, err)
+	copy(shmem.Local(pe, red), []float32{1, float32(me), 2, 3})
+	require.NoError(t, shmem.AllReduce(ctx, pe.TeamWorld(), shmem.OpSum, red, red, 4))
+	assert.Equal(t, []float32{float32(n), float32(n * (n - 1) / 2), float32(2 * n), float32(3 * n)}, shmem.Local(pe, red))
+
+	// Realloc keeps the contents and the space; Free releases it.
+	d2, err := shmem.Realloc(ctx, pe, d, 4096)
+	require.NoError(t, err)
+	assert.Equal(t, shmem.Device, d2.Space())
+	assert.Equal(t, []int64{41, 42}, shmem.Local(pe, d2)[3:5])
+	require.NoError(t, shmem.Free(ctx, pe, d2))
+	require.NoError(t, shmem.Free(ctx, pe, red))
+	require.NoError(t, shmem.Free(ctx, pe, sig))
+
+	// A full device heap names the heap and the sizes.
+	_, err = shmem.MallocOn[byte](ctx, pe, shmem.Device, int(pe.DeviceHeapSize())+1)
+	require.ErrorIs(t, err, shmem.ErrHeapFull)
+	assert.Contains(t, err.Error(), "device heap")
+	// A space no PE agrees on is a mismatch on every PE.
+	space := shmem.Host
+	if me == n-1 {
+		space = shmem.Device
+	}
+	_, err = shmem.MallocOn[byte](ctx, pe, space, 64)
+	require.ErrorIs(t, err, shmem.ErrMismatch)
+	assert.Contains(t, err.Error(), "on the device heap")
+	_, err = shmem.MallocOn[byte](ctx, pe, shmem.Space(7), 64)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+}
+
+func TestNoDeviceHeap(t *testing.T) {
+	runPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) {
+		_, err := shmem.MallocOn[float32](context.Background(), pe, shmem.Device, 4)
+		require.ErrorIs(t, err, shmem.ErrNoDevice)
+		assert.Contains(t, err.Error(), "GSHMEM_DEVICE_SYMMETRIC_SIZE")
+		assert.Zero(t, pe.DeviceHeapSize())
+	})
+}
+
+// gpuModel is a DeviceMemory over Go byte slices: memory the host reaches
+// only through the interface, as it reaches GPU memory. It tests
+// hostshmem's routing of device offsets, not a GPU.
+type gpuModel struct {
+	heaps  [][]byte
+	closed *int
+}
+
+func (g gpuModel) span(pe int, off uintptr, n int) ([]byte, error) {
+	if pe < 0 || pe >= len(g.heaps) || off+uintptr(n) > uintptr(len(g.heaps[pe])) {
+		return nil, errors.New("gpuModel: out of range")
+	}
+	return g.heaps[pe][off : off+uintptr(n)], nil
+}
+
+func (g gpuModel) Put(pe int, off uintptr, src []byte) error {
+	b, err := g.span(pe, off, len(src))
+	copy(b, src)
+	return err
+}
+
+func (g gpuModel) Get(pe int, off uintptr, dst []byte) error {
+	b, err := g.span(pe, off, len(dst))
+	copy(dst, b)
+	return err
+}
+
+func (g gpuModel) AMO64(pe int, off uintptr, op fabricOp, operand, cmp uint64) (uint64, error) {
+	b, err := g.span(pe, off, 8)
+	if err != nil {
+		return 0, err
+	}
+	return amoModel64(b, op, operand, cmp), nil
+}
+
+func (g gpuModel) AMO32(pe int, off uintptr, op fabricOp, operand, cmp uint32) (uint32, error) {
+	return 0, errors.New("gpuModel: no 32-bit atomics")
+}
+
+func (g gpuModel) Zero(off, n uintptr) error {
+	for i := range g.heaps {
+		if b, err := g.span(i, off, int(n)); err == nil {
+			clear(b)
+		}
+	}
+	return nil
+}
+
+func (g gpuModel) Close() error { *g.closed++; return nil }
+
+// A PE whose device heap is external memory routes every device access
+// through DeviceMemory: loads and stores never touch the region there.
+func TestDeviceExternalRouting(t *testing.T) {
+	const dev = 1 << 20
+	heaps := [][]byte{make([]byte, dev), make([]byte, dev)}
+	closed := 0
+	runPEs(t, 2, shmem.Config{DeviceHeap: dev, DeviceExternal: true}, func(pe *shmem.PE) {
+		ctx := context.Background()
+		me := pe.MyPE()
+		_, err := shmem.MallocOn[int64](ctx, pe, shmem.Device, 1)
+		require.ErrorIs(t, err, shmem.ErrNoDevice, "device allocation before AttachDevice")
+		m := gpuModel{heaps: heaps, closed: &closed}
+		require.NoError(t, pe.AttachDevice(m))
+		require.ErrorIs(t, pe.AttachDevice(m), shmem.ErrInvalidArg, "attached twice")
+		require.Equal(t, uintptr(dev-shmem.DeviceReservedBytes), pe.DeviceHeapSize())
+
+		d, err := shmem.CallocOn[int64](ctx, pe, shmem.Device, 4)
+		require.NoError(t, err)
+		base := d.Offset() - pe.DeviceOffset()
+		assert.Nil(t, shmem.Local(pe, d), "GPU memory has no host slice")
+		require.NoError(t, shmem.Put(pe, d, []int64{int64(me + 5)}, 1-me))
+		_, err = shmem.AtomicFetchAdd(pe, d.At(1), int64(10), 1-me)
+		require.NoError(t, err)
+		require.NoError(t, pe.BarrierAll(ctx))
+		got := make([]int64, 2)
+		require.NoError(t, shmem.Get(pe, got, d, me))
+		assert.Equal(t, []int64{int64(1 - me + 5), 10}, got)
+		assert.Equal(t, byte(1-me+5), heaps[me][base], "the bytes are in the external heap")
+
+		sig, err := shmem.CallocOn[uint64](ctx, pe, shmem.Device, 1)
+		require.NoError(t, err)
+		require.NoError(t, pe.BarrierAll(ctx))
+		require.NoError(t, shmem.PutSignal(pe, d.Slice(2, 3), []int64{77}, sig, 1, shmem.SignalAdd, 1-me))
+		_, err = shmem.SignalWaitUntil(ctx, pe, sig, shmem.CmpGE, 1)
+		require.NoError(t, err, "a host wait polls GPU memory")
+		v, err := shmem.G(pe, d.At(2), me)
+		require.NoError(t, err)
+		assert.Equal(t, int64(77), v)
+		ok, err := shmem.Test(pe, sig, shmem.CmpEQ, 1)
+		require.NoError(t, err)
+		assert.True(t, ok)
+
+		err = shmem.AllReduce(ctx, pe.TeamWorld(), shmem.OpSum, d, d, 4)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "streams", "host collectives point at streams for GPU memory")
+		_, err = shmem.Realloc(ctx, pe, d, 64)
+		require.NoError(t, err)
+	})
+	assert.Equal(t, 2, closed, "every PE closes its device memory at Finalize")
+}

@@ -1,0 +1,82 @@
+// Package cuda is a thin binding of the CUDA driver API (libcuda), loaded at
+// run time. It needs no CUDA header or library to build, and the same binary
+// runs on machines with and without a GPU.
+//
+// # Loading
+//
+// Load dlopens the driver library ("libcuda.so.1" by default, RTLD_NOW |
+// RTLD_LOCAL) through a small C shim that carries its own declarations of
+// the driver types. Every entry point the package uses is resolved with dlsym
+// at load, under its current versioned name (cuMemAlloc_v2,
+// cuStreamWaitValue64_v2, ...; the stream memory operations and
+// cuDeviceGetUuid fall back to their older names on old drivers), and a
+// missing one fails Load with ErrMissingSymbol naming it: nothing is resolved
+// lazily, so no call can later jump to an unresolved symbol. Load then runs
+// cuInit(0). The errors a caller branches on:
+//
+//   - ErrNoDriver: the library cannot be opened (the message holds
+//     dlerror()), it is a stub, or the binary was built without cgo
+//     (CGO_ENABLED=0 builds this package with a stub whose Load always
+//     returns ErrNoDriver);
+//   - ErrNoDevice: the driver works but there is no GPU (cuInit returned
+//     CUDA_ERROR_NO_DEVICE, or no device is visible);
+//   - ErrMissingSymbol: the driver is too old for this package.
+//
+// Load may be called any number of times; each *Driver has its own handle
+// and entry-point table, and the package holds no global state. Once cuInit
+// has run, the library stays mapped for the rest of the process (its own
+// threads run its code), whatever Driver.Close does.
+//
+// Driver calls that fail return *Error, which names the entry point, the
+// CUresult and the driver's name and description of it. CUDA_ERROR_NOT_READY
+// from Stream.Query and Event.Query is not an error: they return
+// (false, nil).
+//
+// # Contexts and threads
+//
+// The CUDA "current context" is per OS thread, while goroutines move between
+// threads. Every Context method therefore makes its context current and
+// makes the call inside one C call, during which the goroutine cannot change
+// threads: Contexts may be used from any goroutine, concurrently, with no
+// pinning by the caller, and several Contexts (devices) may be used from one
+// goroutine. Context.Do pins the goroutine (runtime.LockOSThread) with the
+// context current for code that relies on the thread's current context, such
+// as other CUDA libraries called through cgo. Driver.Primary uses the
+// device's primary context, which the process shares with any CUDA runtime
+// code it also runs.
+//
+// # Memory and lifetimes
+//
+// DevicePtr is a device address; IpcMemHandle, Dim3 and the flag types are
+// plain values. No exported signature exposes a C type or unsafe.Pointer.
+//
+// Synchronous copies (CopyHtoD, CopyDtoH) return when the host buffer may be
+// reused. The async copies queue on a stream, and what they do with the host
+// buffer depends on its kind:
+//
+//   - ordinary Go memory is pageable: the driver stages it (host to device)
+//     or completes the copy (device to host) before returning, so the call
+//     is effectively synchronous for the host and the buffer may be reused
+//     at once;
+//   - page-locked memory from Context.HostAlloc, or mmap'd memory registered
+//     with Context.HostRegister, is copied by DMA later: the buffer must stay
+//     allocated and untouched until the stream has passed the copy (see
+//     Stream.Synchronize, Event).
+//
+// cgo forbids C from keeping a pointer to Go memory after a call returns,
+// and the driver keeps registered and in-flight host addresses. So host
+// memory used asynchronously, registered, or mapped for the device
+// (HostDevicePtr) must not be Go-heap memory: use HostAlloc (page-locked,
+// portable, device-mapped C memory) or an mmap'd region such as a
+// shared-memory segment.
+//
+// Kernel arguments (Launch) are copied into C memory before cuLaunchKernel;
+// only fixed-size numeric types and DevicePtr are accepted, never plain int,
+// so a Go value always has the size the kernel's parameter has.
+//
+// # Tests
+//
+// Tests that need a GPU skip without one. The loader's failure paths are
+// tested everywhere against small fake driver libraries that the tests
+// compile with gcc.
+package cuda

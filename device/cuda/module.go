@@ -1,0 +1,160 @@
+package cuda
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Module is code loaded into a context: PTX (JIT-compiled by the driver for
+// the device), a cubin or a fatbin.
+type Module struct {
+	c *Context
+	h uintptr
+}
+
+// LoadModule loads a module image (cuModuleLoadDataEx). PTX is text; the
+// image is copied and NUL-terminated here, so it needs no terminator. When
+// the JIT rejects PTX the returned *Error carries the JIT's error log in Log
+// (and in its message).
+func (c *Context) LoadModule(image []byte) (*Module, error) {
+	if len(image) == 0 {
+		return nil, fmt.Errorf("cuda: LoadModule of an empty image")
+	}
+	h, log, r := c.lib.moduleLoad(c.ctx, image)
+	if r != 0 {
+		err := c.err("cuModuleLoadDataEx", r)
+		if e, ok := err.(*Error); ok {
+			e.Log = strings.TrimSpace(log)
+		}
+		return nil, err
+	}
+	return &Module{c: c, h: h}, nil
+}
+
+// Unload unloads the module (cuModuleUnload); its Functions and globals
+// become invalid. Work already queued that uses them must have finished.
+func (m *Module) Unload() error {
+	if m.h == 0 {
+		return ErrClosed
+	}
+	h := m.h
+	m.h = 0
+	if r := m.c.lib.moduleUnload(m.c.ctx, h); r != 0 {
+		return m.c.err("cuModuleUnload", r)
+	}
+	return nil
+}
+
+// Function is a kernel of a loaded module.
+type Function struct {
+	m    *Module
+	h    uintptr
+	name string
+}
+
+// Function looks up the kernel with the given (mangled, for C++) name
+// (cuModuleGetFunction); a missing name gives an error for which IsNotFound
+// is true.
+func (m *Module) Function(name string) (*Function, error) {
+	h, r := m.c.lib.moduleFunction(m.c.ctx, m.h, name)
+	if r != 0 {
+		return nil, m.c.err("cuModuleGetFunction("+name+")", r)
+	}
+	return &Function{m: m, h: h, name: name}, nil
+}
+
+// Global is the device address and size of the module's global variable
+// with the given name (cuModuleGetGlobal_v2).
+func (m *Module) Global(name string) (DevicePtr, uintptr, error) {
+	p, n, r := m.c.lib.moduleGlobal(m.c.ctx, m.h, name)
+	if r != 0 {
+		return 0, 0, m.c.err("cuModuleGetGlobal_v2("+name+")", r)
+	}
+	return DevicePtr(p), n, nil
+}
+
+// Name is the kernel's name.
+func (f *Function) Name() string { return f.name }
+
+// MaxThreadsPerBlock is the largest block a launch of f may use on this
+// device (cuFuncGetAttribute, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK).
+func (f *Function) MaxThreadsPerBlock() (int, error) {
+	const attrMaxThreadsPerBlock = 0
+	v, r := f.m.c.lib.funcAttr(f.m.c.ctx, f.h, attrMaxThreadsPerBlock)
+	if r != 0 {
+		return 0, f.m.c.err("cuFuncGetAttribute", r)
+	}
+	return v, nil
+}
+
+// Dim3 is a grid or block shape; a zero component counts as 1, so
+// Dim3{X: n} is a one-dimensional shape.
+type Dim3 struct{ X, Y, Z uint32 }
+
+func (d Dim3) norm() Dim3 {
+	if d.X == 0 {
+		d.X = 1
+	}
+	if d.Y == 0 {
+		d.Y = 1
+	}
+	if d.Z == 0 {
+		d.Z = 1
+	}
+	return d
+}
+
+// packArgs turns kernel arguments into one 8-byte slot each (little-endian;
+// 4-byte values in the low half). Only fixed-size types whose C size is
+// unambiguous are accepted: DevicePtr, uintptr, int32, uint32, int64,
+// uint64, float32, float64. Plain int and uint are refused, so that a
+// 64-bit Go int can never be passed where the kernel reads a 32-bit C int.
+func packArgs(args []any) ([]uint64, error) {
+	if len(args) > maxArgs {
+		return nil, fmt.Errorf("cuda: %d kernel arguments, more than the %d supported", len(args), maxArgs)
+	}
+	slots := make([]uint64, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case DevicePtr:
+			slots[i] = uint64(v)
+		case uintptr:
+			slots[i] = uint64(v)
+		case int32:
+			slots[i] = uint64(uint32(v))
+		case uint32:
+			slots[i] = uint64(v)
+		case int64:
+			slots[i] = uint64(v)
+		case uint64:
+			slots[i] = v
+		case float32:
+			slots[i] = uint64(math.Float32bits(v))
+		case float64:
+			slots[i] = math.Float64bits(v)
+		case int, uint:
+			return nil, fmt.Errorf("cuda: kernel argument %d has type %T: say int32 or int64 (uint32 or uint64) to match the kernel's parameter", i, a)
+		default:
+			return nil, fmt.Errorf("cuda: kernel argument %d has unsupported type %T (want DevicePtr, uintptr, int32, uint32, int64, uint64, float32 or float64)", i, a)
+		}
+	}
+	return slots, nil
+}
+
+// Launch queues f on s (nil: the legacy default stream) with the given grid
+// and block shapes and dynamic shared memory bytes (cuLaunchKernel). args
+// are the kernel's parameters in order, each of type DevicePtr, uintptr,
+// int32, uint32, int64, uint64, float32 or float64, matching the kernel's
+// declaration in size; they are copied before Launch returns.
+func Launch(f *Function, grid, block Dim3, sharedMem uint32, s *Stream, args ...any) error {
+	slots, err := packArgs(args)
+	if err != nil {
+		return err
+	}
+	c := f.m.c
+	if r := c.lib.launch(c.ctx, f.h, grid.norm(), block.norm(), sharedMem, s.handle(), slots); r != 0 {
+		return c.err("cuLaunchKernel("+f.name+")", r)
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+// Package streams is stream-ordered communication: NVSHMEM's *_on_stream
+// operations in Go. A Stream is an ordered queue of one PE's operations —
+// puts, gets, put-with-signal, signal waits, quiet, barriers and the
+// collectives (AllReduce, ReduceScatter, AllGather, AllToAll, Broadcast) —
+// that runs them one after another, in the order they were enqueued, while
+// the enqueueing goroutine goes on. On a GPU a stream is a CUstream and the
+// operations are ordered with the PE's own kernels; on the CPU engine (the
+// fallback, and the only engine without a GPU) a stream is a worker
+// goroutine, and Go functions enqueued with Stream.Go are its kernels.
+// Every operation has the same meaning on both.
+//
+// # Life cycle
+//
+//  1. New(pe) makes a stream of pe and starts its worker. Options bound its
+//     waits: WithContext (the context its ops run under) and
+//     WithWaitTimeout (a bound per waiting op).
+//  2. Enqueue: Put, Get, PutSignal, SignalWait, Stream.Quiet,
+//     Stream.Barrier, AllReduce, ReduceScatter, AllGather, AllToAll,
+//     Broadcast, Stream.Go. Each checks what it can at once and returns an
+//     error naming the values (a PE out of range, an object too short, an
+//     operation not defined on the type, a team of another PE, a closed
+//     stream), enqueueing nothing; otherwise it returns nil at once.
+//  3. Order streams against each other with events: Stream.Record makes an
+//     Event at the current end of a stream, and WaitEvent on another
+//     stream makes that stream's later ops wait for it.
+//  4. Wait from the host: Stream.Synchronize waits for every op enqueued
+//     before it; Event.Synchronize for those before the event; Event.Done
+//     polls. They report failures (see Errors).
+//  5. Close waits for what was enqueued, stops the worker and releases the
+//     engine; call it before the PE is finalized (gshmem.Run finalizes
+//     when your function returns). A stream that is never closed keeps its
+//     worker goroutine.
+//
+// # Ordering
+//
+// An op starts after every op enqueued before it on the same stream has
+// finished, whichever goroutines enqueued them (ops enqueued concurrently
+// from several goroutines are ordered as their enqueue calls return). A
+// put is finished when its source may be reused; its data is visible at
+// the target after a later Quiet or Barrier on the stream, and a later
+// PutSignal on the stream to the same PE delivers its signal after the
+// data of the stream's earlier puts to that PE. A Get, a collective or a
+// SignalWait has its result in place when it has finished. So a Go function
+// enqueued after a Get sees the data, and a host goroutine sees it after a
+// Synchronize or an Event recorded after the Get.
+//
+// Streams are independent of each other and of the host: use events,
+// Synchronize, or signals to order them. Collectives and barriers on a team
+// must be made by every member in the same order; a team used on a stream
+// must not be used at the same time by host calls or by other streams of
+// the same PE unless events or synchronisation order them, or the members
+// could disagree about the order (hostshmem reports the mismatches it
+// detects as hostshmem.ErrMismatch).
+//
+// Buffers are symmetric objects (hostshmem.Sym). An op reads its source
+// and writes its destination while it runs, not when it is enqueued: do not
+// write a source or read a destination before the op has finished.
+//
+// # Errors
+//
+// A failure while an op runs (a dead peer, a timed-out wait, a Go function
+// returning an error) is recorded as an *OpError naming the stream, the
+// op's position, the op and its arguments, and wrapping the op's error. It
+// is sticky: the stream skips the ops enqueued after the failed one (they
+// do nothing and count as finished, so events still complete) until a
+// Stream.Synchronize started after them reports the failure; OpError.Skipped
+// says how many it skipped. Precisely, an op is skipped when an earlier op
+// of the stream failed and no Stream.Synchronize was called between the
+// enqueueing of the failed op and that of this op; so ops enqueued after
+// the call of the Synchronize that reports the failure run normally. Each failure is reported once by
+// Stream.Synchronize, or else by Close. Event.Synchronize reports (a copy
+// of) the first unreported failure at or before its event without clearing
+// it.
+//
+// A dead peer fails the op waiting on it instead of hanging the stream:
+// hostshmem's waits (signal waits, barriers and collectives) end with an
+// error matching fabric.ErrPeerDead that names the dead PE, and the stream
+// reports it at the next synchronisation with the op named. A wait on a
+// live peer that never signals is bounded by the stream's context
+// (WithContext) and its wait bound (WithWaitTimeout; ErrWaitTimeout). A
+// Synchronize whose own context ends returns that context's error,
+// wrapped; the stream keeps running and the failures stay for the next
+// synchronisation.
+//
+// # Goroutines
+//
+// Every Stream method and enqueue function may be called from any
+// goroutine. On the CPU engine each stream has one worker goroutine,
+// started by New and stopped by Close: it runs the ops (calling hostshmem
+// on a communication context of its own, so the stream's Quiet completes
+// exactly the stream's puts and gets), the Go functions and the waits on
+// other streams' events, and it sleeps on a channel when the queue is
+// empty. A Go function must not call Synchronize or Close on its own
+// stream (it would wait for itself); it may enqueue more ops.
+//
+// # Engines
+//
+// The stream machinery (queue, worker, events, errors) is shared; an engine
+// carries out the op descriptors (op.go). The CPU engine runs each op to
+// completion on the worker. A device engine (streams/cuda*.go, when built)
+// queues the same descriptors on a CUstream — puts and gets as copies or
+// kernels over the device heap's peer mappings, collectives as the
+// kernels of package kernels — and its waits are cuStreamWaitEvent and
+// device-side signal waits; WithCPU forces the CPU engine.
+package streams

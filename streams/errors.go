@@ -1,0 +1,50 @@
+package streams
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors callers can branch on with errors.Is. Immediate errors from the
+// enqueue functions also wrap hostshmem's sentinels (ErrInvalidPE,
+// ErrOutOfRange, ErrInvalidArg, ErrOverlap) and hostshmem.ErrTeam; errors
+// at synchronisation wrap whatever the failed op returned, for example an
+// error matching fabric.ErrPeerDead.
+var (
+	// ErrClosed: an op was enqueued on, or Synchronize called on, a stream
+	// after Close.
+	ErrClosed = errors.New("stream closed")
+	// ErrWaitTimeout: a waiting op ran past the stream's wait bound
+	// (WithWaitTimeout).
+	ErrWaitTimeout = errors.New("stream wait timed out")
+)
+
+// OpError is an op that failed after it was enqueued, as Synchronize,
+// Event.Synchronize and Close report it. Use errors.As to get it; it
+// unwraps to the op's own error.
+type OpError struct {
+	Stream int    // the stream's number (Stream.ID)
+	PE     int    // the PE the stream belongs to
+	Seq    uint64 // the op's position on its stream (1 = the first op enqueued)
+	Op     string // the op's name: "put", "allreduce", "signal_wait", "go", ...
+	Args   string // the op with its arguments, e.g. "allreduce(sum, float32, n=8, ...)"
+	// Skipped is the number of ops enqueued after this one that the
+	// stream skipped because of it (see the package doc, Errors).
+	Skipped int
+	Err     error // what the op returned
+}
+
+func (e *OpError) Error() string {
+	s := fmt.Sprintf("streams: stream %d of PE %d: op %d %s: %v", e.Stream, e.PE, e.Seq, e.Args, e.Err)
+	switch e.Skipped {
+	case 0:
+	case 1:
+		s += " (1 later op skipped)"
+	default:
+		s += fmt.Sprintf(" (%d later ops skipped)", e.Skipped)
+	}
+	return s
+}
+
+// Unwrap returns the op's own error.
+func (e *OpError) Unwrap() error { return e.Err }

@@ -1,0 +1,487 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gshmem/gshmem/hostshmem"
+)
+
+// config is what the Options set.
+type config struct {
+	ctx     context.Context
+	timeout time.Duration
+	cpu     bool
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithContext runs the stream's ops under ctx: a Go function gets it and
+// every waiting op (signal wait, barrier, collective, event wait) ends
+// with its error when it ends, failing that op. The default is
+// context.Background(): waits are then bounded only by WithWaitTimeout and
+// by peers' liveness (a dead peer always ends a wait with an error).
+func WithContext(ctx context.Context) Option {
+	return func(c *config) { c.ctx = ctx }
+}
+
+// WithWaitTimeout bounds each waiting op (signal wait, barrier, collective,
+// event wait) by d: one that has not finished after d fails with an error
+// matching ErrWaitTimeout and context.DeadlineExceeded. Puts, gets, quiet
+// and Go functions are not bounded. Zero (the default) means no bound.
+func WithWaitTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
+}
+
+// WithCPU makes the stream use the CPU engine even where a device engine
+// is available.
+func WithCPU() Option {
+	return func(c *config) { c.cpu = true }
+}
+
+var streamIDs atomic.Int64
+
+// Stream is an ordered queue of communication operations of one PE: a
+// CUstream on a GPU, a worker goroutine on the CPU engine. The enqueue
+// functions (Put, AllReduce, Go, ...) may be called from any goroutine;
+// each op runs after every op enqueued on the stream before it. See the
+// package doc for the life cycle, the ordering rules and the error policy.
+type Stream struct {
+	pe      *hostshmem.PE
+	id      int
+	eng     engine
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timeout time.Duration
+
+	wake   chan struct{} // capacity 1: ops were enqueued or the stream closed
+	exited chan struct{} // closed when the worker has returned
+
+	mu struct {
+		sync.Mutex
+		q        []*op
+		next     uint64 // seq of the last op enqueued
+		done     uint64 // seq of the last op complete (or skipped)
+		closed   bool
+		sticky   *OpError       // the failure that makes the worker skip ops
+		failures []*OpError     // failures not yet reported by Synchronize or Close
+		bounds   map[uint64]int // targets of Synchronize calls in progress
+		progress chan struct{}  // closed when done advances, if watched
+		watched  bool           // someone waits on progress
+		inflight []*op          // ops a device engine queued, not yet flushed
+	}
+}
+
+// New makes a stream of pe and starts its worker. The stream belongs to the
+// caller: Close it before pe is finalized (gshmem.Run finalizes when your
+// function returns). A device engine is used where one is built in and pe
+// has a device; otherwise the CPU engine.
+func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
+	if pe == nil {
+		return nil, fmt.Errorf("streams: new: %w: nil PE", hostshmem.ErrInvalidArg)
+	}
+	c := config{ctx: context.Background()}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.ctx == nil {
+		return nil, fmt.Errorf("streams: new: %w: nil context", hostshmem.ErrInvalidArg)
+	}
+	if c.timeout < 0 {
+		return nil, fmt.Errorf("streams: new: %w: wait timeout %v", hostshmem.ErrInvalidArg, c.timeout)
+	}
+	var eng engine
+	if newDeviceEngine != nil && !c.cpu {
+		e, err := newDeviceEngine(pe, &c)
+		if err != nil {
+			return nil, fmt.Errorf("streams: new: %w", err)
+		}
+		eng = e
+	}
+	if eng == nil {
+		e, err := newCPUEngine(pe)
+		if err != nil {
+			return nil, fmt.Errorf("streams: new: %w", err)
+		}
+		eng = e
+	}
+	s := &Stream{
+		pe:      pe,
+		id:      int(streamIDs.Add(1)),
+		eng:     eng,
+		timeout: c.timeout,
+		wake:    make(chan struct{}, 1),
+		exited:  make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(c.ctx)
+	s.mu.bounds = make(map[uint64]int)
+	go s.run()
+	return s, nil
+}
+
+// ID is the stream's number in this process, as errors show it.
+func (s *Stream) ID() int { return s.id }
+
+// PE is the PE the stream belongs to.
+func (s *Stream) PE() *hostshmem.PE { return s.pe }
+
+// Engine names the engine running the stream: "cpu" or "cuda".
+func (s *Stream) Engine() string { return s.eng.name() }
+
+// String describes the stream, e.g. "stream 3 of PE 0 (cpu)".
+func (s *Stream) String() string {
+	return fmt.Sprintf("stream %d of PE %d (%s)", s.id, s.pe.MyPE(), s.eng.name())
+}
+
+// enqueue gives o its sequence number and queues it. It fails only on a
+// closed stream.
+func (s *Stream) enqueue(o *op) error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("streams: %s: %w: %v", o.kind, ErrClosed, s)
+	}
+	s.mu.next++
+	o.seq = s.mu.next
+	if o.kind == opRecord {
+		o.event.seq = o.seq
+	}
+	s.mu.q = append(s.mu.q, o)
+	s.mu.Unlock()
+	s.poke()
+	return nil
+}
+
+// poke wakes the worker if it sleeps.
+func (s *Stream) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close waits until every op enqueued so far has finished (or been
+// skipped), stops the worker and releases the engine. Enqueueing on the
+// stream afterwards returns an error matching ErrClosed. Close returns the
+// failures no Synchronize has reported yet (joined, each an *OpError) and
+// the engine's own error; a second Close returns ErrClosed. Close does not
+// end waiting ops: those end when their condition holds, a peer dies, the
+// stream's context ends or its wait bound passes. It must not be called
+// from one of the stream's own Go functions.
+func (s *Stream) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("streams: close: %w: %v", ErrClosed, s)
+	}
+	s.mu.closed = true
+	s.mu.Unlock()
+	s.poke()
+	<-s.exited
+	s.cancel()
+	s.mu.Lock()
+	errs := make([]error, 0, len(s.mu.failures)+1)
+	for _, f := range s.mu.failures {
+		errs = append(errs, f)
+	}
+	s.mu.failures = nil
+	s.mu.sticky = nil
+	s.mu.Unlock()
+	if err := s.eng.close(); err != nil {
+		errs = append(errs, fmt.Errorf("streams: close %v: %w", s, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Synchronize waits until every op enqueued before the call has finished
+// and returns the failures among them that no earlier Synchronize
+// reported: an *OpError naming the first failed op (errors.Join of several
+// when earlier synchronisations gave up on their context). Reporting a
+// failure clears it: ops enqueued after this call run normally. If ctx ends
+// first, Synchronize returns its error wrapped, the failures stay for the
+// next synchronisation and the stream keeps running. It must not be called
+// from one of the stream's own Go functions.
+func (s *Stream) Synchronize(ctx context.Context) error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("streams: synchronize: %w: %v", ErrClosed, s)
+	}
+	target := s.mu.next
+	if s.mu.done < target {
+		s.mu.bounds[target]++
+		for s.mu.done < target {
+			ch := s.progressLocked()
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				s.mu.Lock()
+				if s.mu.done < target {
+					if s.mu.bounds[target]--; s.mu.bounds[target] == 0 {
+						delete(s.mu.bounds, target)
+					}
+				}
+				s.mu.Unlock()
+				return fmt.Errorf("streams: synchronize %v: waiting for op %d: %w", s, target, ctx.Err())
+			}
+			s.mu.Lock()
+		}
+	} else if s.mu.sticky != nil {
+		s.mu.sticky = nil // every op so far is done: the report below covers it
+	}
+	var errs []error
+	keep := s.mu.failures[:0]
+	for _, f := range s.mu.failures {
+		if f.Seq <= target {
+			errs = append(errs, f)
+		} else {
+			keep = append(keep, f)
+		}
+	}
+	clear(s.mu.failures[len(keep):])
+	s.mu.failures = keep
+	s.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// progressLocked returns a channel closed when done next advances.
+func (s *Stream) progressLocked() chan struct{} {
+	if s.mu.progress == nil {
+		s.mu.progress = make(chan struct{})
+	}
+	s.mu.watched = true
+	return s.mu.progress
+}
+
+// waitDone waits until op seq of s is done, or ctx ends.
+func (s *Stream) waitDone(ctx context.Context, seq uint64) error {
+	s.mu.Lock()
+	for s.mu.done < seq {
+		ch := s.progressLocked()
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// run is the worker: it takes ops off the queue in order and hands them to
+// the engine. It sleeps on s.wake when the queue is empty and returns when
+// the stream is closed and the queue drained. It is the only goroutine that
+// calls the engine (and so, on the CPU engine, the only one that runs the
+// stream's Go functions).
+func (s *Stream) run() {
+	defer close(s.exited)
+	for {
+		s.mu.Lock()
+		for len(s.mu.q) == 0 {
+			if len(s.mu.inflight) > 0 {
+				s.mu.Unlock()
+				s.flush()
+				s.mu.Lock()
+				continue
+			}
+			if s.mu.closed {
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			<-s.wake
+			s.mu.Lock()
+		}
+		o := s.mu.q[0]
+		s.mu.q[0] = nil
+		s.mu.q = s.mu.q[1:]
+		if len(s.mu.q) == 0 {
+			s.mu.q = nil // let the backing array go
+		}
+		skip := s.mu.sticky != nil
+		if skip {
+			s.mu.sticky.Skipped++
+		}
+		host := o.kind == opGo || o.kind == opWaitEvent
+		flush := host && len(s.mu.inflight) > 0
+		s.mu.Unlock()
+		if flush {
+			s.flush()
+			s.mu.Lock()
+			if !skip && s.mu.sticky != nil { // the flush found a failure
+				skip = true
+				s.mu.sticky.Skipped++
+			}
+			s.mu.Unlock()
+		}
+		if skip {
+			s.finish(o, nil)
+			continue
+		}
+		queued, err := s.exec(o)
+		if queued {
+			s.mu.Lock()
+			s.mu.inflight = append(s.mu.inflight, o)
+			s.mu.Unlock()
+			continue
+		}
+		s.finish(o, err)
+	}
+}
+
+// exec hands o to the engine, bounding waiting ops, and turns a panic in a
+// Go function into o's error.
+func (s *Stream) exec(o *op) (queued bool, err error) {
+	ctx := s.ctx
+	if s.timeout > 0 && o.kind.waits() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, s.timeout, ErrWaitTimeout)
+		defer cancel()
+		defer func() {
+			if err != nil && errors.Is(context.Cause(ctx), ErrWaitTimeout) && !errors.Is(err, ErrWaitTimeout) {
+				err = fmt.Errorf("%w after %v: %w", ErrWaitTimeout, s.timeout, err)
+			}
+		}()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			queued, err = false, fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return s.eng.exec(ctx, o)
+}
+
+// flush waits for the ops a device engine queued and counts them done.
+func (s *Stream) flush() {
+	failed, err := s.eng.flush(s.ctx)
+	s.mu.Lock()
+	in := s.mu.inflight
+	s.mu.inflight = nil
+	s.mu.Unlock()
+	after := false
+	for _, o := range in {
+		switch {
+		case after:
+			s.mu.Lock()
+			if s.mu.sticky != nil {
+				s.mu.sticky.Skipped++
+			}
+			s.mu.Unlock()
+			s.finish(o, nil)
+		case o == failed || failed == nil && err != nil:
+			s.finish(o, err)
+			after = true
+		default:
+			s.finish(o, nil)
+		}
+	}
+}
+
+// finish records that o is done, with its failure if err is not nil.
+func (s *Stream) finish(o *op, err error) {
+	s.mu.Lock()
+	if err != nil {
+		f := &OpError{Stream: s.id, PE: s.pe.MyPE(), Seq: o.seq, Op: o.kind.String(), Args: o.String(), Err: err}
+		s.mu.failures = append(s.mu.failures, f)
+		s.mu.sticky = f
+	}
+	s.mu.done = o.seq
+	if s.mu.bounds[o.seq] > 0 {
+		// A Synchronize started after op o was enqueued and before the
+		// next one: it reports the failure, so ops after o run.
+		delete(s.mu.bounds, o.seq)
+		s.mu.sticky = nil
+	}
+	if s.mu.watched {
+		close(s.mu.progress)
+		s.mu.progress, s.mu.watched = nil, false
+	}
+	s.mu.Unlock()
+}
+
+// Event marks a point in a stream: it completes when every op enqueued on
+// the stream before Record made it has finished. Events order streams
+// against each other (WaitEvent) and let the host wait for part of a
+// stream (Synchronize). An Event is a small handle; it may be used from
+// any goroutine and waited on any number of times.
+type Event struct {
+	s   *Stream
+	seq uint64
+}
+
+// Record makes an Event at the current end of s.
+func (s *Stream) Record() (*Event, error) {
+	e := &Event{s: s}
+	if err := s.enqueue(&op{kind: opRecord, event: e}); err != nil {
+		return nil, err // enqueue set e.seq under the stream's lock
+	}
+	return e, nil
+}
+
+// String describes the event, e.g. "event 4 of stream 2".
+func (e *Event) String() string {
+	if e == nil {
+		return "nil event"
+	}
+	return fmt.Sprintf("event %d of stream %d", e.seq, e.s.id)
+}
+
+// Done reports whether the event has completed. It does not block.
+func (e *Event) Done() bool {
+	e.s.mu.Lock()
+	defer e.s.mu.Unlock()
+	return e.s.mu.done >= e.seq
+}
+
+// Synchronize waits until the event has completed and returns the failure
+// of the first op at or before it that no Stream.Synchronize has reported
+// yet (a copy of its *OpError, as of this call), or nil. It does not clear
+// the failure: the stream keeps skipping ops until Stream.Synchronize (or
+// Close) reports it. If ctx ends first it returns ctx's error, wrapped.
+func (e *Event) Synchronize(ctx context.Context) error {
+	if e == nil {
+		return fmt.Errorf("streams: event synchronize: %w: nil event", hostshmem.ErrInvalidArg)
+	}
+	s := e.s
+	if err := s.waitDone(ctx, e.seq); err != nil {
+		return fmt.Errorf("streams: synchronize %v: %w", e, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.mu.failures {
+		if f.Seq <= e.seq {
+			c := *f
+			return &c
+		}
+	}
+	return nil
+}
+
+// WaitEvent makes the ops enqueued on s after this call wait until e has
+// completed. e may belong to any stream; waiting on an event of s itself
+// is a no-op. On the CPU engine the worker of s waits; the wait is bounded
+// like every waiting op (WithContext, WithWaitTimeout).
+func (s *Stream) WaitEvent(e *Event) error {
+	if e == nil {
+		return fmt.Errorf("streams: wait_event: %w: nil event", hostshmem.ErrInvalidArg)
+	}
+	if e.s == s {
+		s.mu.Lock()
+		closed := s.mu.closed
+		s.mu.Unlock()
+		if closed {
+			return fmt.Errorf("streams: wait_event: %w: %v", ErrClosed, s)
+		}
+		return nil
+	}
+	return s.enqueue(&op{kind: opWaitEvent, event: e})
+}

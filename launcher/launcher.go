@@ -84,6 +84,10 @@ type Options struct {
 	// it to the PEs as GSHMEM_SHM_DIR and removes the job's files from it at
 	// the end. Empty means GSHMEM_SHM_DIR from Env, else config.DefaultShmDir.
 	ShmDir string
+	// GPUs is the number of GPUs visible to the PEs (cmd/gpurun asks the
+	// CUDA driver). When it is positive and Env does not set
+	// GSHMEM_DEVICE, PE i gets GSHMEM_DEVICE=i mod GPUs.
+	GPUs int
 }
 
 // withDefaults checks o and fills in its defaults.
@@ -120,8 +124,9 @@ func (o Options) withDefaults() (Options, error) {
 //
 // PE i runs with GSHMEM_NPES=N, GSHMEM_PE=i, GSHMEM_TRANSPORT=shm,
 // GSHMEM_JOB=<job id>, GSHMEM_LOCAL_RANK=i, GSHMEM_LOCAL_SIZE=N,
-// GSHMEM_SHM_DIR=<ShmDir> and, unless Env sets it,
-// GOMAXPROCS=max(1, runtime.NumCPU()/N).
+// GSHMEM_SHM_DIR=<ShmDir> and, unless Env sets them,
+// GOMAXPROCS=max(1, runtime.NumCPU()/N) and (with GPUs > 0)
+// GSHMEM_DEVICE=i mod GPUs.
 //
 // The PEs' stdin is /dev/null. Each PE leads its own process group, so a
 // terminal's ^C reaches only the launcher, which forwards it; the PEs'
@@ -254,6 +259,9 @@ func (j *job) start(prog string, pe int, env []string) error {
 		config.EnvPE+"="+strconv.Itoa(pe),
 		config.EnvLocalRank+"="+strconv.Itoa(pe),
 	)
+	if j.o.GPUs > 0 && lookupEnv(env, config.EnvDevice) == "" {
+		cmd.Env = append(cmd.Env, config.EnvDevice+"="+strconv.Itoa(pe%j.o.GPUs))
+	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	// Pdeathsig fires when the thread that forked exits; the launcher never
 	// locks a thread, so in practice that is when the process exits.

@@ -229,6 +229,29 @@ func TestGOMAXPROCS(t *testing.T) {
 	})
 }
 
+// With GPUs, PE i gets GPU i mod GPUs unless the environment names one.
+func TestDeviceByLocalRank(t *testing.T) {
+	r := run(t, context.Background(), launcher.Options{N: 3, GPUs: 2, Env: envWithout("GOMAXPROCS", config.EnvShmDir, config.EnvDevice)}, "-print-env")
+	require.NoError(t, r.err)
+	got := map[string]string{}
+	for _, e := range parseEnvLines(t, r.stdout) {
+		got[e[config.EnvPE]] = e[config.EnvDevice]
+	}
+	assert.Equal(t, map[string]string{"0": "0", "1": "1", "2": "0"}, got)
+
+	o := launcher.Options{N: 2, GPUs: 2, Env: append(envWithout("GOMAXPROCS", config.EnvShmDir, config.EnvDevice), config.EnvDevice+"=cpu")}
+	r = run(t, context.Background(), o, "-print-env")
+	require.NoError(t, r.err)
+	for _, e := range parseEnvLines(t, r.stdout) {
+		assert.Equal(t, "cpu", e[config.EnvDevice], "the user's choice wins")
+	}
+	r = run(t, context.Background(), launcher.Options{N: 2, Env: envWithout("GOMAXPROCS", config.EnvShmDir, config.EnvDevice)}, "-print-env")
+	require.NoError(t, r.err)
+	for _, e := range parseEnvLines(t, r.stdout) {
+		assert.Empty(t, e[config.EnvDevice], "no GPUs: the runtime decides")
+	}
+}
+
 func TestAllSucceedRemovesSegments(t *testing.T) {
 	shm := t.TempDir()
 	other := filepath.Join(shm, config.SegmentName("someotherjob", 0))

@@ -51,7 +51,7 @@ func main() {
 	if *printEnv {
 		var b strings.Builder
 		for _, k := range []string{config.EnvPE, config.EnvNPES, config.EnvTransport, config.EnvJob,
-			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, "GOMAXPROCS", "PEPROG_MARK"} {
+			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, config.EnvDevice, "GOMAXPROCS", "PEPROG_MARK"} {
 			fmt.Fprintf(&b, "%s=%s ", k, os.Getenv(k))
 		}
 		fmt.Printf("%sruntime.GOMAXPROCS=%d\n", b.String(), runtime.GOMAXPROCS(0))

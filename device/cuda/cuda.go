@@ -23,14 +23,12 @@ var (
 
 // CUresult values this package branches on (cuda.h, CUDA 12).
 const (
-	codeInvalidValue  = 1
-	codeOutOfMemory   = 2
-	codeStubLibrary   = 34
-	codeNoDevice      = 100
-	codeNotFound      = 500
-	codeNotReady      = 600
-	codeNotSupported  = 801
-	codeUnknownDriver = 999
+	codeOutOfMemory  = 2
+	codeStubLibrary  = 34
+	codeNoDevice     = 100
+	codeNotFound     = 500
+	codeNotReady     = 600
+	codeNotSupported = 801
 )
 
 // Error is a failed driver call: Op is the entry point (for example

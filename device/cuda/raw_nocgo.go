@@ -26,7 +26,6 @@ const (
 )
 
 func openLib(string) (driverLib, int, string) { return driverLib{}, loadDlopen, "built without cgo" }
-func (driverLib) closeLib()                   {}
 func symbolNames() (names, alts []string)     { return nil, nil }
 func (driverLib) memOpsV2() bool              { return false }
 func (driverLib) init() result                { return notInit }

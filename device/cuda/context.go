@@ -143,12 +143,13 @@ func (c *Context) CopyDtoD(dst, src DevicePtr, n uintptr) error {
 // CopyHtoDAsync queues a copy of src to dst on s (cuMemcpyHtoDAsync_v2; a
 // nil s is the legacy default stream).
 //
-// Lifetime of src: if src is ordinary (pageable) Go memory the driver stages
-// it before returning, so src may be reused at once, but the call is then
-// synchronous with respect to the host. If src is page-locked memory from
-// HostAlloc (or memory registered with HostRegister) the copy is truly
-// asynchronous and src must stay allocated and unchanged until the stream
-// has passed the copy (Stream.Synchronize, an Event, ...).
+// Lifetime of src: src must stay alive and unchanged until the stream has
+// passed the copy (Stream.Synchronize, an Event, ...; keep a Go slice
+// reachable until then, e.g. with runtime.KeepAlive). For page-locked memory
+// from HostAlloc (or registered mmap memory) the copy is truly asynchronous.
+// For ordinary (pageable) Go memory the CUDA documentation says the call
+// "might be synchronous": current drivers stage the bytes before returning,
+// so the call then costs as much as CopyHtoD; do not rely on it.
 func (c *Context) CopyHtoDAsync(dst DevicePtr, src []byte, s *Stream) error {
 	if len(src) == 0 {
 		return nil
@@ -160,10 +161,10 @@ func (c *Context) CopyHtoDAsync(dst DevicePtr, src []byte, s *Stream) error {
 }
 
 // CopyDtoHAsync queues a copy of len(dst) bytes from src into dst on s
-// (cuMemcpyDtoHAsync_v2). If dst is ordinary Go memory the call returns only
-// once the copy is complete; if it is HostAlloc or registered memory, dst
-// must stay allocated and must not be read until the stream has passed the
-// copy. See CopyHtoDAsync.
+// (cuMemcpyDtoHAsync_v2). dst must stay alive and must not be read or
+// written until the stream has passed the copy. With HostAlloc memory the
+// copy is truly asynchronous; with pageable Go memory it may complete before
+// the call returns (see CopyHtoDAsync).
 func (c *Context) CopyDtoHAsync(dst []byte, src DevicePtr, s *Stream) error {
 	if len(dst) == 0 {
 		return nil
@@ -294,9 +295,9 @@ func (c *Context) IpcGetMemHandle(p DevicePtr) (IpcMemHandle, error) {
 // IpcOpenMemHandle maps another process's allocation into this context and
 // returns its base address here (cuIpcOpenMemHandle_v2 with
 // CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS). A process cannot open a handle it
-// created itself (the driver returns CUDA_ERROR_INVALID_CONTEXT or
-// INVALID_VALUE); several processes, on the same or on peer-capable GPUs,
-// can each open it once. Unmap with IpcCloseMemHandle.
+// created itself (the driver returns an error); several other processes, on
+// the same GPU or on peer-capable ones, can each open it, once per context.
+// Unmap with IpcCloseMemHandle before the exporting process frees the memory.
 func (c *Context) IpcOpenMemHandle(h IpcMemHandle) (DevicePtr, error) {
 	p, r := c.lib.ipcOpen(c.ctx, (*[64]byte)(&h))
 	if r != 0 {

@@ -132,29 +132,38 @@ func Load(path string) (*Driver, error) {
 	// once cuInit has run, driver threads execute its code, and unloading
 	// it is not supported.
 	d := &Driver{lib: lib, path: path}
-	if r := lib.init(); r != 0 {
-		err := d.err("cuInit", r)
-		switch {
-		case r == codeNoDevice:
-			return nil, fmt.Errorf("%w: %s: %w", ErrNoDevice, path, err)
-		case r == codeStubLibrary:
-			return nil, fmt.Errorf("%w: %s is a stub library: %w", ErrNoDriver, path, err)
-		}
-		return nil, fmt.Errorf("cuda: initializing %s: %w", path, err)
-	}
-	v, r := lib.version()
-	if r != 0 {
-		return nil, d.err("cuDriverGetVersion", r)
-	}
-	d.version = v
-	n, r := lib.deviceCount()
-	if r != 0 {
-		return nil, d.err("cuDeviceGetCount", r)
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("%w: %s reports 0 devices", ErrNoDevice, path)
+	if err := d.start(); err != nil {
+		lib.release()
+		return nil, err
 	}
 	return d, nil
+}
+
+// start runs cuInit and checks that there is a device.
+func (d *Driver) start() error {
+	if r := d.lib.init(); r != 0 {
+		err := d.err("cuInit", r)
+		switch r {
+		case codeNoDevice:
+			return fmt.Errorf("%w: %s: %w", ErrNoDevice, d.path, err)
+		case codeStubLibrary:
+			return fmt.Errorf("%w: %s is a stub library: %w", ErrNoDriver, d.path, err)
+		}
+		return fmt.Errorf("cuda: initializing %s: %w", d.path, err)
+	}
+	v, r := d.lib.version()
+	if r != 0 {
+		return d.err("cuDriverGetVersion", r)
+	}
+	d.version = v
+	n, r := d.lib.deviceCount()
+	if r != 0 {
+		return d.err("cuDeviceGetCount", r)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s reports 0 devices", ErrNoDevice, d.path)
+	}
+	return nil
 }
 
 // err builds the Error for result r of op. Only failures come here.

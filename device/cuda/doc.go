@@ -51,17 +51,19 @@
 // plain values. No exported signature exposes a C type or unsafe.Pointer.
 //
 // Synchronous copies (CopyHtoD, CopyDtoH) return when the host buffer may be
-// reused. The async copies queue on a stream, and what they do with the host
-// buffer depends on its kind:
+// reused. The async copies queue on a stream, and the rule for their host
+// buffer is the same for every kind of memory: it must stay allocated (for a
+// Go slice: reachable) and untouched until the stream has passed the copy
+// (Stream.Synchronize, Event.Synchronize, a later Query that reports done).
+// What differs is the cost:
 //
-//   - ordinary Go memory is pageable: the driver stages it (host to device)
-//     or completes the copy (device to host) before returning, so the call
-//     is effectively synchronous for the host and the buffer may be reused
-//     at once;
 //   - page-locked memory from Context.HostAlloc, or mmap'd memory registered
-//     with Context.HostRegister, is copied by DMA later: the buffer must stay
-//     allocated and untouched until the stream has passed the copy (see
-//     Stream.Synchronize, Event).
+//     with Context.HostRegister, is copied by DMA later, truly
+//     asynchronously;
+//   - ordinary Go memory is pageable: the driver "might be synchronous"
+//     (CUDA's API synchronization notes) and in practice stages it (host to
+//     device) or completes the copy (device to host) before returning, so
+//     the call blocks the host like the synchronous one.
 //
 // cgo forbids C from keeping a pointer to Go memory after a call returns,
 // and the driver keeps registered and in-flight host addresses. So host

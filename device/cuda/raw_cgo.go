@@ -56,6 +56,10 @@ func symbolNames() (names, alts []string) {
 	return names, alts
 }
 
+// release frees the entry-point table of a Driver that Load gives up on. The
+// library stays open: cuInit may have started driver threads.
+func (l driverLib) release() { C.free(unsafe.Pointer(l.p)) }
+
 func (l driverLib) memOpsV2() bool { return l.p.memops_v2 != 0 }
 
 func (l driverLib) init() result { return result(C.gshm_init(l.p)) }

@@ -27,6 +27,7 @@ const (
 
 func openLib(string) (driverLib, int, string) { return driverLib{}, loadDlopen, "built without cgo" }
 func symbolNames() (names, alts []string)     { return nil, nil }
+func (driverLib) release()                    {}
 func (driverLib) memOpsV2() bool              { return false }
 func (driverLib) init() result                { return notInit }
 func (driverLib) version() (int, result)      { return 0, notInit }

@@ -253,6 +253,31 @@ func TestFakeDriver(t *testing.T) {
 	require.ErrorIs(t, s.Destroy(), ErrClosed)
 	require.NoError(t, c.MemFree(p))
 
+	// The calls made per message on a hot path do not allocate.
+	word, err := c.HostAlloc(64)
+	require.NoError(t, err)
+	wp, err := c.HostDevicePtr(word)
+	require.NoError(t, err)
+	s3, err := c.NewStream(true)
+	require.NoError(t, err)
+	ev3, err := c.NewEvent(false)
+	require.NoError(t, err)
+	dp, err := c.MemAlloc(64)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = s3.WriteValue64(wp, 1, WriteDefault)
+		_ = s3.WaitValue64(wp, 1, WaitGEQ)
+		_ = c.CopyHtoDAsync(dp, word, s3)
+		_ = ev3.Record(s3)
+		_, _ = ev3.Query()
+		_, _ = s3.Query()
+	})
+	require.Zero(t, allocs)
+	require.NoError(t, c.MemFree(dp))
+	require.NoError(t, ev3.Destroy())
+	require.NoError(t, s3.Destroy())
+	require.NoError(t, c.HostFree(word))
+
 	// Out of memory is an Error the predicate recognizes.
 	_, err = c.MemAlloc(2 << 30)
 	require.True(t, IsOutOfMemory(err), "%v", err)

@@ -111,6 +111,11 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 		}
 		eng = e
 	}
+	return start(pe, eng, &c), nil
+}
+
+// start makes the stream of pe on eng and starts its worker.
+func start(pe *hostshmem.PE, eng engine, c *config) *Stream {
 	s := &Stream{
 		pe:      pe,
 		id:      int(streamIDs.Add(1)),
@@ -122,7 +127,7 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 	s.ctx, s.cancel = context.WithCancel(c.ctx)
 	s.mu.bounds = make(map[uint64]int)
 	go s.run()
-	return s, nil
+	return s
 }
 
 // ID is the stream's number in this process, as errors show it.

@@ -66,11 +66,12 @@
 //     the call blocks the host like the synchronous one.
 //
 // cgo forbids C from keeping a pointer to Go memory after a call returns,
-// and the driver keeps registered and in-flight host addresses. So host
-// memory used asynchronously, registered, or mapped for the device
-// (HostDevicePtr) must not be Go-heap memory: use HostAlloc (page-locked,
+// and the driver keeps the addresses of registered memory. So memory passed
+// to HostRegister (and so any host memory the device reads or writes through
+// HostDevicePtr) must not be Go-heap memory: use HostAlloc (page-locked,
 // portable, device-mapped C memory) or an mmap'd region such as a
-// shared-memory segment.
+// shared-memory segment. HostAlloc memory is also what makes async copies
+// overlap with the host.
 //
 // Kernel arguments (Launch) are copied into C memory before cuLaunchKernel;
 // only fixed-size numeric types and DevicePtr are accepted, never plain int,

@@ -19,6 +19,35 @@ if ! command -v oshcc >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-ge
 fi
 command -v oshcc >/dev/null 2>&1 && echo "oshcc: $(command -v oshcc)" || echo "oshcc: absent"
 
+step "committed PTX matches the CUDA sources (kernels/gen.sh)"
+if [ "$(id -u)" = 0 ] || command -v nvcc >/dev/null 2>&1; then
+  if ! command -v nvcc >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    # nvcc comes from Debian's nvidia-cuda-toolkit, in the non-free component.
+    if ! grep -rqs 'non-free' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+        'Suites: bookworm bookworm-updates' 'Components: main contrib non-free' \
+        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+        >/etc/apt/sources.list.d/gshmem-nonfree.sources
+    fi
+    (export DEBIAN_FRONTEND=noninteractive
+     apt-get update -qq && apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit >/dev/null) \
+      || echo "nvidia-cuda-toolkit not installed"
+  fi
+  if command -v nvcc >/dev/null 2>&1; then
+    bash kernels/gen.sh
+    new=$(git ls-files --others --exclude-standard -- '*.ptx')
+    if ! git diff --exit-code --stat -- '*.ptx' || [ -n "$new" ]; then
+      echo "committed PTX is stale or missing${new:+ (uncommitted: $new)}:"
+      echo "run kernels/gen.sh and commit the .ptx files with their .cu sources"
+      exit 1
+    fi
+  else
+    echo "nvcc unavailable: PTX check skipped"
+  fi
+else
+  echo "not root and no nvcc: PTX check skipped"
+fi
+
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi

@@ -16,9 +16,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sync"
 
+	"github.com/gshmem/gshmem/device"
+	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/hostshmem"
@@ -65,8 +68,12 @@ func RunWith(ctx context.Context, o Options, fn func(pe *PE) error) error {
 	if err != nil {
 		return err
 	}
+	plan, err := choose(cfg, true)
+	if err != nil {
+		return err
+	}
 	if cfg.Transport == config.TransportShm {
-		pe, err := join(ctx, cfg)
+		pe, err := join(ctx, cfg, plan)
 		if err != nil {
 			return err
 		}
@@ -76,7 +83,7 @@ func RunWith(ctx context.Context, o Options, fn func(pe *PE) error) error {
 		}
 		return pe.Finalize(ctx)
 	}
-	return runInproc(ctx, cfg, o.RMAOnly, fn)
+	return runInproc(ctx, cfg, plan, o.RMAOnly, fn)
 }
 
 func loadConfig(o Options) (config.Config, error) {
@@ -98,8 +105,8 @@ func loadConfig(o Options) (config.Config, error) {
 	return cfg, nil
 }
 
-func runInproc(ctx context.Context, cfg config.Config, rmaOnly bool, fn func(pe *PE) error) error {
-	job, err := inproc.New(cfg.NPES, regionSize(cfg))
+func runInproc(ctx context.Context, cfg config.Config, plan *device.Plan, rmaOnly bool, fn func(pe *PE) error) error {
+	job, err := inproc.New(cfg.NPES, regionSize(cfg, plan))
 	if err != nil {
 		return err
 	}
@@ -112,10 +119,8 @@ func runInproc(ctx context.Context, cfg config.Config, rmaOnly bool, fn func(pe 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f := job.Fabric(i)
-			pe, err := hostshmem.New(f, hcfg(cfg))
+			pe, err := newPE(ctx, job.Fabric(i), cfg, plan, i)
 			if err != nil {
-				f.Close(false)
 				errs[i] = fmt.Errorf("PE %d: %w", i, err)
 				return
 			}
@@ -134,13 +139,44 @@ func runInproc(ctx context.Context, cfg config.Config, rmaOnly bool, fn func(pe 
 	return errors.Join(errs...)
 }
 
-func hcfg(c config.Config) hostshmem.Config {
-	return hostshmem.Config{CollPushMax: c.CollPushMax, DeviceHeap: c.DevSymSize}
+// choose places the device heaps: on GPUs when a CUDA driver and a device
+// are present, else on the CPU fallback, which it says once per process
+// (unless GSHMEM_DEVICE=cpu asked for it, or announce is false).
+func choose(c config.Config, announce bool) (*device.Plan, error) {
+	plan, err := device.Choose(c)
+	if err != nil {
+		return nil, fmt.Errorf("gshmem: %w", err)
+	}
+	if announce && !plan.GPU() && c.Device != config.DeviceCPU && c.PE <= 0 {
+		fmt.Fprintf(os.Stderr, "gshmem: device heap and streams on the CPU fallback: %s\n", plan.Reason())
+	}
+	return plan, nil
+}
+
+// newPE makes the PE of fabric f and, on a GPU, gives it its device heap
+// (collective: every PE of the job does it at start-up). On failure it
+// closes f, so peers waiting on this PE fail instead of hanging.
+func newPE(ctx context.Context, f fabric.Fabric, c config.Config, plan *device.Plan, localRank int) (*PE, error) {
+	pe, err := hostshmem.New(f, hostshmem.Config{CollPushMax: c.CollPushMax, DeviceHeap: c.DevSymSize, DeviceExternal: plan.GPU()})
+	if err != nil {
+		f.Close(false)
+		return nil, err
+	}
+	if plan.GPU() {
+		if err := device.Attach(ctx, pe, plan, localRank); err != nil {
+			pe.Abort()
+			return nil, err
+		}
+	}
+	return pe, nil
 }
 
 // regionSize is the symmetric region of one PE: the reserved area and the
 // host heap, then, on the CPU fallback, the device heap.
-func regionSize(c config.Config) uintptr {
+func regionSize(c config.Config, plan *device.Plan) uintptr {
+	if plan.GPU() {
+		return hostshmem.RegionSize(c.SymSize)
+	}
 	return hostshmem.RegionSize(c.SymSize) + c.DevSymSize
 }
 
@@ -163,31 +199,34 @@ func Init(ctx context.Context) (*PE, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Transport == config.TransportShm {
-		return join(ctx, cfg)
-	}
-	job, err := inproc.New(1, regionSize(cfg))
+	plan, err := choose(cfg, true)
 	if err != nil {
 		return nil, err
 	}
-	return hostshmem.New(job.Fabric(0), hcfg(cfg))
+	if cfg.Transport == config.TransportShm {
+		return join(ctx, cfg, plan)
+	}
+	job, err := inproc.New(1, regionSize(cfg, plan))
+	if err != nil {
+		return nil, err
+	}
+	return newPE(ctx, job.Fabric(0), cfg, plan, 0)
 }
 
 // Finalize finalizes pe (see hostshmem.PE.Finalize).
 func Finalize(ctx context.Context, pe *PE) error { return pe.Finalize(ctx) }
 
-func join(ctx context.Context, cfg config.Config) (*PE, error) {
+func join(ctx context.Context, cfg config.Config, plan *device.Plan) (*PE, error) {
 	f, err := shm.Open(ctx, shm.Options{
-		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: regionSize(cfg),
+		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: regionSize(cfg, plan),
 		Dir: cfg.ShmDir, Prefault: cfg.Prefault, BootTimeout: cfg.BootTimeout, LocalSize: cfg.LocalSize,
 	})
 	if err != nil {
 		return nil, err
 	}
-	pe, err := hostshmem.New(f, hcfg(cfg))
-	if err != nil {
-		f.Close(false)
-		return nil, err
+	rank := cfg.LocalRank
+	if rank < 0 {
+		rank = cfg.PE
 	}
-	return pe, nil
+	return newPE(ctx, f, cfg, plan, rank)
 }

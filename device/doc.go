@@ -1,0 +1,28 @@
+// Package device is the device side of a PE: where its device symmetric
+// heap lives, and the GPU behind it.
+//
+// Every PE has two symmetric heaps sharing one offset space (see
+// hostshmem.Space): the host heap, and the device heap of
+// GSHMEM_DEVICE_SYMMETRIC_SIZE bytes. Allocate on it with
+// hostshmem.MallocOn(ctx, pe, hostshmem.Device, n); the returned Sym names
+// the object on every PE, and every way of moving data accepts it: Go calls
+// (hostshmem.Put, Get, atomics, waits), stream-ordered operations (package
+// streams) and CUDA kernels using kernels/gshmem_device.cuh.
+//
+// At start-up package gshmem calls Choose once per process: GSHMEM_DEVICE=cpu,
+// no libcuda.so.1, or no GPU select the CPU fallback, where the device heap is
+// host memory at the end of the symmetric region and streams are ordered
+// worker goroutines (the same semantics, slower; the reason is printed once).
+// Otherwise each PE gets GPU GSHMEM_DEVICE, or its local rank modulo the
+// visible GPUs, and Attach allocates its heap with cuMemAlloc, exchanges CUDA
+// IPC handles with the other PEs over the host fabric, maps theirs, and loads
+// the runtime's kernels (package kernels). Several PEs may share one GPU.
+//
+// Ptr translates a symmetric object to a peer's address (nvshmem_ptr);
+// LoadModule loads a user's PTX and initialises the device API state in it
+// (nvshmemx_cumodule_init); streams.Stream.Launch runs its kernels in stream
+// order.
+//
+// The CUDA driver itself is package device/cuda, loaded with dlopen at run
+// time: the same binary runs with or without a GPU, and builds without CUDA.
+package device

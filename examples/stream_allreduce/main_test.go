@@ -1,0 +1,20 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem"
+)
+
+// TestRun runs the example on 3 in-process PEs, small and large; run
+// checks every element of the result itself.
+func TestRun(t *testing.T) {
+	for _, n := range []int{100, 100_000} {
+		err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 3, HeapSize: 1 << 20, DeviceHeapSize: 4 << 20, Getenv: func(string) string { return "" }},
+			func(pe *gshmem.PE) error { return run(pe, n, 2) })
+		require.NoError(t, err)
+	}
+}

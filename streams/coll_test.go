@@ -12,15 +12,17 @@ import (
 )
 
 // scenarioColl runs every stream collective on every element type, every
-// reduction, a small (one-shot) and a large (direct-load) size, against a
+// reduction, both heaps, a small (one-shot) and a large (direct-load) size, against a
 // serial reference computed with hostshmem.ReduceN.
 func scenarioColl(t *petest.T, pe *shmem.PE) {
 	s := newStream(t, pe)
-	collCase[float32](t, pe, s)
-	collCase[shmem.Float16](t, pe, s)
-	collCase[shmem.BFloat16](t, pe, s)
-	collCase[int32](t, pe, s)
-	collCase[int64](t, pe, s)
+	for _, sp := range []shmem.Space{shmem.Host, shmem.Device} {
+		collCase[float32](t, pe, s, sp)
+		collCase[shmem.Float16](t, pe, s, sp)
+		collCase[shmem.BFloat16](t, pe, s, sp)
+		collCase[int32](t, pe, s, sp)
+		collCase[int64](t, pe, s, sp)
+	}
 	require.NoError(t, s.Close())
 }
 
@@ -50,11 +52,11 @@ func input[T streams.CollElem](op shmem.ReduceOp, j, i int) T {
 	return fromInt[T]((j*7+i*3)%11 - 5)
 }
 
-func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream) {
+func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream, space shmem.Space) {
 	ctx := t.Context()
 	me, np := pe.MyPE(), pe.NPEs()
 	team := pe.TeamWorld()
-	name := fmt.Sprintf("%T", *new(T))
+	name := fmt.Sprintf("%T on %v", *new(T), space)
 	inputs := func(op shmem.ReduceOp, j, k int) []T {
 		v := make([]T, k)
 		for i := range v {
@@ -63,17 +65,17 @@ func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream) 
 		return v
 	}
 	for _, n := range []int{7, 1500} {
-		src, err := shmem.Malloc[T](ctx, pe, n*np)
+		src, err := shmem.MallocOn[T](ctx, pe, space, n*np)
 		require.NoError(t, err)
-		ar, err := shmem.Malloc[T](ctx, pe, n)
+		ar, err := shmem.MallocOn[T](ctx, pe, space, n)
 		require.NoError(t, err)
-		rs, err := shmem.Malloc[T](ctx, pe, n)
+		rs, err := shmem.MallocOn[T](ctx, pe, space, n)
 		require.NoError(t, err)
-		all, err := shmem.Malloc[T](ctx, pe, n*np)
+		all, err := shmem.MallocOn[T](ctx, pe, space, n*np)
 		require.NoError(t, err)
-		a2a, err := shmem.Malloc[T](ctx, pe, n*np)
+		a2a, err := shmem.MallocOn[T](ctx, pe, space, n*np)
 		require.NoError(t, err)
-		bc, err := shmem.Malloc[T](ctx, pe, n)
+		bc, err := shmem.MallocOn[T](ctx, pe, space, n)
 		require.NoError(t, err)
 
 		for _, op := range []shmem.ReduceOp{shmem.OpSum, shmem.OpProd, shmem.OpMin, shmem.OpMax} {

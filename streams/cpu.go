@@ -38,19 +38,24 @@ func (e *cpuEngine) exec(ctx context.Context, o *op) (bool, error) {
 func (e *cpuEngine) run(ctx context.Context, o *op) error {
 	switch o.kind {
 	case opPut:
-		src, err := e.local(o.srcB)
+		src, err := e.read(o.srcB)
 		if err != nil {
 			return err
 		}
 		return hostshmem.PutMem(e.c, o.dstB, src, o.pe)
 	case opGet:
-		dst, err := e.local(o.dstB)
-		if err != nil {
+		dst := o.dstB.Slice(0, int(o.count))
+		if b := hostshmem.Local(e.pe, dst); b != nil || o.count == 0 {
+			return hostshmem.GetMem(e.c, b, o.srcB, o.pe)
+		}
+		// dst is in GPU memory: stage through the host.
+		buf := make([]byte, o.count)
+		if err := hostshmem.GetMem(e.c, buf, o.srcB, o.pe); err != nil {
 			return err
 		}
-		return hostshmem.GetMem(e.c, dst[:o.count], o.srcB, o.pe)
+		return hostshmem.PutMem(e.c, dst, buf, e.pe.MyPE())
 	case opPutSignal:
-		src, err := e.local(o.srcB)
+		src, err := e.read(o.srcB)
 		if err != nil {
 			return err
 		}
@@ -91,14 +96,18 @@ func (e *cpuEngine) run(ctx context.Context, o *op) error {
 	return fmt.Errorf("%w: unknown op kind %v", hostshmem.ErrInvalidArg, o.kind)
 }
 
-// local is this PE's copy of s, or an error when there is none (after
-// Finalize).
-func (e *cpuEngine) local(s hostshmem.Sym[byte]) ([]byte, error) {
-	b := hostshmem.Local(e.pe, s)
-	if b == nil && s.Len() > 0 {
-		return nil, fmt.Errorf("%w: no local copy of %v", hostshmem.ErrFinalized, s)
+// read returns this PE's copy of s to read from: the object itself where
+// the host can load it (the host heap, the device heap on the CPU
+// fallback), else, for GPU memory, a host copy.
+func (e *cpuEngine) read(s hostshmem.Sym[byte]) ([]byte, error) {
+	if b := hostshmem.Local(e.pe, s); b != nil || s.Len() == 0 {
+		return b, nil
 	}
-	return b, nil
+	buf := make([]byte, s.Len())
+	if err := hostshmem.GetMem(e.c, buf, s, e.pe.MyPE()); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // coll runs a collective op on elements of type T through hostshmem.

@@ -97,7 +97,13 @@
 //
 // The stream machinery (queue, worker, events, errors) is shared; an engine
 // carries out the op descriptors (op.go). The CPU engine runs each op to
-// completion on the worker. A device engine (streams/cuda*.go, when built)
+// completion on the worker. Objects may be on either heap (hostshmem.Host,
+// hostshmem.Device). On the CPU fallback the device heap is host memory
+// and every op works on it as on the host heap; on a PE whose device heap
+// is GPU memory (hostshmem.PE.DeviceMemory not nil) the CPU engine stages
+// puts and gets through host buffers, signal waits poll through hostshmem,
+// and a collective on GPU memory is refused at enqueue (ErrInvalidArg):
+// it needs the device engine. A device engine (streams/cuda*.go, when built)
 // queues the same descriptors on a CUstream — puts and gets as copies or
 // kernels over the device heap's peer mappings, collectives as the
 // kernels of package kernels — and its waits are cuStreamWaitEvent and

@@ -263,6 +263,13 @@ func collective[T CollElem](s *Stream, kind opKind, team *hostshmem.Team, rop ho
 	if sn > src.Len() {
 		return nil, fmt.Errorf("streams: %s: %w: src %v holds %d elements, the call needs %d", name, hostshmem.ErrOutOfRange, src, src.Len(), sn)
 	}
+	if _, cpu := s.eng.(*cpuEngine); cpu && s.pe.DeviceMemory() != nil {
+		for _, x := range []hostshmem.Space{dst.Space(), src.Space()} {
+			if x == hostshmem.Device {
+				return nil, fmt.Errorf("streams: %s: %w: dst %v or src %v is in GPU memory, which %v cannot reduce: use a stream on the device engine", name, hostshmem.ErrInvalidArg, dst, src, s)
+			}
+		}
+	}
 	sz := elemSize[T]()
 	if overlap(dst.Offset(), uintptr(dn)*sz, src.Offset(), uintptr(sn)*sz) && !(same && dst.Offset() == src.Offset()) {
 		return nil, fmt.Errorf("streams: %s: %w: dst %v and src %v overlap", name, hostshmem.ErrOverlap, dst, src)

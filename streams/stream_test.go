@@ -26,19 +26,28 @@ func newStream(t *petest.T, pe *shmem.PE, opts ...streams.Option) *streams.Strea
 // left neighbour's signal, checks the data in stream order, gets back what
 // it put on the right and checks it, then meets the others at a barrier;
 // all on one stream, synchronised once at the end.
+// It runs with sources and destinations on each heap (host, device) and
+// across them.
 func scenarioRing(t *petest.T, pe *shmem.PE) {
+	for _, sp := range [][2]shmem.Space{{shmem.Host, shmem.Host}, {shmem.Device, shmem.Device}, {shmem.Host, shmem.Device}, {shmem.Device, shmem.Host}} {
+		ringCase(t, pe, sp[0], sp[1])
+	}
+}
+
+func ringCase(t *petest.T, pe *shmem.PE, srcSpace, dstSpace shmem.Space) {
 	ctx := t.Context()
 	me, n := pe.MyPE(), pe.NPEs()
 	right, left := (me+1)%n, (me+n-1)%n
 	const k, rounds = 100, 5
-	src, err := shmem.Malloc[int64](ctx, pe, k)
+	src, err := shmem.MallocOn[int64](ctx, pe, srcSpace, k)
 	require.NoError(t, err)
-	dst, err := shmem.Calloc[int64](ctx, pe, k)
+	dst, err := shmem.CallocOn[int64](ctx, pe, dstSpace, k)
 	require.NoError(t, err)
-	back, err := shmem.Calloc[int64](ctx, pe, k)
+	back, err := shmem.CallocOn[int64](ctx, pe, srcSpace, k)
 	require.NoError(t, err)
-	sig, err := shmem.Calloc[uint64](ctx, pe, 1)
+	sig, err := shmem.CallocOn[uint64](ctx, pe, dstSpace, 1)
 	require.NoError(t, err)
+	require.Equal(t, dstSpace, dst.Space())
 	s := newStream(t, pe)
 	world := pe.TeamWorld()
 	want := func(round, from, i int) int64 { return int64(round*1_000_000 + from*1000 + i) }
@@ -81,6 +90,10 @@ func scenarioRing(t *petest.T, pe *shmem.PE) {
 	}
 	assert.Equal(t, int64(0), got[10], "only 10 elements were put")
 	require.NoError(t, s.Close())
+	for _, x := range []shmem.Sym[int64]{src, dst, back} {
+		require.NoError(t, shmem.Free(ctx, pe, x))
+	}
+	require.NoError(t, shmem.Free(ctx, pe, sig))
 }
 
 // scenarioOrder: each PE's stream puts chunks to its right neighbour, then

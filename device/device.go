@@ -150,6 +150,9 @@ func Choose(cfg config.Config) (*Plan, error) {
 	return p, nil
 }
 
+// Devices is the number of visible GPUs (0 on the CPU fallback).
+func (p *Plan) Devices() int { return p.devices }
+
 // GPU reports whether the plan places device heaps on GPUs.
 func (p *Plan) GPU() bool { return p.drv != nil }
 

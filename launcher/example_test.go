@@ -35,10 +35,11 @@ func ExampleRun() {
 
 func ExampleInfo() {
 	env := map[string]string{"GSHMEM_SYMMETRIC_SIZE": "1g"}
-	launcher.Info(os.Stdout, func(k string) string { return env[k] })
+	launcher.Info(os.Stdout, func(k string) string { return env[k] }, "CPU fallback (GSHMEM_DEVICE=cpu)")
 	// Output:
 	// gpurun 0.1.0
 	// transports: inproc shm
+	// devices: CPU fallback (GSHMEM_DEVICE=cpu)
 	//
 	// VARIABLE                      VALUE  DEFAULT   MEANING
 	// GSHMEM_NPES                   -      4         number of PEs; in-process runs start this many, gpurun sets it for its children

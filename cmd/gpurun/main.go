@@ -24,6 +24,7 @@ import (
 	"strconv"
 
 	"github.com/gshmem/gshmem/bench"
+	"github.com/gshmem/gshmem/device"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/launcher"
 )
@@ -39,7 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "info":
-			launcher.Info(stdout, os.Getenv)
+			desc, _ := devices(os.Getenv)
+			launcher.Info(stdout, os.Getenv, desc)
 			return 0
 		case "bench":
 			exe, err := os.Executable()
@@ -103,7 +105,9 @@ are passed to it.
 		return 2
 	}
 
+	_, gpus := devices(os.Getenv)
 	code, err := launcher.Run(context.Background(), launcher.Options{
+		GPUs:      gpus,
 		N:         *n,
 		Program:   fs.Arg(0),
 		Args:      fs.Args()[1:],
@@ -116,6 +120,20 @@ are passed to it.
 		fmt.Fprintln(stderr, err) // "launcher: ..."
 	}
 	return code
+}
+
+// devices describes the device side the PEs will find (the GPUs, or why
+// the CPU fallback) and counts the GPUs.
+func devices(getenv func(string) string) (string, int) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err.Error(), 0
+	}
+	plan, err := device.Choose(cfg)
+	if err != nil {
+		return err.Error(), 0
+	}
+	return plan.Describe(), plan.Devices()
 }
 
 // defaultNPES is -n when not given: $GSHMEM_NPES (v) if set, else the

@@ -14,8 +14,9 @@
 //     is complete) each of them.
 //   - A kernel that finds the state unfilled (wrong magic or version)
 //     traps: the launch fails with an error the host sees. Bad arguments
-//     (a team without this PE, an unmapped member) are recorded in the
-//     status word by block 0's thread 0 and the kernel does nothing.
+//     (a malformed team or one without this PE, an unmapped member, a
+//     symmetric range outside the heap) are recorded in the status word by
+//     block 0's thread 0, and the kernel does nothing.
 
 #include "gshmem_device.cuh"
 
@@ -35,7 +36,7 @@ __device__ inline bool gshmemi_first_thread() {
 // gshmemi_team_setup checks the team (uniformly in every thread) and
 // returns this PE's index in it, or -1 after block 0's thread 0 recorded
 // the error.
-__device__ inline int gshmemi_team_setup(int start, int stride, int size) {
+__device__ __noinline__ int gshmemi_team_setup(int start, int stride, int size) {
     gshmemi_check_state();
     int bad_pe;
     int err = gshmemi_team_check(start, stride, size, &bad_pe);
@@ -46,6 +47,21 @@ __device__ inline int gshmemi_team_setup(int start, int stride, int size) {
         return -1;
     }
     return gshmem_team_index(start, stride, size);
+}
+
+// gshmemi_sym_ok reports whether n items of esize bytes at local pointer p
+// lie in this PE's heap (and so, at the same offset, in every peer's). If
+// not, block 0's thread 0 records GSHMEM_ERR_INVALID.
+__device__ __noinline__ bool gshmemi_sym_ok(const void* p, unsigned long long n, unsigned long long esize) {
+    unsigned long long size = gshmemi_state.heap_size;
+    if (n <= size && esize <= size && (esize == 0 || n <= size / esize) &&
+        gshmemi_peer((const char*)p, n * esize, gshmemi_state.my_pe) != nullptr) {
+        return true;
+    }
+    if (gshmemi_first_thread()) {
+        gshmemi_fail(GSHMEM_ERR_INVALID, -1);
+    }
+    return false;
 }
 
 // gshmemi_member_base is the heap base of team member i (checked mapped).
@@ -132,11 +148,13 @@ extern "C" __global__ void gshmem_k_amo32(unsigned int* ptr, int pe, int op, uns
 
 // gshmem_k_allgather: member i's nbytes at src land at dst + i*nbytes on
 // every member (this PE pushes its block to every member, itself
-// included, starting with the next member to spread the traffic).
+// included, starting with the next member to spread the traffic). dst
+// (size*nbytes) is symmetric; src may be any device memory not
+// overlapping dst.
 extern "C" __global__ void gshmem_k_allgather(void* dst, const void* src, unsigned long long nbytes,
                                               int start, int stride, int size) {
     int me = gshmemi_team_setup(start, stride, size);
-    if (me < 0) {
+    if (me < 0 || !gshmemi_sym_ok(dst, size, nbytes)) {
         return;
     }
     size_t tid = gshmemi_grid_tid(), nthr = gshmemi_grid_nthreads();
@@ -149,11 +167,13 @@ extern "C" __global__ void gshmem_k_allgather(void* dst, const void* src, unsign
 }
 
 // gshmem_k_alltoall: block j (nbytes at src + j*nbytes) of member i lands
-// at dst + i*nbytes on member j (this PE pushes block j to member j).
+// at dst + i*nbytes on member j (this PE pushes block j to member j). dst
+// (size*nbytes) is symmetric; src (size*nbytes) may be any device memory
+// not overlapping dst.
 extern "C" __global__ void gshmem_k_alltoall(void* dst, const void* src, unsigned long long nbytes,
                                              int start, int stride, int size) {
     int me = gshmemi_team_setup(start, stride, size);
-    if (me < 0) {
+    if (me < 0 || !gshmemi_sym_ok(dst, size, nbytes)) {
         return;
     }
     size_t tid = gshmemi_grid_tid(), nthr = gshmemi_grid_nthreads();
@@ -167,11 +187,12 @@ extern "C" __global__ void gshmem_k_alltoall(void* dst, const void* src, unsigne
 
 // gshmem_k_broadcast: nbytes at src on member root (a team index) land at
 // dst on every member, root included (each member pulls from root; root
-// copies locally unless dst == src).
+// copies locally unless dst == src). src is symmetric; dst may be any
+// device memory, not overlapping src unless equal to it.
 extern "C" __global__ void gshmem_k_broadcast(void* dst, const void* src, unsigned long long nbytes,
                                               int root, int start, int stride, int size) {
     int me = gshmemi_team_setup(start, stride, size);
-    if (me < 0) {
+    if (me < 0 || !gshmemi_sym_ok(src, nbytes, 1)) {
         return;
     }
     if (root < 0 || root >= size) {
@@ -333,11 +354,12 @@ __device__ void gshmemi_reduce(uintptr_t src_off, uintptr_t dst_off, bool to_all
 }
 
 // One-shot allreduce: every member reads all members' src and writes its
-// own dst (count elements each).
+// own dst (count elements each). src is symmetric; dst may be any device
+// memory not overlapping src (peers read this PE's src meanwhile).
 template <typename T, typename Op>
 __device__ void gshmemi_allreduce_oneshot(T* dst, const T* src, unsigned long long count, int start,
                                           int stride, int size) {
-    if (gshmemi_team_setup(start, stride, size) < 0) {
+    if (gshmemi_team_setup(start, stride, size) < 0 || !gshmemi_sym_ok(src, count, sizeof(T))) {
         return;
     }
     uintptr_t mb = gshmemi_my_base();
@@ -347,12 +369,14 @@ __device__ void gshmemi_allreduce_oneshot(T* dst, const T* src, unsigned long lo
 
 // Two-shot allreduce: the count elements are cut into size chunks (the
 // chunk length a multiple of 16 bytes); member i reduces chunk i from all
-// members' src and writes it into chunk i of every member's dst.
+// members' src and writes it into chunk i of every member's dst. src and
+// dst are symmetric; dst may equal src (in place: a member reads and
+// writes only its own chunk), but must not overlap it otherwise.
 template <typename T, typename Op>
 __device__ void gshmemi_allreduce_twoshot(T* dst, const T* src, unsigned long long count, int start,
                                           int stride, int size) {
     int me = gshmemi_team_setup(start, stride, size);
-    if (me < 0) {
+    if (me < 0 || !gshmemi_sym_ok(src, count, sizeof(T)) || !gshmemi_sym_ok(dst, count, sizeof(T))) {
         return;
     }
     const size_t P = 16 / sizeof(T);
@@ -367,12 +391,13 @@ __device__ void gshmemi_allreduce_twoshot(T* dst, const T* src, unsigned long lo
 
 // Reduce-scatter: src holds size*count elements; member i reduces elements
 // [i*count, (i+1)*count) of all members' src into its own dst (count
-// elements).
+// elements). src is symmetric; dst may be any device memory not
+// overlapping src.
 template <typename T, typename Op>
 __device__ void gshmemi_reducescatter(T* dst, const T* src, unsigned long long count, int start,
                                       int stride, int size) {
     int me = gshmemi_team_setup(start, stride, size);
-    if (me < 0) {
+    if (me < 0 || !gshmemi_sym_ok(src, count, sizeof(T) * (unsigned)size)) {
         return;
     }
     size_t lo = (size_t)me * count;

@@ -87,14 +87,17 @@ const (
 	KernelAMO64 = "gshmem_k_amo64"
 	// KernelAMO32 is KernelAMO64 for a 4-byte word.
 	KernelAMO32 = "gshmem_k_amo32"
-	// KernelAllGather pushes this PE's nbytes to dst + i*nbytes on every
-	// team member, i being this PE's team index. Any grid.
+	// KernelAllGather pushes this PE's nbytes at src to dst + i*nbytes on
+	// every team member, i being this PE's team index. dst is symmetric;
+	// src is any device memory not overlapping dst. Any grid.
 	KernelAllGather = "gshmem_k_allgather"
-	// KernelAllToAll pushes src block j to dst block i on team member j.
-	// Any grid.
+	// KernelAllToAll pushes src block j (nbytes each) to dst block i on
+	// team member j. dst is symmetric; src is any device memory not
+	// overlapping dst. Any grid.
 	KernelAllToAll = "gshmem_k_alltoall"
-	// KernelBroadcast copies nbytes from the root member's src to this
-	// PE's dst. Any grid.
+	// KernelBroadcast copies nbytes from the root member's src (root is a
+	// team index) to this PE's dst. src is symmetric; dst is any device
+	// memory, equal to src or not overlapping it. Any grid.
 	KernelBroadcast = "gshmem_k_broadcast"
 )
 
@@ -165,8 +168,10 @@ func (o Op) Valid() bool { return o >= 0 && int(o) < len(opNames) }
 // AllReduceKernel names the allreduce kernel for dt and op: one-shot
 // (every PE reads all members' sources and reduces the whole array into
 // its own destination) or, with twoShot, two-shot (member i reduces chunk i
-// and writes it into every member's destination). It returns "" if dt or
-// op is not valid. Its parameters (Signature) are dst, src (local
+// and writes it into every member's destination). src is symmetric. For
+// one-shot, dst is any device memory not overlapping src (peers read src
+// meanwhile); for two-shot, dst is symmetric and may equal src (in place).
+// It returns "" if dt or op is not valid. Its parameters (Signature) are dst, src (local
 // symmetric pointers), count (elements) and the team.
 func AllReduceKernel(dt DType, op Op, twoShot bool) string {
 	if !dt.Valid() || !op.Valid() {
@@ -181,8 +186,9 @@ func AllReduceKernel(dt DType, op Op, twoShot bool) string {
 
 // ReduceScatterKernel names the reduce-scatter kernel for dt and op: src
 // holds size*count elements and member i reduces elements [i*count,
-// (i+1)*count) of every member's src into its own dst. It returns "" if dt
-// or op is not valid. Its parameters (Signature) are dst, src (local
+// (i+1)*count) of every member's src into its own dst. src is symmetric;
+// dst is any device memory not overlapping src. It returns "" if dt or op
+// is not valid. Its parameters (Signature) are dst, src (local
 // symmetric pointers), count (elements) and the team.
 func ReduceScatterKernel(dt DType, op Op) string {
 	if !dt.Valid() || !op.Valid() {

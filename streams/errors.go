@@ -34,6 +34,8 @@ type OpError struct {
 	Err     error // what the op returned
 }
 
+// Error names the stream, the op with its arguments, the op's error and
+// how many later ops were skipped.
 func (e *OpError) Error() string {
 	s := fmt.Sprintf("streams: stream %d of PE %d: op %d %s: %v", e.Stream, e.PE, e.Seq, e.Args, e.Err)
 	switch e.Skipped {

@@ -100,7 +100,8 @@ func dtypeOf[T CollElem]() dtype {
 // only, by the worker and the engine. Offsets are byte offsets in the
 // symmetric region (the same on every PE) and lengths are bytes, so a
 // device engine can translate them through its table of peer base
-// addresses without knowing T. The typed fields (dst, src, the byte Syms)
+// addresses without knowing T (an offset in the device heap is the offset
+// minus hostshmem.PE.DeviceOffset). The typed fields (dst, src, the byte Syms)
 // are for engines that call hostshmem, like the CPU engine.
 type op struct {
 	seq  uint64 // position on its stream: 1 for the first op enqueued
@@ -110,6 +111,8 @@ type op struct {
 	// the collectives (dst and src typed, n elements per member).
 	dtype          dtype               // collectives; dtNone otherwise
 	elem           uintptr             // bytes per element (1 for dtNone)
+	dstSpace       hostshmem.Space     // the heap of dst: Host or Device
+	srcSpace       hostshmem.Space     // the heap of src
 	dstOff, srcOff uintptr             // byte offsets of dst and src
 	dstLen, srcLen uintptr             // their sizes in bytes
 	count          uintptr             // bytes moved by put, get, put_signal

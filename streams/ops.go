@@ -227,6 +227,7 @@ func rma[T hostshmem.Elem](s *Stream, kind opKind, dst, src hostshmem.Sym[T], pe
 		kind: kind, elem: 1, pe: pe, count: count,
 		dstB: hostshmem.Bytes(dst), srcB: hostshmem.Bytes(src),
 		dstOff: dst.Offset(), srcOff: src.Offset(), dstLen: dst.Size(), srcLen: src.Size(),
+		dstSpace: dst.Space(), srcSpace: src.Space(),
 	}, nil
 }
 
@@ -278,6 +279,7 @@ func collective[T CollElem](s *Stream, kind opKind, team *hostshmem.Team, rop ho
 		kind: kind, dtype: dtypeOf[T](), elem: sz, reduce: rop, team: team, n: n,
 		dst: dst, src: src,
 		dstOff: dst.Offset(), srcOff: src.Offset(), dstLen: uintptr(dn) * sz, srcLen: uintptr(sn) * sz,
+		dstSpace: dst.Space(), srcSpace: src.Space(),
 	}, nil
 }
 

@@ -103,9 +103,11 @@
 // is GPU memory (hostshmem.PE.DeviceMemory not nil) the CPU engine stages
 // puts and gets through host buffers, signal waits poll through hostshmem,
 // and a collective on GPU memory is refused at enqueue (ErrInvalidArg):
-// it needs the device engine. A device engine (streams/cuda*.go, when built)
-// queues the same descriptors on a CUstream — puts and gets as copies or
-// kernels over the device heap's peer mappings, collectives as the
-// kernels of package kernels — and its waits are cuStreamWaitEvent and
-// device-side signal waits; WithCPU forces the CPU engine.
+// it needs the device engine. The CUDA engine (cuda.go), which New picks
+// when the PE's device heap is on a GPU, queues the same descriptors on a
+// CUstream — puts and gets between device objects as copies over the
+// peers' mapped heaps, signals, waits, barriers and collectives as the
+// kernels of package kernels — and runs the rest (host objects, Go
+// functions, event waits) on the worker after flushing the device work
+// before them. WithCPU forces the CPU engine.
 package streams

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gshmem/gshmem/device"
@@ -138,6 +139,12 @@ func (e *cudaEngine) exec(ctx context.Context, o *op) (bool, error) {
 			if err := e.launch(kernels.KernelSignalOp, 1, 32, sig, int32(o.pe), int32(o.sigOp), o.sigVal); err != nil {
 				return false, err
 			}
+		}
+		return e.queued(o)
+	case opLaunch:
+		l := o.launch
+		if err := cuda.Launch(l.fn, l.grid, l.block, l.shared, e.cs, l.args...); err != nil {
+			return false, err
 		}
 		return e.queued(o)
 	case opSignalWait:
@@ -383,4 +390,32 @@ func (s *Stream) AllReduceAlgorithm(team *hostshmem.Team, nbytes int, inPlace bo
 		return "two-shot kernel: each PE reduces its chunk of every peer's input and writes it to every peer"
 	}
 	return team.Algorithm(nbytes) + " (CPU engine)"
+}
+
+// launch is a kernel launch on a stream.
+type launch struct {
+	fn          *cuda.Function
+	grid, block cuda.Dim3
+	shared      uint32
+	args        []any
+}
+
+// Launch enqueues the kernel fn (from device.LoadModule) on s with the
+// grid and block dimensions, dynamic shared memory and arguments (see
+// cuda.Launch for the argument types; pass device.Ptr values as
+// cuda.DevicePtr). The kernel runs in stream order with s's puts, signals
+// and collectives; its failures surface at the next synchronisation. On a
+// stream without a GPU Launch returns an error at once: enqueue a Go
+// function instead (Go).
+func (s *Stream) Launch(fn *cuda.Function, grid, block cuda.Dim3, sharedMem uint32, args ...any) error {
+	if err := live(s, "launch"); err != nil {
+		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("streams: launch: %w: nil function", hostshmem.ErrInvalidArg)
+	}
+	if _, ok := s.eng.(*cudaEngine); !ok {
+		return fmt.Errorf("streams: launch %s: %w: %v runs on the %s engine (use Go)", fn.Name(), device.ErrNoGPU, s, s.eng.name())
+	}
+	return s.enqueue(&op{kind: opLaunch, launch: &launch{fn: fn, grid: grid, block: block, shared: sharedMem, args: slices.Clone(args)}})
 }

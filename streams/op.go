@@ -32,10 +32,11 @@ const (
 	opGo                              // run fn on the host
 	opRecord                          // an Event (event) is reached
 	opWaitEvent                       // wait until event (of another stream) completed
+	opLaunch                          // launch a CUDA kernel (device engines only)
 )
 
 var opNames = [...]string{"", "put", "get", "put_signal", "signal_wait", "quiet", "barrier",
-	"allreduce", "reduce_scatter", "allgather", "alltoall", "broadcast", "go", "record", "wait_event"}
+	"allreduce", "reduce_scatter", "allgather", "alltoall", "broadcast", "go", "record", "wait_event", "launch"}
 
 // String is the op's name as errors show it, e.g. "allreduce".
 func (k opKind) String() string {
@@ -129,6 +130,7 @@ type op struct {
 	cmp            hostshmem.Cmp               // signal_wait
 	fn             func(context.Context) error // go
 	event          *Event                      // record: the event reached; wait_event: the event awaited
+	launch         *launch                     // launch
 }
 
 // String describes the op with its arguments, as errors show it, e.g.
@@ -154,6 +156,8 @@ func (o *op) String() string {
 		fmt.Fprintf(&b, "%v, n=%d, dst=%v, src=%v, root=%d, team=%v", o.dtype, o.n, o.dst, o.src, o.pe, o.team)
 	case opRecord, opWaitEvent:
 		fmt.Fprintf(&b, "%v", o.event)
+	case opLaunch:
+		fmt.Fprintf(&b, "%s, grid=%v, block=%v, shared=%d, %d args", o.launch.fn.Name(), o.launch.grid, o.launch.block, o.launch.shared, len(o.launch.args))
 	}
 	b.WriteByte(')')
 	return b.String()

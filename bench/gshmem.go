@@ -23,7 +23,7 @@ type Config struct {
 
 // GshmemOps are the ops [Measure] knows, in table order.
 var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
-	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce}
+	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpDevPutBW, OpStreamAllreduce}
 
 func (c Config) withDefaults() Config {
 	if c.Ops == nil {
@@ -62,13 +62,26 @@ func (c Config) HeapFor(npes int) uintptr {
 	return uintptr(need) + 1<<20
 }
 
+// DeviceHeapFor is the device heap a PE needs to run c: two buffers of the
+// largest size of a device op (each op frees its own), plus 1 MiB.
+func (c Config) DeviceHeapFor() uintptr {
+	c = c.withDefaults()
+	need := 0
+	for _, op := range c.Ops {
+		if slices.Contains(DeviceOps, op) {
+			need = max(need, 4*slices.Max(append([]int{0}, OpSizes(op, c.Sizes, c.CollSizes)...)))
+		}
+	}
+	return uintptr(need) + 1<<20
+}
+
 // bufBytes is the symmetric memory op takes on npes PEs at sizes.
 func bufBytes(op string, npes int, sizes []int) int {
 	n := slices.Max(append([]int{0}, sizes...))
 	switch op {
 	case OpPutBW:
 		return n
-	case OpBcastBW, OpAllreduce:
+	case OpBcastBW, OpAllreduce, OpStreamAllreduce:
 		return 2 * n
 	case OpFCollect:
 		return n + npes*n
@@ -112,6 +125,8 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 			rs, err = m.barrier(op)
 		case OpPutBW:
 			rs, err = m.putBW()
+		case OpDevPutBW, OpStreamAllreduce:
+			rs, err = m.deviceMeasure(op)
 		default:
 			rs, err = m.collective(op)
 		}

@@ -50,14 +50,26 @@ func TestMeasureEveryOp(t *testing.T) {
 			want = append(want, key{op, n})
 		}
 	}
+	refs := map[key]string{}
 	for _, r := range got {
+		if r.Impl != ImplGshmem { // the device ops' references
+			refs[key{r.Op, r.Bytes}] = r.Impl
+			continue
+		}
 		keys = append(keys, key{r.Op, r.Bytes})
-		assert.Equal(t, ImplGshmem, r.Impl, "%+v", r)
 		assert.Equal(t, 2, r.PEs, "%+v", r)
 		assert.GreaterOrEqual(t, r.Iters, 2, "%+v", r)
 		assert.Greater(t, r.NsPerOp, 0.0, "%+v", r)
 	}
 	assert.Equal(t, want, keys, "every op at each of its sizes, in GshmemOps order")
+	wantRefs := map[key]string{}
+	for _, n := range OpSizes(OpDevPutBW, c.Sizes, c.CollSizes) {
+		wantRefs[key{OpDevPutBW, n}] = ImplDeviceCopy
+	}
+	for _, n := range OpSizes(OpStreamAllreduce, c.Sizes, c.CollSizes) {
+		wantRefs[key{OpStreamAllreduce, n}] = ImplHostAllreduce // no GPU: no roofline row
+	}
+	assert.Equal(t, wantRefs, refs, "each device op beside its reference")
 	for _, op := range []string{OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce} {
 		assert.Contains(t, GshmemOps, op)
 	}

@@ -111,7 +111,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 		start := time.Now()
 		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
 		rs, err := runGshmem(ctx, c, n, stderr, self, f.args())
-		ours = append(ours, rs...)
+		for _, r := range rs {
+			if r.Impl == ImplGshmem {
+				ours = append(ours, r)
+			} else { // a reference measured in the same run: a column of its own
+				peers = append(peers, r)
+			}
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "gpurun bench:", err)
 			status = 1
@@ -145,7 +151,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 // self and the flags args.
 func runGshmem(ctx context.Context, c Config, n int, stderr io.Writer, self, args []string) ([]Result, error) {
 	var out bytes.Buffer
-	env := append(os.Environ(), fmt.Sprintf("%s=%d", config.EnvSymSize, c.HeapFor(n)))
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", config.EnvSymSize, c.HeapFor(n)),
+		fmt.Sprintf("%s=%d", config.EnvDevSymSize, c.DeviceHeapFor()))
 	code, err := launcher.Run(ctx, launcher.Options{
 		N: n, Program: self[0], Args: append(slices.Clone(self[1:]), args...),
 		Stdout: &out, Stderr: stderr, Env: env,

@@ -40,12 +40,13 @@ const (
 
 // opOrder is the order of ops in a table; ops not in it follow, by name.
 var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
-	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove}
+	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove, OpDevPutBW, OpStreamAllreduce}
 
 // IsBandwidth reports whether op is compared by bandwidth (higher is better)
 // rather than by latency (lower is better).
 func IsBandwidth(op string) bool {
-	return op == OpPutBW || op == OpBcastBW || op == OpAllreduce || op == OpMemmove
+	return op == OpPutBW || op == OpBcastBW || op == OpAllreduce || op == OpMemmove ||
+		op == OpDevPutBW || op == OpStreamAllreduce
 }
 
 // OpGroups are the names `gpurun bench -ops` accepts for sets of ops:
@@ -54,6 +55,7 @@ func IsBandwidth(op string) bool {
 var OpGroups = map[string][]string{
 	"p2p":  {OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW},
 	"coll": {OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce},
+	"dev":  DeviceOps,
 	"all":  GshmemOps,
 }
 
@@ -112,9 +114,9 @@ func OpSizes(op string, sizes, csizes []int) []int {
 		return slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return n%4 != 0 })
 	}
 	switch op {
-	case OpPutBW:
+	case OpPutBW, OpDevPutBW:
 		return slices.Clone(sizes)
-	case OpBcastBW, OpAllreduce:
+	case OpBcastBW, OpAllreduce, OpStreamAllreduce:
 		return words(sizes)
 	case OpFCollect, OpAlltoall:
 		return words(csizes)
@@ -155,7 +157,7 @@ func (r Result) Bandwidth() float64 {
 // point-to-point link: for OpAllreduce on N PEs it is Bandwidth * 2(N-1)/N;
 // for every other op it equals Bandwidth.
 func (r Result) BusBandwidth() float64 {
-	if r.Op == OpAllreduce && r.PEs > 1 {
+	if (r.Op == OpAllreduce || r.Op == OpStreamAllreduce) && r.PEs > 1 {
 		return r.Bandwidth() * 2 * float64(r.PEs-1) / float64(r.PEs)
 	}
 	return r.Bandwidth()
@@ -165,7 +167,11 @@ func (r Result) BusBandwidth() float64 {
 // "RESULT <op> <bytes> <iters> <ns_per_op>". [ParseResults] reads it back,
 // so a gshmem benchmark running in child processes can report the same way.
 func (r Result) Line() string {
-	return fmt.Sprintf("RESULT %s %d %d %.3f", r.Op, r.Bytes, r.Iters, r.NsPerOp)
+	op := r.Op
+	if r.Impl != "" && r.Impl != ImplGshmem {
+		op += "@" + r.Impl // a reference measured in the same run
+	}
+	return fmt.Sprintf("RESULT %s %d %d %.3f", op, r.Bytes, r.Iters, r.NsPerOp)
 }
 
 // ParseResults reads the output of a peer program: one
@@ -189,6 +195,9 @@ func ParseResults(r io.Reader, impl string, pes int) ([]Result, error) {
 			return out, fmt.Errorf("bench: line %d %q: %w", n, line, err)
 		}
 		res.Impl, res.PEs = impl, pes
+		if op, ref, ok := strings.Cut(res.Op, "@"); ok {
+			res.Op, res.Impl = op, ref
+		}
 		out = append(out, res)
 	}
 	if err := sc.Err(); err != nil {

@@ -1,0 +1,191 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gshmem/gshmem/device"
+	"github.com/gshmem/gshmem/device/cuda"
+	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/streams"
+)
+
+// The device measures (-ops dev): on a GPU or the CPU fallback, whichever
+// the PEs have, each beside its reference in the same run.
+const (
+	// OpDevPutBW is a stream put of Bytes from PE 0's device heap into PE
+	// 1's, loops of puts then one Synchronize (bandwidth). Its reference,
+	// ImplDeviceCopy, is a copy of Bytes within PE 0's device heap: a
+	// device-to-device copy on a GPU, a Go copy on the CPU fallback.
+	OpDevPutBW = "dputbw"
+	// OpStreamAllreduce is a float32 sum allreduce of Bytes of device
+	// objects on a stream, loops of allreduces then one Synchronize (bus
+	// bandwidth). Its references: ImplHostAllreduce, the host allreduce of
+	// host objects (hostshmem.AllReduce), and on a GPU ImplRoofline, the
+	// GPU's memory bandwidth from its clock and bus width.
+	OpStreamAllreduce = "sallreduce"
+
+	ImplDeviceCopy    = "device-copy"    // see OpDevPutBW
+	ImplHostAllreduce = "host-allreduce" // see OpStreamAllreduce
+	ImplRoofline      = "hbm-roofline"   // see OpStreamAllreduce
+)
+
+// DeviceOps are the device measures, in table order.
+var DeviceOps = []string{OpDevPutBW, OpStreamAllreduce}
+
+// deviceMeasure runs one device op at its sizes. It returns gshmem's rows
+// and the reference rows (Impl set to one of the Impl constants above).
+func (m *meter) deviceMeasure(op string) ([]Result, error) {
+	pe := m.pe
+	sizes := OpSizes(op, m.c.Sizes, m.c.CollSizes)
+	if len(sizes) == 0 {
+		return nil, nil
+	}
+	big := slices.Max(sizes)
+	s, err := streams.New(pe)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	dst, err := shmem.CallocOn[byte](m.ctx, pe, shmem.Device, big)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w (run with GSHMEM_DEVICE_SYMMETRIC_SIZE of at least %d)", err, 2*big+1<<20)
+	}
+	src, err := shmem.CallocOn[byte](m.ctx, pe, shmem.Device, big)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w (run with GSHMEM_DEVICE_SYMMETRIC_SIZE of at least %d)", err, 2*big+1<<20)
+	}
+	var out []Result
+	for _, size := range sizes {
+		var rs []Result
+		switch op {
+		case OpDevPutBW:
+			rs, err = m.devPut(s, dst.Slice(0, size), src.Slice(0, size))
+		case OpStreamAllreduce:
+			rs, err = m.streamAllreduce(s, size)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	if err := shmem.Free(m.ctx, pe, src); err != nil {
+		return nil, err
+	}
+	return out, shmem.Free(m.ctx, pe, dst)
+}
+
+func (m *meter) devPut(s *streams.Stream, dst, src shmem.Sym[byte]) ([]Result, error) {
+	r, err := m.measure(OpDevPutBW, dst.Len(), pe0Loop, func(n int) (time.Duration, error) {
+		for range n {
+			if err := streams.Put(s, dst, src, 1); err != nil {
+				return 0, err
+			}
+		}
+		return 0, s.Synchronize(m.ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	copyOnce, err := localCopy(m.pe, dst, src)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := m.measure(OpDevPutBW, dst.Len(), pe0Loop, func(n int) (time.Duration, error) {
+		for range n {
+			if err := copyOnce(); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
+	ref.Impl = ImplDeviceCopy
+	return []Result{r, ref}, err
+}
+
+// localCopy returns a function copying src to dst within this PE's device
+// heap: cuMemcpyDtoD on a GPU, copy on the CPU fallback.
+func localCopy(pe *shmem.PE, dst, src shmem.Sym[byte]) (func() error, error) {
+	me := pe.MyPE()
+	d, err := device.Ptr(pe, dst, me)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := device.Ptr(pe, src, me)
+	if err != nil {
+		return nil, err
+	}
+	if h := device.Of(pe).Heap(); h != nil {
+		c, n := h.Context(), uintptr(dst.Len())
+		return func() error { return c.CopyDtoD(cuda.DevicePtr(d), cuda.DevicePtr(sp), n) }, nil
+	}
+	dl, sl := shmem.Local(pe, dst), shmem.Local(pe, src)
+	return func() error { copy(dl, sl); return nil }, nil
+}
+
+func (m *meter) streamAllreduce(s *streams.Stream, size int) ([]Result, error) {
+	pe, world := m.pe, m.pe.TeamWorld()
+	n := size / 4
+	in, err := shmem.CallocOn[float32](m.ctx, pe, shmem.Device, n)
+	if err != nil {
+		return nil, err
+	}
+	out, err := shmem.CallocOn[float32](m.ctx, pe, shmem.Device, n)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.measure(OpStreamAllreduce, size, allLoop, func(k int) (time.Duration, error) {
+		for range k {
+			if err := streams.AllReduce(s, world, shmem.OpSum, out, in, n); err != nil {
+				return 0, err
+			}
+		}
+		return 0, s.Synchronize(m.ctx)
+	})
+	if err != nil {
+		return nil, err
+	}
+	hin, err := alloc[float32](m, n)
+	if err != nil {
+		return nil, err
+	}
+	hout, err := alloc[float32](m, n)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := m.measure(OpStreamAllreduce, size, allLoop, func(k int) (time.Duration, error) {
+		for range k {
+			if err := shmem.AllReduce(m.ctx, world, shmem.OpSum, hout, hin, n); err != nil {
+				return 0, err
+			}
+		}
+		return 0, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ref.Impl = ImplHostAllreduce
+	rs := []Result{r, ref}
+	if h := device.Of(pe).Heap(); h != nil {
+		if bw := roofline(h.Info()); bw > 0 {
+			// The time the allreduce would take at the roofline's bus
+			// bandwidth, as a row the table compares with.
+			bus := float64(size) * 2 * float64(r.PEs-1) / float64(r.PEs)
+			rs = append(rs, Result{Impl: ImplRoofline, Op: OpStreamAllreduce, PEs: r.PEs, Bytes: size, Iters: 1, NsPerOp: bus / bw * 1e9})
+		}
+	}
+	for _, x := range []shmem.Sym[float32]{hout, hin, out, in} {
+		if err := shmem.Free(m.ctx, pe, x); err != nil {
+			return nil, err
+		}
+	}
+	return rs, nil
+}
+
+// roofline is the GPU's memory bandwidth in bytes per second: two
+// transfers per clock (DDR) times the bus width. 0 when the driver does
+// not say.
+func roofline(info cuda.Info) float64 {
+	return 2 * float64(info.MemoryClockKHz) * 1e3 * float64(info.MemoryBusWidthBits) / 8
+}

@@ -148,10 +148,17 @@ func choose(c config.Config, announce bool) (*device.Plan, error) {
 		return nil, fmt.Errorf("gshmem: %w", err)
 	}
 	if announce && !plan.GPU() && c.Device != config.DeviceCPU && c.PE <= 0 {
-		fmt.Fprintf(os.Stderr, "gshmem: device heap and streams on the CPU fallback: %s\n", plan.Reason())
+		fallbackNotice.Do(func() {
+			fmt.Fprintf(os.Stderr, "gshmem: device heap and streams on the CPU fallback: %s\n", plan.Reason())
+		})
 	}
 	return plan, nil
 }
+
+// fallbackNotice says once per process (not once per Run) that the device
+// side runs on the CPU fallback: the one piece of process-wide state here,
+// as the driver it reports on is process-wide too.
+var fallbackNotice sync.Once
 
 // newPE makes the PE of fabric f and, on a GPU, gives it its device heap
 // (collective: every PE of the job does it at start-up). On failure it

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -152,7 +154,7 @@ func TestNoDeviceHeap(t *testing.T) {
 // hostshmem's routing of device offsets, not a GPU.
 type gpuModel struct {
 	heaps  [][]byte
-	closed *int
+	closed *atomic.Int32
 }
 
 func (g gpuModel) span(pe int, off uintptr, n int) ([]byte, error) {
@@ -195,14 +197,23 @@ func (g gpuModel) Zero(off, n uintptr) error {
 	return nil
 }
 
-func (g gpuModel) Close() error { *g.closed++; return nil }
+func (g gpuModel) Close() error { g.closed.Add(1); return nil }
 
 // A PE whose device heap is external memory routes every device access
 // through DeviceMemory: loads and stores never touch the region there.
 func TestDeviceExternalRouting(t *testing.T) {
 	const dev = 1 << 20
-	heaps := [][]byte{make([]byte, dev), make([]byte, dev)}
-	closed := 0
+	// Mapped memory, like GPU memory outside the race detector's view:
+	// the model's copies and atomics race as a GPU's copy engine and
+	// atomics would, and the runtime's waits must cope.
+	heaps := make([][]byte, 2)
+	for i := range heaps {
+		b, err := syscall.Mmap(-1, 0, dev, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		require.NoError(t, err)
+		t.Cleanup(func() { syscall.Munmap(b) })
+		heaps[i] = b
+	}
+	var closed atomic.Int32
 	runPEs(t, 2, shmem.Config{DeviceHeap: dev, DeviceExternal: true}, func(pe *shmem.PE) {
 		ctx := context.Background()
 		me := pe.MyPE()
@@ -245,5 +256,5 @@ func TestDeviceExternalRouting(t *testing.T) {
 		_, err = shmem.Realloc(ctx, pe, d, 64)
 		require.NoError(t, err)
 	})
-	assert.Equal(t, 2, closed, "every PE closes its device memory at Finalize")
+	assert.Equal(t, int32(2), closed.Load(), "every PE closes its device memory at Finalize")
 }

@@ -1,0 +1,554 @@
+package am
+
+import (
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+)
+
+// codec encodes and decodes the values of one type. Types that implement
+// encoding.BinaryAppender (value) and encoding.BinaryUnmarshaler (pointer)
+// encode themselves (the fast path); every other type gets a compiled
+// reflective codec: numbers little-endian, lengths as uvarints, structs
+// field by field (exported fields only), pointers with a nil flag.
+type codec struct {
+	typ   reflect.Type
+	fixed int // encoded size when it never varies, else -1
+	fast  bool
+	// hasDarc: values may hold Darc handles.
+	hasDarc bool
+	// size is the exact encoded size of v (-1: unknown, fast-path types).
+	size func(v reflect.Value) int
+	enc  func(e *encoder, v reflect.Value)
+	dec  func(d *decoder, v reflect.Value)
+}
+
+// encoder appends encodings to buf; the first error sticks.
+type encoder struct {
+	buf  []byte
+	err  error
+	call *call // the call whose message this is: it holds the Darc references the message carries until its reply
+}
+
+// decoder reads encodings from b; the first error sticks.
+type decoder struct {
+	b     []byte
+	err   error
+	w     *World
+	darcs []darcRef // Darc handles made while decoding, dropped after Exec
+}
+
+var errShort = errors.New("message truncated")
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.fail(fmt.Errorf("%w: need %d bytes, have %d", errShort, n, len(d.b)))
+		return nil
+	}
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) uvarint() int {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > math.MaxInt32 {
+		d.fail(fmt.Errorf("%w: bad length", errShort))
+		return 0
+	}
+	d.b = d.b[n:]
+	if int(v) > len(d.b)*8+8 { // no element encodes in less than 1/8 byte
+		d.fail(fmt.Errorf("%w: length %d exceeds the %d bytes left", errShort, v, len(d.b)))
+		return 0
+	}
+	return int(v)
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for x := uint64(n); x >= 0x80; x >>= 7 {
+		l++
+	}
+	return l
+}
+
+// codecFor builds t's codec, or says why t cannot be carried.
+func codecFor(t reflect.Type) (*codec, error) {
+	return build(t, map[reflect.Type]*codec{}, t.String())
+}
+
+// darcCodecType is implemented by the Darc handle types (pointers), which
+// encode as a reference to the receiver's instance.
+type darcCodecType interface {
+	encodeDarc(e *encoder)
+	decodeDarc(d *decoder)
+}
+
+var darcCodecIface = reflect.TypeFor[darcCodecType]()
+
+func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, error) {
+	if c := seen[t]; c != nil {
+		return c, nil
+	}
+	c := &codec{typ: t, fixed: -1}
+	seen[t] = c
+	if t.Implements(darcCodecIface) && t.Kind() == reflect.Pointer {
+		c.hasDarc = true
+		c.size = func(reflect.Value) int { return darcWireBytes }
+		c.fixed = darcWireBytes
+		c.enc = func(e *encoder, v reflect.Value) { v.Interface().(darcCodecType).encodeDarc(e) }
+		c.dec = func(d *decoder, v reflect.Value) {
+			p := reflect.New(t.Elem())
+			p.Interface().(darcCodecType).decodeDarc(d)
+			v.Set(p)
+		}
+		return c, nil
+	}
+	if t.Implements(binaryAppenderType) && reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
+		c.fast = true
+		c.size = func(reflect.Value) int { return -1 }
+		c.enc = func(e *encoder, v reflect.Value) {
+			start := len(e.buf)
+			e.buf = append(e.buf, 0, 0, 0, 0)
+			var err error
+			e.buf, err = v.Interface().(encoding.BinaryAppender).AppendBinary(e.buf)
+			if err != nil && e.err == nil {
+				e.err = fmt.Errorf("%v.AppendBinary: %w", t, err)
+			}
+			binary.LittleEndian.PutUint32(e.buf[start:], uint32(len(e.buf)-start-4))
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			var n uint32
+			if b := d.take(4); b != nil {
+				n = binary.LittleEndian.Uint32(b)
+			}
+			b := d.take(int(n))
+			if d.err != nil {
+				return
+			}
+			if err := v.Addr().Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(b); err != nil {
+				d.fail(fmt.Errorf("%v.UnmarshalBinary: %w", t, err))
+			}
+		}
+		return c, nil
+	}
+	switch k := t.Kind(); k {
+	case reflect.Bool, reflect.Int8, reflect.Uint8:
+		c.setFixed(1)
+	case reflect.Int16, reflect.Uint16:
+		c.setFixed(2)
+	case reflect.Int32, reflect.Uint32, reflect.Float32:
+		c.setFixed(4)
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr, reflect.Float64, reflect.Complex64:
+		c.setFixed(8)
+	case reflect.Complex128:
+		c.setFixed(16)
+	case reflect.String:
+		c.size = func(v reflect.Value) int { n := v.Len(); return uvarintLen(n) + n }
+		c.enc = func(e *encoder, v reflect.Value) {
+			s := v.String()
+			e.buf = binary.AppendUvarint(e.buf, uint64(len(s)))
+			e.buf = append(e.buf, s...)
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			n := d.uvarint()
+			if b := d.take(n); b != nil {
+				v.SetString(string(b))
+			}
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			c.size = func(v reflect.Value) int { n := v.Len(); return 1 + uvarintLen(n) + n }
+			c.enc = func(e *encoder, v reflect.Value) {
+				if v.IsNil() {
+					e.buf = append(e.buf, 0)
+					return
+				}
+				b := v.Bytes()
+				e.buf = append(e.buf, 1)
+				e.buf = binary.AppendUvarint(e.buf, uint64(len(b)))
+				e.buf = append(e.buf, b...)
+			}
+			c.dec = func(d *decoder, v reflect.Value) {
+				if f := d.take(1); f == nil || f[0] == 0 {
+					return
+				}
+				n := d.uvarint()
+				if b := d.take(n); b != nil {
+					s := reflect.MakeSlice(t, n, n)
+					copy(s.Bytes(), b)
+					v.Set(s)
+				}
+			}
+			break
+		}
+		ec, err := build(t.Elem(), seen, path+"[]")
+		if err != nil {
+			return nil, err
+		}
+		c.hasDarc = ec.hasDarc
+		c.size = func(v reflect.Value) int {
+			n := v.Len()
+			s := 1 + uvarintLen(n)
+			if ec.fixed >= 0 {
+				return s + n*ec.fixed
+			}
+			for i := range n {
+				es := ec.size(v.Index(i))
+				if es < 0 {
+					return -1
+				}
+				s += es
+			}
+			return s
+		}
+		c.enc = func(e *encoder, v reflect.Value) {
+			if v.IsNil() {
+				e.buf = append(e.buf, 0)
+				return
+			}
+			e.buf = append(e.buf, 1)
+			e.buf = binary.AppendUvarint(e.buf, uint64(v.Len()))
+			for i := range v.Len() {
+				ec.enc(e, v.Index(i))
+			}
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			if f := d.take(1); f == nil || f[0] == 0 {
+				return
+			}
+			n := d.uvarint()
+			if d.err != nil {
+				return
+			}
+			s := reflect.MakeSlice(t, n, n)
+			for i := 0; i < n && d.err == nil; i++ {
+				ec.dec(d, s.Index(i))
+			}
+			v.Set(s)
+		}
+	case reflect.Array:
+		ec, err := build(t.Elem(), seen, fmt.Sprintf("%s[%d]", path, t.Len()))
+		if err != nil {
+			return nil, err
+		}
+		c.hasDarc = ec.hasDarc
+		n := t.Len()
+		if ec.fixed >= 0 {
+			c.fixed = n * ec.fixed
+		}
+		c.size = func(v reflect.Value) int {
+			if c.fixed >= 0 {
+				return c.fixed
+			}
+			s := 0
+			for i := range n {
+				es := ec.size(v.Index(i))
+				if es < 0 {
+					return -1
+				}
+				s += es
+			}
+			return s
+		}
+		c.enc = func(e *encoder, v reflect.Value) {
+			if t.Elem().Kind() == reflect.Uint8 && v.CanAddr() {
+				e.buf = append(e.buf, v.Bytes()...)
+				return
+			}
+			for i := range n {
+				ec.enc(e, v.Index(i))
+			}
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			for i := 0; i < n && d.err == nil; i++ {
+				ec.dec(d, v.Index(i))
+			}
+		}
+	case reflect.Map:
+		kc, err := build(t.Key(), seen, path+"[key]")
+		if err != nil {
+			return nil, err
+		}
+		vc, err := build(t.Elem(), seen, path+"[value]")
+		if err != nil {
+			return nil, err
+		}
+		c.hasDarc = kc.hasDarc || vc.hasDarc
+		c.size = func(v reflect.Value) int {
+			s := 1 + uvarintLen(v.Len())
+			it := v.MapRange()
+			for it.Next() {
+				ks, vs := kc.size(it.Key()), vc.size(it.Value())
+				if ks < 0 || vs < 0 {
+					return -1
+				}
+				s += ks + vs
+			}
+			return s
+		}
+		c.enc = func(e *encoder, v reflect.Value) {
+			if v.IsNil() {
+				e.buf = append(e.buf, 0)
+				return
+			}
+			e.buf = append(e.buf, 1)
+			e.buf = binary.AppendUvarint(e.buf, uint64(v.Len()))
+			it := v.MapRange()
+			for it.Next() {
+				kc.enc(e, it.Key())
+				vc.enc(e, it.Value())
+			}
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			if f := d.take(1); f == nil || f[0] == 0 {
+				return
+			}
+			n := d.uvarint()
+			m := reflect.MakeMapWithSize(t, n)
+			k, val := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
+			for i := 0; i < n && d.err == nil; i++ {
+				k.SetZero()
+				val.SetZero()
+				kc.dec(d, k)
+				vc.dec(d, val)
+				m.SetMapIndex(k, val)
+			}
+			v.Set(m)
+		}
+	case reflect.Pointer:
+		ec, err := build(t.Elem(), seen, "*"+path)
+		if err != nil {
+			return nil, err
+		}
+		c.hasDarc = ec.hasDarc
+		c.size = func(v reflect.Value) int {
+			if v.IsNil() {
+				return 1
+			}
+			s := ec.size(v.Elem())
+			if s < 0 {
+				return -1
+			}
+			return 1 + s
+		}
+		c.enc = func(e *encoder, v reflect.Value) {
+			if v.IsNil() {
+				e.buf = append(e.buf, 0)
+				return
+			}
+			e.buf = append(e.buf, 1)
+			ec.enc(e, v.Elem())
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			if f := d.take(1); f == nil || f[0] == 0 {
+				return
+			}
+			p := reflect.New(t.Elem())
+			ec.dec(d, p.Elem())
+			v.Set(p)
+		}
+	case reflect.Struct:
+		type field struct {
+			i int
+			c *codec
+		}
+		var fs []field
+		fixed := 0
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Name == "_" {
+				continue
+			}
+			if !f.IsExported() {
+				return nil, fmt.Errorf("%w: field %s.%s is unexported: the default codec carries exported fields only; export it or implement encoding.BinaryAppender and encoding.BinaryUnmarshaler", ErrCodec, path, f.Name)
+			}
+			fc, err := build(f.Type, seen, path+"."+f.Name)
+			if err != nil {
+				return nil, err
+			}
+			fs = append(fs, field{i, fc})
+			c.hasDarc = c.hasDarc || fc.hasDarc
+			if fc.fixed >= 0 && fixed >= 0 {
+				fixed += fc.fixed
+			} else {
+				fixed = -1
+			}
+		}
+		c.fixed = fixed
+		c.size = func(v reflect.Value) int {
+			if c.fixed >= 0 {
+				return c.fixed
+			}
+			s := 0
+			for _, f := range fs {
+				fsz := f.c.size(v.Field(f.i))
+				if fsz < 0 {
+					return -1
+				}
+				s += fsz
+			}
+			return s
+		}
+		c.enc = func(e *encoder, v reflect.Value) {
+			for _, f := range fs {
+				f.c.enc(e, v.Field(f.i))
+			}
+		}
+		c.dec = func(d *decoder, v reflect.Value) {
+			for _, f := range fs {
+				if d.err != nil {
+					return
+				}
+				f.c.dec(d, v.Field(f.i))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s has kind %v, which the default codec cannot carry; implement encoding.BinaryAppender and encoding.BinaryUnmarshaler", ErrCodec, path, k)
+	}
+	return c, nil
+}
+
+// setFixed makes c the codec of a fixed-size number or bool of n bytes.
+func (c *codec) setFixed(n int) {
+	c.fixed = n
+	c.size = func(reflect.Value) int { return n }
+	k := c.typ.Kind()
+	c.enc = func(e *encoder, v reflect.Value) {
+		var u uint64
+		switch k {
+		case reflect.Bool:
+			if v.Bool() {
+				u = 1
+			}
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			u = uint64(v.Int())
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			u = v.Uint()
+		case reflect.Float32:
+			u = uint64(math.Float32bits(float32(v.Float())))
+		case reflect.Float64:
+			u = math.Float64bits(v.Float())
+		case reflect.Complex64:
+			x := v.Complex()
+			u = uint64(math.Float32bits(float32(real(x)))) | uint64(math.Float32bits(float32(imag(x))))<<32
+		case reflect.Complex128:
+			x := v.Complex()
+			e.buf = binary.LittleEndian.AppendUint64(e.buf, math.Float64bits(real(x)))
+			e.buf = binary.LittleEndian.AppendUint64(e.buf, math.Float64bits(imag(x)))
+			return
+		}
+		switch n {
+		case 1:
+			e.buf = append(e.buf, byte(u))
+		case 2:
+			e.buf = binary.LittleEndian.AppendUint16(e.buf, uint16(u))
+		case 4:
+			e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(u))
+		default:
+			e.buf = binary.LittleEndian.AppendUint64(e.buf, u)
+		}
+	}
+	c.dec = func(d *decoder, v reflect.Value) {
+		b := d.take(n)
+		if b == nil {
+			return
+		}
+		if k == reflect.Complex128 {
+			v.SetComplex(complex(math.Float64frombits(binary.LittleEndian.Uint64(b)), math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))))
+			return
+		}
+		var u uint64
+		switch n {
+		case 1:
+			u = uint64(b[0])
+		case 2:
+			u = uint64(binary.LittleEndian.Uint16(b))
+		case 4:
+			u = uint64(binary.LittleEndian.Uint32(b))
+		default:
+			u = binary.LittleEndian.Uint64(b)
+		}
+		switch k {
+		case reflect.Bool:
+			v.SetBool(u != 0)
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			switch n { // sign-extend
+			case 1:
+				v.SetInt(int64(int8(u)))
+			case 2:
+				v.SetInt(int64(int16(u)))
+			case 4:
+				v.SetInt(int64(int32(u)))
+			default:
+				v.SetInt(int64(u))
+			}
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			v.SetUint(u)
+		case reflect.Float32:
+			v.SetFloat(float64(math.Float32frombits(uint32(u))))
+		case reflect.Float64:
+			v.SetFloat(math.Float64frombits(u))
+		case reflect.Complex64:
+			v.SetComplex(complex(float64(math.Float32frombits(uint32(u))), float64(math.Float32frombits(uint32(u>>32)))))
+		}
+	}
+}
+
+// encodeValue appends v's encoding to e.buf.
+func (c *codec) encodeValue(e *encoder, v any) {
+	if c.fast {
+		var err error
+		e.buf, err = v.(encoding.BinaryAppender).AppendBinary(e.buf)
+		if err != nil && e.err == nil {
+			e.err = fmt.Errorf("%v.AppendBinary: %w", c.typ, err)
+		}
+		return
+	}
+	c.enc(e, reflect.ValueOf(v))
+}
+
+// sizeOf is v's exact encoded size, or -1 when only encoding tells.
+func (c *codec) sizeOf(v any) int {
+	if c.fast {
+		return -1
+	}
+	if c.fixed >= 0 {
+		return c.fixed
+	}
+	return c.size(reflect.ValueOf(v))
+}
+
+// decodeValue decodes all of d.b as a value of c's type.
+func (c *codec) decodeValue(d *decoder) (any, error) {
+	p := reflect.New(c.typ)
+	if c.fast {
+		if err := p.Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(d.b); err != nil {
+			return nil, fmt.Errorf("%v.UnmarshalBinary: %w", c.typ, err)
+		}
+		return p.Elem().Interface(), nil
+	}
+	c.dec(d, p.Elem())
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d bytes left after decoding %v", len(d.b), c.typ)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("decode %v: %w", c.typ, d.err)
+	}
+	return p.Elem().Interface(), nil
+}

@@ -1,0 +1,706 @@
+package am
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/hostshmem"
+)
+
+// Darc kinds.
+const (
+	kindDarc = iota + 1
+	kindLocalRw
+	kindGlobalRw
+)
+
+var kindNames = [...]string{"", "Darc", "LocalRwDarc", "GlobalRwDarc"}
+
+const darcWireBytes = 16 // owner, slot, generation, kind: 4 bytes each
+
+// darcID names a Darc on every PE: its owner (the team's first PE) keeps
+// its global count in slot; gen tells reuses of a slot apart.
+type darcID struct {
+	owner, slot int
+	gen         uint32
+}
+
+func (id darcID) String() string { return fmt.Sprintf("darc(owner %d, slot %d, gen %d)", id.owner, id.slot, id.gen) }
+
+// darcInst is this PE's instance of a Darc.
+type darcInst struct {
+	id      darcID
+	team    *hostshmem.Team
+	members int
+	val     any // *T
+	kind    atomic.Int32
+	refs    atomic.Int64 // handles on this PE, plus references held by messages in flight
+	rw      rwLock       // LocalRwDarc's lock
+}
+
+type darcTable struct {
+	mu    sync.Mutex
+	m     map[darcID]*darcInst
+	used  []bool   // slots this PE owns
+	gen   []uint32 // next generation per slot
+	freed atomic.Int64
+}
+
+func (t *darcTable) init(slots int) {
+	t.m = map[darcID]*darcInst{}
+	t.used = make([]bool, slots)
+	t.gen = make([]uint32, slots)
+}
+
+func (w *World) counterOff(slot int) uintptr { return w.darcOff + uintptr(slot)*slotBytes }
+
+// incRef takes a reference on this PE; the first one counts this PE in the
+// owner's global count.
+func (d *darcInst) incRef(w *World) error {
+	if d.refs.Add(1) == 1 {
+		if _, err := w.fab.AMO64(d.id.owner, w.counterOff(d.id.slot), fabric.AMOAdd, 1, 0); err != nil {
+			return fmt.Errorf("am: %v: count a reference: %w", d.id, err)
+		}
+	}
+	return nil
+}
+
+// decRef drops a reference; when this PE holds none any more it leaves the
+// global count, and the PE that empties it frees the Darc everywhere.
+func (d *darcInst) decRef(w *World) {
+	if d.refs.Add(-1) != 0 {
+		return
+	}
+	old, err := w.fab.AMO64(d.id.owner, w.counterOff(d.id.slot), fabric.AMOAdd, ^uint64(0), 0)
+	if err != nil || old != 1 {
+		return
+	}
+	for i := range d.members {
+		pe := d.team.WorldPE(i)
+		if pe == w.me {
+			w.freeDarc(d.id)
+			continue
+		}
+		w.ctl(pe, kDarcFree, packID(d.id))
+	}
+}
+
+func packID(id darcID) uint64   { return uint64(id.owner)<<48 | uint64(id.slot)<<32 | uint64(id.gen) }
+func unpackID(v uint64) darcID { return darcID{int(v >> 48), int(v >> 32 & 0xffff), uint32(v)} }
+
+// freeDarc ends this PE's instance of id (its last reference anywhere is
+// gone).
+func (w *World) freeDarc(id darcID) {
+	t := &w.darcs
+	t.mu.Lock()
+	if _, ok := t.m[id]; ok {
+		delete(t.m, id)
+		t.freed.Add(1)
+	}
+	if id.owner == w.me && id.slot < len(t.used) {
+		t.used[id.slot] = false
+	}
+	t.mu.Unlock()
+}
+
+// LiveDarcs is the number of Darc instances alive on this PE: every Darc
+// whose references have not all been dropped, on any PE.
+func (w *World) LiveDarcs() int {
+	w.darcs.mu.Lock()
+	defer w.darcs.mu.Unlock()
+	return len(w.darcs.m)
+}
+
+// darcRef is a handle the decoder made, dropped after the handler ran.
+type darcRef interface{ dropRef() }
+
+func dropRefs(_ *World, rs []darcRef) {
+	for _, r := range rs {
+		r.dropRef()
+	}
+}
+
+// handle is what the three Darc types share.
+type handle struct {
+	w       *World
+	inst    *darcInst
+	dropped atomic.Bool
+}
+
+func (h *handle) check(op string) error {
+	if h == nil || h.inst == nil {
+		return fmt.Errorf("am: %s: %w: nil Darc", op, ErrInvalidArg)
+	}
+	if h.dropped.Load() {
+		return fmt.Errorf("am: %s: %w: %v handle already dropped (or converted)", op, ErrInvalidArg, h.inst.id)
+	}
+	return nil
+}
+
+func (h *handle) drop() error {
+	if err := h.check("drop"); err != nil {
+		return err
+	}
+	if h.dropped.Swap(true) {
+		return fmt.Errorf("am: drop: %w: %v handle already dropped", ErrInvalidArg, h.inst.id)
+	}
+	h.inst.decRef(h.w)
+	return nil
+}
+
+func (h *handle) dropRef() { h.drop() }
+
+func (h *handle) encode(e *encoder) {
+	if err := h.check("send Darc"); err != nil {
+		if e.err == nil {
+			e.err = err
+		}
+		return
+	}
+	if e.call == nil {
+		if e.err == nil {
+			e.err = fmt.Errorf("am: %v: a Darc can travel only in an AM, not in a result or a returned AM", h.inst.id)
+		}
+		return
+	}
+	h.inst.refs.Add(1) // held by the message until its reply: never 0 here
+	e.call.darcs = append(e.call.darcs, h.inst)
+	id := h.inst.id
+	var b [darcWireBytes]byte
+	binary.LittleEndian.PutUint32(b[0:], uint32(id.owner))
+	binary.LittleEndian.PutUint32(b[4:], uint32(id.slot))
+	binary.LittleEndian.PutUint32(b[8:], id.gen)
+	binary.LittleEndian.PutUint32(b[12:], uint32(h.inst.kind.Load()))
+	e.buf = append(e.buf, b[:]...)
+}
+
+// decode resolves a Darc reference to this PE's instance and takes a
+// reference that the handler's return drops.
+func (h *handle) decode(d *decoder, kind int, self darcRef) *darcInst {
+	b := d.take(darcWireBytes)
+	if b == nil {
+		return nil
+	}
+	id := darcID{int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), binary.LittleEndian.Uint32(b[8:])}
+	k := int(binary.LittleEndian.Uint32(b[12:]))
+	w := d.w
+	w.darcs.mu.Lock()
+	inst := w.darcs.m[id]
+	w.darcs.mu.Unlock()
+	if inst == nil {
+		d.fail(fmt.Errorf("%v is not on PE %d (not created there, or freed)", id, w.me))
+		return nil
+	}
+	if k != kind || int(inst.kind.Load()) != kind {
+		d.fail(fmt.Errorf("%v is a %s here, the AM carries it as a %s", id, kindNames[inst.kind.Load()], kindNames[kind]))
+		return nil
+	}
+	if err := inst.incRef(w); err != nil {
+		d.fail(err)
+		return nil
+	}
+	h.w, h.inst = w, inst
+	d.darcs = append(d.darcs, self)
+	return inst
+}
+
+// newDarc creates the instances of a Darc collectively on l's team.
+func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *World, error) {
+	s := l.scope()
+	w := s.w
+	team := s.team
+	if team == nil {
+		team = w.pe.TeamWorld()
+	}
+	owner := team.WorldPE(0)
+	scratch := w.area.Slice(w.area.Len()-16, w.area.Len()-8)
+	dst := w.area.Slice(w.area.Len()-8, w.area.Len())
+	if owner == w.me {
+		t := &w.darcs
+		t.mu.Lock()
+		slot := -1
+		for i, u := range t.used {
+			if !u {
+				slot = i
+				break
+			}
+		}
+		var v uint64
+		if slot >= 0 {
+			t.used[slot] = true
+			t.gen[slot]++
+			v = uint64(slot)<<32 | uint64(t.gen[slot]) | 1<<63
+			atomic.StoreUint64(w.word(w.counterOff(slot)), uint64(team.NPEs()))
+			atomic.StoreUint64(w.word(w.counterOff(slot)+8), 0)
+		}
+		t.mu.Unlock()
+		hostshmem.Local(w.pe, scratch)[0] = v
+	}
+	if err := hostshmem.Broadcast(ctx, team, dst, scratch, 1, 0); err != nil {
+		return nil, nil, fmt.Errorf("am: new Darc: %w", err)
+	}
+	v := hostshmem.Local(w.pe, dst)[0]
+	if v>>63 == 0 {
+		team.Barrier(ctx)
+		return nil, nil, fmt.Errorf("am: new Darc: %w: PE %d owns %d Darcs already (Options.DarcSlots)", ErrInvalidArg, owner, len(w.darcs.used))
+	}
+	id := darcID{owner: owner, slot: int(v >> 32 & 0x7fffffff), gen: uint32(v)}
+	inst := &darcInst{id: id, team: team, members: team.NPEs(), val: val}
+	inst.kind.Store(int32(kind))
+	inst.refs.Store(1)
+	w.darcs.mu.Lock()
+	w.darcs.m[id] = inst
+	w.darcs.mu.Unlock()
+	// No PE sends the Darc before every member has its instance.
+	if err := team.Barrier(ctx); err != nil {
+		return nil, nil, fmt.Errorf("am: new Darc: %w", err)
+	}
+	return inst, w, nil
+}
+
+// globalRefs reads the number of PEs holding references to inst.
+func (w *World) globalRefs(inst *darcInst) (int, error) {
+	v, err := w.peerLoad(inst.id.owner, w.counterOff(inst.id.slot))
+	return int(v), err
+}
+
+// ---- Darc ----
+
+// Darc is a distributed reference-counted object: every PE of the team it
+// was created on holds its own instance of T. A *Darc inside an AM
+// resolves, on the receiving PE, to that PE's instance; the handler may
+// use it while it runs and Clone it to keep it. The instances live until
+// no PE holds a reference: every handle is dropped (Drop) and no AM
+// carrying one is in flight. T is shared by the goroutines of a PE: use
+// atomics inside it, or a LocalRwDarc.
+type Darc[T any] struct{ h handle }
+
+// NewDarc makes a Darc collectively on l's team (the world for a World):
+// every member calls it, each with its own initial value.
+func NewDarc[T any](ctx context.Context, l Launcher, v T) (*Darc[T], error) {
+	inst, w, err := newDarc(ctx, l, &v, kindDarc)
+	if err != nil {
+		return nil, err
+	}
+	return &Darc[T]{handle{w: w, inst: inst}}, nil
+}
+
+// Get returns this PE's instance (nil after Drop).
+func (d *Darc[T]) Get() *T {
+	if d.h.check("get") != nil {
+		return nil
+	}
+	return d.h.inst.val.(*T)
+}
+
+// Clone returns another handle to the same Darc.
+func (d *Darc[T]) Clone() (*Darc[T], error) {
+	if err := d.h.check("clone"); err != nil {
+		return nil, err
+	}
+	if err := d.h.inst.incRef(d.h.w); err != nil {
+		return nil, err
+	}
+	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// Drop releases this handle. Dropping twice is an error.
+func (d *Darc[T]) Drop() error { return d.h.drop() }
+
+// LocalRefs is the number of references on this PE (handles and AMs in
+// flight that carry one).
+func (d *Darc[T]) LocalRefs() int { return int(d.h.inst.refs.Load()) }
+
+// GlobalRefs is the number of PEs holding a reference.
+func (d *Darc[T]) GlobalRefs() (int, error) { return d.h.w.globalRefs(d.h.inst) }
+
+func (d *Darc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
+func (d *Darc[T]) decodeDarc(dd *decoder) {
+	if inst := d.h.decode(dd, kindDarc, &d.h); inst != nil {
+		if _, ok := inst.val.(*T); !ok {
+			dd.fail(fmt.Errorf("%v holds %T, the AM carries a Darc of %T", inst.id, inst.val, new(T)))
+		}
+	}
+}
+
+// ---- LocalRwDarc ----
+
+// LocalRwDarc is a Darc whose instance on each PE is guarded by a
+// read/write lock of that PE.
+type LocalRwDarc[T any] struct{ h handle }
+
+// NewLocalRwDarc makes a LocalRwDarc collectively on l's team.
+func NewLocalRwDarc[T any](ctx context.Context, l Launcher, v T) (*LocalRwDarc[T], error) {
+	inst, w, err := newDarc(ctx, l, &v, kindLocalRw)
+	if err != nil {
+		return nil, err
+	}
+	return &LocalRwDarc[T]{handle{w: w, inst: inst}}, nil
+}
+
+// Read runs fn with this PE's instance under its read lock. It waits for
+// the lock until ctx ends.
+func (d *LocalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
+	if err := d.h.check("read"); err != nil {
+		return err
+	}
+	if err := d.h.inst.rw.lock(ctx, false); err != nil {
+		return fmt.Errorf("am: %v read lock: %w", d.h.inst.id, err)
+	}
+	defer d.h.inst.rw.unlock(false)
+	return fn(d.h.inst.val.(*T))
+}
+
+// Write runs fn with this PE's instance under its write lock.
+func (d *LocalRwDarc[T]) Write(ctx context.Context, fn func(*T) error) error {
+	if err := d.h.check("write"); err != nil {
+		return err
+	}
+	if err := d.h.inst.rw.lock(ctx, true); err != nil {
+		return fmt.Errorf("am: %v write lock: %w", d.h.inst.id, err)
+	}
+	defer d.h.inst.rw.unlock(true)
+	return fn(d.h.inst.val.(*T))
+}
+
+// Clone returns another handle.
+func (d *LocalRwDarc[T]) Clone() (*LocalRwDarc[T], error) {
+	if err := d.h.check("clone"); err != nil {
+		return nil, err
+	}
+	if err := d.h.inst.incRef(d.h.w); err != nil {
+		return nil, err
+	}
+	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// Drop releases this handle.
+func (d *LocalRwDarc[T]) Drop() error { return d.h.drop() }
+
+// LocalRefs is the number of references on this PE.
+func (d *LocalRwDarc[T]) LocalRefs() int { return int(d.h.inst.refs.Load()) }
+
+func (d *LocalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
+func (d *LocalRwDarc[T]) decodeDarc(dd *decoder) {
+	if inst := d.h.decode(dd, kindLocalRw, &d.h); inst != nil {
+		if _, ok := inst.val.(*T); !ok {
+			dd.fail(fmt.Errorf("%v holds %T, the AM carries a LocalRwDarc of %T", inst.id, inst.val, new(T)))
+		}
+	}
+}
+
+// rwLock is a read/write lock whose waits take a context.
+type rwLock struct {
+	mu      sync.Mutex
+	readers int
+	writer  bool
+	ch      chan struct{}
+}
+
+func (l *rwLock) lock(ctx context.Context, write bool) error {
+	for {
+		l.mu.Lock()
+		if !l.writer && (!write || l.readers == 0) {
+			if write {
+				l.writer = true
+			} else {
+				l.readers++
+			}
+			l.mu.Unlock()
+			return nil
+		}
+		if l.ch == nil {
+			l.ch = make(chan struct{})
+		}
+		ch := l.ch
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *rwLock) unlock(write bool) {
+	l.mu.Lock()
+	if write {
+		l.writer = false
+	} else {
+		l.readers--
+	}
+	if l.ch != nil {
+		close(l.ch)
+		l.ch = nil
+	}
+	l.mu.Unlock()
+}
+
+// ---- GlobalRwDarc ----
+
+// GlobalRwDarc is a Darc guarded by one read/write lock across all PEs
+// (kept on the owner, the team's first PE): a writer on any PE excludes
+// every reader and writer everywhere. Each PE still reads and writes its
+// own instance.
+type GlobalRwDarc[T any] struct{ h handle }
+
+const writerBit = 1 << 62
+
+// NewGlobalRwDarc makes a GlobalRwDarc collectively on l's team.
+func NewGlobalRwDarc[T any](ctx context.Context, l Launcher, v T) (*GlobalRwDarc[T], error) {
+	inst, w, err := newDarc(ctx, l, &v, kindGlobalRw)
+	if err != nil {
+		return nil, err
+	}
+	return &GlobalRwDarc[T]{handle{w: w, inst: inst}}, nil
+}
+
+func (d *GlobalRwDarc[T]) lockOff() uintptr { return d.h.w.counterOff(d.h.inst.id.slot) + 8 }
+
+// Read runs fn with this PE's instance under the global read lock.
+func (d *GlobalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
+	if err := d.h.check("read"); err != nil {
+		return err
+	}
+	w, owner, off := d.h.w, d.h.inst.id.owner, d.lockOff()
+	err := w.retry(ctx, func() (bool, error) {
+		old, err := w.fab.AMO64(owner, off, fabric.AMOAdd, 1, 0)
+		if err != nil || old&writerBit == 0 {
+			return err == nil, err
+		}
+		_, err = w.fab.AMO64(owner, off, fabric.AMOAdd, ^uint64(0), 0)
+		return false, err
+	})
+	if err != nil {
+		return fmt.Errorf("am: %v global read lock: %w", d.h.inst.id, err)
+	}
+	defer w.fab.AMO64(owner, off, fabric.AMOAdd, ^uint64(0), 0)
+	return fn(d.h.inst.val.(*T))
+}
+
+// Write runs fn with this PE's instance under the global write lock.
+func (d *GlobalRwDarc[T]) Write(ctx context.Context, fn func(*T) error) error {
+	if err := d.h.check("write"); err != nil {
+		return err
+	}
+	if err := d.wlock(ctx); err != nil {
+		return err
+	}
+	defer d.wunlock()
+	return fn(d.h.inst.val.(*T))
+}
+
+func (d *GlobalRwDarc[T]) wlock(ctx context.Context) error {
+	w, owner, off := d.h.w, d.h.inst.id.owner, d.lockOff()
+	err := w.retry(ctx, func() (bool, error) {
+		old, err := w.fab.AMO64(owner, off, fabric.AMOCompareSwap, writerBit, 0)
+		return err == nil && old == 0, err
+	})
+	if err != nil {
+		return fmt.Errorf("am: %v global write lock: %w", d.h.inst.id, err)
+	}
+	return nil
+}
+
+func (d *GlobalRwDarc[T]) wunlock() {
+	d.h.w.fab.AMO64(d.h.inst.id.owner, d.lockOff(), fabric.AMOSet, 0, 0)
+}
+
+// CollectiveWrite is collective over the Darc's team: the team takes the
+// global write lock once, every member runs fn on its own instance, and
+// the lock is released when all are done.
+func (d *GlobalRwDarc[T]) CollectiveWrite(ctx context.Context, fn func(*T) error) error {
+	if err := d.h.check("collective write"); err != nil {
+		return err
+	}
+	team := d.h.inst.team
+	lead := team.MyPE() == 0
+	if lead {
+		if err := d.wlock(ctx); err != nil {
+			return err
+		}
+	}
+	if err := team.Barrier(ctx); err != nil {
+		return fmt.Errorf("am: collective write: %w", err)
+	}
+	ferr := fn(d.h.inst.val.(*T))
+	err := team.Barrier(ctx)
+	if lead {
+		d.wunlock()
+	}
+	if err != nil {
+		return fmt.Errorf("am: collective write: %w", err)
+	}
+	return ferr
+}
+
+// Clone returns another handle.
+func (d *GlobalRwDarc[T]) Clone() (*GlobalRwDarc[T], error) {
+	if err := d.h.check("clone"); err != nil {
+		return nil, err
+	}
+	if err := d.h.inst.incRef(d.h.w); err != nil {
+		return nil, err
+	}
+	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// Drop releases this handle.
+func (d *GlobalRwDarc[T]) Drop() error { return d.h.drop() }
+
+// LocalRefs is the number of references on this PE.
+func (d *GlobalRwDarc[T]) LocalRefs() int { return int(d.h.inst.refs.Load()) }
+
+func (d *GlobalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
+func (d *GlobalRwDarc[T]) decodeDarc(dd *decoder) {
+	if inst := d.h.decode(dd, kindGlobalRw, &d.h); inst != nil {
+		if _, ok := inst.val.(*T); !ok {
+			dd.fail(fmt.Errorf("%v holds %T, the AM carries a GlobalRwDarc of %T", inst.id, inst.val, new(T)))
+		}
+	}
+}
+
+// retry calls try until it succeeds, backing off from a spin to sleeps of
+// up to a millisecond and helping this PE progress meanwhile.
+func (w *World) retry(ctx context.Context, try func() (bool, error)) error {
+	for i := 0; ; i++ {
+		ok, err := try()
+		if err != nil || ok {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		w.flushDirty()
+		w.poll()
+		if t := w.pop(); t != nil {
+			w.run(t)
+			continue
+		}
+		if i < 16 {
+			continue
+		}
+		time.Sleep(time.Duration(min(i, 1000)) * time.Microsecond)
+	}
+}
+
+// ---- conversions ----
+
+// convert turns h's Darc into kind, collectively over its team: every
+// member waits until its handle is the only reference on its PE and no PE
+// outside the team holds one, then the instances change kind and h is
+// consumed.
+func convert(ctx context.Context, h *handle, kind int) error {
+	op := "convert to " + kindNames[kind]
+	if err := h.check(op); err != nil {
+		return err
+	}
+	w, inst := h.w, h.inst
+	team := inst.team
+	start := time.Now()
+	warned := false
+	warn := func(what string) {
+		if !warned && time.Since(start) > w.opt.ConvertWarn {
+			warned = true
+			w.opt.Logf("am: PE %d: %s of %v waits for %s", w.me, op, inst.id, what)
+		}
+	}
+	localWhat := func() string {
+		return fmt.Sprintf("%d references on this PE to be dropped (want 1: the handle being converted)", inst.refs.Load())
+	}
+	err := w.retry(ctx, func() (bool, error) {
+		if inst.refs.Load() == 1 {
+			return true, nil
+		}
+		warn(localWhat())
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("am: %s of %v: still waiting for %s: %w", op, inst.id, localWhat(), err)
+	}
+	if err := team.Barrier(ctx); err != nil {
+		return fmt.Errorf("am: %s: %w", op, err)
+	}
+	globalWhat := func(n int) string {
+		return fmt.Sprintf("%d PEs holding references (want the %d members of its team: PEs outside it still hold some)", n, inst.members)
+	}
+	if team.MyPE() == 0 {
+		n := 0
+		err := w.retry(ctx, func() (bool, error) {
+			var err error
+			n, err = w.globalRefs(inst)
+			if err != nil || n == inst.members {
+				return err == nil, err
+			}
+			warn(globalWhat(n))
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("am: %s of %v: still waiting for %s: %w", op, inst.id, globalWhat(n), err)
+		}
+	}
+	if err := team.Barrier(ctx); err != nil {
+		return fmt.Errorf("am: %s: %w", op, err)
+	}
+	inst.kind.Store(int32(kind))
+	h.dropped.Store(true) // its reference passes to the new handle
+	if err := team.Barrier(ctx); err != nil {
+		return fmt.Errorf("am: %s: %w", op, err)
+	}
+	return nil
+}
+
+// IntoLocalRw converts d collectively (see Darc conversions in the package
+// doc); d is consumed.
+func IntoLocalRw[T any](ctx context.Context, d *Darc[T]) (*LocalRwDarc[T], error) {
+	if err := convert(ctx, &d.h, kindLocalRw); err != nil {
+		return nil, err
+	}
+	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// IntoGlobalRw converts d collectively; d is consumed.
+func IntoGlobalRw[T any](ctx context.Context, d *Darc[T]) (*GlobalRwDarc[T], error) {
+	if err := convert(ctx, &d.h, kindGlobalRw); err != nil {
+		return nil, err
+	}
+	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// IntoDarc converts d collectively back to a Darc; d is consumed.
+func (d *LocalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
+	if err := convert(ctx, &d.h, kindDarc); err != nil {
+		return nil, err
+	}
+	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// IntoGlobalRw converts d collectively; d is consumed.
+func (d *LocalRwDarc[T]) IntoGlobalRw(ctx context.Context) (*GlobalRwDarc[T], error) {
+	if err := convert(ctx, &d.h, kindGlobalRw); err != nil {
+		return nil, err
+	}
+	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// IntoDarc converts d collectively back to a Darc; d is consumed.
+func (d *GlobalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
+	if err := convert(ctx, &d.h, kindDarc); err != nil {
+		return nil, err
+	}
+	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+
+// IntoLocalRw converts d collectively; d is consumed.
+func (d *GlobalRwDarc[T]) IntoLocalRw(ctx context.Context) (*LocalRwDarc[T], error) {
+	if err := convert(ctx, &d.h, kindLocalRw); err != nil {
+		return nil, err
+	}
+	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+}
+

@@ -1,0 +1,616 @@
+package am
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/gshmem/gshmem/hostshmem"
+)
+
+func wordIn(r []byte, off uintptr) *uint64 { return (*uint64)(unsafe.Pointer(&r[off])) }
+
+// Context is what a handler gets: the PE it runs on, the PE that sent the
+// AM, and a context.Context that ends when the World closes. Pass it to the
+// waits a handler makes (Future.Wait, WaitAll, Darc locks).
+type Context struct {
+	context.Context
+	w      *World
+	origin int
+}
+
+// World is the World the handler runs in: launch AMs from a handler with it.
+func (c *Context) World() *World { return c.w }
+
+// MyPE is the PE the handler runs on.
+func (c *Context) MyPE() int { return c.w.me }
+
+// NPEs is the number of PEs.
+func (c *Context) NPEs() int { return c.w.n }
+
+// Origin is the PE that sent the AM (MyPE for a local AM).
+func (c *Context) Origin() int { return c.origin }
+
+// Next is the result type of an AM that returns another AM: ReturnAM makes
+// one in a handler, the returned AM runs back on the PE that sent the first
+// one, and the first one's future completes with a Next holding the
+// returned AM's result.
+type Next[R any] struct {
+	am  any
+	val R
+}
+
+// ReturnAM makes the result of a handler that returns AM b: b (whose type
+// must be registered) runs on the PE that sent the AM being handled.
+func ReturnAM[B Handler[R], R any](b B) Next[R] { return Next[R]{am: b} }
+
+// Value is the returned AM's result.
+func (n Next[R]) Value() R { return n.val }
+
+type nextResult interface {
+	wrap(v any) any
+	returned() any
+}
+
+func (Next[R]) wrap(v any) any  { return Next[R]{val: v.(R)} }
+func (n Next[R]) returned() any { return n.am }
+
+// ---- calls and scopes ----
+
+// scope counts the AMs launched through it (WaitAll).
+type scope struct {
+	w       *World
+	team    *hostshmem.Team // nil: the world
+	pending atomic.Int64
+	parent  *scope
+}
+
+// call is one AM in flight, from launch to result.
+type call struct {
+	w      *World
+	id     uint64
+	pe     int // target world PE
+	e      *entry
+	tname  string // the AM type when e is nil (unregistered)
+	state  atomic.Int32
+	done   chan struct{}
+	res    any
+	err    error
+	s      *scope
+	arena  int64 // chunk of our arena holding the payload, -1 none
+	darcs  []*darcInst
+	parent *multi
+}
+
+type multi struct {
+	left atomic.Int32
+	done chan struct{}
+}
+
+func (c *call) name() string {
+	if c.e != nil {
+		return c.e.name
+	}
+	return c.tname
+}
+
+func (w *World) newCall(e *entry, pe int, s *scope, tname string, m *multi) *call {
+	c := &call{w: w, pe: pe, e: e, tname: tname, done: make(chan struct{}), s: s, arena: -1, parent: m}
+	for p := s; p != nil; p = p.parent {
+		p.pending.Add(1)
+	}
+	return c
+}
+
+func (w *World) track(c *call) {
+	w.calls.Lock()
+	w.calls.next++
+	c.id = w.calls.next
+	w.calls.m[c.id] = c
+	w.calls.Unlock()
+}
+
+// complete finishes c once; later completions are ignored.
+func (w *World) complete(c *call, res any, err error) {
+	if !c.state.CompareAndSwap(0, 1) {
+		return
+	}
+	if c.id != 0 {
+		w.calls.Lock()
+		delete(w.calls.m, c.id)
+		w.calls.Unlock()
+	}
+	c.res, c.err = res, err
+	if c.arena >= 0 {
+		w.arena.free(uint64(c.arena))
+	}
+	for _, d := range c.darcs {
+		d.decRef(w)
+	}
+	c.darcs = nil
+	c.state.Store(2)
+	close(c.done)
+	if c.parent != nil && c.parent.left.Add(-1) == 0 {
+		close(c.parent.done)
+	}
+	for p := c.s; p != nil; p = p.parent {
+		p.pending.Add(-1)
+	}
+	if w.waiters.Load() > 0 {
+		w.fab.Notify(w.me, w.base, 8)
+	}
+}
+
+func (w *World) failAll(err error) {
+	w.calls.Lock()
+	cs := make([]*call, 0, len(w.calls.m))
+	for _, c := range w.calls.m {
+		cs = append(cs, c)
+	}
+	w.calls.Unlock()
+	for _, c := range cs {
+		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
+	}
+}
+
+// ---- futures ----
+
+// Future is the result of an AM (or of one AM on every PE of a team) that
+// is already on its way: launching is eager, so an AM runs whether or not
+// anyone waits on its future.
+type Future[R any] struct {
+	w     *World
+	c     *call   // one AM
+	cs    []*call // ExecAll: one per PE, in PE order
+	m     *multi
+	build func() (R, error)
+}
+
+// Wait blocks until the AM has run and returns its result. While it waits
+// the calling goroutine drains this PE's queues and may run other AMs'
+// handlers (so a handler that waits on AMs it launched cannot starve the
+// pool). It returns ctx's error when ctx ends first (the AM still runs),
+// an *Error when the handler failed on its PE, and an error matching
+// fabric.ErrPeerDead when that PE died.
+func (f *Future[R]) Wait(ctx context.Context) (R, error) {
+	var zero R
+	if f.m == nil && f.c == nil {
+		return zero, fmt.Errorf("am: wait: %w: zero Future", ErrInvalidArg)
+	}
+	if err := f.w.block(ctx, f.Ready); err != nil {
+		return zero, fmt.Errorf("am: wait: %w", err)
+	}
+	if f.build != nil {
+		return f.build()
+	}
+	if f.c.err != nil {
+		return zero, f.c.err
+	}
+	return f.c.res.(R), nil
+}
+
+// Ready reports whether Wait would return at once.
+func (f *Future[R]) Ready() bool {
+	if f.m != nil {
+		return f.m.left.Load() == 0
+	}
+	return f.c.state.Load() == 2
+}
+
+// Done returns a channel that is closed when the AM has run, for select.
+// Unlike Wait, selecting on Done does not drain queues: this PE's handler
+// goroutines do.
+func (f *Future[R]) Done() <-chan struct{} {
+	f.w.flushDirty()
+	if f.m != nil {
+		return f.m.done
+	}
+	return f.c.done
+}
+
+func failed[R any](w *World, s *scope, m *multi, name string, pe int, err error) *Future[R] {
+	c := w.newCall(nil, pe, s, name, m)
+	w.complete(c, nil, err)
+	return &Future[R]{w: w, c: c}
+}
+
+// ---- launching ----
+
+// Launcher is where AMs are launched from: a *World, a *Team or a
+// *TaskGroup. Its WaitAll waits for what was launched through it.
+type Launcher interface {
+	scope() *scope
+}
+
+func (w *World) scope() *scope { return &w.all }
+
+// worldPE maps a PE index of s's team to a world PE.
+func (s *scope) worldPE(pe int) (int, error) {
+	n := s.w.n
+	if s.team != nil {
+		n = s.team.NPEs()
+	}
+	if pe < 0 || pe >= n {
+		return -1, fmt.Errorf("%w: PE %d not in [0, %d)", ErrInvalidArg, pe, n)
+	}
+	if s.team != nil {
+		return s.team.WorldPE(pe), nil
+	}
+	return pe, nil
+}
+
+func (s *scope) size() int {
+	if s.team != nil {
+		return s.team.NPEs()
+	}
+	return s.w.n
+}
+
+// Exec sends a to PE pe of l's team (the world for a *World), where its
+// handler runs, and returns the future of its result. To this PE itself
+// it runs like ExecLocal, without serialization. Errors (a bad PE, an
+// unregistered type, a closed World) come back through the future.
+func Exec[A Handler[R], R any](l Launcher, pe int, a A) *Future[R] {
+	s := l.scope()
+	wpe, err := s.worldPE(pe)
+	if err != nil {
+		return failed[R](s.w, s, nil, reflect.TypeFor[A]().String(), pe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), err))
+	}
+	return execWorld[A, R](s, wpe, a, nil)
+}
+
+// ExecLocal runs a on this PE, without serialization, on a handler
+// goroutine (or a goroutine waiting in this PE), and returns its future.
+func ExecLocal[A Handler[R], R any](l Launcher, a A) *Future[R] {
+	s := l.scope()
+	return execWorld[A, R](s, s.w.me, a, nil)
+}
+
+func execWorld[A Handler[R], R any](s *scope, wpe int, a A, m *multi) *Future[R] {
+	w := s.w
+	if w.shut.Load() {
+		return failed[R](w, s, m, reflect.TypeFor[A]().String(), wpe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), ErrClosed))
+	}
+	e := w.reg.lookupType(reflect.TypeFor[A]())
+	if e == nil {
+		t := reflect.TypeFor[A]().String()
+		return failed[R](w, s, m, t, wpe, fmt.Errorf("am: exec %s on PE %d: %w: register it with am.Register", t, wpe, ErrUnregistered))
+	}
+	c := w.newCall(e, wpe, s, "", m)
+	w.launch(c, e, a)
+	return &Future[R]{w: w, c: c}
+}
+
+// ExecAll sends a to every PE of l's team (this one included) and returns
+// one future of all results, ordered by PE index in the team. If some
+// fail, Wait returns the results it has and an error joining the failures.
+func ExecAll[A Handler[R], R any](l Launcher, a A) *Future[[]R] {
+	s := l.scope()
+	w := s.w
+	n := s.size()
+	m := &multi{done: make(chan struct{})}
+	m.left.Store(int32(n))
+	cs := make([]*call, n)
+	for i := range n {
+		wpe, _ := s.worldPE(i)
+		cs[i] = execWorld[A, R](s, wpe, a, m).c
+	}
+	f := &Future[[]R]{w: w, cs: cs, m: m}
+	f.build = func() ([]R, error) {
+		out := make([]R, n)
+		var errs []error
+		for i, c := range cs {
+			if c.err != nil {
+				errs = append(errs, c.err)
+				continue
+			}
+			out[i] = c.res.(R)
+		}
+		return out, errors.Join(errs...)
+	}
+	return f
+}
+
+// launch sends c's AM a (or queues it here when c targets this PE).
+func (w *World) launch(c *call, e *entry, a any) {
+	if c.pe == w.me {
+		w.push(&task{e: e, arg: a, src: w.me, call: c})
+		return
+	}
+	if err := w.deadErr(c.pe); err != nil {
+		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", e.name, c.pe, err))
+		return
+	}
+	w.track(c)
+	enc := encoder{call: c}
+	err := w.encodeSend(c.pe, kReq, c.id, e.id, e.arg, a, &enc, nil) // the receiver releases a large payload's chunk
+	if err != nil {
+		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", e.name, c.pe, err))
+	}
+}
+
+// encodeSend encodes v with cd as the body of a frame to pe: in the frame
+// when small, else in our arena (whose chunk offset goes to *chunk, or is
+// released when chunk is nil, when the receiver says so).
+func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, e *encoder, chunk *int64) error {
+	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, e, chunk)
+}
+
+func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, e *encoder, chunk *int64) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.typ, r)
+		}
+	}()
+	size := cd.sizeOf(v)
+	if size >= 0 && size+len(prefix) < w.opt.LargeBytes {
+		return w.sendFrame(pe, kind, 0, id, tid, e, func(e *encoder) {
+			e.buf = append(e.buf, prefix...)
+			cd.encodeValue(e, v)
+		})
+	}
+	var buf []byte
+	if size < 0 { // only encoding tells: encode into a Go buffer first
+		e.buf = append([]byte(nil), prefix...)
+		cd.encodeValue(e, v)
+		if e.err != nil {
+			return fmt.Errorf("%w: %w", ErrCodec, e.err)
+		}
+		buf = e.buf
+		if len(buf) < w.opt.LargeBytes {
+			return w.sendFrame(pe, kind, 0, id, tid, e, func(e *encoder) { e.buf = append(e.buf, buf...) })
+		}
+		size = len(buf) - len(prefix)
+	}
+	total := size + len(prefix)
+	off, err := w.arena.alloc(w, uint64(total))
+	if err != nil {
+		return err
+	}
+	mem := w.local[off : off+uint64(total) : off+uint64(total)]
+	if buf != nil {
+		copy(mem, buf)
+	} else {
+		e.buf = append(mem[:0], prefix...)
+		cd.encodeValue(e, v)
+		if e.err != nil || len(e.buf) != total || unsafe.SliceData(e.buf) != unsafe.SliceData(mem) {
+			w.arena.free(off)
+			if e.err != nil {
+				return fmt.Errorf("%w: %w", ErrCodec, e.err)
+			}
+			return fmt.Errorf("%w: %v encoded to %d bytes, its size said %d", ErrCodec, cd.typ, len(e.buf), total)
+		}
+	}
+	if chunk != nil {
+		*chunk = int64(off)
+	}
+	var ref [16]byte
+	binary.LittleEndian.PutUint64(ref[:], off)
+	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
+	var fe encoder
+	if err := w.sendFrame(pe, kind, flagLarge, id, tid, &fe, func(e *encoder) { e.buf = append(e.buf, ref[:]...) }); err != nil {
+		if chunk != nil {
+			*chunk = -1
+		}
+		w.arena.free(off)
+		return err
+	}
+	return nil
+}
+
+// run runs task t's handler on the calling goroutine and delivers its
+// result: to the call it completes here, or as a reply to its origin.
+func (w *World) run(t *task) {
+	if t.err != nil { // failed before its handler: say so to the origin
+		w.reply(t, nil, t.err)
+		return
+	}
+	ctx := &Context{Context: w.ctx, w: w, origin: t.src}
+	res, err := w.safeExec(t.e, ctx, t.arg)
+	dropRefs(w, t.darcs)
+	if err == nil && t.e.isNext && (t.call != nil || t.src == w.me) {
+		// Returned AM of a local AM: run it here and now.
+		nx := res.(nextResult)
+		ne := w.reg.lookupType(reflect.TypeOf(nx.returned()))
+		if ne == nil {
+			err = fmt.Errorf("%w: returned AM %T", ErrUnregistered, nx.returned())
+		} else {
+			var r2 any
+			r2, err = w.safeExec(ne, ctx, nx.returned())
+			if err == nil {
+				res = t.e.mkNext(r2)
+			}
+		}
+	}
+	if t.call != nil {
+		if err == nil && t.wrap != nil {
+			res = t.wrap(res)
+		}
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) {
+				err = &Error{PE: w.me, AM: t.e.name, Kind: wireKindErr(err), Msg: err.Error()}
+			}
+		}
+		w.complete(t.call, res, err)
+		return
+	}
+	w.reply(t, res, err)
+}
+
+func wireKindErr(err error) error { return wireKinds[wireKind(err)] }
+
+// safeExec runs e's handler, turning a panic into an ErrPanic error.
+func (w *World) safeExec(e *entry, ctx *Context, a any) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v\n%s", ErrPanic, r, debug.Stack())
+		}
+	}()
+	res, err = e.exec(ctx, a)
+	if err != nil && !errors.Is(err, ErrPanic) {
+		err = fmt.Errorf("%w: %w", ErrHandler, err)
+	}
+	return res, err
+}
+
+// reply sends t's result (or error) back to t.src.
+func (w *World) reply(t *task, res any, err error) {
+	var e encoder
+	if err == nil && t.e.isNext {
+		nx := res.(nextResult)
+		ne := w.reg.lookupType(reflect.TypeOf(nx.returned()))
+		if ne == nil {
+			err = fmt.Errorf("%w: returned AM %T", ErrUnregistered, nx.returned())
+		} else {
+			var pre [8]byte
+			binary.LittleEndian.PutUint64(pre[:], ne.id)
+			if ne.arg.hasDarc {
+				err = fmt.Errorf("%w: returned AM %s carries a Darc, which a reply cannot carry", ErrCodec, ne.name)
+			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), &e, nil); err == nil {
+				return
+			}
+		}
+	}
+	if err == nil {
+		if err = w.encodeSend(t.src, kReply, t.id, stOK, t.e.res, res, &e, nil); err == nil {
+			return
+		}
+		err = fmt.Errorf("%w: result: %w", ErrCodec, err)
+	}
+	msg := strings.TrimPrefix(err.Error(), wireKindErr(err).Error()+": ")
+	if errors.Is(err, ErrUnregistered) && t.e == nil {
+		msg = fmt.Sprintf("type id %#x is not registered on PE %d", t.tid, w.me)
+	}
+	if len(msg) > 1024 {
+		msg = msg[:1024] + "..."
+	}
+	st := uint64(stErr) | uint64(wireKind(err))<<8
+	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, &e, func(e *encoder) { e.buf = append(e.buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
+		w.opt.Logf("am: PE %d: cannot reply to PE %d: %v", w.me, t.src, ferr)
+	}
+}
+
+// ---- waiting for groups ----
+
+// WaitAll blocks until every AM launched on this PE through w (from any
+// goroutine, scope or handler) has completed, and returns ctx's error if
+// it ends first. Failed AMs do not make WaitAll fail: their futures say why.
+func (w *World) WaitAll(ctx context.Context) error { return w.all.waitAll(ctx) }
+
+func (s *scope) waitAll(ctx context.Context) error {
+	if err := s.w.block(ctx, func() bool { return s.pending.Load() == 0 }); err != nil {
+		return fmt.Errorf("am: wait all: %d AMs still pending: %w", s.pending.Load(), err)
+	}
+	return nil
+}
+
+// Team is a World restricted to a hostshmem team: ExecAll runs on its
+// members, PE numbers are team indices, and WaitAll waits for what was
+// launched through the Team.
+type Team struct {
+	s scope
+}
+
+// Team returns the view of w on team t (nil: the world team).
+func (w *World) Team(t *hostshmem.Team) *Team {
+	tm := &Team{}
+	tm.s.w, tm.s.team, tm.s.parent = w, t, &w.all
+	return tm
+}
+
+func (t *Team) scope() *scope { return &t.s }
+
+// WaitAll waits for every AM launched through t.
+func (t *Team) WaitAll(ctx context.Context) error { return t.s.waitAll(ctx) }
+
+// NewTaskGroup returns a group on the team's PEs.
+func (t *Team) NewTaskGroup() *TaskGroup {
+	g := &TaskGroup{}
+	g.s.w, g.s.team, g.s.parent = t.s.w, t.s.team, &t.s
+	return g
+}
+
+// TaskGroup is a scope for AMs: launch through it (it is a Launcher) and
+// WaitAll waits for those only.
+type TaskGroup struct {
+	s scope
+}
+
+// NewTaskGroup returns an empty task group over the whole world.
+func (w *World) NewTaskGroup() *TaskGroup {
+	g := &TaskGroup{}
+	g.s.w, g.s.parent = w, &w.all
+	return g
+}
+
+func (g *TaskGroup) scope() *scope { return &g.s }
+
+// WaitAll waits for every AM launched through g.
+func (g *TaskGroup) WaitAll(ctx context.Context) error { return g.s.waitAll(ctx) }
+
+// TypedGroup collects AMs of one type whose results come back in the order
+// they were added. Adding launches at once.
+type TypedGroup[A Handler[R], R any] struct {
+	l    Launcher
+	mu   sync.Mutex
+	futs []*Future[R]
+}
+
+// NewTypedGroup returns an empty group launching through l.
+func NewTypedGroup[A Handler[R], R any](l Launcher) *TypedGroup[A, R] {
+	return &TypedGroup[A, R]{l: l}
+}
+
+// Add launches a on PE pe; its result takes the next place.
+func (g *TypedGroup[A, R]) Add(pe int, a A) {
+	f := Exec[A, R](g.l, pe, a)
+	g.mu.Lock()
+	g.futs = append(g.futs, f)
+	g.mu.Unlock()
+}
+
+// AddAll launches a on every PE of the launcher's team; its results take
+// the next places, in PE order.
+func (g *TypedGroup[A, R]) AddAll(a A) {
+	n := g.l.scope().size()
+	for pe := range n {
+		g.Add(pe, a)
+	}
+}
+
+// Len is the number of AMs added.
+func (g *TypedGroup[A, R]) Len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.futs)
+}
+
+// Wait waits for every AM added so far and returns their results in
+// insertion order; failed ones leave a zero value and are joined in the
+// error.
+func (g *TypedGroup[A, R]) Wait(ctx context.Context) ([]R, error) {
+	g.mu.Lock()
+	futs := append([]*Future[R](nil), g.futs...)
+	g.mu.Unlock()
+	out := make([]R, len(futs))
+	var errs []error
+	for i, f := range futs {
+		r, err := f.Wait(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			errs = append(errs, err)
+		}
+		out[i] = r
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,415 @@
+package am
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+// A frame in a ring: a 24-byte header, then its body, padded to 8 bytes.
+//
+//	0  uint32 size (header and body, padded)
+//	4  uint8  kind (kReq, kReply, kRelease, kPad)
+//	5  uint8  flags (flagLarge: the body is an arena reference, 16 bytes:
+//	          offset and length in the sender's arena)
+//	6  uint8  padding bytes at the end of the body
+//	8  uint64 id: the call at the origin (kRelease: the arena offset)
+//	16 uint64 tid: the AM type (kReq), the status (kReply)
+
+func putHeader(b []byte, size int, kind, flags byte, id, tid uint64) {
+	binary.LittleEndian.PutUint32(b, uint32(size))
+	b[4], b[5], b[6], b[7] = kind, flags, 0, 0
+	binary.LittleEndian.PutUint64(b[8:], id)
+	binary.LittleEndian.PutUint64(b[16:], tid)
+}
+
+func pad8(n int) int { return (n + 7) &^ 7 }
+
+// appendFrame appends a frame to q's stage with body encoded by enc (which
+// appends to e.buf) and returns the encoder error. The caller holds q.mu.
+func appendFrame(q *outQ, kind, flags byte, id, tid uint64, e *encoder, enc func(e *encoder)) error {
+	start := len(q.stage)
+	q.stage = append(q.stage, make([]byte, frameHdr)...)
+	e.buf = q.stage
+	if enc != nil {
+		enc(e)
+	}
+	if e.err != nil {
+		q.stage = q.stage[:start]
+		return e.err
+	}
+	end := pad8(len(e.buf))
+	pad := end - len(e.buf)
+	for len(e.buf) < end {
+		e.buf = append(e.buf, 0)
+	}
+	q.stage = e.buf
+	putHeader(q.stage[start:], end-start, kind, flags, id, tid)
+	q.stage[start+6] = byte(pad)
+	return nil
+}
+
+// sendFrame stages one frame to pe and flushes by the aggregation rule.
+func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, e *encoder, enc func(e *encoder)) error {
+	if err := w.deadErr(pe); err != nil {
+		return err
+	}
+	q := w.out[pe]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	start := len(q.stage)
+	if err := appendFrame(q, kind, flags, id, tid, e, enc); err != nil {
+		return err
+	}
+	if n := len(q.stage) - start; n > int(w.ringB)/2 {
+		q.stage = q.stage[:start]
+		return fmt.Errorf("%w: frame of %d bytes does not fit a queue of %d", ErrTooLarge, n, w.ringB)
+	}
+	return w.afterStageLocked(pe, q)
+}
+
+// afterStageLocked flushes q now when the stage is full, when aggregation is
+// off, or when pe has drained everything we sent (nothing to aggregate
+// with: send now for latency); else it leaves the stage for the next flush
+// (a wait, an idle worker, or more AMs).
+func (w *World) afterStageLocked(pe int, q *outQ) error {
+	flush := w.opt.FlushBytes < 0 || len(q.stage) >= w.opt.FlushBytes || q.head == q.tail
+	if !flush {
+		h, err := w.peerLoad(pe, w.ringOff(w.me)+lineB)
+		if err != nil {
+			return err
+		}
+		q.head = h
+		flush = h == q.tail
+	}
+	if flush {
+		return w.flushLocked(w.ctx, pe, q)
+	}
+	if !q.dirty {
+		q.dirty = true
+		if w.dirty.Add(1) == 1 {
+			w.fab.Notify(w.me, w.base, 8) // an idle worker flushes it
+		}
+	}
+	return nil
+}
+
+// flushDirty flushes every queue with staged frames and stages pending
+// releases.
+func (w *World) flushDirty() {
+	if w.dirty.Load() == 0 {
+		return
+	}
+	w.rel.Lock()
+	rel := w.rel.q
+	w.rel.q = nil
+	w.rel.Unlock()
+	for _, r := range rel {
+		w.dirty.Add(-1)
+		var e encoder
+		w.sendFrame(r.pe, r.kind, 0, r.id, 0, &e, nil) // a dead peer needs none
+	}
+	for pe, q := range w.out {
+		if w.dirty.Load() == 0 {
+			return
+		}
+		if !q.mu.TryLock() {
+			continue // its holder flushes
+		}
+		if q.dirty {
+			w.flushLocked(w.ctx, pe, q)
+		}
+		q.mu.Unlock()
+	}
+}
+
+// flushLocked writes q's stage into pe's ring, waiting for room as the
+// consumer drains it (and draining our own queues meanwhile, so two PEs
+// that fill each other's rings both progress). The caller holds q.mu.
+func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
+	if q.dirty {
+		q.dirty = false
+		w.dirty.Add(-1)
+	}
+	if len(q.stage) == 0 {
+		return nil
+	}
+	ring := w.ringOff(w.me) // our ring on pe: same offset on every PE
+	data := ring + ringHdr
+	R := w.ringB
+	s := q.stage
+	published := q.tail
+	for spins := 0; len(s) > 0; {
+		pos := q.tail % R
+		room := R - pos // contiguous bytes to the ring's end
+		free := R - (q.tail - q.head)
+		// Whole frames that fit both.
+		lim := min(room, free)
+		run := uint64(0)
+		for run < uint64(len(s)) {
+			sz := uint64(binary.LittleEndian.Uint32(s[run:]))
+			if run+sz > lim {
+				break
+			}
+			run += sz
+		}
+		if run > 0 {
+			if err := w.write(pe, data+uintptr(pos), s[:run]); err != nil {
+				return err
+			}
+			q.tail += run
+			s = s[run:]
+			spins = 0
+			continue
+		}
+		if free >= room && room < R { // the next frame needs the ring's start: pad to the end
+			var p [8]byte
+			binary.LittleEndian.PutUint32(p[:], uint32(room))
+			p[4] = kPad
+			if err := w.write(pe, data+uintptr(pos), p[:]); err != nil {
+				return err
+			}
+			q.tail += room
+			continue
+		}
+		// Full: publish what we wrote, then wait for the consumer.
+		if q.tail != published {
+			if err := w.publish(pe, ring, q.tail); err != nil {
+				return err
+			}
+			published = q.tail
+		}
+		h, err := w.peerLoad(pe, ring+lineB)
+		if err != nil {
+			return err
+		}
+		if h != q.head {
+			q.head = h
+			continue
+		}
+		if err := w.deadErr(pe); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		w.poll()
+		spins++
+		switch {
+		case spins < 64:
+			runtime.Gosched()
+		default:
+			if spins%64 == 0 {
+				if err := w.fab.Err(); err != nil {
+					w.peerError(err)
+				}
+			}
+			time.Sleep(time.Duration(min(spins, 1000)) * time.Microsecond)
+		}
+	}
+	q.stage = q.stage[:0]
+	if q.tail != published {
+		return w.publish(pe, ring, q.tail)
+	}
+	return nil
+}
+
+// write copies b into PE pe's region at off: a store into its mapping, or
+// a Put where it is reachable only by RMA.
+func (w *World) write(pe int, off uintptr, b []byte) error {
+	if r := w.regions[pe]; r != nil {
+		copy(r[off:], b)
+		return nil
+	}
+	return w.fab.Put(pe, off, b)
+}
+
+// publish makes the frames up to tail visible to pe and wakes it.
+func (w *World) publish(pe int, ring uintptr, tail uint64) error {
+	if r := w.regions[pe]; r != nil {
+		atomic.StoreUint64(wordIn(r, ring), tail)
+		w.fab.Notify(pe, ring, 8)
+		return nil
+	}
+	if err := w.fab.Quiet(); err != nil { // the frames land before the tail
+		return err
+	}
+	_, err := w.fab.AMO64(pe, ring, fabric.AMOSet, tail, 0)
+	return err
+}
+
+// poll drains every queue to this PE once, if no one else is draining:
+// replies complete their calls, requests become tasks, releases free arena
+// chunks. It never blocks. It returns the frames it handled.
+func (w *World) poll() int {
+	if !w.poll1.CompareAndSwap(0, 1) {
+		return 0
+	}
+	var ts []*task
+	n := 0
+	R := w.ringB
+	for src := range w.n {
+		ring := w.ringOff(src)
+		tail := atomic.LoadUint64(w.word(ring))
+		head := w.inH[src]
+		if tail == head {
+			continue
+		}
+		data := w.local[ring+ringHdr : ring+ringHdr+uintptr(R)]
+		for head != tail {
+			pos := head % R
+			sz := uint64(binary.LittleEndian.Uint32(data[pos:]))
+			if sz < 8 || sz > R-pos || sz%8 != 0 {
+				// A corrupt ring cannot be resynchronised: fail the peer.
+				w.peerError(&fabric.PeerError{PE: src, How: fmt.Sprintf("sent a corrupt AM frame (size %d at %d)", sz, pos)})
+				head = tail
+				break
+			}
+			if k := data[pos+4]; k != kPad {
+				if t := w.frame(src, data[pos:pos+sz]); t != nil {
+					ts = append(ts, t)
+				}
+				n++
+			}
+			head += sz
+		}
+		w.inH[src] = head
+		atomic.StoreUint64(w.word(ring+lineB), head)
+	}
+	w.poll1.Store(0)
+	w.push(ts...)
+	return n
+}
+
+// body returns a frame's payload: in the frame, or, for a large one, in
+// the sender's arena (in place where it is mapped, else copied by Get).
+// large reports whether an arena chunk must be released.
+func (w *World) body(src int, f []byte) (b []byte, arenaOff uint64, large bool, err error) {
+	sz := binary.LittleEndian.Uint32(f)
+	b = f[frameHdr : int(sz)-int(f[6]&7)]
+	if f[5]&flagLarge == 0 {
+		return b, 0, false, nil
+	}
+	off, n := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+	if r := w.regions[src]; r != nil {
+		if off+n > uint64(len(r)) {
+			return nil, off, true, fmt.Errorf("%w: arena reference [%d, %d) outside PE %d's region", ErrCodec, off, off+n, src)
+		}
+		return r[off : off+n : off+n], off, true, nil
+	}
+	buf := make([]byte, n)
+	if err := w.fab.Get(src, uintptr(off), buf); err != nil {
+		return nil, off, true, err
+	}
+	return buf, off, true, nil
+}
+
+func (w *World) release(pe int, off uint64) { w.ctl(pe, kRelease, off) }
+
+// ctl queues a control frame to pe for the next flush.
+func (w *World) ctl(pe int, kind byte, id uint64) {
+	w.rel.Lock()
+	w.rel.q = append(w.rel.q, relMsg{pe, kind, id})
+	w.rel.Unlock()
+	if w.dirty.Add(1) == 1 {
+		w.fab.Notify(w.me, w.base, 8)
+	}
+}
+
+// frame handles one frame from src (under the poll token): it returns the
+// task a request becomes, or nil.
+func (w *World) frame(src int, f []byte) *task {
+	kind := f[4]
+	id := binary.LittleEndian.Uint64(f[8:])
+	tid := binary.LittleEndian.Uint64(f[16:])
+	switch kind {
+	case kRelease:
+		w.arena.free(id)
+		return nil
+	case kDarcFree:
+		w.freeDarc(unpackID(id))
+		return nil
+	case kReq:
+		t := &task{src: src, id: id, tid: tid}
+		b, aoff, large, err := w.body(src, f)
+		if large {
+			defer w.release(src, aoff)
+		}
+		e := w.reg.lookupID(tid)
+		switch {
+		case err != nil:
+			t.err = err
+		case e == nil:
+			t.err = ErrUnregistered
+		default:
+			t.e = e
+			d := decoder{b: b, w: w}
+			t.arg, t.err = e.arg.decodeValue(&d)
+			t.darcs = d.darcs
+			if t.err != nil {
+				t.err = fmt.Errorf("%w: %w", ErrCodec, t.err)
+				dropRefs(w, t.darcs)
+				t.darcs = nil
+			}
+		}
+		return t
+	case kReply:
+		w.calls.Lock()
+		c := w.calls.m[id]
+		w.calls.Unlock()
+		b, aoff, large, err := w.body(src, f)
+		if large {
+			defer w.release(src, aoff)
+		}
+		if c == nil {
+			return nil // failed already (its PE was declared dead, or closed)
+		}
+		if err != nil {
+			w.complete(c, nil, fmt.Errorf("am: %s reply from PE %d: %w", c.name(), src, err))
+			return nil
+		}
+		switch tid & 0xff {
+		case stOK:
+			d := decoder{b: b, w: w}
+			v, err := c.e.res.decodeValue(&d)
+			dropRefs(w, d.darcs) // a Darc in a result is held by the decoded value's own Clone
+			if err != nil {
+				w.complete(c, nil, &Error{PE: src, AM: c.name(), Kind: ErrCodec, Msg: "result: " + err.Error()})
+				return nil
+			}
+			w.complete(c, v, nil)
+		case stErr:
+			kind := wireKinds[byte(tid>>8)]
+			if kind == nil {
+				kind = ErrHandler
+			}
+			w.complete(c, nil, &Error{PE: src, AM: c.name(), Kind: kind, Msg: string(b)})
+		case stNext:
+			if len(b) < 8 {
+				w.complete(c, nil, &Error{PE: src, AM: c.name(), Kind: ErrCodec, Msg: "returned AM: truncated"})
+				return nil
+			}
+			ntid := binary.LittleEndian.Uint64(b)
+			ne := w.reg.lookupID(ntid)
+			if ne == nil {
+				w.complete(c, nil, &Error{PE: w.me, AM: c.name(), Kind: ErrUnregistered, Msg: fmt.Sprintf("returned AM type %#x", ntid)})
+				return nil
+			}
+			d := decoder{b: b[8:], w: w}
+			a, err := ne.arg.decodeValue(&d)
+			if err != nil {
+				dropRefs(w, d.darcs)
+				w.complete(c, nil, &Error{PE: src, AM: ne.name, Kind: ErrCodec, Msg: "returned AM: " + err.Error()})
+				return nil
+			}
+			return &task{e: ne, arg: a, src: w.me, call: c, wrap: c.e.mkNext, darcs: d.darcs}
+		}
+		return nil
+	}
+	return nil
+}

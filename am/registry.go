@@ -1,0 +1,148 @@
+package am
+
+import (
+	"encoding"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"sync"
+)
+
+// Handler is an active message: a value of a registered type whose Exec
+// runs on the PE it is sent to and returns a result of type R to the PE
+// that sent it. Use Unit as R for an AM that returns nothing.
+type Handler[R any] interface {
+	Exec(ctx *Context) (R, error)
+}
+
+// Unit is the result type of AMs that return nothing.
+type Unit = struct{}
+
+// Registry maps stable names to AM types. Every PE of a job must register
+// the same types under the same names (all PEs run the same binary: do it
+// in init). A Registry is safe for concurrent use; a World reads it for
+// every message it receives, so types may be added after World creation,
+// but an AM whose type a receiver does not know comes back to its sender
+// as an error naming it (ErrUnregistered).
+type Registry struct {
+	mu     sync.RWMutex
+	byName map[string]*entry
+	byID   map[uint64]*entry
+	byType map[reflect.Type]*entry
+}
+
+// NewRegistry returns an empty Registry.
+func NewRegistry() *Registry {
+	return &Registry{byName: map[string]*entry{}, byID: map[uint64]*entry{}, byType: map[reflect.Type]*entry{}}
+}
+
+// entry is what the runtime knows about one registered AM type.
+type entry struct {
+	name   string
+	id     uint64 // FNV-1a of name: the type's name on the wire
+	typ    reflect.Type
+	arg    *codec // the AM value's codec
+	res    *codec // the result's codec
+	isNext bool   // R is a Next[X]: the result is an AM run back on the origin
+	// exec runs the handler on a decoded (or local) AM value.
+	exec func(ctx *Context, a any) (any, error)
+	// mkNext wraps a returned AM's result in R (for isNext entries).
+	mkNext func(v any) any
+}
+
+// Register records AM type A under name in reg. A's handler returns R. It
+// is an error to register a name or a type twice, or a type the default
+// codec cannot carry (see the package doc, Payloads); the error names the
+// type and the field.
+func Register[A Handler[R], R any](reg *Registry, name string) error {
+	if reg == nil {
+		return fmt.Errorf("am: register %q: %w: nil registry", name, ErrInvalidArg)
+	}
+	if name == "" {
+		return fmt.Errorf("am: register %v: %w: empty name", reflect.TypeFor[A](), ErrInvalidArg)
+	}
+	t := reflect.TypeFor[A]()
+	argc, err := codecFor(t)
+	if err != nil {
+		return fmt.Errorf("am: register %q (%v): %w", name, t, err)
+	}
+	rt := reflect.TypeFor[R]()
+	var zr R
+	nx, isNext := any(zr).(nextResult)
+	var resc *codec
+	if !isNext {
+		if resc, err = codecFor(rt); err != nil {
+			return fmt.Errorf("am: register %q (%v): result %v: %w", name, t, rt, err)
+		}
+		if resc.hasDarc {
+			return fmt.Errorf("am: register %q (%v): result %v: %w: a result cannot carry a Darc (send it in an AM instead)", name, t, rt, ErrCodec)
+		}
+	}
+	e := &entry{
+		name: name, id: nameID(name), typ: t, arg: argc, res: resc, isNext: isNext,
+		exec: func(ctx *Context, a any) (any, error) {
+			r, err := a.(A).Exec(ctx)
+			return r, err
+		},
+	}
+	if isNext {
+		e.mkNext = nx.wrap
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if old := reg.byName[name]; old != nil {
+		return fmt.Errorf("am: register %q (%v): %w: already registered for %v", name, t, ErrDuplicate, old.typ)
+	}
+	if old := reg.byType[t]; old != nil {
+		return fmt.Errorf("am: register %q (%v): %w: type already registered as %q", name, t, ErrDuplicate, old.name)
+	}
+	if old := reg.byID[e.id]; old != nil {
+		return fmt.Errorf("am: register %q (%v): %w: name hashes like %q; pick another name", name, t, ErrDuplicate, old.name)
+	}
+	reg.byName[name], reg.byType[t], reg.byID[e.id] = e, e, e
+	return nil
+}
+
+// MustRegister is Register that panics on error, for init functions (a
+// registration error is a programming error found at start-up).
+func MustRegister[A Handler[R], R any](reg *Registry, name string) {
+	if err := Register[A, R](reg, name); err != nil {
+		panic(err)
+	}
+}
+
+// Names returns the registered names (in no particular order).
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		out = append(out, n)
+	}
+	return out
+}
+
+func (r *Registry) lookupType(t reflect.Type) *entry {
+	r.mu.RLock()
+	e := r.byType[t]
+	r.mu.RUnlock()
+	return e
+}
+
+func (r *Registry) lookupID(id uint64) *entry {
+	r.mu.RLock()
+	e := r.byID[id]
+	r.mu.RUnlock()
+	return e
+}
+
+func nameID(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
+}
+
+var (
+	binaryAppenderType    = reflect.TypeFor[encoding.BinaryAppender]()
+	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
+)

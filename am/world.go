@@ -1,0 +1,577 @@
+package am
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
+)
+
+// Options tune a World. Zero fields take the defaults; every PE must pass
+// the same Options.
+type Options struct {
+	// Threads is the number of handler goroutines of this PE. Default:
+	// GSHMEM_THREADS, else LAMELLAR_THREADS, else GOMAXPROCS.
+	Threads int
+	// RingBytes is the size of each per-pair queue (default 64 KiB, a
+	// multiple of 64, at least 4 KiB).
+	RingBytes int
+	// FlushBytes: small AMs to one PE are aggregated in a local buffer and
+	// written to its queue in one piece when the buffer reaches this size,
+	// when the receiver has drained everything sent before, or when this
+	// PE waits or idles. Default 8 KiB; negative: write every AM at once.
+	FlushBytes int
+	// LargeBytes: payloads and results of at least this many bytes go
+	// through the sender's arena in its symmetric heap, which the receiver
+	// decodes in place. Default RingBytes/4.
+	LargeBytes int
+	// ArenaBytes is the arena for large payloads (default a quarter of the
+	// symmetric heap, at most 64 MiB). A payload larger than it is
+	// ErrTooLarge.
+	ArenaBytes int
+	// DarcSlots bounds the Darcs a PE can own at once (default 256).
+	DarcSlots int
+	// ConvertWarn is how long a Darc conversion waits for outstanding
+	// references before it logs what it waits on (default 5s).
+	ConvertWarn time.Duration
+	// Logf reports slow conversions; log.Printf when nil.
+	Logf func(format string, args ...any)
+	// Getenv reads GSHMEM_THREADS; os.Getenv when nil.
+	Getenv func(string) string
+}
+
+// World is one PE's active-message engine: its queues, handler goroutines,
+// outstanding futures and Darcs. New makes it (collectively); Close ends
+// it. A World may be used from several goroutines at once.
+type World struct {
+	pe      *hostshmem.PE
+	fab     fabric.Fabric
+	me, n   int
+	reg     *Registry
+	opt     Options
+	ctx     context.Context // ends at Close: handlers' contexts derive from it
+	cancel  context.CancelFunc
+	area    hostshmem.Sym[uint64]
+	arenaS  hostshmem.Sym[byte]
+	base    uintptr  // region offset of the AM area
+	stride  uintptr  // bytes per ring (header + data)
+	ringB   uint64   // data bytes per ring
+	darcOff uintptr  // region offset of the Darc slot words
+	local   []byte   // this PE's region
+	regions [][]byte // peers' regions, nil where reachable only by RMA
+	watchN  uintptr  // bytes of the AM area that waiters watch
+
+	out   []*outQ
+	inH   []uint64     // consumer heads, guarded by pollTok
+	poll1 atomic.Int32 // the poll token: 1 while someone drains the queues
+
+	rel struct { // releases of peers' arena chunks, sent on the next flush
+		sync.Mutex
+		q []relMsg
+	}
+	dirty atomic.Int32 // out queues with staged bytes, plus pending releases
+
+	runq struct {
+		sync.Mutex
+		q    []*task
+		head int
+	}
+	runqN    atomic.Int64
+	lastPop  atomic.Int64 // monotonic ns of the last task taken
+	idle     chan struct{}
+	parked   atomic.Int32
+	workers  atomic.Int32
+	busy     atomic.Int32
+	sentinel atomic.Bool
+	waiters  atomic.Int32 // goroutines asleep (or about to be) in the fabric's Wait
+
+	calls struct {
+		sync.Mutex
+		m    map[uint64]*call
+		next uint64
+	}
+	all scope
+
+	dead struct {
+		sync.Mutex
+		pes map[int]error
+	}
+	deadAny atomic.Bool
+
+	arena arena
+	darcs darcTable
+
+	wg      sync.WaitGroup
+	closing atomic.Bool // the handler goroutines are stopping
+	closed  atomic.Bool // Close or Abort was called
+	shut    atomic.Bool // no more AMs may be launched
+	t0      time.Time
+}
+
+// relMsg is a control frame to send on the next flush (it cannot be sent
+// from where it arises: polling never blocks).
+type relMsg struct {
+	pe   int
+	kind byte
+	id   uint64
+}
+
+// outQ is this PE's producer side of the queue to one peer.
+type outQ struct {
+	mu    sync.Mutex
+	stage []byte // whole frames not yet in the ring
+	tail  uint64 // bytes written to the ring (published)
+	head  uint64 // the consumer's head, as last read
+	dirty bool
+}
+
+// Layout of the AM area (offsets from its start; the area is a symmetric
+// allocation, the same on every PE):
+//
+//	0                      doorbell line: local wake-ups (Notify of our own)
+//	64 + src*stride        ring from PE src: tail line (the producer's),
+//	                       head line (ours), then RingBytes of frames
+//	64 + n*stride          DarcSlots lines: a Darc's global count and lock
+const (
+	lineB     = 64
+	ringHdr   = 2 * lineB
+	frameHdr  = 24
+	slotBytes = lineB
+)
+
+// Frame kinds.
+const (
+	kPad = iota + 1
+	kReq
+	kReply
+	kRelease
+	kDarcFree
+)
+
+// Reply status (the tid word of a reply).
+const (
+	stOK = iota
+	stErr
+	stNext
+)
+
+const flagLarge = 1
+
+// New makes the World of PE pe: it allocates the queues and the arena in
+// the symmetric heap and starts the handler goroutines. It is collective:
+// every PE of pe's job calls it, in the same order relative to other
+// collective calls, with the same Options. reg holds the AM types; every
+// PE must register the same ones.
+func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*World, error) {
+	if pe == nil || reg == nil {
+		return nil, fmt.Errorf("am: new world: %w: nil PE or registry", ErrInvalidArg)
+	}
+	cfg, err := config.Load(opt.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("am: new world: %w", err)
+	}
+	if opt.Threads == 0 {
+		opt.Threads = cfg.Threads
+	}
+	if opt.Threads <= 0 {
+		opt.Threads = runtime.GOMAXPROCS(0)
+	}
+	if opt.RingBytes == 0 {
+		opt.RingBytes = 64 << 10
+	}
+	if opt.RingBytes < 4096 || opt.RingBytes%lineB != 0 {
+		return nil, fmt.Errorf("am: new world: %w: RingBytes %d: want a multiple of %d of at least 4096", ErrInvalidArg, opt.RingBytes, lineB)
+	}
+	if opt.FlushBytes == 0 {
+		opt.FlushBytes = 8 << 10
+	}
+	if opt.FlushBytes > opt.RingBytes/2 {
+		opt.FlushBytes = opt.RingBytes / 2
+	}
+	if opt.LargeBytes <= 0 || opt.LargeBytes > opt.RingBytes/4 {
+		opt.LargeBytes = opt.RingBytes / 4
+	}
+	if opt.ArenaBytes == 0 {
+		opt.ArenaBytes = int(min(pe.HeapSize()/4, 64<<20))
+	}
+	opt.ArenaBytes &^= lineB - 1
+	if opt.ArenaBytes < lineB {
+		return nil, fmt.Errorf("am: new world: %w: ArenaBytes %d", ErrInvalidArg, opt.ArenaBytes)
+	}
+	if opt.DarcSlots <= 0 {
+		opt.DarcSlots = 256
+	}
+	if opt.ConvertWarn <= 0 {
+		opt.ConvertWarn = 5 * time.Second
+	}
+	if opt.Logf == nil {
+		opt.Logf = log.Printf
+	}
+	n := pe.NPEs()
+	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
+	w.stride = uintptr(ringHdr + opt.RingBytes)
+	w.ringB = uint64(opt.RingBytes)
+	bytes := uintptr(lineB) + uintptr(n)*w.stride + uintptr(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
+	if w.area, err = hostshmem.Calloc[uint64](ctx, pe, int(bytes/8)); err != nil {
+		return nil, fmt.Errorf("am: new world: queues: %w", err)
+	}
+	if w.arenaS, err = hostshmem.Malloc[byte](ctx, pe, opt.ArenaBytes); err != nil {
+		hostshmem.Free(ctx, pe, w.area)
+		return nil, fmt.Errorf("am: new world: arena of %d bytes: %w", opt.ArenaBytes, err)
+	}
+	w.base = w.area.Offset()
+	w.darcOff = w.base + lineB + uintptr(n)*w.stride
+	w.watchN = lineB + uintptr(n)*w.stride
+	w.local = w.fab.Region(w.me)
+	w.regions = make([][]byte, n)
+	for i := range n {
+		w.regions[i] = w.fab.Region(i)
+	}
+	w.arena.init(w.arenaS.Offset(), uint64(opt.ArenaBytes))
+	w.out = make([]*outQ, n)
+	for i := range w.out {
+		w.out[i] = &outQ{}
+	}
+	w.inH = make([]uint64, n)
+	w.calls.m = map[uint64]*call{}
+	w.all.w = w
+	w.dead.pes = map[int]error{}
+	w.darcs.init(opt.DarcSlots)
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.idle = make(chan struct{}, opt.Threads+64)
+	// Every PE's queues must be zero before anyone sends: the barrier
+	// also orders Calloc's zeroing before the first remote write.
+	if err := pe.BarrierAll(ctx); err != nil {
+		w.cancel()
+		return nil, fmt.Errorf("am: new world: %w", err)
+	}
+	for range opt.Threads {
+		w.startWorker(false)
+	}
+	return w, nil
+}
+
+// PE returns the runtime PE under w.
+func (w *World) PE() *hostshmem.PE { return w.pe }
+
+// MyPE is this PE's number.
+func (w *World) MyPE() int { return w.me }
+
+// NPEs is the number of PEs.
+func (w *World) NPEs() int { return w.n }
+
+// Threads is the number of handler goroutines w started.
+func (w *World) Threads() int { return w.opt.Threads }
+
+// Close waits for every AM this PE launched (WaitAll), then for every PE
+// to get there (a barrier), stops the handler goroutines and frees the
+// queues. It is collective. Using w afterwards returns ErrClosed.
+func (w *World) Close(ctx context.Context) error {
+	if w.closed.Swap(true) {
+		return nil
+	}
+	errW := w.WaitAll(ctx)
+	errB := w.pe.BarrierAll(ctx)
+	w.stop()
+	w.failAll(ErrClosed)
+	if errB == nil {
+		hostshmem.Free(ctx, w.pe, w.arenaS)
+		hostshmem.Free(ctx, w.pe, w.area)
+	}
+	if err := errors.Join(errW, errB); err != nil {
+		return fmt.Errorf("am: close: %w", err)
+	}
+	return nil
+}
+
+// Abort stops this PE's handler goroutines at once, without waiting for
+// its AMs or its peers, and fails its pending futures with ErrClosed. It
+// is for error paths: a PE that leaves the job early must Abort (or Close)
+// its World before the PE itself is finalized or aborted, since the
+// handler goroutines use its symmetric memory. Abort after Close does
+// nothing.
+func (w *World) Abort() {
+	if w.closed.Swap(true) {
+		return
+	}
+	w.stop()
+	w.failAll(ErrClosed)
+}
+
+func (w *World) stop() {
+	w.shut.Store(true)
+	w.closing.Store(true)
+	w.cancel()
+	w.fab.Notify(w.me, w.base, 8)
+	w.wg.Wait()
+}
+
+// ---- words in the symmetric region ----
+
+func (w *World) word(off uintptr) *uint64 {
+	return (*uint64)(unsafe.Pointer(&w.local[off]))
+}
+
+func (w *World) ringOff(src int) uintptr { return w.base + lineB + uintptr(src)*w.stride }
+
+// peerLoad reads the word at off on PE pe.
+func (w *World) peerLoad(pe int, off uintptr) (uint64, error) {
+	if r := w.regions[pe]; r != nil {
+		return atomic.LoadUint64((*uint64)(unsafe.Pointer(&r[off]))), nil
+	}
+	return w.fab.AMO64(pe, off, fabric.AMOFetch, 0, 0)
+}
+
+// ---- the run queue and the handler goroutines ----
+
+// task is one handler to run on this PE.
+type task struct {
+	e     *entry
+	arg   any
+	src   int    // origin PE (where the reply goes)
+	id    uint64 // call id at the origin
+	call  *call  // set when the result completes a call here (local, returned AM)
+	wrap  func(any) any
+	err   error // set when the request failed before its handler (decode, unregistered)
+	tid   uint64
+	darcs []darcRef
+}
+
+func (w *World) push(ts ...*task) {
+	if len(ts) == 0 {
+		return
+	}
+	w.runq.Lock()
+	if len(w.runq.q) == 0 {
+		w.lastPop.Store(w.mono())
+	}
+	w.runq.q = append(w.runq.q, ts...)
+	w.runq.Unlock()
+	w.runqN.Add(int64(len(ts)))
+	w.wakeWorkers(len(ts))
+}
+
+func (w *World) wakeWorkers(k int) {
+	woke := false
+	for i := 0; i < k && w.parked.Load() > 0; i++ {
+		select {
+		case w.idle <- struct{}{}:
+			woke = true
+		default:
+		}
+	}
+	if !woke {
+		w.fab.Notify(w.me, w.base, 8) // wake a sleeping sentinel or waiter
+	}
+}
+
+func (w *World) pop() *task {
+	if w.runqN.Load() == 0 {
+		return nil
+	}
+	w.runq.Lock()
+	if w.runq.head == len(w.runq.q) {
+		w.runq.Unlock()
+		return nil
+	}
+	t := w.runq.q[w.runq.head]
+	w.runq.q[w.runq.head] = nil
+	w.runq.head++
+	if w.runq.head == len(w.runq.q) {
+		w.runq.q, w.runq.head = w.runq.q[:0], 0
+	}
+	w.runq.Unlock()
+	w.runqN.Add(-1)
+	w.lastPop.Store(w.mono())
+	return t
+}
+
+func (w *World) mono() int64 { return int64(time.Since(w.t0)) }
+
+func (w *World) startWorker(temp bool) {
+	w.workers.Add(1)
+	w.wg.Add(1)
+	go w.worker(temp)
+}
+
+// worker is a handler goroutine. It runs queued handlers; with none, one
+// idle worker (the sentinel) drains the queues and sleeps in the fabric's
+// Wait until a peer writes to them, the others park on a channel. A
+// temporary worker (started when every worker is blocked) exits when it
+// finds nothing to do.
+func (w *World) worker(temp bool) {
+	defer w.wg.Done()
+	defer w.workers.Add(-1)
+	for !w.closing.Load() {
+		if t := w.pop(); t != nil {
+			if w.runqN.Load() > 0 || !w.sentinel.Load() {
+				w.wakeOne() // someone else polls (and takes the rest) while we run
+			}
+			w.busy.Add(1)
+			w.run(t)
+			w.busy.Add(-1)
+			continue
+		}
+		w.flushDirty()
+		if w.poll() > 0 {
+			continue
+		}
+		if temp {
+			return
+		}
+		if w.sentinel.CompareAndSwap(false, true) {
+			err := w.fabWait(w.ctx, w.sentinelReady)
+			w.sentinel.Store(false)
+			if err != nil && w.ctx.Err() == nil {
+				w.peerError(err)
+			}
+			continue
+		}
+		w.parked.Add(1)
+		select {
+		case <-w.idle:
+		case <-w.ctx.Done():
+		}
+		w.parked.Add(-1)
+	}
+}
+
+func (w *World) wakeOne() {
+	if w.parked.Load() > 0 {
+		select {
+		case w.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *World) sentinelReady() bool {
+	return w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.inboundReady()
+}
+
+// inboundReady reports whether a peer wrote frames we have not drained.
+func (w *World) inboundReady() bool {
+	for src := range w.n {
+		if atomic.LoadUint64(w.word(w.ringOff(src))) != w.inH[src] {
+			return true
+		}
+	}
+	return false
+}
+
+// fabWait waits in the fabric until cond (watching the AM area). Once a
+// peer has died the fabric's Wait fails at once; then it polls on a timer.
+func (w *World) fabWait(ctx context.Context, cond func() bool) error {
+	if w.deadAny.Load() {
+		for d := 20 * time.Microsecond; ; d = min(2*d, time.Millisecond) {
+			if cond() {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			time.Sleep(d)
+		}
+	}
+	w.waiters.Add(1)
+	err := w.fab.Wait(ctx, cond, w.base, w.watchN)
+	w.waiters.Add(-1)
+	return err
+}
+
+// block waits until cond holds, helping: it flushes staged AMs, drains the
+// queues and runs queued handlers while it waits (so a handler that waits
+// on an AM it launched never starves the pool). What wakes it: a peer's
+// write to a queue, a local completion, ctx ending, or a peer dying.
+func (w *World) block(ctx context.Context, cond func() bool) error {
+	for {
+		if cond() {
+			return nil
+		}
+		w.flushDirty()
+		w.poll()
+		if cond() {
+			return nil
+		}
+		if t := w.pop(); t != nil {
+			w.busy.Add(1)
+			w.run(t)
+			w.busy.Add(-1)
+			continue
+		}
+		w.watchdog()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := w.fabWait(ctx, func() bool {
+			return cond() || w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.inboundReady()
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w.peerError(err)
+		}
+	}
+}
+
+// watchdog starts a temporary worker when handlers have been queued for a
+// while and every worker is busy (blocked in a handler).
+func (w *World) watchdog() {
+	if w.runqN.Load() > 0 && w.parked.Load() == 0 && !w.sentinel.Load() &&
+		w.mono()-w.lastPop.Load() > int64(2*time.Millisecond) && w.workers.Load() < int32(4*w.opt.Threads+64) {
+		w.startWorker(true)
+	}
+}
+
+// ---- dead peers ----
+
+func (w *World) peerError(err error) {
+	var pe *fabric.PeerError
+	if !errors.As(err, &pe) {
+		return
+	}
+	w.dead.Lock()
+	if _, ok := w.dead.pes[pe.PE]; ok {
+		w.dead.Unlock()
+		return
+	}
+	w.dead.pes[pe.PE] = err
+	w.dead.Unlock()
+	w.deadAny.Store(true)
+	// Fail every call waiting on that PE.
+	w.calls.Lock()
+	var fail []*call
+	for _, c := range w.calls.m {
+		if c.pe == pe.PE {
+			fail = append(fail, c)
+		}
+	}
+	w.calls.Unlock()
+	for _, c := range fail {
+		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
+	}
+	q := w.out[pe.PE]
+	q.mu.Lock()
+	q.stage = q.stage[:0]
+	q.mu.Unlock()
+}
+
+// deadErr returns the error that killed PE pe, or nil.
+func (w *World) deadErr(pe int) error {
+	if !w.deadAny.Load() {
+		return nil
+	}
+	w.dead.Lock()
+	defer w.dead.Unlock()
+	return w.dead.pes[pe]
+}

@@ -30,7 +30,9 @@ type darcID struct {
 	gen         uint32
 }
 
-func (id darcID) String() string { return fmt.Sprintf("darc(owner %d, slot %d, gen %d)", id.owner, id.slot, id.gen) }
+func (id darcID) String() string {
+	return fmt.Sprintf("darc(owner %d, slot %d, gen %d)", id.owner, id.slot, id.gen)
+}
 
 // darcInst is this PE's instance of a Darc.
 type darcInst struct {
@@ -90,7 +92,7 @@ func (d *darcInst) decRef(w *World) {
 	}
 }
 
-func packID(id darcID) uint64   { return uint64(id.owner)<<48 | uint64(id.slot)<<32 | uint64(id.gen) }
+func packID(id darcID) uint64  { return uint64(id.owner)<<48 | uint64(id.slot)<<32 | uint64(id.gen) }
 func unpackID(v uint64) darcID { return darcID{int(v >> 48), int(v >> 32 & 0xffff), uint32(v)} }
 
 // freeDarc ends this PE's instance of id (its last reference anywhere is
@@ -703,4 +705,3 @@ func (d *GlobalRwDarc[T]) IntoLocalRw(ctx context.Context) (*LocalRwDarc[T], err
 	}
 	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
 }
-

@@ -256,7 +256,7 @@ func (w *World) poll() int {
 	for src := range w.n {
 		ring := w.ringOff(src)
 		tail := atomic.LoadUint64(w.word(ring))
-		head := w.inH[src]
+		head := w.inH[src].Load()
 		if tail == head {
 			continue
 		}
@@ -278,7 +278,7 @@ func (w *World) poll() int {
 			}
 			head += sz
 		}
-		w.inH[src] = head
+		w.inH[src].Store(head)
 		atomic.StoreUint64(w.word(ring+lineB), head)
 	}
 	w.poll1.Store(0)

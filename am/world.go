@@ -71,8 +71,8 @@ type World struct {
 	watchN  uintptr  // bytes of the AM area that waiters watch
 
 	out   []*outQ
-	inH   []uint64     // consumer heads, guarded by pollTok
-	poll1 atomic.Int32 // the poll token: 1 while someone drains the queues
+	inH   []atomic.Uint64 // consumer heads: written under the poll token, read by waiters
+	poll1 atomic.Int32    // the poll token: 1 while someone drains the queues
 
 	rel struct { // releases of peers' arena chunks, sent on the next flush
 		sync.Mutex
@@ -241,7 +241,7 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	for i := range w.out {
 		w.out[i] = &outQ{}
 	}
-	w.inH = make([]uint64, n)
+	w.inH = make([]atomic.Uint64, n)
 	w.calls.m = map[uint64]*call{}
 	w.all.w = w
 	w.dead.pes = map[int]error{}
@@ -461,7 +461,7 @@ func (w *World) sentinelReady() bool {
 // inboundReady reports whether a peer wrote frames we have not drained.
 func (w *World) inboundReady() bool {
 	for src := range w.n {
-		if atomic.LoadUint64(w.word(w.ringOff(src))) != w.inH[src] {
+		if atomic.LoadUint64(w.word(w.ringOff(src))) != w.inH[src].Load() {
 			return true
 		}
 	}

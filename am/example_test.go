@@ -1,0 +1,73 @@
+package am_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/am"
+)
+
+// Greet is an AM: its handler runs on the PE it is sent to.
+type Greet struct{ From int }
+
+func (g Greet) Exec(ctx *am.Context) (string, error) {
+	return fmt.Sprintf("PE %d greets PE %d", ctx.MyPE(), g.From), nil
+}
+
+var exampleReg = am.NewRegistry()
+
+func init() { am.MustRegister[Greet](exampleReg, "example.greet") }
+
+// Example sends an AM to the next PE and waits for its typed result.
+func Example() {
+	ctx := context.Background()
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 4 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+		w, err := am.New(ctx, pe, exampleReg, am.Options{})
+		if err != nil {
+			return err
+		}
+		defer w.Close(ctx)
+		if pe.MyPE() == 0 {
+			s, err := am.Exec(w, 1, Greet{From: 0}).Wait(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Println(s)
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	// Output: PE 1 greets PE 0
+}
+
+// ExampleExecAll runs an AM on every PE; results come in PE order.
+func ExampleExecAll() {
+	ctx := context.Background()
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 4 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+		w, err := am.New(ctx, pe, exampleReg, am.Options{})
+		if err != nil {
+			return err
+		}
+		defer w.Close(ctx)
+		if pe.MyPE() == 2 {
+			all, err := am.ExecAll(w, Greet{From: 2}).Wait(ctx)
+			if err != nil {
+				return err
+			}
+			for _, s := range all {
+				fmt.Println(s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// PE 0 greets PE 2
+	// PE 1 greets PE 2
+	// PE 2 greets PE 2
+}

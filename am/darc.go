@@ -171,7 +171,12 @@ func (h *handle) encode(e *encoder) {
 		return
 	}
 	h.inst.refs.Add(1) // held by the message until its reply: never 0 here
-	e.call.darcs = append(e.call.darcs, h.inst)
+	var ds []*darcInst
+	if p := e.call.darcs.Load(); p != nil {
+		ds = *p
+	}
+	ds = append(ds, h.inst)
+	e.call.darcs.Store(&ds) // an atomic: the reply that reads it may come back through memory the race detector does not see
 	id := h.inst.id
 	var b [darcWireBytes]byte
 	binary.LittleEndian.PutUint32(b[0:], uint32(id.owner))
@@ -482,6 +487,13 @@ func (d *GlobalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
 		return fmt.Errorf("am: %v global read lock: %w", d.h.inst.id, err)
 	}
 	defer w.fab.AMO64(owner, off, fabric.AMOAdd, ^uint64(0), 0)
+	// The local lock orders this PE's goroutines for the race detector,
+	// which does not see atomics on the shared mapping; it is uncontended
+	// when the global lock is.
+	if err := d.h.inst.rw.lock(ctx, false); err != nil {
+		return fmt.Errorf("am: %v read lock: %w", d.h.inst.id, err)
+	}
+	defer d.h.inst.rw.unlock(false)
 	return fn(d.h.inst.val.(*T))
 }
 
@@ -494,6 +506,10 @@ func (d *GlobalRwDarc[T]) Write(ctx context.Context, fn func(*T) error) error {
 		return err
 	}
 	defer d.wunlock()
+	if err := d.h.inst.rw.lock(ctx, true); err != nil {
+		return fmt.Errorf("am: %v write lock: %w", d.h.inst.id, err)
+	}
+	defer d.h.inst.rw.unlock(true)
 	return fn(d.h.inst.val.(*T))
 }
 
@@ -510,7 +526,9 @@ func (d *GlobalRwDarc[T]) wlock(ctx context.Context) error {
 }
 
 func (d *GlobalRwDarc[T]) wunlock() {
-	d.h.w.fab.AMO64(d.h.inst.id.owner, d.lockOff(), fabric.AMOSet, 0, 0)
+	// Clear only the writer bit: readers that found it set are backing
+	// out their increments concurrently.
+	d.h.w.fab.AMO64(d.h.inst.id.owner, d.lockOff(), fabric.AMOAnd, ^uint64(writerBit), 0)
 }
 
 // CollectiveWrite is collective over the Darc's team: the team takes the
@@ -530,7 +548,11 @@ func (d *GlobalRwDarc[T]) CollectiveWrite(ctx context.Context, fn func(*T) error
 	if err := team.Barrier(ctx); err != nil {
 		return fmt.Errorf("am: collective write: %w", err)
 	}
-	ferr := fn(d.h.inst.val.(*T))
+	ferr := d.h.inst.rw.lock(ctx, true)
+	if ferr == nil {
+		ferr = fn(d.h.inst.val.(*T))
+		d.h.inst.rw.unlock(true)
+	}
 	err := team.Barrier(ctx)
 	if lead {
 		d.wunlock()

@@ -66,6 +66,7 @@ func scenarioDarc(t *petest.T, pe *hostshmem.PE) {
 	g, err := d.GlobalRefs()
 	require.NoError(t, err)
 	require.Equal(t, n, g)
+	require.NoError(t, pe.BarrierAll(ctx)) // everyone checked before anyone sends
 
 	for i := range 10 {
 		_, err := am.ExecAll(w, DarcAdd{C: d, N: int64(me + 1)}).Wait(ctx)
@@ -74,6 +75,7 @@ func scenarioDarc(t *petest.T, pe *hostshmem.PE) {
 	require.NoError(t, w.WaitAll(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 	require.Equal(t, 1, d.LocalRefs(), "references held by AMs in flight are released")
+	require.NoError(t, pe.BarrierAll(ctx))
 	require.EqualValues(t, 10*n*(n+1)/2, d.Get().Load())
 
 	// Clones count; the Darc lives while any PE holds a reference.
@@ -90,6 +92,7 @@ func scenarioDarc(t *petest.T, pe *hostshmem.PE) {
 	require.NoError(t, w.WaitAll(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 	require.Equal(t, 1, w.LiveDarcs(), "PE 0 still holds a reference: the Darc lives everywhere")
+	require.NoError(t, pe.BarrierAll(ctx))
 	if me == 0 {
 		g, err := c.GlobalRefs()
 		require.NoError(t, err)
@@ -128,6 +131,7 @@ func scenarioDarcStress(t *petest.T, pe *hostshmem.PE) {
 	require.NoError(t, w.WaitAll(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 	require.Equal(t, 1, d.LocalRefs())
+	require.NoError(t, pe.BarrierAll(ctx))
 	// Sum the visits over PEs: every visit added 1 to some instance.
 	sum, err := am.ExecAll(w, DarcAdd{C: d, N: 0}).Wait(ctx)
 	require.NoError(t, err)

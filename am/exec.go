@@ -85,7 +85,7 @@ type call struct {
 	err    error
 	s      *scope
 	arena  int64 // chunk of our arena holding the payload, -1 none
-	darcs  []*darcInst
+	darcs  atomic.Pointer[[]*darcInst] // references the message carries
 	parent *multi
 }
 
@@ -131,10 +131,11 @@ func (w *World) complete(c *call, res any, err error) {
 	if c.arena >= 0 {
 		w.arena.free(uint64(c.arena))
 	}
-	for _, d := range c.darcs {
-		d.decRef(w)
+	if ds := c.darcs.Swap(nil); ds != nil {
+		for _, d := range *ds {
+			d.decRef(w)
+		}
 	}
-	c.darcs = nil
 	c.state.Store(2)
 	close(c.done)
 	if c.parent != nil && c.parent.left.Add(-1) == 0 {

@@ -84,7 +84,7 @@ type call struct {
 	res    any
 	err    error
 	s      *scope
-	arena  int64 // chunk of our arena holding the payload, -1 none
+	arena  int64                       // chunk of our arena holding the payload, -1 none
 	darcs  atomic.Pointer[[]*darcInst] // references the message carries
 	parent *multi
 }

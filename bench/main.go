@@ -37,7 +37,8 @@ func newFlags(name string, stderr io.Writer) *flags {
 		fs:  fs,
 		pes: fs.String("n", "2", "PEs (processes over shm); a comma-separated list runs each count in turn"),
 		ops: fs.String("ops", "all", "comma-separated benchmarks ("+strings.Join(GshmemOps, ",")+
-			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+"; all)"),
+			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+
+			"; am: "+strings.Join(AMOps, ",")+", not in all; all)"),
 		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
 		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop"),
 		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
@@ -49,18 +50,28 @@ func newFlags(name string, stderr io.Writer) *flags {
 }
 
 func (f *flags) config() (Config, error) {
+	c, _, err := f.configAM()
+	return c, err
+}
+
+// configAM is config and the AM ops of -ops (the "am" group and the
+// AMOps, which MeasureAM measures).
+func (f *flags) configAM() (Config, []string, error) {
 	max, err := config.ParseSize(*f.maxSize)
 	if err != nil {
-		return Config{}, fmt.Errorf("-max-size %q: %w", *f.maxSize, err)
+		return Config{}, nil, fmt.Errorf("-max-size %q: %w", *f.maxSize, err)
 	}
-	ops, err := ExpandOps(strings.Split(*f.ops, ","))
-	if err != nil {
-		return Config{}, fmt.Errorf("-ops: %w", err)
+	amOps, rest, _ := splitAMOps(strings.Split(*f.ops, ","))
+	ops := []string{} // only AM ops: Measure measures nothing
+	if len(rest) > 0 {
+		if ops, err = ExpandOps(rest); err != nil {
+			return Config{}, nil, fmt.Errorf("-ops: %w", err)
+		}
 	}
 	upTo := func(ns []int) []int {
 		return slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return int64(n) > max })
 	}
-	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps}, nil
+	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps}, amOps, nil
 }
 
 // peCounts parses -n: PE counts of 2 or more, comma-separated.
@@ -96,7 +107,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 	if err := f.fs.Parse(args); err != nil {
 		return 2
 	}
-	c, err := f.config()
+	c, amOps, err := f.configAM()
 	var counts []int
 	if err == nil {
 		counts, err = f.peCounts()
@@ -110,7 +121,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 	for _, n := range counts {
 		start := time.Now()
 		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
-		rs, err := runGshmem(ctx, c, n, stderr, self, f.args())
+		rs, err := runGshmem(ctx, c, n, len(amOps) > 0, stderr, self, f.args())
 		for _, r := range rs {
 			if r.Impl == ImplGshmem {
 				ours = append(ours, r)
@@ -137,21 +148,30 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 		fmt.Fprintf(stderr, "gpurun bench: %d PEs took %v\n", n, time.Since(start).Round(time.Second))
 	}
 	var mm []Result
-	if *f.memmoveCol && slices.ContainsFunc(c.Ops, IsBandwidth) {
-		mm = Memmove(c.Sizes)
+	if *f.memmoveCol && (slices.ContainsFunc(c.Ops, IsBandwidth) || slices.Contains(amOps, OpAMBW)) {
+		sizes := c.Sizes
+		if slices.Contains(amOps, OpAMBW) {
+			sizes = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(sizes), AMSizes...))))
+		}
+		mm = Memmove(sizes)
 	}
 	if err := WriteTable(stdout, ours, peers, mm); err != nil {
 		fmt.Fprintln(stderr, "gpurun bench:", err)
 		return 1
 	}
+	WriteAMSummary(stdout, ours, mm)
 	return status
 }
 
 // runGshmem runs the gshmem benchmarks c on n PEs: workers started with
 // self and the flags args.
-func runGshmem(ctx context.Context, c Config, n int, stderr io.Writer, self, args []string) ([]Result, error) {
+func runGshmem(ctx context.Context, c Config, n int, withAM bool, stderr io.Writer, self, args []string) ([]Result, error) {
 	var out bytes.Buffer
-	env := append(os.Environ(), fmt.Sprintf("%s=%d", config.EnvSymSize, c.HeapFor(n)),
+	heap := c.HeapFor(n)
+	if withAM {
+		heap = max(heap, AMHeap(n))
+	}
+	env := append(os.Environ(), fmt.Sprintf("%s=%d", config.EnvSymSize, heap),
 		fmt.Sprintf("%s=%d", config.EnvDevSymSize, c.DeviceHeapFor()))
 	code, err := launcher.Run(ctx, launcher.Options{
 		N: n, Program: self[0], Args: append(slices.Clone(self[1:]), args...),
@@ -194,7 +214,7 @@ func Worker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := f.fs.Parse(args); err != nil {
 		return 2
 	}
-	c, err := f.config()
+	c, amOps, err := f.configAM()
 	if err != nil {
 		fmt.Fprintln(stderr, "bench worker:", err)
 		return 2
@@ -206,6 +226,11 @@ func Worker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err = gshmem.RunWith(ctx, gshmem.Options{}, func(pe *gshmem.PE) error {
 		rs, err := Measure(ctx, pe, c)
+		if err == nil && len(amOps) > 0 {
+			var ars []Result
+			ars, err = MeasureAM(ctx, pe, c, amOps)
+			rs = append(rs, ars...)
+		}
 		for _, r := range rs {
 			fmt.Fprintln(stdout, r.Line())
 		}

@@ -158,7 +158,7 @@ func sectionRows(bw bool, mine map[rowKey]Result, theirs map[string]map[rowKey]R
 	seen := map[rowKey]bool{}
 	var rows []rowKey
 	add := func(k rowKey) {
-		if IsBandwidth(k.op) == bw && !seen[k] {
+		if (IsBandwidth(k.op) || k.op == OpAMBW) == bw && !seen[k] {
 			seen[k] = true
 			rows = append(rows, k)
 		}
@@ -175,7 +175,10 @@ func sectionRows(bw bool, mine map[rowKey]Result, theirs map[string]map[rowKey]R
 		if i := slices.Index(opOrder, op); i >= 0 {
 			return i
 		}
-		return len(opOrder)
+		if i := slices.Index(AMOps, op); i >= 0 {
+			return len(opOrder) + i
+		}
+		return len(opOrder) + len(AMOps)
 	}
 	slices.SortFunc(rows, func(a, b rowKey) int {
 		return cmp.Or(cmp.Compare(rank(a.op), rank(b.op)), strings.Compare(a.op, b.op),

@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gshmem/gshmem/am"
+	shmem "github.com/gshmem/gshmem/hostshmem"
+)
+
+// Active-message ops (`gpurun bench -ops am`). They run between PE 0 and
+// PE 1 (amrate: every PE), on gshmem only; the table compares amrtt with
+// pingpong and ambw with memmove, measured in the same run.
+const (
+	OpPingPong = "pingpong" // raw flag ping-pong over shm: put 8 bytes to PE 1, wait for its echo (round trip)
+	OpAMRTT    = "amrtt"    // an empty AM to PE 1 returning an int, waited for (round trip), Bytes 0
+	OpAMRate   = "amrate"   // small AMs (Bytes of payload) from every PE to the next, many in flight: time per AM per PE
+	OpAMBW     = "ambw"     // an AM carrying Bytes of payload to PE 1, waited for (bandwidth)
+)
+
+// AMOps are the active-message ops, in table order.
+var AMOps = []string{OpPingPong, OpAMRTT, OpAMRate, OpAMBW}
+
+// AMSizes are the payload sizes of OpAMBW: 1 B to 16 MiB.
+var AMSizes = []int{1, 8, 64, 512, 4 << 10, 32 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20}
+
+// AMRateSizes are the payloads of OpAMRate.
+var AMRateSizes = []int{8, 64}
+
+// amArena is the large-message arena the AM benchmarks use (16 MiB
+// payloads plus their encoding).
+const amArena = 40 << 20
+
+// AMHeap is the symmetric heap a PE needs for the AM ops.
+func AMHeap(npes int) uintptr { return amArena + uintptr(npes)*(256<<10) + 4<<20 }
+
+func init() { OpGroups["am"] = AMOps }
+
+// splitAMOps separates the AM op names (and the "am" group) from the rest.
+func splitAMOps(names []string) (amOps, rest []string, err error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		switch {
+		case n == "am":
+			for _, op := range AMOps {
+				want[op] = true
+			}
+		case slices.Contains(AMOps, n):
+			want[n] = true
+		default:
+			rest = append(rest, n)
+		}
+	}
+	for _, op := range AMOps {
+		if want[op] {
+			amOps = append(amOps, op)
+		}
+	}
+	return amOps, rest, nil
+}
+
+// Empty is the AM of OpAMRTT: it returns the PE it ran on.
+type Empty struct{}
+
+// Exec runs on PE 1.
+func (Empty) Exec(ctx *am.Context) (int, error) { return ctx.MyPE(), nil }
+
+// Small is the AM of OpAMRate.
+type Small struct{ P []byte }
+
+// Exec returns nothing.
+func (Small) Exec(*am.Context) (am.Unit, error) { return am.Unit{}, nil }
+
+// Payload is the AM of OpAMBW: it returns its length.
+type Payload struct{ P []byte }
+
+// Exec runs on PE 1.
+func (p Payload) Exec(*am.Context) (int, error) { return len(p.P), nil }
+
+func amRegistry() *am.Registry {
+	r := am.NewRegistry()
+	am.MustRegister[Empty](r, "bench.empty")
+	am.MustRegister[Small](r, "bench.small")
+	am.MustRegister[Payload](r, "bench.payload")
+	return r
+}
+
+// MeasureAM runs the AM ops on every PE of pe's job (collective) and
+// returns PE 0's results, measured as in the package doc: warm-up rounds
+// of doubling length until one takes Target/8, then Reps timed loops, the
+// fastest counting. pingpong, amrtt and ambw time PE 0's loop while PE 1
+// answers (pingpong: in its main goroutine; the AMs: on its handler
+// goroutines, its main goroutine asleep in a barrier); amrate times every
+// PE's loop and takes the mean.
+func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Result, error) {
+	c = c.withDefaults()
+	if pe.NPEs() < 2 {
+		return nil, fmt.Errorf("bench: %d PE: need at least 2", pe.NPEs())
+	}
+	m := &meter{ctx: ctx, pe: pe, c: c}
+	var err error
+	if m.word, err = shmem.Calloc[uint64](ctx, pe, 8); err != nil {
+		return nil, err
+	}
+	if m.table, err = shmem.Calloc[float64](ctx, pe, pe.NPEs()); err != nil {
+		return nil, err
+	}
+	w, err := am.New(ctx, pe, amRegistry(), am.Options{ArenaBytes: amArena})
+	if err != nil {
+		return nil, err
+	}
+	defer w.Abort()
+	var out []Result
+	for _, op := range ops {
+		var rs []Result
+		switch op {
+		case OpPingPong:
+			rs, err = m.pingPong()
+		case OpAMRTT:
+			var r Result
+			r, err = m.twoSided(op, 0, func(n int) error {
+				for range n {
+					v, err := am.Exec(w, 1, Empty{}).Wait(ctx)
+					if err != nil {
+						return err
+					}
+					if v != 1 {
+						return fmt.Errorf("empty AM ran on PE %d, not 1", v)
+					}
+				}
+				return nil
+			}, nil)
+			rs = []Result{r}
+		case OpAMRate:
+			for _, sz := range AMRateSizes {
+				r, err := m.amRate(w, sz)
+				if err != nil {
+					return nil, err
+				}
+				rs = append(rs, r)
+			}
+		case OpAMBW:
+			for _, sz := range AMSizes {
+				buf := prefaulted(sz)
+				r, err := m.twoSided(op, sz, func(n int) error {
+					for range n {
+						v, err := am.Exec(w, 1, Payload{P: buf}).Wait(ctx)
+						if err != nil {
+							return err
+						}
+						if v != sz {
+							return fmt.Errorf("payload of %d bytes arrived as %d", sz, v)
+						}
+					}
+					return nil
+				}, nil)
+				if err != nil {
+					return nil, err
+				}
+				rs = append(rs, r)
+			}
+		default:
+			return nil, fmt.Errorf("bench: no AM benchmark %q (have %v)", op, AMOps)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	if err := w.Close(ctx); err != nil {
+		return nil, err
+	}
+	if pe.MyPE() != 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// twoSided measures loop0 on PE 0 while PE 1 runs loop1 (nil: nothing, it
+// waits in the barrier that ends each round) and the other PEs wait.
+func (m *meter) twoSided(op string, bytes int, loop0, loop1 func(n int) error) (Result, error) {
+	pe := m.pe
+	me := pe.MyPE()
+	fail := func(err error) (Result, error) { return Result{}, fmt.Errorf("bench: %s %d: %w", op, bytes, err) }
+	round := func(n int) (time.Duration, error) {
+		if err := pe.BarrierAll(m.ctx); err != nil {
+			return 0, err
+		}
+		t0 := mono()
+		var err error
+		switch {
+		case me == 0:
+			err = loop0(n)
+		case me == 1 && loop1 != nil:
+			err = loop1(n)
+		}
+		dt := mono() - t0
+		if err != nil {
+			return 0, err
+		}
+		return dt, pe.BarrierAll(m.ctx)
+	}
+	iters := 0
+	for n := 1; ; n *= 2 {
+		dt, err := round(n)
+		if err != nil {
+			return fail(err)
+		}
+		v := uint64(0)
+		if me == 0 && n >= 2 && (dt >= m.c.Target/8 || n >= m.c.MaxIters) {
+			v = uint64(m.itersFor(dt, n))
+		}
+		if v, err = m.share(v); err != nil {
+			return fail(err)
+		}
+		if v > 0 {
+			iters = int(v)
+			break
+		}
+	}
+	best := -1.0
+	for range m.c.Reps {
+		dt, err := round(iters)
+		if err != nil {
+			return fail(err)
+		}
+		if per := float64(dt.Nanoseconds()) / float64(iters); best < 0 || per < best {
+			best = per
+		}
+	}
+	return Result{Impl: ImplGshmem, Op: op, PEs: pe.NPEs(), Bytes: bytes, Iters: iters, NsPerOp: best}, nil
+}
+
+// pingPong is the raw shm round trip the AM round trip compares with: PE 0
+// puts i into PE 1's flag and waits for PE 1 to put i into its own.
+func (m *meter) pingPong() ([]Result, error) {
+	pe := m.pe
+	flags, err := shmem.Calloc[uint64](m.ctx, pe, 16) // [0]: PE 0's flag, [8]: PE 1's, on lines of their own
+	if err != nil {
+		return nil, err
+	}
+	defer shmem.Free(m.ctx, pe, flags)
+	seq := uint64(0)
+	r, err := m.twoSided(OpPingPong, 8, func(n int) error {
+		for range n {
+			seq++
+			if err := shmem.P(pe, flags.At(8), seq, 1); err != nil {
+				return err
+			}
+			if err := shmem.WaitUntil(m.ctx, pe, flags.At(0), shmem.CmpEQ, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, func(n int) error {
+		for range n {
+			seq++
+			if err := shmem.WaitUntil(m.ctx, pe, flags.At(8), shmem.CmpEQ, seq); err != nil {
+				return err
+			}
+			if err := shmem.P(pe, flags.At(0), seq, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return []Result{r}, err
+}
+
+// amRate: every PE sends n AMs of sz payload bytes to the next PE without
+// waiting, then waits for all; the result is the mean over PEs of the time
+// per AM.
+func (m *meter) amRate(w *am.World, sz int) (Result, error) {
+	p := prefaulted(sz)
+	next := (m.pe.MyPE() + 1) % m.pe.NPEs()
+	r, err := m.measure(OpAMRate, sz, allLoop, func(n int) (time.Duration, error) {
+		for range n {
+			am.Exec(w, next, Small{P: p})
+		}
+		return 0, w.WaitAll(m.ctx)
+	})
+	return r, err
+}
+
+// WriteAMSummary prints, after the table, what the AM rows mean together:
+// the AM round trip as a multiple of the raw ping-pong of the same run,
+// AMs per second per PE, and the AM bandwidth as a fraction of memmove.
+func WriteAMSummary(out io.Writer, ours, memmove []Result) {
+	var b strings.Builder
+	byKey := map[string]Result{}
+	for _, r := range ours {
+		byKey[fmt.Sprintf("%s/%d/%d", r.Op, r.PEs, r.Bytes)] = r
+	}
+	for _, r := range ours {
+		switch r.Op {
+		case OpAMRTT:
+			if pp, ok := byKey[fmt.Sprintf("%s/%d/8", OpPingPong, r.PEs)]; ok && pp.NsPerOp > 0 {
+				fmt.Fprintf(&b, "AM round trip on %d PEs: %.0f ns = %.2fx the flag ping-pong (%.0f ns) of this run\n",
+					r.PEs, r.NsPerOp, r.NsPerOp/pp.NsPerOp, pp.NsPerOp)
+			}
+		case OpAMRate:
+			if r.NsPerOp > 0 {
+				fmt.Fprintf(&b, "small AMs (%d B) on %d PEs: %.2f M AMs/s per PE\n", r.Bytes, r.PEs, 1e3/r.NsPerOp)
+			}
+		}
+	}
+	for _, r := range ours {
+		if r.Op != OpAMBW || r.NsPerOp <= 0 {
+			continue
+		}
+		for _, mm := range memmove {
+			if mm.Bytes == r.Bytes && mm.NsPerOp > 0 {
+				fmt.Fprintf(&b, "AM payload %s on %d PEs: %.2f GB/s = %.2f of memmove (%.2f GB/s)\n", formatSize(r.Bytes), r.PEs,
+					float64(r.Bytes)/r.NsPerOp, mm.NsPerOp/r.NsPerOp, float64(mm.Bytes)/mm.NsPerOp)
+			}
+		}
+	}
+	if b.Len() > 0 {
+		fmt.Fprintf(out, "\nActive messages\n%s", b.String())
+	}
+}

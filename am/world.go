@@ -91,7 +91,8 @@ type World struct {
 	parked   atomic.Int32
 	workers  atomic.Int32
 	busy     atomic.Int32
-	sentinel atomic.Bool
+	sentinel atomic.Bool  // a goroutine watches the queues (an idle worker, or a waiter)
+	roleWant atomic.Int32 // waiters that want the sentinel's role
 	waiters  atomic.Int32 // goroutines asleep (or about to be) in the fabric's Wait
 
 	calls struct {
@@ -428,7 +429,7 @@ func (w *World) worker(temp bool) {
 		if temp {
 			return
 		}
-		if w.sentinel.CompareAndSwap(false, true) {
+		if w.roleWant.Load() == 0 && w.sentinel.CompareAndSwap(false, true) {
 			err := w.fabWait(w.ctx, w.sentinelReady)
 			w.sentinel.Store(false)
 			if err != nil && w.ctx.Err() == nil {
@@ -437,6 +438,10 @@ func (w *World) worker(temp bool) {
 			continue
 		}
 		w.parked.Add(1)
+		if !w.sentinel.Load() && w.roleWant.Load() == 0 { // the role came free meanwhile
+			w.parked.Add(-1)
+			continue
+		}
 		select {
 		case <-w.idle:
 		case <-w.ctx.Done():
@@ -455,7 +460,7 @@ func (w *World) wakeOne() {
 }
 
 func (w *World) sentinelReady() bool {
-	return w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.inboundReady()
+	return w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.roleWant.Load() > 0 || w.inboundReady()
 }
 
 // inboundReady reports whether a peer wrote frames we have not drained.
@@ -493,9 +498,41 @@ func (w *World) fabWait(ctx context.Context, cond func() bool) error {
 // on an AM it launched never starves the pool). What wakes it: a peer's
 // write to a queue, a local completion, ctx ending, or a peer dying.
 func (w *World) block(ctx context.Context, cond func() bool) error {
+	if cond() {
+		return nil
+	}
+	// The waiter takes the sentinel's role while it waits: one goroutine
+	// watches the queues, and a peer's write wakes the goroutine that needs
+	// it rather than an idle worker (whose wake-up would cost the writer a
+	// system call per message). A sleeping sentinel is asked to step down.
+	role, want := false, false
+	defer func() {
+		if role {
+			w.sentinel.Store(false)
+		}
+		if want {
+			w.roleWant.Add(-1)
+		}
+		if (role || want) && w.roleWant.Load() == 0 {
+			w.wakeOne() // a worker takes the role back
+		}
+	}()
 	for {
 		if cond() {
 			return nil
+		}
+		if !role {
+			if w.sentinel.CompareAndSwap(false, true) {
+				role = true
+				if want {
+					want = false
+					w.roleWant.Add(-1)
+				}
+			} else if !want {
+				want = true
+				w.roleWant.Add(1)
+				w.fab.Notify(w.me, w.base, 8)
+			}
 		}
 		w.flushDirty()
 		w.poll()

@@ -95,7 +95,8 @@ func amRegistry() *am.Registry {
 // fastest counting. pingpong, amrtt and ambw time PE 0's loop while PE 1
 // answers (pingpong: in its main goroutine; the AMs: on its handler
 // goroutines, its main goroutine asleep in a barrier); amrate times every
-// PE's loop and takes the mean.
+// PE's loop and takes the mean. pingpong runs before the World is made,
+// so that no handler goroutine shares its PEs.
 func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Result, error) {
 	c = c.withDefaults()
 	if pe.NPEs() < 2 {
@@ -109,17 +110,25 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 	if m.table, err = shmem.Calloc[float64](ctx, pe, pe.NPEs()); err != nil {
 		return nil, err
 	}
+	var out []Result
+	if slices.Contains(ops, OpPingPong) {
+		// Before the World exists: the raw figure, with no handler
+		// goroutine beside the ping-pong's.
+		rs, err := m.pingPong()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
 	w, err := am.New(ctx, pe, amRegistry(), am.Options{ArenaBytes: amArena})
 	if err != nil {
 		return nil, err
 	}
 	defer w.Abort()
-	var out []Result
 	for _, op := range ops {
 		var rs []Result
 		switch op {
 		case OpPingPong:
-			rs, err = m.pingPong()
 		case OpAMRTT:
 			var r Result
 			r, err = m.twoSided(op, 0, func(n int) error {

@@ -90,7 +90,7 @@ func TestRegister(t *testing.T) {
 
 type hidden struct{ secret int }
 
-func (hidden) Exec(*am.Context) (int, error) { return 0, nil }
+func (h hidden) Exec(*am.Context) (int, error) { return h.secret, nil }
 
 type withChan struct{ C chan int }
 

@@ -179,7 +179,6 @@ func (f Fail) Exec(*am.Context) (int, error) { return 0, errors.New(f.Why) }
 func newWorld(t *petest.T, pe *hostshmem.PE, opt am.Options) *am.World {
 	w, err := am.New(t.Context(), pe, reg, opt)
 	require.NoError(t, err)
-	hits.Store(w, new(atomic.Int64)) // a new World may reuse a freed one's address
 	return w
 }
 
@@ -191,6 +190,7 @@ func scenarioBasic(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 
 	// No-return AMs to one PE, to all, and around a ring.
@@ -313,6 +313,7 @@ func scenarioReturnAM(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	for i := range n {
 		nx, err := am.Exec(w, i, Bounce{Tag: "t"}).Wait(ctx)
@@ -332,6 +333,7 @@ func scenarioRecursive(t *petest.T, pe *hostshmem.PE) {
 	// One handler goroutine: nested waits must not starve it.
 	w := newWorld(t, pe, am.Options{Threads: 1})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	for d := range 6 {
 		got, err := am.Exec(w, (me+1)%n, Recurse{Depth: d}).Wait(ctx)
@@ -348,6 +350,7 @@ func scenarioMix(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{ArenaBytes: 3 << 20, RingBytes: 16 << 10})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	rng := rand.New(rand.NewPCG(uint64(me), 42))
 	sizes := []int{0, 1, 7, 8, 100, 1000, 4095, 4096, 4097, 20000, 65536, 300000, 1 << 20, 2 << 20}
@@ -434,6 +437,7 @@ func scenarioFailures(t *petest.T, pe *hostshmem.PE) {
 	w, err := am.New(ctx, pe, r, am.Options{})
 	require.NoError(t, err)
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	dst := (me + 1) % n
 
@@ -495,6 +499,7 @@ func scenarioAggregate(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{RingBytes: 8 << 10})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	const k = 5000
 	fs := make([]*am.Future[int64], k)

@@ -59,6 +59,7 @@ func scenarioDarc(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	d, err := am.NewDarc(ctx, w, atomic.Int64{})
 	require.NoError(t, err)
@@ -115,6 +116,7 @@ func scenarioDarcStress(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{Threads: 2})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	d, err := am.NewDarc(ctx, w, atomic.Int64{})
 	require.NoError(t, err)
@@ -170,6 +172,7 @@ func scenarioConvert(t *petest.T, pe *hostshmem.PE) {
 	}})
 	require.NoError(t, err)
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me := w.MyPE()
 	d, err := am.NewDarc(ctx, w, map[string]int{"pe": me})
 	require.NoError(t, err)
@@ -240,6 +243,7 @@ func scenarioRw(t *petest.T, pe *hostshmem.PE) {
 	ctx := t.Context()
 	w := newWorld(t, pe, am.Options{})
 	defer w.Abort()
+	defer hits.Delete(w) // a later World may reuse its address
 	me, n := w.MyPE(), w.NPEs()
 	m, err := am.NewLocalRwDarc(ctx, w, map[string]int{})
 	require.NoError(t, err)

@@ -40,6 +40,7 @@ type Error struct {
 	Msg  string // the handler's error text, the panic value and stack, ...
 }
 
+// Error says where the AM failed and why.
 func (e *Error) Error() string {
 	return fmt.Sprintf("am: %s on PE %d: %v: %s", e.AM, e.PE, e.Kind, e.Msg)
 }

@@ -80,7 +80,8 @@ type call struct {
 	e      *entry
 	tname  string // the AM type when e is nil (unregistered)
 	state  atomic.Int32
-	done   chan struct{}
+	doneMu sync.Mutex
+	done   chan struct{} // made by Done only: most futures are waited on, not selected on
 	res    any
 	err    error
 	s      *scope
@@ -102,7 +103,7 @@ func (c *call) name() string {
 }
 
 func (w *World) newCall(e *entry, pe int, s *scope, tname string, m *multi) *call {
-	c := &call{w: w, pe: pe, e: e, tname: tname, done: make(chan struct{}), s: s, arena: -1, parent: m}
+	c := &call{w: w, pe: pe, e: e, tname: tname, s: s, arena: -1, parent: m}
 	for p := s; p != nil; p = p.parent {
 		p.pending.Add(1)
 	}
@@ -136,8 +137,12 @@ func (w *World) complete(c *call, res any, err error) {
 			d.decRef(w)
 		}
 	}
+	c.doneMu.Lock()
 	c.state.Store(2)
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
+	c.doneMu.Unlock()
 	if c.parent != nil && c.parent.left.Add(-1) == 0 {
 		close(c.parent.done)
 	}
@@ -213,7 +218,16 @@ func (f *Future[R]) Done() <-chan struct{} {
 	if f.m != nil {
 		return f.m.done
 	}
-	return f.c.done
+	c := f.c
+	c.doneMu.Lock()
+	defer c.doneMu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.state.Load() == 2 {
+			close(c.done)
+		}
+	}
+	return c.done
 }
 
 func failed[R any](w *World, s *scope, m *multi, name string, pe int, err error) *Future[R] {
@@ -413,7 +427,8 @@ func (w *World) run(t *task) {
 		w.reply(t, nil, t.err)
 		return
 	}
-	ctx := &Context{Context: w.ctx, w: w, origin: t.src}
+	t.ctx = Context{Context: w.ctx, w: w, origin: t.src}
+	ctx := &t.ctx
 	res, err := w.safeExec(t.e, ctx, t.arg)
 	dropRefs(w, t.darcs)
 	if err == nil && t.e.isNext && (t.call != nil || t.src == w.me) {

@@ -345,6 +345,7 @@ type task struct {
 	err   error // set when the request failed before its handler (decode, unregistered)
 	tid   uint64
 	darcs []darcRef
+	ctx   Context // the handler's (one allocation with the task)
 }
 
 func (w *World) push(ts ...*task) {

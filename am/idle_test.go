@@ -1,0 +1,102 @@
+package am_test
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/am"
+	"github.com/gshmem/gshmem/fabric/inproc"
+	"github.com/gshmem/gshmem/hostshmem"
+)
+
+// worlds makes n inproc PEs and a World on each with opt.
+func worlds(t *testing.T, ctx context.Context, n int, opt am.Options) ([]*hostshmem.PE, []*am.World) {
+	t.Helper()
+	job, err := inproc.New(n, hostshmem.RegionSize(8<<20))
+	require.NoError(t, err)
+	pes := make([]*hostshmem.PE, n)
+	for i := range pes {
+		pes[i], err = hostshmem.New(job.Fabric(i), hostshmem.Config{})
+		require.NoError(t, err)
+	}
+	ws := make([]*am.World, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws[i], errs[i] = am.New(ctx, pes[i], reg, opt)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	return pes, ws
+}
+
+func closeAll(ctx context.Context, pes []*hostshmem.PE, ws []*am.World) {
+	var wg sync.WaitGroup
+	for i := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws[i].Close(ctx)
+			pes[i].Finalize(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// TestThreadsFromEnv: GSHMEM_THREADS sizes the handler pool, and
+// LAMELLAR_THREADS when it is unset.
+func TestThreadsFromEnv(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{"GSHMEM_THREADS": "3"}, 3},
+		{map[string]string{"LAMELLAR_THREADS": "5"}, 5},
+		{map[string]string{"GSHMEM_THREADS": "2", "LAMELLAR_THREADS": "5"}, 2},
+	} {
+		pes, ws := worlds(t, ctx, 2, am.Options{Getenv: func(k string) string { return c.env[k] }})
+		for _, w := range ws {
+			require.Equal(t, c.want, w.Threads(), "%v", c.env)
+		}
+		v, err := am.Exec(ws[0], 1, WhoAmI{}).Wait(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, v)
+		closeAll(ctx, pes, ws)
+	}
+	_, err := am.New(ctx, nil, reg, am.Options{})
+	require.ErrorIs(t, err, am.ErrInvalidArg)
+}
+
+// TestIdleCostsNoCPU: an idle World sleeps (spin, yield, then the futex):
+// two PEs idling for half a second use a small fraction of a core.
+func TestIdleCostsNoCPU(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pes, ws := worlds(t, ctx, 2, am.Options{})
+	_, err := am.Exec(ws[0], 1, WhoAmI{}).Wait(ctx)
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // past the spin and yield phases
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	c0, t0 := cpu(), time.Now()
+	time.Sleep(500 * time.Millisecond)
+	used, wall := cpu()-c0, time.Since(t0)
+	require.Less(t, used, wall/4, "idle Worlds used %v of CPU in %v", used, wall)
+	closeAll(ctx, pes, ws)
+}

@@ -63,6 +63,7 @@ func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, e *encoder, 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	start := len(q.stage)
+	first := start == 0
 	if err := appendFrame(q, kind, flags, id, tid, e, enc); err != nil {
 		return err
 	}
@@ -70,22 +71,26 @@ func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, e *encoder, 
 		q.stage = q.stage[:start]
 		return fmt.Errorf("%w: frame of %d bytes does not fit a queue of %d", ErrTooLarge, n, w.ringB)
 	}
-	return w.afterStageLocked(pe, q)
+	return w.afterStageLocked(pe, q, first)
 }
 
-// afterStageLocked flushes q now when the stage is full, when aggregation is
-// off, or when pe has drained everything we sent (nothing to aggregate
-// with: send now for latency); else it leaves the stage for the next flush
-// (a wait, an idle worker, or more AMs).
-func (w *World) afterStageLocked(pe int, q *outQ) error {
-	flush := w.opt.FlushBytes < 0 || len(q.stage) >= w.opt.FlushBytes || q.head == q.tail
-	if !flush {
+// afterStageLocked applies the aggregation rule. A frame goes at once
+// when it is alone in the stage and the receiver is not far behind (by
+// our last look at its head: a lone AM must not wait, and reading a
+// peer's head costs a cache miss, so we look again only when the backlog
+// seems large). Frames to a receiver that is behind aggregate in the
+// stage until it reaches FlushBytes, or until this PE waits or idles
+// (block and the idle worker flush dirty stages).
+func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
+	behind := func() bool { return q.tail-q.head >= w.ringB/4 }
+	flush := w.opt.FlushBytes < 0 || len(q.stage) >= w.opt.FlushBytes || (first && !behind())
+	if !flush && first {
 		h, err := w.peerLoad(pe, w.ringOff(w.me)+lineB)
 		if err != nil {
 			return err
 		}
 		q.head = h
-		flush = h == q.tail
+		flush = !behind()
 	}
 	if flush {
 		return w.flushLocked(w.ctx, pe, q)
@@ -93,7 +98,7 @@ func (w *World) afterStageLocked(pe int, q *outQ) error {
 	if !q.dirty {
 		q.dirty = true
 		if w.dirty.Add(1) == 1 {
-			w.fab.Notify(w.me, w.base, 8) // an idle worker flushes it
+			w.fab.Notify(w.me, w.base, 8) // a sleeping sentinel flushes it
 		}
 	}
 	return nil

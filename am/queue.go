@@ -206,7 +206,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 		w.poll()
 		spins++
 		switch {
-		case spins < 64:
+		case spins < 1024: // let this PE's other goroutines (its handlers) run
 			runtime.Gosched()
 		default:
 			if spins%64 == 0 {
@@ -214,7 +214,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 					w.peerError(err)
 				}
 			}
-			time.Sleep(time.Duration(min(spins, 1000)) * time.Microsecond)
+			time.Sleep(time.Duration(min(spins-1000, 50)) * time.Microsecond)
 		}
 	}
 	q.stage = q.stage[:0]

@@ -541,6 +541,11 @@ func (w *World) block(ctx context.Context, cond func() bool) error {
 			return nil
 		}
 		if t := w.pop(); t != nil {
+			if role { // a handler may block: let a worker watch meanwhile
+				role = false
+				w.sentinel.Store(false)
+				w.wakeOne()
+			}
 			w.busy.Add(1)
 			w.run(t)
 			w.busy.Add(-1)

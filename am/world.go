@@ -258,6 +258,9 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	for range opt.Threads {
 		w.startWorker(false)
 	}
+	// A World left open when its PE goes away stops with it rather than
+	// touching unmapped memory.
+	pe.OnClose(w.Abort)
 	return w, nil
 }
 
@@ -296,10 +299,9 @@ func (w *World) Close(ctx context.Context) error {
 
 // Abort stops this PE's handler goroutines at once, without waiting for
 // its AMs or its peers, and fails its pending futures with ErrClosed. It
-// is for error paths: a PE that leaves the job early must Abort (or Close)
-// its World before the PE itself is finalized or aborted, since the
-// handler goroutines use its symmetric memory. Abort after Close does
-// nothing.
+// is for error paths. A World still open when its PE is finalized or
+// aborted is aborted then (hostshmem.PE.OnClose), before the PE's memory
+// goes. Abort after Close does nothing.
 func (w *World) Abort() {
 	if w.closed.Swap(true) {
 		return

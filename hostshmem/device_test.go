@@ -258,3 +258,16 @@ func TestDeviceExternalRouting(t *testing.T) {
 	})
 	assert.Equal(t, int32(2), closed.Load(), "every PE closes its device memory at Finalize")
 }
+
+// OnClose functions run once, last registered first, when the PE is
+// finalized.
+func TestOnClose(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	runPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) {
+		pe.OnClose(func() { mu.Lock(); order = append(order, "first"); mu.Unlock() })
+		pe.OnClose(func() { mu.Lock(); order = append(order, "second"); mu.Unlock() })
+		assert.Empty(t, order)
+	})
+	assert.Equal(t, []string{"second", "first"}, order)
+}

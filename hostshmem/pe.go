@@ -44,6 +44,11 @@ type PE struct {
 	devExternal     bool
 	gpu             DeviceMemory
 
+	onClose struct { // run by close, last registered first
+		sync.Mutex
+		fns []func()
+	}
+
 	dflt    Ctx     // the default context
 	pushMax uintptr // push-slot payload of new teams (Config.CollPushMax)
 
@@ -170,7 +175,24 @@ func (p *PE) Abort() {
 	}
 }
 
+// OnClose registers fn to run when p is finalized (after the closing
+// barrier) or aborted, before its memory is released: layers that run
+// goroutines on p's memory (package am) stop them there. Functions run
+// last registered first, on the goroutine that finalizes or aborts p.
+func (p *PE) OnClose(fn func()) {
+	p.onClose.Lock()
+	defer p.onClose.Unlock()
+	p.onClose.fns = append(p.onClose.fns, fn)
+}
+
 func (p *PE) close(clean bool) {
+	p.onClose.Lock()
+	fns := p.onClose.fns
+	p.onClose.fns = nil
+	p.onClose.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
 	p.regions = nil
 	p.local = nil
 	if p.gpu != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/gshmem/gshmem/device/cuda"
@@ -127,7 +128,10 @@ func Choose(cfg config.Config) (*Plan, error) {
 	drv, err := cuda.Load("")
 	if err != nil {
 		if errors.Is(err, cuda.ErrNoDriver) || errors.Is(err, cuda.ErrNoDevice) {
-			p.reason = err.Error()
+			p.reason = strings.TrimPrefix(err.Error(), "cuda: ")
+			if ce := (*cuda.Error)(nil); errors.As(err, &ce) {
+				p.reason = fmt.Sprintf("no GPU: %s returned %s", ce.Op, ce.Name)
+			}
 			if cfg.Device != "" {
 				return nil, fmt.Errorf("device: %s=%s but no GPU is usable: %w", config.EnvDevice, cfg.Device, err)
 			}

@@ -18,7 +18,8 @@ import (
 // Heap is one PE's device heap in GPU memory, with its peers' heaps mapped
 // into this process: peers in other processes through CUDA IPC memory
 // handles (cuIpcGetMemHandle / cuIpcOpenMemHandle, exchanged over the host
-// fabric), peers in this process on the same GPU by their pointers. It
+// fabric), peers in this process by their pointers (one address space;
+// peer access is enabled for those on other GPUs). It
 // implements hostshmem.DeviceMemory: host puts, gets and atomics on device
 // objects use the copy engine and a one-thread kernel.
 //
@@ -39,6 +40,8 @@ type Heap struct {
 	peers  []cuda.DevicePtr // per PE as mapped here; 0: not mapped
 	why    []string         // per unmapped PE: the reason
 	opened []bool           // mapped with IpcOpenMemHandle (closed at Close)
+	drv    *cuda.Driver
+	others []*cuda.Context // primary contexts of this process's other GPUs we use peer access to
 
 	mod *Module // the runtime's kernels (kernels.PTX)
 
@@ -75,6 +78,7 @@ func (h *Heap) record(ipc cuda.IpcMemHandle, ipcOK bool) []byte {
 	if ipcOK {
 		r[32] = 1
 	}
+	binary.LittleEndian.PutUint64(r[40:], uint64(h.ctx.Ordinal()))
 	copy(r[64:128], ipc[:])
 	return r
 }
@@ -96,7 +100,7 @@ func Attach(ctx context.Context, pe *hostshmem.PE, plan *Plan, localRank int) (e
 	if err != nil {
 		return fmt.Errorf("device: attach GPU %d: %w", ordinal, err)
 	}
-	h := &Heap{ctx: c, me: pe.MyPE(), n: pe.NPEs(), size: pe.DeviceHeapSize() + hostshmem.DeviceReservedBytes, sym: pe.DeviceOffset()}
+	h := &Heap{ctx: c, drv: plan.drv, me: pe.MyPE(), n: pe.NPEs(), size: pe.DeviceHeapSize() + hostshmem.DeviceReservedBytes, sym: pe.DeviceOffset()}
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -189,7 +193,13 @@ func (h *Heap) mapPeer(j int, r []byte, ipcErr error) {
 			h.peers[j] = cuda.DevicePtr(binary.LittleEndian.Uint64(r[24:]))
 			return
 		}
-		h.why[j] = "is in this process on another GPU (run one PE per process with gpurun to map it)"
+		// Another GPU of this process: one address space (UVA), so its
+		// pointer works here once this context may access that device.
+		if err := h.enablePeer(int(binary.LittleEndian.Uint64(r[40:]))); err != nil {
+			h.why[j] = "is in this process on another GPU that this one cannot access: " + err.Error()
+			return
+		}
+		h.peers[j] = cuda.DevicePtr(binary.LittleEndian.Uint64(r[24:]))
 		return
 	}
 	if r[32] == 0 {
@@ -208,6 +218,32 @@ func (h *Heap) mapPeer(j int, r []byte, ipcErr error) {
 		return
 	}
 	h.peers[j], h.opened[j] = p, true
+}
+
+// enablePeer gives this heap's context access to GPU ordinal's memory.
+func (h *Heap) enablePeer(ordinal int) error {
+	for _, o := range h.others {
+		if o.Ordinal() == ordinal {
+			return nil
+		}
+	}
+	pc, err := h.drv.Primary(ordinal)
+	if err != nil {
+		return err
+	}
+	can, err := h.ctx.CanAccessPeer(pc)
+	if err == nil && !can {
+		err = fmt.Errorf("no peer-to-peer path from GPU %d to GPU %d", h.ctx.Ordinal(), ordinal)
+	}
+	if err == nil {
+		err = h.ctx.EnablePeerAccess(pc)
+	}
+	if err != nil {
+		pc.Close()
+		return err
+	}
+	h.others = append(h.others, pc)
+	return nil
 }
 
 // peer returns PE pe's heap base as mapped here.
@@ -350,6 +386,9 @@ func (h *Heap) Close() error {
 		}
 		if h.hostWords != nil {
 			errs = append(errs, h.ctx.HostFree(h.hostWords))
+		}
+		for _, o := range h.others {
+			errs = append(errs, o.Close())
 		}
 		errs = append(errs, h.ctx.Close())
 	})

@@ -314,3 +314,33 @@ func (c *Context) IpcCloseMemHandle(p DevicePtr) error {
 	}
 	return nil
 }
+
+// codePeerAccessAlreadyEnabled is CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED.
+const codePeerAccessAlreadyEnabled = 704
+
+// CanAccessPeer reports whether kernels on this context's device can load
+// and store the memory of peer's device (cuDeviceCanAccessPeer): NVLink or
+// PCIe peer-to-peer. Devices of one ordinal can.
+func (c *Context) CanAccessPeer(peer *Context) (bool, error) {
+	if c.dev == peer.dev {
+		return true, nil
+	}
+	can, r := c.lib.canAccessPeer(c.dev, peer.dev)
+	if r != 0 {
+		return false, c.err("cuDeviceCanAccessPeer", r)
+	}
+	return can, nil
+}
+
+// EnablePeerAccess lets kernels and copies of this context use pointers
+// into peer's allocations (cuCtxEnablePeerAccess); enabling it twice is
+// not an error. Contexts of one device need nothing.
+func (c *Context) EnablePeerAccess(peer *Context) error {
+	if c.ctx == peer.ctx {
+		return nil
+	}
+	if r := c.lib.enablePeer(c.ctx, peer.ctx); r != 0 && r != codePeerAccessAlreadyEnabled {
+		return c.err("cuCtxEnablePeerAccess", r)
+	}
+	return nil
+}

@@ -128,6 +128,8 @@ int cuIpcOpenMemHandle_v2(CUdeviceptr *p, CUipcMemHandle h, unsigned flags) {
 	return 0;
 }
 int cuIpcCloseMemHandle(CUdeviceptr p) { NEED_CTX(); return 0; }
+int cuDeviceCanAccessPeer(int *can, int dev, int peer) { *can = dev != peer; return 0; }
+int cuCtxEnablePeerAccess(void *peer, unsigned int flags) { NEED_CTX(); return 0; }
 
 int cuStreamCreate(void **s, unsigned flags) { NEED_CTX(); if (flags > 1) return 1; *s = calloc(1, sizeof(fake_stream)); return 0; }
 int cuStreamDestroy_v2(void *s) { NEED_CTX(); free(s); return 0; }

@@ -208,6 +208,16 @@ func (l driverLib) ipcClose(ctx uintptr, p uint64) result {
 	return result(C.gshm_ipc_close(l.p, C.uintptr_t(ctx), C.CUdeviceptr(p)))
 }
 
+func (l driverLib) canAccessPeer(dev, peer int32) (bool, result) {
+	var can C.int
+	r := C.gshm_can_access_peer(l.p, &can, C.CUdevice(dev), C.CUdevice(peer))
+	return can != 0, result(r)
+}
+
+func (l driverLib) enablePeer(ctx, peer uintptr) result {
+	return result(C.gshm_enable_peer(l.p, C.uintptr_t(ctx), C.uintptr_t(peer)))
+}
+
 func (l driverLib) streamCreate(ctx uintptr, flags uint32) (uintptr, result) {
 	var s C.uintptr_t
 	r := C.gshm_stream_create(l.p, C.uintptr_t(ctx), C.uint(flags), &s)

@@ -66,6 +66,8 @@ func (driverLib) hostDevPtr(uintptr, unsafe.Pointer) (uint64, result)          {
 func (driverLib) ipcGet(uintptr, uint64, *[64]byte) result                     { return notInit }
 func (driverLib) ipcOpen(uintptr, *[64]byte) (uint64, result)                  { return 0, notInit }
 func (driverLib) ipcClose(uintptr, uint64) result                              { return notInit }
+func (driverLib) canAccessPeer(int32, int32) (bool, result)                    { return false, notInit }
+func (driverLib) enablePeer(uintptr, uintptr) result                           { return notInit }
 func (driverLib) streamCreate(uintptr, uint32) (uintptr, result)               { return 0, notInit }
 func (driverLib) streamDestroy(uintptr, uintptr) result                        { return notInit }
 func (driverLib) streamSync(uintptr, uintptr) result                           { return notInit }

@@ -91,6 +91,9 @@ typedef struct gshm_cuda {
 	CUresult (*IpcOpenMemHandle)(CUdeviceptr *, CUipcMemHandle, unsigned int);
 	CUresult (*IpcCloseMemHandle)(CUdeviceptr);
 
+	CUresult (*DeviceCanAccessPeer)(int *, CUdevice, CUdevice);
+	CUresult (*CtxEnablePeerAccess)(CUcontext, unsigned int);
+
 	CUresult (*StreamCreate)(CUstream *, unsigned int);
 	CUresult (*StreamDestroy)(CUstream);
 	CUresult (*StreamSynchronize)(CUstream);
@@ -162,6 +165,8 @@ static const gshm_cuda_sym gshm_cuda_syms[] = {
 	GSHM_SYM(IpcGetMemHandle, "cuIpcGetMemHandle", NULL),
 	GSHM_SYM(IpcOpenMemHandle, "cuIpcOpenMemHandle_v2", NULL),
 	GSHM_SYM(IpcCloseMemHandle, "cuIpcCloseMemHandle", NULL),
+	GSHM_SYM(DeviceCanAccessPeer, "cuDeviceCanAccessPeer", NULL),
+	GSHM_SYM(CtxEnablePeerAccess, "cuCtxEnablePeerAccess", NULL),
 	GSHM_SYM(StreamCreate, "cuStreamCreate", NULL),
 	GSHM_SYM(StreamDestroy, "cuStreamDestroy_v2", NULL),
 	GSHM_SYM(StreamSynchronize, "cuStreamSynchronize", NULL),
@@ -433,6 +438,17 @@ static inline CUresult gshm_ipc_open(gshm_cuda *d, uintptr_t ctx, const void *h6
 static inline CUresult gshm_ipc_close(gshm_cuda *d, uintptr_t ctx, CUdeviceptr p) {
 	GSHM_CTX(d, ctx);
 	return d->IpcCloseMemHandle(p);
+}
+
+// ---- peer access between devices of one process ----
+
+static inline CUresult gshm_can_access_peer(gshm_cuda *d, int *can, CUdevice dev, CUdevice peer) {
+	return d->DeviceCanAccessPeer(can, dev, peer);
+}
+
+static inline CUresult gshm_enable_peer(gshm_cuda *d, uintptr_t ctx, uintptr_t peer) {
+	GSHM_CTX(d, ctx);
+	return d->CtxEnablePeerAccess((CUcontext)peer, 0);
 }
 
 // ---- streams and events ----

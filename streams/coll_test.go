@@ -79,7 +79,7 @@ func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream, 
 		require.NoError(t, err)
 
 		for _, op := range []shmem.ReduceOp{shmem.OpSum, shmem.OpProd, shmem.OpMin, shmem.OpMax} {
-			copy(shmem.Local(pe, src), inputs(op, me, n*np)) // no op in flight reads src
+			require.NoError(t, shmem.Put(pe, src, inputs(op, me, n*np), me)) // no op in flight reads src
 			require.NoError(t, streams.AllReduce(s, team, op, ar, src.Slice(0, n), n))
 			require.NoError(t, streams.ReduceScatter(s, team, op, rs, src, n))
 			require.NoError(t, s.Synchronize(ctx), "%s %v n=%d", name, op, n)
@@ -94,13 +94,13 @@ func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream, 
 				heads[j] = srcs[j][:n]
 			}
 			require.NoError(t, shmem.ReduceN(op, want, heads))
-			assert.Equal(t, want, shmem.Local(pe, ar), "allreduce %s %v n=%d", name, op, n)
+			assert.Equal(t, want, mine(t, pe, ar), "allreduce %s %v n=%d", name, op, n)
 			blocks := make([][]T, np)
 			for j := range blocks {
 				blocks[j] = srcs[j][me*n : (me+1)*n]
 			}
 			require.NoError(t, shmem.ReduceN(op, want, blocks))
-			assert.Equal(t, want, shmem.Local(pe, rs), "reduce_scatter %s %v n=%d", name, op, n)
+			assert.Equal(t, want, mine(t, pe, rs), "reduce_scatter %s %v n=%d", name, op, n)
 
 			// In place: ar = sum(ar) over the team.
 			require.NoError(t, streams.AllReduce(s, team, op, ar, ar, n))
@@ -112,10 +112,10 @@ func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream, 
 				same[j] = before
 			}
 			require.NoError(t, shmem.ReduceN(op, want, same))
-			assert.Equal(t, want, shmem.Local(pe, ar), "allreduce in place %s %v n=%d", name, op, n)
+			assert.Equal(t, want, mine(t, pe, ar), "allreduce in place %s %v n=%d", name, op, n)
 		}
 
-		copy(shmem.Local(pe, src), inputs(shmem.OpSum, me, n*np))
+		require.NoError(t, shmem.Put(pe, src, inputs(shmem.OpSum, me, n*np), me))
 		root := np - 1
 		require.NoError(t, streams.AllGather(s, team, all, src.Slice(0, n), n))
 		require.NoError(t, streams.AllToAll(s, team, a2a, src, n))
@@ -127,12 +127,20 @@ func collCase[T streams.CollElem](t *petest.T, pe *shmem.PE, s *streams.Stream, 
 			wantAll = append(wantAll, in[:n]...)
 			wantA2A = append(wantA2A, in[me*n:(me+1)*n]...)
 		}
-		assert.Equal(t, wantAll, shmem.Local(pe, all), "allgather %s n=%d", name, n)
-		assert.Equal(t, wantA2A, shmem.Local(pe, a2a), "alltoall %s n=%d", name, n)
-		assert.Equal(t, inputs(shmem.OpSum, root, n), shmem.Local(pe, bc), "broadcast %s n=%d", name, n)
+		assert.Equal(t, wantAll, mine(t, pe, all), "allgather %s n=%d", name, n)
+		assert.Equal(t, wantA2A, mine(t, pe, a2a), "alltoall %s n=%d", name, n)
+		assert.Equal(t, inputs(shmem.OpSum, root, n), mine(t, pe, bc), "broadcast %s n=%d", name, n)
 
 		for _, x := range []shmem.Sym[T]{bc, a2a, all, rs, ar, src} {
 			require.NoError(t, shmem.Free(ctx, pe, x))
 		}
 	}
+}
+
+// mine reads this PE's copy of s with Get, which works on either heap, GPU
+// memory included (Local has no slice of GPU memory).
+func mine[T shmem.Elem](t require.TestingT, pe *shmem.PE, s shmem.Sym[T]) []T {
+	v := make([]T, s.Len())
+	require.NoError(t, shmem.Get(pe, v, s, pe.MyPE()))
+	return v
 }

@@ -59,32 +59,38 @@ func ringCase(t *petest.T, pe *shmem.PE, srcSpace, dstSpace shmem.Space) {
 		}
 		return nil
 	}
+	// checkMine checks this PE's copy of s, read with Get (either heap).
+	checkMine := func(what string, s shmem.Sym[int64], round, from int) error {
+		v := make([]int64, k)
+		if err := shmem.Get(pe, v, s, me); err != nil {
+			return err
+		}
+		return check(what, v, round, from)
+	}
 	for round := 1; round <= rounds; round++ {
 		require.NoError(t, s.Go(func(context.Context) error {
-			for i, x := 0, shmem.Local(pe, src); i < k; i++ {
-				x[i] = want(round, me, i)
+			v := make([]int64, k)
+			for i := range v {
+				v[i] = want(round, me, i)
 			}
-			return nil
+			return shmem.Put(pe, src, v, me) // either heap, GPU memory included
 		}))
 		require.NoError(t, streams.PutSignal(s, dst, src, sig, uint64(round), shmem.SignalSet, right))
 		require.NoError(t, streams.SignalWait(s, sig, shmem.CmpGE, uint64(round)))
-		require.NoError(t, s.Go(func(context.Context) error { return check("dst", shmem.Local(pe, dst), round, left) }))
+		require.NoError(t, s.Go(func(context.Context) error { return checkMine("dst", dst, round, left) }))
 		require.NoError(t, s.Quiet())
 		require.NoError(t, streams.Get(s, back, dst, right))
-		require.NoError(t, s.Go(func(context.Context) error { return check("back", shmem.Local(pe, back), round, me) }))
+		require.NoError(t, s.Go(func(context.Context) error { return checkMine("back", back, round, me) }))
 		require.NoError(t, s.Barrier(world)) // the right neighbour has checked dst
 	}
 	// Plain puts: a put, a quiet and a barrier deliver the data.
-	require.NoError(t, s.Go(func(context.Context) error {
-		clear(shmem.Local(pe, dst))
-		return nil
-	}))
+	require.NoError(t, s.Go(func(context.Context) error { return shmem.Put(pe, dst, make([]int64, k), me) }))
 	require.NoError(t, s.Barrier(world))
 	require.NoError(t, streams.Put(s, dst.Slice(0, 10), src.Slice(0, 10), right))
 	require.NoError(t, s.Quiet())
 	require.NoError(t, s.Barrier(world))
 	require.NoError(t, s.Synchronize(ctx))
-	got := shmem.Local(pe, dst)
+	got := mine(t, pe, dst)
 	for i := 0; i < 10; i++ {
 		assert.Equal(t, want(rounds, left, i), got[i], "dst[%d]", i)
 	}

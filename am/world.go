@@ -69,6 +69,7 @@ type World struct {
 	local   []byte   // this PE's region
 	regions [][]byte // peers' regions, nil where reachable only by RMA
 	watchN  uintptr  // bytes of the AM area that waiters watch
+	spinNs  int64    // how long waiters poll before sleeping (spinBudget)
 
 	out   []*outQ
 	inH   []atomic.Uint64 // consumer heads: written under the poll token, read by waiters
@@ -219,6 +220,10 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	}
 	n := pe.NPEs()
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
+	w.spinNs = int64(spinBudget)
+	if n > runtime.NumCPU() {
+		w.spinNs = int64(spinBudgetShared)
+	}
 	w.stride = uintptr(ringHdr + opt.RingBytes)
 	w.ringB = uint64(opt.RingBytes)
 	bytes := uintptr(lineB) + uintptr(n)*w.stride + uintptr(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
@@ -433,7 +438,10 @@ func (w *World) worker(temp bool) {
 			return
 		}
 		if w.roleWant.Load() == 0 && w.sentinel.CompareAndSwap(false, true) {
-			err := w.fabWait(w.ctx, w.sentinelReady)
+			var err error
+			if !w.spinFor(w.sentinelReady) {
+				err = w.fabWait(w.ctx, w.sentinelReady)
+			}
 			w.sentinel.Store(false)
 			if err != nil && w.ctx.Err() == nil {
 				w.peerError(err)
@@ -453,8 +461,10 @@ func (w *World) worker(temp bool) {
 	}
 }
 
+// wakeOne wakes a parked worker, unless every parked worker already has a
+// wake-up on its way.
 func (w *World) wakeOne() {
-	if w.parked.Load() > 0 {
+	if w.parked.Load() > int32(len(w.idle)) {
 		select {
 		case w.idle <- struct{}{}:
 		default:
@@ -501,7 +511,7 @@ func (w *World) fabWait(ctx context.Context, cond func() bool) error {
 // on an AM it launched never starves the pool). What wakes it: a peer's
 // write to a queue, a local completion, ctx ending, or a peer dying.
 func (w *World) block(ctx context.Context, cond func() bool) error {
-	if cond() {
+	if cond() || w.spinWait(cond) {
 		return nil
 	}
 	// The waiter takes the sentinel's role while it waits: one goroutine
@@ -566,6 +576,74 @@ func (w *World) block(ctx context.Context, cond func() bool) error {
 			}
 			w.peerError(err)
 		}
+	}
+}
+
+// spinBudget is how long a waiter (or the sentinel) polls before it
+// settles into the fabric's Wait: a round trip to a peer is a few
+// microseconds, and a goroutine that sleeps in the futex, or wakes a worker
+// to watch for it, pays tens (the wake-up, and with one P per PE the P held
+// in the system call until the runtime retakes it). With more PEs than
+// CPUs a spinning PE only delays the peer it waits for: spinBudgetShared.
+const (
+	spinBudget       = 50 * time.Microsecond
+	spinBudgetShared = 2 * time.Microsecond
+)
+
+// spinWait is block's first phase: the waiter polls the queues and runs
+// queued handlers itself for up to spinBudget, without taking the
+// sentinel's role. It counts in roleWant meanwhile, so that an idle worker
+// stays parked (with one P per PE, a worker that wakes to watch the queues
+// only takes the processor from the waiter) and a watching sentinel steps
+// down when it next looks. It yields the processor now and then, so that
+// the PE's other goroutines run, and reports whether cond came true.
+func (w *World) spinWait(cond func() bool) bool {
+	w.roleWant.Add(1)
+	defer w.dropWant()
+	t0 := w.mono()
+	for i := 1; ; i++ {
+		w.flushDirty()
+		w.poll()
+		if cond() {
+			return true
+		}
+		if t := w.pop(); t != nil {
+			w.busy.Add(1)
+			w.run(t)
+			w.busy.Add(-1)
+			continue
+		}
+		if i%256 == 0 {
+			if w.closing.Load() || w.deadAny.Load() || w.mono()-t0 > w.spinNs {
+				return false
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// spinFor polls cond for up to spinBudget, yielding the processor now
+// and then, and reports whether it came true.
+func (w *World) spinFor(cond func() bool) bool {
+	t0 := w.mono()
+	for i := 1; ; i++ {
+		if cond() {
+			return true
+		}
+		if i%256 == 0 {
+			if w.deadAny.Load() || w.mono()-t0 > w.spinNs {
+				return false
+			}
+			runtime.Gosched()
+		}
+	}
+}
+
+// dropWant ends a waiter's claim on the sentinel's role; the last one out
+// makes sure someone watches the queues again.
+func (w *World) dropWant() {
+	if w.roleWant.Add(-1) == 0 && !w.sentinel.Load() {
+		w.wakeOne()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"unsafe"
 )
 
 // codec encodes and decodes the values of one type. Types that implement
@@ -24,6 +25,58 @@ type codec struct {
 	size func(v reflect.Value) int
 	enc  func(e *encoder, v reflect.Value)
 	dec  func(d *decoder, v reflect.Value)
+	// encAny and decAny, when set, are the typed fast path of encodeValue
+	// and decodeValue (no reflection, no reflect.New): see setTyped.
+	encAny func(e *encoder, v any)
+	decAny func(d *decoder) (any, error)
+}
+
+// setTyped gives c, T's codec, a typed path without reflection where T's
+// encoding is its memory: zero-size types, and numbers (not bools) on a
+// little-endian machine. Register calls it for the AM and result types.
+func setTyped[T any](c *codec) {
+	if c == nil || c.fast || c.hasDarc || c.fixed < 0 {
+		return
+	}
+	t := reflect.TypeFor[T]()
+	if c.typ != t || int(t.Size()) != c.fixed {
+		return
+	}
+	n := c.fixed
+	if n == 0 {
+		c.encAny = func(*encoder, any) {}
+		c.decAny = func(d *decoder) (any, error) {
+			if len(d.b) != 0 {
+				return nil, fmt.Errorf("decode %v: %d bytes left after decoding", t, len(d.b))
+			}
+			var z T
+			return z, nil
+		}
+		return
+	}
+	one := uint16(1)
+	if *(*byte)(unsafe.Pointer(&one)) != 1 {
+		return // big-endian: the wire is little-endian
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+	default:
+		return
+	}
+	c.encAny = func(e *encoder, v any) {
+		x := v.(T)
+		e.buf = append(e.buf, unsafe.Slice((*byte)(unsafe.Pointer(&x)), n)...)
+	}
+	c.decAny = func(d *decoder) (any, error) {
+		if len(d.b) != n {
+			return nil, fmt.Errorf("decode %v: %w: %d bytes, want %d", t, errShort, len(d.b), n)
+		}
+		var x T
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&x)), n), d.b)
+		return x, nil
+	}
 }
 
 // encoder appends encodings to buf; the first error sticks.
@@ -520,6 +573,10 @@ func (c *codec) encodeValue(e *encoder, v any) {
 		}
 		return
 	}
+	if c.encAny != nil {
+		c.encAny(e, v)
+		return
+	}
 	c.enc(e, reflect.ValueOf(v))
 }
 
@@ -536,6 +593,9 @@ func (c *codec) sizeOf(v any) int {
 
 // decodeValue decodes all of d.b as a value of c's type.
 func (c *codec) decodeValue(d *decoder) (any, error) {
+	if c.decAny != nil {
+		return c.decAny(d)
+	}
 	p := reflect.New(c.typ)
 	if c.fast {
 		if err := p.Interface().(encoding.BinaryUnmarshaler).UnmarshalBinary(d.b); err != nil {

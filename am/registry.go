@@ -78,6 +78,8 @@ func Register[A Handler[R], R any](reg *Registry, name string) error {
 			return fmt.Errorf("am: register %q (%v): result %v: %w: a result cannot carry a Darc (send it in an AM instead)", name, t, rt, ErrCodec)
 		}
 	}
+	setTyped[A](argc)
+	setTyped[R](resc)
 	e := &entry{
 		name: name, id: nameID(name), typ: t, arg: argc, res: resc, isNext: isNext,
 		exec: func(ctx *Context, a any) (any, error) {

@@ -252,11 +252,19 @@ func (w *World) publish(pe int, ring uintptr, tail uint64) error {
 // replies complete their calls, requests become tasks, releases free arena
 // chunks. It never blocks. It returns the frames it handled.
 func (w *World) poll() int {
+	n, _ := w.pollTake(false)
+	return n
+}
+
+// pollTake is poll that, when take is set, hands the first request it
+// finds to the caller (to run at once, skipping the run queue) instead of
+// queueing it.
+func (w *World) pollTake(take bool) (n int, first *task) {
 	if !w.poll1.CompareAndSwap(0, 1) {
-		return 0
+		return 0, nil
 	}
-	var ts []*task
-	n := 0
+	var tbuf [8]*task
+	ts := tbuf[:0]
 	R := w.ringB
 	for src := range w.n {
 		ring := w.ringOff(src)
@@ -287,8 +295,11 @@ func (w *World) poll() int {
 		atomic.StoreUint64(w.word(ring+lineB), head)
 	}
 	w.poll1.Store(0)
+	if take && len(ts) > 0 {
+		first, ts = ts[0], ts[1:]
+	}
 	w.push(ts...)
-	return n
+	return n, first
 }
 
 // body returns a frame's payload: in the frame, or, for a large one, in

@@ -431,7 +431,17 @@ func (w *World) worker(temp bool) {
 			continue
 		}
 		w.flushDirty()
-		if w.poll() > 0 {
+		n, t := w.pollTake(true)
+		if t != nil { // the first request found runs here, not through the run queue
+			if w.runqN.Load() > 0 || !w.sentinel.Load() {
+				w.wakeOne() // someone else polls (and takes the rest) while we run
+			}
+			w.busy.Add(1)
+			w.run(t)
+			w.busy.Add(-1)
+			continue
+		}
+		if n > 0 {
 			continue
 		}
 		if temp {
@@ -603,11 +613,17 @@ func (w *World) spinWait(cond func() bool) bool {
 	t0 := w.mono()
 	for i := 1; ; i++ {
 		w.flushDirty()
-		w.poll()
+		_, t := w.pollTake(true)
 		if cond() {
+			if t != nil {
+				w.push(t)
+			}
 			return true
 		}
-		if t := w.pop(); t != nil {
+		if t == nil {
+			t = w.pop()
+		}
+		if t != nil {
 			w.busy.Add(1)
 			w.run(t)
 			w.busy.Add(-1)

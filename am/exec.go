@@ -110,12 +110,71 @@ func (w *World) newCall(e *entry, pe int, s *scope, tname string, m *multi) *cal
 	return c
 }
 
-func (w *World) track(c *call) {
-	w.calls.Lock()
-	w.calls.next++
-	c.id = w.calls.next
-	w.calls.m[c.id] = c
-	w.calls.Unlock()
+func (w *World) track(c *call) { w.calls.add(c) }
+
+// callTable holds the calls that wait for a reply. The low 32 bits of a
+// call's id index its slot; the high bits count launches, so that a reply
+// for a call that failed already (its slot since reused) matches nothing.
+type callTable struct {
+	sync.Mutex
+	slots []*call
+	free  []uint32
+	seq   uint64
+}
+
+// add gives c an id (never 0) and a slot.
+func (t *callTable) add(c *call) {
+	t.Lock()
+	t.seq++
+	var i uint32
+	if k := len(t.free); k > 0 {
+		i = t.free[k-1]
+		t.free = t.free[:k-1]
+	} else {
+		i = uint32(len(t.slots))
+		t.slots = append(t.slots, nil)
+	}
+	c.id = t.seq<<32 | uint64(i)
+	t.slots[i] = c
+	t.Unlock()
+}
+
+// get returns the call with id, or nil.
+func (t *callTable) get(id uint64) *call {
+	i := uint32(id)
+	t.Lock()
+	var c *call
+	if int(i) < len(t.slots) {
+		if c = t.slots[i]; c != nil && c.id != id {
+			c = nil
+		}
+	}
+	t.Unlock()
+	return c
+}
+
+// remove frees c's slot.
+func (t *callTable) remove(c *call) {
+	i := uint32(c.id)
+	t.Lock()
+	if int(i) < len(t.slots) && t.slots[i] == c {
+		t.slots[i] = nil
+		t.free = append(t.free, i)
+	}
+	t.Unlock()
+}
+
+// each returns the calls waiting for a reply that match keep.
+func (t *callTable) each(keep func(*call) bool) []*call {
+	t.Lock()
+	defer t.Unlock()
+	var cs []*call
+	for _, c := range t.slots {
+		if c != nil && keep(c) {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 // complete finishes c once; later completions are ignored.
@@ -124,9 +183,7 @@ func (w *World) complete(c *call, res any, err error) {
 		return
 	}
 	if c.id != 0 {
-		w.calls.Lock()
-		delete(w.calls.m, c.id)
-		w.calls.Unlock()
+		w.calls.remove(c)
 	}
 	c.res, c.err = res, err
 	if c.arena >= 0 {
@@ -155,13 +212,7 @@ func (w *World) complete(c *call, res any, err error) {
 }
 
 func (w *World) failAll(err error) {
-	w.calls.Lock()
-	cs := make([]*call, 0, len(w.calls.m))
-	for _, c := range w.calls.m {
-		cs = append(cs, c)
-	}
-	w.calls.Unlock()
-	for _, c := range cs {
+	for _, c := range w.calls.each(func(*call) bool { return true }) {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
 	}
 }

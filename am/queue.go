@@ -375,9 +375,7 @@ func (w *World) frame(src int, f []byte) *task {
 		}
 		return t
 	case kReply:
-		w.calls.Lock()
-		c := w.calls.m[id]
-		w.calls.Unlock()
+		c := w.calls.get(id)
 		b, aoff, large, err := w.body(src, f)
 		if large {
 			defer w.release(src, aoff)

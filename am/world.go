@@ -96,11 +96,7 @@ type World struct {
 	roleWant atomic.Int32 // waiters that want the sentinel's role
 	waiters  atomic.Int32 // goroutines asleep (or about to be) in the fabric's Wait
 
-	calls struct {
-		sync.Mutex
-		m    map[uint64]*call
-		next uint64
-	}
+	calls callTable // calls waiting for a reply
 	all scope
 
 	dead struct {
@@ -248,7 +244,6 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 		w.out[i] = &outQ{}
 	}
 	w.inH = make([]atomic.Uint64, n)
-	w.calls.m = map[uint64]*call{}
 	w.all.w = w
 	w.dead.pes = map[int]error{}
 	w.darcs.init(opt.DarcSlots)
@@ -688,15 +683,7 @@ func (w *World) peerError(err error) {
 	w.dead.Unlock()
 	w.deadAny.Store(true)
 	// Fail every call waiting on that PE.
-	w.calls.Lock()
-	var fail []*call
-	for _, c := range w.calls.m {
-		if c.pe == pe.PE {
-			fail = append(fail, c)
-		}
-	}
-	w.calls.Unlock()
-	for _, c := range fail {
+	for _, c := range w.calls.each(func(c *call) bool { return c.pe == pe.PE }) {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
 	}
 	q := w.out[pe.PE]

@@ -260,7 +260,9 @@ func (w *World) poll() int {
 // finds to the caller (to run at once, skipping the run queue) instead of
 // queueing it.
 func (w *World) pollTake(take bool) (n int, first *task) {
-	if !w.poll1.CompareAndSwap(0, 1) {
+	// Look before taking the token: a spinning waiter polls empty queues
+	// most of the time, and the token is a locked instruction.
+	if !w.inboundReady() || !w.poll1.CompareAndSwap(0, 1) {
 		return 0, nil
 	}
 	var tbuf [8]*task

@@ -97,7 +97,7 @@ type World struct {
 	waiters  atomic.Int32 // goroutines asleep (or about to be) in the fabric's Wait
 
 	calls callTable // calls waiting for a reply
-	all scope
+	all   scope
 
 	dead struct {
 		sync.Mutex

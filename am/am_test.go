@@ -38,6 +38,7 @@ func init() {
 	am.MustRegister[DarcWalk](reg, "test.darcwalk")
 	am.MustRegister[MapPut](reg, "test.mapput")
 	am.MustRegister[GlobalInc](reg, "test.globalinc")
+	am.MustRegister[Flood](reg, "test.flood")
 }
 
 // hits counts no-return AMs per World (test state; PEs of one process each
@@ -512,5 +513,50 @@ func scenarioAggregate(t *petest.T, pe *hostshmem.PE) {
 		require.NoError(t, err)
 		require.Equal(t, int64(i*i+(me+i)%n), v)
 	}
+	closeWorld(t, w)
+}
+
+// Flood carries a payload; its handler counts it and returns its index.
+type Flood struct {
+	I int
+	P []byte
+}
+
+func (f Flood) Exec(ctx *am.Context) (int, error) {
+	hitsOf(ctx.World()).Add(1)
+	return f.I, nil
+}
+
+// scenarioFlood: every PE floods every other one with small AMs, many more
+// than its ring holds, without waiting; then WaitAll and Barrier, round
+// after round. With every PE's queues full at once, each sender must keep
+// draining its own while it waits for room; after Barrier, every AM sent
+// to this PE before it has run. It checks completion and counts only (the
+// scenario's context bounds it), never speed.
+func scenarioFlood(t *petest.T, pe *hostshmem.PE) {
+	ctx := t.Context()
+	w := newWorld(t, pe, am.Options{RingBytes: 4096, FlushBytes: 1024})
+	defer w.Abort()
+	defer hits.Delete(w)
+	me, n := w.MyPE(), w.NPEs()
+	const rounds, k = 8, 3000
+	p := make([]byte, 64)
+	for r := range rounds {
+		fs := make([]*am.Future[int], 0, k)
+		for i := range k {
+			dst := (me + 1 + i%(n-1)) % n
+			fs = append(fs, am.Exec(w, dst, Flood{I: i, P: p}))
+		}
+		require.NoError(t, w.WaitAll(ctx))
+		require.NoError(t, w.Barrier(ctx))
+		// Peers that left the barrier first may have begun the next round.
+		require.GreaterOrEqual(t, hitsOf(w).Load(), int64((r+1)*k), "AMs run here after round %d's barrier", r)
+		for i, f := range fs {
+			v, err := f.Wait(ctx)
+			require.NoError(t, err)
+			require.Equal(t, i, v)
+		}
+	}
+	require.EqualValues(t, rounds*k, hitsOf(w).Load(), "AMs run here")
 	closeWorld(t, w)
 }

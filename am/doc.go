@@ -28,7 +28,11 @@
 //     on its way when Exec returns, whether or not anyone waits on its
 //     Future. Wait on a Future (or select on Done); WaitAll on the World,
 //     a Team or a TaskGroup waits for everything launched through it;
-//     a TypedGroup returns results in insertion order.
+//     a TypedGroup returns results in insertion order. To line PEs up
+//     while AMs may be in flight, use the World's Barrier, which runs
+//     this PE's handlers while it waits; hostshmem's BarrierAll runs
+//     none, and with one processor per PE it keeps them off the
+//     processor for up to 10 ms at a time.
 //  4. Close the World collectively before finalizing the PE: it waits for
 //     this PE's AMs, then for every PE, then stops the handler goroutines.
 //     On an error path, Abort it instead (not collective).

@@ -17,6 +17,7 @@ var scenarios = petest.Scenarios{
 	"convert":    scenarioConvert,
 	"rw":         scenarioRw,
 	"aggregate":  scenarioAggregate,
+	"flood":      scenarioFlood,
 }
 
 func TestMain(m *testing.M) { petest.Main(m, scenarios) }
@@ -31,6 +32,7 @@ func TestDarcStress(t *testing.T) { petest.Both(t, scenarios, "darcstress", 2, 3
 func TestConvert(t *testing.T)    { petest.Both(t, scenarios, "convert", 2, 3) }
 func TestRw(t *testing.T)         { petest.Both(t, scenarios, "rw", 2, 3) }
 func TestAggregate(t *testing.T)  { petest.Both(t, scenarios, "aggregate", 2, 3) }
+func TestFlood(t *testing.T)      { petest.Both(t, scenarios, "flood", 2, 3) }
 
 // TestInprocMany runs the core scenarios on more PEs than cores.
 func TestInprocMany(t *testing.T) {

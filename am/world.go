@@ -108,6 +108,11 @@ type World struct {
 	arena arena
 	darcs darcTable
 
+	bar struct { // Barrier's: one at a time per PE
+		sync.Mutex
+		epoch uint64
+	}
+
 	wg      sync.WaitGroup
 	closing atomic.Bool // the handler goroutines are stopping
 	closed  atomic.Bool // Close or Abort was called
@@ -135,7 +140,8 @@ type outQ struct {
 // Layout of the AM area (offsets from its start; the area is a symmetric
 // allocation, the same on every PE):
 //
-//	0                      doorbell line: local wake-ups (Notify of our own)
+//	0                      doorbell line: local wake-ups (Notify of our own),
+//	                       Barrier's arrival count (PE 0's) and release epoch
 //	64 + src*stride        ring from PE src: tail line (the producer's),
 //	                       head line (ours), then RingBytes of frames
 //	64 + n*stride          DarcSlots lines: a Darc's global count and lock

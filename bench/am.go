@@ -290,7 +290,13 @@ func (m *meter) amRate(w *am.World, sz int) (Result, error) {
 		for range n {
 			am.Exec(w, next, Small{P: p})
 		}
-		return 0, w.WaitAll(m.ctx)
+		if err := w.WaitAll(m.ctx); err != nil {
+			return 0, err
+		}
+		// Every PE's AMs have run when anyone leaves: the barriers of
+		// measure that follow (hostshmem's, which run no handlers) find
+		// nothing in flight to this PE.
+		return 0, w.Barrier(m.ctx)
 	})
 	return r, err
 }

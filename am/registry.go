@@ -4,8 +4,10 @@ import (
 	"encoding"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"reflect"
 	"sync"
+	"sync/atomic"
 )
 
 // Handler is an active message: a value of a registered type whose Exec
@@ -25,7 +27,14 @@ type Unit = struct{}
 // but an AM whose type a receiver does not know comes back to its sender
 // as an error naming it (ErrUnregistered).
 type Registry struct {
-	mu     sync.RWMutex
+	mu   sync.Mutex                // serializes Register
+	snap atomic.Pointer[regTables] // read without a lock on every launch and message
+}
+
+// regTables is one immutable version of a Registry's tables: Register
+// copies them, adds its entry and publishes the copy (registration is
+// rare, lookups are per message).
+type regTables struct {
 	byName map[string]*entry
 	byID   map[uint64]*entry
 	byType map[reflect.Type]*entry
@@ -33,7 +42,9 @@ type Registry struct {
 
 // NewRegistry returns an empty Registry.
 func NewRegistry() *Registry {
-	return &Registry{byName: map[string]*entry{}, byID: map[uint64]*entry{}, byType: map[reflect.Type]*entry{}}
+	r := &Registry{}
+	r.snap.Store(&regTables{byName: map[string]*entry{}, byID: map[uint64]*entry{}, byType: map[reflect.Type]*entry{}})
+	return r
 }
 
 // entry is what the runtime knows about one registered AM type.
@@ -92,16 +103,19 @@ func Register[A Handler[R], R any](reg *Registry, name string) error {
 	}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	if old := reg.byName[name]; old != nil {
+	cur := reg.snap.Load()
+	if old := cur.byName[name]; old != nil {
 		return fmt.Errorf("am: register %q (%v): %w: already registered for %v", name, t, ErrDuplicate, old.typ)
 	}
-	if old := reg.byType[t]; old != nil {
+	if old := cur.byType[t]; old != nil {
 		return fmt.Errorf("am: register %q (%v): %w: type already registered as %q", name, t, ErrDuplicate, old.name)
 	}
-	if old := reg.byID[e.id]; old != nil {
+	if old := cur.byID[e.id]; old != nil {
 		return fmt.Errorf("am: register %q (%v): %w: name hashes like %q; pick another name", name, t, ErrDuplicate, old.name)
 	}
-	reg.byName[name], reg.byType[t], reg.byID[e.id] = e, e, e
+	next := &regTables{byName: maps.Clone(cur.byName), byID: maps.Clone(cur.byID), byType: maps.Clone(cur.byType)}
+	next.byName[name], next.byType[t], next.byID[e.id] = e, e, e
+	reg.snap.Store(next)
 	return nil
 }
 
@@ -115,28 +129,17 @@ func MustRegister[A Handler[R], R any](reg *Registry, name string) {
 
 // Names returns the registered names (in no particular order).
 func (r *Registry) Names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.byName))
-	for n := range r.byName {
+	byName := r.snap.Load().byName
+	out := make([]string, 0, len(byName))
+	for n := range byName {
 		out = append(out, n)
 	}
 	return out
 }
 
-func (r *Registry) lookupType(t reflect.Type) *entry {
-	r.mu.RLock()
-	e := r.byType[t]
-	r.mu.RUnlock()
-	return e
-}
+func (r *Registry) lookupType(t reflect.Type) *entry { return r.snap.Load().byType[t] }
 
-func (r *Registry) lookupID(id uint64) *entry {
-	r.mu.RLock()
-	e := r.byID[id]
-	r.mu.RUnlock()
-	return e
-}
+func (r *Registry) lookupID(id uint64) *entry { return r.snap.Load().byID[id] }
 
 func nameID(name string) uint64 {
 	h := fnv.New64a()

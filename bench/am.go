@@ -142,7 +142,7 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 					}
 				}
 				return nil
-			}, nil)
+			}, nil, w)
 			rs = []Result{r}
 		case OpAMRate:
 			for _, sz := range AMRateSizes {
@@ -166,7 +166,7 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 						}
 					}
 					return nil
-				}, nil)
+				}, nil, w)
 				if err != nil {
 					return nil, err
 				}
@@ -190,8 +190,10 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 }
 
 // twoSided measures loop0 on PE 0 while PE 1 runs loop1 (nil: nothing, it
-// waits in the barrier that ends each round) and the other PEs wait.
-func (m *meter) twoSided(op string, bytes int, loop0, loop1 func(n int) error) (Result, error) {
+// waits in the barrier that ends each round) and the other PEs wait. With
+// a World, that barrier is the World's (it runs arriving AMs' handlers, as
+// a PE serving AMs does); without, hostshmem's.
+func (m *meter) twoSided(op string, bytes int, loop0, loop1 func(n int) error, w *am.World) (Result, error) {
 	pe := m.pe
 	me := pe.MyPE()
 	fail := func(err error) (Result, error) { return Result{}, fmt.Errorf("bench: %s %d: %w", op, bytes, err) }
@@ -210,6 +212,9 @@ func (m *meter) twoSided(op string, bytes int, loop0, loop1 func(n int) error) (
 		dt := mono() - t0
 		if err != nil {
 			return 0, err
+		}
+		if w != nil {
+			return dt, w.Barrier(m.ctx)
 		}
 		return dt, pe.BarrierAll(m.ctx)
 	}
@@ -276,7 +281,7 @@ func (m *meter) pingPong() ([]Result, error) {
 			}
 		}
 		return nil
-	})
+	}, nil)
 	return []Result{r}, err
 }
 

@@ -2,60 +2,15 @@ package hostshmem_test
 
 import (
 	"context"
-	"errors"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/gshmem/gshmem/fabric"
-	"github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 )
-
-type fabricOp = fabric.AMOOp
-
-func amoModel64(b []byte, op fabricOp, operand, cmp uint64) uint64 {
-	return fabric.AMO64((*uint64)(unsafe.Pointer(&b[0])), op, operand, cmp)
-}
-
-// runPEs runs fn on n in-process PEs made with cfg (1 MiB host heaps plus
-// cfg's device heap when it lives in the region) and finalizes them.
-func runPEs(t *testing.T, n int, cfg shmem.Config, fn func(pe *shmem.PE)) {
-	t.Helper()
-	size := shmem.RegionSize(1 << 20)
-	if !cfg.DeviceExternal {
-		size += cfg.DeviceHeap
-	}
-	job, err := inproc.New(n, size)
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pe, err := shmem.New(job.Fabric(i), cfg)
-			if !assert.NoError(t, err) {
-				job.Fabric(i).Close(false)
-				return
-			}
-			defer func() {
-				if r := recover(); r != nil {
-					pe.Abort()
-					panic(r)
-				}
-			}()
-			fn(pe)
-			assert.NoError(t, pe.Finalize(context.Background()))
-		}()
-	}
-	wg.Wait()
-}
 
 func init() { scenarios["device"] = scenarioDevice }
 
@@ -141,85 +96,26 @@ func scenarioDevice(t *petest.T, pe *shmem.PE) {
 }
 
 func TestNoDeviceHeap(t *testing.T) {
-	runPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) {
+	petest.RunPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) error {
 		_, err := shmem.MallocOn[float32](context.Background(), pe, shmem.Device, 4)
 		require.ErrorIs(t, err, shmem.ErrNoDevice)
 		assert.Contains(t, err.Error(), "GSHMEM_DEVICE_SYMMETRIC_SIZE")
 		assert.Zero(t, pe.DeviceHeapSize())
+		return nil
 	})
 }
-
-// gpuModel is a DeviceMemory over Go byte slices: memory the host reaches
-// only through the interface, as it reaches GPU memory. It tests
-// hostshmem's routing of device offsets, not a GPU.
-type gpuModel struct {
-	heaps  [][]byte
-	closed *atomic.Int32
-}
-
-func (g gpuModel) span(pe int, off uintptr, n int) ([]byte, error) {
-	if pe < 0 || pe >= len(g.heaps) || off+uintptr(n) > uintptr(len(g.heaps[pe])) {
-		return nil, errors.New("gpuModel: out of range")
-	}
-	return g.heaps[pe][off : off+uintptr(n)], nil
-}
-
-func (g gpuModel) Put(pe int, off uintptr, src []byte) error {
-	b, err := g.span(pe, off, len(src))
-	copy(b, src)
-	return err
-}
-
-func (g gpuModel) Get(pe int, off uintptr, dst []byte) error {
-	b, err := g.span(pe, off, len(dst))
-	copy(dst, b)
-	return err
-}
-
-func (g gpuModel) AMO64(pe int, off uintptr, op fabricOp, operand, cmp uint64) (uint64, error) {
-	b, err := g.span(pe, off, 8)
-	if err != nil {
-		return 0, err
-	}
-	return amoModel64(b, op, operand, cmp), nil
-}
-
-func (g gpuModel) AMO32(pe int, off uintptr, op fabricOp, operand, cmp uint32) (uint32, error) {
-	return 0, errors.New("gpuModel: no 32-bit atomics")
-}
-
-func (g gpuModel) Zero(off, n uintptr) error {
-	for i := range g.heaps {
-		if b, err := g.span(i, off, int(n)); err == nil {
-			clear(b)
-		}
-	}
-	return nil
-}
-
-func (g gpuModel) Close() error { g.closed.Add(1); return nil }
 
 // A PE whose device heap is external memory routes every device access
 // through DeviceMemory: loads and stores never touch the region there.
 func TestDeviceExternalRouting(t *testing.T) {
 	const dev = 1 << 20
-	// Mapped memory, like GPU memory outside the race detector's view:
-	// the model's copies and atomics race as a GPU's copy engine and
-	// atomics would, and the runtime's waits must cope.
-	heaps := make([][]byte, 2)
-	for i := range heaps {
-		b, err := syscall.Mmap(-1, 0, dev, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-		require.NoError(t, err)
-		t.Cleanup(func() { syscall.Munmap(b) })
-		heaps[i] = b
-	}
-	var closed atomic.Int32
-	runPEs(t, 2, shmem.Config{DeviceHeap: dev, DeviceExternal: true}, func(pe *shmem.PE) {
+	model := petest.NewDeviceModel(t, 2, dev)
+	petest.RunPEs(t, 2, shmem.Config{DeviceHeap: dev, DeviceExternal: true}, func(pe *shmem.PE) error {
 		ctx := context.Background()
 		me := pe.MyPE()
 		_, err := shmem.MallocOn[int64](ctx, pe, shmem.Device, 1)
 		require.ErrorIs(t, err, shmem.ErrNoDevice, "device allocation before AttachDevice")
-		m := gpuModel{heaps: heaps, closed: &closed}
+		m := model.For(me)
 		require.NoError(t, pe.AttachDevice(m))
 		require.ErrorIs(t, pe.AttachDevice(m), shmem.ErrInvalidArg, "attached twice")
 		require.Equal(t, uintptr(dev-shmem.DeviceReservedBytes), pe.DeviceHeapSize())
@@ -235,7 +131,7 @@ func TestDeviceExternalRouting(t *testing.T) {
 		got := make([]int64, 2)
 		require.NoError(t, shmem.Get(pe, got, d, me))
 		assert.Equal(t, []int64{int64(1 - me + 5), 10}, got)
-		assert.Equal(t, byte(1-me+5), heaps[me][base], "the bytes are in the external heap")
+		assert.Equal(t, byte(1-me+5), model.Heap(me)[base], "the bytes are in the external heap")
 
 		sig, err := shmem.CallocOn[uint64](ctx, pe, shmem.Device, 1)
 		require.NoError(t, err)
@@ -255,8 +151,9 @@ func TestDeviceExternalRouting(t *testing.T) {
 		assert.Contains(t, err.Error(), "streams", "host collectives point at streams for GPU memory")
 		_, err = shmem.Realloc(ctx, pe, d, 64)
 		require.NoError(t, err)
+		return nil
 	})
-	assert.Equal(t, int32(2), closed.Load(), "every PE closes its device memory at Finalize")
+	assert.Equal(t, 2, model.Closed(), "every PE closes its device memory at Finalize")
 }
 
 // OnClose functions run once, last registered first, when the PE is
@@ -264,10 +161,11 @@ func TestDeviceExternalRouting(t *testing.T) {
 func TestOnClose(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
-	runPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) {
+	petest.RunPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) error {
 		pe.OnClose(func() { mu.Lock(); order = append(order, "first"); mu.Unlock() })
 		pe.OnClose(func() { mu.Lock(); order = append(order, "second"); mu.Unlock() })
 		assert.Empty(t, order)
+		return nil
 	})
 	assert.Equal(t, []string{"second", "first"}, order)
 }

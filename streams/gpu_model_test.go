@@ -4,67 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"syscall"
 	"testing"
-	"unsafe"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/gshmem/gshmem/fabric"
-	"github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/petest"
 	"github.com/gshmem/gshmem/streams"
 )
-
-// gpuModel is device memory the host cannot load from: every PE's device
-// heap in an anonymous mapping of its own, reached only through the
-// hostshmem.DeviceMemory calls. It models hostshmem's routing of device
-// offsets, not a GPU.
-type gpuModel struct{ heaps [][]byte }
-
-func (g gpuModel) span(pe int, off uintptr, n int) ([]byte, error) {
-	if pe < 0 || pe >= len(g.heaps) || off+uintptr(n) > uintptr(len(g.heaps[pe])) {
-		return nil, errors.New("gpuModel: out of range")
-	}
-	return g.heaps[pe][off : off+uintptr(n)], nil
-}
-
-func (g gpuModel) Put(pe int, off uintptr, src []byte) error {
-	b, err := g.span(pe, off, len(src))
-	copy(b, src)
-	return err
-}
-
-func (g gpuModel) Get(pe int, off uintptr, dst []byte) error {
-	b, err := g.span(pe, off, len(dst))
-	copy(dst, b)
-	return err
-}
-
-func (g gpuModel) AMO64(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint64) (uint64, error) {
-	b, err := g.span(pe, off, 8)
-	if err != nil {
-		return 0, err
-	}
-	return fabric.AMO64((*uint64)(unsafe.Pointer(&b[0])), op, operand, cmp), nil
-}
-
-func (g gpuModel) AMO32(int, uintptr, fabric.AMOOp, uint32, uint32) (uint32, error) {
-	return 0, errors.New("gpuModel: no 32-bit atomics")
-}
-
-func (g gpuModel) Zero(off, n uintptr) error {
-	for i := range g.heaps {
-		if b, err := g.span(i, off, int(n)); err == nil {
-			clear(b)
-		}
-	}
-	return nil
-}
-
-func (g gpuModel) Close() error { return nil }
 
 // TestGPUMemoryOnCPUStream: a CPU stream moves data in and out of device
 // heaps the host cannot load (staging through host buffers), waits on a
@@ -72,38 +17,13 @@ func (g gpuModel) Close() error { return nil }
 // needs the device engine.
 func TestGPUMemoryOnCPUStream(t *testing.T) {
 	const n, dev = 2, 1 << 20
-	model := gpuModel{heaps: make([][]byte, n)}
-	for i := range model.heaps {
-		b, err := syscall.Mmap(-1, 0, dev, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
-		require.NoError(t, err)
-		defer syscall.Munmap(b)
-		model.heaps[i] = b
-	}
-	job, err := inproc.New(n, shmem.RegionSize(1<<20))
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pe, err := shmem.New(job.Fabric(i), shmem.Config{DeviceHeap: dev, DeviceExternal: true})
-			if !assert.NoError(t, err) {
-				job.Fabric(i).Close(false)
-				return
-			}
-			if err := gpuCase(pe, model); err != nil {
-				t.Errorf("PE %d: %v", i, err)
-				job.Fail(i, err.Error())
-				pe.Abort()
-				return
-			}
-			assert.NoError(t, pe.Finalize(context.Background()))
-		}()
-	}
-	wg.Wait()
+	model := petest.NewDeviceModel(t, n, dev)
+	petest.RunPEs(t, n, shmem.Config{DeviceHeap: dev, DeviceExternal: true}, func(pe *shmem.PE) error {
+		return gpuCase(pe, model.For(pe.MyPE()))
+	})
 }
 
-func gpuCase(pe *shmem.PE, model gpuModel) (err error) {
+func gpuCase(pe *shmem.PE, model shmem.DeviceMemory) (err error) {
 	ctx := context.Background()
 	me, other := pe.MyPE(), 1-pe.MyPE()
 	if err := pe.AttachDevice(model); err != nil {

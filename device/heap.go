@@ -291,8 +291,7 @@ func (h *Heap) Get(pe int, off uintptr, dst []byte) error {
 // AMO64 applies op to the word at off on PE pe with a one-thread kernel
 // (system-scope atomics) and returns the previous value.
 func (h *Heap) AMO64(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint64) (uint64, error) {
-	v, err := h.atomic(h.amo.fn64, pe, off, 8, op, operand, cmp)
-	return v, err
+	return h.atomic(h.amo.fn64, pe, off, 8, op, operand, cmp)
 }
 
 // AMO32 is AMO64 for a 4-byte word.

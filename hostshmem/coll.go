@@ -223,7 +223,7 @@ func collBuf[T Elem](p *PE, op, name string, s Sym[T], need int) error {
 	if s.bad != nil {
 		return fmt.Errorf("gshmem: %s: %s: %w", op, name, s.bad)
 	}
-	if err := devOnly(p, op, name, s); err != nil {
+	if err := hostLoadable(p, op, name, s); err != nil {
 		return err
 	}
 	if need < 0 {

@@ -156,9 +156,10 @@ func allocOn[T Elem](ctx context.Context, p *PE, space Space, op string, kind ui
 	return Sym[T]{}, fmt.Errorf("gshmem: %s: %w: %v", op, ErrInvalidArg, space)
 }
 
-// devOnly rejects host loads and stores of objects in GPU memory, for the
-// host collectives (package streams runs collectives on GPU memory).
-func devOnly[T Elem](p *PE, op, name string, s Sym[T]) error {
+// hostLoadable rejects objects in GPU memory, which the host cannot load
+// or store, for the host collectives (package streams runs collectives on
+// GPU memory).
+func hostLoadable[T Elem](p *PE, op, name string, s Sym[T]) error {
 	if s.n > 0 && p.onGPU(s.off) {
 		return fmt.Errorf("gshmem: %s: %s %v is in GPU memory: run the collective on a stream (package streams)", op, name, s)
 	}

@@ -193,28 +193,8 @@ func (e *cudaEngine) host(ctx context.Context, o *op) (bool, error) {
 			return false, fmt.Errorf("device work before it failed (%v): %w", failed, err)
 		}
 	}
-	switch {
-	case (o.kind == opPut || o.kind == opPutSignal) && e.onDev(o.srcOff):
-		// A device source for a host destination: stage it on the host.
-		buf := make([]byte, o.count)
-		if err := hostshmem.GetMem(e.pe, buf, o.srcB.Slice(0, int(o.count)), e.pe.MyPE()); err != nil {
-			return false, err
-		}
-		if o.kind == opPut {
-			return false, hostshmem.PutMem(e.cpu.c, o.dstB, buf, o.pe)
-		}
-		return false, hostshmem.PutSignal(e.cpu.c, o.dstB, buf, o.sig, o.sigVal, o.sigOp, o.pe)
-	case o.kind == opGet && e.onDev(o.dstOff):
-		buf := make([]byte, o.count)
-		if err := hostshmem.GetMem(e.cpu.c, buf, o.srcB, o.pe); err != nil {
-			return false, err
-		}
-		return false, hostshmem.PutMem(e.pe, o.dstB.Slice(0, int(o.count)), buf, e.pe.MyPE())
-	case o.kind == opPutSignal:
-		// A host source: hostshmem routes device destinations and signals
-		// to the GPU through the copy engine.
-		return false, e.cpu.run(ctx, o)
-	}
+	// The CPU engine stages GPU memory through host buffers where an op
+	// mixes it with host memory.
 	return false, e.cpu.run(ctx, o)
 }
 

@@ -264,11 +264,11 @@ func collective[T CollElem](s *Stream, kind opKind, team *hostshmem.Team, rop ho
 	if sn > src.Len() {
 		return nil, fmt.Errorf("streams: %s: %w: src %v holds %d elements, the call needs %d", name, hostshmem.ErrOutOfRange, src, src.Len(), sn)
 	}
-	if _, cpu := s.eng.(*cpuEngine); cpu && s.pe.DeviceMemory() != nil {
-		for _, x := range []hostshmem.Space{dst.Space(), src.Space()} {
-			if x == hostshmem.Device {
-				return nil, fmt.Errorf("streams: %s: %w: dst %v or src %v is in GPU memory, which %v cannot reduce: use a stream on the device engine", name, hostshmem.ErrInvalidArg, dst, src, s)
-			}
+	if s.pe.DeviceMemory() != nil && (dst.Space() == hostshmem.Device || src.Space() == hostshmem.Device) {
+		// GPU memory: only the device engine's kernels reduce it, and
+		// only with both objects on the device heap.
+		if _, cpu := s.eng.(*cpuEngine); cpu || dst.Space() != src.Space() {
+			return nil, fmt.Errorf("streams: %s: %w: dst %v and src %v: a collective on GPU memory needs both on the device heap and a stream on the device engine (%v)", name, hostshmem.ErrInvalidArg, dst, src, s)
 		}
 	}
 	sz := elemSize[T]()

@@ -302,6 +302,10 @@ func kernelOp(op hostshmem.ReduceOp) (kernels.Op, error) {
 	return 0, fmt.Errorf("%w: reduction %v has no GPU kernel (sum, prod, min, max)", hostshmem.ErrInvalidArg, op)
 }
 
+// drainGrace is how long flush waits for a stream to drain after aborting
+// its device-side waits.
+const drainGrace = 2 * time.Second
+
 // flush waits for the stream without blocking a thread in the driver: it
 // polls, backing off from spinning to 1 ms sleeps, and checks the peers.
 // When a peer has died or ctx ends, it makes the device-side waits give up
@@ -312,6 +316,7 @@ func (e *cudaEngine) flush(ctx context.Context) (*op, error) {
 		return nil, nil
 	}
 	var cause error
+	var aborted time.Time
 	sleep := time.Duration(0)
 	last := time.Now()
 	for {
@@ -333,7 +338,15 @@ func (e *cudaEngine) flush(ctx context.Context) (*op, error) {
 			}
 			if cause != nil {
 				e.heap.Abort()
+				aborted = last
 			}
+		}
+		if cause != nil && time.Since(aborted) > drainGrace {
+			// A kernel that never looks at the abort word (a user's
+			// spinning kernel) keeps the stream busy: give up on it.
+			failed := e.inflight[0]
+			e.inflight = e.inflight[:0]
+			return failed, fmt.Errorf("%w (the GPU stream still had not drained %v after its waits were aborted)", cause, drainGrace)
 		}
 		switch {
 		case sleep == 0:

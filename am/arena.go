@@ -57,12 +57,15 @@ func (a *arena) alloc(w *World, n uint64) (uint64, error) {
 	if off, ok := a.tryAlloc(n); ok {
 		return off, nil
 	}
+	// block may ask again after the answer was yes: allocate once.
 	var off uint64
-	err := w.block(w.ctx, func() bool {
-		var ok bool
-		off, ok = a.tryAlloc(n)
-		return ok
-	})
+	got := false
+	err := w.block(w.ctx, condFunc(func() bool {
+		if !got {
+			off, got = a.tryAlloc(n)
+		}
+		return got
+	}))
 	if err != nil {
 		return 0, fmt.Errorf("am: waiting for %d bytes of arena: %w", n, err)
 	}

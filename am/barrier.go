@@ -45,7 +45,7 @@ func (w *World) Barrier(ctx context.Context) error {
 	}
 	wait := func(off uintptr, want uint64) error {
 		p := w.word(w.base + off)
-		err := w.block(ctx, func() bool { return atomic.LoadUint64(p) >= want || w.deadAny.Load() })
+		err := w.block(ctx, condFunc(func() bool { return atomic.LoadUint64(p) >= want || w.deadAny.Load() }))
 		if err != nil {
 			return fmt.Errorf("am: barrier: %w", err)
 		}

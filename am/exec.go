@@ -102,12 +102,24 @@ func (c *call) name() string {
 	return c.tname
 }
 
-func (w *World) newCall(e *entry, pe int, s *scope, tname string, m *multi) *call {
-	c := &call{w: w, pe: pe, e: e, tname: tname, s: s, arena: -1, parent: m}
+// initCall makes c the call of an AM of type e (nil: unregistered, named
+// tname) to world PE pe, counted in s and its parents and in m.
+func (w *World) initCall(c *call, e *entry, pe int, s *scope, tname string, m *multi) {
+	*c = call{w: w, pe: pe, e: e, tname: tname, s: s, arena: -1, parent: m}
 	for p := s; p != nil; p = p.parent {
 		p.pending.Add(1)
 	}
-	return c
+}
+
+// newFuture returns a Future of one AM with its call, in one allocation.
+func newFuture[R any](w *World, e *entry, pe int, s *scope, tname string, m *multi) *Future[R] {
+	fc := &struct {
+		f Future[R]
+		c call
+	}{}
+	w.initCall(&fc.c, e, pe, s, tname, m)
+	fc.f.w, fc.f.c = w, &fc.c
+	return &fc.f
 }
 
 func (w *World) track(c *call) { w.calls.add(c) }
@@ -241,7 +253,7 @@ func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 	if f.m == nil && f.c == nil {
 		return zero, fmt.Errorf("am: wait: %w: zero Future", ErrInvalidArg)
 	}
-	if err := f.w.block(ctx, f.Ready); err != nil {
+	if err := f.w.block(ctx, f); err != nil {
 		return zero, fmt.Errorf("am: wait: %w", err)
 	}
 	if f.build != nil {
@@ -252,6 +264,8 @@ func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 	}
 	return f.c.res.(R), nil
 }
+
+func (f *Future[R]) ready() bool { return f.Ready() }
 
 // Ready reports whether Wait would return at once.
 func (f *Future[R]) Ready() bool {
@@ -282,9 +296,9 @@ func (f *Future[R]) Done() <-chan struct{} {
 }
 
 func failed[R any](w *World, s *scope, m *multi, name string, pe int, err error) *Future[R] {
-	c := w.newCall(nil, pe, s, name, m)
-	w.complete(c, nil, err)
-	return &Future[R]{w: w, c: c}
+	f := newFuture[R](w, nil, pe, s, name, m)
+	w.complete(f.c, nil, err)
+	return f
 }
 
 // ---- launching ----
@@ -349,9 +363,9 @@ func execWorld[A Handler[R], R any](s *scope, wpe int, a A, m *multi) *Future[R]
 		t := reflect.TypeFor[A]().String()
 		return failed[R](w, s, m, t, wpe, fmt.Errorf("am: exec %s on PE %d: %w: register it with am.Register", t, wpe, ErrUnregistered))
 	}
-	c := w.newCall(e, wpe, s, "", m)
-	w.launch(c, e, a)
-	return &Future[R]{w: w, c: c}
+	f := newFuture[R](w, e, wpe, s, "", m)
+	w.launch(f.c, e, a)
+	return f
 }
 
 // ExecAll sends a to every PE of l's team (this one included) and returns
@@ -395,8 +409,7 @@ func (w *World) launch(c *call, e *entry, a any) {
 		return
 	}
 	w.track(c)
-	enc := encoder{call: c}
-	err := w.encodeSend(c.pe, kReq, c.id, e.id, e.arg, a, &enc, nil) // the receiver releases a large payload's chunk
+	err := w.encodeSend(c.pe, kReq, c.id, e.id, e.arg, a, c, nil) // the receiver releases a large payload's chunk
 	if err != nil {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", e.name, c.pe, err))
 	}
@@ -404,12 +417,14 @@ func (w *World) launch(c *call, e *entry, a any) {
 
 // encodeSend encodes v with cd as the body of a frame to pe: in the frame
 // when small, else in our arena (whose chunk offset goes to *chunk, or is
-// released when chunk is nil, when the receiver says so).
-func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, e *encoder, chunk *int64) error {
-	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, e, chunk)
+// released when chunk is nil, when the receiver says so). c, when not
+// nil, is the call whose request this is: it holds the Darc references
+// the message carries.
+func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, c *call, chunk *int64) error {
+	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, c, chunk)
 }
 
-func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, e *encoder, chunk *int64) (err error) {
+func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, c *call, chunk *int64) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.typ, r)
@@ -417,11 +432,12 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 	}()
 	size := cd.sizeOf(v)
 	if size >= 0 && size+len(prefix) < w.opt.LargeBytes {
-		return w.sendFrame(pe, kind, 0, id, tid, e, func(e *encoder) {
+		return w.sendFrame(pe, kind, 0, id, tid, c, func(e *encoder) {
 			e.buf = append(e.buf, prefix...)
 			cd.encodeValue(e, v)
 		})
 	}
+	e := &encoder{call: c} // the large path: one allocation is nothing beside the copy
 	var buf []byte
 	if size < 0 { // only encoding tells: encode into a Go buffer first
 		e.buf = append([]byte(nil), prefix...)
@@ -431,7 +447,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 		}
 		buf = e.buf
 		if len(buf) < w.opt.LargeBytes {
-			return w.sendFrame(pe, kind, 0, id, tid, e, func(e *encoder) { e.buf = append(e.buf, buf...) })
+			return w.sendFrame(pe, kind, 0, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, buf...) })
 		}
 		size = len(buf) - len(prefix)
 	}
@@ -460,8 +476,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 	var ref [16]byte
 	binary.LittleEndian.PutUint64(ref[:], off)
 	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
-	var fe encoder
-	if err := w.sendFrame(pe, kind, flagLarge, id, tid, &fe, func(e *encoder) { e.buf = append(e.buf, ref[:]...) }); err != nil {
+	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, ref[:]...) }); err != nil {
 		if chunk != nil {
 			*chunk = -1
 		}
@@ -530,7 +545,6 @@ func (w *World) safeExec(e *entry, ctx *Context, a any) (res any, err error) {
 
 // reply sends t's result (or error) back to t.src.
 func (w *World) reply(t *task, res any, err error) {
-	var e encoder
 	if err == nil && t.e.isNext {
 		nx := res.(nextResult)
 		ne := w.reg.lookupType(reflect.TypeOf(nx.returned()))
@@ -541,13 +555,13 @@ func (w *World) reply(t *task, res any, err error) {
 			binary.LittleEndian.PutUint64(pre[:], ne.id)
 			if ne.arg.hasDarc {
 				err = fmt.Errorf("%w: returned AM %s carries a Darc, which a reply cannot carry", ErrCodec, ne.name)
-			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), &e, nil); err == nil {
+			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), nil, nil); err == nil {
 				return
 			}
 		}
 	}
 	if err == nil {
-		if err = w.encodeSend(t.src, kReply, t.id, stOK, t.e.res, res, &e, nil); err == nil {
+		if err = w.encodeSend(t.src, kReply, t.id, stOK, t.e.res, res, nil, nil); err == nil {
 			return
 		}
 		err = fmt.Errorf("%w: result: %w", ErrCodec, err)
@@ -560,7 +574,7 @@ func (w *World) reply(t *task, res any, err error) {
 		msg = msg[:1024] + "..."
 	}
 	st := uint64(stErr) | uint64(wireKind(err))<<8
-	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, &e, func(e *encoder) { e.buf = append(e.buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
+	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, nil, func(e *encoder) { e.buf = append(e.buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
 		w.opt.Logf("am: PE %d: cannot reply to PE %d: %v", w.me, t.src, ferr)
 	}
 }
@@ -573,7 +587,7 @@ func (w *World) reply(t *task, res any, err error) {
 func (w *World) WaitAll(ctx context.Context) error { return w.all.waitAll(ctx) }
 
 func (s *scope) waitAll(ctx context.Context) error {
-	if err := s.w.block(ctx, func() bool { return s.pending.Load() == 0 }); err != nil {
+	if err := s.w.block(ctx, condFunc(func() bool { return s.pending.Load() == 0 })); err != nil {
 		return fmt.Errorf("am: wait all: %d AMs still pending: %w", s.pending.Load(), err)
 	}
 	return nil

@@ -12,8 +12,11 @@ import (
 )
 
 // A frame in a ring: a 24-byte header, then its body, padded to 8 bytes.
+// Its first word is never zero (the size is at least 8): a zero word where
+// the consumer's head is says that nothing more has been published.
 //
-//	0  uint32 size (header and body, padded)
+//	0  uint32 size (header and body, padded; a pad frame is 8 bytes long
+//	          and stands for the rest of the ring)
 //	4  uint8  kind (kReq, kReply, kRelease, kPad)
 //	5  uint8  flags (flagLarge: the body is an arena reference, 16 bytes:
 //	          offset and length in the sender's arena)
@@ -31,31 +34,37 @@ func putHeader(b []byte, size int, kind, flags byte, id, tid uint64) {
 func pad8(n int) int { return (n + 7) &^ 7 }
 
 // appendFrame appends a frame to q's stage with body encoded by enc (which
-// appends to e.buf) and returns the encoder error. The caller holds q.mu.
-func appendFrame(q *outQ, kind, flags byte, id, tid uint64, e *encoder, enc func(e *encoder)) error {
+// appends to e.buf) with q's encoder, and returns the encoder error. c is
+// the call whose request it is (nil for other frames). The caller holds
+// q.mu.
+func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e *encoder)) error {
 	start := len(q.stage)
 	q.stage = append(q.stage, make([]byte, frameHdr)...)
-	e.buf = q.stage
+	e := &q.enc
+	e.buf, e.err, e.call = q.stage, nil, c
 	if enc != nil {
 		enc(e)
 	}
-	if e.err != nil {
+	err := e.err
+	e.call, e.err = nil, nil
+	if err != nil {
 		q.stage = q.stage[:start]
-		return e.err
+		e.buf = nil
+		return err
 	}
 	end := pad8(len(e.buf))
 	pad := end - len(e.buf)
 	for len(e.buf) < end {
 		e.buf = append(e.buf, 0)
 	}
-	q.stage = e.buf
+	q.stage, e.buf = e.buf, nil
 	putHeader(q.stage[start:], end-start, kind, flags, id, tid)
 	q.stage[start+6] = byte(pad)
 	return nil
 }
 
 // sendFrame stages one frame to pe and flushes by the aggregation rule.
-func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, e *encoder, enc func(e *encoder)) error {
+func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc func(e *encoder)) error {
 	if err := w.deadErr(pe); err != nil {
 		return err
 	}
@@ -64,7 +73,7 @@ func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, e *encoder, 
 	defer q.mu.Unlock()
 	start := len(q.stage)
 	first := start == 0
-	if err := appendFrame(q, kind, flags, id, tid, e, enc); err != nil {
+	if err := appendFrame(q, kind, flags, id, tid, c, enc); err != nil {
 		return err
 	}
 	if n := len(q.stage) - start; n > int(w.ringB)/2 {
@@ -85,7 +94,7 @@ func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
 	behind := func() bool { return q.tail-q.head >= w.ringB/4 }
 	flush := w.opt.FlushBytes < 0 || len(q.stage) >= w.opt.FlushBytes || (first && !behind())
 	if !flush && first {
-		h, err := w.peerLoad(pe, w.ringOff(w.me)+lineB)
+		h, err := w.peerLoad(pe, w.ringOff(w.me)) // its head word
 		if err != nil {
 			return err
 		}
@@ -116,8 +125,7 @@ func (w *World) flushDirty() {
 	w.rel.Unlock()
 	for _, r := range rel {
 		w.dirty.Add(-1)
-		var e encoder
-		w.sendFrame(r.pe, r.kind, 0, r.id, 0, &e, nil) // a dead peer needs none
+		w.sendFrame(r.pe, r.kind, 0, r.id, 0, nil, nil) // a dead peer needs none
 	}
 	for pe, q := range w.out {
 		if w.dirty.Load() == 0 {
@@ -136,6 +144,15 @@ func (w *World) flushDirty() {
 // flushLocked writes q's stage into pe's ring, waiting for room as the
 // consumer drains it (and draining our own queues meanwhile, so two PEs
 // that fill each other's rings both progress). The caller holds q.mu.
+//
+// A ring carries its own signal: the consumer polls the header word at
+// its head, and a frame is there when that word is not zero. The producer
+// writes a run of whole frames with its first header word left out, then
+// a zero word after the run (the terminator: the consumer stops there),
+// then the first header word with one atomic store, which also wakes a
+// sleeping consumer. The frames and the word that announces them share a
+// cache line, so a lone AM costs the consumer one line transfer; the zero
+// word after each run is why the space a run needs is its length plus 8.
 func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	if q.dirty {
 		q.dirty = false
@@ -145,14 +162,13 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 		return nil
 	}
 	ring := w.ringOff(w.me) // our ring on pe: same offset on every PE
-	data := ring + ringHdr
 	R := w.ringB
 	s := q.stage
-	published := q.tail
 	for spins := 0; len(s) > 0; {
 		pos := q.tail % R
 		room := R - pos // contiguous bytes to the ring's end
 		free := R - (q.tail - q.head)
+		free -= min(free, termB) // the terminator's word stays free
 		// Whole frames that fit both.
 		lim := min(room, free)
 		run := uint64(0)
@@ -164,7 +180,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 			run += sz
 		}
 		if run > 0 {
-			if err := w.write(pe, data+uintptr(pos), s[:run]); err != nil {
+			if err := w.writeRun(pe, ring, pos, s[:run], run); err != nil {
 				return err
 			}
 			q.tail += run
@@ -176,20 +192,14 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 			var p [8]byte
 			binary.LittleEndian.PutUint32(p[:], uint32(room))
 			p[4] = kPad
-			if err := w.write(pe, data+uintptr(pos), p[:]); err != nil {
+			if err := w.writeRun(pe, ring, pos, p[:], room); err != nil {
 				return err
 			}
 			q.tail += room
 			continue
 		}
-		// Full: publish what we wrote, then wait for the consumer.
-		if q.tail != published {
-			if err := w.publish(pe, ring, q.tail); err != nil {
-				return err
-			}
-			published = q.tail
-		}
-		h, err := w.peerLoad(pe, ring+lineB)
+		// Full: wait for the consumer.
+		h, err := w.peerLoad(pe, ring)
 		if err != nil {
 			return err
 		}
@@ -218,33 +228,39 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 		}
 	}
 	q.stage = q.stage[:0]
-	if q.tail != published {
-		return w.publish(pe, ring, q.tail)
-	}
 	return nil
 }
 
-// write copies b into PE pe's region at off: a store into its mapping, or
-// a Put where it is reachable only by RMA.
-func (w *World) write(pe int, off uintptr, b []byte) error {
+// writeRun writes frames b (span bytes of ring from pos on: a pad frame is
+// one header standing for the rest of the ring) into our ring on pe and
+// publishes them, as flushLocked describes: the rest of b, the terminator
+// after the span, then b's first header word, atomically. Where pe is
+// mapped these are stores into its memory and an exchange that also
+// notifies; where it is reachable only by RMA, Puts, a Quiet (they land
+// before the header does) and an atomic set.
+func (w *World) writeRun(pe int, ring uintptr, pos uint64, b []byte, span uint64) error {
+	data := ring + ringHdr
+	hdr := binary.LittleEndian.Uint64(b)
+	end := data + uintptr((pos+span)%w.ringB)
+	at := data + uintptr(pos)
 	if r := w.regions[pe]; r != nil {
-		copy(r[off:], b)
-		return nil
+		copy(r[at+8:], b[8:])
+		*wordIn(r, end) = 0
+	} else {
+		var zero [termB]byte
+		if len(b) > 8 {
+			if err := w.fab.Put(pe, at+8, b[8:]); err != nil {
+				return err
+			}
+		}
+		if err := w.fab.Put(pe, end, zero[:]); err != nil {
+			return err
+		}
+		if err := w.fab.Quiet(); err != nil {
+			return err
+		}
 	}
-	return w.fab.Put(pe, off, b)
-}
-
-// publish makes the frames up to tail visible to pe and wakes it.
-func (w *World) publish(pe int, ring uintptr, tail uint64) error {
-	if r := w.regions[pe]; r != nil {
-		atomic.StoreUint64(wordIn(r, ring), tail)
-		w.fab.Notify(pe, ring, 8)
-		return nil
-	}
-	if err := w.fab.Quiet(); err != nil { // the frames land before the tail
-		return err
-	}
-	_, err := w.fab.AMO64(pe, ring, fabric.AMOSet, tail, 0)
+	_, err := w.fab.AMO64(pe, at, fabric.AMOSet, hdr, 0)
 	return err
 }
 
@@ -270,22 +286,23 @@ func (w *World) pollTake(take bool) (n int, first *task) {
 	R := w.ringB
 	for src := range w.n {
 		ring := w.ringOff(src)
-		tail := atomic.LoadUint64(w.word(ring))
-		head := w.inH[src].Load()
-		if tail == head {
-			continue
-		}
 		data := w.local[ring+ringHdr : ring+ringHdr+uintptr(R)]
-		for head != tail {
+		head := w.inH[src].Load()
+		start := head
+		for !w.bad[src].Load() {
 			pos := head % R
-			sz := uint64(binary.LittleEndian.Uint32(data[pos:]))
-			if sz < 8 || sz > R-pos || sz%8 != 0 {
-				// A corrupt ring cannot be resynchronised: fail the peer.
-				w.peerError(&fabric.PeerError{PE: src, How: fmt.Sprintf("sent a corrupt AM frame (size %d at %d)", sz, pos)})
-				head = tail
+			hdr := atomic.LoadUint64(wordIn(data, uintptr(pos)))
+			if hdr == 0 {
 				break
 			}
-			if k := data[pos+4]; k != kPad {
+			sz := uint64(uint32(hdr))
+			if sz < 8 || sz > R-pos || sz%8 != 0 || (sz < frameHdr && byte(hdr>>32) != kPad) {
+				// A corrupt ring cannot be resynchronised: fail the peer.
+				w.bad[src].Store(true)
+				w.peerError(&fabric.PeerError{PE: src, How: fmt.Sprintf("sent a corrupt AM frame (size %d at %d)", sz, pos)})
+				break
+			}
+			if byte(hdr>>32) != kPad {
 				if t := w.frame(src, data[pos:pos+sz]); t != nil {
 					ts = append(ts, t)
 				}
@@ -293,8 +310,10 @@ func (w *World) pollTake(take bool) (n int, first *task) {
 			}
 			head += sz
 		}
-		w.inH[src].Store(head)
-		atomic.StoreUint64(w.word(ring+lineB), head)
+		if head != start {
+			w.inH[src].Store(head)
+			atomic.StoreUint64(w.word(ring), head) // the producer's room
+		}
 	}
 	w.poll1.Store(0)
 	if take && len(ts) > 0 {
@@ -339,6 +358,13 @@ func (w *World) ctl(pe int, kind byte, id uint64) {
 	}
 }
 
+// decoder returns the World's decoder reset to read b. It is the poll
+// token holder's: frame decodes with it.
+func (w *World) decoder(b []byte) *decoder {
+	w.dec = decoder{b: b, w: w}
+	return &w.dec
+}
+
 // frame handles one frame from src (under the poll token): it returns the
 // task a request becomes, or nil.
 func (w *World) frame(src int, f []byte) *task {
@@ -366,9 +392,9 @@ func (w *World) frame(src int, f []byte) *task {
 			t.err = ErrUnregistered
 		default:
 			t.e = e
-			d := decoder{b: b, w: w}
-			t.arg, t.err = e.arg.decodeValue(&d)
-			t.darcs = d.darcs
+			d := w.decoder(b)
+			t.arg, t.err = e.arg.decodeValue(d)
+			t.darcs, d.darcs = d.darcs, nil
 			if t.err != nil {
 				t.err = fmt.Errorf("%w: %w", ErrCodec, t.err)
 				dropRefs(w, t.darcs)
@@ -391,9 +417,10 @@ func (w *World) frame(src int, f []byte) *task {
 		}
 		switch tid & 0xff {
 		case stOK:
-			d := decoder{b: b, w: w}
-			v, err := c.e.res.decodeValue(&d)
+			d := w.decoder(b)
+			v, err := c.e.res.decodeValue(d)
 			dropRefs(w, d.darcs) // a Darc in a result is held by the decoded value's own Clone
+			d.darcs = nil
 			if err != nil {
 				w.complete(c, nil, &Error{PE: src, AM: c.name(), Kind: ErrCodec, Msg: "result: " + err.Error()})
 				return nil
@@ -416,14 +443,16 @@ func (w *World) frame(src int, f []byte) *task {
 				w.complete(c, nil, &Error{PE: w.me, AM: c.name(), Kind: ErrUnregistered, Msg: fmt.Sprintf("returned AM type %#x", ntid)})
 				return nil
 			}
-			d := decoder{b: b[8:], w: w}
-			a, err := ne.arg.decodeValue(&d)
+			d := w.decoder(b[8:])
+			a, err := ne.arg.decodeValue(d)
+			darcs := d.darcs
+			d.darcs = nil
 			if err != nil {
-				dropRefs(w, d.darcs)
+				dropRefs(w, darcs)
 				w.complete(c, nil, &Error{PE: src, AM: ne.name, Kind: ErrCodec, Msg: "returned AM: " + err.Error()})
 				return nil
 			}
-			return &task{e: ne, arg: a, src: w.me, call: c, wrap: c.e.mkNext, darcs: d.darcs}
+			return &task{e: ne, arg: a, src: w.me, call: c, wrap: c.e.mkNext, darcs: darcs}
 		}
 		return nil
 	}

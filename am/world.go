@@ -73,7 +73,9 @@ type World struct {
 
 	out   []*outQ
 	inH   []atomic.Uint64 // consumer heads: written under the poll token, read by waiters
+	bad   []atomic.Bool   // rings whose producer wrote a corrupt frame: no longer read
 	poll1 atomic.Int32    // the poll token: 1 while someone drains the queues
+	dec   decoder         // the poll token holder's
 
 	rel struct { // releases of peers' arena chunks, sent on the next flush
 		sync.Mutex
@@ -85,9 +87,14 @@ type World struct {
 		sync.Mutex
 		q    []*task
 		head int
+		pops uint64 // tasks taken, ever
 	}
-	runqN    atomic.Int64
-	lastPop  atomic.Int64 // monotonic ns of the last task taken
+	runqN atomic.Int64
+	stall struct { // the watchdog's: when it first saw runq.pops at its value
+		sync.Mutex
+		pops  uint64
+		since int64
+	}
 	idle     chan struct{}
 	parked   atomic.Int32
 	workers  atomic.Int32
@@ -135,6 +142,7 @@ type outQ struct {
 	tail  uint64 // bytes written to the ring (published)
 	head  uint64 // the consumer's head, as last read
 	dirty bool
+	enc   encoder // encodes frames into stage
 }
 
 // Layout of the AM area (offsets from its start; the area is a symmetric
@@ -142,13 +150,15 @@ type outQ struct {
 //
 //	0                      doorbell line: local wake-ups (Notify of our own),
 //	                       Barrier's arrival count (PE 0's) and release epoch
-//	64 + src*stride        ring from PE src: tail line (the producer's),
-//	                       head line (ours), then RingBytes of frames
+//	64 + src*stride        ring from PE src: head line (ours: the
+//	                       consumer's head, which the producer reads for
+//	                       room), then RingBytes of frames
 //	64 + n*stride          DarcSlots lines: a Darc's global count and lock
 const (
 	lineB     = 64
-	ringHdr   = 2 * lineB
+	ringHdr   = lineB
 	frameHdr  = 24
+	termB     = 8 // the zero word after a run of frames
 	slotBytes = lineB
 )
 
@@ -250,6 +260,7 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 		w.out[i] = &outQ{}
 	}
 	w.inH = make([]atomic.Uint64, n)
+	w.bad = make([]atomic.Bool, n)
 	w.all.w = w
 	w.dead.pes = map[int]error{}
 	w.darcs.init(opt.DarcSlots)
@@ -361,9 +372,6 @@ func (w *World) push(ts ...*task) {
 		return
 	}
 	w.runq.Lock()
-	if len(w.runq.q) == 0 {
-		w.lastPop.Store(w.mono())
-	}
 	w.runq.q = append(w.runq.q, ts...)
 	w.runq.Unlock()
 	w.runqN.Add(int64(len(ts)))
@@ -396,12 +404,12 @@ func (w *World) pop() *task {
 	t := w.runq.q[w.runq.head]
 	w.runq.q[w.runq.head] = nil
 	w.runq.head++
+	w.runq.pops++
 	if w.runq.head == len(w.runq.q) {
 		w.runq.q, w.runq.head = w.runq.q[:0], 0
 	}
 	w.runq.Unlock()
 	w.runqN.Add(-1)
-	w.lastPop.Store(w.mono())
 	return t
 }
 
@@ -487,10 +495,20 @@ func (w *World) sentinelReady() bool {
 	return w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.roleWant.Load() > 0 || w.inboundReady()
 }
 
-// inboundReady reports whether a peer wrote frames we have not drained.
+// inboundReady reports whether a peer published frames we have not
+// drained: whether the header word at a ring's head is not zero. It is a
+// hint (pollTake reads the rings again under the poll token): a head read
+// here may be stale by the time its header word is, and the producer may
+// be rewriting that word's line. A plain load of an aligned word cannot
+// tear, and the race detector is told to look away, as it cannot see the
+// same access between processes anyway.
+//
+//go:norace
 func (w *World) inboundReady() bool {
+	R := w.ringB
 	for src := range w.n {
-		if atomic.LoadUint64(w.word(w.ringOff(src))) != w.inH[src].Load() {
+		off := w.ringOff(src) + ringHdr + uintptr(w.inH[src].Load()%R)
+		if *w.word(off) != 0 && !w.bad[src].Load() {
 			return true
 		}
 	}
@@ -517,12 +535,20 @@ func (w *World) fabWait(ctx context.Context, cond func() bool) error {
 	return err
 }
 
+// waitCond is what block waits for. A *Future is one (so that waiting on
+// it allocates nothing); condFunc makes one of a function.
+type waitCond interface{ ready() bool }
+
+type condFunc func() bool
+
+func (f condFunc) ready() bool { return f() }
+
 // block waits until cond holds, helping: it flushes staged AMs, drains the
 // queues and runs queued handlers while it waits (so a handler that waits
 // on an AM it launched never starves the pool). What wakes it: a peer's
 // write to a queue, a local completion, ctx ending, or a peer dying.
-func (w *World) block(ctx context.Context, cond func() bool) error {
-	if cond() || w.spinWait(cond) {
+func (w *World) block(ctx context.Context, cond waitCond) error {
+	if cond.ready() || w.spinWait(cond) {
 		return nil
 	}
 	// The waiter takes the sentinel's role while it waits: one goroutine
@@ -541,8 +567,11 @@ func (w *World) block(ctx context.Context, cond func() bool) error {
 			w.wakeOne() // a worker takes the role back
 		}
 	}()
+	wake := func() bool {
+		return cond.ready() || w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.inboundReady()
+	}
 	for {
-		if cond() {
+		if cond.ready() {
 			return nil
 		}
 		if !role {
@@ -559,11 +588,17 @@ func (w *World) block(ctx context.Context, cond func() bool) error {
 			}
 		}
 		w.flushDirty()
-		w.poll()
-		if cond() {
+		_, t := w.pollTake(true)
+		if cond.ready() {
+			if t != nil {
+				w.push(t)
+			}
 			return nil
 		}
-		if t := w.pop(); t != nil {
+		if t == nil {
+			t = w.pop()
+		}
+		if t != nil {
 			if role { // a handler may block: let a worker watch meanwhile
 				role = false
 				w.sentinel.Store(false)
@@ -578,9 +613,7 @@ func (w *World) block(ctx context.Context, cond func() bool) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := w.fabWait(ctx, func() bool {
-			return cond() || w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.inboundReady()
-		})
+		err := w.fabWait(ctx, wake)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -608,14 +641,14 @@ const (
 // only takes the processor from the waiter) and a watching sentinel steps
 // down when it next looks. It yields the processor now and then, so that
 // the PE's other goroutines run, and reports whether cond came true.
-func (w *World) spinWait(cond func() bool) bool {
+func (w *World) spinWait(cond waitCond) bool {
 	w.roleWant.Add(1)
 	defer w.dropWant()
-	t0 := w.mono()
+	t0 := int64(-1) // read at the first check: most waits end sooner
 	for i := 1; ; i++ {
 		w.flushDirty()
 		_, t := w.pollTake(true)
-		if cond() {
+		if cond.ready() {
 			if t != nil {
 				w.push(t)
 			}
@@ -631,6 +664,9 @@ func (w *World) spinWait(cond func() bool) bool {
 			continue
 		}
 		if i%256 == 0 {
+			if t0 < 0 {
+				t0 = w.mono()
+			}
 			if w.closing.Load() || w.deadAny.Load() || w.mono()-t0 > w.spinNs {
 				return false
 			}
@@ -665,10 +701,23 @@ func (w *World) dropWant() {
 }
 
 // watchdog starts a temporary worker when handlers have been queued for a
-// while and every worker is busy (blocked in a handler).
+// while (no task was taken for 2 ms, by what the watchdog saw on its
+// calls) and every worker is busy (blocked in a handler).
 func (w *World) watchdog() {
-	if w.runqN.Load() > 0 && w.parked.Load() == 0 && !w.sentinel.Load() &&
-		w.mono()-w.lastPop.Load() > int64(2*time.Millisecond) && w.workers.Load() < int32(4*w.opt.Threads+64) {
+	if w.runqN.Load() == 0 || w.parked.Load() > 0 || w.sentinel.Load() || w.workers.Load() >= int32(4*w.opt.Threads+64) {
+		return
+	}
+	w.runq.Lock()
+	pops := w.runq.pops
+	w.runq.Unlock()
+	now := w.mono()
+	w.stall.Lock()
+	stuck := pops == w.stall.pops && now-w.stall.since > int64(2*time.Millisecond)
+	if pops != w.stall.pops || stuck {
+		w.stall.pops, w.stall.since = pops, now
+	}
+	w.stall.Unlock()
+	if stuck {
 		w.startWorker(true)
 	}
 }

@@ -89,14 +89,20 @@ func amRegistry() *am.Registry {
 	return r
 }
 
+// RTTCycles is how many times the raw ping-pong and the AM round trip
+// alternate when both are measured: each row is the median of its
+// cycles, so that the ratio compares the two under the same conditions
+// (on a noisy machine the ping-pong alone moves by 2x between runs).
+const RTTCycles = 7
+
 // MeasureAM runs the AM ops on every PE of pe's job (collective) and
 // returns PE 0's results, measured as in the package doc: warm-up rounds
 // of doubling length until one takes Target/8, then Reps timed loops, the
 // fastest counting. pingpong, amrtt and ambw time PE 0's loop while PE 1
 // answers (pingpong: in its main goroutine; the AMs: on its handler
-// goroutines, its main goroutine asleep in a barrier); amrate times every
-// PE's loop and takes the mean. pingpong runs before the World is made,
-// so that no handler goroutine shares its PEs.
+// goroutines, its main goroutine waiting in the World's barrier); amrate
+// times every PE's loop and takes the mean. pingpong and amrtt, when both
+// are asked for, alternate RTTCycles times and report their medians.
 func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Result, error) {
 	c = c.withDefaults()
 	if pe.NPEs() < 2 {
@@ -111,39 +117,45 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 		return nil, err
 	}
 	var out []Result
-	if slices.Contains(ops, OpPingPong) {
-		// Before the World exists: the raw figure, with no handler
-		// goroutine beside the ping-pong's.
-		rs, err := m.pingPong()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
-	}
 	w, err := am.New(ctx, pe, amRegistry(), am.Options{ArenaBytes: amArena})
 	if err != nil {
 		return nil, err
 	}
 	defer w.Abort()
+	var rtt []loop2
+	if slices.Contains(ops, OpPingPong) {
+		pp, err := m.pingPong()
+		if err != nil {
+			return nil, err
+		}
+		defer pp.free()
+		rtt = append(rtt, pp.loop2)
+	}
+	if slices.Contains(ops, OpAMRTT) {
+		rtt = append(rtt, loop2{op: OpAMRTT, w: w, loop0: func(n int) error {
+			for range n {
+				v, err := am.Exec(w, 1, Empty{}).Wait(ctx)
+				if err != nil {
+					return err
+				}
+				if v != 1 {
+					return fmt.Errorf("empty AM ran on PE %d, not 1", v)
+				}
+			}
+			return nil
+		}})
+	}
+	if len(rtt) > 0 {
+		rs, err := m.alternate(rtt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
 	for _, op := range ops {
 		var rs []Result
 		switch op {
-		case OpPingPong:
-		case OpAMRTT:
-			var r Result
-			r, err = m.twoSided(op, 0, func(n int) error {
-				for range n {
-					v, err := am.Exec(w, 1, Empty{}).Wait(ctx)
-					if err != nil {
-						return err
-					}
-					if v != 1 {
-						return fmt.Errorf("empty AM ran on PE %d, not 1", v)
-					}
-				}
-				return nil
-			}, nil, w)
-			rs = []Result{r}
+		case OpPingPong, OpAMRTT: // above
 		case OpAMRate:
 			for _, sz := range AMRateSizes {
 				r, err := m.amRate(w, sz)
@@ -155,7 +167,7 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 		case OpAMBW:
 			for _, sz := range AMSizes {
 				buf := prefaulted(sz)
-				r, err := m.twoSided(op, sz, func(n int) error {
+				r, err := m.twoSided(loop2{op: op, bytes: sz, w: w, loop0: func(n int) error {
 					for range n {
 						v, err := am.Exec(w, 1, Payload{P: buf}).Wait(ctx)
 						if err != nil {
@@ -166,7 +178,7 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 						}
 					}
 					return nil
-				}, nil, w)
+				}})
 				if err != nil {
 					return nil, err
 				}
@@ -189,77 +201,145 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 	return out, nil
 }
 
-// twoSided measures loop0 on PE 0 while PE 1 runs loop1 (nil: nothing, it
-// waits in the barrier that ends each round) and the other PEs wait. With
-// a World, that barrier is the World's (it runs arriving AMs' handlers, as
-// a PE serving AMs does); without, hostshmem's.
-func (m *meter) twoSided(op string, bytes int, loop0, loop1 func(n int) error, w *am.World) (Result, error) {
+// loop2 is a measurement between PE 0 and PE 1: PE 0 times loop0 while
+// PE 1 runs loop1 (nil: nothing, it waits in the barrier that ends each
+// round) and the other PEs wait. With a World, that barrier is the
+// World's (it runs arriving AMs' handlers, as a PE serving AMs does);
+// without, hostshmem's.
+type loop2 struct {
+	op           string
+	bytes        int
+	loop0, loop1 func(n int) error
+	w            *am.World
+}
+
+func (m *meter) fail2(l loop2, err error) error {
+	return fmt.Errorf("bench: %s %d: %w", l.op, l.bytes, err)
+}
+
+// round runs l n times and returns PE 0's time.
+func (m *meter) round(l loop2, n int) (time.Duration, error) {
 	pe := m.pe
 	me := pe.MyPE()
-	fail := func(err error) (Result, error) { return Result{}, fmt.Errorf("bench: %s %d: %w", op, bytes, err) }
-	round := func(n int) (time.Duration, error) {
-		if err := pe.BarrierAll(m.ctx); err != nil {
-			return 0, err
-		}
-		t0 := mono()
-		var err error
-		switch {
-		case me == 0:
-			err = loop0(n)
-		case me == 1 && loop1 != nil:
-			err = loop1(n)
-		}
-		dt := mono() - t0
-		if err != nil {
-			return 0, err
-		}
-		if w != nil {
-			return dt, w.Barrier(m.ctx)
-		}
-		return dt, pe.BarrierAll(m.ctx)
+	if err := pe.BarrierAll(m.ctx); err != nil {
+		return 0, err
 	}
-	iters := 0
+	t0 := mono()
+	var err error
+	switch {
+	case me == 0:
+		err = l.loop0(n)
+	case me == 1 && l.loop1 != nil:
+		err = l.loop1(n)
+	}
+	dt := mono() - t0
+	if err != nil {
+		return 0, err
+	}
+	if l.w != nil {
+		return dt, l.w.Barrier(m.ctx)
+	}
+	return dt, pe.BarrierAll(m.ctx)
+}
+
+// sizeRounds runs warm-up rounds of doubling length until one takes
+// Target/8 and returns the iterations of a timed round (the same on every
+// PE).
+func (m *meter) sizeRounds(l loop2) (int, error) {
 	for n := 1; ; n *= 2 {
-		dt, err := round(n)
+		dt, err := m.round(l, n)
 		if err != nil {
-			return fail(err)
+			return 0, m.fail2(l, err)
 		}
 		v := uint64(0)
-		if me == 0 && n >= 2 && (dt >= m.c.Target/8 || n >= m.c.MaxIters) {
+		if m.pe.MyPE() == 0 && n >= 2 && (dt >= m.c.Target/8 || n >= m.c.MaxIters) {
 			v = uint64(m.itersFor(dt, n))
 		}
 		if v, err = m.share(v); err != nil {
-			return fail(err)
+			return 0, m.fail2(l, err)
 		}
 		if v > 0 {
-			iters = int(v)
-			break
+			return int(v), nil
 		}
 	}
+}
+
+// best runs Reps timed rounds of iters and returns the fastest time per
+// iteration.
+func (m *meter) best(l loop2, iters int) (float64, error) {
 	best := -1.0
 	for range m.c.Reps {
-		dt, err := round(iters)
+		dt, err := m.round(l, iters)
 		if err != nil {
-			return fail(err)
+			return 0, m.fail2(l, err)
 		}
 		if per := float64(dt.Nanoseconds()) / float64(iters); best < 0 || per < best {
 			best = per
 		}
 	}
-	return Result{Impl: ImplGshmem, Op: op, PEs: pe.NPEs(), Bytes: bytes, Iters: iters, NsPerOp: best}, nil
+	return best, nil
+}
+
+// twoSided measures l: sized, then the fastest of Reps rounds.
+func (m *meter) twoSided(l loop2) (Result, error) {
+	iters, err := m.sizeRounds(l)
+	if err != nil {
+		return Result{}, err
+	}
+	ns, err := m.best(l, iters)
+	return Result{Impl: ImplGshmem, Op: l.op, PEs: m.pe.NPEs(), Bytes: l.bytes, Iters: iters, NsPerOp: ns}, err
+}
+
+// alternate measures ls in turn, RTTCycles times over (once when there is
+// one), each time as twoSided does, and reports the median of each.
+func (m *meter) alternate(ls []loop2) ([]Result, error) {
+	cycles := RTTCycles
+	if len(ls) == 1 {
+		cycles = 1
+	}
+	iters := make([]int, len(ls))
+	for i, l := range ls {
+		var err error
+		if iters[i], err = m.sizeRounds(l); err != nil {
+			return nil, err
+		}
+	}
+	ns := make([][]float64, len(ls))
+	for range cycles {
+		for i, l := range ls {
+			v, err := m.best(l, iters[i])
+			if err != nil {
+				return nil, err
+			}
+			ns[i] = append(ns[i], v)
+		}
+	}
+	out := make([]Result, len(ls))
+	for i, l := range ls {
+		slices.Sort(ns[i])
+		out[i] = Result{Impl: ImplGshmem, Op: l.op, PEs: m.pe.NPEs(), Bytes: l.bytes, Iters: iters[i], NsPerOp: ns[i][len(ns[i])/2]}
+	}
+	return out, nil
+}
+
+// pingPongLoop is the raw shm round trip and the flags it uses.
+type pingPongLoop struct {
+	loop2
+	free func()
 }
 
 // pingPong is the raw shm round trip the AM round trip compares with: PE 0
-// puts i into PE 1's flag and waits for PE 1 to put i into its own.
-func (m *meter) pingPong() ([]Result, error) {
+// puts i into PE 1's flag and waits for PE 1 to put i into its own, both
+// in their main goroutines (the World's handler goroutines idle meanwhile,
+// asleep on the AM area, which the flags are not in).
+func (m *meter) pingPong() (pingPongLoop, error) {
 	pe := m.pe
 	flags, err := shmem.Calloc[uint64](m.ctx, pe, 16) // [0]: PE 0's flag, [8]: PE 1's, on lines of their own
 	if err != nil {
-		return nil, err
+		return pingPongLoop{}, err
 	}
-	defer shmem.Free(m.ctx, pe, flags)
 	seq := uint64(0)
-	r, err := m.twoSided(OpPingPong, 8, func(n int) error {
+	return pingPongLoop{loop2: loop2{op: OpPingPong, bytes: 8, loop0: func(n int) error {
 		for range n {
 			seq++
 			if err := shmem.P(pe, flags.At(8), seq, 1); err != nil {
@@ -270,7 +350,7 @@ func (m *meter) pingPong() ([]Result, error) {
 			}
 		}
 		return nil
-	}, func(n int) error {
+	}, loop1: func(n int) error {
 		for range n {
 			seq++
 			if err := shmem.WaitUntil(m.ctx, pe, flags.At(8), shmem.CmpEQ, seq); err != nil {
@@ -281,8 +361,7 @@ func (m *meter) pingPong() ([]Result, error) {
 			}
 		}
 		return nil
-	}, nil)
-	return []Result{r}, err
+	}}, free: func() { shmem.Free(m.ctx, pe, flags) }}, nil
 }
 
 // amRate: every PE sends n AMs of sz payload bytes to the next PE without
@@ -319,8 +398,8 @@ func WriteAMSummary(out io.Writer, ours, memmove []Result) {
 		switch r.Op {
 		case OpAMRTT:
 			if pp, ok := byKey[fmt.Sprintf("%s/%d/8", OpPingPong, r.PEs)]; ok && pp.NsPerOp > 0 {
-				fmt.Fprintf(&b, "AM round trip on %d PEs: %.0f ns = %.2fx the flag ping-pong (%.0f ns) of this run\n",
-					r.PEs, r.NsPerOp, r.NsPerOp/pp.NsPerOp, pp.NsPerOp)
+				fmt.Fprintf(&b, "AM round trip on %d PEs: %.0f ns = %.2fx the flag ping-pong (%.0f ns) of this run (medians of %d alternating measurements)\n",
+					r.PEs, r.NsPerOp, r.NsPerOp/pp.NsPerOp, pp.NsPerOp, RTTCycles)
 			}
 		case OpAMRate:
 			if r.NsPerOp > 0 {

@@ -10,6 +10,17 @@ import (
 	"unsafe"
 )
 
+// Bytes is a byte slice that a handler reads in place. In a request whose
+// payload is large (at least Options.LargeBytes), so that it travels
+// through the sender's arena in the symmetric heap, a Bytes field of the
+// AM points into that arena and is valid only until the handler returns,
+// when the chunk goes back to the sender: the payload is copied once, by
+// the sender. A handler that keeps the bytes must copy them
+// (bytes.Clone). Everywhere else (smaller requests, results, returned
+// AMs, ExecLocal) a Bytes is a copy the receiver owns, as a []byte is,
+// or, for ExecLocal, the sender's own slice.
+type Bytes []byte
+
 // codec encodes and decodes the values of one type. Types that implement
 // encoding.BinaryAppender (value) and encoding.BinaryUnmarshaler (pointer)
 // encode themselves (the fast path); every other type gets a compiled
@@ -21,6 +32,9 @@ type codec struct {
 	fast  bool
 	// hasDarc: values may hold Darc handles.
 	hasDarc bool
+	// borrows: values may hold Bytes, which a request's handler reads in
+	// place when its payload came through the arena.
+	borrows bool
 	// size is the exact encoded size of v (-1: unknown, fast-path types).
 	size func(v reflect.Value) int
 	enc  func(e *encoder, v reflect.Value)
@@ -88,10 +102,11 @@ type encoder struct {
 
 // decoder reads encodings from b; the first error sticks.
 type decoder struct {
-	b     []byte
-	err   error
-	w     *World
-	darcs []darcRef // Darc handles made while decoding, dropped after Exec
+	b      []byte
+	err    error
+	w      *World
+	darcs  []darcRef // Darc handles made while decoding, dropped after Exec
+	borrow bool      // b outlives the decoded value's handler: Bytes may point into it
 }
 
 var errShort = errors.New("message truncated")
@@ -225,37 +240,20 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			}
 		}
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			c.size = func(v reflect.Value) int { n := v.Len(); return 1 + uvarintLen(n) + n }
-			c.enc = func(e *encoder, v reflect.Value) {
-				if v.IsNil() {
-					e.buf = append(e.buf, 0)
-					return
-				}
-				b := v.Bytes()
-				e.buf = append(e.buf, 1)
-				e.buf = binary.AppendUvarint(e.buf, uint64(len(b)))
-				e.buf = append(e.buf, b...)
-			}
-			c.dec = func(d *decoder, v reflect.Value) {
-				if f := d.take(1); f == nil || f[0] == 0 {
-					return
-				}
-				n := d.uvarint()
-				if b := d.take(n); b != nil {
-					s := reflect.MakeSlice(t, n, n)
-					copy(s.Bytes(), b)
-					v.Set(s)
-				}
-			}
-			break
-		}
 		ec, err := build(t.Elem(), seen, path+"[]")
 		if err != nil {
 			return nil, err
 		}
+		if size := int(t.Elem().Size()); isMemory(ec) {
+			c.setMemorySlice(size)
+			break
+		}
 		c.hasDarc = ec.hasDarc
+		c.borrows = ec.borrows
 		c.size = func(v reflect.Value) int {
+			if v.IsNil() {
+				return 1
+			}
 			n := v.Len()
 			s := 1 + uvarintLen(n)
 			if ec.fixed >= 0 {
@@ -301,6 +299,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			return nil, err
 		}
 		c.hasDarc = ec.hasDarc
+		c.borrows = ec.borrows
 		n := t.Len()
 		if ec.fixed >= 0 {
 			c.fixed = n * ec.fixed
@@ -343,7 +342,11 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			return nil, err
 		}
 		c.hasDarc = kc.hasDarc || vc.hasDarc
+		c.borrows = kc.borrows || vc.borrows
 		c.size = func(v reflect.Value) int {
+			if v.IsNil() {
+				return 1
+			}
 			s := 1 + uvarintLen(v.Len())
 			it := v.MapRange()
 			for it.Next() {
@@ -390,6 +393,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			return nil, err
 		}
 		c.hasDarc = ec.hasDarc
+		c.borrows = ec.borrows
 		c.size = func(v reflect.Value) int {
 			if v.IsNil() {
 				return 1
@@ -437,6 +441,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			}
 			fs = append(fs, field{i, fc})
 			c.hasDarc = c.hasDarc || fc.hasDarc
+			c.borrows = c.borrows || fc.borrows
 			if fc.fixed >= 0 && fixed >= 0 {
 				fixed += fc.fixed
 			} else {
@@ -475,6 +480,82 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 		return nil, fmt.Errorf("%w: %s has kind %v, which the default codec cannot carry; implement encoding.BinaryAppender and encoding.BinaryUnmarshaler", ErrCodec, path, k)
 	}
 	return c, nil
+}
+
+// littleEndian: the machine's memory order is the wire's.
+var littleEndian = func() bool {
+	one := uint16(1)
+	return *(*byte)(unsafe.Pointer(&one)) == 1
+}()
+
+// isMemory reports whether c's type (a slice element) encodes as its
+// memory: a number (not a bool, whose byte must be checked) on a
+// little-endian machine.
+func isMemory(c *codec) bool {
+	if !littleEndian || c.fast || c.encAny != nil || c.fixed != int(c.typ.Size()) {
+		return false
+	}
+	switch c.typ.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
+		return true
+	}
+	return false
+}
+
+var bytesType = reflect.TypeFor[Bytes]()
+
+// setMemorySlice makes c, a slice type whose elements (of size bytes)
+// encode as their memory, copy them in one piece: a nil flag, the length,
+// then the elements' bytes (the encoding element by element would give
+// the same bytes). Decoding allocates without zeroing what it copies over.
+// Bytes decode in place when the decoder may borrow.
+func (c *codec) setMemorySlice(size int) {
+	t := c.typ
+	c.borrows = t == bytesType
+	c.size = func(v reflect.Value) int {
+		if v.IsNil() {
+			return 1
+		}
+		n := v.Len()
+		return 1 + uvarintLen(n) + n*size
+	}
+	c.enc = func(e *encoder, v reflect.Value) {
+		if v.IsNil() {
+			e.buf = append(e.buf, 0)
+			return
+		}
+		n := v.Len()
+		e.buf = append(e.buf, 1)
+		e.buf = binary.AppendUvarint(e.buf, uint64(n))
+		if n > 0 {
+			e.buf = append(e.buf, unsafe.Slice((*byte)(v.UnsafePointer()), n*size)...)
+		}
+	}
+	c.dec = func(d *decoder, v reflect.Value) {
+		if f := d.take(1); f == nil || f[0] == 0 {
+			return
+		}
+		n := d.uvarint()
+		if n > len(d.b)/size {
+			d.fail(fmt.Errorf("%w: %d elements of %d bytes, %d bytes left", errShort, n, size, len(d.b)))
+			return
+		}
+		b := d.take(n * size)
+		switch {
+		case b == nil:
+		case n == 0:
+			v.Set(reflect.MakeSlice(t, 0, 0))
+		case c.borrows && d.borrow:
+			v.SetBytes(b)
+		default:
+			// append allocates without zeroing what it copies over, and
+			// the runtime aligns it for any number type.
+			own := append([]byte(nil), b...)
+			v.Set(reflect.SliceAt(t.Elem(), unsafe.Pointer(unsafe.SliceData(own)), n).Convert(t))
+		}
+	}
 }
 
 // setFixed makes c the codec of a fixed-size number or bool of n bytes.

@@ -489,6 +489,9 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 // run runs task t's handler on the calling goroutine and delivers its
 // result: to the call it completes here, or as a reply to its origin.
 func (w *World) run(t *task) {
+	if t.held {
+		defer w.release(t.src, t.chunk)
+	}
 	if t.err != nil { // failed before its handler: say so to the origin
 		w.reply(t, nil, t.err)
 		return

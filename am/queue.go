@@ -381,10 +381,14 @@ func (w *World) frame(src int, f []byte) *task {
 	case kReq:
 		t := &task{src: src, id: id, tid: tid}
 		b, aoff, large, err := w.body(src, f)
-		if large {
-			defer w.release(src, aoff)
-		}
 		e := w.reg.lookupID(tid)
+		if large {
+			if err == nil && e != nil && e.arg.borrows {
+				t.chunk, t.held = aoff, true // Bytes read it in place: released after the handler
+			} else {
+				defer w.release(src, aoff)
+			}
+		}
 		switch {
 		case err != nil:
 			t.err = err
@@ -393,6 +397,7 @@ func (w *World) frame(src int, f []byte) *task {
 		default:
 			t.e = e
 			d := w.decoder(b)
+			d.borrow = t.held
 			t.arg, t.err = e.arg.decodeValue(d)
 			t.darcs, d.darcs = d.darcs, nil
 			if t.err != nil {

@@ -365,6 +365,8 @@ type task struct {
 	tid   uint64
 	darcs []darcRef
 	ctx   Context // the handler's (one allocation with the task)
+	chunk uint64  // held: the chunk of src's arena that the argument's Bytes point into
+	held  bool
 }
 
 func (w *World) push(ts ...*task) {

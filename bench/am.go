@@ -19,13 +19,14 @@ const (
 	OpPingPong = "pingpong" // raw flag ping-pong over shm: put 8 bytes to PE 1, wait for its echo (round trip)
 	OpAMRTT    = "amrtt"    // an empty AM to PE 1 returning an int, waited for (round trip), Bytes 0
 	OpAMRate   = "amrate"   // small AMs (Bytes of payload) from every PE to the next, many in flight: time per AM per PE
-	OpAMBW     = "ambw"     // an AM carrying Bytes of payload to PE 1, waited for (bandwidth)
+	OpAMBW     = "ambw"     // an AM carrying Bytes of payload ([]byte: the handler gets its own copy) to PE 1, waited for (bandwidth)
+	OpAMBWView = "ambwview" // as ambw with an am.Bytes payload, which a large AM's handler reads in place in the sender's arena
 )
 
 // AMOps are the active-message ops, in table order.
-var AMOps = []string{OpPingPong, OpAMRTT, OpAMRate, OpAMBW}
+var AMOps = []string{OpPingPong, OpAMRTT, OpAMRate, OpAMBW, OpAMBWView}
 
-// AMSizes are the payload sizes of OpAMBW: 1 B to 16 MiB.
+// AMSizes are the payload sizes of OpAMBW and OpAMBWView: 1 B to 16 MiB.
 var AMSizes = []int{1, 8, 64, 512, 4 << 10, 32 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20}
 
 // AMRateSizes are the payloads of OpAMRate.
@@ -81,11 +82,18 @@ type Payload struct{ P []byte }
 // Exec runs on PE 1.
 func (p Payload) Exec(*am.Context) (int, error) { return len(p.P), nil }
 
+// View is the AM of OpAMBWView: it returns its length.
+type View struct{ P am.Bytes }
+
+// Exec runs on PE 1.
+func (p View) Exec(*am.Context) (int, error) { return len(p.P), nil }
+
 func amRegistry() *am.Registry {
 	r := am.NewRegistry()
 	am.MustRegister[Empty](r, "bench.empty")
 	am.MustRegister[Small](r, "bench.small")
 	am.MustRegister[Payload](r, "bench.payload")
+	am.MustRegister[View](r, "bench.view")
 	return r
 }
 
@@ -164,12 +172,18 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 				}
 				rs = append(rs, r)
 			}
-		case OpAMBW:
+		case OpAMBW, OpAMBWView:
 			for _, sz := range AMSizes {
 				buf := prefaulted(sz)
 				r, err := m.twoSided(loop2{op: op, bytes: sz, w: w, loop0: func(n int) error {
 					for range n {
-						v, err := am.Exec(w, 1, Payload{P: buf}).Wait(ctx)
+						var f *am.Future[int]
+						if op == OpAMBW {
+							f = am.Exec(w, 1, Payload{P: buf})
+						} else {
+							f = am.Exec(w, 1, View{P: buf})
+						}
+						v, err := f.Wait(ctx)
 						if err != nil {
 							return err
 						}
@@ -408,12 +422,16 @@ func WriteAMSummary(out io.Writer, ours, memmove []Result) {
 		}
 	}
 	for _, r := range ours {
-		if r.Op != OpAMBW || r.NsPerOp <= 0 {
+		if (r.Op != OpAMBW && r.Op != OpAMBWView) || r.NsPerOp <= 0 {
 			continue
+		}
+		what := "AM payload"
+		if r.Op == OpAMBWView {
+			what = "AM payload (am.Bytes)"
 		}
 		for _, mm := range memmove {
 			if mm.Bytes == r.Bytes && mm.NsPerOp > 0 {
-				fmt.Fprintf(&b, "AM payload %s on %d PEs: %.2f GB/s = %.2f of memmove (%.2f GB/s)\n", formatSize(r.Bytes), r.PEs,
+				fmt.Fprintf(&b, "%s %s on %d PEs: %.2f GB/s = %.2f of memmove (%.2f GB/s)\n", what, formatSize(r.Bytes), r.PEs,
 					float64(r.Bytes)/r.NsPerOp, mm.NsPerOp/r.NsPerOp, float64(mm.Bytes)/mm.NsPerOp)
 			}
 		}

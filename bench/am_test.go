@@ -33,6 +33,7 @@ func TestWriteAMSummary(t *testing.T) {
 		{Impl: ImplGshmem, Op: OpAMRTT, PEs: 2, Bytes: 0, NsPerOp: 1500},
 		{Impl: ImplGshmem, Op: OpAMRate, PEs: 2, Bytes: 8, NsPerOp: 250},
 		{Impl: ImplGshmem, Op: OpAMBW, PEs: 2, Bytes: 1 << 20, NsPerOp: 1e6},
+		{Impl: ImplGshmem, Op: OpAMBWView, PEs: 2, Bytes: 1 << 20, NsPerOp: 2e5},
 	}
 	mm := []Result{{Impl: ImplMemmove, Op: OpMemmove, PEs: 1, Bytes: 1 << 20, NsPerOp: 1e5}}
 	var b strings.Builder
@@ -40,8 +41,9 @@ func TestWriteAMSummary(t *testing.T) {
 	s := b.String()
 	assert.Contains(t, s, "1500 ns = 3.00x the flag ping-pong (500 ns)")
 	assert.Contains(t, s, "4.00 M AMs/s per PE")
-	assert.Contains(t, s, "= 0.10 of memmove")
+	assert.Contains(t, s, "AM payload 1MiB on 2 PEs: 1.05 GB/s = 0.10 of memmove")
+	assert.Contains(t, s, "AM payload (am.Bytes) 1MiB on 2 PEs: 5.24 GB/s = 0.50 of memmove")
 	var tb bytes.Buffer
 	require.NoError(t, WriteTable(&tb, ours, nil, mm))
-	assert.Regexp(t, `(?s)Latency.*amrtt.*Bandwidth.*ambw`, tb.String(), "ambw is a bandwidth row")
+	assert.Regexp(t, `(?s)Latency.*amrtt.*Bandwidth.*ambw.*ambwview`, tb.String(), "ambw and ambwview are bandwidth rows")
 }

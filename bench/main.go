@@ -148,9 +148,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 		fmt.Fprintf(stderr, "gpurun bench: %d PEs took %v\n", n, time.Since(start).Round(time.Second))
 	}
 	var mm []Result
-	if *f.memmoveCol && (slices.ContainsFunc(c.Ops, IsBandwidth) || slices.Contains(amOps, OpAMBW)) {
+	if *f.memmoveCol && (slices.ContainsFunc(c.Ops, IsBandwidth) || slices.ContainsFunc(amOps, IsBandwidth)) {
 		sizes := c.Sizes
-		if slices.Contains(amOps, OpAMBW) {
+		if slices.ContainsFunc(amOps, IsBandwidth) {
 			sizes = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(sizes), AMSizes...))))
 		}
 		mm = Memmove(sizes)

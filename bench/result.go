@@ -46,7 +46,7 @@ var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpR
 // rather than by latency (lower is better).
 func IsBandwidth(op string) bool {
 	return op == OpPutBW || op == OpBcastBW || op == OpAllreduce || op == OpMemmove ||
-		op == OpDevPutBW || op == OpStreamAllreduce
+		op == OpDevPutBW || op == OpStreamAllreduce || op == OpAMBW || op == OpAMBWView
 }
 
 // OpGroups are the names `gpurun bench -ops` accepts for sets of ops:

@@ -158,7 +158,7 @@ func sectionRows(bw bool, mine map[rowKey]Result, theirs map[string]map[rowKey]R
 	seen := map[rowKey]bool{}
 	var rows []rowKey
 	add := func(k rowKey) {
-		if (IsBandwidth(k.op) || k.op == OpAMBW) == bw && !seen[k] {
+		if IsBandwidth(k.op) == bw && !seen[k] {
 			seen[k] = true
 			rows = append(rows, k)
 		}

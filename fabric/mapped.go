@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
+	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -145,8 +148,96 @@ type Mapped struct {
 	spin      int
 	yields    int
 	sleeper   Sleeper
+	local     localSleep
 
 	fence atomic.Uint64 // target of the locked op that orders a PE's stores
+}
+
+// localSleep lets one goroutine of this process at a time (the leader)
+// sleep in the Sleeper for this PE; the others (followers) park on a
+// channel that the leader closes whenever it wakes. A goroutine asleep in
+// a futex system call keeps its processor until the Go runtime takes it
+// back, which can take 10 ms: with GOMAXPROCS=1 and two goroutines of one
+// PE waiting (a barrier and an active-message handler loop, say), a wake
+// that both threads saw left one holding the only processor asleep again
+// while the other could not run. Followers park in the runtime instead,
+// and the leader, after a wake, yields the processor to the followers it
+// woke before it sleeps again.
+//
+// Goroutines that are runnable but not waiting in Mapped (an active
+// message engine's poller yielding between polls, say) would starve the
+// same way, so the leader sleeps only when the Go scheduler has no
+// runnable goroutine: otherwise it yields and looks again.
+type localSleep struct {
+	mu       sync.Mutex
+	leader   bool
+	parked   int               // followers waiting on gen
+	gen      chan struct{}     // closed when the leader wakes or resigns
+	runnable [1]metrics.Sample // the leader's
+}
+
+// othersRunnable reports whether goroutines of this process wait for a
+// processor. Only the leader calls it.
+func (s *localSleep) othersRunnable() bool {
+	metrics.Read(s.runnable[:])
+	v := s.runnable[0].Value
+	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
+}
+
+// lead makes the caller the leader if there is none.
+func (s *localSleep) lead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leader {
+		return false
+	}
+	s.leader = true
+	return true
+}
+
+// wakeFollowers wakes the parked followers (to re-check their conditions)
+// and reports whether there were any; resign also gives up leadership, so
+// that one of them takes it.
+func (s *localSleep) wakeFollowers(resign bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if resign {
+		s.leader = false
+	}
+	if s.parked == 0 {
+		return false
+	}
+	close(s.gen)
+	s.gen = make(chan struct{})
+	return true
+}
+
+// follow parks the caller until the leader wakes or resigns, ctx ends or
+// d passes; it returns at once when there is no leader (the caller should
+// lead) or Seq moved past seq.
+func (s *localSleep) follow(ctx context.Context, seqp *uint32, seq uint32, d time.Duration, t **time.Timer) {
+	s.mu.Lock()
+	if !s.leader || atomic.LoadUint32(seqp) != seq {
+		s.mu.Unlock()
+		return
+	}
+	ch := s.gen
+	s.parked++
+	s.mu.Unlock()
+	if *t == nil {
+		*t = time.NewTimer(d)
+	} else {
+		(*t).Reset(d)
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	case <-(*t).C:
+	}
+	(*t).Stop()
+	s.mu.Lock()
+	s.parked--
+	s.mu.Unlock()
 }
 
 var _ Fabric = (*Mapped)(nil)
@@ -163,6 +254,8 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 		regions: make([][]byte, n), hdrs: make([]*Header, n),
 		live: c.Liveness, yield: c.Yield, spin: c.Spin, yields: c.Yields, sleeper: c.Sleeper,
 	}
+	m.local.gen = make(chan struct{})
+	m.local.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
 	if m.yield == nil {
 		m.yield = futex.Yield
 	}
@@ -394,6 +487,20 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 			return nil
 		}
 	}
+	return m.sleep(ctx, cond, off, n)
+}
+
+// sleep is Wait after its spins and yields: it sleeps until a Notify
+// touches [off, off+n), as the leader of this PE's sleeping goroutines or
+// as a follower (see localSleep), waking at least every tick.
+func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) error {
+	lead := false
+	defer func() {
+		if lead {
+			m.local.wakeFollowers(true)
+		}
+	}()
+	var timer *time.Timer
 	h := m.hdrs[m.pe]
 	w := watchWord(off, n)
 	tick := minTick
@@ -425,8 +532,22 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 		seq := atomic.LoadUint32(&h.Seq)
 		atomic.StoreUint32(&h.Pending, 0)
 		ok := cond()
+		yield := false
 		if !ok {
-			m.sleeper.Sleep(ctx, m.pe, seq, tick)
+			if !lead {
+				lead = m.local.lead()
+			}
+			switch {
+			case lead && m.local.othersRunnable():
+				yield = true // asleep in the futex, this thread would keep the processor from them
+			case lead:
+				m.sleeper.Sleep(ctx, m.pe, seq, tick)
+				if m.local.wakeFollowers(false) {
+					runtime.Gosched() // they look before this one sleeps again
+				}
+			default:
+				m.local.follow(ctx, &h.Seq, seq, tick, &timer)
+			}
 		}
 		atomic.AddUint32(&h.Sleepers, ^uint32(0))
 		if slot >= 0 {
@@ -437,6 +558,10 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 		// Woken (or a tick passed) and still false: look at the peers.
 		if ok || cond() {
 			return nil
+		}
+		if yield { // disarmed first: notifiers need not wake a thread that is not asleep
+			runtime.Gosched()
+			continue
 		}
 		if err := m.Err(); err != nil {
 			if cond() { // the peer's last writes landed before it died

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/internal/futex"
 )
 
 // segment maps an anonymous segment of HeaderSize+size bytes (memory Go
@@ -1027,4 +1028,82 @@ func TestMappedAMOTargets(t *testing.T) {
 			assert.Zero(t, *(*uint32)(unsafe.Pointer(&r[40])), "%v touched the word after", op)
 		}
 	}
+}
+
+// countingFutex is the futex sleeper (on each PE's header Seq) counting
+// how many goroutines of each PE sleep in it at once.
+type countingFutex struct {
+	hdrs     []*fabric.Header
+	in, most [2]atomic.Int32
+}
+
+func (c *countingFutex) Sleep(_ context.Context, pe int, seq uint32, d time.Duration) {
+	n := c.in[pe].Add(1)
+	for m := c.most[pe].Load(); n > m && !c.most[pe].CompareAndSwap(m, n); m = c.most[pe].Load() {
+	}
+	futex.Wait(&c.hdrs[pe].Seq, seq, d)
+	c.in[pe].Add(-1)
+}
+
+func (c *countingFutex) Wake(pe int) { futex.Wake(&c.hdrs[pe].Seq, 1<<30) }
+
+// TestMappedOneSleeperPerPE: three goroutines of PE 0 wait on words of
+// their own, which PE 1 sets round after round; every wake arrives, and
+// only one of them at a time sleeps in the Sleeper (the others park in
+// the Go runtime), so that a goroutine asleep in a futex never holds the
+// only processor while another of its PE's goroutines could run.
+func TestMappedOneSleeperPerPE(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	cf := &countingFutex{hdrs: []*fabric.Header{fabric.HeaderOf(segs[0]), fabric.HeaderOf(segs[1])}}
+	ms := job(t, segs, nil, cf)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const waiters = 3
+	rounds := uint64(300)
+	var wg sync.WaitGroup
+	errs := make([]error, waiters+1)
+	for w := range waiters {
+		wg.Add(1)
+		go func() { // waiter w: word at line 10*w of PE 0, ack at line 10*w of PE 1
+			defer wg.Done()
+			off := uintptr(640 * w)
+			mine := word64(ms[0].Region(0), int(off))
+			for k := uint64(1); k <= rounds; k++ {
+				if err := ms[0].Wait(ctx, func() bool { return atomic.LoadUint64(mine) == k }, off, 8); err != nil {
+					errs[w] = fmt.Errorf("waiter %d round %d: %w", w, k, err)
+					cancel()
+					return
+				}
+				ms[0].AMO64(1, off, fabric.AMOSet, k, 0)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // PE 1 drives them, pausing so that they fall asleep
+		defer wg.Done()
+		for k := uint64(1); k <= rounds; k++ {
+			if k%10 == 0 {
+				time.Sleep(2 * time.Millisecond)
+			}
+			for w := waiters - 1; w >= 0; w-- {
+				ms[1].AMO64(0, uintptr(640*w), fabric.AMOSet, k, 0)
+			}
+			all := func() bool {
+				for w := range waiters {
+					if atomic.LoadUint64(word64(ms[1].Region(1), 640*w)) != k {
+						return false
+					}
+				}
+				return true
+			}
+			if err := ms[1].Wait(ctx, all, 0, 640*waiters); err != nil {
+				errs[waiters] = fmt.Errorf("driver round %d: %w", k, err)
+				cancel()
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+	assert.EqualValues(t, 1, cf.most[0].Load(), "PE 0's goroutines asleep in the Sleeper at once (0: they never slept)")
 }

@@ -20,13 +20,12 @@ const (
 // AMs first and running this PE's handlers while it waits. It is
 // collective over the world, and calls on one PE must not overlap.
 //
-// Use it rather than hostshmem's BarrierAll while AMs may be in flight
-// to this PE: BarrierAll sleeps in the fabric without running handlers,
-// and with one processor per PE (GOMAXPROCS=1) its sleep also keeps the
-// handler goroutines off the processor until the Go runtime takes it
-// back (up to 10 ms), so a peer waiting on one of this PE's handlers
-// waits that long. Barrier does not wait for AMs: call WaitAll first to
-// know that this PE's AMs have run.
+// Prefer it to hostshmem's BarrierAll while AMs may be in flight to
+// this PE: BarrierAll runs no handlers itself, so arriving AMs wait for a
+// handler goroutine to be scheduled, while Barrier's own goroutine runs
+// them (with one processor per PE, the one that is already running).
+// Barrier does not wait for AMs: call WaitAll first to know that this
+// PE's AMs have run.
 //
 // What wakes it: the last PE's arrival (on PE 0) or PE 0's release (on
 // the others), a peer's write to this PE's queues, ctx ending, or a peer

@@ -31,8 +31,7 @@
 //     a TypedGroup returns results in insertion order. To line PEs up
 //     while AMs may be in flight, use the World's Barrier, which runs
 //     this PE's handlers while it waits; hostshmem's BarrierAll runs
-//     none, and with one processor per PE it keeps them off the
-//     processor for up to 10 ms at a time.
+//     none itself (the handler goroutines answer meanwhile).
 //  4. Close the World collectively before finalizing the PE: it waits for
 //     this PE's AMs, then for every PE, then stops the handler goroutines.
 //     On an error path, Abort it instead (not collective).
@@ -62,8 +61,13 @@
 // path, for hand-written or generated code); UnmarshalBinary must copy
 // what it keeps, as usual. Every other type gets a codec compiled once at
 // registration: numbers little-endian, lengths as uvarints, structs field
-// by field (exported fields only), slices, arrays, maps, pointers.
-// Interfaces, channels and functions are refused at registration. A
+// by field (exported fields only), slices (of numbers: in one copy),
+// arrays, maps, pointers. Interfaces, channels and functions are refused
+// at registration. A decoded value owns its memory (the handler may keep
+// it), with one exception the type names: a Bytes field of a request
+// large enough to travel through the arena points into the sender's
+// arena while the handler runs, so that the payload is copied once, by
+// the sender, and the handler reads it in place (copy what you keep). A
 // result never aliases the queue or the arena. AMs to this PE (ExecLocal,
 // Exec to MyPE) are not encoded at all: the handler gets the caller's value.
 //
@@ -75,13 +79,18 @@
 // Small AMs to one PE aggregate in a local buffer and go into the ring in
 // one piece when it reaches Options.FlushBytes, when the receiver has
 // drained everything sent before (then there is nothing to aggregate
-// with, and latency wins), or when this PE waits or idles. Where the
-// receiver's memory is mapped (shm, inproc) frames are stores into it and
-// a tail word says how far they go; over RMA-only transports they are a
-// Put and an atomic set of the tail. A payload or result of at least
+// with, and latency wins), or when this PE waits or idles. A ring carries
+// its own signal: the consumer watches the header word at its head, and
+// the producer writes a run of frames, a zero word after it, then the
+// run's first header word with one atomic exchange (which also wakes a
+// sleeping consumer), so a lone AM reaches the receiver in the cache line
+// that announces it. Where the receiver's memory is mapped (shm, inproc)
+// these are stores into it; over RMA-only transports, Puts, a Quiet and
+// an atomic set of the header word. A payload or result of at least
 // Options.LargeBytes is encoded straight into the sender's arena in its
 // symmetric heap; the ring carries its offset, the receiver decodes it in
-// place (or Gets it over RMA) and sends a release. A waiting PE spins
+// place (or Gets it over RMA) and sends a release (after the handler when
+// it reads Bytes in place). A waiting PE spins
 // briefly, yields, then sleeps on the fabric's futex until a peer writes
 // to its queues: an idle World costs no CPU.
 //

@@ -71,3 +71,46 @@ func ExampleExecAll() {
 	// PE 1 greets PE 2
 	// PE 2 greets PE 2
 }
+
+// Sum adds up a large payload where it arrives: an am.Bytes field of an
+// AM that travels through the sender's arena is read in place, valid
+// until the handler returns.
+type Sum struct{ Data am.Bytes }
+
+func (s Sum) Exec(*am.Context) (uint64, error) {
+	var t uint64
+	for _, b := range s.Data {
+		t += uint64(b)
+	}
+	return t, nil // keep nothing of s.Data past here (bytes.Clone what you must)
+}
+
+func init() { am.MustRegister[Sum](exampleReg, "example.sum") }
+
+// ExampleBytes sends 1 MiB to PE 1, which reads it in place.
+func ExampleBytes() {
+	ctx := context.Background()
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 16 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+		w, err := am.New(ctx, pe, exampleReg, am.Options{})
+		if err != nil {
+			return err
+		}
+		defer w.Close(ctx)
+		if pe.MyPE() == 0 {
+			data := make([]byte, 1<<20)
+			for i := range data {
+				data[i] = 1
+			}
+			t, err := am.Exec(w, 1, Sum{Data: data}).Wait(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Println(t)
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Println(err)
+	}
+	// Output: 1048576
+}

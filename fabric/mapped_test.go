@@ -579,22 +579,14 @@ func TestMappedWatchSlotsOverflow(t *testing.T) {
 	assert.Equal(t, [8]uint64{}, h.Watch)
 }
 
-// Two goroutines of PE 0 wait on different words while PE 1 feeds them in
-// turn: a wake meant for one waiter must not swallow the other's.
-func TestMappedTwoWaitersNoLostWakes(t *testing.T) {
-	segs := segments(t, 2, 4096)
-	ms := job(t, segs, nil, newChanSleeper(segs))
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-	defer cancel()
-	rounds := uint64(1000)
-	if raceEnabled { // a missed handshake costs a tick (see chanSleeper)
-		rounds = 300
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for w := range 2 {
+// startWaiters starts n goroutines of PE 0 on ms: waiter w waits, round
+// after round, for its word (line 10*w of PE 0) to reach the round and
+// acknowledges it at the same offset of PE 1. A failure goes to errs[w]
+// and cancels the rest.
+func startWaiters(ctx context.Context, cancel func(), wg *sync.WaitGroup, ms []*fabric.Mapped, n int, rounds uint64, errs []error) {
+	for w := range n {
 		wg.Add(1)
-		go func() { // waiter w: word at line 10*w of PE 0, ack at line 10*w of PE 1
+		go func() {
 			defer wg.Done()
 			off := uintptr(640 * w)
 			mine := word64(ms[0].Region(0), int(off))
@@ -608,6 +600,22 @@ func TestMappedTwoWaitersNoLostWakes(t *testing.T) {
 			}
 		}()
 	}
+}
+
+// Two goroutines of PE 0 wait on different words while PE 1 feeds them in
+// turn: a wake meant for one waiter must not swallow the other's.
+func TestMappedTwoWaitersNoLostWakes(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	ms := job(t, segs, nil, newChanSleeper(segs))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	rounds := uint64(1000)
+	if raceEnabled { // a missed handshake costs a tick (see chanSleeper)
+		rounds = 300
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	startWaiters(ctx, cancel, &wg, ms, 2, rounds, errs)
 	wg.Add(1)
 	go func() { // PE 1 drives both
 		defer wg.Done()
@@ -1062,22 +1070,7 @@ func TestMappedOneSleeperPerPE(t *testing.T) {
 	rounds := uint64(300)
 	var wg sync.WaitGroup
 	errs := make([]error, waiters+1)
-	for w := range waiters {
-		wg.Add(1)
-		go func() { // waiter w: word at line 10*w of PE 0, ack at line 10*w of PE 1
-			defer wg.Done()
-			off := uintptr(640 * w)
-			mine := word64(ms[0].Region(0), int(off))
-			for k := uint64(1); k <= rounds; k++ {
-				if err := ms[0].Wait(ctx, func() bool { return atomic.LoadUint64(mine) == k }, off, 8); err != nil {
-					errs[w] = fmt.Errorf("waiter %d round %d: %w", w, k, err)
-					cancel()
-					return
-				}
-				ms[0].AMO64(1, off, fabric.AMOSet, k, 0)
-			}
-		}()
-	}
+	startWaiters(ctx, cancel, &wg, ms, waiters, rounds, errs)
 	wg.Add(1)
 	go func() { // PE 1 drives them, pausing so that they fall asleep
 		defer wg.Done()

@@ -112,6 +112,11 @@ type MappedConfig struct {
 	// Sleeper puts waiters to sleep and wakes them; nil means a futex on
 	// the sleeper's header Seq word (what processes need).
 	Sleeper Sleeper
+	// AlonePE says this process runs no other PE: every runnable goroutine
+	// is this PE's, so a waiter yields to them rather than sleep in a
+	// Sleeper that holds its thread (see localSleep). PEs that share a
+	// process would keep each other awake that way.
+	AlonePE bool
 }
 
 // Sleeper is how a waiter sleeps until a Notify. Notify bumps the target's
@@ -149,6 +154,7 @@ type Mapped struct {
 	yields    int
 	sleeper   Sleeper
 	local     localSleep
+	alone     bool
 
 	fence atomic.Uint64 // target of the locked op that orders a PE's stores
 }
@@ -166,8 +172,9 @@ type Mapped struct {
 //
 // Goroutines that are runnable but not waiting in Mapped (an active
 // message engine's poller yielding between polls, say) would starve the
-// same way, so the leader sleeps only when the Go scheduler has no
-// runnable goroutine: otherwise it yields and looks again.
+// same way, so where the process runs this PE alone (MappedConfig.AlonePE)
+// the leader sleeps only when the Go scheduler has no runnable goroutine:
+// otherwise it yields and looks again.
 type localSleep struct {
 	mu       sync.Mutex
 	leader   bool
@@ -253,6 +260,7 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 		pe: c.PE, npes: n, transport: c.Transport,
 		regions: make([][]byte, n), hdrs: make([]*Header, n),
 		live: c.Liveness, yield: c.Yield, spin: c.Spin, yields: c.Yields, sleeper: c.Sleeper,
+		alone: c.AlonePE,
 	}
 	m.local.gen = make(chan struct{})
 	m.local.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
@@ -538,7 +546,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 				lead = m.local.lead()
 			}
 			switch {
-			case lead && m.local.othersRunnable():
+			case lead && m.alone && m.local.othersRunnable():
 				yield = true // asleep in the futex, this thread would keep the processor from them
 			case lead:
 				m.sleeper.Sleep(ctx, m.pe, seq, tick)

@@ -129,6 +129,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	m, err := fabric.NewMapped(fabric.MappedConfig{
 		PE: o.PE, Transport: config.TransportShm, Segments: f.segs,
 		Liveness: f, Yield: futex.Yield, Spin: spin, Yields: yields,
+		AlonePE: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shm: %w", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/gshmem/gshmem/am"
 	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/petest"
 )
 
 // worlds makes n inproc PEs and a World on each with opt.
@@ -100,3 +101,40 @@ func TestIdleCostsNoCPU(t *testing.T) {
 	require.Less(t, used, wall/4, "idle Worlds used %v of CPU in %v", used, wall)
 	closeAll(ctx, pes, ws)
 }
+
+// scenarioIdleWait: PEs that wait for a late peer (PE 0, asleep for
+// 400 ms) in the World's Barrier, then in hostshmem's BarrierAll beside
+// the World's idle handler goroutines, use a small fraction of a core
+// meanwhile. Over shm each PE measures its own process: a waiter that
+// yielded to runnable goroutines instead of sleeping, round after round,
+// would burn one.
+func scenarioIdleWait(t *petest.T, pe *hostshmem.PE) {
+	ctx := t.Context()
+	w := newWorld(t, pe, am.Options{})
+	defer w.Abort()
+	_, err := am.Exec(w, (w.MyPE()+1)%w.NPEs(), WhoAmI{}).Wait(ctx)
+	require.NoError(t, err)
+	require.NoError(t, w.Barrier(ctx))
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for _, wait := range []struct {
+		name string
+		f    func(context.Context) error
+	}{{"World.Barrier", w.Barrier}, {"BarrierAll", pe.BarrierAll}} {
+		if pe.MyPE() == 0 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		c0, t0 := cpu(), time.Now()
+		require.NoError(t, wait.f(ctx), wait.name)
+		used, wall := cpu()-c0, time.Since(t0)
+		if pe.MyPE() != 0 {
+			require.Less(t, used, wall/4, "PE %d waiting in %s used %v of CPU in %v", pe.MyPE(), wait.name, used, wall)
+		}
+	}
+	closeWorld(t, w)
+}
+
+func TestIdleWait(t *testing.T) { petest.Both(t, scenarios, "idlewait", 2, 3) }

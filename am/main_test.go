@@ -18,6 +18,7 @@ var scenarios = petest.Scenarios{
 	"rw":         scenarioRw,
 	"aggregate":  scenarioAggregate,
 	"flood":      scenarioFlood,
+	"idlewait":   scenarioIdleWait,
 }
 
 func TestMain(m *testing.M) { petest.Main(m, scenarios) }

@@ -30,6 +30,7 @@ func init() {
 	am.MustRegister[Back](reg, "test.back")
 	am.MustRegister[Recurse](reg, "test.recurse")
 	am.MustRegister[Blob](reg, "test.blob")
+	am.MustRegister[BlobView](reg, "test.blobview")
 	am.MustRegister[Words](reg, "test.words")
 	am.MustRegister[Fast](reg, "test.fast")
 	am.MustRegister[Boom](reg, "test.boom")
@@ -131,6 +132,16 @@ func (b Blob) Exec(*am.Context) ([2]uint64, error) {
 }
 
 // Words carries a mix of field kinds and returns a summary string.
+// BlobView is Blob with a payload its handler reads in place.
+type BlobView struct {
+	Data am.Bytes
+	Seed uint64
+}
+
+func (b BlobView) Exec(*am.Context) ([2]uint64, error) {
+	return [2]uint64{uint64(crc32.ChecksumIEEE(b.Data)), uint64(len(b.Data))}, nil
+}
+
 type Words struct {
 	S   []string
 	M   map[string]int32
@@ -368,8 +379,12 @@ func scenarioMix(t *petest.T, pe *hostshmem.PE) {
 		dst := rng.IntN(n)
 		var p pending
 		p.pe = dst
-		switch rng.IntN(3) {
-		case 0:
+		k := rng.IntN(4)
+		if i%40 == 0 { // the large ones: Blob and BlobView in turn
+			k = 3 * (i / 40 % 2)
+		}
+		switch k {
+		case 0, 3:
 			sz := sizes[rng.IntN(len(sizes))]
 			if i%40 != 0 && sz > 5000 {
 				sz = rng.IntN(5000)
@@ -379,7 +394,11 @@ func scenarioMix(t *petest.T, pe *hostshmem.PE) {
 				data[j] = byte(rng.Uint32())
 			}
 			p.want = [2]uint64{uint64(crc32.ChecksumIEEE(data)), uint64(sz)}
-			p.blob = am.Exec(w, dst, Blob{Data: data, Seed: uint64(i)})
+			if k == 0 {
+				p.blob = am.Exec(w, dst, Blob{Data: data, Seed: uint64(i)})
+			} else { // read in place when large
+				p.blob = am.Exec(w, dst, BlobView{Data: data, Seed: uint64(i)})
+			}
 		case 1:
 			p.x = rng.Int64N(1000)
 			p.sq = am.Exec(w, dst, Square{p.x})

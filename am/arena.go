@@ -14,19 +14,26 @@ type arena struct {
 	base  uint64 // region offset
 	size  uint64
 	free_ []span // sorted by offset, coalesced
-	used  map[uint64]uint64
+	used  map[uint64]chunk
 }
 
 type span struct{ off, n uint64 }
 
+// chunk is a chunk in flight: its size and the PE whose release frees it.
+type chunk struct {
+	n  uint64
+	pe int
+}
+
 func (a *arena) init(base uintptr, size uint64) {
 	a.base, a.size = uint64(base), size
 	a.free_ = []span{{uint64(base), size}}
-	a.used = map[uint64]uint64{}
+	a.used = map[uint64]chunk{}
 }
 
-// tryAlloc takes n bytes (rounded to 64) first-fit, or reports false.
-func (a *arena) tryAlloc(n uint64) (uint64, bool) {
+// tryAlloc takes n bytes (rounded to 64) first-fit for a message to PE
+// pe, or reports false.
+func (a *arena) tryAlloc(n uint64, pe int) (uint64, bool) {
 	n = (n + lineB - 1) &^ (lineB - 1)
 	if n == 0 {
 		n = lineB
@@ -41,7 +48,7 @@ func (a *arena) tryAlloc(n uint64) (uint64, bool) {
 			} else {
 				a.free_[i] = span{s.off + n, s.n - n}
 			}
-			a.used[off] = n
+			a.used[off] = chunk{n, pe}
 			return off, true
 		}
 	}
@@ -50,23 +57,31 @@ func (a *arena) tryAlloc(n uint64) (uint64, bool) {
 
 // alloc takes n bytes, waiting (and helping w progress) while the arena is
 // full of payloads in flight.
-func (a *arena) alloc(w *World, n uint64) (uint64, error) {
+func (a *arena) alloc(w *World, n uint64, pe int) (uint64, error) {
 	if n > a.size {
 		return 0, fmt.Errorf("%w: %d bytes exceed the arena of %d (Options.ArenaBytes)", ErrTooLarge, n, a.size)
 	}
-	if off, ok := a.tryAlloc(n); ok {
+	if off, ok := a.tryAlloc(n, pe); ok {
 		return off, nil
 	}
-	// block may ask again after the answer was yes: allocate once.
+	// block may ask again after the answer was yes: allocate once. Chunks
+	// come back as receivers release them, or all at once from a PE that
+	// died (peerError reclaims them); a message to a dead PE stops waiting.
 	var off uint64
 	got := false
 	err := w.block(w.ctx, condFunc(func() bool {
 		if !got {
-			off, got = a.tryAlloc(n)
+			off, got = a.tryAlloc(n, pe)
 		}
-		return got
+		return got || w.deadErr(pe) != nil
 	}))
+	if err == nil && !got {
+		err = w.deadErr(pe)
+	}
 	if err != nil {
+		if got {
+			a.free(off)
+		}
 		return 0, fmt.Errorf("am: waiting for %d bytes of arena: %w", n, err)
 	}
 	return off, nil
@@ -77,10 +92,27 @@ func (a *arena) alloc(w *World, n uint64) (uint64, error) {
 func (a *arena) free(off uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	n, ok := a.used[off]
+	a.freeLocked(off)
+}
+
+// reclaim frees every chunk in flight to PE pe, which died: no release
+// will come from it.
+func (a *arena) reclaim(pe int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for off, c := range a.used {
+		if c.pe == pe {
+			a.freeLocked(off)
+		}
+	}
+}
+
+func (a *arena) freeLocked(off uint64) {
+	c, ok := a.used[off]
 	if !ok {
 		return
 	}
+	n := c.n
 	delete(a.used, off)
 	i := sort.Search(len(a.free_), func(i int) bool { return a.free_[i].off > off })
 	a.free_ = append(a.free_, span{})

@@ -85,7 +85,6 @@ type call struct {
 	res    any
 	err    error
 	s      *scope
-	arena  int64                       // chunk of our arena holding the payload, -1 none
 	darcs  atomic.Pointer[[]*darcInst] // references the message carries
 	parent *multi
 }
@@ -105,7 +104,7 @@ func (c *call) name() string {
 // initCall makes c the call of an AM of type e (nil: unregistered, named
 // tname) to world PE pe, counted in s and its parents and in m.
 func (w *World) initCall(c *call, e *entry, pe int, s *scope, tname string, m *multi) {
-	*c = call{w: w, pe: pe, e: e, tname: tname, s: s, arena: -1, parent: m}
+	*c = call{w: w, pe: pe, e: e, tname: tname, s: s, parent: m}
 	for p := s; p != nil; p = p.parent {
 		p.pending.Add(1)
 	}
@@ -198,9 +197,6 @@ func (w *World) complete(c *call, res any, err error) {
 		w.calls.remove(c)
 	}
 	c.res, c.err = res, err
-	if c.arena >= 0 {
-		w.arena.free(uint64(c.arena))
-	}
 	if ds := c.darcs.Swap(nil); ds != nil {
 		for _, d := range *ds {
 			d.decRef(w)
@@ -409,22 +405,22 @@ func (w *World) launch(c *call, e *entry, a any) {
 		return
 	}
 	w.track(c)
-	err := w.encodeSend(c.pe, kReq, c.id, e.id, e.arg, a, c, nil) // the receiver releases a large payload's chunk
+	err := w.encodeSend(c.pe, kReq, c.id, e.id, e.arg, a, c) // the receiver releases a large payload's chunk
 	if err != nil {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", e.name, c.pe, err))
 	}
 }
 
 // encodeSend encodes v with cd as the body of a frame to pe: in the frame
-// when small, else in our arena (whose chunk offset goes to *chunk, or is
-// released when chunk is nil, when the receiver says so). c, when not
+// when small, else in a chunk of our arena, which the receiver releases
+// when it is done with it (or which peerError reclaims). c, when not
 // nil, is the call whose request this is: it holds the Darc references
 // the message carries.
-func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, c *call, chunk *int64) error {
-	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, c, chunk)
+func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, c *call) error {
+	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, c)
 }
 
-func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, c *call, chunk *int64) (err error) {
+func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, c *call) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.typ, r)
@@ -452,7 +448,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 		size = len(buf) - len(prefix)
 	}
 	total := size + len(prefix)
-	off, err := w.arena.alloc(w, uint64(total))
+	off, err := w.arena.alloc(w, uint64(total), pe)
 	if err != nil {
 		return err
 	}
@@ -470,16 +466,10 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 			return fmt.Errorf("%w: %v encoded to %d bytes, its size said %d", ErrCodec, cd.typ, len(e.buf), total)
 		}
 	}
-	if chunk != nil {
-		*chunk = int64(off)
-	}
 	var ref [16]byte
 	binary.LittleEndian.PutUint64(ref[:], off)
 	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
 	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, ref[:]...) }); err != nil {
-		if chunk != nil {
-			*chunk = -1
-		}
 		w.arena.free(off)
 		return err
 	}
@@ -558,13 +548,13 @@ func (w *World) reply(t *task, res any, err error) {
 			binary.LittleEndian.PutUint64(pre[:], ne.id)
 			if ne.arg.hasDarc {
 				err = fmt.Errorf("%w: returned AM %s carries a Darc, which a reply cannot carry", ErrCodec, ne.name)
-			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), nil, nil); err == nil {
+			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), nil); err == nil {
 				return
 			}
 		}
 	}
 	if err == nil {
-		if err = w.encodeSend(t.src, kReply, t.id, stOK, t.e.res, res, nil, nil); err == nil {
+		if err = w.encodeSend(t.src, kReply, t.id, stOK, t.e.res, res, nil); err == nil {
 			return
 		}
 		err = fmt.Errorf("%w: result: %w", ErrCodec, err)

@@ -743,6 +743,7 @@ func (w *World) peerError(err error) {
 	for _, c := range w.calls.each(func(c *call) bool { return c.pe == pe.PE }) {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
 	}
+	w.arena.reclaim(pe.PE) // its releases will never come
 	q := w.out[pe.PE]
 	q.mu.Lock()
 	q.stage = q.stage[:0]

@@ -78,7 +78,6 @@ type call struct {
 	id     uint64
 	pe     int // target world PE
 	e      *entry
-	tname  string // the AM type when e is nil (unregistered)
 	state  atomic.Int32
 	doneMu sync.Mutex
 	done   chan struct{} // made by Done only: most futures are waited on, not selected on
@@ -98,26 +97,26 @@ func (c *call) name() string {
 	if c.e != nil {
 		return c.e.name
 	}
-	return c.tname
+	return "unregistered AM" // only calls that failed at launch have no entry, and their errors name the type
 }
 
 // initCall makes c the call of an AM of type e (nil: unregistered, named
-// tname) to world PE pe, counted in s and its parents and in m.
-func (w *World) initCall(c *call, e *entry, pe int, s *scope, tname string, m *multi) {
-	*c = call{w: w, pe: pe, e: e, tname: tname, s: s, parent: m}
+// failed at launch) to world PE pe, counted in s and its parents and in m.
+func (w *World) initCall(c *call, e *entry, pe int, s *scope, m *multi) {
+	*c = call{w: w, pe: pe, e: e, s: s, parent: m}
 	for p := s; p != nil; p = p.parent {
 		p.pending.Add(1)
 	}
 }
 
 // newFuture returns a Future of one AM with its call, in one allocation.
-func newFuture[R any](w *World, e *entry, pe int, s *scope, tname string, m *multi) *Future[R] {
+func newFuture[R any](w *World, e *entry, pe int, s *scope, m *multi) *Future[R] {
 	fc := &struct {
 		f Future[R]
 		c call
 	}{}
-	w.initCall(&fc.c, e, pe, s, tname, m)
-	fc.f.w, fc.f.c = w, &fc.c
+	w.initCall(&fc.c, e, pe, s, m)
+	fc.f.c = &fc.c
 	return &fc.f
 }
 
@@ -231,11 +230,23 @@ func (w *World) failAll(err error) {
 // is already on its way: launching is eager, so an AM runs whether or not
 // anyone waits on its future.
 type Future[R any] struct {
+	c   *call // one AM
+	all *allOf[R]
+}
+
+// allOf is the part of a Future that ExecAll makes: one call per PE.
+type allOf[R any] struct {
 	w     *World
-	c     *call   // one AM
-	cs    []*call // ExecAll: one per PE, in PE order
+	cs    []*call // in PE order
 	m     *multi
 	build func() (R, error)
+}
+
+func (f *Future[R]) world() *World {
+	if f.all != nil {
+		return f.all.w
+	}
+	return f.c.w
 }
 
 // Wait blocks until the AM has run and returns its result. While it waits
@@ -246,14 +257,14 @@ type Future[R any] struct {
 // fabric.ErrPeerDead when that PE died.
 func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 	var zero R
-	if f.m == nil && f.c == nil {
+	if f.all == nil && f.c == nil {
 		return zero, fmt.Errorf("am: wait: %w: zero Future", ErrInvalidArg)
 	}
-	if err := f.w.block(ctx, f); err != nil {
+	if err := f.world().block(ctx, f); err != nil {
 		return zero, fmt.Errorf("am: wait: %w", err)
 	}
-	if f.build != nil {
-		return f.build()
+	if f.all != nil {
+		return f.all.build()
 	}
 	if f.c.err != nil {
 		return zero, f.c.err
@@ -265,8 +276,8 @@ func (f *Future[R]) ready() bool { return f.Ready() }
 
 // Ready reports whether Wait would return at once.
 func (f *Future[R]) Ready() bool {
-	if f.m != nil {
-		return f.m.left.Load() == 0
+	if f.all != nil {
+		return f.all.m.left.Load() == 0
 	}
 	return f.c.state.Load() == 2
 }
@@ -275,9 +286,9 @@ func (f *Future[R]) Ready() bool {
 // Unlike Wait, selecting on Done does not drain queues: this PE's handler
 // goroutines do.
 func (f *Future[R]) Done() <-chan struct{} {
-	f.w.flushDirty()
-	if f.m != nil {
-		return f.m.done
+	f.world().flushDirty()
+	if f.all != nil {
+		return f.all.m.done
 	}
 	c := f.c
 	c.doneMu.Lock()
@@ -291,8 +302,8 @@ func (f *Future[R]) Done() <-chan struct{} {
 	return c.done
 }
 
-func failed[R any](w *World, s *scope, m *multi, name string, pe int, err error) *Future[R] {
-	f := newFuture[R](w, nil, pe, s, name, m)
+func failed[R any](w *World, s *scope, m *multi, pe int, err error) *Future[R] {
+	f := newFuture[R](w, nil, pe, s, m)
 	w.complete(f.c, nil, err)
 	return f
 }
@@ -337,7 +348,7 @@ func Exec[A Handler[R], R any](l Launcher, pe int, a A) *Future[R] {
 	s := l.scope()
 	wpe, err := s.worldPE(pe)
 	if err != nil {
-		return failed[R](s.w, s, nil, reflect.TypeFor[A]().String(), pe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), err))
+		return failed[R](s.w, s, nil, pe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), err))
 	}
 	return execWorld[A, R](s, wpe, a, nil)
 }
@@ -352,14 +363,14 @@ func ExecLocal[A Handler[R], R any](l Launcher, a A) *Future[R] {
 func execWorld[A Handler[R], R any](s *scope, wpe int, a A, m *multi) *Future[R] {
 	w := s.w
 	if w.shut.Load() {
-		return failed[R](w, s, m, reflect.TypeFor[A]().String(), wpe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), ErrClosed))
+		return failed[R](w, s, m, wpe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), ErrClosed))
 	}
 	e := w.reg.lookupType(reflect.TypeFor[A]())
 	if e == nil {
 		t := reflect.TypeFor[A]().String()
-		return failed[R](w, s, m, t, wpe, fmt.Errorf("am: exec %s on PE %d: %w: register it with am.Register", t, wpe, ErrUnregistered))
+		return failed[R](w, s, m, wpe, fmt.Errorf("am: exec %s on PE %d: %w: register it with am.Register", t, wpe, ErrUnregistered))
 	}
-	f := newFuture[R](w, e, wpe, s, "", m)
+	f := newFuture[R](w, e, wpe, s, m)
 	w.launch(f.c, e, a)
 	return f
 }
@@ -378,8 +389,8 @@ func ExecAll[A Handler[R], R any](l Launcher, a A) *Future[[]R] {
 		wpe, _ := s.worldPE(i)
 		cs[i] = execWorld[A, R](s, wpe, a, m).c
 	}
-	f := &Future[[]R]{w: w, cs: cs, m: m}
-	f.build = func() ([]R, error) {
+	f := &Future[[]R]{all: &allOf[[]R]{w: w, cs: cs, m: m}}
+	f.all.build = func() ([]R, error) {
 		out := make([]R, n)
 		var errs []error
 		for i, c := range cs {

@@ -2,7 +2,6 @@ package am_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,8 +9,6 @@ import (
 
 	"github.com/gshmem/gshmem/am"
 	"github.com/gshmem/gshmem/fabric"
-	"github.com/gshmem/gshmem/fabric/inproc"
-	"github.com/gshmem/gshmem/hostshmem"
 )
 
 // TestDeadPE: a PE that dies fails every future waiting on it, and later
@@ -19,27 +16,7 @@ import (
 func TestDeadPE(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	job, err := inproc.New(3, hostshmem.RegionSize(8<<20))
-	require.NoError(t, err)
-	pes := make([]*hostshmem.PE, 3)
-	for i := range pes {
-		pes[i], err = hostshmem.New(job.Fabric(i), hostshmem.Config{})
-		require.NoError(t, err)
-	}
-	ws := make([]*am.World, 3)
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws[i], errs[i] = am.New(ctx, pes[i], reg, am.Options{Threads: 1})
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	job, pes, ws := am.InprocWorlds(t, ctx, reg, 3, am.Options{Threads: 1})
 	// PE 1 stops serving, then dies with an AM of PE 0 pending on it.
 	ws[1].Abort()
 	f := am.Exec(ws[0], 1, WhoAmI{})

@@ -10,35 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/am"
-	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 )
 
 // worlds makes n inproc PEs and a World on each with opt.
 func worlds(t *testing.T, ctx context.Context, n int, opt am.Options) ([]*hostshmem.PE, []*am.World) {
-	t.Helper()
-	job, err := inproc.New(n, hostshmem.RegionSize(8<<20))
-	require.NoError(t, err)
-	pes := make([]*hostshmem.PE, n)
-	for i := range pes {
-		pes[i], err = hostshmem.New(job.Fabric(i), hostshmem.Config{})
-		require.NoError(t, err)
-	}
-	ws := make([]*am.World, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws[i], errs[i] = am.New(ctx, pes[i], reg, opt)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
+	_, pes, ws := am.InprocWorlds(t, ctx, reg, n, opt)
 	return pes, ws
 }
 

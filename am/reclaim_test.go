@@ -2,16 +2,12 @@ package am
 
 import (
 	"context"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
-	"github.com/gshmem/gshmem/fabric/inproc"
-	"github.com/gshmem/gshmem/hostshmem"
 )
 
 // TestDeadPEArena: large payloads sent to a PE that stopped serving fill
@@ -23,26 +19,8 @@ func TestDeadPEArena(t *testing.T) {
 	defer cancel()
 	reg := NewRegistry()
 	MustRegister[bigPayload](reg, "internal.big")
-	job, err := inproc.New(3, hostshmem.RegionSize(8<<20))
-	require.NoError(t, err)
-	pes := make([]*hostshmem.PE, 3)
-	for i := range pes {
-		pes[i], err = hostshmem.New(job.Fabric(i), hostshmem.Config{})
-		require.NoError(t, err)
-	}
 	const size = 40 << 10
-	ws := make([]*World, 3)
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range ws {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ws[i], errs[i] = New(ctx, pes[i], reg, Options{Threads: 1, ArenaBytes: 3*size + 3*lineB})
-		}()
-	}
-	wg.Wait()
-	require.NoError(t, errors.Join(errs...))
+	job, pes, ws := InprocWorlds(t, ctx, reg, 3, Options{Threads: 1, ArenaBytes: 3*size + 3*lineB})
 	defer func() {
 		for i := range ws {
 			ws[i].Abort()

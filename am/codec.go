@@ -68,15 +68,7 @@ func setTyped[T any](c *codec) {
 		}
 		return
 	}
-	one := uint16(1)
-	if *(*byte)(unsafe.Pointer(&one)) != 1 {
-		return // big-endian: the wire is little-endian
-	}
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
-		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128:
-	default:
+	if !isMemory(c) {
 		return
 	}
 	c.encAny = func(e *encoder, v any) {
@@ -488,11 +480,11 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&one)) == 1
 }()
 
-// isMemory reports whether c's type (a slice element) encodes as its
-// memory: a number (not a bool, whose byte must be checked) on a
-// little-endian machine.
+// isMemory reports whether values of c's type encode as their memory: a
+// number (not a bool, whose byte must be checked) on a little-endian
+// machine.
 func isMemory(c *codec) bool {
-	if !littleEndian || c.fast || c.encAny != nil || c.fixed != int(c.typ.Size()) {
+	if !littleEndian || c.fast || c.fixed != int(c.typ.Size()) {
 		return false
 	}
 	switch c.typ.Kind() {

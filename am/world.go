@@ -589,16 +589,9 @@ func (w *World) block(ctx context.Context, cond waitCond) error {
 				w.fab.Notify(w.me, w.base, 8)
 			}
 		}
-		w.flushDirty()
-		_, t := w.pollTake(true)
-		if cond.ready() {
-			if t != nil {
-				w.push(t)
-			}
+		done, t := w.help(cond)
+		if done {
 			return nil
-		}
-		if t == nil {
-			t = w.pop()
 		}
 		if t != nil {
 			if role { // a handler may block: let a worker watch meanwhile
@@ -625,6 +618,24 @@ func (w *World) block(ctx context.Context, cond waitCond) error {
 	}
 }
 
+// help is one look of a waiter: it flushes staged AMs, drains the queues
+// and reports whether cond holds; if not, it returns a handler for the
+// caller to run (the first request it found, else a queued one), or nil.
+func (w *World) help(cond waitCond) (done bool, t *task) {
+	w.flushDirty()
+	_, t = w.pollTake(true)
+	if cond.ready() {
+		if t != nil {
+			w.push(t)
+		}
+		return true, nil
+	}
+	if t == nil {
+		t = w.pop()
+	}
+	return false, t
+}
+
 // spinBudget is how long a waiter (or the sentinel) polls before it
 // settles into the fabric's Wait: a round trip to a peer is a few
 // microseconds, and a goroutine that sleeps in the futex, or wakes a worker
@@ -648,16 +659,9 @@ func (w *World) spinWait(cond waitCond) bool {
 	defer w.dropWant()
 	t0 := int64(-1) // read at the first check: most waits end sooner
 	for i := 1; ; i++ {
-		w.flushDirty()
-		_, t := w.pollTake(true)
-		if cond.ready() {
-			if t != nil {
-				w.push(t)
-			}
+		done, t := w.help(cond)
+		if done {
 			return true
-		}
-		if t == nil {
-			t = w.pop()
 		}
 		if t != nil {
 			w.busy.Add(1)

@@ -116,12 +116,8 @@ func MeasureAM(ctx context.Context, pe *shmem.PE, c Config, ops []string) ([]Res
 	if pe.NPEs() < 2 {
 		return nil, fmt.Errorf("bench: %d PE: need at least 2", pe.NPEs())
 	}
-	m := &meter{ctx: ctx, pe: pe, c: c}
-	var err error
-	if m.word, err = shmem.Calloc[uint64](ctx, pe, 8); err != nil {
-		return nil, err
-	}
-	if m.table, err = shmem.Calloc[float64](ctx, pe, pe.NPEs()); err != nil {
+	m, err := newMeter(ctx, pe, c)
+	if err != nil {
 		return nil, err
 	}
 	var out []Result

@@ -107,12 +107,8 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 			return nil, fmt.Errorf("bench: gshmem has no benchmark %q (have %v)", op, GshmemOps)
 		}
 	}
-	m := &meter{ctx: ctx, pe: pe, c: c}
-	var err error
-	if m.word, err = shmem.Calloc[uint64](ctx, pe, 8); err != nil {
-		return nil, err
-	}
-	if m.table, err = shmem.Calloc[float64](ctx, pe, pe.NPEs()); err != nil {
+	m, err := newMeter(ctx, pe, c)
+	if err != nil {
 		return nil, err
 	}
 	var out []Result
@@ -147,6 +143,19 @@ type meter struct {
 	c     Config
 	word  shmem.Sym[uint64]  // [0]: the point-to-point target; [1]: share's
 	table shmem.Sym[float64] // one per PE: meanOverPEs's
+}
+
+// newMeter allocates a meter's symmetric words (collective).
+func newMeter(ctx context.Context, pe *shmem.PE, c Config) (*meter, error) {
+	m := &meter{ctx: ctx, pe: pe, c: c}
+	var err error
+	if m.word, err = shmem.Calloc[uint64](ctx, pe, 8); err != nil {
+		return nil, err
+	}
+	if m.table, err = shmem.Calloc[float64](ctx, pe, pe.NPEs()); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // How a measurement runs, as the peer programs' MEASURE macro does.

@@ -9,7 +9,8 @@ import (
 )
 
 // Comm is what RMA and atomic operations are issued on: a *PE (its default
-// context) or a *Ctx.
+// context) or a *Ctx. Operations on a nil *Ctx return an error matching
+// ErrInvalidArg.
 type Comm interface {
 	comm() *Ctx
 }
@@ -114,7 +115,18 @@ type peBooks struct {
 	}
 }
 
-func (c *Ctx) comm() *Ctx { return c }
+// comm is c, or for a nil *Ctx the stand-in nilCtx, on which every
+// operation fails (live).
+func (c *Ctx) comm() *Ctx {
+	if c == nil {
+		return &nilCtx
+	}
+	return c
+}
+
+// nilCtx stands in for a nil *Ctx passed as a Comm. It has no PE, so no
+// operation ever writes it.
+var nilCtx Ctx
 
 func (p *PE) comm() *Ctx { return &p.dflt }
 
@@ -135,7 +147,7 @@ func CtxCreate(p *PE, opts CtxOption) (*Ctx, error) {
 // included, returns an error matching ErrCtxDestroyed. It returns Quiet's
 // error, if any, having destroyed c all the same.
 func (c *Ctx) Destroy() error {
-	p, err := c.live("ctx_destroy", false)
+	p, err := c.comm().live("ctx_destroy", false)
 	if err != nil {
 		return err
 	}
@@ -148,11 +160,22 @@ func (c *Ctx) Destroy() error {
 	return err
 }
 
-// PE returns the PE the context belongs to (nil for the zero Ctx).
-func (c *Ctx) PE() *PE { return c.owner }
+// PE returns the PE the context belongs to (nil for the zero Ctx and a
+// nil *Ctx).
+func (c *Ctx) PE() *PE {
+	if c == nil {
+		return nil
+	}
+	return c.owner
+}
 
-// Options returns the options c was created with.
-func (c *Ctx) Options() CtxOption { return c.opts }
+// Options returns the options c was created with (0 for a nil *Ctx).
+func (c *Ctx) Options() CtxOption {
+	if c == nil {
+		return 0
+	}
+	return c.opts
+}
 
 // Quiet is Quiet on c.
 func (c *Ctx) Quiet() error { return Quiet(c) }
@@ -164,9 +187,10 @@ func (c *Ctx) Fence() error { return Fence(c) }
 func (p *PE) Contexts() int { return int(p.dflt.books.ctxs.Load()) }
 
 // live returns the PE that operation op on c goes to, or an error when c
-// was destroyed; nbi says op is non-blocking, and c counts it. It inlines:
-// a blocking operation (nbi the constant false) costs one predictable
-// branch, an NBI on the default context two.
+// was destroyed or stands for a nil *Ctx (see comm); nbi says op is
+// non-blocking, and c counts it. It inlines: a blocking operation (nbi the
+// constant false) costs one predictable branch, an NBI on the default
+// context two.
 func (c *Ctx) live(op string, nbi bool) (p *PE, err error) {
 	p = c.pe
 	if p == nil || nbi && c.counts { // written so that it fits the inlining budget
@@ -175,11 +199,14 @@ func (c *Ctx) live(op string, nbi bool) (p *PE, err error) {
 	return p, err
 }
 
-// liveSlow is live for destroyed contexts and for the non-blocking
+// liveSlow is live for destroyed and nil contexts and for the non-blocking
 // operations that c counts.
 func (c *Ctx) liveSlow(op string) (*PE, error) {
 	p := c.pe
 	if p == nil {
+		if c == &nilCtx {
+			return nil, fmt.Errorf("gshmem: %s: %w: nil context", op, ErrInvalidArg)
+		}
 		return nil, c.errDestroyed(op)
 	}
 	c.issued()

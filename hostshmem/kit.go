@@ -1,7 +1,5 @@
 package hostshmem
 
-import "unsafe"
-
 // Building blocks for writing collective algorithms outside this package
 // (see package algo for reference algorithms written with them).
 
@@ -33,12 +31,8 @@ func (t *Team) PE() *PE {
 // Reads must be ordered after the peer's writes by a signal or a sync, and
 // the slice must not be used after Finalize.
 func Peer[T Elem](p *PE, s Sym[T], pe int) []T {
-	if s.bad != nil || s.n == 0 || uint(pe) >= uint(len(p.regions)) {
+	if s.bad != nil || uint(pe) >= uint(len(p.regions)) {
 		return nil
 	}
-	r := p.regions[pe]
-	if r == nil || s.off+s.Size() > uintptr(len(r)) {
-		return nil
-	}
-	return unsafe.Slice((*T)(unsafe.Pointer(&r[s.off])), s.n)
+	return view[T](p.regions[pe], s.off, s.n)
 }

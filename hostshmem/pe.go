@@ -3,6 +3,7 @@ package hostshmem
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"sync"
 	"unsafe"
 
@@ -215,13 +216,17 @@ func (p *PE) span(op string, pe int, off, nbytes uintptr) ([]byte, error) {
 	if off > p.size || nbytes > p.size-off {
 		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) outside the symmetric space of %d bytes", op, ErrOutOfRange, off, off+nbytes, p.size)
 	}
-	r := p.regions[pe]
 	if p.onGPU(off) {
 		if p.gpu == nil {
 			return nil, fmt.Errorf("gshmem: %s: %w: the GPU heap is not attached", op, ErrNoDevice)
 		}
 		return nil, nil
 	}
+	if p.devExternal && nbytes > p.devOff-off {
+		// A Sym of a PE whose host heap is bigger than this one's.
+		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) run from the host heap into the GPU heap at %d", op, ErrOutOfRange, off, off+nbytes, p.devOff)
+	}
+	r := p.regions[pe]
 	if r == nil {
 		return nil, nil
 	}
@@ -236,7 +241,28 @@ func target[T Elem](p *PE, op string, s Sym[T], count int, pe int) ([]byte, erro
 	if count < 0 || count > s.n {
 		return nil, fmt.Errorf("gshmem: %s: %w: %d elements do not fit in %v", op, ErrOutOfRange, count, s)
 	}
-	return p.span(op, pe, s.off, uintptr(count)*sizeOf[T]())
+	nbytes, ok := bytesOf[T](count)
+	if !ok {
+		return nil, fmt.Errorf("gshmem: %s: %w: %d elements of %v overflow the address space", op, ErrOutOfRange, count, s)
+	}
+	return p.span(op, pe, s.off, nbytes)
+}
+
+// bytesOf is the size of n >= 0 elements of T, and false when it overflows
+// uintptr (only a forged Sym can be that long: allocations are checked).
+func bytesOf[T Elem](n int) (uintptr, bool) {
+	hi, lo := bits.Mul(uint(n), uint(sizeOf[T]()))
+	return uintptr(lo), hi == 0
+}
+
+// view is n elements of T at byte offset off of region r, or nil when they
+// do not all lie inside r.
+func view[T Elem](r []byte, off uintptr, n int) []T {
+	nbytes, ok := bytesOf[T](n)
+	if !ok || off > uintptr(len(r)) || nbytes > uintptr(len(r))-off || n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&r[off])), n)
 }
 
 // overlaps reports whether a and b share memory.

@@ -2,6 +2,8 @@ package hostshmem
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"runtime"
 	"unsafe"
 )
@@ -118,22 +120,20 @@ func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
 	return *(*T)(unsafe.Pointer(&r[0])), nil
 }
 
-// IPut is a strided put: element i*sst of src goes to element i*dst of dst
-// on PE pe, for i in [0, n). Strides are in elements and at least 1.
+// IPut is a strided put: element i*srcStride of src goes to element
+// i*dstStride of dst on PE pe, for i in [0, n). Strides are in elements and
+// at least 1. Every count and stride is checked before any data moves.
 func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe int) error {
 	p, err := c.comm().live("iput", false)
 	if err != nil {
 		return err
 	}
-	if err := strides("iput", dst, len(src), dstStride, srcStride, n); err != nil {
-		return err
-	}
-	if n == 0 {
-		_, err := target(p, "iput", dst, 0, pe)
-		return err
-	}
-	r, err := target(p, "iput", dst, (n-1)*dstStride+1, pe)
+	span, err := strides("iput", len(src), dstStride, srcStride, n)
 	if err != nil {
+		return err
+	}
+	r, err := target(p, "iput", dst, span, pe)
+	if err != nil || n == 0 {
 		return err
 	}
 	sz := sizeOf[T]()
@@ -145,7 +145,7 @@ func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe i
 		}
 		return nil
 	}
-	d := unsafe.Slice((*T)(unsafe.Pointer(&r[0])), (n-1)*dstStride+1)
+	d := unsafe.Slice((*T)(unsafe.Pointer(&r[0])), span)
 	for i := 0; i < n; i++ {
 		d[i*dstStride] = src[i*srcStride]
 	}
@@ -153,22 +153,20 @@ func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe i
 	return nil
 }
 
-// IGet is a strided get: element i*sst of src on PE pe goes to element
-// i*dst of dst, for i in [0, n). Strides are in elements and at least 1.
+// IGet is a strided get: element i*srcStride of src on PE pe goes to
+// element i*dstStride of dst, for i in [0, n). Strides are in elements and
+// at least 1. Every count and stride is checked before any data moves.
 func IGet[T Elem](c Comm, dst []T, src Sym[T], dstStride, srcStride, n int, pe int) error {
 	p, err := c.comm().live("iget", false)
 	if err != nil {
 		return err
 	}
-	if err := strides("iget", src, len(dst), srcStride, dstStride, n); err != nil {
-		return err
-	}
-	if n == 0 {
-		_, err := target(p, "iget", src, 0, pe)
-		return err
-	}
-	r, err := target(p, "iget", src, (n-1)*srcStride+1, pe)
+	span, err := strides("iget", len(dst), srcStride, dstStride, n)
 	if err != nil {
+		return err
+	}
+	r, err := target(p, "iget", src, span, pe)
+	if err != nil || n == 0 {
 		return err
 	}
 	sz := sizeOf[T]()
@@ -180,26 +178,47 @@ func IGet[T Elem](c Comm, dst []T, src Sym[T], dstStride, srcStride, n int, pe i
 		}
 		return nil
 	}
-	s := unsafe.Slice((*T)(unsafe.Pointer(&r[0])), (n-1)*srcStride+1)
+	s := unsafe.Slice((*T)(unsafe.Pointer(&r[0])), span)
 	for i := 0; i < n; i++ {
 		dst[i*dstStride] = s[i*srcStride]
 	}
 	return nil
 }
 
-// strides checks a strided transfer of n elements between the symmetric
-// object sym (stride symStride) and a local slice of length local (stride
-// localStride).
-func strides[T Elem](op string, sym Sym[T], local, symStride, localStride, n int) error {
+// strides checks a strided transfer of n elements between a symmetric
+// object (stride symStride) and a local slice of length local (stride
+// localStride), and returns the elements of the object it spans:
+// (n-1)*symStride+1, or 0 when n is 0. Every product is checked for
+// overflow, so the loops that index with i*stride cannot wrap.
+func strides(op string, local, symStride, localStride, n int) (int, error) {
 	if n < 0 || symStride < 1 || localStride < 1 {
-		return fmt.Errorf("gshmem: %s: %w: %d elements with strides %d (symmetric) and %d (local); want n >= 0 and strides >= 1",
+		return 0, fmt.Errorf("gshmem: %s: %w: %d elements with strides %d (symmetric) and %d (local); want n >= 0 and strides >= 1",
 			op, ErrInvalidArg, n, symStride, localStride)
 	}
-	if n > 0 && (n-1)*localStride+1 > local {
-		return fmt.Errorf("gshmem: %s: %w: %d elements at stride %d need %d local elements, have %d",
-			op, ErrOutOfRange, n, localStride, (n-1)*localStride+1, local)
+	if n == 0 {
+		return 0, nil
 	}
-	return nil
+	symSpan, ok1 := stridedSpan(n, symStride)
+	localSpan, ok2 := stridedSpan(n, localStride)
+	if !ok1 || !ok2 {
+		return 0, fmt.Errorf("gshmem: %s: %w: %d elements at strides %d (symmetric) and %d (local) span more than %d elements",
+			op, ErrInvalidArg, n, symStride, localStride, math.MaxInt)
+	}
+	if localSpan > local {
+		return 0, fmt.Errorf("gshmem: %s: %w: %d elements at stride %d need %d local elements, have %d",
+			op, ErrOutOfRange, n, localStride, localSpan, local)
+	}
+	return symSpan, nil
+}
+
+// stridedSpan is (n-1)*stride+1 for n, stride >= 1, and false when that
+// overflows int.
+func stridedSpan(n, stride int) (int, bool) {
+	hi, lo := bits.Mul(uint(n-1), uint(stride))
+	if hi != 0 || lo >= math.MaxInt {
+		return 0, false
+	}
+	return int(lo) + 1, true
 }
 
 // Quiet completes every put, get and atomic issued on c: their effects are

@@ -2,6 +2,7 @@ package hostshmem
 
 import (
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -48,6 +49,9 @@ func (s Space) String() string {
 	return fmt.Sprintf("Space(%d)", int(s))
 }
 
+// symError is why a Sym is invalid: an out-of-range At(lo) or
+// Slice(lo, hi) of an object of n elements, or Bytes of an object of lo
+// elements of hi bytes each that no byte count holds.
 type symError struct {
 	op     string
 	lo, hi int
@@ -55,7 +59,10 @@ type symError struct {
 }
 
 func (e *symError) Error() string {
-	if e.op == "At" {
+	switch e.op {
+	case "Bytes":
+		return fmt.Sprintf("Bytes: %v: %d elements of %d bytes overflow the address space", ErrOutOfRange, e.lo, e.hi)
+	case "At":
 		return fmt.Sprintf("Sym.At(%d): %v: object has %d elements", e.lo, ErrOutOfRange, e.n)
 	}
 	return fmt.Sprintf("Sym.Slice(%d, %d): %v: object has %d elements", e.lo, e.hi, ErrOutOfRange, e.n)
@@ -80,8 +87,8 @@ func (s Sym[T]) Offset() uintptr { return s.off }
 // Size is the object's length in bytes.
 func (s Sym[T]) Size() uintptr { return uintptr(s.n) * sizeOf[T]() }
 
-// Err is non-nil when s came from an out-of-range At or Slice; every
-// operation on such a Sym returns this error.
+// Err is non-nil when s came from an out-of-range At or Slice (or a Bytes
+// that overflows); every operation on such a Sym returns this error.
 func (s Sym[T]) Err() error {
 	if s.bad != nil {
 		return s.bad
@@ -124,24 +131,30 @@ func (s Sym[T]) String() string {
 	return fmt.Sprintf("Sym[%T]{off=%d len=%d}", z, s.off, s.n)
 }
 
-// Bytes views s as bytes, for the byte-level PutMem and GetMem.
+// Bytes views s as bytes, for the byte-level PutMem and GetMem. A Sym too
+// long to count in bytes (no allocation makes one) gives an invalid Sym.
 func Bytes[T Elem](s Sym[T]) Sym[byte] {
-	return Sym[byte]{off: s.off, n: int(s.Size()), space: s.space, bad: s.bad}
+	if s.bad != nil {
+		return Sym[byte]{bad: s.bad}
+	}
+	n, ok := bytesOf[T](s.n)
+	if !ok || n > math.MaxInt {
+		return Sym[byte]{bad: &symError{op: "Bytes", lo: s.n, hi: int(sizeOf[T]())}}
+	}
+	return Sym[byte]{off: s.off, n: int(n), space: s.space}
 }
 
 // Local returns this PE's copy of s as a slice that aliases the symmetric
 // heap: writes to it are visible to peers' gets, and peers' puts show up in
-// it. It returns nil for an empty or invalid Sym, after Finalize, and for
-// an object in GPU memory (use Get and Put, package streams or a kernel).
+// it. It returns nil for an empty or invalid Sym, after Finalize, for an
+// object in GPU memory (use Get and Put, package streams or a kernel) and
+// for one that does not lie inside this PE's region (a Sym of a PE with a
+// bigger heap).
 func Local[T Elem](p *PE, s Sym[T]) []T {
-	if s.bad != nil || s.n == 0 || len(p.regions) == 0 {
+	if s.bad != nil || len(p.regions) == 0 {
 		return nil
 	}
-	r := p.local
-	if s.off+s.Size() > uintptr(len(r)) {
-		return nil
-	}
-	return unsafe.Slice((*T)(unsafe.Pointer(&r[s.off])), s.n)
+	return view[T](p.local, s.off, s.n)
 }
 
 // asBytes views a slice of T as bytes without copying.

@@ -61,7 +61,7 @@ func New(npes int, size uintptr) (*Job, error) {
 	j.fabs = make([]*fabric.Mapped, npes)
 	for i := range j.fabs {
 		f, err := fabric.NewMapped(fabric.MappedConfig{
-			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j},
+			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j, i},
 			Yield: runtime.Gosched, Spin: spin, Yields: yields, Sleeper: sleeper,
 		})
 		if err != nil {
@@ -120,6 +120,13 @@ func (f *peFabric) Close(finalized bool) error {
 		f.j.Fail(f.pe, "failed")
 	}
 	f.Mapped.Close(finalized)
+	if finalized && f.j.open.Load() == 2 {
+		// The other PE still open may wait for someone: wake it now, so
+		// that it sees nobody is left (liveness.Check) without waiting a
+		// tick. Done before this PE counts itself out, which could let the
+		// other one close and unmap the segments under the poke.
+		f.Mapped.PokeAll()
+	}
 	if f.j.open.Add(-1) == 0 {
 		return f.j.Close()
 	}
@@ -206,7 +213,14 @@ func (g gates) Wake(pe int) {
 	x.mu.Unlock()
 }
 
-type liveness struct{ j *Job }
+// liveness is PE pe's view of its peers: one that failed (Job.Fail, or a
+// close that was not finalized) is dead, and so, for a wait that still
+// needs someone, is the last of them to leave after a clean finalize when
+// every other PE has (as fabric/shm says of processes that exited).
+type liveness struct {
+	j  *Job
+	pe int
+}
 
 func (l liveness) Check() *fabric.PeerError {
 	for pe := range l.j.dead {
@@ -214,7 +228,20 @@ func (l liveness) Check() *fabric.PeerError {
 			return e
 		}
 	}
-	return nil
+	left := -1
+	for pe, f := range l.j.fabs {
+		if pe == l.pe {
+			continue
+		}
+		if atomic.LoadUint32(&f.Header(pe).State) != fabric.StateFinalized {
+			return nil
+		}
+		left = pe
+	}
+	if left < 0 { // a one-PE job: no peer to lose
+		return nil
+	}
+	return &fabric.PeerError{PE: left, How: "exited after finalize; no peer is left"}
 }
 
 func (l liveness) Describe(pe int) *fabric.PeerError {

@@ -267,7 +267,9 @@ func TestCloseUnmapsAfterLastPE(t *testing.T) {
 	require.NoError(t, f0.Close(true), "Close is idempotent")
 	require.NoError(t, f0.Close(false), "a second Close changes nothing")
 	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&j.fabs[1].Header(0).State))
-	assert.NoError(t, f1.Err(), "a repeated Close(false) must not fail a finalized PE")
+	var perr *fabric.PeerError
+	require.ErrorAs(t, f1.Err(), &perr, "PE 1 has no peer left")
+	assert.Equal(t, "exited after finalize; no peer is left", perr.How, "a repeated Close(false) must not fail a finalized PE")
 
 	// PE 1 still runs on mapped memory.
 	f1.Region(1)[0] = 1
@@ -468,4 +470,46 @@ func TestGates(t *testing.T) {
 	start = time.Now()
 	g.Sleep(context.Background(), 0, 0, 10*time.Millisecond)
 	assert.GreaterOrEqual(t, time.Since(start), 10*time.Millisecond, "a Wake before Sleep must not end a later sleep")
+}
+
+// When every other PE has finalized and closed, nobody is left to satisfy
+// a wait: it ends with a PeerError naming one of them, as on shm.
+func TestWaitEndsWhenEveryPeerFinalized(t *testing.T) {
+	t.Run("already gone", func(t *testing.T) {
+		j := newJob(t, 3, 4096)
+		require.NoError(t, j.Fabric(1).Close(true))
+		require.NoError(t, j.Fabric(2).Close(true))
+		start := time.Now()
+		err := recv(t, waitErr(j.Fabric(0), 10*time.Second), 5*time.Second)
+		var perr *fabric.PeerError
+		require.ErrorAs(t, err, &perr)
+		assert.ErrorIs(t, err, fabric.ErrPeerDead)
+		assert.Contains(t, []int{1, 2}, perr.PE)
+		assert.Equal(t, "exited after finalize; no peer is left", perr.How)
+		assert.Less(t, time.Since(start), time.Second)
+		require.ErrorAs(t, j.Fabric(0).Err(), &perr, "Err says so too")
+		require.NoError(t, j.Fabric(0).Close(true))
+	})
+	t.Run("while asleep", func(t *testing.T) {
+		j := newJob(t, 3, 4096)
+		ch := waitErr(j.Fabric(0), 10*time.Second)
+		require.Eventually(t, func() bool { return atomic.LoadUint32(&j.fabs[0].Header(0).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond)
+		require.NoError(t, j.Fabric(2).Close(true))
+		assert.NoError(t, j.Fabric(0).Err(), "PE 1 is still there")
+		start := time.Now()
+		require.NoError(t, j.Fabric(1).Close(true))
+		err := recv(t, ch, 5*time.Second)
+		var perr *fabric.PeerError
+		require.ErrorAs(t, err, &perr)
+		assert.Contains(t, perr.Error(), "no peer is left")
+		assert.Less(t, time.Since(start), 100*time.Millisecond, "the last close wakes the sleeper")
+		require.NoError(t, j.Fabric(0).Close(true))
+	})
+	t.Run("one PE", func(t *testing.T) {
+		// A lone PE has no peer to lose: its wait runs to its context.
+		j := newJob(t, 1, 4096)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		defer cancel()
+		assert.ErrorIs(t, j.Fabric(0).Wait(ctx, never, 0, 0), context.DeadlineExceeded)
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sync/atomic"
 )
 
 // allocator hands out blocks of [lo, hi) first-fit. It is deterministic: the
@@ -16,14 +15,38 @@ type allocator struct {
 	lo, hi uintptr
 	free   []block             // sorted by offset, coalesced
 	used   map[uintptr]uintptr // offset -> block size
+	objs   map[uintptr]object  // offset -> the object an allocation returned there
 }
 
 type block struct{ off, size uintptr }
+
+// object is what an allocation returned: its serial (Sym.id) and bytes.
+type object struct {
+	id    uint32
+	bytes uintptr
+}
 
 func (a *allocator) init(lo, hi uintptr) {
 	a.lo, a.hi = lo, hi
 	a.free = []block{{lo, hi - lo}}
 	a.used = map[uintptr]uintptr{}
+	a.objs = map[uintptr]object{}
+}
+
+// owns checks that s is an object an allocation of a returned and that is
+// still allocated (not freed, not a part of one), naming what it is
+// instead.
+func owns[T Elem](a *allocator, s Sym[T]) error {
+	o, ok := a.objs[s.off]
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %v is not an allocated object (freed already, or a part of one?)", ErrInvalidArg, s)
+	case o.id != s.id:
+		return fmt.Errorf("%w: %v was freed (or reallocated); the object at its offset now is another one", ErrInvalidArg, s)
+	case s.Size() != o.bytes:
+		return fmt.Errorf("%w: %v is a part of the %d-byte object at its offset: pass the object itself", ErrInvalidArg, s, o.bytes)
+	}
+	return nil
 }
 
 func roundUp(x, a uintptr) uintptr { return (x + a - 1) &^ (a - 1) }
@@ -47,6 +70,7 @@ func (a *allocator) alloc(size, align uintptr) (off uintptr, ok bool) {
 		}
 		a.free = slices.Replace(a.free, i, i+1, repl...)
 		a.used[start] = size
+		delete(a.objs, start)
 		return start, true
 	}
 	return 0, false
@@ -65,6 +89,7 @@ func (a *allocator) release(off uintptr) bool {
 		return false
 	}
 	delete(a.used, off)
+	delete(a.objs, off)
 	i, _ := a.find(off)
 	a.free = slices.Insert(a.free, i, block{off, size})
 	if i+1 < len(a.free) && a.free[i].off+a.free[i].size == a.free[i+1].off {
@@ -117,81 +142,43 @@ func (a *allocator) stats() (free, largest uintptr) {
 	return
 }
 
-// Allocation kinds recorded for the cross-PE check.
+// Allocation kinds, in the calls' records.
 const (
 	kindMalloc uint64 = iota + 1
 	kindCalloc
 	kindAlign
-	kindRealloc
-	kindFree
 
 	kindDevice uint64 = 1 << 8 // or-ed in: the call is on the device heap
 )
 
-var kindNames = [...]string{"", "malloc", "calloc", "align", "realloc", "free"}
+var kindNames = [...]string{"", "malloc", "calloc", "align"}
 
-type allocRec struct{ seq, kind, a, b uint64 }
-
-// agree publishes this PE's collective call, synchronises, and checks that
-// every PE made the same call. On a mismatch every PE returns the same
-// error, naming the first PE that differs from PE 0.
-func (p *PE) agreeLocked(ctx context.Context, kind, a, b uint64) error {
-	op := kindNames[kind&^kindDevice]
-	p.coll.allocSeq++
-	seq := p.coll.allocSeq
-	slot := allocRecOff + uintptr(seq%2)*lineSize
-	if len(p.regions) == 0 {
-		return errFinalized(op)
-	}
-	w := func(i int) *uint64 { return wordAt[uint64](p.local, slot+uintptr(i)*8) }
-	atomic.StoreUint64(w(1), kind)
-	atomic.StoreUint64(w(2), a)
-	atomic.StoreUint64(w(3), b)
-	atomic.StoreUint64(w(0), seq)
-	if err := p.syncLocked(ctx, op); err != nil {
-		return err
-	}
-	recs := make([]allocRec, p.n)
-	for pe := range recs {
-		r := p.regions[pe]
-		if r == nil {
-			buf := make([]byte, 32)
-			if err := p.fab.Get(pe, slot, buf); err != nil {
-				return fmt.Errorf("gshmem: %s: read PE %d's call: %w", op, pe, err)
-			}
-			r = make([]byte, slot+32)
-			copy(r[slot:], buf)
+// describeAlloc describes an allocation call's record arguments.
+func describeAlloc(code uint8, a [4]uint64) string {
+	var s string
+	switch code {
+	case cRealloc:
+		s = fmt.Sprintf("realloc(offset %d, %d bytes)", a[1], a[2])
+	case cFree:
+		s = fmt.Sprintf("free(offset %d)", a[1])
+	default:
+		k := "?"
+		if kd := a[0] &^ kindDevice; kd < uint64(len(kindNames)) {
+			k = kindNames[kd]
 		}
-		recs[pe] = allocRec{
-			atomic.LoadUint64(wordAt[uint64](r, slot)), atomic.LoadUint64(wordAt[uint64](r, slot+8)),
-			atomic.LoadUint64(wordAt[uint64](r, slot+16)), atomic.LoadUint64(wordAt[uint64](r, slot+24)),
+		if a[0]&^kindDevice == kindAlign {
+			s = fmt.Sprintf("%s(align %d, %d bytes)", k, a[2], a[1])
+		} else {
+			s = fmt.Sprintf("%s(%d bytes)", k, a[1])
+		}
+		if code == cAllocDone {
+			s += ", zeroing"
 		}
 	}
-	for pe := 1; pe < p.n; pe++ {
-		if recs[pe] != recs[0] {
-			return fmt.Errorf("gshmem: %s: %w: PE 0 called %s, PE %d called %s", op, ErrMismatch, describe(recs[0]), pe, describe(recs[pe]))
-		}
+	if a[0]&kindDevice != 0 {
+		s += " on the device heap"
 	}
-	return nil
-}
-
-func describe(r allocRec) string {
-	k := "?"
-	if kd := r.kind &^ kindDevice; kd < uint64(len(kindNames)) {
-		k = kindNames[kd]
-	}
-	if r.kind&kindDevice != 0 {
-		k += " on the device heap"
-	}
-	switch r.kind &^ kindDevice {
-	case kindAlign:
-		return fmt.Sprintf("%s(align %d, %d bytes) [call #%d]", k, r.a, r.b, r.seq)
-	case kindRealloc:
-		return fmt.Sprintf("%s(offset %d, %d bytes) [call #%d]", k, r.a, r.b, r.seq)
-	case kindFree:
-		return fmt.Sprintf("%s(offset %d) [call #%d]", k, r.a, r.seq)
-	}
-	return fmt.Sprintf("%s(%d bytes) [call #%d]", k, r.a, r.seq)
+	return s
 }
 
 func byteSize[T Elem](op string, n int) (uintptr, error) {
@@ -206,137 +193,185 @@ func byteSize[T Elem](op string, n int) (uintptr, error) {
 // Malloc collectively allocates n elements of T in the symmetric heap and
 // returns the same object on every PE. The memory is not zeroed (see
 // Calloc). Malloc(0) returns an empty Sym. A full heap returns ErrHeapFull
-// naming the requested and free bytes, on every PE alike.
+// naming the requested and free bytes, on every PE alike. Like every
+// allocation call it is collective: a call whose arguments do not fit on
+// one PE fails on every PE with that PE's error, and calls that differ
+// fail on every PE with ErrMismatch.
 func Malloc[T Elem](ctx context.Context, p *PE, n int) (Sym[T], error) {
-	return alloc[T](ctx, p, "malloc", kindMalloc, n, heapAlign)
+	return alloc[T](ctx, p, "malloc", kindMalloc, n, heapAlign, nil)
 }
 
 // Calloc is Malloc with the memory zeroed on every PE before it returns.
 func Calloc[T Elem](ctx context.Context, p *PE, n int) (Sym[T], error) {
-	return alloc[T](ctx, p, "calloc", kindCalloc, n, heapAlign)
+	return alloc[T](ctx, p, "calloc", kindCalloc, n, heapAlign, nil)
 }
 
-// Align is Malloc with the object aligned to align bytes (a power of two).
+// Align is Malloc with the object aligned to align bytes (a power of two,
+// at most MaxAlign): its address is a multiple of align on every PE.
 func Align[T Elem](ctx context.Context, p *PE, align uintptr, n int) (Sym[T], error) {
+	var bad error
 	if align == 0 || align&(align-1) != 0 {
-		return Sym[T]{}, fmt.Errorf("gshmem: align: %w: alignment %d is not a power of two", ErrInvalidArg, align)
+		bad = fmt.Errorf("%w: alignment %d is not a power of two", ErrInvalidArg, align)
+	} else if align > MaxAlign {
+		bad = fmt.Errorf("%w: alignment %d is larger than %d (MaxAlign: the alignment of every PE's symmetric region)", ErrInvalidArg, align, MaxAlign)
 	}
-	return alloc[T](ctx, p, "align", kindAlign, n, max(align, heapAlign))
+	return alloc[T](ctx, p, "align", kindAlign, n, max(align, heapAlign), bad)
 }
 
-func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, align uintptr) (Sym[T], error) {
-	size, err := byteSize[T](op, n)
-	if err != nil {
+// MaxAlign is the largest alignment Align accepts: every transport maps
+// each PE's symmetric region at a multiple of it.
+const MaxAlign = 2 << 20 // TODO(lead): fabric.RegionAlign
+
+func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, align uintptr, bad error) (Sym[T], error) {
+	t := p.teams.world
+	if err := t.lock(op); err != nil {
 		return Sym[T]{}, err
 	}
-	p.coll.Lock()
-	defer p.coll.Unlock()
-	a, b := uint64(size), uint64(0)
-	if kind == kindAlign {
-		a, b = uint64(align), uint64(size)
+	defer t.mu.Unlock()
+	size, err := byteSize[T](op, n)
+	if bad == nil {
+		bad = err
 	}
-	if err := p.agreeLocked(ctx, kind, a, b); err != nil {
+	c := &call{op: op, code: cAlloc, args: [4]uint64{kind, uint64(size), uint64(align)}, err: bad}
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return Sym[T]{}, err
 	}
 	if size == 0 {
 		return Sym[T]{}, nil
 	}
+	p.coll.Lock()
 	h, space, total := p.heapOf(kind&kindDevice != 0)
 	off, ok := h.alloc(size, align)
 	if !ok {
 		free, largest := h.stats()
+		p.coll.Unlock()
+		// Every PE's heap holds the same objects: every PE fails alike.
 		return Sym[T]{}, fmt.Errorf("gshmem: %s: %w: %d bytes requested (align %d), largest free block %d bytes, %d of %d bytes of the %v heap free",
 			op, ErrHeapFull, size, align, largest, free, total, space)
 	}
-	s := Sym[T]{off: off, n: n, space: space}
+	s := adoptLocked[T](p, h, off, n, space)
+	p.coll.Unlock()
 	if kind&^kindDevice == kindCalloc {
-		if err := p.zero(off, size); err != nil {
+		// Peers may put into the new object as soon as they return: zero,
+		// then agree that every PE did.
+		c.code, c.err = cAllocDone, p.zero(off, size)
+		if _, err := t.enter(ctx, c, nil); err != nil {
+			p.coll.Lock()
 			h.release(off)
-			return Sym[T]{}, fmt.Errorf("gshmem: %s: %w", op, err)
-		}
-		// Peers may put into the new object as soon as they return.
-		if err := p.syncLocked(ctx, op); err != nil {
+			p.coll.Unlock()
 			return Sym[T]{}, err
 		}
 	}
 	return s, nil
 }
 
+// adoptLocked records the object of n elements of T that an allocation
+// put at off and returns it (p.coll held).
+func adoptLocked[T Elem](p *PE, h *allocator, off uintptr, n int, space Space) Sym[T] {
+	p.coll.serial++
+	s := Sym[T]{off: off, n: n, space: space, id: p.coll.serial}
+	h.objs[off] = object{id: s.id, bytes: s.Size()}
+	return s
+}
+
 // Realloc collectively resizes s to n elements, keeping the first
 // min(len, n) elements of every PE's copy. The object may move: use the
-// returned Sym. Realloc of an empty Sym is Malloc; to 0 elements, Free.
+// returned Sym (s itself is freed). Realloc of an empty Sym is Malloc; to 0
+// elements, Free.
 func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error) {
-	if s.bad != nil {
-		return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w", s.bad)
+	const op = "realloc"
+	t := p.teams.world
+	if err := t.lock(op); err != nil {
+		return Sym[T]{}, err
 	}
-	size, err := byteSize[T]("realloc", n)
-	if err != nil {
+	defer t.mu.Unlock()
+	var kind uint64
+	if s.space == Device {
+		kind = kindDevice
+	}
+	size, bad := byteSize[T](op, n)
+	h, space, total := p.heapOf(s.space == Device)
+	if s.bad != nil {
+		bad = s.bad
+	} else if s.n > 0 && bad == nil {
+		p.coll.Lock()
+		bad = owns(h, s)
+		p.coll.Unlock()
+	}
+	c := &call{op: op, code: cRealloc, args: [4]uint64{kind, uint64(s.off), uint64(size)}, err: bad}
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return Sym[T]{}, err
 	}
 	p.coll.Lock()
-	defer p.coll.Unlock()
-	kind := kindRealloc
-	if s.space == Device {
-		kind |= kindDevice
-	}
-	if err := p.agreeLocked(ctx, kind, uint64(s.off), uint64(size)); err != nil {
-		return Sym[T]{}, err
-	}
-	h, space, total := p.heapOf(s.space == Device)
-	if s.n > 0 {
-		if _, ok := h.used[s.off]; !ok {
-			return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w: %v is not an allocated object", ErrInvalidArg, s)
-		}
-	}
 	switch {
 	case s.n == 0 && n == 0:
+		p.coll.Unlock()
 		return Sym[T]{}, nil
 	case n == 0:
 		h.release(s.off)
+		p.coll.Unlock()
 		return Sym[T]{}, nil
 	case s.n > 0 && h.resize(s.off, size):
-		return Sym[T]{off: s.off, n: n, space: space}, nil
+		defer p.coll.Unlock()
+		return adoptLocked[T](p, h, s.off, n, space), nil
 	}
 	off, ok := h.alloc(size, heapAlign)
+	free, largest := h.stats()
+	p.coll.Unlock()
 	if !ok {
-		free, largest := h.stats()
 		return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w: %d bytes requested, largest free block %d bytes, %d of %d bytes of the %v heap free",
 			ErrHeapFull, size, largest, free, total, space)
 	}
 	if s.n > 0 {
-		if err := p.move(off, s.off, min(size, s.Size())); err != nil {
-			h.release(off)
-			return Sym[T]{}, fmt.Errorf("gshmem: realloc: %w", err)
-		}
-		h.release(s.off)
+		c.err = p.move(off, s.off, min(size, s.Size()))
 	}
 	// Every PE's contents must be in place before peers use the new object.
-	if err := p.syncLocked(ctx, "realloc"); err != nil {
-		return Sym[T]{}, err
-	}
-	return Sym[T]{off: off, n: n, space: space}, nil
-}
-
-// Free collectively releases s. Freeing an empty Sym does nothing but
-// synchronise; freeing an object that is not allocated is ErrInvalidArg.
-func Free[T Elem](ctx context.Context, p *PE, s Sym[T]) error {
-	if s.bad != nil {
-		return fmt.Errorf("gshmem: free: %w", s.bad)
-	}
+	c.code = cAllocDone
+	_, err := t.enter(ctx, c, nil)
 	p.coll.Lock()
 	defer p.coll.Unlock()
-	kind := kindFree
-	if s.space == Device {
-		kind |= kindDevice
+	if err != nil {
+		h.release(off)
+		return Sym[T]{}, err
 	}
-	if err := p.agreeLocked(ctx, kind, uint64(s.off), 0); err != nil {
+	if s.n > 0 {
+		h.release(s.off)
+	}
+	return adoptLocked[T](p, h, off, n, space), nil
+}
+
+// Free collectively releases s, which must be an object an allocation
+// returned (not a part of one) and not freed yet. Freeing an empty Sym
+// does nothing but synchronise. Like every allocation call, it fails on
+// every PE when s does not fit on one.
+func Free[T Elem](ctx context.Context, p *PE, s Sym[T]) error {
+	const op = "free"
+	t := p.teams.world
+	if err := t.lock(op); err != nil {
 		return err
 	}
-	if s.n == 0 {
-		return nil
+	defer t.mu.Unlock()
+	var kind uint64
+	if s.space == Device {
+		kind = kindDevice
 	}
-	if h, _, _ := p.heapOf(s.space == Device); !h.release(s.off) {
-		return fmt.Errorf("gshmem: free: %w: %v is not an allocated object (freed twice, or a slice of one?)", ErrInvalidArg, s)
+	h, _, _ := p.heapOf(s.space == Device)
+	var bad error
+	if s.bad != nil {
+		bad = s.bad
+	} else if s.n > 0 {
+		p.coll.Lock()
+		bad = owns(h, s)
+		p.coll.Unlock()
+	}
+	c := &call{op: op, code: cFree, args: [4]uint64{kind, uint64(s.off)}, err: bad}
+	if _, err := t.enter(ctx, c, nil); err != nil {
+		return err
+	}
+	if s.n > 0 {
+		p.coll.Lock()
+		h.release(s.off)
+		p.coll.Unlock()
 	}
 	return nil
 }
@@ -360,7 +395,7 @@ func (p *PE) DeviceHeapFree() (free, largest uintptr) {
 }
 
 // heapOf returns the allocator, space and user size of the device heap
-// (dev) or the host heap. Callers hold p.coll.
+// (dev) or the host heap. Callers hold p.coll to use the allocator.
 func (p *PE) heapOf(dev bool) (*allocator, Space, uintptr) {
 	if dev {
 		return &p.coll.dev, Device, p.DeviceHeapSize()

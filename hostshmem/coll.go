@@ -3,6 +3,8 @@ package hostshmem
 import (
 	"context"
 	"fmt"
+	"math"
+	"math/bits"
 	"sync/atomic"
 	"unsafe"
 
@@ -26,175 +28,9 @@ import (
 // the other chunks from their owners); broadcast is a binomial tree of
 // puts with signals.
 
-// Descriptors in each push slot let receivers detect mismatched calls.
-const (
-	kBcast = iota + 1
-	kReduce
-	kFCollect
-	kAllToAll
-	kReduceScatter
-	kCollectCount
-	kCollectData
-)
-
-var kindName = [...]string{"", "broadcast", "reduce", "fcollect", "alltoall", "reduce_scatter", "collect", "collect"}
-
-func desc(kind int, aux int, nbytes uintptr) uint64 {
-	return uint64(kind)<<56 | uint64(aux&0xffff)<<40 | uint64(nbytes)&(1<<40-1)
-}
-
-func descString(d uint64) string {
-	k := int(d >> 56)
-	name := "?"
-	if k < len(kindName) {
-		name = kindName[k]
-	}
-	return fmt.Sprintf("%s(%d, %d bytes)", name, int(d>>40&0xffff), d&(1<<40-1))
-}
-
-// push puts data into member j's slot for this PE at epoch e and raises
-// the slot's epoch, after j acknowledged what this PE last put in that slot.
-func (t *Team) push(ctx context.Context, op string, e uint64, j int, d uint64, data []byte) error {
-	p := t.p
-	par := int(e % 2)
-	// j must have consumed what this PE last put in that slot. It has if it
-	// has since pushed anything to this PE: a member pushes for epoch e'
-	// only after finishing every epoch before e'. Else read its ack.
-	if last := t.lastPush[par*t.size+j]; last != 0 && t.lastRecv[j] <= last {
-		ack := wordAt[uint64](p.local, t.ackOff(j))
-		if atomic.LoadUint64(ack) < last {
-			if err := p.wait(ctx, op, func() bool { return atomic.LoadUint64(ack) >= last }, t.ackOff(j), 8); err != nil {
-				return err
-			}
-		}
-	}
-	w, off := t.WorldPE(j), t.slotOff(par, t.me)
-	if r := p.regions[w]; r != nil {
-		// Payload and descriptor are plain stores on the epoch's own line
-		// (a payload of up to 48 bytes moves as one cache line); the
-		// locked exchange that raises the epoch orders them before it.
-		copy(r[off+slotHdr:], data)
-		*wordAt[uint64](r, off+8) = d
-		atomic.StoreUint64(wordAt[uint64](r, off), e)
-		p.fab.Notify(w, off, 8)
-	} else {
-		var hdr [8]byte
-		*(*uint64)(unsafe.Pointer(&hdr[0])) = d
-		if err := p.fab.Put(w, off+slotHdr, data); err != nil {
-			return err
-		}
-		if err := p.fab.Put(w, off+8, hdr[:]); err != nil {
-			return err
-		}
-		if _, err := p.fab.AMO64(w, off, fabric.AMOSet, e, 0); err != nil {
-			return err
-		}
-	}
-	t.lastPush[par*t.size+j] = e
-	return nil
-}
-
-// await waits until the members this PE expects (only, or every other
-// member when only < 0) have pushed epoch e to it, and checks that each
-// pushed the descriptor d (ds[i] when ds is not nil).
-func (t *Team) await(ctx context.Context, op string, e uint64, only int, d uint64, ds []uint64) error {
-	p := t.p
-	t.aw.e, t.aw.only = e, only
-	if !t.awaitReady() {
-		span := uintptr(t.size) * (lineSize + t.pushMax)
-		if err := p.wait(ctx, op, t.ready, t.slotOff(int(e%2), 0), span); err != nil {
-			return err
-		}
-	}
-	for i := 0; i < t.size; i++ {
-		if !t.expects(i) {
-			continue
-		}
-		want := d
-		if ds != nil {
-			want = ds[i]
-		}
-		t.lastRecv[i] = e
-		if got := *wordAt[uint64](p.local, t.slotOff(int(e%2), i)+8); got != want {
-			// Consume every slot anyway, so the team stays usable.
-			for j := 0; j < t.size; j++ {
-				if t.expects(j) {
-					t.ack(e, j)
-				}
-			}
-			return fmt.Errorf("gshmem: %s: %w: team member %d called %s, member %d %s", op, ErrMismatch, i, descString(got), t.me, descString(want))
-		}
-	}
-	return nil
-}
-
-// expects reports whether the await in progress waits for member i.
-func (t *Team) expects(i int) bool {
-	return i != t.me && (t.aw.only < 0 || i == t.aw.only)
-}
-
-// awaitReady is the condition of the await in progress (t.ready, a method
-// value made once, so a wait allocates nothing).
-func (t *Team) awaitReady() bool {
-	par := int(t.aw.e % 2)
-	for i := 0; i < t.size; i++ {
-		if t.expects(i) && atomic.LoadUint64(wordAt[uint64](t.p.local, t.slotOff(par, i))) < t.aw.e {
-			return false
-		}
-	}
-	return true
-}
-
-// slotHdr is the header (epoch, descriptor) before a slot's payload.
-const slotHdr = 16
-
-// payload is member i's data in this PE's slot of parity par.
-func (t *Team) payload(par, i int, n uintptr) []byte {
-	off := t.slotOff(par, i) + slotHdr
-	return t.p.local[off : off+n : off+n]
-}
-
-// ack tells member i that this PE has consumed its push of epoch e.
-func (t *Team) ack(e uint64, i int) error {
-	p := t.p
-	w, off := t.WorldPE(i), t.ackOff(t.me)
-	if r := p.regions[w]; r != nil {
-		atomic.StoreUint64(wordAt[uint64](r, off), e)
-		p.fab.Notify(w, off, 8)
-		return nil
-	}
-	_, err := p.fab.AMO64(w, off, fabric.AMOSet, e, 0)
-	return err
-}
-
-// exchange pushes data(j) to every other member j at epoch e with
-// descriptor d, then waits until every other member has pushed to this PE.
-func (t *Team) exchange(ctx context.Context, op string, e, d uint64, data func(j int) []byte) error {
-	for j := 0; j < t.size; j++ {
-		if j != t.me {
-			if err := t.push(ctx, op, e, j, d, data(j)); err != nil {
-				return err
-			}
-		}
-	}
-	return t.await(ctx, op, e, -1, d, nil)
-}
-
-// ackAll tells every other member that this PE consumed its push of e.
-func (t *Team) ackAll(e uint64) error {
-	for j := 0; j < t.size; j++ {
-		if j != t.me {
-			if err := t.ack(e, j); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // reducePushed reduces, in member order, this PE's own contribution mine
-// and every other member's push of epoch e into out, then acknowledges the
-// pushes. srcs is scratch of one entry per member.
+// and every other member's push of epoch e into out. srcs is scratch of
+// one entry per member.
 func reducePushed[T Elem](t *Team, op ReduceOp, e uint64, out []T, mine []byte, srcs [][]T) error {
 	n, nb := len(out), uintptr(len(mine))
 	for i := range srcs {
@@ -204,10 +40,7 @@ func reducePushed[T Elem](t *Team, op ReduceOp, e uint64, out []T, mine []byte, 
 			srcs[i] = as[T](t.payload(int(e%2), i, nb), n)
 		}
 	}
-	if err := reduceN(op, out, srcs); err != nil {
-		return err
-	}
-	return t.ackAll(e)
+	return reduceN(op, out, srcs)
 }
 
 // as views bytes as n elements of T.
@@ -266,56 +99,46 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 		return err
 	}
 	defer t.mu.Unlock()
+	c := &call{op: op, code: cBroadcast, args: [4]uint64{uint64(root), uint64(n), typeTag[T]()}}
 	if root < 0 || root >= t.size {
-		return fmt.Errorf("gshmem: %s: %w: root %d not in a team of %d", op, ErrInvalidPE, root, t.size)
-	}
-	if err := collBuf(t.p, op, "dest", dest, n); err != nil {
-		return err
+		c.err = fmt.Errorf("%w: root %d not in a team of %d", ErrInvalidPE, root, t.size)
+	} else if c.err = collBuf(t.p, op, "dest", dest, n); c.err == nil && t.me == root {
+		if c.err = collBuf(t.p, op, "source", source, n); c.err == nil {
+			c.err = noOverlap(op, dest, source, n, n, true)
+		}
 	}
 	p, sz := t.p, sizeOf[T]()
-	nb := uintptr(n) * sz
-	if t.me == root {
-		if err := collBuf(t.p, op, "source", source, n); err != nil {
-			return err
-		}
-		if err := noOverlap(op, dest, source, n, n, true); err != nil {
-			return err
-		}
-		copy(p.local[dest.off:dest.off+nb], p.local[source.off:source.off+nb])
-	}
-	if nb <= t.pushMax {
-		t.cepoch++
-		e, d := t.cepoch, desc(kBcast, root, nb)
+	nb := uintptr(max(n, 0)) * sz
+	if c.err == nil && nb <= t.pushMax {
+		var data func(int) []byte
 		if t.me == root {
 			src := p.local[source.off : source.off+nb]
-			for j := 0; j < t.size; j++ {
-				if j != root {
-					if err := t.push(ctx, op, e, j, d, src); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
+			data = func(int) []byte { return src }
 		}
-		if err := t.await(ctx, op, e, root, d, nil); err != nil {
+		e, err := t.enter(ctx, c, data)
+		if err != nil {
 			return err
 		}
-		copy(p.local[dest.off:dest.off+nb], t.payload(int(e%2), root, nb))
-		return t.ack(e, root)
+		from := source.off
+		if t.me != root {
+			from = t.slotOff(int(e%2), root) + slotHdr
+		}
+		copy(p.local[dest.off:dest.off+nb], p.local[from:from+nb])
+		return nil
+	}
+	if _, err := t.enter(ctx, c, nil); err != nil {
+		return err
 	}
 	// Binomial tree over ranks relative to the root: rank r receives from
 	// r - highbit(r), then sends to r + k for every power of two k > r.
-	if err := t.syncLocked(ctx, op); err != nil {
-		return err
-	}
-	e := t.epoch
+	// The flag holds the number of the call whose data arrived.
+	e := t.calls
 	r := (t.me - root + t.size) % t.size
 	flagOff := t.block + tbBcast
-	if r != 0 {
-		flag := wordAt[uint64](p.local, flagOff)
-		if err := p.wait(ctx, op, func() bool { return atomic.LoadUint64(flag) >= e }, flagOff, 8); err != nil {
-			return err
-		}
+	if r == 0 {
+		copy(p.local[dest.off:dest.off+nb], p.local[source.off:source.off+nb])
+	} else if err := t.waitEpoch(ctx, op, flagOff, e); err != nil {
+		return err
 	}
 	data := p.local[dest.off : dest.off+nb]
 	for k := 1; k < t.size; k <<= 1 {
@@ -329,10 +152,10 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 			p.fab.Notify(w, flagOff, 8)
 		} else {
 			if err := p.fab.Put(w, dest.off, data); err != nil {
-				return err
+				return fmt.Errorf("gshmem: %s: %w", op, err)
 			}
 			if _, err := p.fab.AMO64(w, flagOff, fabric.AMOSet, e, 0); err != nil {
-				return err
+				return fmt.Errorf("gshmem: %s: %w", op, err)
 			}
 		}
 	}
@@ -346,39 +169,34 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 // Float16 and BFloat16 are accumulated in float32.
 func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[T], n int) error {
 	const name = "reduce"
-	if err := checkReduceOp[T](op); err != nil {
-		return err // names the op and the type
-	}
 	if err := t.lock(name); err != nil {
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(t.p, name, "dest", dest, n); err != nil {
-		return err
-	}
-	if err := collBuf(t.p, name, "source", source, n); err != nil {
-		return err
-	}
-	if err := noOverlap(name, dest, source, n, n, true); err != nil {
-		return err
+	c := &call{op: name, code: cReduce, args: [4]uint64{uint64(op), uint64(n), typeTag[T]()}}
+	if c.err = checkReduceOp[T](op); c.err == nil {
+		if c.err = collBuf(t.p, name, "dest", dest, n); c.err == nil {
+			if c.err = collBuf(t.p, name, "source", source, n); c.err == nil {
+				c.err = noOverlap(name, dest, source, n, n, true)
+			}
+		}
 	}
 	p, sz := t.p, sizeOf[T]()
-	nb := uintptr(n) * sz
-	mine := p.local[source.off : source.off+nb]
-	out := as[T](p.local[dest.off:dest.off+nb], n)
+	nb := uintptr(max(n, 0)) * sz
 	srcs := make([][]T, t.size)
-	if nb <= t.pushMax {
-		t.cepoch++
-		e, d := t.cepoch, desc(kReduce, int(op), nb)
-		if err := t.exchange(ctx, name, e, d, func(int) []byte { return mine }); err != nil {
+	if c.err == nil && nb <= t.pushMax {
+		mine := p.local[source.off : source.off+nb]
+		e, err := t.enter(ctx, c, func(int) []byte { return mine })
+		if err != nil {
 			return err
 		}
-		return reducePushed(t, op, e, out, mine, srcs)
+		return reducePushed(t, op, e, as[T](p.local[dest.off:dest.off+nb], n), mine, srcs)
 	}
-	// Reduce-scatter: reduce my chunk straight from every member's source.
-	if err := t.syncLocked(ctx, name); err != nil {
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return err
 	}
+	// Reduce-scatter: reduce my chunk straight from every member's source.
+	out := as[T](p.local[dest.off:dest.off+nb], n)
 	lo, hi := chunk(n, t.size, t.me)
 	for i := range srcs {
 		b, err := p.peerBytes(t.WorldPE(i), source.off+uintptr(lo)*sz, uintptr(hi-lo)*sz, nil)
@@ -428,39 +246,35 @@ func (t *Team) gatherChunks(off uintptr, n int, sz uintptr) error {
 // member i. dest and source must not overlap.
 func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[T], n int) error {
 	const name = "reduce_scatter"
-	if err := checkReduceOp[T](op); err != nil {
-		return err // names the op and the type
-	}
 	if err := t.lock(name); err != nil {
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(t.p, name, "dest", dest, n); err != nil {
-		return err
-	}
-	if n < 0 || n > source.n/t.size {
-		return fmt.Errorf("gshmem: %s: %w: source %v holds %d elements, a team of %d needs %d", name, ErrOutOfRange, source, source.n, t.size, n*t.size)
-	}
-	if err := noOverlap(name, dest, source, n, n*t.size, false); err != nil {
-		return err
+	c := &call{op: name, code: cReduceScatter, args: [4]uint64{uint64(op), uint64(n), typeTag[T]()}}
+	if c.err = checkReduceOp[T](op); c.err == nil {
+		if c.err = collBuf(t.p, name, "dest", dest, n); c.err == nil {
+			if n > source.n/t.size {
+				c.err = fmt.Errorf("%w: source %v holds %d elements, a team of %d needs %d", ErrOutOfRange, source, source.n, t.size, n*t.size)
+			} else if c.err = collBuf(t.p, name, "source", source, n*t.size); c.err == nil {
+				c.err = noOverlap(name, dest, source, n, n*t.size, false)
+			}
+		}
 	}
 	p, sz := t.p, sizeOf[T]()
-	nb := uintptr(n) * sz
+	nb := uintptr(max(n, 0)) * sz
 	block := func(j int) []byte {
 		o := source.off + uintptr(j)*nb
 		return p.local[o : o+nb]
 	}
-	out := as[T](p.local[dest.off:dest.off+nb], n)
 	srcs := make([][]T, t.size)
-	if nb <= t.pushMax {
-		t.cepoch++
-		e, d := t.cepoch, desc(kReduceScatter, int(op), nb)
-		if err := t.exchange(ctx, name, e, d, block); err != nil {
+	if c.err == nil && nb <= t.pushMax {
+		e, err := t.enter(ctx, c, block)
+		if err != nil {
 			return err
 		}
-		return reducePushed(t, op, e, out, block(t.me), srcs)
+		return reducePushed(t, op, e, as[T](p.local[dest.off:dest.off+nb], n), block(t.me), srcs)
 	}
-	if err := t.syncLocked(ctx, name); err != nil {
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return err
 	}
 	for i := range srcs {
@@ -470,7 +284,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 		}
 		srcs[i] = as[T](b, n)
 	}
-	if err := reduceN(op, out, srcs); err != nil {
+	if err := reduceN(op, as[T](p.local[dest.off:dest.off+nb], n), srcs); err != nil {
 		return err
 	}
 	return t.syncLocked(ctx, name) // peers may still read my source
@@ -485,39 +299,38 @@ func FCollect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(t.p, name, "source", source, n); err != nil {
-		return err
-	}
-	if err := collBuf(t.p, name, "dest", dest, n*t.size); err != nil {
-		return err
-	}
-	if err := noOverlap(name, dest, source, n*t.size, n, false); err != nil {
-		return err
+	c := &call{op: name, code: cFCollect, args: [4]uint64{uint64(n), typeTag[T]()}}
+	if c.err = collBuf(t.p, name, "source", source, n); c.err == nil {
+		if n > dest.n/t.size {
+			c.err = fmt.Errorf("%w: dest %v holds %d elements, %d from each of %d members need %d", ErrOutOfRange, dest, dest.n, n, t.size, n*t.size)
+		} else if c.err = collBuf(t.p, name, "dest", dest, n*t.size); c.err == nil {
+			c.err = noOverlap(name, dest, source, n*t.size, n, false)
+		}
 	}
 	p, sz := t.p, sizeOf[T]()
-	nb := uintptr(n) * sz
+	nb := uintptr(max(n, 0)) * sz
 	at := func(i int) []byte {
 		o := dest.off + uintptr(i)*nb
 		return p.local[o : o+nb]
 	}
-	mine := p.local[source.off : source.off+nb]
-	copy(at(t.me), mine)
-	if nb <= t.pushMax {
-		t.cepoch++
-		e, d := t.cepoch, desc(kFCollect, 0, nb)
-		if err := t.exchange(ctx, name, e, d, func(int) []byte { return mine }); err != nil {
+	if c.err == nil && nb <= t.pushMax {
+		mine := p.local[source.off : source.off+nb]
+		e, err := t.enter(ctx, c, func(int) []byte { return mine })
+		if err != nil {
 			return err
 		}
+		copy(at(t.me), mine)
 		for i := 0; i < t.size; i++ {
 			if i != t.me {
 				copy(at(i), t.payload(int(e%2), i, nb))
 			}
 		}
-		return t.ackAll(e)
+		return nil
 	}
-	if err := t.syncLocked(ctx, name); err != nil {
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return err
 	}
+	copy(at(t.me), p.local[source.off:source.off+nb])
 	for i := 0; i < t.size; i++ {
 		if i == t.me {
 			continue
@@ -541,76 +354,56 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 		return 0, err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(t.p, name, "source", source, n); err != nil {
-		return 0, err
-	}
 	p, sz := t.p, sizeOf[T]()
-	// Everyone's count, with a push of 8 bytes.
-	t.cepoch++
-	e, d := t.cepoch, desc(kCollectCount, 0, 8)
-	var cnt [8]byte
-	*(*uint64)(unsafe.Pointer(&cnt[0])) = uint64(n)
-	if err := t.exchange(ctx, name, e, d, func(int) []byte { return cnt[:] }); err != nil {
+	// Everyone's count, through the call records.
+	c := &call{op: name, code: cCollect, args: [4]uint64{typeTag[T]()}, aux: uint64(n)}
+	c.err = collBuf(t.p, name, "source", source, n)
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return 0, err
 	}
 	counts := make([]int, t.size)
 	offs := make([]int, t.size+1)
 	maxb := uintptr(0)
 	for i := range counts {
-		if i == t.me {
-			counts[i] = n
-		} else {
-			counts[i] = int(*(*uint64)(unsafe.Pointer(&t.payload(int(e%2), i, 8)[0])))
-			if err := t.ack(e, i); err != nil {
-				return 0, err
+		counts[i] = n
+		if i != t.me {
+			r, err := t.readRecord(i, t.calls)
+			if err != nil {
+				return 0, fmt.Errorf("gshmem: %s: %w", name, err)
 			}
+			counts[i] = int(r.aux)
 		}
 		offs[i+1] = offs[i] + counts[i]
 		maxb = max(maxb, uintptr(counts[i])*sz)
 	}
 	total := offs[t.size]
-	if err := collBuf(t.p, name, "dest", dest, total); err != nil {
-		return 0, err // every member sees the same counts and fails alike
-	}
-	if err := noOverlap(name, dest, source, total, n, false); err != nil {
-		return 0, err
+	// Then the data: every member checks dest against the same total.
+	c = &call{op: name, code: cCollectData, args: [4]uint64{uint64(total), typeTag[T]()}}
+	if c.err = collBuf(t.p, name, "dest", dest, total); c.err == nil {
+		c.err = noOverlap(name, dest, source, total, n, false)
 	}
 	at := func(i int) []byte {
 		o := dest.off + uintptr(offs[i])*sz
 		return p.local[o : o+uintptr(counts[i])*sz]
 	}
 	mine := p.local[source.off : source.off+uintptr(n)*sz]
-	copy(at(t.me), mine)
-	if maxb <= t.pushMax {
-		t.cepoch++
-		e := t.cepoch
-		want := make([]uint64, t.size)
-		for i := range want {
-			want[i] = desc(kCollectData, 0, uintptr(counts[i])*sz)
-		}
-		for j := 0; j < t.size; j++ {
-			if j != t.me {
-				if err := t.push(ctx, name, e, j, want[t.me], mine); err != nil {
-					return 0, err
-				}
-			}
-		}
-		if err := t.await(ctx, name, e, -1, 0, want); err != nil {
+	if c.err == nil && maxb <= t.pushMax {
+		e, err := t.enter(ctx, c, func(int) []byte { return mine })
+		if err != nil {
 			return 0, err
 		}
+		copy(at(t.me), mine)
 		for i := 0; i < t.size; i++ {
 			if i != t.me {
 				copy(at(i), t.payload(int(e%2), i, uintptr(counts[i])*sz))
-				if err := t.ack(e, i); err != nil {
-					return 0, err
-				}
 			}
 		}
 		return total, nil
 	}
-	if err := t.syncLocked(ctx, name); err != nil {
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return 0, err
 	}
+	copy(at(t.me), mine)
 	for i := 0; i < t.size; i++ {
 		if i == t.me || counts[i] == 0 {
 			continue
@@ -633,36 +426,37 @@ func AllToAll[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := collBuf(t.p, name, "source", source, n*t.size); err != nil {
-		return err
-	}
-	if err := collBuf(t.p, name, "dest", dest, n*t.size); err != nil {
-		return err
-	}
-	if err := noOverlap(name, dest, source, n*t.size, n*t.size, false); err != nil {
-		return err
+	c := &call{op: name, code: cAllToAll, args: [4]uint64{uint64(n), typeTag[T]()}}
+	if n < 0 {
+		c.err = fmt.Errorf("%w: %d elements", ErrInvalidArg, n)
+	} else if n > source.n/t.size || n > dest.n/t.size {
+		c.err = fmt.Errorf("%w: source %v and dest %v must hold %d elements from each of %d members", ErrOutOfRange, source, dest, n, t.size)
+	} else if c.err = collBuf(t.p, name, "source", source, n*t.size); c.err == nil {
+		if c.err = collBuf(t.p, name, "dest", dest, n*t.size); c.err == nil {
+			c.err = noOverlap(name, dest, source, n*t.size, n*t.size, false)
+		}
 	}
 	p, sz := t.p, sizeOf[T]()
-	nb := uintptr(n) * sz
+	nb := uintptr(max(n, 0)) * sz
 	src := func(j int) []byte { o := source.off + uintptr(j)*nb; return p.local[o : o+nb] }
 	dst := func(i int) []byte { o := dest.off + uintptr(i)*nb; return p.local[o : o+nb] }
-	copy(dst(t.me), src(t.me))
-	if nb <= t.pushMax {
-		t.cepoch++
-		e, d := t.cepoch, desc(kAllToAll, 0, nb)
-		if err := t.exchange(ctx, name, e, d, src); err != nil {
+	if c.err == nil && nb <= t.pushMax {
+		e, err := t.enter(ctx, c, src)
+		if err != nil {
 			return err
 		}
+		copy(dst(t.me), src(t.me))
 		for i := 0; i < t.size; i++ {
 			if i != t.me {
 				copy(dst(i), t.payload(int(e%2), i, nb))
 			}
 		}
-		return t.ackAll(e)
+		return nil
 	}
-	if err := t.syncLocked(ctx, name); err != nil {
+	if _, err := t.enter(ctx, c, nil); err != nil {
 		return err
 	}
+	copy(dst(t.me), src(t.me))
 	for j := 0; j < t.size; j++ {
 		if j == t.me {
 			continue
@@ -690,26 +484,30 @@ func AllToAlls[T Elem](ctx context.Context, t *Team, dest, source Sym[T], dst, s
 		return err
 	}
 	defer t.mu.Unlock()
+	c := &call{op: name, code: cAllToAlls, args: [4]uint64{uint64(n), uint64(dst), uint64(sst), typeTag[T]()}}
+	// The last element each side touches, when the products fit an int.
+	last, lastS, lastD := 0, 0, 0
 	if dst < 1 || sst < 1 || n < 0 {
-		return fmt.Errorf("gshmem: %s: %w: strides %d, %d and %d elements", name, ErrInvalidArg, dst, sst, n)
+		c.err = fmt.Errorf("%w: strides %d, %d and %d elements", ErrInvalidArg, dst, sst, n)
+	} else if n > 0 {
+		var ok1, ok2, ok3 bool
+		last, ok1 = mulInt(n, t.size)
+		last--
+		lastS, ok2 = mulInt(last, sst)
+		lastD, ok3 = mulInt(last, dst)
+		if !ok1 || !ok2 || !ok3 || lastS == math.MaxInt || lastD == math.MaxInt {
+			c.err = fmt.Errorf("%w: %d elements from each of %d members at strides %d (dest) and %d (source) overflow an int", ErrInvalidArg, n, t.size, dst, sst)
+		} else if c.err = collBuf(t.p, name, "source", source, lastS+1); c.err == nil {
+			if c.err = collBuf(t.p, name, "dest", dest, lastD+1); c.err == nil {
+				c.err = noOverlap(name, dest, source, lastD+1, lastS+1, false)
+			}
+		}
 	}
-	last := n*t.size - 1
-	if n > 0 {
-		if err := collBuf(t.p, name, "source", source, last*sst+1); err != nil {
-			return err
-		}
-		if err := collBuf(t.p, name, "dest", dest, last*dst+1); err != nil {
-			return err
-		}
-		if err := noOverlap(name, dest, source, last*dst+1, last*sst+1, false); err != nil {
-			return err
-		}
+	if _, err := t.enter(ctx, c, nil); err != nil {
+		return err
 	}
 	p := t.p
 	in := Local(p, source)
-	if err := t.syncLocked(ctx, name); err != nil {
-		return err
-	}
 	for j := 0; j < t.size && n > 0; j++ {
 		w := t.WorldPE(j)
 		if r := p.regions[w]; r != nil {
@@ -733,14 +531,21 @@ func AllToAlls[T Elem](ctx context.Context, t *Team, dest, source Sym[T], dst, s
 	return t.syncLocked(ctx, name)
 }
 
+// mulInt is a*b for non-negative a and b, and whether it fits an int.
+func mulInt(a, b int) (int, bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	return int(lo), hi == 0 && lo <= math.MaxInt
+}
+
 // Algorithm names the algorithm a reduction, fcollect or alltoall moving
 // nbytes per PE uses on t: "one-shot push" up to the push threshold
-// (Config.CollPushMax, GSHMEM_COLL_PUSH_MAX), "direct loads" above it.
+// (Config.CollPushMax, GSHMEM_COLL_PUSH_MAX) on teams of up to 64
+// members, "direct loads" above it.
 func (t *Team) Algorithm(nbytes int) string {
 	if t == nil {
 		return ""
 	}
-	if uintptr(nbytes) <= t.pushMax {
+	if nbytes >= 0 && uintptr(nbytes) <= t.pushMax {
 		return "one-shot push: put with signal into every peer's slot, no barrier"
 	}
 	return "direct loads: reduce-scatter then all-gather on peers' buffers between team syncs"

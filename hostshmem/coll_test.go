@@ -363,7 +363,7 @@ func scenarioTeams(t *petest.T, pe *shmem.PE) {
 	// Different arguments that each make a consistent team of one.
 	_, err = w.SplitStrided(ctx, me, 1, 1, nil)
 	require.ErrorIs(t, err, shmem.ErrMismatch)
-	assert.Contains(t, err.Error(), "member 0 passed (0, 1, 1)")
+	assert.Contains(t, err.Error(), "PE 0 called team_split_strided(start 0, stride 1, size 1)")
 	// ... and the world still works afterwards.
 	again, err := w.SplitStrided(ctx, 0, 1, n, nil)
 	require.NoError(t, err)

@@ -143,15 +143,16 @@ func CallocOn[T Elem](ctx context.Context, p *PE, space Space, n int) (Sym[T], e
 func allocOn[T Elem](ctx context.Context, p *PE, space Space, op string, kind uint64, n int, align uintptr) (Sym[T], error) {
 	switch space {
 	case Host:
-		return alloc[T](ctx, p, op, kind, n, align)
+		return alloc[T](ctx, p, op, kind, n, align, nil)
 	case Device:
+		// A PE without the heap still takes part, so that all fail alike.
+		var bad error
 		if p.devSize == 0 {
-			return Sym[T]{}, fmt.Errorf("gshmem: %s on the device heap: %w (set GSHMEM_DEVICE_SYMMETRIC_SIZE)", op, ErrNoDevice)
+			bad = fmt.Errorf("%w: this PE has no device heap (set GSHMEM_DEVICE_SYMMETRIC_SIZE)", ErrNoDevice)
+		} else if p.devExternal && p.gpu == nil {
+			bad = fmt.Errorf("%w: the GPU heap is not attached", ErrNoDevice)
 		}
-		if p.devExternal && p.gpu == nil {
-			return Sym[T]{}, fmt.Errorf("gshmem: %s on the device heap: %w: the GPU heap is not attached", op, ErrNoDevice)
-		}
-		return alloc[T](ctx, p, op, kind|kindDevice, n, align)
+		return alloc[T](ctx, p, op, kind|kindDevice, n, align, bad)
 	}
 	return Sym[T]{}, fmt.Errorf("gshmem: %s: %w: %v", op, ErrInvalidArg, space)
 }

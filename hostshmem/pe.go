@@ -59,12 +59,11 @@ type PE struct {
 		world, shared *Team
 	}
 
-	coll struct { // state of collective calls; used by one goroutine at a time
+	coll struct { // the symmetric heaps' allocators (changed by world collectives only)
 		sync.Mutex
-		epoch    uint64 // barriers completed
-		allocSeq uint64
-		heap     allocator
-		dev      allocator // the device heap's user part
+		serial uint32 // objects allocated: the next one's Sym.id less one
+		heap   allocator
+		dev    allocator // the device heap's user part
 	}
 }
 

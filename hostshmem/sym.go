@@ -21,6 +21,7 @@ type Sym[T Elem] struct {
 	off   uintptr // byte offset in the symmetric space
 	n     int     // elements
 	space Space
+	id    uint32 // serial of the allocation it is (a part of); 0 for none
 	bad   *symError
 }
 
@@ -104,7 +105,7 @@ func (s Sym[T]) At(i int) Sym[T] {
 	if i < 0 || i >= s.n {
 		return Sym[T]{bad: &symError{op: "At", lo: i, n: s.n}}
 	}
-	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1, space: s.space}
+	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1, space: s.space, id: s.id}
 }
 
 // Slice is the object holding elements [lo, hi).
@@ -115,7 +116,7 @@ func (s Sym[T]) Slice(lo, hi int) Sym[T] {
 	if lo < 0 || hi < lo || hi > s.n {
 		return Sym[T]{bad: &symError{op: "Slice", lo: lo, hi: hi, n: s.n}}
 	}
-	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo, space: s.space}
+	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo, space: s.space, id: s.id}
 }
 
 // String describes the object, e.g. "Sym[float32]{off=65536 len=8}" or
@@ -141,7 +142,7 @@ func Bytes[T Elem](s Sym[T]) Sym[byte] {
 	if !ok || n > math.MaxInt {
 		return Sym[byte]{bad: &symError{op: "Bytes", lo: s.n, hi: int(sizeOf[T]())}}
 	}
-	return Sym[byte]{off: s.off, n: int(n), space: s.space}
+	return Sym[byte]{off: s.off, n: int(n), space: s.space, id: s.id}
 }
 
 // Local returns this PE's copy of s as a slice that aliases the symmetric

@@ -22,9 +22,10 @@ const (
 	teamChunks    = 64
 	teamPoolBytes = teamChunk * teamChunks
 
-	tbFlags    = 0                    // maxRounds sync flags
-	tbBcast    = maxRounds * lineSize // broadcast tree flag
-	tbExchange = tbBcast + lineSize   // 2 parities x size lines
+	tbFlags    = 0                          // 2 banks of maxRounds sync flags
+	tbBcast    = 2 * maxRounds * lineSize   // broadcast tree flag
+	tbRec      = tbBcast + lineSize         // call records (see agree.go)
+	tbExchange = tbRec + tbRecs             // team creation: 2 parities x size lines
 	maxBlock   = 16 * teamChunk       // largest team block
 )
 
@@ -53,12 +54,12 @@ type Team struct {
 	destroyed bool
 	epoch     uint64   // syncs done
 	cepoch    uint64   // push epochs done
+	calls     uint64   // collective calls entered
+	pending   uint64   // push epoch signalled but not awaited (see enterExchange)
+	broken    string   // why the team is broken (see abandon); "" while it is not
 	createSeq uint64   // child-team creations done
-	lastPush  []uint64 // [par*size+j]: epoch of my last push to j on parity par
-	lastRecv  []uint64 // [j]: the latest epoch j pushed to this PE
 	aw        struct { // the await in progress
-		e    uint64
-		only int
+		e uint64
 	}
 	ready func() bool // t.awaitReady, bound once
 }
@@ -66,31 +67,35 @@ type Team struct {
 type teamSpec struct{ start, stride, size int }
 
 // blockBytes is the size of a team block for size members with push slots
-// of pushMax bytes.
+// of pushMax bytes (none when 0).
 func blockBytes(size int, pushMax uintptr) uintptr {
 	n := uintptr(size)
-	return tbExchange + 2*n*lineSize + n*lineSize + 2*n*(lineSize+pushMax)
+	b := tbExchange + 2*n*lineSize
+	if pushMax > 0 {
+		b += 2 * n * (lineSize + pushMax)
+	}
+	return b
 }
 
 // sizing picks the push-slot payload and the chunks of a team of size
 // members: the configured payload if the block fits in maxBlock, else the
-// largest smaller power of two that fits, at least 64 bytes; ok is false
-// when even that does not fit (a team of more than ~1600 PEs).
+// largest smaller power of two that fits, at least 64 bytes; no slots
+// (pushMax 0) for a team of more than exchangeMax members, which enters
+// calls by dissemination and moves data by direct loads. ok is false when
+// the block does not fit (a team of more than ~4000 PEs).
 func sizing(size int, want uintptr) (pushMax uintptr, chunks int, ok bool) {
-	for pushMax = want; pushMax > 64 && blockBytes(size, pushMax) > maxBlock; pushMax /= 2 {
+	if size <= exchangeMax {
+		for pushMax = want; pushMax > 64 && blockBytes(size, pushMax) > maxBlock; pushMax /= 2 {
+		}
+		pushMax = max(pushMax, 64)
 	}
-	pushMax = max(pushMax, 64)
 	b := blockBytes(size, pushMax)
 	return pushMax, int((b + teamChunk - 1) / teamChunk), b <= maxBlock
 }
 
-func (t *Team) ackOff(i int) uintptr {
-	return t.block + tbExchange + 2*uintptr(t.size)*lineSize + uintptr(i)*lineSize
-}
-
 func (t *Team) slotOff(par, from int) uintptr {
 	n := uintptr(t.size)
-	return t.block + tbExchange + 3*n*lineSize + (uintptr(par)*n+uintptr(from))*(lineSize+t.pushMax)
+	return t.block + tbExchange + 2*n*lineSize + (uintptr(par)*n+uintptr(from))*(lineSize+t.pushMax)
 }
 
 // initTeams sets up the pool and the predefined teams. Every PE does the
@@ -132,7 +137,7 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, z
 		p: p, start: sp.start, stride: sp.stride, size: sp.size,
 		me:    (p.me - sp.start) / sp.stride,
 		block: teamPoolOff + uintptr(first)*teamChunk, first: first, nchunk: k,
-		pushMax: pushMax, cfg: cfg, lastPush: make([]uint64, 2*sp.size), lastRecv: make([]uint64, sp.size),
+		pushMax: pushMax, cfg: cfg,
 	}
 	t.ready = t.awaitReady
 	if zero {
@@ -243,7 +248,8 @@ func (t *Team) Sync(ctx context.Context) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	return t.syncLocked(ctx, "team_sync")
+	_, err := t.enter(ctx, &call{op: "team_sync", code: cTeamSync}, nil)
+	return err
 }
 
 // Barrier completes this PE's outstanding operations (Quiet), then waits
@@ -253,15 +259,17 @@ func (t *Team) Barrier(ctx context.Context) error {
 		return err
 	}
 	defer t.mu.Unlock()
-	if err := t.p.fab.Quiet(); err != nil {
-		return fmt.Errorf("gshmem: barrier: %w", err)
-	}
-	return t.syncLocked(ctx, "barrier")
+	return t.barrierLocked(ctx, &call{op: "barrier", code: cTeamBarrier})
 }
 
-func (t *Team) syncLocked(ctx context.Context, op string) error {
-	t.epoch++
-	return t.p.disseminate(ctx, op, t.epoch, t.size, t.me, t.WorldPE, t.block+tbFlags)
+// barrierLocked is a barrier that is call c: Quiet, then the entry step.
+// A Quiet that fails (a dead peer) is this PE's error in the agreement.
+func (t *Team) barrierLocked(ctx context.Context, c *call) error {
+	if err := t.p.fab.Quiet(); err != nil {
+		c.err = fmt.Errorf("gshmem: %s: complete outstanding operations: %w", c.op, err)
+	}
+	_, err := t.enter(ctx, c, nil)
+	return err
 }
 
 // SplitStrided creates the team of t's members start, start+stride, ...
@@ -270,7 +278,8 @@ func (t *Team) syncLocked(ctx context.Context, op string) error {
 // (nil) and no error. Mismatched arguments fail on every PE with
 // ErrMismatch.
 func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *TeamConfig) (*Team, error) {
-	if err := t.lock("team_split_strided"); err != nil {
+	const op = "team_split_strided"
+	if err := t.lock(op); err != nil {
 		return nil, err
 	}
 	defer t.mu.Unlock()
@@ -278,16 +287,12 @@ func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *T
 	if cfg != nil {
 		c = *cfg
 	}
-	bad := size < 1 || start < 0 || start >= t.size || stride < 1 || start+stride*(size-1) >= t.size
 	if size == 1 && start >= 0 && start < t.size {
-		bad, stride = false, 1
+		stride = 1 // any stride selects one member
 	}
-	if bad {
-		// Still take part in the exchange, so the others fail alike.
-		_, err := t.createLocked(ctx, "team_split_strided", teamSpec{-1, -1, -1}, c, packArgs(start, stride, size))
-		if err == nil {
-			err = fmt.Errorf("gshmem: team_split_strided: %w: start %d, stride %d, size %d do not fit a team of %d", ErrInvalidArg, start, stride, size, t.size)
-		}
+	e := &call{op: op, code: cSplitStrided, args: [4]uint64{uint64(start), uint64(stride), uint64(size)}}
+	e.err = splitFits(start, stride, size, t.size)
+	if _, err := t.enter(ctx, e, nil); err != nil {
 		return nil, err
 	}
 	sp := teamSpec{t.WorldPE(start), t.stride * stride, size}
@@ -295,14 +300,32 @@ func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *T
 		// Not selected: publish the selection (negative size), join nothing.
 		sp = teamSpec{t.WorldPE(start), t.stride * stride, -size}
 	}
-	return t.createLocked(ctx, "team_split_strided", sp, c, packArgs(start, stride, size))
+	return t.createLocked(ctx, op, sp, c)
+}
+
+// splitFits checks the arguments of SplitStrided on a team of n members,
+// naming the one that does not fit.
+func splitFits(start, stride, size, n int) error {
+	switch {
+	case start < 0 || start >= n:
+		return fmt.Errorf("%w: start %d not in [0, %d), the parent team's members", ErrInvalidArg, start, n)
+	case size < 1:
+		return fmt.Errorf("%w: size %d: want at least 1", ErrInvalidArg, size)
+	case stride < 1:
+		return fmt.Errorf("%w: stride %d: want at least 1", ErrInvalidArg, stride)
+	case (n-1-start)/stride < size-1:
+		return fmt.Errorf("%w: size %d: with start %d and stride %d the last member would be %d, beyond the parent team's %d members",
+			ErrInvalidArg, size, start, stride, start+stride*(size-1), n)
+	}
+	return nil
 }
 
 // Split2D arranges t's members in a grid of xrange columns (member i at
 // column i%xrange, row i/xrange) and returns this PE's row team (x) and
 // column team (y). It is collective over t.
 func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) (x, y *Team, err error) {
-	if err := t.lock("team_split_2d"); err != nil {
+	const op = "team_split_2d"
+	if err := t.lock(op); err != nil {
 		return nil, nil, err
 	}
 	defer t.mu.Unlock()
@@ -313,32 +336,32 @@ func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) 
 	if ycfg != nil {
 		yc = *ycfg
 	}
+	e := &call{op: op, code: cSplit2D, args: [4]uint64{uint64(xrange)}}
 	if xrange < 1 {
-		_, err := t.createLocked(ctx, "team_split_2d", teamSpec{-1, -1, -1}, xc, packArgs(xrange, 0, 0))
-		if err == nil {
-			err = fmt.Errorf("gshmem: team_split_2d: %w: xrange %d", ErrInvalidArg, xrange)
-		}
+		e.err = fmt.Errorf("%w: xrange %d: want at least 1", ErrInvalidArg, xrange)
+	}
+	if _, err := t.enter(ctx, e, nil); err != nil {
 		return nil, nil, err
 	}
 	xrange = min(xrange, t.size)
 	row, col := t.me/xrange, t.me%xrange
 	xs := teamSpec{t.WorldPE(row * xrange), t.stride, min(xrange, t.size-row*xrange)}
-	if x, err = t.createLocked(ctx, "team_split_2d", xs, xc, packArgs(xrange, 0, 0)); err != nil {
+	if x, err = t.createLocked(ctx, op, xs, xc); err != nil {
 		return nil, nil, err
 	}
 	ys := teamSpec{t.WorldPE(col), t.stride * xrange, (t.size - col + xrange - 1) / xrange}
-	if y, err = t.createLocked(ctx, "team_split_2d", ys, yc, packArgs(xrange, 1, 0)); err != nil {
+	if y, err = t.createLocked(ctx, op, ys, yc); err != nil {
 		return nil, nil, err
 	}
 	return x, y, nil
 }
 
-// createLocked is the collective step of every team creation over t: each
-// member publishes the team it joins (sp, in world PEs; a negative size
-// names a team it is not selected for; -1s mean bad arguments) and its free
+// createLocked is the collective step of every team creation over t, after
+// the call's entry: each member publishes the team it joins (sp, in world
+// PEs; a negative size names a team it is not selected for) and its free
 // chunks, then every member checks the members' choices agree and takes
 // the same run of chunks free on all of them.
-func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg TeamConfig, args uint64) (*Team, error) {
+func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg TeamConfig) (*Team, error) {
 	p := t.p
 	p.teams.Lock()
 	defer p.teams.Unlock()
@@ -352,7 +375,6 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 	w(2, uint64(int64(sp.stride)))
 	w(3, uint64(int64(sp.size)))
 	w(4, p.teams.free)
-	w(5, args)
 	w(0, seq)
 	if err := t.syncLocked(ctx, op); err != nil {
 		return nil, err
@@ -361,7 +383,6 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 		seq  uint64
 		sp   teamSpec
 		free uint64
-		args uint64
 	}
 	recs := make([]rec, t.size)
 	buf := make([]byte, 48)
@@ -371,18 +392,12 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 			return nil, fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 		ld := func(k int) uint64 { return atomic.LoadUint64(wordAt[uint64](b, uintptr(k)*8)) }
-		recs[i] = rec{ld(0), teamSpec{int(int64(ld(1))), int(int64(ld(2))), int(int64(ld(3)))}, ld(4), ld(5)}
+		recs[i] = rec{ld(0), teamSpec{int(int64(ld(1))), int(int64(ld(2))), int(int64(ld(3)))}, ld(4)}
 	}
 	free, maxSize := ^uint64(0), 0
 	for i, r := range recs {
 		if r.seq != seq {
 			return nil, fmt.Errorf("gshmem: %s: %w: member %d made team-creation call #%d, member %d #%d", op, ErrMismatch, t.me, seq, i, r.seq)
-		}
-		if r.args != recs[0].args {
-			return nil, fmt.Errorf("gshmem: %s: %w: member 0 passed %s, member %d %s", op, ErrMismatch, argString(recs[0].args), i, argString(r.args))
-		}
-		if r.sp.start == -1 && r.sp.stride == -1 {
-			return nil, fmt.Errorf("gshmem: %s: %w: member %d (PE %d) passed arguments that do not fit", op, ErrInvalidArg, i, t.WorldPE(i))
 		}
 		free &= r.free
 		// Every member of the team i joins (or names) must name the same.
@@ -427,15 +442,6 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 	return nt, nil
 }
 
-// packArgs packs a creation call's arguments for the cross-member check.
-func packArgs(a, b, c int) uint64 {
-	return uint64(uint16(a))<<32 | uint64(uint16(b))<<16 | uint64(uint16(c))
-}
-
-func argString(v uint64) string {
-	return fmt.Sprintf("(%d, %d, %d)", int16(v>>32), int16(v>>16), int16(v))
-}
-
 func abs(x int) int {
 	if x < 0 {
 		return -x
@@ -457,16 +463,20 @@ func (t *Team) TranslateWorld(w int) int {
 
 // Destroy releases t (shmem_team_destroy). It is collective over t; the
 // predefined teams cannot be destroyed. Using t afterwards returns ErrTeam.
+// A broken team (ErrBroken) is released on this PE without synchronising.
 func (t *Team) Destroy(ctx context.Context) error {
 	if err := t.lock("team_destroy"); err != nil {
 		return err
 	}
 	defer t.mu.Unlock()
+	c := &call{op: "team_destroy", code: cDestroy}
 	if t.predefined {
-		return fmt.Errorf("gshmem: team_destroy: %w: %v is predefined", ErrTeam, t)
+		c.err = fmt.Errorf("%w: %v is predefined", ErrTeam, t)
 	}
-	if err := t.syncLocked(ctx, "team_destroy"); err != nil {
-		return err
+	if t.broken == "" || t.predefined {
+		if _, err := t.enter(ctx, c, nil); err != nil {
+			return err
+		}
 	}
 	t.destroyed = true
 	t.p.teams.Lock()

@@ -49,8 +49,8 @@ const (
 	// has push slots.
 	exchangeMax = 64
 
-	recBytes = 320            // one call record
-	recHdr   = 64             // seq, code, 4 args, aux, error word
+	recBytes = 320               // one call record
+	recHdr   = 64                // seq, code, 4 args, aux, error word
 	recText  = recBytes - recHdr // error text bytes
 	// tbRecs is the size of a team's record area: two call records and
 	// the broken record.

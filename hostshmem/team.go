@@ -22,11 +22,11 @@ const (
 	teamChunks    = 64
 	teamPoolBytes = teamChunk * teamChunks
 
-	tbFlags    = 0                          // 2 banks of maxRounds sync flags
-	tbBcast    = 2 * maxRounds * lineSize   // broadcast tree flag
-	tbRec      = tbBcast + lineSize         // call records (see agree.go)
-	tbExchange = tbRec + tbRecs             // team creation: 2 parities x size lines
-	maxBlock   = 16 * teamChunk       // largest team block
+	tbFlags    = 0                        // 2 banks of maxRounds sync flags
+	tbBcast    = 2 * maxRounds * lineSize // broadcast tree flag
+	tbRec      = tbBcast + lineSize       // call records (see agree.go)
+	tbExchange = tbRec + tbRecs           // team creation: 2 parities x size lines
+	maxBlock   = 16 * teamChunk           // largest team block
 )
 
 // TeamConfig configures a team (OpenSHMEM shmem_team_config_t).

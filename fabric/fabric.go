@@ -57,6 +57,7 @@ type Fabric interface {
 	Size() uintptr
 	// Region returns PE pe's symmetric region mapped into this address
 	// space, or nil when pe's memory is reachable only through Put and Get.
+	// A region starts at a multiple of RegionAlign.
 	Region(pe int) []byte
 
 	// Put copies src into PE pe's region at off. src may be reused when

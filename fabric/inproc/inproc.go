@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gshmem/gshmem/fabric"
@@ -31,7 +30,9 @@ type Job struct {
 	}
 }
 
-// New maps npes segments of size symmetric bytes each.
+// New maps npes segments of size symmetric bytes each, anonymous memory
+// reserved lazily (MAP_NORESERVE), each region on a fabric.RegionAlign
+// boundary.
 func New(npes int, size uintptr) (*Job, error) {
 	if npes < 1 {
 		return nil, fmt.Errorf("inproc: %d PEs: need at least 1", npes)
@@ -41,7 +42,7 @@ func New(npes int, size uintptr) (*Job, error) {
 	}
 	j := &Job{npes: npes, segs: make([][]byte, npes), dead: make([]atomic.Pointer[string], npes)}
 	for i := range j.segs {
-		seg, err := syscall.Mmap(-1, 0, fabric.HeaderSize+int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS|syscall.MAP_NORESERVE)
+		seg, err := fabric.MapSegment(-1, fabric.HeaderSize+int(size), false)
 		if err != nil {
 			j.unmap()
 			return nil, fmt.Errorf("inproc: map %d bytes for PE %d: %w", fabric.HeaderSize+int(size), i, err)
@@ -156,7 +157,7 @@ func (j *Job) unmap() error {
 	var first error
 	for i, s := range j.segs {
 		if s != nil {
-			if err := syscall.Munmap(s); err != nil && first == nil {
+			if err := fabric.UnmapSegment(s); err != nil && first == nil {
 				first = fmt.Errorf("inproc: unmap PE %d: %w", i, err)
 			}
 			j.segs[i] = nil

@@ -513,3 +513,17 @@ func TestWaitEndsWhenEveryPeerFinalized(t *testing.T) {
 		assert.ErrorIs(t, j.Fabric(0).Wait(ctx, never, 0, 0), context.DeadlineExceeded)
 	})
 }
+
+// Every PE's region starts on a fabric.RegionAlign boundary.
+func TestRegionsAligned(t *testing.T) {
+	for _, size := range []uintptr{8, 4096, 4104, 3<<20 + 64} {
+		j := newJob(t, 5, size)
+		for pe := range 5 {
+			for q := range 5 {
+				r := j.Fabric(pe).Region(q)
+				require.Len(t, r, int(size))
+				assert.Zero(t, uintptr(unsafe.Pointer(&r[0]))%fabric.RegionAlign, "size %d: PE %d's region at %p", size, q, &r[0])
+			}
+		}
+	}
+}

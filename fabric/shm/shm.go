@@ -5,8 +5,9 @@
 //
 // Segment life cycle: PE i creates <dir>/gshmem-<job>-<i> (O_EXCL, mode 0600,
 // the job id is unguessable), reserves its pages with fallocate (a full tmpfs
-// is an error here, not a SIGBUS later), maps and pre-faults it, and marks its
-// header ready. It then maps every peer's segment. Once every PE has mapped
+// is an error here, not a SIGBUS later), maps it (its region on a
+// fabric.RegionAlign boundary, as every peer maps it too), pre-faults it and
+// marks its header ready. It then maps every peer's segment. Once every PE has mapped
 // every segment (a counter in PE 0's header), each PE unlinks its own file:
 // from then on the memory lives only as long as some PE maps it, and nothing
 // is left in the directory whatever way the processes end. The launcher
@@ -187,14 +188,11 @@ func create(path string, total int, prefault bool) ([]byte, error) {
 	return b, err
 }
 
+// mmap maps n bytes of fd, the region on a fabric.RegionAlign boundary.
 func mmap(fd, n int, prefault bool, path string) ([]byte, error) {
-	flags := syscall.MAP_SHARED
-	if prefault {
-		flags |= syscall.MAP_POPULATE
-	}
-	b, err := syscall.Mmap(fd, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, flags)
+	b, err := fabric.MapSegment(fd, n, prefault)
 	if err != nil {
-		return nil, fmt.Errorf("map %d bytes of %s: %w", n, path, err)
+		return nil, fmt.Errorf("map %s: %w", path, err)
 	}
 	return b, nil
 }
@@ -358,7 +356,7 @@ func (f *Fabric) release() error {
 	var first error
 	for i, s := range f.segs {
 		if s != nil {
-			if err := syscall.Munmap(s); err != nil && first == nil {
+			if err := fabric.UnmapSegment(s); err != nil && first == nil {
 				first = fmt.Errorf("shm: unmap PE %d: %w", i, err)
 			}
 			f.segs[i] = nil

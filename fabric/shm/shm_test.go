@@ -176,6 +176,13 @@ func TestOpenJob(t *testing.T) {
 				assert.Equal(t, uint32(n), atomic.LoadUint32(&f.Header(0).Boot), "every PE passed the start-up barrier")
 			}
 
+			// Every mapping of every region is aligned.
+			for pe, f := range fs {
+				for q := range n {
+					assert.Zero(t, uintptr(unsafe.Pointer(&f.Region(q)[0]))%fabric.RegionAlign, "PE %d's mapping of PE %d's region", pe, q)
+				}
+			}
+
 			// Each PE maps PE 2's segment itself (distinct addresses), and
 			// every mapping shows the same memory.
 			r0, r1, r2 := fs[0].Region(2), fs[1].Region(2), fs[2].Region(2)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+
+	"github.com/gshmem/gshmem/fabric"
 )
 
 // allocator hands out blocks of [lo, hi) first-fit. It is deterministic: the
@@ -220,7 +222,7 @@ func Align[T Elem](ctx context.Context, p *PE, align uintptr, n int) (Sym[T], er
 
 // MaxAlign is the largest alignment Align accepts: every transport maps
 // each PE's symmetric region at a multiple of it.
-const MaxAlign = 2 << 20 // TODO(lead): fabric.RegionAlign
+const MaxAlign = fabric.RegionAlign
 
 func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, align uintptr, bad error) (Sym[T], error) {
 	t := p.teams.world

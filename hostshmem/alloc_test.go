@@ -1,6 +1,9 @@
 package hostshmem_test
 
 import (
+	"fmt"
+	"unsafe"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -106,6 +109,25 @@ func scenarioAlloc(t *petest.T, pe *shmem.PE) {
 	require.ErrorIs(t, err, shmem.ErrInvalidArg)
 	err = shmem.Free(ctx, pe, c.Slice(1, 2))
 	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	// A part of an object that starts where it does is not the object
+	// (it freed the whole object); the whole of it is.
+	err = shmem.Free(ctx, pe, c.Slice(0, 2))
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	assert.Contains(t, err.Error(), "is a part of the 48-byte object")
+	require.NoError(t, shmem.Free(ctx, pe, c.Slice(0, 3)))
+	err = shmem.Free(ctx, pe, c)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg, "freed already")
+	// Realloc frees the object it was given, even in place: a stale Sym
+	// at the offset of a live object is not that object.
+	r1, err := shmem.Malloc[int64](ctx, pe, 16)
+	require.NoError(t, err)
+	r2, err := shmem.Realloc(ctx, pe, r1, 16)
+	require.NoError(t, err)
+	require.Equal(t, r1.Offset(), r2.Offset())
+	err = shmem.Free(ctx, pe, r1)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	assert.Contains(t, err.Error(), "was freed")
+	require.NoError(t, shmem.Free(ctx, pe, r2))
 
 	// Mismatched collective calls are caught on every PE, naming both calls.
 	size := 64
@@ -120,6 +142,25 @@ func scenarioAlloc(t *petest.T, pe *shmem.PE) {
 	f, err := shmem.Malloc[uint64](ctx, pe, 8)
 	require.NoError(t, err)
 	sameOnAll(t, pe, table, uint64(f.Offset()), "offset after a mismatch")
+
+	// Align aligns addresses, in this PE's mapping of every PE's region,
+	// up to MaxAlign; beyond it is an error naming the limit.
+	for al := uintptr(64); al <= shmem.MaxAlign; al *= 4 {
+		x, err := shmem.Align[int64](ctx, pe, al, 1)
+		require.NoError(t, err, "align %d", al)
+		addr := uintptr(unsafe.Pointer(&shmem.Local(pe, x)[0]))
+		assert.Zero(t, addr%al, "Align(%d) gave address %#x", al, addr)
+		for j := 0; j < n; j++ {
+			if v := shmem.Peer(pe, x, j); v != nil {
+				addr := uintptr(unsafe.Pointer(&v[0]))
+				assert.Zero(t, addr%al, "Align(%d) gave PE %d's copy address %#x", al, j, addr)
+			}
+		}
+		require.NoError(t, shmem.Free(ctx, pe, x))
+	}
+	_, err = shmem.Align[int64](ctx, pe, 2*shmem.MaxAlign, 1)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	assert.Contains(t, err.Error(), fmt.Sprint(shmem.MaxAlign))
 
 	free, largest := pe.HeapFree()
 	assert.LessOrEqual(t, largest, free)

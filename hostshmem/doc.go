@@ -11,7 +11,8 @@
 //     Realloc return a Sym[T], the same object on every PE. Every PE must
 //     make the same allocation calls in the same order with the same
 //     arguments; a mismatch is detected and returned as ErrMismatch on
-//     every PE, never silently corrupting memory.
+//     every PE, never silently corrupting memory. Free takes only an
+//     object an allocation returned, once.
 //  3. Communicate: Put, Get, P, G, IPut, IGet and their NBI forms move
 //     data; the Atomic* functions update words on any PE; PutSignal pairs
 //     data with a flag; WaitUntil and SignalWaitUntil wait for a local word;
@@ -49,6 +50,35 @@
 // It ends with ctx's error when ctx ends, and with an error matching
 // fabric.ErrPeerDead (naming the PE) when a peer dies while the condition
 // is still false: a dead peer never hangs the job.
+//
+// # Collective calls
+//
+// Allocation, BarrierAll, SyncAll and Finalize are collective calls on the
+// world team; Broadcast, Reduce and the other collectives, Sync, Barrier,
+// the splits and Destroy are collective calls on their team. Every member
+// makes the same calls on a team in the same order. Each call starts by
+// agreeing: every member learns what every other called and whether its
+// arguments fit, in the synchronisation the call needs anyway. So a call
+// either succeeds on every member or fails on every member with the same
+// error, and the team stays usable after it:
+//
+//   - arguments that do not fit on some members (a root out of range, a
+//     destination too small, overlapping buffers, a negative count) fail
+//     the call everywhere with the error of the lowest such member,
+//     naming it;
+//   - calls that differ (another collective, count, root, operation or
+//     element type) fail everywhere with ErrMismatch naming both calls;
+//   - a context already done when the call starts fails it everywhere
+//     (teams of up to 64 members; on larger teams the call returns at once
+//     without taking part, and pairs with this member's next call).
+//
+// A context that ends while a call waits for other members is different:
+// some members may have finished the call, so the members no longer agree
+// on where they are. The team is then broken: members waiting in the call
+// stop, and every later call on it fails on every member with ErrBroken,
+// naming the member that gave up. Destroy a broken team (or, for the
+// world team, end the job); give collectives a context that ends only
+// when the job should.
 //
 // # Goroutines
 //

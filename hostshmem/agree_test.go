@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,6 +229,23 @@ func scenarioAgree(t *petest.T, pe *shmem.PE) {
 	require.ErrorIs(t, agreed(t, pe, &cmp, "split", err), shmem.ErrInvalidArg)
 	assert.Contains(t, err.Error(), "size")
 	usable(t, pe, x, "everything")
+
+	// The PE's own calls (allocation, BarrierAll) are a stream apart from
+	// the world team's collectives: both at once, from two goroutines.
+	y, err := shmem.Calloc[int64](ctx, pe, 2)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var rerr error
+	wg.Go(func() {
+		for i := 0; i < 50 && rerr == nil; i++ {
+			rerr = shmem.Reduce(ctx, w, shmem.OpSum, y.At(1), y.At(0), 1)
+		}
+	})
+	for i := 0; i < 50; i++ {
+		require.NoError(t, pe.BarrierAll(ctx))
+	}
+	wg.Wait()
+	require.NoError(t, rerr)
 }
 
 // scenarioAgreeLoose: a context already done at the start of a collective.

@@ -225,7 +225,7 @@ func Align[T Elem](ctx context.Context, p *PE, align uintptr, n int) (Sym[T], er
 const MaxAlign = fabric.RegionAlign
 
 func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, align uintptr, bad error) (Sym[T], error) {
-	t := p.teams.world
+	t := p.teams.all
 	if err := t.lock(op); err != nil {
 		return Sym[T]{}, err
 	}
@@ -282,7 +282,7 @@ func adoptLocked[T Elem](p *PE, h *allocator, off uintptr, n int, space Space) S
 // elements, Free.
 func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error) {
 	const op = "realloc"
-	t := p.teams.world
+	t := p.teams.all
 	if err := t.lock(op); err != nil {
 		return Sym[T]{}, err
 	}
@@ -348,7 +348,7 @@ func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error
 // every PE when s does not fit on one.
 func Free[T Elem](ctx context.Context, p *PE, s Sym[T]) error {
 	const op = "free"
-	t := p.teams.world
+	t := p.teams.all
 	if err := t.lock(op); err != nil {
 		return err
 	}

@@ -53,10 +53,12 @@
 //
 // # Collective calls
 //
-// Allocation, BarrierAll, SyncAll and Finalize are collective calls on the
-// world team; Broadcast, Reduce and the other collectives, Sync, Barrier,
-// the splits and Destroy are collective calls on their team. Every member
-// makes the same calls on a team in the same order. Each call starts by
+// Allocation, BarrierAll, SyncAll and Finalize are collective calls over
+// all PEs, a stream of their own; Broadcast, Reduce and the other
+// collectives, Sync, Barrier, the splits and Destroy are collective calls
+// on their team (the world team's are another stream: a goroutine may run
+// them while another allocates). Every member makes the same calls on a
+// stream in the same order. Each call starts by
 // agreeing: every member learns what every other called and whether its
 // arguments fit, in the synchronisation the call needs anyway. So a call
 // either succeeds on every member or fails on every member with the same

@@ -57,6 +57,10 @@ type PE struct {
 		sync.Mutex
 		free          uint64 // bitmap of free chunks
 		world, shared *Team
+		// all is the world's stream of the PE's own collective calls
+		// (allocation, BarrierAll, SyncAll, Finalize), apart from the
+		// world team's, which streams may use concurrently.
+		all *Team
 	}
 
 	coll struct { // the symmetric heaps' allocators (changed by world collectives only)

@@ -110,8 +110,12 @@ func (p *PE) initTeams() error {
 	if err != nil {
 		return err
 	}
-	w.predefined, s.predefined = true, true
-	p.teams.world, p.teams.shared = w, s
+	a, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
+	if err != nil {
+		return err
+	}
+	w.predefined, s.predefined, a.predefined = true, true, true
+	p.teams.world, p.teams.shared, p.teams.all = w, s, a
 	return nil
 }
 

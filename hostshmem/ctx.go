@@ -136,7 +136,7 @@ func CtxCreate(p *PE, opts CtxOption) (*Ctx, error) {
 	if opts&^ctxAllOptions != 0 {
 		return nil, fmt.Errorf("gshmem: ctx_create: %w: unknown option bits %#x in %v", ErrInvalidArg, uint(opts&^ctxAllOptions), opts)
 	}
-	if len(p.regions) == 0 {
+	if p.closed() {
 		return nil, errFinalized("ctx_create")
 	}
 	p.dflt.books.ctxs.Add(1)
@@ -237,7 +237,7 @@ func (c *Ctx) quiet(op string) error {
 	if err != nil {
 		return err
 	}
-	if len(p.regions) == 0 {
+	if p.closed() {
 		return errFinalized(op)
 	}
 	if c.counts {

@@ -31,7 +31,7 @@ func (t *Team) PE() *PE {
 // Reads must be ordered after the peer's writes by a signal or a sync, and
 // the slice must not be used after Finalize.
 func Peer[T Elem](p *PE, s Sym[T], pe int) []T {
-	if s.bad != nil || uint(pe) >= uint(len(p.regions)) {
+	if s.bad != nil || uint(pe) >= uint(p.n) || p.closed() {
 		return nil
 	}
 	return view[T](p.regions[pe], s.off, s.n)

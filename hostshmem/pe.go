@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gshmem/gshmem/fabric"
@@ -35,8 +36,15 @@ type PE struct {
 	rma     fabric.Fabric // fab, or devRoute once a GPU heap is attached
 	me, n   int
 	size    uintptr  // symmetric space bytes: the region, plus a GPU heap
-	regions [][]byte // per PE, nil where not load/store; nil after Finalize
-	local   []byte   // this PE's region
+	regions [][]byte // per PE, nil where not load/store; fixed by New
+	local   []byte   // this PE's region; fixed by New
+
+	// state is peOpen until Finalize or Abort begins to release p. Every
+	// entry point checks it (closed) before it touches regions, local, gpu
+	// or the fabric: one atomic load. Those fields never change after New
+	// (AttachDevice aside), so a call racing with Finalize reads nothing
+	// that close writes.
+	state atomic.Uint32
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -157,14 +165,37 @@ func (p *PE) Transport() string { return p.fab.Transport() }
 // HeapSize is the number of bytes of user symmetric heap on each PE.
 func (p *PE) HeapSize() uintptr { return p.coll.heap.hi - ReservedBytes }
 
+// The states of a PE, in order; each is entered once.
+const (
+	peOpen    uint32 = iota
+	peClosing        // Finalize or Abort is running the OnClose functions and releasing p
+	peClosed         // p's memory and fabric are released
+)
+
+// closed reports whether p is closing or closed: every operation then
+// returns ErrFinalized. It is the check on entry of every operation: one
+// atomic load.
+func (p *PE) closed() bool { return p.state.Load() != peOpen }
+
 // Finalize waits at a barrier for every PE, then releases p. Using p
 // afterwards returns ErrFinalized.
+//
+// Other goroutines may call p's non-collective operations (puts, gets,
+// atomics, signals, tests, Local, CtxCreate, Quiet, Fence) while Finalize
+// runs: each returns nil, having completed, or, once Finalize is past its
+// barrier, ErrFinalized, having done nothing. A call that passed its entry
+// check just before the PE began to close still runs to its end on the
+// PE's memory, which the transport may release meanwhile (shm unmaps this
+// PE's mappings in Finalize): stop such goroutines before Finalize, or in
+// an OnClose function.
 func (p *PE) Finalize(ctx context.Context) error {
-	if len(p.regions) == 0 {
+	if p.closed() {
 		return errFinalized("finalize")
 	}
 	err := p.BarrierAll(ctx)
-	p.close(err == nil)
+	if !p.close(err == nil) && err == nil {
+		err = errFinalized("finalize") // an Abort on another goroutine came first
+	}
 	if err != nil {
 		return fmt.Errorf("gshmem: finalize: %w", err)
 	}
@@ -172,12 +203,9 @@ func (p *PE) Finalize(ctx context.Context) error {
 }
 
 // Abort releases p without the closing barrier, recording that this PE
-// failed; peers waiting on it get an error naming it.
-func (p *PE) Abort() {
-	if len(p.regions) != 0 {
-		p.close(false)
-	}
-}
+// failed; peers waiting on it get an error naming it. Operations that race
+// with it behave as with Finalize. Abort of a closed PE does nothing.
+func (p *PE) Abort() { p.close(false) }
 
 // OnClose registers fn to run when p is finalized (after the closing
 // barrier) or aborted, before its memory is released: layers that run
@@ -189,7 +217,11 @@ func (p *PE) OnClose(fn func()) {
 	p.onClose.fns = append(p.onClose.fns, fn)
 }
 
-func (p *PE) close(clean bool) {
+// close releases p, once: it reports whether this call did.
+func (p *PE) close(clean bool) bool {
+	if !p.state.CompareAndSwap(peOpen, peClosing) {
+		return false
+	}
 	p.onClose.Lock()
 	fns := p.onClose.fns
 	p.onClose.fns = nil
@@ -197,23 +229,23 @@ func (p *PE) close(clean bool) {
 	for i := len(fns) - 1; i >= 0; i-- {
 		fns[i]()
 	}
-	p.regions = nil
-	p.local = nil
 	if p.gpu != nil {
 		// Peers are past the closing barrier (or this PE is failing):
 		// nothing reads this heap any more.
 		p.gpu.Close()
 	}
 	p.fab.Close(clean)
+	p.state.Store(peClosed)
+	return true
 }
 
 // span checks that nbytes at byte offset off exist on PE pe and returns
 // them when pe's region is mapped (nil when it must go through the fabric).
 func (p *PE) span(op string, pe int, off, nbytes uintptr) ([]byte, error) {
-	if uint(pe) >= uint(len(p.regions)) {
-		if len(p.regions) == 0 {
-			return nil, errFinalized(op)
-		}
+	if p.closed() {
+		return nil, errFinalized(op)
+	}
+	if uint(pe) >= uint(p.n) {
 		return nil, errPE(op, pe, p.n)
 	}
 	if off > p.size || nbytes > p.size-off {

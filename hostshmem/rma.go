@@ -234,7 +234,7 @@ func Fence(c Comm) error {
 	if err != nil {
 		return err
 	}
-	if len(p.regions) == 0 {
+	if p.closed() {
 		return errFinalized("fence")
 	}
 	// On x86-64 stores to a load/store mapping reach memory in program

@@ -152,7 +152,7 @@ func Bytes[T Elem](s Sym[T]) Sym[byte] {
 // for one that does not lie inside this PE's region (a Sym of a PE with a
 // bigger heap).
 func Local[T Elem](p *PE, s Sym[T]) []T {
-	if s.bad != nil || len(p.regions) == 0 {
+	if s.bad != nil || p.closed() {
 		return nil
 	}
 	return view[T](p.local, s.off, s.n)

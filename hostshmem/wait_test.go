@@ -117,14 +117,30 @@ func scenarioWait(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, pe.BarrierAll(ctx))
 
 	// A wait nobody satisfies ends with its context's deadline.
-	short, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
-	defer cancel()
-	t0 := time.Now()
-	err = shmem.WaitUntil(short, pe, ivar.At(0), shmem.CmpEQ, 123456)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(t0), 2*time.Second, "a wait overran its deadline")
-	assert.GreaterOrEqual(t, time.Since(t0), 30*time.Millisecond)
+	err = endsAtDeadline(t, ctx, 30*time.Millisecond, "wait_until", func(ctx context.Context) error {
+		return shmem.WaitUntil(ctx, pe, ivar.At(0), shmem.CmpEQ, 123456)
+	})
 	assert.Contains(t, err.Error(), "wait_until")
 	_ = prev
 	require.NoError(t, pe.BarrierAll(ctx))
+}
+
+// endsAtDeadline runs wait under a context that times out after timeout
+// and checks that wait ends with the deadline's error, neither before the
+// context's own deadline nor long after it. The clock starts before the
+// context is made: a goroutine preempted between the two must not make a
+// punctual wait look early. It returns wait's error.
+func endsAtDeadline(t *petest.T, parent context.Context, timeout time.Duration, what string, wait func(context.Context) error) error {
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	deadline, ok := ctx.Deadline()
+	require.True(t, ok)
+	err := wait(ctx)
+	end := time.Now()
+	require.ErrorIs(t, err, context.DeadlineExceeded, what)
+	assert.False(t, end.Before(deadline), "%s ended %v before its context's deadline", what, deadline.Sub(end))
+	assert.GreaterOrEqual(t, end.Sub(t0), min(timeout, deadline.Sub(t0)), "%s ended before its timeout", what)
+	assert.Less(t, end.Sub(deadline), 5*time.Second, "%s overran its deadline", what)
+	return err
 }

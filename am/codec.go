@@ -35,8 +35,9 @@ type codec struct {
 	// borrows: values may hold Bytes, which a request's handler reads in
 	// place when its payload came through the arena.
 	borrows bool
-	// size is the exact encoded size of v (-1: unknown, fast-path types).
-	size func(v reflect.Value) int
+	// size is the exact encoded size of v (-1: unknown, fast-path types,
+	// or v nests deeper than maxDepth), v being depth levels down.
+	size func(v reflect.Value, depth int) int
 	enc  func(e *encoder, v reflect.Value)
 	dec  func(d *decoder, v reflect.Value)
 	// encAny and decAny, when set, are the typed fast path of encodeValue
@@ -85,11 +86,40 @@ func setTyped[T any](c *codec) {
 	}
 }
 
+// maxDepth bounds how deep a value nests in pointers, slices and maps (the
+// only kinds through which a type can contain itself): deeper, and a
+// cyclic value (one that points to itself), fail to encode and to decode
+// instead of overflowing the stack. A linked list of more than maxDepth
+// elements is too deep too.
+const maxDepth = 10000
+
+// errDepth says that a value of typ nests deeper than maxDepth.
+func errDepth(typ reflect.Type) error {
+	return fmt.Errorf("%v nests more than %d pointers, slices or maps deep (a value that points to itself?)", typ, maxDepth)
+}
+
 // encoder appends encodings to buf; the first error sticks.
 type encoder struct {
-	buf  []byte
-	err  error
-	call *call // the call whose message this is: it holds the Darc references the message carries until its reply
+	buf   []byte
+	err   error
+	call  *call // the call whose message this is: it holds the Darc references the message carries until its reply
+	depth int   // pointers, slices and maps entered (maxDepth)
+}
+
+// enter goes one level down into a value of type t (a pointer, slice or
+// map), or reports false, setting the error, past maxDepth or after an
+// error (so that a cyclic value stops at once on every branch). A true
+// return is paired with a depth decrement.
+func (e *encoder) enter(t reflect.Type) bool {
+	if e.err != nil {
+		return false
+	}
+	if e.depth >= maxDepth {
+		e.err = errDepth(t)
+		return false
+	}
+	e.depth++
+	return true
 }
 
 // decoder reads encodings from b; the first error sticks.
@@ -99,6 +129,20 @@ type decoder struct {
 	w      *World
 	darcs  []darcRef // Darc handles made while decoding, dropped after Exec
 	borrow bool      // b outlives the decoded value's handler: Bytes may point into it
+	depth  int       // pointers, slices and maps entered (maxDepth)
+}
+
+// enter is encoder.enter's twin.
+func (d *decoder) enter(t reflect.Type) bool {
+	if d.err != nil {
+		return false
+	}
+	if d.depth >= maxDepth {
+		d.err = errDepth(t)
+		return false
+	}
+	d.depth++
+	return true
 }
 
 var errShort = errors.New("message truncated")
@@ -169,7 +213,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 	seen[t] = c
 	if t.Implements(darcCodecIface) && t.Kind() == reflect.Pointer {
 		c.hasDarc = true
-		c.size = func(reflect.Value) int { return darcWireBytes }
+		c.size = func(reflect.Value, int) int { return darcWireBytes }
 		c.fixed = darcWireBytes
 		c.enc = func(e *encoder, v reflect.Value) { v.Interface().(darcCodecType).encodeDarc(e) }
 		c.dec = func(d *decoder, v reflect.Value) {
@@ -181,7 +225,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 	}
 	if t.Implements(binaryAppenderType) && reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
 		c.fast = true
-		c.size = func(reflect.Value) int { return -1 }
+		c.size = func(reflect.Value, int) int { return -1 }
 		c.enc = func(e *encoder, v reflect.Value) {
 			start := len(e.buf)
 			e.buf = append(e.buf, 0, 0, 0, 0)
@@ -219,7 +263,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 	case reflect.Complex128:
 		c.setFixed(16)
 	case reflect.String:
-		c.size = func(v reflect.Value) int { n := v.Len(); return uvarintLen(n) + n }
+		c.size = func(v reflect.Value, _ int) int { n := v.Len(); return uvarintLen(n) + n }
 		c.enc = func(e *encoder, v reflect.Value) {
 			s := v.String()
 			e.buf = binary.AppendUvarint(e.buf, uint64(len(s)))
@@ -242,7 +286,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 		}
 		c.hasDarc = ec.hasDarc
 		c.borrows = ec.borrows
-		c.size = func(v reflect.Value) int {
+		c.size = func(v reflect.Value, depth int) int {
 			if v.IsNil() {
 				return 1
 			}
@@ -251,8 +295,11 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			if ec.fixed >= 0 {
 				return s + n*ec.fixed
 			}
+			if depth++; depth > maxDepth {
+				return -1
+			}
 			for i := range n {
-				es := ec.size(v.Index(i))
+				es := ec.size(v.Index(i), depth)
 				if es < 0 {
 					return -1
 				}
@@ -265,24 +312,29 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 				e.buf = append(e.buf, 0)
 				return
 			}
+			if !e.enter(t) {
+				return
+			}
 			e.buf = append(e.buf, 1)
 			e.buf = binary.AppendUvarint(e.buf, uint64(v.Len()))
-			for i := range v.Len() {
+			for i := 0; i < v.Len() && e.err == nil; i++ {
 				ec.enc(e, v.Index(i))
 			}
+			e.depth--
 		}
 		c.dec = func(d *decoder, v reflect.Value) {
 			if f := d.take(1); f == nil || f[0] == 0 {
 				return
 			}
 			n := d.uvarint()
-			if d.err != nil {
+			if !d.enter(t) {
 				return
 			}
 			s := reflect.MakeSlice(t, n, n)
 			for i := 0; i < n && d.err == nil; i++ {
 				ec.dec(d, s.Index(i))
 			}
+			d.depth--
 			v.Set(s)
 		}
 	case reflect.Array:
@@ -296,13 +348,13 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 		if ec.fixed >= 0 {
 			c.fixed = n * ec.fixed
 		}
-		c.size = func(v reflect.Value) int {
+		c.size = func(v reflect.Value, depth int) int {
 			if c.fixed >= 0 {
 				return c.fixed
 			}
 			s := 0
 			for i := range n {
-				es := ec.size(v.Index(i))
+				es := ec.size(v.Index(i), depth)
 				if es < 0 {
 					return -1
 				}
@@ -315,7 +367,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 				e.buf = append(e.buf, v.Bytes()...)
 				return
 			}
-			for i := range n {
+			for i := 0; i < n && e.err == nil; i++ {
 				ec.enc(e, v.Index(i))
 			}
 		}
@@ -335,14 +387,17 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 		}
 		c.hasDarc = kc.hasDarc || vc.hasDarc
 		c.borrows = kc.borrows || vc.borrows
-		c.size = func(v reflect.Value) int {
+		c.size = func(v reflect.Value, depth int) int {
 			if v.IsNil() {
 				return 1
+			}
+			if depth++; depth > maxDepth {
+				return -1
 			}
 			s := 1 + uvarintLen(v.Len())
 			it := v.MapRange()
 			for it.Next() {
-				ks, vs := kc.size(it.Key()), vc.size(it.Value())
+				ks, vs := kc.size(it.Key(), depth), vc.size(it.Value(), depth)
 				if ks < 0 || vs < 0 {
 					return -1
 				}
@@ -355,19 +410,26 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 				e.buf = append(e.buf, 0)
 				return
 			}
+			if !e.enter(t) {
+				return
+			}
 			e.buf = append(e.buf, 1)
 			e.buf = binary.AppendUvarint(e.buf, uint64(v.Len()))
 			it := v.MapRange()
-			for it.Next() {
+			for e.err == nil && it.Next() {
 				kc.enc(e, it.Key())
 				vc.enc(e, it.Value())
 			}
+			e.depth--
 		}
 		c.dec = func(d *decoder, v reflect.Value) {
 			if f := d.take(1); f == nil || f[0] == 0 {
 				return
 			}
 			n := d.uvarint()
+			if !d.enter(t) {
+				return
+			}
 			m := reflect.MakeMapWithSize(t, n)
 			k, val := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
 			for i := 0; i < n && d.err == nil; i++ {
@@ -377,6 +439,7 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 				vc.dec(d, val)
 				m.SetMapIndex(k, val)
 			}
+			d.depth--
 			v.Set(m)
 		}
 	case reflect.Pointer:
@@ -386,11 +449,14 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 		}
 		c.hasDarc = ec.hasDarc
 		c.borrows = ec.borrows
-		c.size = func(v reflect.Value) int {
+		c.size = func(v reflect.Value, depth int) int {
 			if v.IsNil() {
 				return 1
 			}
-			s := ec.size(v.Elem())
+			if depth++; depth > maxDepth {
+				return -1
+			}
+			s := ec.size(v.Elem(), depth)
 			if s < 0 {
 				return -1
 			}
@@ -401,15 +467,23 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 				e.buf = append(e.buf, 0)
 				return
 			}
+			if !e.enter(t) {
+				return
+			}
 			e.buf = append(e.buf, 1)
 			ec.enc(e, v.Elem())
+			e.depth--
 		}
 		c.dec = func(d *decoder, v reflect.Value) {
 			if f := d.take(1); f == nil || f[0] == 0 {
 				return
 			}
+			if !d.enter(t) {
+				return
+			}
 			p := reflect.New(t.Elem())
 			ec.dec(d, p.Elem())
+			d.depth--
 			v.Set(p)
 		}
 	case reflect.Struct:
@@ -441,13 +515,13 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 			}
 		}
 		c.fixed = fixed
-		c.size = func(v reflect.Value) int {
+		c.size = func(v reflect.Value, depth int) int {
 			if c.fixed >= 0 {
 				return c.fixed
 			}
 			s := 0
 			for _, f := range fs {
-				fsz := f.c.size(v.Field(f.i))
+				fsz := f.c.size(v.Field(f.i), depth)
 				if fsz < 0 {
 					return -1
 				}
@@ -457,6 +531,9 @@ func build(t reflect.Type, seen map[reflect.Type]*codec, path string) (*codec, e
 		}
 		c.enc = func(e *encoder, v reflect.Value) {
 			for _, f := range fs {
+				if e.err != nil {
+					return
+				}
 				f.c.enc(e, v.Field(f.i))
 			}
 		}
@@ -506,7 +583,7 @@ var bytesType = reflect.TypeFor[Bytes]()
 func (c *codec) setMemorySlice(size int) {
 	t := c.typ
 	c.borrows = t == bytesType
-	c.size = func(v reflect.Value) int {
+	c.size = func(v reflect.Value, _ int) int {
 		if v.IsNil() {
 			return 1
 		}
@@ -553,7 +630,7 @@ func (c *codec) setMemorySlice(size int) {
 // setFixed makes c the codec of a fixed-size number or bool of n bytes.
 func (c *codec) setFixed(n int) {
 	c.fixed = n
-	c.size = func(reflect.Value) int { return n }
+	c.size = func(reflect.Value, int) int { return n }
 	k := c.typ.Kind()
 	c.enc = func(e *encoder, v reflect.Value) {
 		var u uint64
@@ -661,7 +738,7 @@ func (c *codec) sizeOf(v any) int {
 	if c.fixed >= 0 {
 		return c.fixed
 	}
-	return c.size(reflect.ValueOf(v))
+	return c.size(reflect.ValueOf(v), 0)
 }
 
 // decodeValue decodes all of d.b as a value of c's type.

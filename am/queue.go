@@ -41,7 +41,7 @@ func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e 
 	start := len(q.stage)
 	q.stage = append(q.stage, make([]byte, frameHdr)...)
 	e := &q.enc
-	e.buf, e.err, e.call = q.stage, nil, c
+	e.buf, e.err, e.call, e.depth = q.stage, nil, c, 0 // depth: an encoder that panicked left it anywhere
 	if enc != nil {
 		enc(e)
 	}

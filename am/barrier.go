@@ -31,6 +31,12 @@ const (
 // the others), a peer's write to this PE's queues, ctx ending, or a peer
 // dying (then it returns an error naming that PE).
 func (w *World) Barrier(ctx context.Context) error {
+	if err := w.check("barrier"); err != nil {
+		return err
+	}
+	if err := checkCtx("barrier", ctx); err != nil {
+		return err
+	}
 	if w.shut.Load() {
 		return fmt.Errorf("am: barrier: %w", ErrClosed)
 	}

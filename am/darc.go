@@ -111,8 +111,12 @@ func (w *World) freeDarc(id darcID) {
 }
 
 // LiveDarcs is the number of Darc instances alive on this PE: every Darc
-// whose references have not all been dropped, on any PE.
+// whose references have not all been dropped, on any PE (0 for a nil
+// World).
 func (w *World) LiveDarcs() int {
+	if w == nil {
+		return 0
+	}
 	w.darcs.mu.Lock()
 	defer w.darcs.mu.Unlock()
 	return len(w.darcs.m)
@@ -136,7 +140,7 @@ type handle struct {
 
 func (h *handle) check(op string) error {
 	if h == nil || h.inst == nil {
-		return fmt.Errorf("am: %s: %w: nil Darc", op, ErrInvalidArg)
+		return fmt.Errorf("am: %s: %w: nil or zero Darc", op, ErrInvalidArg)
 	}
 	if h.dropped.Load() {
 		return fmt.Errorf("am: %s: %w: %v handle already dropped (or converted)", op, ErrInvalidArg, h.inst.id)
@@ -144,8 +148,30 @@ func (h *handle) check(op string) error {
 	return nil
 }
 
+// live is check for the operations that reach the Darc's count or global
+// lock, which live in its World's symmetric memory: ErrClosed once that
+// World stopped (the memory may belong to another object by now, or be
+// unmapped with its PE).
+func (h *handle) live(op string) error {
+	if err := h.check(op); err != nil {
+		return err
+	}
+	if h.w.shut.Load() {
+		return fmt.Errorf("am: %s: %v: %w", op, h.inst.id, ErrClosed)
+	}
+	return nil
+}
+
+// localRefs is LocalRefs: 0 for a nil or zero handle.
+func (h *handle) localRefs() int {
+	if h == nil || h.inst == nil {
+		return 0
+	}
+	return int(h.inst.refs.Load())
+}
+
 func (h *handle) drop() error {
-	if err := h.check("drop"); err != nil {
+	if err := h.live("drop"); err != nil {
 		return err
 	}
 	if h.dropped.Swap(true) {
@@ -216,10 +242,22 @@ func (h *handle) decode(d *decoder, kind int, self darcRef) *darcInst {
 	return inst
 }
 
-// newDarc creates the instances of a Darc collectively on l's team.
+// newDarc creates the instances of a Darc collectively on l's team. On a
+// closed World it is ErrClosed and touches nothing: the Darc slots and the
+// scratch words were freed with the queues (or unmapped with the PE).
 func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *World, error) {
-	s := l.scope()
+	op := "new " + kindNames[kind]
+	if err := checkCtx(op, ctx); err != nil {
+		return nil, nil, err
+	}
+	s, err := scopeOf(l)
+	if err != nil {
+		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
+	}
 	w := s.w
+	if w.closed.Load() {
+		return nil, nil, fmt.Errorf("am: %s on PE %d: %w", op, w.me, ErrClosed)
+	}
 	team := s.team
 	if team == nil {
 		team = w.pe.TeamWorld()
@@ -249,12 +287,12 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 		hostshmem.Local(w.pe, scratch)[0] = v
 	}
 	if err := hostshmem.Broadcast(ctx, team, dst, scratch, 1, 0); err != nil {
-		return nil, nil, fmt.Errorf("am: new Darc: %w", err)
+		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
 	}
 	v := hostshmem.Local(w.pe, dst)[0]
 	if v>>63 == 0 {
 		team.Barrier(ctx)
-		return nil, nil, fmt.Errorf("am: new Darc: %w: PE %d owns %d Darcs already (Options.DarcSlots)", ErrInvalidArg, owner, len(w.darcs.used))
+		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.used))
 	}
 	id := darcID{owner: owner, slot: int(v >> 32 & 0x7fffffff), gen: uint32(v)}
 	inst := &darcInst{id: id, team: team, members: team.NPEs(), val: val}
@@ -265,7 +303,7 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 	w.darcs.mu.Unlock()
 	// No PE sends the Darc before every member has its instance.
 	if err := team.Barrier(ctx); err != nil {
-		return nil, nil, fmt.Errorf("am: new Darc: %w", err)
+		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
 	}
 	return inst, w, nil
 }
@@ -297,9 +335,18 @@ func NewDarc[T any](ctx context.Context, l Launcher, v T) (*Darc[T], error) {
 	return &Darc[T]{handle{w: w, inst: inst}}, nil
 }
 
-// Get returns this PE's instance (nil after Drop).
+// handle returns d's handle, nil for a nil d (every handle method takes a
+// nil handle as ErrInvalidArg).
+func (d *Darc[T]) handle() *handle {
+	if d == nil {
+		return nil
+	}
+	return &d.h
+}
+
+// Get returns this PE's instance (nil after Drop, and for a nil Darc).
 func (d *Darc[T]) Get() *T {
-	if d.h.check("get") != nil {
+	if d.handle().check("get") != nil {
 		return nil
 	}
 	return d.h.inst.val.(*T)
@@ -307,7 +354,7 @@ func (d *Darc[T]) Get() *T {
 
 // Clone returns another handle to the same Darc.
 func (d *Darc[T]) Clone() (*Darc[T], error) {
-	if err := d.h.check("clone"); err != nil {
+	if err := d.handle().live("clone"); err != nil {
 		return nil, err
 	}
 	if err := d.h.inst.incRef(d.h.w); err != nil {
@@ -316,15 +363,21 @@ func (d *Darc[T]) Clone() (*Darc[T], error) {
 	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
 }
 
-// Drop releases this handle. Dropping twice is an error.
-func (d *Darc[T]) Drop() error { return d.h.drop() }
+// Drop releases this handle. Dropping twice is an error, and so is
+// dropping after the World closed (ErrClosed: the Darc went with it).
+func (d *Darc[T]) Drop() error { return d.handle().drop() }
 
 // LocalRefs is the number of references on this PE (handles and AMs in
-// flight that carry one).
-func (d *Darc[T]) LocalRefs() int { return int(d.h.inst.refs.Load()) }
+// flight that carry one); 0 for a nil Darc.
+func (d *Darc[T]) LocalRefs() int { return d.handle().localRefs() }
 
 // GlobalRefs is the number of PEs holding a reference.
-func (d *Darc[T]) GlobalRefs() (int, error) { return d.h.w.globalRefs(d.h.inst) }
+func (d *Darc[T]) GlobalRefs() (int, error) {
+	if err := d.handle().live("global refs"); err != nil {
+		return 0, err
+	}
+	return d.h.w.globalRefs(d.h.inst)
+}
 
 func (d *Darc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
 func (d *Darc[T]) decodeDarc(dd *decoder) {
@@ -350,10 +403,31 @@ func NewLocalRwDarc[T any](ctx context.Context, l Launcher, v T) (*LocalRwDarc[T
 	return &LocalRwDarc[T]{handle{w: w, inst: inst}}, nil
 }
 
+func (d *LocalRwDarc[T]) handle() *handle {
+	if d == nil {
+		return nil
+	}
+	return &d.h
+}
+
+// checkArgs refuses a nil context or function, for op.
+func checkArgs[T any](op string, ctx context.Context, fn func(*T) error) error {
+	if err := checkCtx(op, ctx); err != nil {
+		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("am: %s: %w: nil function", op, ErrInvalidArg)
+	}
+	return nil
+}
+
 // Read runs fn with this PE's instance under its read lock. It waits for
 // the lock until ctx ends.
 func (d *LocalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
-	if err := d.h.check("read"); err != nil {
+	if err := d.handle().check("read"); err != nil {
+		return err
+	}
+	if err := checkArgs("read", ctx, fn); err != nil {
 		return err
 	}
 	if err := d.h.inst.rw.lock(ctx, false); err != nil {
@@ -365,7 +439,10 @@ func (d *LocalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
 
 // Write runs fn with this PE's instance under its write lock.
 func (d *LocalRwDarc[T]) Write(ctx context.Context, fn func(*T) error) error {
-	if err := d.h.check("write"); err != nil {
+	if err := d.handle().check("write"); err != nil {
+		return err
+	}
+	if err := checkArgs("write", ctx, fn); err != nil {
 		return err
 	}
 	if err := d.h.inst.rw.lock(ctx, true); err != nil {
@@ -377,7 +454,7 @@ func (d *LocalRwDarc[T]) Write(ctx context.Context, fn func(*T) error) error {
 
 // Clone returns another handle.
 func (d *LocalRwDarc[T]) Clone() (*LocalRwDarc[T], error) {
-	if err := d.h.check("clone"); err != nil {
+	if err := d.handle().live("clone"); err != nil {
 		return nil, err
 	}
 	if err := d.h.inst.incRef(d.h.w); err != nil {
@@ -387,10 +464,10 @@ func (d *LocalRwDarc[T]) Clone() (*LocalRwDarc[T], error) {
 }
 
 // Drop releases this handle.
-func (d *LocalRwDarc[T]) Drop() error { return d.h.drop() }
+func (d *LocalRwDarc[T]) Drop() error { return d.handle().drop() }
 
-// LocalRefs is the number of references on this PE.
-func (d *LocalRwDarc[T]) LocalRefs() int { return int(d.h.inst.refs.Load()) }
+// LocalRefs is the number of references on this PE (0 for a nil Darc).
+func (d *LocalRwDarc[T]) LocalRefs() int { return d.handle().localRefs() }
 
 func (d *LocalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
 func (d *LocalRwDarc[T]) decodeDarc(dd *decoder) {
@@ -467,11 +544,21 @@ func NewGlobalRwDarc[T any](ctx context.Context, l Launcher, v T) (*GlobalRwDarc
 	return &GlobalRwDarc[T]{handle{w: w, inst: inst}}, nil
 }
 
+func (d *GlobalRwDarc[T]) handle() *handle {
+	if d == nil {
+		return nil
+	}
+	return &d.h
+}
+
 func (d *GlobalRwDarc[T]) lockOff() uintptr { return d.h.w.counterOff(d.h.inst.id.slot) + 8 }
 
 // Read runs fn with this PE's instance under the global read lock.
 func (d *GlobalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
-	if err := d.h.check("read"); err != nil {
+	if err := d.handle().live("read"); err != nil {
+		return err
+	}
+	if err := checkArgs("read", ctx, fn); err != nil {
 		return err
 	}
 	w, owner, off := d.h.w, d.h.inst.id.owner, d.lockOff()
@@ -499,7 +586,10 @@ func (d *GlobalRwDarc[T]) Read(ctx context.Context, fn func(*T) error) error {
 
 // Write runs fn with this PE's instance under the global write lock.
 func (d *GlobalRwDarc[T]) Write(ctx context.Context, fn func(*T) error) error {
-	if err := d.h.check("write"); err != nil {
+	if err := d.handle().live("write"); err != nil {
+		return err
+	}
+	if err := checkArgs("write", ctx, fn); err != nil {
 		return err
 	}
 	if err := d.wlock(ctx); err != nil {
@@ -535,7 +625,10 @@ func (d *GlobalRwDarc[T]) wunlock() {
 // global write lock once, every member runs fn on its own instance, and
 // the lock is released when all are done.
 func (d *GlobalRwDarc[T]) CollectiveWrite(ctx context.Context, fn func(*T) error) error {
-	if err := d.h.check("collective write"); err != nil {
+	if err := d.handle().live("collective write"); err != nil {
+		return err
+	}
+	if err := checkArgs("collective write", ctx, fn); err != nil {
 		return err
 	}
 	team := d.h.inst.team
@@ -565,7 +658,7 @@ func (d *GlobalRwDarc[T]) CollectiveWrite(ctx context.Context, fn func(*T) error
 
 // Clone returns another handle.
 func (d *GlobalRwDarc[T]) Clone() (*GlobalRwDarc[T], error) {
-	if err := d.h.check("clone"); err != nil {
+	if err := d.handle().live("clone"); err != nil {
 		return nil, err
 	}
 	if err := d.h.inst.incRef(d.h.w); err != nil {
@@ -575,10 +668,10 @@ func (d *GlobalRwDarc[T]) Clone() (*GlobalRwDarc[T], error) {
 }
 
 // Drop releases this handle.
-func (d *GlobalRwDarc[T]) Drop() error { return d.h.drop() }
+func (d *GlobalRwDarc[T]) Drop() error { return d.handle().drop() }
 
-// LocalRefs is the number of references on this PE.
-func (d *GlobalRwDarc[T]) LocalRefs() int { return int(d.h.inst.refs.Load()) }
+// LocalRefs is the number of references on this PE (0 for a nil Darc).
+func (d *GlobalRwDarc[T]) LocalRefs() int { return d.handle().localRefs() }
 
 func (d *GlobalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
 func (d *GlobalRwDarc[T]) decodeDarc(dd *decoder) {
@@ -621,7 +714,10 @@ func (w *World) retry(ctx context.Context, try func() (bool, error)) error {
 // consumed.
 func convert(ctx context.Context, h *handle, kind int) error {
 	op := "convert to " + kindNames[kind]
-	if err := h.check(op); err != nil {
+	if err := h.live(op); err != nil {
+		return err
+	}
+	if err := checkCtx(op, ctx); err != nil {
 		return err
 	}
 	w, inst := h.w, h.inst
@@ -682,7 +778,7 @@ func convert(ctx context.Context, h *handle, kind int) error {
 // IntoLocalRw converts d collectively (see Darc conversions in the package
 // doc); d is consumed.
 func IntoLocalRw[T any](ctx context.Context, d *Darc[T]) (*LocalRwDarc[T], error) {
-	if err := convert(ctx, &d.h, kindLocalRw); err != nil {
+	if err := convert(ctx, d.handle(), kindLocalRw); err != nil {
 		return nil, err
 	}
 	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
@@ -690,7 +786,7 @@ func IntoLocalRw[T any](ctx context.Context, d *Darc[T]) (*LocalRwDarc[T], error
 
 // IntoGlobalRw converts d collectively; d is consumed.
 func IntoGlobalRw[T any](ctx context.Context, d *Darc[T]) (*GlobalRwDarc[T], error) {
-	if err := convert(ctx, &d.h, kindGlobalRw); err != nil {
+	if err := convert(ctx, d.handle(), kindGlobalRw); err != nil {
 		return nil, err
 	}
 	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
@@ -698,7 +794,7 @@ func IntoGlobalRw[T any](ctx context.Context, d *Darc[T]) (*GlobalRwDarc[T], err
 
 // IntoDarc converts d collectively back to a Darc; d is consumed.
 func (d *LocalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
-	if err := convert(ctx, &d.h, kindDarc); err != nil {
+	if err := convert(ctx, d.handle(), kindDarc); err != nil {
 		return nil, err
 	}
 	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
@@ -706,7 +802,7 @@ func (d *LocalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
 
 // IntoGlobalRw converts d collectively; d is consumed.
 func (d *LocalRwDarc[T]) IntoGlobalRw(ctx context.Context) (*GlobalRwDarc[T], error) {
-	if err := convert(ctx, &d.h, kindGlobalRw); err != nil {
+	if err := convert(ctx, d.handle(), kindGlobalRw); err != nil {
 		return nil, err
 	}
 	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
@@ -714,7 +810,7 @@ func (d *LocalRwDarc[T]) IntoGlobalRw(ctx context.Context) (*GlobalRwDarc[T], er
 
 // IntoDarc converts d collectively back to a Darc; d is consumed.
 func (d *GlobalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
-	if err := convert(ctx, &d.h, kindDarc); err != nil {
+	if err := convert(ctx, d.handle(), kindDarc); err != nil {
 		return nil, err
 	}
 	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
@@ -722,7 +818,7 @@ func (d *GlobalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
 
 // IntoLocalRw converts d collectively; d is consumed.
 func (d *GlobalRwDarc[T]) IntoLocalRw(ctx context.Context) (*LocalRwDarc[T], error) {
-	if err := convert(ctx, &d.h, kindLocalRw); err != nil {
+	if err := convert(ctx, d.handle(), kindLocalRw); err != nil {
 		return nil, err
 	}
 	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil

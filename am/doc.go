@@ -21,8 +21,10 @@
 //     A name or type registered twice is ErrDuplicate; a type the default
 //     codec cannot carry is ErrCodec, naming the field.
 //  2. Make one World per PE with New, collectively, after the PE exists
-//     and before it is finalized. New allocates the queues and the arena
-//     in the symmetric heap and starts the handler goroutines.
+//     and before it is finalized. New checks the Options against their
+//     limits (ErrInvalidArg naming the field, before anything is
+//     allocated), allocates the queues and the arena in the symmetric
+//     heap and starts the handler goroutines.
 //  3. Launch: Exec (one PE of the launcher's team), ExecAll (every PE),
 //     ExecLocal (this PE, no serialization). Launching is eager: the AM is
 //     on its way when Exec returns, whether or not anyone waits on its
@@ -34,7 +36,8 @@
 //     none itself (the handler goroutines answer meanwhile).
 //  4. Close the World collectively before finalizing the PE: it waits for
 //     this PE's AMs, then for every PE, then stops the handler goroutines.
-//     On an error path, Abort it instead (not collective).
+//     On an error path, Abort it instead (not collective). After either,
+//     launching, waiting and Darc operations return ErrClosed.
 //
 // # Handlers: which goroutine, and what they may do
 //
@@ -63,7 +66,10 @@
 // registration: numbers little-endian, lengths as uvarints, structs field
 // by field (exported fields only), slices (of numbers: in one copy),
 // arrays, maps, pointers. Interfaces, channels and functions are refused
-// at registration. A decoded value owns its memory (the handler may keep
+// at registration. A value nests at most 10000 pointers, slices and maps
+// deep: a deeper one, or one that points to itself, fails at launch with
+// ErrCodec naming its type and the limit (and a message that nests deeper
+// fails to decode). A decoded value owns its memory (the handler may keep
 // it), with one exception the type names: a Bytes field of a request
 // large enough to travel through the arena points into the sender's
 // arena while the handler runs, so that the payload is copied once, by
@@ -100,7 +106,10 @@
 // error naming it, and later AMs to it fail at once. Bad arguments (a PE
 // out of range, an unregistered type, a closed World, a payload larger
 // than the arena) fail the future with an error naming the values; they
-// never panic.
+// never panic. Nor do nil ones: a method on a nil (or zero) World,
+// Team, TaskGroup, TypedGroup, Future or Darc, a nil Launcher, context or
+// function returns ErrInvalidArg, and a getter its documented zero value
+// (MyPE and NPEs -1, counts 0). MustRegister alone panics, by design.
 //
 // # Darcs
 //

@@ -42,11 +42,14 @@ type Error struct {
 
 // Error says where the AM failed and why.
 func (e *Error) Error() string {
+	if e == nil {
+		return "am: <nil *Error>"
+	}
 	return fmt.Sprintf("am: %s on PE %d: %v: %s", e.AM, e.PE, e.Kind, e.Msg)
 }
 
-// Is makes errors.Is(err, e.Kind) true.
-func (e *Error) Is(target error) bool { return target == e.Kind }
+// Is makes errors.Is(err, e.Kind) true (false for a nil *Error).
+func (e *Error) Is(target error) bool { return e != nil && target == e.Kind }
 
 // remote error kinds on the wire.
 const (

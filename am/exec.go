@@ -19,24 +19,38 @@ func wordIn(r []byte, off uintptr) *uint64 { return (*uint64)(unsafe.Pointer(&r[
 
 // Context is what a handler gets: the PE it runs on, the PE that sent the
 // AM, and a context.Context that ends when the World closes. Pass it to the
-// waits a handler makes (Future.Wait, WaitAll, Darc locks).
+// waits a handler makes (Future.Wait, WaitAll, Darc locks). The runtime
+// makes it: a nil or zero *Context is not a context.Context, and passing
+// one where a context is expected is ErrInvalidArg.
 type Context struct {
 	context.Context
 	w      *World
 	origin int
 }
 
-// World is the World the handler runs in: launch AMs from a handler with it.
-func (c *Context) World() *World { return c.w }
+// World is the World the handler runs in: launch AMs from a handler with
+// it (nil for a nil Context).
+func (c *Context) World() *World {
+	if c == nil {
+		return nil
+	}
+	return c.w
+}
 
-// MyPE is the PE the handler runs on.
-func (c *Context) MyPE() int { return c.w.me }
+// MyPE is the PE the handler runs on (-1 for a nil Context).
+func (c *Context) MyPE() int { return c.World().MyPE() }
 
-// NPEs is the number of PEs.
-func (c *Context) NPEs() int { return c.w.n }
+// NPEs is the number of PEs (-1 for a nil Context).
+func (c *Context) NPEs() int { return c.World().NPEs() }
 
-// Origin is the PE that sent the AM (MyPE for a local AM).
-func (c *Context) Origin() int { return c.origin }
+// Origin is the PE that sent the AM (MyPE for a local AM; -1 for a nil
+// Context).
+func (c *Context) Origin() int {
+	if c == nil || c.w == nil {
+		return -1
+	}
+	return c.origin
+}
 
 // Next is the result type of an AM that returns another AM: ReturnAM makes
 // one in a handler, the returned AM runs back on the PE that sent the first
@@ -242,6 +256,8 @@ type allOf[R any] struct {
 	build func() (R, error)
 }
 
+// world returns the World f's AMs were launched on: nil when the launch
+// failed without one (a nil Launcher), and then f is complete.
 func (f *Future[R]) world() *World {
 	if f.all != nil {
 		return f.all.w
@@ -249,19 +265,29 @@ func (f *Future[R]) world() *World {
 	return f.c.w
 }
 
+// empty reports whether f is nil or zero (not made by a launch).
+func (f *Future[R]) empty() bool { return f == nil || (f.all == nil && f.c == nil) }
+
 // Wait blocks until the AM has run and returns its result. While it waits
 // the calling goroutine drains this PE's queues and may run other AMs'
 // handlers (so a handler that waits on AMs it launched cannot starve the
 // pool). It returns ctx's error when ctx ends first (the AM still runs),
-// an *Error when the handler failed on its PE, and an error matching
-// fabric.ErrPeerDead when that PE died.
+// an *Error when the handler failed on its PE, an error matching
+// fabric.ErrPeerDead when that PE died, ErrClosed when the World was
+// closed meanwhile, and ErrInvalidArg for a nil or zero Future or a nil
+// ctx.
 func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 	var zero R
-	if f.all == nil && f.c == nil {
-		return zero, fmt.Errorf("am: wait: %w: zero Future", ErrInvalidArg)
+	if f.empty() {
+		return zero, fmt.Errorf("am: wait: %w: nil or zero Future", ErrInvalidArg)
 	}
-	if err := f.world().block(ctx, f); err != nil {
-		return zero, fmt.Errorf("am: wait: %w", err)
+	if err := checkCtx("wait", ctx); err != nil {
+		return zero, err
+	}
+	if w := f.world(); w != nil {
+		if err := w.block(ctx, f); err != nil {
+			return zero, fmt.Errorf("am: wait: %w", err)
+		}
 	}
 	if f.all != nil {
 		return f.all.build()
@@ -274,19 +300,28 @@ func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 
 func (f *Future[R]) ready() bool { return f.Ready() }
 
-// Ready reports whether Wait would return at once.
+// Ready reports whether Wait would return at once (true for a nil or zero
+// Future, whose Wait fails at once).
 func (f *Future[R]) Ready() bool {
+	if f.empty() {
+		return true
+	}
 	if f.all != nil {
 		return f.all.m.left.Load() == 0
 	}
 	return f.c.state.Load() == 2
 }
 
-// Done returns a channel that is closed when the AM has run, for select.
-// Unlike Wait, selecting on Done does not drain queues: this PE's handler
-// goroutines do.
+// Done returns a channel that is closed when the AM has run, for select
+// (closed already for a nil or zero Future). Unlike Wait, selecting on
+// Done does not drain queues: this PE's handler goroutines do.
 func (f *Future[R]) Done() <-chan struct{} {
-	f.world().flushDirty()
+	if f.empty() {
+		return closedChan
+	}
+	if w := f.world(); w != nil && !w.shut.Load() {
+		w.flushDirty()
+	}
 	if f.all != nil {
 		return f.all.m.done
 	}
@@ -302,10 +337,24 @@ func (f *Future[R]) Done() <-chan struct{} {
 	return c.done
 }
 
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
 func failed[R any](w *World, s *scope, m *multi, pe int, err error) *Future[R] {
 	f := newFuture[R](w, nil, pe, s, m)
 	w.complete(f.c, nil, err)
 	return f
+}
+
+// failedAlone returns a Future failed at launch with err, for a launch
+// without a World to count it in (a nil or zero Launcher).
+func failedAlone[R any](pe int, err error) *Future[R] {
+	c := &call{pe: pe, err: err}
+	c.state.Store(2)
+	return &Future[R]{c: c}
 }
 
 // ---- launching ----
@@ -316,7 +365,25 @@ type Launcher interface {
 	scope() *scope
 }
 
-func (w *World) scope() *scope { return &w.all }
+func (w *World) scope() *scope {
+	if w == nil {
+		return nil
+	}
+	return &w.all
+}
+
+// scopeOf returns l's scope, or says why l cannot launch: it is nil, or a
+// nil or zero World, Team or TaskGroup.
+func scopeOf(l Launcher) (*scope, error) {
+	if l == nil {
+		return nil, fmt.Errorf("%w: nil Launcher", ErrInvalidArg)
+	}
+	s := l.scope()
+	if s == nil || s.w == nil || s.w.pe == nil {
+		return nil, fmt.Errorf("%w: nil or zero %T (make a World with New, a Team with World.Team, a TaskGroup with NewTaskGroup)", ErrInvalidArg, l)
+	}
+	return s, nil
+}
 
 // worldPE maps a PE index of s's team to a world PE.
 func (s *scope) worldPE(pe int) (int, error) {
@@ -343,9 +410,13 @@ func (s *scope) size() int {
 // Exec sends a to PE pe of l's team (the world for a *World), where its
 // handler runs, and returns the future of its result. To this PE itself
 // it runs like ExecLocal, without serialization. Errors (a bad PE, an
-// unregistered type, a closed World) come back through the future.
+// unregistered type, a closed World, a nil Launcher) come back through the
+// future.
 func Exec[A Handler[R], R any](l Launcher, pe int, a A) *Future[R] {
-	s := l.scope()
+	s, err := scopeOf(l)
+	if err != nil {
+		return failedAlone[R](pe, fmt.Errorf("am: exec %v on PE %d: %w", reflect.TypeFor[A](), pe, err))
+	}
 	wpe, err := s.worldPE(pe)
 	if err != nil {
 		return failed[R](s.w, s, nil, pe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), err))
@@ -356,7 +427,10 @@ func Exec[A Handler[R], R any](l Launcher, pe int, a A) *Future[R] {
 // ExecLocal runs a on this PE, without serialization, on a handler
 // goroutine (or a goroutine waiting in this PE), and returns its future.
 func ExecLocal[A Handler[R], R any](l Launcher, a A) *Future[R] {
-	s := l.scope()
+	s, err := scopeOf(l)
+	if err != nil {
+		return failedAlone[R](-1, fmt.Errorf("am: exec %v locally: %w", reflect.TypeFor[A](), err))
+	}
 	return execWorld[A, R](s, s.w.me, a, nil)
 }
 
@@ -379,7 +453,10 @@ func execWorld[A Handler[R], R any](s *scope, wpe int, a A, m *multi) *Future[R]
 // one future of all results, ordered by PE index in the team. If some
 // fail, Wait returns the results it has and an error joining the failures.
 func ExecAll[A Handler[R], R any](l Launcher, a A) *Future[[]R] {
-	s := l.scope()
+	s, err := scopeOf(l)
+	if err != nil {
+		return failedAlone[[]R](-1, fmt.Errorf("am: exec %v on every PE: %w", reflect.TypeFor[A](), err))
+	}
 	w := s.w
 	n := s.size()
 	m := &multi{done: make(chan struct{})}
@@ -588,9 +665,17 @@ func (w *World) reply(t *task, res any, err error) {
 // WaitAll blocks until every AM launched on this PE through w (from any
 // goroutine, scope or handler) has completed, and returns ctx's error if
 // it ends first. Failed AMs do not make WaitAll fail: their futures say why.
-func (w *World) WaitAll(ctx context.Context) error { return w.all.waitAll(ctx) }
+func (w *World) WaitAll(ctx context.Context) error {
+	if err := w.check("wait all"); err != nil {
+		return err
+	}
+	return w.all.waitAll(ctx)
+}
 
 func (s *scope) waitAll(ctx context.Context) error {
+	if err := checkCtx("wait all", ctx); err != nil {
+		return err
+	}
 	if err := s.w.block(ctx, condFunc(func() bool { return s.pending.Load() == 0 })); err != nil {
 		return fmt.Errorf("am: wait all: %d AMs still pending: %w", s.pending.Load(), err)
 	}
@@ -604,20 +689,37 @@ type Team struct {
 	s scope
 }
 
-// Team returns the view of w on team t (nil: the world team).
+// Team returns the view of w on team t (nil: the world team); nil for a
+// nil World.
 func (w *World) Team(t *hostshmem.Team) *Team {
+	if w == nil {
+		return nil
+	}
 	tm := &Team{}
 	tm.s.w, tm.s.team, tm.s.parent = w, t, &w.all
 	return tm
 }
 
-func (t *Team) scope() *scope { return &t.s }
+func (t *Team) scope() *scope {
+	if t == nil {
+		return nil
+	}
+	return &t.s
+}
 
 // WaitAll waits for every AM launched through t.
-func (t *Team) WaitAll(ctx context.Context) error { return t.s.waitAll(ctx) }
+func (t *Team) WaitAll(ctx context.Context) error {
+	if t == nil || t.s.w == nil {
+		return fmt.Errorf("am: wait all: %w: nil or zero Team", ErrInvalidArg)
+	}
+	return t.s.waitAll(ctx)
+}
 
-// NewTaskGroup returns a group on the team's PEs.
+// NewTaskGroup returns a group on the team's PEs (nil for a nil Team).
 func (t *Team) NewTaskGroup() *TaskGroup {
+	if t == nil {
+		return nil
+	}
 	g := &TaskGroup{}
 	g.s.w, g.s.team, g.s.parent = t.s.w, t.s.team, &t.s
 	return g
@@ -629,20 +731,36 @@ type TaskGroup struct {
 	s scope
 }
 
-// NewTaskGroup returns an empty task group over the whole world.
+// NewTaskGroup returns an empty task group over the whole world (nil for a
+// nil World).
 func (w *World) NewTaskGroup() *TaskGroup {
+	if w == nil {
+		return nil
+	}
 	g := &TaskGroup{}
 	g.s.w, g.s.parent = w, &w.all
 	return g
 }
 
-func (g *TaskGroup) scope() *scope { return &g.s }
+func (g *TaskGroup) scope() *scope {
+	if g == nil {
+		return nil
+	}
+	return &g.s
+}
 
 // WaitAll waits for every AM launched through g.
-func (g *TaskGroup) WaitAll(ctx context.Context) error { return g.s.waitAll(ctx) }
+func (g *TaskGroup) WaitAll(ctx context.Context) error {
+	if g == nil || g.s.w == nil {
+		return fmt.Errorf("am: wait all: %w: nil or zero TaskGroup", ErrInvalidArg)
+	}
+	return g.s.waitAll(ctx)
+}
 
 // TypedGroup collects AMs of one type whose results come back in the order
-// they were added. Adding launches at once.
+// they were added. Adding launches at once. On a nil group, Add and AddAll
+// do nothing and Wait returns ErrInvalidArg; through a nil Launcher, each
+// Add fails its place with ErrInvalidArg.
 type TypedGroup[A Handler[R], R any] struct {
 	l    Launcher
 	mu   sync.Mutex
@@ -656,6 +774,9 @@ func NewTypedGroup[A Handler[R], R any](l Launcher) *TypedGroup[A, R] {
 
 // Add launches a on PE pe; its result takes the next place.
 func (g *TypedGroup[A, R]) Add(pe int, a A) {
+	if g == nil {
+		return
+	}
 	f := Exec[A, R](g.l, pe, a)
 	g.mu.Lock()
 	g.futs = append(g.futs, f)
@@ -665,14 +786,23 @@ func (g *TypedGroup[A, R]) Add(pe int, a A) {
 // AddAll launches a on every PE of the launcher's team; its results take
 // the next places, in PE order.
 func (g *TypedGroup[A, R]) AddAll(a A) {
-	n := g.l.scope().size()
+	if g == nil {
+		return
+	}
+	n := 1 // a bad launcher: one place says why
+	if s, err := scopeOf(g.l); err == nil {
+		n = s.size()
+	}
 	for pe := range n {
 		g.Add(pe, a)
 	}
 }
 
-// Len is the number of AMs added.
+// Len is the number of AMs added (0 for a nil group).
 func (g *TypedGroup[A, R]) Len() int {
+	if g == nil {
+		return 0
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.futs)
@@ -682,6 +812,12 @@ func (g *TypedGroup[A, R]) Len() int {
 // insertion order; failed ones leave a zero value and are joined in the
 // error.
 func (g *TypedGroup[A, R]) Wait(ctx context.Context) ([]R, error) {
+	if g == nil {
+		return nil, fmt.Errorf("am: wait: %w: nil TypedGroup", ErrInvalidArg)
+	}
+	if err := checkCtx("wait", ctx); err != nil {
+		return nil, err
+	}
 	g.mu.Lock()
 	futs := append([]*Future[R](nil), g.futs...)
 	g.mu.Unlock()

@@ -40,11 +40,24 @@ type regTables struct {
 	byType map[reflect.Type]*entry
 }
 
-// NewRegistry returns an empty Registry.
+// NewRegistry returns an empty Registry. A zero Registry is empty too.
 func NewRegistry() *Registry {
 	r := &Registry{}
-	r.snap.Store(&regTables{byName: map[string]*entry{}, byID: map[uint64]*entry{}, byType: map[reflect.Type]*entry{}})
+	r.snap.Store(emptyTables)
 	return r
+}
+
+var emptyTables = &regTables{byName: map[string]*entry{}, byID: map[uint64]*entry{}, byType: map[reflect.Type]*entry{}}
+
+// tables returns r's current tables (empty for a nil or zero Registry).
+func (r *Registry) tables() *regTables {
+	if r == nil {
+		return emptyTables
+	}
+	if t := r.snap.Load(); t != nil {
+		return t
+	}
+	return emptyTables
 }
 
 // entry is what the runtime knows about one registered AM type.
@@ -103,7 +116,7 @@ func Register[A Handler[R], R any](reg *Registry, name string) error {
 	}
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	cur := reg.snap.Load()
+	cur := reg.tables()
 	if old := cur.byName[name]; old != nil {
 		return fmt.Errorf("am: register %q (%v): %w: already registered for %v", name, t, ErrDuplicate, old.typ)
 	}
@@ -127,9 +140,10 @@ func MustRegister[A Handler[R], R any](reg *Registry, name string) {
 	}
 }
 
-// Names returns the registered names (in no particular order).
+// Names returns the registered names (in no particular order; none for a
+// nil Registry).
 func (r *Registry) Names() []string {
-	byName := r.snap.Load().byName
+	byName := r.tables().byName
 	out := make([]string, 0, len(byName))
 	for n := range byName {
 		out = append(out, n)
@@ -137,9 +151,9 @@ func (r *Registry) Names() []string {
 	return out
 }
 
-func (r *Registry) lookupType(t reflect.Type) *entry { return r.snap.Load().byType[t] }
+func (r *Registry) lookupType(t reflect.Type) *entry { return r.tables().byType[t] }
 
-func (r *Registry) lookupID(id uint64) *entry { return r.snap.Load().byID[id] }
+func (r *Registry) lookupID(id uint64) *entry { return r.tables().byID[id] }
 
 func nameID(name string) uint64 {
 	h := fnv.New64a()

@@ -17,28 +17,35 @@ import (
 )
 
 // Options tune a World. Zero fields take the defaults; every PE must pass
-// the same Options.
+// the same Options. New refuses a negative value (but FlushBytes's) or one
+// beyond its limit with ErrInvalidArg naming the field, the value and the
+// limit, before it allocates anything.
 type Options struct {
-	// Threads is the number of handler goroutines of this PE. Default:
-	// GSHMEM_THREADS, else LAMELLAR_THREADS, else GOMAXPROCS.
+	// Threads is the number of handler goroutines of this PE, at most
+	// 65536. Default: GSHMEM_THREADS, else LAMELLAR_THREADS, else
+	// GOMAXPROCS.
 	Threads int
-	// RingBytes is the size of each per-pair queue (default 64 KiB, a
-	// multiple of 64, at least 4 KiB).
+	// RingBytes is the size of each per-pair queue: a multiple of 64 from
+	// 4 KiB to 1 GiB (default 64 KiB). The queues of all PEs, the Darc
+	// slots and the arena must fit the symmetric heap together.
 	RingBytes int
 	// FlushBytes: small AMs to one PE are aggregated in a local buffer and
-	// written to its queue in one piece when the buffer reaches this size,
-	// when the receiver has drained everything sent before, or when this
-	// PE waits or idles. Default 8 KiB; negative: write every AM at once.
+	// written to its queue in one piece when the buffer reaches this size
+	// (at most RingBytes/2), when the receiver has drained everything sent
+	// before, or when this PE waits or idles. Default 8 KiB; negative:
+	// write every AM at once.
 	FlushBytes int
 	// LargeBytes: payloads and results of at least this many bytes go
 	// through the sender's arena in its symmetric heap, which the receiver
-	// decodes in place. Default RingBytes/4.
+	// decodes in place. Default, and at most, RingBytes/4.
 	LargeBytes int
-	// ArenaBytes is the arena for large payloads (default a quarter of the
-	// symmetric heap, at most 64 MiB). A payload larger than it is
-	// ErrTooLarge.
+	// ArenaBytes is the arena for large payloads, rounded down to a
+	// multiple of 64: at least 64 bytes, at most the symmetric heap
+	// (default a quarter of the heap, at most 64 MiB). A payload larger
+	// than it is ErrTooLarge.
 	ArenaBytes int
-	// DarcSlots bounds the Darcs a PE can own at once (default 256).
+	// DarcSlots bounds the Darcs a PE can own at once (default 256, at
+	// most 65536).
 	DarcSlots int
 	// ConvertWarn is how long a Darc conversion waits for outstanding
 	// references before it logs what it waits on (default 5s).
@@ -180,57 +187,117 @@ const (
 
 const flagLarge = 1
 
-// New makes the World of PE pe: it allocates the queues and the arena in
-// the symmetric heap and starts the handler goroutines. It is collective:
-// every PE of pe's job calls it, in the same order relative to other
-// collective calls, with the same Options. reg holds the AM types; every
-// PE must register the same ones.
-func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*World, error) {
-	if pe == nil || reg == nil {
-		return nil, fmt.Errorf("am: new world: %w: nil PE or registry", ErrInvalidArg)
+// Limits of Options (New refuses values beyond them).
+const (
+	minRingBytes = 4096
+	// maxRingBytes: a frame's size is a 32-bit word.
+	maxRingBytes = 1 << 30
+	// maxThreads: temporary handler goroutines (up to 4*Threads+64) are
+	// counted in an int32.
+	maxThreads = 1 << 16
+	// maxDarcSlots: a Darc's id carries its slot in 16 bits (packID).
+	maxDarcSlots = 1 << 16
+)
+
+// areaBytes is the size of the AM area (see its layout) for n PEs.
+func areaBytes(n int, opt Options) uint64 {
+	return lineB + uint64(n)*(ringHdr+uint64(opt.RingBytes)) + uint64(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
+}
+
+// resolve checks opt against its limits and fills in its defaults, for a
+// World of n PEs on a symmetric heap of heap bytes with threads, the
+// environment's handler goroutines (0: unset). Every size is bounded
+// before it enters a sum, so none overflows.
+func (opt Options) resolve(n int, heap uintptr, threads int) (Options, error) {
+	bad := func(format string, args ...any) (Options, error) {
+		return opt, fmt.Errorf("am: new world: %w: %s", ErrInvalidArg, fmt.Sprintf(format, args...))
 	}
-	cfg, err := config.Load(opt.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("am: new world: %w", err)
-	}
-	if opt.Threads == 0 {
-		opt.Threads = cfg.Threads
-	}
-	if opt.Threads <= 0 {
+	switch {
+	case opt.Threads < 0:
+		return bad("Options.Threads %d is negative (0: the default)", opt.Threads)
+	case opt.Threads > maxThreads:
+		return bad("Options.Threads %d exceeds the limit of %d", opt.Threads, maxThreads)
+	case opt.Threads == 0 && threads > maxThreads:
+		return bad("%d handler goroutines (%s or %s) exceed the limit of %d", threads, config.EnvThreads, config.EnvThreadsCompat, maxThreads)
+	case opt.Threads == 0 && threads > 0:
+		opt.Threads = threads
+	case opt.Threads == 0:
 		opt.Threads = runtime.GOMAXPROCS(0)
 	}
 	if opt.RingBytes == 0 {
 		opt.RingBytes = 64 << 10
 	}
-	if opt.RingBytes < 4096 || opt.RingBytes%lineB != 0 {
-		return nil, fmt.Errorf("am: new world: %w: RingBytes %d: want a multiple of %d of at least 4096", ErrInvalidArg, opt.RingBytes, lineB)
+	if opt.RingBytes < minRingBytes || opt.RingBytes > maxRingBytes || opt.RingBytes%lineB != 0 {
+		return bad("Options.RingBytes %d: want a multiple of %d from %d to %d", opt.RingBytes, lineB, minRingBytes, maxRingBytes)
 	}
 	if opt.FlushBytes == 0 {
 		opt.FlushBytes = 8 << 10
 	}
-	if opt.FlushBytes > opt.RingBytes/2 {
-		opt.FlushBytes = opt.RingBytes / 2
-	}
-	if opt.LargeBytes <= 0 || opt.LargeBytes > opt.RingBytes/4 {
+	opt.FlushBytes = min(opt.FlushBytes, opt.RingBytes/2)
+	switch {
+	case opt.LargeBytes < 0:
+		return bad("Options.LargeBytes %d is negative (0: the default, RingBytes/4)", opt.LargeBytes)
+	case opt.LargeBytes == 0 || opt.LargeBytes > opt.RingBytes/4:
 		opt.LargeBytes = opt.RingBytes / 4
 	}
-	if opt.ArenaBytes == 0 {
-		opt.ArenaBytes = int(min(pe.HeapSize()/4, 64<<20))
+	switch {
+	case opt.ArenaBytes < 0:
+		return bad("Options.ArenaBytes %d is negative (0: the default)", opt.ArenaBytes)
+	case uint64(opt.ArenaBytes) > uint64(heap):
+		return bad("Options.ArenaBytes %d exceeds the symmetric heap of %d bytes", opt.ArenaBytes, heap)
+	case opt.ArenaBytes == 0:
+		opt.ArenaBytes = int(min(heap/4, 64<<20))
+	}
+	if opt.ArenaBytes&^(lineB-1) < lineB {
+		return bad("Options.ArenaBytes %d: want at least %d", opt.ArenaBytes, lineB)
 	}
 	opt.ArenaBytes &^= lineB - 1
-	if opt.ArenaBytes < lineB {
-		return nil, fmt.Errorf("am: new world: %w: ArenaBytes %d", ErrInvalidArg, opt.ArenaBytes)
-	}
-	if opt.DarcSlots <= 0 {
+	switch {
+	case opt.DarcSlots < 0:
+		return bad("Options.DarcSlots %d is negative (0: the default)", opt.DarcSlots)
+	case opt.DarcSlots > maxDarcSlots:
+		return bad("Options.DarcSlots %d exceeds the limit of %d", opt.DarcSlots, maxDarcSlots)
+	case opt.DarcSlots == 0:
 		opt.DarcSlots = 256
 	}
-	if opt.ConvertWarn <= 0 {
+	switch {
+	case opt.ConvertWarn < 0:
+		return bad("Options.ConvertWarn %v is negative (0: the default)", opt.ConvertWarn)
+	case opt.ConvertWarn == 0:
 		opt.ConvertWarn = 5 * time.Second
+	}
+	// RingBytes < 2^30 and DarcSlots < 2^16: the sum fits 64 bits.
+	if area := areaBytes(n, opt); area+uint64(opt.ArenaBytes) > uint64(heap) {
+		return bad("Options.RingBytes %d: the queues of %d PEs and %d Darc slots (%d bytes) and the arena (Options.ArenaBytes %d) exceed the symmetric heap of %d bytes",
+			opt.RingBytes, n, opt.DarcSlots, area, opt.ArenaBytes, heap)
 	}
 	if opt.Logf == nil {
 		opt.Logf = log.Printf
 	}
+	return opt, nil
+}
+
+// New makes the World of PE pe: it allocates the queues and the arena in
+// the symmetric heap and starts the handler goroutines. It is collective:
+// every PE of pe's job calls it, in the same order relative to other
+// collective calls, with the same Options. reg holds the AM types; every
+// PE must register the same ones. Bad Options (see Options) fail on every
+// PE before the first collective step.
+func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*World, error) {
+	if pe == nil || reg == nil {
+		return nil, fmt.Errorf("am: new world: %w: nil PE or registry", ErrInvalidArg)
+	}
+	if err := checkCtx("new world", ctx); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(opt.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("am: new world: %w", err)
+	}
 	n := pe.NPEs()
+	if opt, err = opt.resolve(n, pe.HeapSize(), cfg.Threads); err != nil {
+		return nil, err
+	}
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
 	w.spinNs = int64(spinBudget)
 	if n > runtime.NumCPU() {
@@ -238,7 +305,7 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	}
 	w.stride = uintptr(ringHdr + opt.RingBytes)
 	w.ringB = uint64(opt.RingBytes)
-	bytes := uintptr(lineB) + uintptr(n)*w.stride + uintptr(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
+	bytes := areaBytes(n, opt)
 	if w.area, err = hostshmem.Calloc[uint64](ctx, pe, int(bytes/8)); err != nil {
 		return nil, fmt.Errorf("am: new world: queues: %w", err)
 	}
@@ -281,22 +348,73 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	return w, nil
 }
 
-// PE returns the runtime PE under w.
-func (w *World) PE() *hostshmem.PE { return w.pe }
+// check says why w cannot be used: it is nil, or a zero World that New
+// did not make.
+func (w *World) check(op string) error {
+	if w == nil {
+		return fmt.Errorf("am: %s: %w: nil World", op, ErrInvalidArg)
+	}
+	if w.pe == nil {
+		return fmt.Errorf("am: %s: %w: zero World (make one with New)", op, ErrInvalidArg)
+	}
+	return nil
+}
 
-// MyPE is this PE's number.
-func (w *World) MyPE() int { return w.me }
+// checkCtx refuses a nil context, and a nil or zero *Context passed as one.
+func checkCtx(op string, ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("am: %s: %w: nil context", op, ErrInvalidArg)
+	}
+	if c, ok := ctx.(*Context); ok && (c == nil || c.Context == nil) {
+		return fmt.Errorf("am: %s: %w: nil or zero *am.Context", op, ErrInvalidArg)
+	}
+	return nil
+}
 
-// NPEs is the number of PEs.
-func (w *World) NPEs() int { return w.n }
+// PE returns the runtime PE under w (nil for a nil World).
+func (w *World) PE() *hostshmem.PE {
+	if w == nil {
+		return nil
+	}
+	return w.pe
+}
 
-// Threads is the number of handler goroutines w started.
-func (w *World) Threads() int { return w.opt.Threads }
+// MyPE is this PE's number (-1 for a nil World).
+func (w *World) MyPE() int {
+	if w == nil {
+		return -1
+	}
+	return w.me
+}
+
+// NPEs is the number of PEs (-1 for a nil World).
+func (w *World) NPEs() int {
+	if w == nil {
+		return -1
+	}
+	return w.n
+}
+
+// Threads is the number of handler goroutines w started (0 for a nil
+// World).
+func (w *World) Threads() int {
+	if w == nil {
+		return 0
+	}
+	return w.opt.Threads
+}
 
 // Close waits for every AM this PE launched (WaitAll), then for every PE
 // to get there (a barrier), stops the handler goroutines and frees the
-// queues. It is collective. Using w afterwards returns ErrClosed.
+// queues. It is collective. Using w afterwards returns ErrClosed; closing
+// it again does nothing.
 func (w *World) Close(ctx context.Context) error {
+	if err := w.check("close"); err != nil {
+		return err
+	}
+	if err := checkCtx("close", ctx); err != nil {
+		return err
+	}
 	if w.closed.Swap(true) {
 		return nil
 	}
@@ -318,21 +436,29 @@ func (w *World) Close(ctx context.Context) error {
 // its AMs or its peers, and fails its pending futures with ErrClosed. It
 // is for error paths. A World still open when its PE is finalized or
 // aborted is aborted then (hostshmem.PE.OnClose), before the PE's memory
-// goes. Abort after Close does nothing.
+// goes. Abort after Close, and on a nil World, does nothing.
 func (w *World) Abort() {
-	if w.closed.Swap(true) {
+	if w.check("abort") != nil || w.closed.Swap(true) {
 		return
 	}
 	w.stop()
 	w.failAll(ErrClosed)
 }
 
+// stop stops the handler goroutines and fails the local AMs that they
+// left queued (failAll fails the remote ones): their futures would
+// otherwise never complete.
 func (w *World) stop() {
 	w.shut.Store(true)
 	w.closing.Store(true)
 	w.cancel()
 	w.fab.Notify(w.me, w.base, 8)
 	w.wg.Wait()
+	for t := w.pop(); t != nil; t = w.pop() {
+		if t.call != nil {
+			w.complete(t.call, nil, fmt.Errorf("am: %s on PE %d: %w", t.call.name(), w.me, ErrClosed))
+		}
+	}
 }
 
 // ---- words in the symmetric region ----
@@ -548,9 +674,17 @@ func (f condFunc) ready() bool { return f() }
 // block waits until cond holds, helping: it flushes staged AMs, drains the
 // queues and runs queued handlers while it waits (so a handler that waits
 // on an AM it launched never starves the pool). What wakes it: a peer's
-// write to a queue, a local completion, ctx ending, or a peer dying.
+// write to a queue, a local completion, ctx ending, or a peer dying. Once
+// the World stops it returns ErrClosed: its queues may be freed, or
+// unmapped with its PE.
 func (w *World) block(ctx context.Context, cond waitCond) error {
-	if cond.ready() || w.spinWait(cond) {
+	if cond.ready() {
+		return nil
+	}
+	if w.closing.Load() {
+		return ErrClosed
+	}
+	if w.spinWait(cond) {
 		return nil
 	}
 	// The waiter takes the sentinel's role while it waits: one goroutine
@@ -570,11 +704,14 @@ func (w *World) block(ctx context.Context, cond waitCond) error {
 		}
 	}()
 	wake := func() bool {
-		return cond.ready() || w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.inboundReady()
+		return cond.ready() || w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.inboundReady()
 	}
 	for {
 		if cond.ready() {
 			return nil
+		}
+		if w.closing.Load() {
+			return ErrClosed
 		}
 		if !role {
 			if w.sentinel.CompareAndSwap(false, true) {

@@ -227,6 +227,7 @@ func join(ctx context.Context, cfg config.Config, plan *device.Plan) (*PE, error
 	f, err := shm.Open(ctx, shm.Options{
 		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: regionSize(cfg, plan),
 		Dir: cfg.ShmDir, Prefault: cfg.Prefault, BootTimeout: cfg.BootTimeout, LocalSize: cfg.LocalSize,
+		SegmentFD: cfg.SegmentFD,
 	})
 	if err != nil {
 		return nil, err

@@ -21,7 +21,6 @@ func ExampleRun() {
 		Args:    []string{"-c", `echo "hello from PE $GSHMEM_PE of $GSHMEM_NPES"`},
 		Prefix:  true,
 		Stdout:  &out,
-		ShmDir:  os.TempDir(),
 	})
 	for _, line := range slices.Sorted(strings.Lines(out.String())) {
 		fmt.Print(line)
@@ -45,14 +44,15 @@ func ExampleInfo() {
 	// GSHMEM_NPES                   -      4         number of PEs; in-process runs start this many, gpurun sets it for its children
 	// GSHMEM_PE                     -      -         this process's PE number (set by gpurun)
 	// GSHMEM_TRANSPORT              -      inproc    transport: inproc (PEs as goroutines) or shm (one process per PE, set by gpurun)
-	// GSHMEM_JOB                    -      -         job id naming the shared-memory segments (set by gpurun; unguessable)
+	// GSHMEM_JOB                    -      -         job id (set by gpurun; unguessable): names the job's shared-memory segments
 	// GSHMEM_SYMMETRIC_SIZE         1g     128m      bytes of symmetric heap per PE (k, m, g suffixes)
 	// SHMEM_SYMMETRIC_SIZE          -      -         OpenSHMEM spelling of GSHMEM_SYMMETRIC_SIZE; used when that is unset
 	// GSHMEM_LOCAL_RANK             -      -         rank of this PE among the PEs on its node (set by gpurun)
 	// GSHMEM_LOCAL_SIZE             -      -         number of PEs on this node (set by gpurun)
 	// GSHMEM_BOOT_TIMEOUT           -      30s       how long a PE waits for its peers to appear at start-up
 	// GSHMEM_PREFAULT               -      1         pre-fault shared-memory segments at start-up (0 to skip)
-	// GSHMEM_SHM_DIR                -      /dev/shm  directory (tmpfs) holding the shared-memory segments
+	// GSHMEM_SHM_DIR                -      /dev/shm  directory (tmpfs) where PEs not started by gpurun create their shared-memory segments; unused under gpurun
+	// GSHMEM_SEGMENT_FDS            -      -         set by gpurun: the first of GSHMEM_NPES inherited descriptors holding the job's segments (unnamed memory files), PE i's at this number + i
 	// GSHMEM_COLL_PUSH_MAX          -      2048      largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)
 	// GSHMEM_DEVICE                 -      -         GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)
 	// GSHMEM_DEVICE_SYMMETRIC_SIZE  -      64m       bytes of device symmetric heap per PE (in host memory on the CPU fallback)

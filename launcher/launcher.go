@@ -1,20 +1,27 @@
 // Package launcher starts one gshmem job: N processes running the same
 // program, one per PE, that find each other through shared-memory segments
-// named after an unguessable job id. cmd/gpurun is a thin main over Run.
+// the launcher creates for them as unnamed memory files. cmd/gpurun is a
+// thin main over Run.
 //
 // The life of a job, all inside one call to Run:
 //
 //  1. Resolve Options.Program: build Go source with `go build` into a
 //     temporary directory, or use an executable file or a command in $PATH.
-//  2. Pick a job id (32 hex digits from crypto/rand) and start N children,
-//     each with the environment variables of internal/config describing its
-//     place in the job. Each child leads its own process group and gets
-//     SIGKILL when the launcher dies (Linux parent-death signal).
+//  2. Pick a job id (32 hex digits from crypto/rand), create the job's N
+//     segments as unnamed memory files (shm.NewSegmentFiles), and start N
+//     children, each with the environment variables of internal/config
+//     describing its place in the job and every segment as an inherited
+//     descriptor (GSHMEM_SEGMENT_FDS). Each child leads its own process
+//     group and gets SIGKILL when the launcher dies (Linux parent-death
+//     signal). The launcher closes its copies of the segments once every
+//     child runs.
 //  3. Forward the children's stdout and stderr line by line, and SIGINT and
 //     SIGTERM received by the launcher to every child's process group.
 //  4. When a PE fails (non-zero exit or a signal) or ctx is done, send
 //     SIGTERM to the others, SIGKILL after Options.KillGrace, and reap them.
-//  5. Remove the job's segment files and the build directory, on every path.
+//  5. Remove the build directory, on every path. The segments have no name:
+//     their memory goes with the last process that holds them, however the
+//     job (and the launcher) ends, so nothing is left in /dev/shm.
 package launcher
 
 import (
@@ -24,11 +31,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -37,6 +42,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/internal/config"
 )
 
@@ -45,6 +51,9 @@ import (
 const Version = "0.1.0"
 
 const (
+	// firstSegmentFD is the descriptor of PE 0's segment in every PE:
+	// exec.Cmd.ExtraFiles starts after stdin, stdout and stderr.
+	firstSegmentFD = 3
 	// DefaultKillGrace is Options.KillGrace when left zero.
 	DefaultKillGrace = 2 * time.Second
 	// drainTimeout bounds how long Run waits, after the last PE is reaped,
@@ -80,9 +89,10 @@ type Options struct {
 	// KillGrace is how long a PE has between SIGTERM and SIGKILL when the
 	// job is torn down; zero means DefaultKillGrace.
 	KillGrace time.Duration
-	// ShmDir is the directory of the job's shared-memory segments. Run passes
-	// it to the PEs as GSHMEM_SHM_DIR and removes the job's files from it at
-	// the end. Empty means GSHMEM_SHM_DIR from Env, else config.DefaultShmDir.
+	// ShmDir, when not empty, is passed to the PEs as GSHMEM_SHM_DIR (else
+	// they get Env's). The PEs of a job started by Run do not use it: their
+	// segments are the memory files Run creates, which have no name, so
+	// nothing of the job is ever created there.
 	ShmDir string
 	// GPUs is the number of GPUs visible to the PEs (cmd/gpurun asks the
 	// CUDA driver). When it is positive and Env does not set
@@ -110,12 +120,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Env == nil {
 		o.Env = os.Environ()
 	}
-	if o.ShmDir == "" {
-		o.ShmDir = lookupEnv(o.Env, config.EnvShmDir)
-	}
-	if o.ShmDir == "" {
-		o.ShmDir = config.DefaultShmDir
-	}
 	return o, nil
 }
 
@@ -124,8 +128,9 @@ func (o Options) withDefaults() (Options, error) {
 //
 // PE i runs with GSHMEM_NPES=N, GSHMEM_PE=i, GSHMEM_TRANSPORT=shm,
 // GSHMEM_JOB=<job id>, GSHMEM_LOCAL_RANK=i, GSHMEM_LOCAL_SIZE=N,
-// GSHMEM_SHM_DIR=<ShmDir> and, unless Env sets them,
-// GOMAXPROCS=max(1, runtime.NumCPU()/N) and (with GPUs > 0)
+// GSHMEM_SEGMENT_FDS=3 (descriptors 3 to N+2 are the job's segments, PE j's
+// at 3+j), GSHMEM_SHM_DIR=<ShmDir> if ShmDir is set and, unless Env sets
+// them, GOMAXPROCS=max(1, runtime.NumCPU()/N) and (with GPUs > 0)
 // GSHMEM_DEVICE=i mod GPUs.
 //
 // The PEs' stdin is /dev/null. Each PE leads its own process group, so a
@@ -167,10 +172,13 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	}
 
 	j := &job{o: o, id: id, exits: make(chan *proc, o.N)}
+	if j.segs, err = shm.NewSegmentFiles(id, o.N); err != nil {
+		return 1, fmt.Errorf("launcher: %w", err)
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	defer j.finish() // after a failed start or a panic too: kill, reap, remove
+	defer j.finish() // after a failed start or a panic too: kill, reap, close
 
 	env := j.baseEnv()
 	for pe := range o.N {
@@ -178,6 +186,7 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 			return 1, fmt.Errorf("launcher: start PE %d of %d (%s): %w", pe, o.N, prog, err)
 		}
 	}
+	j.closeSegments() // every PE holds its own copies
 	return j.wait(ctx, sigs)
 }
 
@@ -209,6 +218,17 @@ type job struct {
 	// their read ends, each closed by its reader.
 	readers sync.WaitGroup
 	pipes   []*os.File
+	// segs are the job's segments, given to every PE as descriptors 3 on;
+	// nil once closed.
+	segs []*os.File
+}
+
+// closeSegments closes the launcher's copies of the segments.
+func (j *job) closeSegments() {
+	for _, f := range j.segs {
+		f.Close()
+	}
+	j.segs = nil
 }
 
 // proc is one started PE.
@@ -222,7 +242,10 @@ type proc struct {
 // common to every PE.
 func (j *job) baseEnv() []string {
 	set := []string{config.EnvNPES, config.EnvPE, config.EnvTransport, config.EnvJob,
-		config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir}
+		config.EnvLocalRank, config.EnvLocalSize, config.EnvSegmentFDs}
+	if j.o.ShmDir != "" {
+		set = append(set, config.EnvShmDir)
+	}
 	procs := lookupEnv(j.o.Env, "GOMAXPROCS")
 	if procs == "" {
 		procs = strconv.Itoa(max(1, runtime.NumCPU()/j.o.N))
@@ -232,14 +255,18 @@ func (j *job) baseEnv() []string {
 		k, _, _ := strings.Cut(kv, "=")
 		return slices.Contains(set, k)
 	})
-	return append(env,
+	env = append(env,
 		config.EnvNPES+"="+strconv.Itoa(j.o.N),
 		config.EnvTransport+"="+config.TransportShm,
 		config.EnvJob+"="+j.id,
 		config.EnvLocalSize+"="+strconv.Itoa(j.o.N),
-		config.EnvShmDir+"="+j.o.ShmDir,
+		config.EnvSegmentFDs+"="+strconv.Itoa(firstSegmentFD),
 		"GOMAXPROCS="+procs,
 	)
+	if j.o.ShmDir != "" {
+		env = append(env, config.EnvShmDir+"="+j.o.ShmDir)
+	}
+	return env
 }
 
 // start starts PE pe, a goroutine waiting for it, and two copying its output.
@@ -263,6 +290,7 @@ func (j *job) start(prog string, pe int, env []string) error {
 		cmd.Env = append(cmd.Env, config.EnvDevice+"="+strconv.Itoa(pe%j.o.GPUs))
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.ExtraFiles = j.segs // descriptors firstSegmentFD on
 	// Pdeathsig fires when the thread that forked exits; the launcher never
 	// locks a thread, so in practice that is when the process exits.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -379,7 +407,8 @@ func (j *job) signal(sig syscall.Signal) {
 }
 
 // finish kills and reaps the PEs still running (only after a failed start
-// or a panic), waits for their output, and removes the job's segments.
+// or a panic), waits for their output, and closes the launcher's copies of
+// the segments if a failed start left them open.
 // Output pipes still open drainTimeout after the last PE was reaped are held
 // by processes the PEs left behind in their process groups; finish kills
 // those (a reaped PE's group id cannot be reused while the group has a
@@ -417,28 +446,7 @@ func (j *job) finish() {
 		}
 	}
 	t.Stop()
-	j.removeSegments()
-}
-
-// removeSegments removes <ShmDir>/gshmem-<job>-*.
-func (j *job) removeSegments() {
-	dir := j.o.ShmDir
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			j.out.printf(j.o.Stderr, "gpurun: job %s: segments not removed: %v\n", j.id, err)
-		}
-		return
-	}
-	prefix := config.SegmentPrefix + j.id + "-"
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			j.out.printf(j.o.Stderr, "gpurun: %v\n", err)
-		}
-	}
+	j.closeSegments()
 }
 
 // exitStatus returns the exit code a PE's end maps to (128+n for signal n)

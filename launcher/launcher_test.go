@@ -28,6 +28,9 @@ import (
 var peprog string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(squatEnv); dir != "" {
+		os.Exit(squat(dir))
+	}
 	dir, err := os.MkdirTemp("", "launcher-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -69,7 +72,7 @@ func setup(t *testing.T, o *launcher.Options, args ...string) (pidDir string) {
 		o.ShmDir = t.TempDir()
 	}
 	if o.Env == nil {
-		o.Env = envWithout("GOMAXPROCS", config.EnvShmDir)
+		o.Env = smallEnv()
 	}
 	o.Stdout, o.Stderr = new(bytes.Buffer), new(bytes.Buffer)
 	return pidDir
@@ -144,6 +147,12 @@ func requireNoSegments(t *testing.T, dir string) {
 	assert.Empty(t, m, "segment files left behind")
 }
 
+// smallEnv is the environment of a job of small gshmem PEs on the CPU.
+func smallEnv() []string {
+	return append(envWithout("GOMAXPROCS", config.EnvShmDir, config.EnvDevice),
+		config.EnvSymSize+"=1m", config.EnvDevSymSize+"=1m", config.EnvDevice+"=cpu")
+}
+
 func envWithout(keys ...string) []string {
 	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
@@ -192,6 +201,9 @@ func TestEnvPerPE(t *testing.T) {
 			assert.Equal(t, pe, e[config.EnvLocalRank])
 			assert.Equal(t, "3", e[config.EnvLocalSize])
 			assert.Equal(t, r.shmDir, e[config.EnvShmDir])
+			assert.Equal(t, "3", e[config.EnvSegmentFDs])
+			assert.Equal(t, fmt.Sprintf("/memfd:gshmem-%s-0,/memfd:gshmem-%s-1,/memfd:gshmem-%s-2", job, job, job), e["segments"],
+				"every PE inherits every segment, in order, from descriptor 3")
 			assert.Equal(t, "kept", e["PEPROG_MARK"])
 		}
 		assert.Equal(t, map[string]bool{"0": true, "1": true, "2": true}, seen)
@@ -252,26 +264,39 @@ func TestDeviceByLocalRank(t *testing.T) {
 	}
 }
 
-func TestAllSucceedRemovesSegments(t *testing.T) {
+// The PEs of a job find their segments as inherited memory files: nothing
+// of the job is created in the shm directory, and nothing there is touched.
+func TestSegmentsHaveNoName(t *testing.T) {
 	shm := t.TempDir()
 	other := filepath.Join(shm, config.SegmentName("someotherjob", 0))
 	require.NoError(t, os.WriteFile(other, nil, 0o600))
 
-	r := run(t, context.Background(), launcher.Options{N: 3, ShmDir: shm}, "-touch-segment", "-print-env")
+	r := run(t, context.Background(), launcher.Options{N: 3, ShmDir: shm}, "-gshmem", "-print-env")
 	require.NoError(t, r.err)
 	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Empty(t, r.stderr)
 	require.Len(t, parseEnvLines(t, r.stdout), 3)
 	requireGone(t, r.pids)
 
-	m, err := filepath.Glob(filepath.Join(shm, config.SegmentPrefix+"*"))
+	m, err := filepath.Glob(filepath.Join(shm, "*"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{other}, m, "only this job's segments are removed")
+	assert.Equal(t, []string{other}, m, "the job created or removed files in the shm directory")
+}
+
+// A PE finds only what gpurun gave it: descriptors 3 on are closed by the
+// time the program runs its own code, so its children inherit none.
+func TestSegmentsClosedAfterStartUp(t *testing.T) {
+	r := run(t, context.Background(), launcher.Options{N: 2}, "-gshmem", "-print-env")
+	require.NoError(t, r.err)
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	for _, e := range parseEnvLines(t, r.stdout) {
+		assert.Equal(t, "none,none", e["segments"], "PE %s still holds segment descriptors after start-up", e[config.EnvPE])
+	}
 }
 
 func TestFirstFailureExitCode(t *testing.T) {
 	r := run(t, context.Background(), launcher.Options{N: 3},
-		"-exit-pe", "1", "-exit-code", "3", "-sleep", "30s", "-touch-segment")
+		"-gshmem", "-exit-pe", "1", "-exit-code", "3", "-sleep", "30s")
 	require.NoError(t, r.err)
 	// The others die of the SIGTERM that follows (143); the first failure wins.
 	assert.Equal(t, 3, r.code)
@@ -283,7 +308,7 @@ func TestFirstFailureExitCode(t *testing.T) {
 
 func TestKilledPE(t *testing.T) {
 	r := run(t, context.Background(), launcher.Options{N: 3},
-		"-kill-self-pe", "2", "-sleep", "30s", "-touch-segment")
+		"-gshmem", "-kill-self-pe", "2", "-sleep", "30s")
 	require.NoError(t, r.err)
 	assert.Equal(t, 128+9, r.code)
 	assert.Equal(t, fmt.Sprintf("gpurun: PE 2 (pid %d) killed by signal SIGKILL\n", r.pids[2]), r.stderr)
@@ -306,7 +331,7 @@ func TestKillGraceEscalates(t *testing.T) {
 
 func TestContextCancel(t *testing.T) {
 	o := launcher.Options{N: 3}
-	pidDir := setup(t, &o, "-sleep", "30s", "-touch-segment")
+	pidDir := setup(t, &o, "-gshmem", "-sleep", "30s")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	done := make(chan result, 1)
@@ -320,8 +345,6 @@ func TestContextCancel(t *testing.T) {
 		<-done // never leave Run running: its PEs would outlive the test
 	})
 	waitPids(t, pidDir, o.N)
-	m, _ := filepath.Glob(filepath.Join(o.ShmDir, config.SegmentPrefix+"*"))
-	require.Len(t, m, 3, "every PE created its segment before the cancel")
 
 	cancel()
 	stopped := time.Now()

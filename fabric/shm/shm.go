@@ -1,25 +1,37 @@
 // Package shm connects the PEs of one node, one process each, through
-// shared memory: every PE creates one segment in a tmpfs directory
-// (/dev/shm), every peer maps it, and puts, gets and atomics are direct loads
-// and stores on the shared mapping. Waits sleep on a cross-process futex.
+// shared memory: every PE has one segment, every peer maps it, and puts,
+// gets and atomics are direct loads and stores on the shared mapping. Waits
+// sleep on a cross-process futex.
 //
-// Segment life cycle: PE i creates <dir>/gshmem-<job>-<i> (O_EXCL, mode 0600,
-// the job id is unguessable), reserves its pages with fallocate (a full tmpfs
-// is an error here, not a SIGBUS later), maps it (its region on a
-// fabric.RegionAlign boundary, as every peer maps it too), pre-faults it and
-// marks its header ready. It then maps every peer's segment. Once every PE has mapped
-// every segment (a counter in PE 0's header), each PE unlinks its own file:
-// from then on the memory lives only as long as some PE maps it, and nothing
-// is left in the directory whatever way the processes end. The launcher
-// removes files of a job that died before that point.
+// A segment is one of two things:
+//
+//   - For PEs started by a launcher (gpurun; Options.SegmentFD): an unnamed
+//     memory file the launcher made for each PE (NewSegmentFiles) and gave
+//     every PE as an inherited descriptor. Nothing has a name: no other user
+//     can reach, squat or replace a segment, and nothing is left behind
+//     however the launcher and the PEs end.
+//   - For PEs that start on their own (Options.Dir, GSHMEM_SHM_DIR): the
+//     file <dir>/gshmem-<job>-<i>, which PE i creates (O_EXCL|O_NOFOLLOW,
+//     mode 0600) and its peers open (O_NOFOLLOW; it must be a regular file
+//     of this user). Once every PE has mapped every segment (a counter in
+//     PE 0's header), each PE unlinks its own file: from then on the memory
+//     lives only as long as some PE maps it. A PE killed before that leaves
+//     its file behind. In a directory other users can write (/dev/shm) a
+//     user who learns the job id can create a PE's name first: the job then
+//     fails to start, with an error that says so (it never uses a file or a
+//     link not its own). Give such jobs a directory of their own.
+//
+// Either way PE i sizes its segment, reserves its pages with fallocate (a
+// full tmpfs or memory is an error at start-up, not a SIGBUS later), maps it
+// (the region on a fabric.RegionAlign boundary, as every peer maps it),
+// pre-faults it and marks its header ready; then it maps every peer's
+// segment and waits until every PE has done the same.
 package shm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -37,10 +49,15 @@ type Options struct {
 	Job         string        // job id (config.ValidJob)
 	PE, NPEs    int           // this PE and the job size
 	Size        uintptr       // symmetric region bytes per PE
-	Dir         string        // tmpfs directory; config.DefaultShmDir when empty
+	Dir         string        // tmpfs directory of named segments; config.DefaultShmDir when empty
 	Prefault    bool          // populate the mappings at start-up
 	BootTimeout time.Duration // how long to wait for peers; 30 s when zero
 	LocalSize   int           // PEs sharing this node's cores (spin tuning); NPEs when 0
+	// SegmentFD, when positive, is the first of NPEs descriptors this
+	// process inherited from its launcher (see NewSegmentFiles), PE i's
+	// segment at SegmentFD+i; Dir is then unused. Open closes them all
+	// before it returns, whatever the outcome.
+	SegmentFD int
 }
 
 // Fabric is one PE's view of a shm job.
@@ -64,8 +81,11 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	if !config.ValidJob(o.Job) {
 		return nil, fmt.Errorf("shm: job id %q: want 8 to 64 letters, digits or '_'", o.Job)
 	}
-	if o.Size == 0 || o.Size%8 != 0 {
+	if o.Size == 0 || o.Size%8 != 0 || o.Size > 1<<62 {
 		return nil, fmt.Errorf("shm: symmetric size %d: want a positive multiple of 8", o.Size)
+	}
+	if o.SegmentFD < 0 || o.SegmentFD > 0 && o.SegmentFD < 3 {
+		return nil, fmt.Errorf("shm: segment descriptors from %d: want 0 (none) or at least 3", o.SegmentFD)
 	}
 	if o.Dir == "" {
 		o.Dir = config.DefaultShmDir
@@ -84,23 +104,18 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		fab.pidfds[i] = -1
 	}
 	f = fab
-	total := fabric.HeaderSize + int(o.Size)
-	own := filepath.Join(o.Dir, config.SegmentName(o.Job, o.PE))
-	created := false // ours to remove on failure; never someone else's file
+	st := &segments{o: o, total: fabric.HeaderSize + int(o.Size)}
 	defer func() {
+		st.finish()
 		if err != nil { // the returns below set f to nil: clean up through fab
-			if created {
-				os.Remove(own)
-			}
 			fab.release()
 		}
 	}()
 
-	seg, err := create(own, total, o.Prefault)
+	seg, err := st.create()
 	if err != nil {
 		return nil, fmt.Errorf("shm: PE %d: %w", o.PE, err)
 	}
-	created = true
 	f.segs[o.PE] = seg
 	fabric.InitHeader(seg, o.PE, o.NPEs, os.Getpid())
 	f.pids[o.PE] = os.Getpid()
@@ -109,8 +124,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		if pe == o.PE {
 			continue
 		}
-		path := filepath.Join(o.Dir, config.SegmentName(o.Job, pe))
-		s, pid, err := attach(ctx, path, pe, o, total)
+		s, pid, err := attach(ctx, st, pe)
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +151,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	}
 	f.Mapped = m
 
-	// Start-up barrier on PE 0's Boot word, then unlink: every peer maps us.
+	// Start-up barrier on PE 0's Boot word; then every peer maps us.
 	boot := &m.Header(0).Boot
 	atomic.AddUint32(boot, 1)
 	futex.Wake(boot, 1<<30)
@@ -154,89 +168,65 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		}
 		futex.Wait(boot, v, time.Millisecond)
 	}
-	if err := os.Remove(own); err != nil {
-		return nil, fmt.Errorf("shm: unlink %s: %w", own, err)
+	if err := st.published(); err != nil {
+		return nil, fmt.Errorf("shm: %w", err)
 	}
-	created = false
 	return f, nil
 }
 
-// create makes, sizes and maps this PE's own segment file.
-func create(path string, total int, prefault bool) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		if errors.Is(err, syscall.EEXIST) {
-			return nil, fmt.Errorf("create %s: it already exists (job id reused?): %w", path, err)
-		}
-		return nil, fmt.Errorf("create %s: %w", path, err)
-	}
-	defer syscall.Close(fd)
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(path) // we created it: do not leave it behind
-		}
-	}()
-	if err := syscall.Fallocate(fd, 0, 0, int64(total)); err != nil {
-		if errors.Is(err, syscall.ENOSPC) {
-			return nil, fmt.Errorf("reserve %d bytes in %s: the tmpfs is full (lower %s): %w", total, filepath.Dir(path), config.EnvSymSize, err)
-		}
-		return nil, fmt.Errorf("reserve %d bytes for %s: %w", total, path, err)
-	}
-	b, err := mmap(fd, total, prefault, path)
-	ok = err == nil
-	return b, err
-}
-
 // mmap maps n bytes of fd, the region on a fabric.RegionAlign boundary.
-func mmap(fd, n int, prefault bool, path string) ([]byte, error) {
+func mmap(fd, n int, prefault bool, where string) ([]byte, error) {
 	b, err := fabric.MapSegment(fd, n, prefault)
 	if err != nil {
-		return nil, fmt.Errorf("map %s: %w", path, err)
+		return nil, fmt.Errorf("map %s: %w", where, err)
 	}
 	return b, nil
 }
 
 // attach waits for peer pe's segment to exist and be ready, checks that it
 // matches this job, and maps it.
-func attach(ctx context.Context, path string, pe int, o Options, total int) ([]byte, int, error) {
+func attach(ctx context.Context, st *segments, pe int) ([]byte, int, error) {
 	wait := 100 * time.Microsecond
 	for {
-		seg, pid, ready, err := tryAttach(path, pe, o, total)
+		seg, pid, ready, err := tryAttach(st, pe)
 		if err != nil || ready {
 			return seg, pid, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("shm: PE %d: PE %d did not create its segment %s within %v: %w", o.PE, pe, path, o.BootTimeout, ctx.Err())
+			return nil, 0, fmt.Errorf("shm: PE %d: PE %d did not create its segment %s within %v: %w", st.o.PE, pe, st.where(pe), st.o.BootTimeout, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
 
-func tryAttach(path string, pe int, o Options, total int) (seg []byte, pid int, ready bool, err error) {
-	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		if errors.Is(err, syscall.ENOENT) {
-			return nil, 0, false, nil
+func tryAttach(st *segments, pe int) (seg []byte, pid int, ready bool, err error) {
+	o, where := st.o, st.where(pe)
+	fd, err := st.open(pe)
+	if err != nil || fd < 0 {
+		if err != nil {
+			err = fmt.Errorf("shm: %w", err)
 		}
-		return nil, 0, false, fmt.Errorf("shm: open PE %d's segment %s: %w", pe, path, err)
+		return nil, 0, false, err
 	}
-	defer syscall.Close(fd)
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, 0, false, fmt.Errorf("shm: stat %s: %w", path, err)
+	defer st.done(fd)
+	var s syscall.Stat_t
+	if err := syscall.Fstat(fd, &s); err != nil {
+		return nil, 0, false, fmt.Errorf("shm: stat %s: %w", where, err)
 	}
-	if st.Uid != uint32(os.Getuid()) {
-		return nil, 0, false, fmt.Errorf("shm: %s belongs to uid %d, not to us (uid %d)", path, st.Uid, os.Getuid())
+	if s.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, 0, false, fmt.Errorf("shm: %s is not a regular file (mode %#o)", where, s.Mode)
 	}
-	if st.Size < fabric.HeaderSize {
+	if s.Uid != uint32(os.Getuid()) {
+		return nil, 0, false, fmt.Errorf("shm: %s belongs to uid %d, not to us (uid %d)", where, s.Uid, os.Getuid())
+	}
+	if s.Size < fabric.HeaderSize {
 		return nil, 0, false, nil // still being sized
 	}
 	hdr, err := syscall.Mmap(fd, 0, fabric.HeaderSize, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("shm: map header of %s: %w", path, err)
+		return nil, 0, false, fmt.Errorf("shm: map header of %s: %w", where, err)
 	}
 	h := fabric.HeaderOf(hdr)
 	state := atomic.LoadUint32(&h.State)
@@ -246,7 +236,7 @@ func tryAttach(path string, pe int, o Options, total int) (seg []byte, pid int, 
 		return nil, 0, false, nil
 	}
 	if magic != fabric.Magic {
-		return nil, 0, false, fmt.Errorf("shm: %s is not a gshmem segment (magic %#x)", path, magic)
+		return nil, 0, false, fmt.Errorf("shm: %s is not a gshmem segment (magic %#x)", where, magic)
 	}
 	if npes != o.NPEs {
 		return nil, 0, false, fmt.Errorf("shm: PE %d was started with %d PEs, PE %d with %d", pe, npes, o.PE, o.NPEs)
@@ -254,10 +244,13 @@ func tryAttach(path string, pe int, o Options, total int) (seg []byte, pid int, 
 	if size != o.Size {
 		return nil, 0, false, fmt.Errorf("shm: symmetric size differs: PE %d has %d bytes, PE %d has %d (set %s alike on every PE)", pe, size, o.PE, o.Size, config.EnvSymSize)
 	}
-	if st.Size != int64(total) {
-		return nil, 0, false, fmt.Errorf("shm: %s is %d bytes, want %d", path, st.Size, total)
+	if s.Size != int64(st.total) {
+		return nil, 0, false, fmt.Errorf("shm: %s is %d bytes, want %d", where, s.Size, st.total)
 	}
-	seg, err = mmap(fd, total, o.Prefault, path)
+	if err := st.sealed(fd, pe); err != nil {
+		return nil, 0, false, fmt.Errorf("shm: %w", err)
+	}
+	seg, err = mmap(fd, st.total, o.Prefault, where)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("shm: %w", err)
 	}

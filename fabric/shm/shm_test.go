@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -758,4 +759,185 @@ func TestPeerProcessFinalizesOthersRemain(t *testing.T) {
 	defer cancel()
 	assert.ErrorIs(t, fs[0].Wait(ctx, never, 0, 8), context.DeadlineExceeded)
 	assertEmpty(t, dir)
+}
+
+// A peer's name that is a symbolic link is never followed, whatever it
+// points to (here a ready segment of the right PE of this job: followed, it
+// would be attached and the job would wait for a PE that never comes).
+func TestOpenPeerSymlinkNotFollowed(t *testing.T) {
+	dir := shmDir(t)
+	job := jobID()
+	name := fakeSegment(t, dir, job, 1, 2, 4096, os.Getpid())
+	aside := filepath.Join(dir, "elsewhere")
+	require.NoError(t, os.Rename(name, aside))
+	require.NoError(t, os.Symlink(aside, name))
+	start := time.Now()
+	err := openFail(t, context.Background(), shm.Options{Job: job, PE: 0, NPEs: 2, Size: 4096, Dir: dir, BootTimeout: 2 * time.Second})
+	assert.Contains(t, err.Error(), "symbolic link")
+	assert.Contains(t, err.Error(), name)
+	assert.Less(t, time.Since(start), time.Second, "a planted link must fail the start at once")
+	require.NoError(t, os.Remove(name))
+	require.NoError(t, os.Remove(aside))
+	assertEmpty(t, dir)
+}
+
+// A PE's own name planted as a symbolic link is not followed either.
+func TestOpenOwnSymlinkNotFollowed(t *testing.T) {
+	dir := shmDir(t)
+	job := jobID()
+	target := filepath.Join(dir, "target")
+	name := filepath.Join(dir, config.SegmentName(job, 0))
+	require.NoError(t, os.Symlink(target, name))
+	err := openFail(t, context.Background(), shm.Options{Job: job, PE: 0, NPEs: 1, Size: 4096, Dir: dir})
+	assert.ErrorIs(t, err, syscall.EEXIST)
+	assert.NoFileExists(t, target, "the link was followed")
+	require.NoError(t, os.Remove(name))
+	assertEmpty(t, dir)
+}
+
+// --- segments inherited from a launcher ----------------------------------
+
+// inherit gives this process a copy of files at descriptors first,
+// first+1, ... (as a launcher's child inherits them) and returns first;
+// cleanup closes what Open left open.
+func inherit(t *testing.T, first int, files []*os.File) int {
+	t.Helper()
+	for i, f := range files {
+		require.NoError(t, syscall.Dup3(int(f.Fd()), first+i, syscall.O_CLOEXEC))
+	}
+	t.Cleanup(func() {
+		for i := range files {
+			syscall.Close(first + i)
+		}
+	})
+	return first
+}
+
+func isOpen(fd int) bool {
+	_, err := fcntlGetfd(fd)
+	return err == nil
+}
+
+func fcntlGetfd(fd int) (int, error) {
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
+}
+
+// newSegmentFiles is shm.NewSegmentFiles, closed at cleanup.
+func newSegmentFiles(t *testing.T, job string, n int) []*os.File {
+	t.Helper()
+	files, err := shm.NewSegmentFiles(job, n)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for _, f := range files {
+			f.Close()
+		}
+	})
+	return files
+}
+
+// A job over memory files: every PE (here goroutines, each with its own
+// copy of the descriptors, as processes would have) opens from them, the
+// directory is never used, and Open closes the descriptors it was given.
+func TestOpenInherited(t *testing.T) {
+	const n, size = 3, 1 << 20
+	dir := shmDir(t)
+	job := jobID()
+	files := newSegmentFiles(t, job, n)
+	for _, f := range files {
+		assert.Equal(t, "memfd:"+config.SegmentName(job, slices.Index(files, f)), f.Name())
+	}
+	fs := make([]*shm.Fabric, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for pe := range n {
+		first := inherit(t, 1000+100*pe, files)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fs[pe], errs[pe] = shm.Open(context.Background(), shm.Options{Job: job, PE: pe, NPEs: n, Size: size, Dir: dir, Prefault: true, SegmentFD: first, BootTimeout: 10 * time.Second})
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for _, f := range fs {
+			if f != nil {
+				f.Close(true)
+			}
+		}
+	})
+	require.NoError(t, errors.Join(errs...))
+	for pe := range n {
+		for i := range n {
+			assert.False(t, isOpen(1000+100*pe+i), "PE %d left descriptor %d open", pe, 1000+100*pe+i)
+		}
+	}
+	assertEmpty(t, dir)
+
+	r0, r2 := fs[0].Region(1), fs[2].Region(1)
+	r0[12345] = 7
+	assert.Equal(t, byte(7), r2[12345], "PE 1's segment is one memory, mapped twice")
+	for pe, f := range fs {
+		for q := range n {
+			assert.Zero(t, uintptr(unsafe.Pointer(&f.Region(q)[0]))%fabric.RegionAlign, "PE %d's mapping of PE %d's region", pe, q)
+		}
+	}
+	// The size is sealed: no PE can shrink a segment under the others.
+	err := syscall.Ftruncate(int(files[1].Fd()), 0)
+	assert.ErrorIs(t, err, syscall.EPERM)
+}
+
+func TestOpenInheritedErrors(t *testing.T) {
+	dir := shmDir(t)
+	t.Run("not inherited", func(t *testing.T) {
+		err := openFail(t, context.Background(), shm.Options{Job: jobID(), PE: 0, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: 1500})
+		assert.ErrorContains(t, err, "descriptor 1500 (GSHMEM_SEGMENT_FDS=1500), PE 0's segment, is not open (start PEs with gpurun)")
+	})
+	t.Run("something else", func(t *testing.T) {
+		// Whatever else has those numbers is neither used nor closed.
+		other, err := os.CreateTemp(t.TempDir(), "other")
+		require.NoError(t, err)
+		defer other.Close()
+		first := inherit(t, 1600, []*os.File{other, other})
+		err = openFail(t, context.Background(), shm.Options{Job: jobID(), PE: 1, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: first})
+		assert.ErrorContains(t, err, "descriptor 1601 (GSHMEM_SEGMENT_FDS=1600) is \""+other.Name()+"\", not PE 1's segment")
+		assert.True(t, isOpen(first) && isOpen(first+1), "Open closed descriptors that were not its segments")
+	})
+	t.Run("another job's", func(t *testing.T) {
+		first := inherit(t, 1700, newSegmentFiles(t, jobID(), 2))
+		err := openFail(t, context.Background(), shm.Options{Job: jobID(), PE: 0, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: first})
+		assert.ErrorContains(t, err, "not PE 0's segment")
+	})
+	t.Run("started twice", func(t *testing.T) {
+		job := jobID()
+		files := newSegmentFiles(t, job, 2)
+		require.NoError(t, files[0].Truncate(fabric.HeaderSize+4096))
+		first := inherit(t, 1800, files)
+		err := openFail(t, context.Background(), shm.Options{Job: job, PE: 0, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: first})
+		assert.ErrorContains(t, err, "already holds 8192 bytes: was PE 0 started twice?")
+	})
+	t.Run("peer not sealed", func(t *testing.T) {
+		job := jobID()
+		files := newSegmentFiles(t, job, 2)
+		// PE 1's file made ready by hand, without the seals a PE adds.
+		require.NoError(t, files[1].Truncate(fabric.HeaderSize+4096))
+		seg, err := syscall.Mmap(int(files[1].Fd()), 0, fabric.HeaderSize+4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+		require.NoError(t, err)
+		fabric.InitHeader(seg, 1, 2, os.Getpid())
+		require.NoError(t, syscall.Munmap(seg))
+		first := inherit(t, 1900, files)
+		err = openFail(t, context.Background(), shm.Options{Job: job, PE: 0, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: first, BootTimeout: 2 * time.Second})
+		assert.ErrorContains(t, err, "is ready but its size is not sealed")
+	})
+	assertEmpty(t, dir)
+}
+
+func TestNewSegmentFilesBadArgs(t *testing.T) {
+	_, err := shm.NewSegmentFiles("no", 2)
+	assert.ErrorContains(t, err, `job id "no"`)
+	_, err = shm.NewSegmentFiles(jobID(), 0)
+	assert.ErrorContains(t, err, "0 PEs")
 }

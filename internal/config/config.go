@@ -24,6 +24,7 @@ const (
 	EnvBootTimeout   = "GSHMEM_BOOT_TIMEOUT"
 	EnvPrefault      = "GSHMEM_PREFAULT"
 	EnvShmDir        = "GSHMEM_SHM_DIR"
+	EnvSegmentFDs    = "GSHMEM_SEGMENT_FDS"
 	EnvCollPushMax   = "GSHMEM_COLL_PUSH_MAX"
 	EnvDevice        = "GSHMEM_DEVICE"
 	EnvDevSymSize    = "GSHMEM_DEVICE_SYMMETRIC_SIZE"
@@ -65,14 +66,15 @@ var Vars = []Var{
 	{EnvNPES, strconv.Itoa(DefaultNPES), "number of PEs; in-process runs start this many, gpurun sets it for its children"},
 	{EnvPE, "", "this process's PE number (set by gpurun)"},
 	{EnvTransport, TransportInproc, "transport: inproc (PEs as goroutines) or shm (one process per PE, set by gpurun)"},
-	{EnvJob, "", "job id naming the shared-memory segments (set by gpurun; unguessable)"},
+	{EnvJob, "", "job id (set by gpurun; unguessable): names the job's shared-memory segments"},
 	{EnvSymSize, "128m", "bytes of symmetric heap per PE (k, m, g suffixes)"},
 	{EnvSymSizeCompat, "", "OpenSHMEM spelling of " + EnvSymSize + "; used when that is unset"},
 	{EnvLocalRank, "", "rank of this PE among the PEs on its node (set by gpurun)"},
 	{EnvLocalSize, "", "number of PEs on this node (set by gpurun)"},
 	{EnvBootTimeout, DefaultBootTimeout.String(), "how long a PE waits for its peers to appear at start-up"},
 	{EnvPrefault, "1", "pre-fault shared-memory segments at start-up (0 to skip)"},
-	{EnvShmDir, DefaultShmDir, "directory (tmpfs) holding the shared-memory segments"},
+	{EnvShmDir, DefaultShmDir, "directory (tmpfs) where PEs not started by gpurun create their shared-memory segments; unused under gpurun"},
+	{EnvSegmentFDs, "", "set by gpurun: the first of " + EnvNPES + " inherited descriptors holding the job's segments (unnamed memory files), PE i's at this number + i"},
 	{EnvCollPushMax, "2048", "largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)"},
 	{EnvDevice, "", "GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)"},
 	{EnvDevSymSize, "64m", "bytes of device symmetric heap per PE (in host memory on the CPU fallback)"},
@@ -93,6 +95,10 @@ type Config struct {
 	BootTimeout time.Duration
 	Prefault    bool
 	ShmDir      string
+	// SegmentFD is GSHMEM_SEGMENT_FDS: the first of NPES inherited
+	// descriptors holding the job's segments; 0 when unset (each PE then
+	// creates its segment in ShmDir).
+	SegmentFD   int
 	CollPushMax uintptr // 0: the runtime's default
 	// Device is GSHMEM_DEVICE: "" (pick by local rank), "cpu", or an
 	// ordinal.
@@ -171,6 +177,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if v := getenv(EnvShmDir); v != "" {
 		c.ShmDir = v
 	}
+	if c.SegmentFD, err = intVar(getenv, EnvSegmentFDs, 0, 3); err != nil {
+		return c, err
+	}
 	if v := getenv(EnvCollPushMax); v != "" {
 		n, err := ParseSize(v)
 		if err != nil || n > 16<<10 {
@@ -213,6 +222,8 @@ func Load(getenv func(string) string) (Config, error) {
 		if !ValidJob(c.Job) {
 			return c, fmt.Errorf("config: %s=%q: want 8 to 64 letters, digits or '_'", EnvJob, c.Job)
 		}
+	} else if c.SegmentFD != 0 {
+		return c, fmt.Errorf("config: %s=%d is for PEs of a %s job (started by gpurun), not %s=%s", EnvSegmentFDs, c.SegmentFD, TransportShm, EnvTransport, c.Transport)
 	}
 	return c, nil
 }

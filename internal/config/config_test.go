@@ -127,6 +127,11 @@ func TestLoadValues(t *testing.T) {
 		{"prefault false", map[string]string{config.EnvPrefault: "false"}, func(t *testing.T, c config.Config) { assert.False(t, c.Prefault) }},
 		{"prefault 1", map[string]string{config.EnvPrefault: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Prefault) }},
 		{"shm dir", map[string]string{config.EnvShmDir: "/tmp/x"}, func(t *testing.T, c config.Config) { assert.Equal(t, "/tmp/x", c.ShmDir) }},
+		{"segment fds", func() map[string]string {
+			m := shmEnv()
+			m[config.EnvSegmentFDs] = "3"
+			return m
+		}(), func(t *testing.T, c config.Config) { assert.Equal(t, 3, c.SegmentFD) }},
 		{"coll push max", map[string]string{config.EnvCollPushMax: "4k"}, func(t *testing.T, c config.Config) { assert.Equal(t, uintptr(4096), c.CollPushMax) }},
 		{"coll push max limit", map[string]string{config.EnvCollPushMax: "16k"}, func(t *testing.T, c config.Config) { assert.Equal(t, uintptr(16<<10), c.CollPushMax) }},
 		{"explicit inproc", map[string]string{config.EnvTransport: "inproc"}, func(t *testing.T, c config.Config) {
@@ -193,6 +198,9 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"job too short", map[string]string{config.EnvJob: "abc", config.EnvPE: "0"}, []string{`GSHMEM_JOB="abc"`}},
 		{"job path", map[string]string{config.EnvJob: "../../etc/passwd", config.EnvPE: "0"}, []string{`GSHMEM_JOB="../../etc/passwd"`}},
 		{"job dash", map[string]string{config.EnvJob: "abcd-efgh", config.EnvPE: "0"}, []string{`GSHMEM_JOB="abcd-efgh"`}},
+		{"segment fds stdio", map[string]string{config.EnvJob: "job_0123abcd", config.EnvPE: "0", config.EnvSegmentFDs: "2"}, []string{`GSHMEM_SEGMENT_FDS="2"`, ">= 3"}},
+		{"segment fds word", map[string]string{config.EnvJob: "job_0123abcd", config.EnvPE: "0", config.EnvSegmentFDs: "x"}, []string{`GSHMEM_SEGMENT_FDS="x"`}},
+		{"segment fds in-process", map[string]string{config.EnvSegmentFDs: "3"}, []string{"GSHMEM_SEGMENT_FDS=3", "GSHMEM_TRANSPORT=inproc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := config.Load(env(tc.env))
@@ -346,7 +354,7 @@ func TestVars(t *testing.T) {
 	for _, name := range []string{
 		config.EnvNPES, config.EnvPE, config.EnvTransport, config.EnvJob, config.EnvSymSize,
 		config.EnvSymSizeCompat, config.EnvLocalRank, config.EnvLocalSize, config.EnvBootTimeout,
-		config.EnvPrefault, config.EnvShmDir,
+		config.EnvPrefault, config.EnvShmDir, config.EnvSegmentFDs,
 	} {
 		assert.True(t, names[name], "%s is missing from Vars", name)
 	}

@@ -1,10 +1,12 @@
 // Command peprog is the PE program of the launcher tests. Its flags pick
-// what it does, in this order: create its segment file, record its pid and
-// wait for its peers', print its environment, print lines, then exit,
-// kill itself or sleep.
+// what it does, in this order: join the job as a gshmem PE (through a
+// barrier, then finalize), record its pid and wait for its peers', print its
+// environment and the segments it inherited, print lines, then exit, kill
+// itself or sleep.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -16,13 +18,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/internal/config"
 )
 
 func main() {
 	pidDir := flag.String("pid-dir", "", "write <dir>/<pe>.pid, then wait (5s at most) for every PE's")
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
-	touch := flag.Bool("touch-segment", false, "create this PE's segment file in $GSHMEM_SHM_DIR")
+	join := flag.Bool("gshmem", false, "join the job as a gshmem PE, pass a barrier and finalize")
 	printEnv := flag.Bool("print-env", false, "print one line describing the environment")
 	lines := flag.Int("lines", 0, "print this many numbered lines, each in two writes")
 	stderrLine := flag.Bool("stderr-line", false, "print one line to stderr")
@@ -38,9 +41,8 @@ func main() {
 	if *ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
 	}
-	if *touch {
-		name := filepath.Join(os.Getenv(config.EnvShmDir), config.SegmentName(os.Getenv(config.EnvJob), pe))
-		if err := os.WriteFile(name, []byte("segment"), 0o600); err != nil {
+	if *join {
+		if err := joinJob(); err != nil {
 			fail(err)
 		}
 	}
@@ -51,9 +53,20 @@ func main() {
 	if *printEnv {
 		var b strings.Builder
 		for _, k := range []string{config.EnvPE, config.EnvNPES, config.EnvTransport, config.EnvJob,
-			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, config.EnvDevice, "GOMAXPROCS", "PEPROG_MARK"} {
+			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, config.EnvSegmentFDs, config.EnvDevice, "GOMAXPROCS", "PEPROG_MARK"} {
 			fmt.Fprintf(&b, "%s=%s ", k, os.Getenv(k))
 		}
+		// What descriptors GSHMEM_SEGMENT_FDS on are, one per PE.
+		first, _ := strconv.Atoi(os.Getenv(config.EnvSegmentFDs))
+		var segs []string
+		for i := range npes {
+			link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", first+i))
+			if err != nil {
+				link = "none"
+			}
+			segs = append(segs, strings.TrimSuffix(link, " (deleted)"))
+		}
+		fmt.Fprintf(&b, "segments=%s ", strings.Join(segs, ","))
 		fmt.Printf("%sruntime.GOMAXPROCS=%d\n", b.String(), runtime.GOMAXPROCS(0))
 	}
 	payload := strings.Repeat("x", 150)
@@ -78,6 +91,20 @@ func main() {
 		time.Sleep(time.Minute)
 	}
 	time.Sleep(*sleep)
+}
+
+func joinJob() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pe, err := gshmem.Init(ctx)
+	if err != nil {
+		return err
+	}
+	if err := pe.BarrierAll(ctx); err != nil {
+		pe.Abort()
+		return err
+	}
+	return gshmem.Finalize(ctx, pe)
 }
 
 func writePid(dir string, pe int) {

@@ -1,0 +1,3 @@
+package shm
+
+const sysMemfdCreate = 319 // memfd_create(2) on linux/amd64

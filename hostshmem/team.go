@@ -238,7 +238,7 @@ func (t *Team) lock(op string) error {
 		t.mu.Unlock()
 		return fmt.Errorf("gshmem: %s: %w: %v was destroyed", op, ErrTeam, t)
 	}
-	if len(t.p.regions) == 0 {
+	if t.p.closed() {
 		t.mu.Unlock()
 		return errFinalized(op)
 	}

@@ -98,9 +98,17 @@ func (t *Team) slotOff(par, from int) uintptr {
 	return t.block + tbExchange + 2*n*lineSize + (uintptr(par)*n+uintptr(from))*(lineSize+t.pushMax)
 }
 
+// MaxPEs is the largest job a PE can be part of: a team's block grows with
+// its members (two lines each for team creation), and the three predefined
+// teams must fit the team pool.
+const MaxPEs = (maxBlock - tbExchange) / (2 * lineSize)
+
 // initTeams sets up the pool and the predefined teams. Every PE does the
 // same, so the blocks agree without communication.
 func (p *PE) initTeams() error {
+	if p.n > MaxPEs {
+		return fmt.Errorf("gshmem: a job of %d PEs: %w: at most %d (hostshmem.MaxPEs)", p.n, ErrInvalidArg, MaxPEs)
+	}
 	p.teams.free = ^uint64(0)
 	w, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
 	if err != nil {

@@ -56,7 +56,9 @@ type Options struct {
 // this process, on its one PE. After fn returns nil, Run finalizes the PE
 // (a barrier with every other PE). If fn returns an error or panics on some
 // PE, that PE leaves the job: peers waiting on it fail with an error naming
-// it, and Run returns the errors, each naming its PE.
+// it, and Run returns the errors, each naming its PE. A job that cannot
+// start (more PEs than hostshmem.MaxPEs; in-process, more than the memory available
+// holds) fails at once with an error matching ErrJobTooLarge.
 func Run(fn func(pe *PE) error) error {
 	return RunWith(context.Background(), Options{}, fn)
 }
@@ -82,6 +84,13 @@ func RunWith(ctx context.Context, o Options, fn func(pe *PE) error) error {
 			return fmt.Errorf("PE %d: %w", pe.MyPE(), err)
 		}
 		return pe.Finalize(ctx)
+	}
+	what := fmt.Sprintf("%s=%d", config.EnvNPES, cfg.NPES)
+	if o.NPEs > 0 {
+		what = fmt.Sprintf("Options.NPEs=%d", o.NPEs)
+	}
+	if err := checkInproc(cfg.NPES, what); err != nil {
+		return err
 	}
 	return runInproc(ctx, cfg, plan, o.RMAOnly, fn)
 }
@@ -224,6 +233,9 @@ func Init(ctx context.Context) (*PE, error) {
 func Finalize(ctx context.Context, pe *PE) error { return pe.Finalize(ctx) }
 
 func join(ctx context.Context, cfg config.Config, plan *device.Plan) (*PE, error) {
+	if err := checkNPEs(cfg.NPES, fmt.Sprintf("%s=%d", config.EnvNPES, cfg.NPES)); err != nil {
+		return nil, err
+	}
 	f, err := shm.Open(ctx, shm.Options{
 		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPES, Size: regionSize(cfg, plan),
 		Dir: cfg.ShmDir, Prefault: cfg.Prefault, BootTimeout: cfg.BootTimeout, LocalSize: cfg.LocalSize,

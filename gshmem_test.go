@@ -2,6 +2,7 @@ package gshmem_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/hostshmem"
 )
 
 func noEnv(string) string { return "" }
@@ -37,4 +39,24 @@ func TestBarrierAfterPeersFinalized(t *testing.T) {
 	assert.Contains(t, err.Error(), "PE 0: ")
 	assert.Contains(t, err.Error(), "no peer is left")
 	assert.Less(t, second, 2*time.Second)
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// A job that can never initialise fails at once, naming what was asked.
+func TestTooManyPEsFailsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		o    gshmem.Options
+		want string
+	}{
+		{gshmem.Options{Getenv: env(map[string]string{"GSHMEM_NPES": "100000"})}, "GSHMEM_NPES=100000"},
+		{gshmem.Options{NPEs: hostshmem.MaxPEs + 1, Getenv: noEnv}, fmt.Sprintf("Options.NPEs=%d", hostshmem.MaxPEs+1)},
+	} {
+		start := time.Now()
+		err := gshmem.RunWith(context.Background(), tc.o, func(*gshmem.PE) error { return nil })
+		require.Error(t, err, tc.want)
+		assert.Contains(t, err.Error(), tc.want)
+		assert.Contains(t, err.Error(), "a job has at most")
+		assert.Less(t, time.Since(start), time.Second, "%s: refuse before mapping anything", tc.want)
+	}
 }

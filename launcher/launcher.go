@@ -42,6 +42,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/internal/config"
 )
@@ -54,6 +55,9 @@ const (
 	// firstSegmentFD is the descriptor of PE 0's segment in every PE:
 	// exec.Cmd.ExtraFiles starts after stdin, stdout and stderr.
 	firstSegmentFD = 3
+	// reservedFiles are the files the launcher holds besides its PEs' (its
+	// standard files, the Go runtime's, the build's).
+	reservedFiles = 32
 	// DefaultKillGrace is Options.KillGrace when left zero.
 	DefaultKillGrace = 2 * time.Second
 	// drainTimeout bounds how long Run waits, after the last PE is reaped,
@@ -98,6 +102,9 @@ type Options struct {
 	// CUDA driver). When it is positive and Env does not set
 	// GSHMEM_DEVICE, PE i gets GSHMEM_DEVICE=i mod GPUs.
 	GPUs int
+	// NFrom says how the user gave N, for errors about it (gpurun: "-n 8"
+	// or "GSHMEM_NPES=8"); empty means "N=<N>".
+	NFrom string
 }
 
 // withDefaults checks o and fills in its defaults.
@@ -119,6 +126,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Env == nil {
 		o.Env = os.Environ()
+	}
+	if o.NFrom == "" {
+		o.NFrom = "N=" + strconv.Itoa(o.N)
 	}
 	return o, nil
 }
@@ -152,10 +162,16 @@ func (o Options) withDefaults() (Options, error) {
 // when all exit 0; it is what gpurun exits with. err is non-nil when the job
 // could not be started (bad Options, Program not found or not built, fork
 // failure) or when ctx stopped it; then code is non-zero too. A failing PE
-// is reported by code alone.
+// is reported by code alone. A job this machine cannot hold (more PEs than
+// hostshmem.MaxPEs, more memory than there is, more files than the launcher
+// may open) is refused before anything is built or started, with an error
+// matching gshmem.ErrJobTooLarge that names o.NFrom.
 func Run(ctx context.Context, o Options) (code int, err error) {
 	o, err = o.withDefaults()
 	if err != nil {
+		return 1, err
+	}
+	if err := o.check(); err != nil {
 		return 1, err
 	}
 	prog, removeBuild, err := resolveProgram(ctx, o.Program)
@@ -188,6 +204,32 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	}
 	j.closeSegments() // every PE holds its own copies
 	return j.wait(ctx, sigs)
+}
+
+// check fails when the job cannot start on this machine (see
+// gshmem.CheckJob), or when the launcher cannot hold its files: a segment
+// and the read ends of two output pipes per PE.
+func (o Options) check() error {
+	// The PEs' configuration, less what Run sets for each.
+	getenv := func(k string) string {
+		switch k {
+		case config.EnvNPES, config.EnvPE, config.EnvTransport, config.EnvJob, config.EnvLocalRank,
+			config.EnvLocalSize, config.EnvSegmentFDs, config.EnvShmDir:
+			return ""
+		}
+		return lookupEnv(o.Env, k)
+	}
+	if err := gshmem.CheckJob(o.N, getenv, o.GPUs, o.NFrom); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		if need := uint64(3*o.N + reservedFiles); need > lim.Cur {
+			return fmt.Errorf("launcher: %s: the launcher needs %d open files (a segment and two output pipes per PE), but its limit is %d (RLIMIT_NOFILE, ulimit -n): %w",
+				o.NFrom, need, lim.Cur, gshmem.ErrJobTooLarge)
+		}
+	}
+	return nil
 }
 
 // newJobID returns 32 random hex digits.

@@ -538,3 +538,52 @@ func TestLongLineCut(t *testing.T) {
 	want := "PE 0: " + strings.Repeat("x", 64<<10) + "\nPE 0: " + strings.Repeat("x", 100000-64<<10) + "\n"
 	assert.True(t, stdout.String() == want, "got %d bytes, %d lines", stdout.Len(), strings.Count(stdout.String(), "\n"))
 }
+
+// A job the machine cannot hold is refused before anything is built or
+// started, with an error that says why.
+func TestJobTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    launcher.Options
+		want []string
+	}{
+		{"PEs", launcher.Options{N: 100000}, []string{"launcher: gshmem: N=100000: a job has at most"}},
+		{"named", launcher.Options{N: 5000, NFrom: "-n 5000"}, []string{"-n 5000: a job has at most"}},
+		{"memory", launcher.Options{N: 3, Env: append(smallEnv(), config.EnvSymSize+"=64t")},
+			[]string{"N=3: 3 PEs need about ", " TiB of memory, but", "is available", "per PE a 64.0 TiB segment", "GSHMEM_SYMMETRIC_SIZE=64.0 TiB"}},
+		{"bad variable", launcher.Options{N: 2, Env: append(smallEnv(), config.EnvSymSize+"=lots")}, []string{`GSHMEM_SYMMETRIC_SIZE="lots"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pidDir := setup(t, &tc.o)
+			start := time.Now()
+			code, err := launcher.Run(context.Background(), tc.o)
+			require.Error(t, err)
+			assert.Equal(t, 1, code)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Less(t, time.Since(start), 2*time.Second)
+			entries, _ := os.ReadDir(pidDir)
+			assert.Empty(t, entries, "no PE starts")
+		})
+	}
+}
+
+// A job whose files the launcher may not hold is refused before it starts:
+// a PE costs the launcher a segment and two pipes.
+func TestJobTooLargeForOpenFiles(t *testing.T) {
+	var lim syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	low := lim
+	low.Cur = 100
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
+	defer func() { require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)) }()
+	o := launcher.Options{N: 40}
+	pidDir := setup(t, &o)
+	code, err := launcher.Run(context.Background(), o)
+	require.Error(t, err)
+	assert.Equal(t, 1, code)
+	assert.ErrorContains(t, err, "N=40: the launcher needs 152 open files (a segment and two output pipes per PE), but its limit is 100 (RLIMIT_NOFILE, ulimit -n)")
+	entries, _ := os.ReadDir(pidDir)
+	assert.Empty(t, entries, "no PE starts")
+}

@@ -85,6 +85,7 @@ are passed to it.
 	}
 	nSet := false
 	fs.Visit(func(f *flag.Flag) { nSet = nSet || f.Name == "n" })
+	nFrom := fmt.Sprintf("-n %d", *n)
 	if !nSet {
 		v, err := defaultNPES(os.Getenv(config.EnvNPES))
 		if err != nil {
@@ -93,6 +94,10 @@ are passed to it.
 			return 2
 		}
 		*n = v
+		nFrom = fmt.Sprintf("%s=%d", config.EnvNPES, v)
+		if os.Getenv(config.EnvNPES) == "" {
+			nFrom = fmt.Sprintf("-n %d (the number of CPUs; no -n given)", v)
+		}
 	}
 	if *n < 1 {
 		fmt.Fprintf(stderr, "gpurun: -n %d: want at least 1 PE\n", *n)
@@ -115,6 +120,7 @@ are passed to it.
 		Stdout:    stdout,
 		Stderr:    stderr,
 		KillGrace: *grace,
+		NFrom:     nFrom,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, err) // "launcher: ..."

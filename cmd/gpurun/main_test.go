@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,4 +94,32 @@ func TestBench(t *testing.T) {
 	}
 	assert.NotContains(t, table, "128KiB", "-max-size was not honoured")
 	assert.Contains(t, table, "memmove")
+}
+
+// A job too large for the machine is refused at once, before any process
+// starts, naming the flag or variable that asked for it.
+func TestJobTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{nil, []string{"-n", "100000", "true"}, []string{"-n 100000", "a job has at most"}},
+		{map[string]string{config.EnvNPES: "100000"}, []string{"true"}, []string{"GSHMEM_NPES=100000", "a job has at most"}},
+		// 64 TiB per PE: more than any machine holds.
+		{map[string]string{config.EnvSymSize: "64t"}, []string{"-n", "2", "true"}, []string{"-n 2", "2 PEs need about 128.5 TiB of memory", "available", "GSHMEM_SYMMETRIC_SIZE=64.0 TiB"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			start := time.Now()
+			code, _, stderr := gpurun(t, tc.args...)
+			assert.Equal(t, 1, code)
+			for _, w := range tc.want {
+				assert.Contains(t, stderr, w)
+			}
+			assert.Less(t, time.Since(start), 2*time.Second)
+		})
+	}
 }

@@ -145,9 +145,9 @@ func (s *segments) create() ([]byte, error) {
 	fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, syscall.EEXIST) {
-			return nil, fmt.Errorf("create %s: it already exists (job id reused, or planted by someone who can write %s): %w", path, s.o.Dir, err)
+			return nil, fmt.Errorf("create %s: it already exists (job id reused, or planted by someone who can write %s): %w", path, s.dirVar(), err)
 		}
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return nil, s.dirError("create "+path, err)
 	}
 	defer syscall.Close(fd)
 	s.created = path
@@ -167,10 +167,31 @@ func (s *segments) reserve(fd int) error {
 		return nil
 	case s.inherited() && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.ENOMEM)):
 		return fmt.Errorf("reserve %d bytes of memory for %s: the machine cannot hold the job (lower %s or the number of PEs): %w", s.total, s.where(s.o.PE), config.EnvSymSize, err)
+	case s.inherited():
+		return fmt.Errorf("reserve %d bytes for %s: %w", s.total, s.where(s.o.PE), err)
 	case errors.Is(err, syscall.ENOSPC):
-		return fmt.Errorf("reserve %d bytes in %s: the tmpfs is full (lower %s): %w", s.total, s.o.Dir, config.EnvSymSize, err)
+		return fmt.Errorf("reserve %d bytes in %s: the tmpfs is full (lower %s, or free space there): %w", s.total, s.dirVar(), config.EnvSymSize, err)
 	}
-	return fmt.Errorf("reserve %d bytes for %s: %w", s.total, s.where(s.o.PE), err)
+	return fmt.Errorf("reserve %d bytes for %s in %s: %w", s.total, s.where(s.o.PE), s.dirVar(), err)
+}
+
+// dirVar names the directory of named segments as the variable that sets
+// it, for errors about it.
+func (s *segments) dirVar() string { return fmt.Sprintf("%s=%q", config.EnvShmDir, s.o.Dir) }
+
+// dirError describes err, which op got in the directory.
+func (s *segments) dirError(op string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return fmt.Errorf("%s: %s does not exist: %w", op, s.dirVar(), err)
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("%s: %s is not a directory: %w", op, s.dirVar(), err)
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%s: %s: cannot create files there: %w", op, s.dirVar(), err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%s: %s is full: %w", op, s.dirVar(), err)
+	}
+	return fmt.Errorf("%s (%s): %w", op, s.dirVar(), err)
 }
 
 // open returns a descriptor of PE pe's segment, or -1 when it does not
@@ -188,9 +209,9 @@ func (s *segments) open(pe int) (int, error) {
 	case errors.Is(err, syscall.ENOENT):
 		return -1, nil
 	case errors.Is(err, syscall.ELOOP):
-		return -1, fmt.Errorf("PE %d's segment %s is a symbolic link, not a segment (planted by someone who can write %s?): %w", pe, path, s.o.Dir, err)
+		return -1, fmt.Errorf("PE %d's segment %s is a symbolic link, not a segment (planted by someone who can write %s?): %w", pe, path, s.dirVar(), err)
 	}
-	return -1, fmt.Errorf("open PE %d's segment %s: %w", pe, path, err)
+	return -1, fmt.Errorf("open PE %d's segment %s (%s): %w", pe, path, s.dirVar(), err)
 }
 
 // done gives back a descriptor from open.
@@ -221,8 +242,8 @@ func (s *segments) published() error {
 	if s.created == "" {
 		return nil
 	}
-	if err := os.Remove(s.created); err != nil {
-		return fmt.Errorf("unlink %s: %w", s.created, err)
+	if err := syscall.Unlink(s.created); err != nil {
+		return fmt.Errorf("unlink %s (%s): %w", s.created, s.dirVar(), err)
 	}
 	s.created = ""
 	return nil

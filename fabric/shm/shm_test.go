@@ -941,3 +941,60 @@ func TestNewSegmentFilesBadArgs(t *testing.T) {
 	_, err = shm.NewSegmentFiles(jobID(), 0)
 	assert.ErrorContains(t, err, "0 PEs")
 }
+
+// --- errors about the segment directory ------------------------------------
+
+// dirVar is how errors about the directory name it.
+func dirVar(dir string) string { return fmt.Sprintf("%s=%q", config.EnvShmDir, dir) }
+
+func TestOpenDirErrorsNameTheVariable(t *testing.T) {
+	open := func(t *testing.T, dir string, size uintptr) error {
+		t.Helper()
+		start := time.Now()
+		err := openFail(t, context.Background(), shm.Options{Job: jobID(), PE: 0, NPEs: 2, Size: size, Dir: dir, BootTimeout: 5 * time.Second})
+		assert.Less(t, time.Since(start), 2*time.Second, "must fail before waiting for peers")
+		assert.Contains(t, err.Error(), dirVar(dir))
+		return err
+	}
+	t.Run("missing", func(t *testing.T) {
+		dir := filepath.Join(shmDir(t), "missing")
+		err := open(t, dir, 4096)
+		assert.ErrorIs(t, err, syscall.ENOENT)
+		assert.Contains(t, err.Error(), "does not exist")
+	})
+	t.Run("not a directory", func(t *testing.T) {
+		dir := filepath.Join(shmDir(t), "file")
+		require.NoError(t, os.WriteFile(dir, nil, 0o600))
+		err := open(t, dir, 4096)
+		assert.ErrorIs(t, err, syscall.ENOTDIR)
+		assert.Contains(t, err.Error(), "not a directory")
+	})
+	t.Run("read-only", func(t *testing.T) {
+		if os.Getuid() != 0 {
+			t.Skip("needs root to mount a read-only view of a directory")
+		}
+		dir := filepath.Join(shmDir(t), "ro")
+		require.NoError(t, os.Mkdir(dir, 0o700))
+		if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+			t.Skipf("cannot bind-mount here: %v", err)
+		}
+		t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+		require.NoError(t, syscall.Mount("", dir, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""))
+		err := open(t, dir, 4096)
+		assert.ErrorIs(t, err, syscall.EROFS)
+		assert.Contains(t, err.Error(), "cannot create files there")
+	})
+	t.Run("full", func(t *testing.T) {
+		dir := shmDir(t)
+		var st syscall.Statfs_t
+		require.NoError(t, syscall.Statfs(dir, &st))
+		// More than the whole tmpfs (so more than is free): tmpfs refuses
+		// that before it allocates a page.
+		size := (uintptr(st.Blocks)*uintptr(st.Bsize) + 1<<20) &^ 7
+		err := open(t, dir, size)
+		assert.ErrorIs(t, err, syscall.ENOSPC)
+		assert.Contains(t, err.Error(), "is full")
+		assert.Contains(t, err.Error(), strconv.FormatUint(uint64(size)+fabric.HeaderSize, 10))
+		assertEmpty(t, dir)
+	})
+}

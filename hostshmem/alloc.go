@@ -18,6 +18,7 @@ type allocator struct {
 	free   []block             // sorted by offset, coalesced
 	used   map[uintptr]uintptr // offset -> block size
 	objs   map[uintptr]object  // offset -> the object an allocation returned there
+	live   map[uint32]uintptr  // Sym.id -> offset of the object
 }
 
 type block struct{ off, size uintptr }
@@ -33,6 +34,38 @@ func (a *allocator) init(lo, hi uintptr) {
 	a.free = []block{{lo, hi - lo}}
 	a.used = map[uintptr]uintptr{}
 	a.objs = map[uintptr]object{}
+	a.live = map[uint32]uintptr{}
+}
+
+// adopt records the object of bytes with serial id at off.
+func (a *allocator) adopt(off uintptr, id uint32, bytes uintptr) {
+	a.forget(off)
+	a.objs[off] = object{id: id, bytes: bytes}
+	a.live[id] = off
+}
+
+// forget drops the record of the object at off, if any.
+func (a *allocator) forget(off uintptr) {
+	if o, ok := a.objs[off]; ok {
+		delete(a.live, o.id)
+		delete(a.objs, off)
+	}
+}
+
+// allocated checks (Config.Checked) that the nbytes at off of an object
+// with serial id, s, lie in that object and that it is still allocated.
+func (p *PE) allocated(op string, off, nbytes uintptr, id uint32, space Space, s fmt.Stringer) error {
+	p.coll.Lock()
+	defer p.coll.Unlock()
+	h, _, _ := p.heapOf(space == Device)
+	base, ok := h.live[id]
+	if !ok {
+		return fmt.Errorf("gshmem: %s: %w: %v belongs to an object that was freed (or reallocated)", op, ErrInvalidArg, s)
+	}
+	if off < base || off+nbytes > base+h.objs[base].bytes {
+		return fmt.Errorf("gshmem: %s: %w: %v lies outside the object it came from", op, ErrOutOfRange, s)
+	}
+	return nil
 }
 
 // owns checks that s is an object an allocation of a returned and that is
@@ -72,7 +105,7 @@ func (a *allocator) alloc(size, align uintptr) (off uintptr, ok bool) {
 		}
 		a.free = slices.Replace(a.free, i, i+1, repl...)
 		a.used[start] = size
-		delete(a.objs, start)
+		a.forget(start)
 		return start, true
 	}
 	return 0, false
@@ -91,7 +124,7 @@ func (a *allocator) release(off uintptr) bool {
 		return false
 	}
 	delete(a.used, off)
-	delete(a.objs, off)
+	a.forget(off)
 	i, _ := a.find(off)
 	a.free = slices.Insert(a.free, i, block{off, size})
 	if i+1 < len(a.free) && a.free[i].off+a.free[i].size == a.free[i+1].off {
@@ -272,7 +305,7 @@ func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, al
 func adoptLocked[T Elem](p *PE, h *allocator, off uintptr, n int, space Space) Sym[T] {
 	p.coll.serial++
 	s := Sym[T]{off: off, n: n, space: space, id: p.coll.serial}
-	h.objs[off] = object{id: s.id, bytes: s.Size()}
+	h.adopt(off, s.id, s.Size())
 	return s
 }
 

@@ -70,6 +70,6 @@ func ExamplePut_errors() {
 	})
 	// Output:
 	// gshmem: put: PE out of range: PE 7 not in [0, 2)
-	// gshmem: put: out of range: 5 elements do not fit in Sym[int32]{off=2162688 len=4}
+	// gshmem: put: out of range: 5 elements do not fit in Sym[int32]{off=2097152 len=4}
 	// gshmem: p: Sym.At(4): out of range: object has 4 elements
 }

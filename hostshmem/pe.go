@@ -15,14 +15,14 @@ import (
 // region. User objects start at ReservedBytes.
 const (
 	// ReservedBytes precede the user heap in every PE's symmetric region:
-	// the runtime's flags and records, then the team pool.
+	// the team pool, where every team (the predefined ones included) keeps
+	// its flags, call records and push slots. The heap starts on a
+	// multiple of MaxAlign.
 	ReservedBytes = teamPoolOff + teamPoolBytes
 
-	barrierOff  = 0    // maxRounds flags, one cache line each
-	maxRounds   = 32   // dissemination rounds: up to 2^32 PEs
-	allocRecOff = 4096 // two allocation records, one cache line each
-	lineSize    = 64
-	heapAlign   = 64 // default alignment of symmetric allocations
+	maxRounds = 32 // dissemination rounds: up to 2^32 PEs
+	lineSize  = 64
+	heapAlign = 64 // default alignment of symmetric allocations
 )
 
 // RegionSize is the symmetric region a fabric must give each PE for a user
@@ -45,6 +45,8 @@ type PE struct {
 	// (AttachDevice aside), so a call racing with Finalize reads nothing
 	// that close writes.
 	state atomic.Uint32
+
+	checked bool // Config.Checked
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -96,6 +98,12 @@ type Config struct {
 	// DeviceExternal says the device heap is GPU memory outside the
 	// region, attached with AttachDevice (package device does it).
 	DeviceExternal bool
+	// Checked makes every RMA, atomic and wait on a symmetric object check
+	// that the object is still allocated: a Sym of a freed (or
+	// reallocated) object is then an error, not a write into whatever
+	// took its place. It costs a lock and a map lookup per call
+	// (GSHMEM_CHECKED=1; the project's tests run with it).
+	Checked bool
 }
 
 // DefaultCollPushMax is Config.CollPushMax's default.
@@ -136,6 +144,7 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 		p.coll.dev.init(p.devOff+DeviceReservedBytes, p.devOff+d)
 	}
 	p.coll.heap.init(ReservedBytes, hostEnd)
+	p.checked = cfg.Checked
 	p.pushMax = cfg.CollPushMax
 	if p.pushMax == 0 {
 		p.pushMax = DefaultCollPushMax
@@ -192,14 +201,11 @@ func (p *PE) Finalize(ctx context.Context) error {
 	if p.closed() {
 		return errFinalized("finalize")
 	}
-	err := p.BarrierAll(ctx)
+	err := p.barrierAll(ctx, &call{op: "finalize", code: cFinalize}) // names finalize
 	if !p.close(err == nil) && err == nil {
 		err = errFinalized("finalize") // an Abort on another goroutine came first
 	}
-	if err != nil {
-		return fmt.Errorf("gshmem: finalize: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Abort releases p without the closing barrier, recording that this PE
@@ -279,6 +285,11 @@ func target[T Elem](p *PE, op string, s Sym[T], count int, pe int) ([]byte, erro
 	nbytes, ok := bytesOf[T](count)
 	if !ok {
 		return nil, fmt.Errorf("gshmem: %s: %w: %d elements of %v overflow the address space", op, ErrOutOfRange, count, s)
+	}
+	if p.checked && s.id != 0 {
+		if err := p.allocated(op, s.off, s.Size(), s.id, s.space, s); err != nil {
+			return nil, err
+		}
 	}
 	return p.span(op, pe, s.off, nbytes)
 }

@@ -17,7 +17,7 @@ var ErrTeam = errors.New("invalid team")
 // offset on every member. A PE tracks its free chunks in a bitmap; creating
 // a team takes the first run free on every PE of the parent.
 const (
-	teamPoolOff   = 64 << 10
+	teamPoolOff   = 0
 	teamChunk     = 32 << 10
 	teamChunks    = 64
 	teamPoolBytes = teamChunk * teamChunks

@@ -1,7 +1,9 @@
 package hostshmem_test
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -398,6 +400,13 @@ func scenarioCollBad(t *petest.T, pe *shmem.PE) {
 	require.ErrorIs(t, shmem.Reduce(ctx, w, shmem.OpSum, a.Slice(1, 64), a, 8), shmem.ErrOverlap)
 	require.ErrorIs(t, shmem.FCollect(ctx, w, a, a, 4), shmem.ErrOverlap)
 	require.ErrorIs(t, shmem.AllToAll(ctx, w, a, a.Slice(0, 64), 2), shmem.ErrOverlap)
+	// Strides and counts whose products overflow an int: an error, before
+	// any data moves (they panicked with an index out of range).
+	for _, c := range [][3]int{{math.MaxInt / 2, 1, 1}, {1, math.MaxInt / 3, 1}, {1, 1, math.MaxInt / 2}, {math.MaxInt, math.MaxInt, 2}} {
+		err = shmem.AllToAlls(ctx, w, a, b, c[0], c[1], c[2])
+		require.Error(t, err)
+		require.True(t, errors.Is(err, shmem.ErrInvalidArg) || errors.Is(err, shmem.ErrOutOfRange), "strides %d, %d, %d elements: %v", c[0], c[1], c[2], err)
+	}
 
 	// Different element counts on different PEs: a clear error, and the
 	// team still works afterwards.

@@ -284,12 +284,19 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 			atomic.StoreUint64(w.word(w.counterOff(slot)+8), 0)
 		}
 		t.mu.Unlock()
-		hostshmem.Local(w.pe, scratch)[0] = v
+		// P and G, not Local: a PE finalized meanwhile is an error, not a
+		// nil slice.
+		if err := hostshmem.P(w.pe, scratch, v, w.me); err != nil {
+			return nil, nil, fmt.Errorf("am: %s: %w", op, err)
+		}
 	}
 	if err := hostshmem.Broadcast(ctx, team, dst, scratch, 1, 0); err != nil {
 		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
 	}
-	v := hostshmem.Local(w.pe, dst)[0]
+	v, err := hostshmem.G(w.pe, dst, w.me)
+	if err != nil {
+		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
+	}
 	if v>>63 == 0 {
 		team.Barrier(ctx)
 		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.used))

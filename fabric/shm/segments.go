@@ -158,8 +158,10 @@ func (s *segments) create() ([]byte, error) {
 }
 
 // reserve allocates the pages of this PE's segment now, so that a full
-// tmpfs (or memory, for a memory file) is an error at start-up rather than
-// a SIGBUS later.
+// tmpfs is an error at start-up rather than a SIGBUS later. A memory file
+// has no size limit but memory (and its memory cgroup's): without a cgroup
+// limit, too little memory there means reclaim and the OOM killer rather
+// than an error, which is why the launcher checks the memory up front.
 func (s *segments) reserve(fd int) error {
 	err := syscall.Fallocate(fd, 0, 0, int64(s.total))
 	switch {

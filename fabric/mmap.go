@@ -59,8 +59,10 @@ func MapSegment(fd, total int, populate bool) ([]byte, error) {
 		_ = munmap(base, reserve)
 		return nil, fmt.Errorf("fabric: map %d bytes: %w", total, err)
 	}
+	// Unmapping part of a mapping fails only at the kernel's limit on the
+	// number of mappings; it would leave address space reserved, no memory.
 	if seg > base {
-		_ = munmap(base, seg-base) // cannot fail: a page-aligned range we mapped
+		_ = munmap(base, seg-base)
 	}
 	if end, last := seg+n, base+reserve; end < last {
 		_ = munmap(end, last-end)

@@ -173,7 +173,7 @@ var fallbackNotice sync.Once
 // (collective: every PE of the job does it at start-up). On failure it
 // closes f, so peers waiting on this PE fail instead of hanging.
 func newPE(ctx context.Context, f fabric.Fabric, c config.Config, plan *device.Plan, localRank int) (*PE, error) {
-	pe, err := hostshmem.New(f, hostshmem.Config{CollPushMax: c.CollPushMax, DeviceHeap: c.DevSymSize, DeviceExternal: plan.GPU()})
+	pe, err := hostshmem.New(f, hostshmem.Config{CollPushMax: c.CollPushMax, Checked: c.Checked, DeviceHeap: c.DevSymSize, DeviceExternal: plan.GPU()})
 	if err != nil {
 		f.Close(false)
 		return nil, err

@@ -26,6 +26,7 @@ const (
 	EnvShmDir        = "GSHMEM_SHM_DIR"
 	EnvSegmentFDs    = "GSHMEM_SEGMENT_FDS"
 	EnvCollPushMax   = "GSHMEM_COLL_PUSH_MAX"
+	EnvChecked       = "GSHMEM_CHECKED"
 	EnvDevice        = "GSHMEM_DEVICE"
 	EnvDevSymSize    = "GSHMEM_DEVICE_SYMMETRIC_SIZE"
 	EnvThreads       = "GSHMEM_THREADS"
@@ -76,6 +77,7 @@ var Vars = []Var{
 	{EnvShmDir, DefaultShmDir, "directory (tmpfs) where PEs not started by gpurun create their shared-memory segments; unused under gpurun"},
 	{EnvSegmentFDs, "", "set by gpurun: the first of " + EnvNPES + " inherited descriptors holding the job's segments (unnamed memory files), PE i's at this number + i"},
 	{EnvCollPushMax, "2048", "largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)"},
+	{EnvChecked, "0", "1: every RMA, atomic and wait checks that its symmetric object is still allocated (a put into a freed object is an error; costs a lock per call)"},
 	{EnvDevice, "", "GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)"},
 	{EnvDevSymSize, "64m", "bytes of device symmetric heap per PE (in host memory on the CPU fallback)"},
 	{EnvThreads, "", "active-message handler goroutines per PE; default GOMAXPROCS"},
@@ -100,6 +102,7 @@ type Config struct {
 	// creates its segment in ShmDir).
 	SegmentFD   int
 	CollPushMax uintptr // 0: the runtime's default
+	Checked     bool    // GSHMEM_CHECKED: hostshmem.Config.Checked
 	// Device is GSHMEM_DEVICE: "" (pick by local rank), "cpu", or an
 	// ordinal.
 	Device     string
@@ -167,12 +170,11 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.BootTimeout = d
 	}
-	if v := getenv(EnvPrefault); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("config: %s=%q: want 0 or 1", EnvPrefault, v)
-		}
-		c.Prefault = b
+	if c.Prefault, err = boolVar(getenv, EnvPrefault, c.Prefault); err != nil {
+		return c, err
+	}
+	if c.Checked, err = boolVar(getenv, EnvChecked, false); err != nil {
+		return c, err
 	}
 	if v := getenv(EnvShmDir); v != "" {
 		c.ShmDir = v
@@ -239,6 +241,19 @@ func ValidJob(id string) bool {
 		}
 	}
 	return true
+}
+
+// boolVar reads variable name as 0 or 1 (or true/false), def when unset.
+func boolVar(getenv func(string) string, name string, def bool) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return def, fmt.Errorf("config: %s=%q: want 0 or 1", name, v)
+	}
+	return b, nil
 }
 
 func intVar(getenv func(string) string, name string, def, min int) (int, error) {

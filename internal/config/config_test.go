@@ -126,6 +126,8 @@ func TestLoadValues(t *testing.T) {
 		{"prefault 0", map[string]string{config.EnvPrefault: "0"}, func(t *testing.T, c config.Config) { assert.False(t, c.Prefault) }},
 		{"prefault false", map[string]string{config.EnvPrefault: "false"}, func(t *testing.T, c config.Config) { assert.False(t, c.Prefault) }},
 		{"prefault 1", map[string]string{config.EnvPrefault: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Prefault) }},
+		{"checked default", map[string]string{}, func(t *testing.T, c config.Config) { assert.False(t, c.Checked) }},
+		{"checked 1", map[string]string{config.EnvChecked: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Checked) }},
 		{"shm dir", map[string]string{config.EnvShmDir: "/tmp/x"}, func(t *testing.T, c config.Config) { assert.Equal(t, "/tmp/x", c.ShmDir) }},
 		{"segment fds", func() map[string]string {
 			m := shmEnv()
@@ -189,6 +191,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"boot negative", map[string]string{config.EnvBootTimeout: "-5s"}, []string{`GSHMEM_BOOT_TIMEOUT="-5s"`}},
 		{"boot no unit", map[string]string{config.EnvBootTimeout: "30"}, []string{`GSHMEM_BOOT_TIMEOUT="30"`}},
 		{"prefault", map[string]string{config.EnvPrefault: "maybe"}, []string{`GSHMEM_PREFAULT="maybe"`}},
+		{"checked", map[string]string{config.EnvChecked: "yes"}, []string{`GSHMEM_CHECKED="yes"`}},
 		{"coll push max too big", map[string]string{config.EnvCollPushMax: "17k"}, []string{`GSHMEM_COLL_PUSH_MAX="17k"`, "16k"}},
 		{"coll push max junk", map[string]string{config.EnvCollPushMax: "two"}, []string{`GSHMEM_COLL_PUSH_MAX="two"`}},
 		{"shm without job", map[string]string{config.EnvTransport: "shm", config.EnvPE: "0"}, []string{"GSHMEM_TRANSPORT=shm", "needs GSHMEM_JOB"}},

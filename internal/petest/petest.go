@@ -117,6 +117,16 @@ func run(ctx context.Context, fn Scenario, pe *hostshmem.PE) (err error) {
 	return nil
 }
 
+// checkedEnv is the environment of in-process scenario runs: nothing but
+// GSHMEM_CHECKED=1, so that a use of a freed object fails the scenario
+// (process runs get it too).
+func checkedEnv(name string) string {
+	if name == config.EnvChecked {
+		return "1"
+	}
+	return ""
+}
+
 // Inproc runs scenario name on n goroutine PEs.
 func Inproc(t *testing.T, s Scenarios, name string, n int) {
 	t.Helper()
@@ -138,7 +148,7 @@ func inproc(t *testing.T, s Scenarios, name string, n int, rmaOnly bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, DeviceHeapSize: DeviceHeapSize, Getenv: func(string) string { return "" }, RMAOnly: rmaOnly},
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, DeviceHeapSize: DeviceHeapSize, Getenv: checkedEnv, RMAOnly: rmaOnly},
 		func(pe *hostshmem.PE) error { return run(ctx, fn, pe) })
 	if err != nil {
 		t.Fatalf("scenario %s on %d inproc PEs (RMA only: %v):\n%v", name, n, rmaOnly, err)
@@ -165,7 +175,7 @@ func Launch(t *testing.T, name string, n int, env ...string) Result {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	base := append(os.Environ(), envScenario+"="+name, fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize),
+	base := append(os.Environ(), envScenario+"="+name, config.EnvChecked+"=1", fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize),
 		fmt.Sprintf("%s=%d", config.EnvDevSymSize, DeviceHeapSize))
 	if os.Getenv("GORACE") == "" {
 		// A race-enabled child otherwise sleeps 1 s at exit.

@@ -54,11 +54,11 @@ func (a *allocator) forget(off uintptr) {
 
 // allocated checks (Config.Checked) that the nbytes at off of an object
 // with serial id, s, lie in that object and that it is still allocated.
-func (p *PE) allocated(op string, off, nbytes uintptr, id uint32, space Space, s fmt.Stringer) error {
+func (p *PE) allocated(op string, off, nbytes uintptr, tag symTag, s fmt.Stringer) error {
 	p.coll.Lock()
 	defer p.coll.Unlock()
-	h, _, _ := p.heapOf(space == Device)
-	base, ok := h.live[id]
+	h, _, _ := p.heapOf(tag.space() == Device)
+	base, ok := h.live[tag.id()]
 	if !ok {
 		return fmt.Errorf("gshmem: %s: %w: %v belongs to an object that was freed (or reallocated)", op, ErrInvalidArg, s)
 	}
@@ -76,7 +76,7 @@ func owns[T Elem](a *allocator, s Sym[T]) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: %v is not an allocated object (freed already, or a part of one?)", ErrInvalidArg, s)
-	case o.id != s.id:
+	case o.id != s.tag.id():
 		return fmt.Errorf("%w: %v was freed (or reallocated); the object at its offset now is another one", ErrInvalidArg, s)
 	case s.Size() != o.bytes:
 		return fmt.Errorf("%w: %v is a part of the %d-byte object at its offset: pass the object itself", ErrInvalidArg, s, o.bytes)
@@ -304,8 +304,8 @@ func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, al
 // put at off and returns it (p.coll held).
 func adoptLocked[T Elem](p *PE, h *allocator, off uintptr, n int, space Space) Sym[T] {
 	p.coll.serial++
-	s := Sym[T]{off: off, n: n, space: space, id: p.coll.serial}
-	h.adopt(off, s.id, s.Size())
+	s := Sym[T]{off: off, n: n, tag: mkTag(space, p.coll.serial)}
+	h.adopt(off, p.coll.serial, s.Size())
 	return s
 }
 
@@ -321,11 +321,11 @@ func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error
 	}
 	defer t.mu.Unlock()
 	var kind uint64
-	if s.space == Device {
+	if s.Space() == Device {
 		kind = kindDevice
 	}
 	size, bad := byteSize[T](op, n)
-	h, space, total := p.heapOf(s.space == Device)
+	h, space, total := p.heapOf(s.Space() == Device)
 	if s.bad != nil {
 		bad = s.bad
 	} else if s.n > 0 && bad == nil {
@@ -387,10 +387,10 @@ func Free[T Elem](ctx context.Context, p *PE, s Sym[T]) error {
 	}
 	defer t.mu.Unlock()
 	var kind uint64
-	if s.space == Device {
+	if s.Space() == Device {
 		kind = kindDevice
 	}
-	h, _, _ := p.heapOf(s.space == Device)
+	h, _, _ := p.heapOf(s.Space() == Device)
 	var bad error
 	if s.bad != nil {
 		bad = s.bad

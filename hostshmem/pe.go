@@ -286,8 +286,8 @@ func target[T Elem](p *PE, op string, s Sym[T], count int, pe int) ([]byte, erro
 	if !ok {
 		return nil, fmt.Errorf("gshmem: %s: %w: %d elements of %v overflow the address space", op, ErrOutOfRange, count, s)
 	}
-	if p.checked && s.id != 0 {
-		if err := p.allocated(op, s.off, s.Size(), s.id, s.space, s); err != nil {
+	if p.checked && s.tag.id() != 0 {
+		if err := p.allocated(op, s.off, s.Size(), s.tag, s); err != nil {
 			return nil, err
 		}
 	}

@@ -20,10 +20,19 @@ type Elem interface {
 type Sym[T Elem] struct {
 	off   uintptr // byte offset in the symmetric space
 	n     int     // elements
-	space Space
-	id    uint32 // serial of the allocation it is (a part of); 0 for none
+	tag   symTag // its heap and the serial of its allocation
 	bad   *symError
 }
+
+// symTag is a Sym's heap (low byte) and the serial of the allocation it is
+// (a part of; 0 for none) in its high 32 bits: one word, so that a Sym is
+// four words and a call passing one keeps its arguments in registers.
+type symTag uint64
+
+func mkTag(space Space, id uint32) symTag { return symTag(space) | symTag(id)<<32 }
+
+func (t symTag) space() Space { return Space(t) }
+func (t symTag) id() uint32   { return uint32(t >> 32) }
 
 // Space says which of a PE's two symmetric heaps an object lives in. The
 // two share one offset space: device offsets start where the host heap
@@ -80,7 +89,7 @@ func sizeOf[T Elem]() uintptr {
 func (s Sym[T]) Len() int { return s.n }
 
 // Space is the heap the object lives in.
-func (s Sym[T]) Space() Space { return s.space }
+func (s Sym[T]) Space() Space { return s.tag.space() }
 
 // Offset is the object's byte offset in the symmetric space.
 func (s Sym[T]) Offset() uintptr { return s.off }
@@ -105,7 +114,7 @@ func (s Sym[T]) At(i int) Sym[T] {
 	if i < 0 || i >= s.n {
 		return Sym[T]{bad: &symError{op: "At", lo: i, n: s.n}}
 	}
-	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1, space: s.space, id: s.id}
+	return Sym[T]{off: s.off + uintptr(i)*sizeOf[T](), n: 1, tag: s.tag}
 }
 
 // Slice is the object holding elements [lo, hi).
@@ -116,7 +125,7 @@ func (s Sym[T]) Slice(lo, hi int) Sym[T] {
 	if lo < 0 || hi < lo || hi > s.n {
 		return Sym[T]{bad: &symError{op: "Slice", lo: lo, hi: hi, n: s.n}}
 	}
-	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo, space: s.space, id: s.id}
+	return Sym[T]{off: s.off + uintptr(lo)*sizeOf[T](), n: hi - lo, tag: s.tag}
 }
 
 // String describes the object, e.g. "Sym[float32]{off=65536 len=8}" or
@@ -126,8 +135,8 @@ func (s Sym[T]) String() string {
 		return "Sym{" + s.bad.Error() + "}"
 	}
 	var z T
-	if s.space != Host {
-		return fmt.Sprintf("Sym[%T]{%v off=%d len=%d}", z, s.space, s.off, s.n)
+	if s.tag.space() != Host {
+		return fmt.Sprintf("Sym[%T]{%v off=%d len=%d}", z, s.tag.space(), s.off, s.n)
 	}
 	return fmt.Sprintf("Sym[%T]{off=%d len=%d}", z, s.off, s.n)
 }
@@ -142,7 +151,7 @@ func Bytes[T Elem](s Sym[T]) Sym[byte] {
 	if !ok || n > math.MaxInt {
 		return Sym[byte]{bad: &symError{op: "Bytes", lo: s.n, hi: int(sizeOf[T]())}}
 	}
-	return Sym[byte]{off: s.off, n: int(n), space: s.space, id: s.id}
+	return Sym[byte]{off: s.off, n: int(n), tag: s.tag}
 }
 
 // Local returns this PE's copy of s as a slice that aliases the symmetric

@@ -18,10 +18,10 @@ type Elem interface {
 // PE's symmetric heap. It is a small value; copy it freely. The zero Sym is
 // an empty object.
 type Sym[T Elem] struct {
-	off   uintptr // byte offset in the symmetric space
-	n     int     // elements
-	tag   symTag // its heap and the serial of its allocation
-	bad   *symError
+	off uintptr // byte offset in the symmetric space
+	n   int     // elements
+	tag symTag  // its heap and the serial of its allocation
+	bad *symError
 }
 
 // symTag is a Sym's heap (low byte) and the serial of the allocation it is

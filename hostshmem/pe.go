@@ -32,12 +32,15 @@ func RegionSize(heap uintptr) uintptr { return ReservedBytes + heap }
 // PE is one processing element: a rank of the job with its symmetric heap.
 // Create one with New (or through gshmem.Run / gshmem.Init).
 type PE struct {
-	fab     fabric.Fabric
-	rma     fabric.Fabric // fab, or devRoute once a GPU heap is attached
-	me, n   int
-	size    uintptr  // symmetric space bytes: the region, plus a GPU heap
-	regions [][]byte // per PE, nil where not load/store; fixed by New
-	local   []byte   // this PE's region; fixed by New
+	fab   fabric.Fabric
+	rma   fabric.Fabric // fab, or devRoute once a GPU heap is attached
+	me, n int
+	size  uintptr // symmetric space bytes: the region, plus a GPU heap
+	// loadable is where the region ends: bytes below it are host memory
+	// (the CPU fallback's device heap included), above it a GPU heap.
+	loadable uintptr
+	regions  [][]byte // per PE, nil where not load/store; fixed by New
+	local    []byte   // this PE's region; fixed by New
 
 	// state is peOpen until Finalize or Abort begins to release p. Every
 	// entry point checks it (closed) before it touches regions, local, gpu
@@ -144,6 +147,7 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 		p.coll.dev.init(p.devOff+DeviceReservedBytes, p.devOff+d)
 	}
 	p.coll.heap.init(ReservedBytes, hostEnd)
+	p.loadable = size
 	p.checked = cfg.Checked
 	p.pushMax = cfg.CollPushMax
 	if p.pushMax == 0 {
@@ -254,24 +258,24 @@ func (p *PE) span(op string, pe int, off, nbytes uintptr) ([]byte, error) {
 	if uint(pe) >= uint(p.n) {
 		return nil, errPE(op, pe, p.n)
 	}
+	if off <= p.loadable && nbytes <= p.loadable-off {
+		r := p.regions[pe]
+		if r == nil {
+			return nil, nil
+		}
+		return r[off : off+nbytes : off+nbytes], nil
+	}
 	if off > p.size || nbytes > p.size-off {
 		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) outside the symmetric space of %d bytes", op, ErrOutOfRange, off, off+nbytes, p.size)
 	}
-	if p.onGPU(off) {
-		if p.gpu == nil {
-			return nil, fmt.Errorf("gshmem: %s: %w: the GPU heap is not attached", op, ErrNoDevice)
-		}
-		return nil, nil
-	}
-	if p.devExternal && nbytes > p.devOff-off {
+	if !p.onGPU(off) {
 		// A Sym of a PE whose host heap is bigger than this one's.
 		return nil, fmt.Errorf("gshmem: %s: %w: bytes [%d, %d) run from the host heap into the GPU heap at %d", op, ErrOutOfRange, off, off+nbytes, p.devOff)
 	}
-	r := p.regions[pe]
-	if r == nil {
-		return nil, nil
+	if p.gpu == nil {
+		return nil, fmt.Errorf("gshmem: %s: %w: the GPU heap is not attached", op, ErrNoDevice)
 	}
-	return r[off : off+nbytes : off+nbytes], nil
+	return nil, nil
 }
 
 // target checks an access of count elements of s on PE pe.

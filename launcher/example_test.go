@@ -54,6 +54,7 @@ func ExampleInfo() {
 	// GSHMEM_SHM_DIR                -      /dev/shm  directory (tmpfs) where PEs not started by gpurun create their shared-memory segments; unused under gpurun
 	// GSHMEM_SEGMENT_FDS            -      -         set by gpurun: the first of GSHMEM_NPES inherited descriptors holding the job's segments (unnamed memory files), PE i's at this number + i
 	// GSHMEM_COLL_PUSH_MAX          -      2048      largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)
+	// GSHMEM_CHECKED                -      0         1: every RMA, atomic and wait checks that its symmetric object is still allocated (a put into a freed object is an error; costs a lock per call)
 	// GSHMEM_DEVICE                 -      -         GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)
 	// GSHMEM_DEVICE_SYMMETRIC_SIZE  -      64m       bytes of device symmetric heap per PE (in host memory on the CPU fallback)
 	// GSHMEM_THREADS                -      -         active-message handler goroutines per PE; default GOMAXPROCS

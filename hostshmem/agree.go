@@ -667,8 +667,9 @@ func (t *Team) poison(origin int) {
 		}
 		var b [8]byte
 		*(*uint64)(unsafe.Pointer(&b[0])) = uint64(origin)
+		// Best effort: a peer the fabric cannot reach waits on nothing.
 		if p.fab.Put(w, off+originWord, b[:]) == nil {
-			p.fab.AMO64(w, off, fabric.AMOSet, poisoned, 0) //nolint:errcheck // best effort: a dead peer waits on nothing
+			_, _ = p.fab.AMO64(w, off, fabric.AMOSet, poisoned, 0)
 		}
 	}
 	for k, dist := 0, 1; dist < t.size; k, dist = k+1, dist*2 {

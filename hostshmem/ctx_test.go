@@ -240,34 +240,10 @@ func scenarioCtxDestroyed(t *petest.T, pe *shmem.PE) {
 		require.NoError(t, err)
 		require.NoError(t, shmem.Put(c, x.Slice(0, 2), buf, next))
 		require.NoError(t, c.Destroy())
-		_, g := shmem.G(c, x, next)
-		_, fa := shmem.AtomicFetchAdd(c, x, 1, next)
-		_, f := shmem.AtomicFetch(c, x, next)
-		_, cs := shmem.AtomicCompareSwap(c, x, 0, 1, next)
-		for name, err := range map[string]error{
-			"put":                  shmem.Put(c, x.Slice(0, 2), buf, next),
-			"put_nbi":              shmem.PutNBI(c, x.Slice(0, 2), buf, next),
-			"get":                  shmem.Get(c, buf, x.Slice(0, 2), next),
-			"get_nbi":              shmem.GetNBI(c, buf, x.Slice(0, 2), next),
-			"putmem":               shmem.PutMem(c, shmem.Bytes(x), []byte{1}, next),
-			"getmem":               shmem.GetMem(c, []byte{1}, shmem.Bytes(x), next),
-			"p":                    shmem.P(c, x, 1, next),
-			"g":                    g,
-			"iput":                 shmem.IPut(c, x, buf, 2, 1, 2, next),
-			"iget":                 shmem.IGet(c, buf, x, 1, 2, 2, next),
-			"atomic_fetch_add":     fa,
-			"atomic_fetch":         f,
-			"atomic_compare_swap":  cs,
-			"atomic_add":           shmem.AtomicAdd(c, x, 1, next),
-			"atomic_set":           shmem.AtomicSet(c, x, 1, next),
-			"put_signal":           shmem.PutSignal(c, x.Slice(0, 2), buf, sig, 1, shmem.SignalSet, next),
-			"put_signal_nbi":       shmem.PutSignalNBI(c, x.Slice(0, 2), buf, sig, 1, shmem.SignalAdd, next),
-			"quiet":                shmem.Quiet(c),
-			"fence":                shmem.Fence(c),
-			"quiet (method)":       c.Quiet(),
-			"fence (method)":       c.Fence(),
-			"destroy (the second)": c.Destroy(),
-		} {
+		for name, err := range ctxCalls(c, x, sig, buf, next) {
+			if name == "destroy" {
+				name = "destroy (the second)"
+			}
 			assert.ErrorIs(t, err, shmem.ErrCtxDestroyed, "%s on a destroyed %v context", name, opts)
 		}
 	}
@@ -276,4 +252,39 @@ func scenarioCtxDestroyed(t *petest.T, pe *shmem.PE) {
 	assert.Equal(t, uint64(0), shmem.Local(pe, sig)[0], "a destroyed context signalled")
 	require.NoError(t, shmem.Free(ctx, pe, sig))
 	require.NoError(t, shmem.Free(ctx, pe, x))
+}
+
+// ctxCalls makes every call that takes a context, on c, with object x,
+// signal sig, buffer buf (2 elements) and target PE next: the error of
+// each by name. Destroy comes last.
+func ctxCalls(c *shmem.Ctx, x shmem.Sym[int64], sig shmem.Sym[uint64], buf []int64, next int) map[string]error {
+	_, g := shmem.G(c, x, next)
+	_, fa := shmem.AtomicFetchAdd(c, x, 1, next)
+	_, f := shmem.AtomicFetch(c, x, next)
+	_, cs := shmem.AtomicCompareSwap(c, x, 0, 1, next)
+	errs := map[string]error{
+		"put":              shmem.Put(c, x.Slice(0, 2), buf, next),
+		"put_nbi":          shmem.PutNBI(c, x.Slice(0, 2), buf, next),
+		"get":              shmem.Get(c, buf, x.Slice(0, 2), next),
+		"get_nbi":          shmem.GetNBI(c, buf, x.Slice(0, 2), next),
+		"putmem":           shmem.PutMem(c, shmem.Bytes(x), []byte{1}, next),
+		"getmem":           shmem.GetMem(c, []byte{1}, shmem.Bytes(x), next),
+		"p":                shmem.P(c, x, 1, next),
+		"g":                g,
+		"iput":             shmem.IPut(c, x, buf, 2, 1, 2, next),
+		"iget":             shmem.IGet(c, buf, x, 1, 2, 2, next),
+		"atomic_fetch_add": fa,
+		"atomic_fetch":     f,
+		"compare_swap":     cs,
+		"atomic_add":       shmem.AtomicAdd(c, x, 1, next),
+		"atomic_set":       shmem.AtomicSet(c, x, 1, next),
+		"put_signal":       shmem.PutSignal(c, x.Slice(0, 2), buf, sig, 1, shmem.SignalSet, next),
+		"put_signal_nbi":   shmem.PutSignalNBI(c, x.Slice(0, 2), buf, sig, 1, shmem.SignalAdd, next),
+		"quiet":            shmem.Quiet(c),
+		"fence":            shmem.Fence(c),
+		"quiet (method)":   c.Quiet(),
+		"fence (method)":   c.Fence(),
+	}
+	errs["destroy"] = c.Destroy()
+	return errs
 }

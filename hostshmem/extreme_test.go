@@ -151,33 +151,7 @@ func scenarioNilCtx(t *petest.T, pe *shmem.PE) {
 	buf := make([]int64, 2)
 
 	var c *shmem.Ctx
-	_, g := shmem.G(c, x, next)
-	_, fa := shmem.AtomicFetchAdd(c, x, 1, next)
-	_, f := shmem.AtomicFetch(c, x, next)
-	_, cs := shmem.AtomicCompareSwap(c, x, 0, 1, next)
-	for name, err := range map[string]error{
-		"put":            shmem.Put(c, x.Slice(0, 2), buf, next),
-		"put_nbi":        shmem.PutNBI(c, x.Slice(0, 2), buf, next),
-		"get":            shmem.Get(c, buf, x.Slice(0, 2), next),
-		"get_nbi":        shmem.GetNBI(c, buf, x.Slice(0, 2), next),
-		"putmem":         shmem.PutMem(c, shmem.Bytes(x), []byte{1}, next),
-		"getmem":         shmem.GetMem(c, []byte{1}, shmem.Bytes(x), next),
-		"p":              shmem.P(c, x, 1, next),
-		"g":              g,
-		"iput":           shmem.IPut(c, x, buf, 2, 1, 2, next),
-		"iget":           shmem.IGet(c, buf, x, 1, 2, 2, next),
-		"atomic_fetch":   f,
-		"fetch_add":      fa,
-		"compare_swap":   cs,
-		"atomic_add":     shmem.AtomicAdd(c, x, 1, next),
-		"put_signal":     shmem.PutSignal(c, x.Slice(0, 2), buf, sig, 1, shmem.SignalSet, next),
-		"put_signal_nbi": shmem.PutSignalNBI(c, x.Slice(0, 2), buf, sig, 1, shmem.SignalAdd, next),
-		"quiet":          shmem.Quiet(c),
-		"fence":          shmem.Fence(c),
-		"quiet (method)": c.Quiet(),
-		"fence (method)": c.Fence(),
-		"destroy":        c.Destroy(),
-	} {
+	for name, err := range ctxCalls(c, x, sig, buf, next) {
 		require.ErrorIs(t, err, shmem.ErrInvalidArg, name)
 		assert.Contains(t, err.Error(), "nil context", name)
 	}

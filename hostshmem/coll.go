@@ -17,12 +17,17 @@ import (
 // symmetric objects. When a call returns, this PE's destination holds its
 // result and its source may be reused.
 //
-// Algorithms. A call whose per-PE payload fits the team's push slots
-// (Config.CollPushMax, default 2 KiB) is one-shot: each PE puts its data
-// with a signal into a slot of every peer that needs it and waits for its
-// own slots: no barrier, one flag round trip. Slots are double-buffered by
-// epoch and acknowledged per sender, so a fast PE never overwrites data a
-// slow one has not read. Larger payloads read peers' symmetric buffers in
+// Every call starts with the team's entry step (agree.go), which checks
+// the members' arguments against each other and is the call's first
+// synchronisation.
+//
+// Algorithms. On a team of up to 64 members, a call whose per-PE payload
+// fits the push slots (Config.CollPushMax, default 2 KiB) is one-shot: the
+// entry carries the data, each PE putting it with its descriptor into its
+// slot on every peer and waiting for its own slots: no barrier, one flag
+// round trip. Slots are double-buffered by call: a member reaches call
+// e+2 only after every member pushed call e+1, which each does after it
+// read what it got in call e. Larger payloads read peers' symmetric buffers in
 // place between team syncs: reductions reduce-scatter (each PE reduces its
 // chunk straight from every peer's source) then all-gather (each PE copies
 // the other chunks from their owners); broadcast is a binomial tree of

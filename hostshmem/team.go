@@ -12,8 +12,8 @@ import (
 // not a member where membership is required.
 var ErrTeam = errors.New("invalid team")
 
-// The team pool: every team's runtime state (sync flags, exchange slots,
-// acknowledgements, push slots) lives in a block of the pool, at the same
+// The team pool: every team's runtime state (sync flags, call records,
+// team-creation slots, push slots) lives in a block of the pool, at the same
 // offset on every member. A PE tracks its free chunks in a bitmap; creating
 // a team takes the first run free on every PE of the parent.
 const (

@@ -42,6 +42,23 @@ func TestBarrierAfterPeersFinalized(t *testing.T) {
 	pes[0].Abort()
 }
 
+// A PE in BarrierAll while the others finalize is told it called
+// something else, on every PE, at once.
+func TestBarrierAgainstFinalize(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20, Getenv: noEnv}, func(pe *gshmem.PE) error {
+		if pe.MyPE() == 0 {
+			return pe.BarrierAll(ctx)
+		}
+		return nil // Run finalizes
+	})
+	require.ErrorIs(t, err, hostshmem.ErrMismatch)
+	assert.Contains(t, err.Error(), "PE 0 called barrier_all, PE 1 called finalize")
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // A job that can never initialise fails at once, naming what was asked.

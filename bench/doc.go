@@ -13,8 +13,10 @@
 //     the rest), the same [Sizes] and the same method (below), and labels its
 //     results [ImplGshmem]. [Result.Line] and [ParseResults] carry results out
 //     of child processes in the peers' format.
-//   - [WriteTable] lines the three up by (Op, PEs, Bytes) and prints values
-//     and ratios.
+//   - [WriteTable] lines the three up by (Op, PEs, Bytes) and prints the
+//     values and gshmem's speed-up over each of the others: above 1 means
+//     gshmem is faster, in every row (latency: their time over gshmem's;
+//     bandwidth: gshmem's bandwidth over theirs).
 //
 // [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem then the
 // peers, and prints one table; -ops picks ops or groups of them ([OpGroups]:
@@ -79,5 +81,5 @@
 // bcastbw by algorithm bandwidth (Bytes per call time, which nccl-tests
 // also counts as a broadcast's bus bandwidth). The small-message latency of
 // a bandwidth row is Bytes over its bandwidth (times 2(N-1)/N for
-// allreduce); its ratio is the inverse of the latency ratio.
+// allreduce), so its speed-up is also the speed-up in time.
 package bench

@@ -19,17 +19,19 @@ import (
 // an implementation has several results for one row, the first counts.
 // There are two sections, each printed only if it has rows:
 //
-//   - latency (ops for which [IsBandwidth] is false): time per op, and the
-//     ratio ours/peer, so below 1 means ours is faster;
+//   - latency (ops for which [IsBandwidth] is false): time per op;
 //   - bandwidth: [Result.BusBandwidth] in decimal units (1 GB/s = 1e9 B/s),
-//     a memmove column matched by Bytes alone, and the ratios ours/peer and
-//     ours/memmove, so above 1 means ours is faster.
+//     and a memmove column matched by Bytes alone.
 //
-// Where a section has two peer columns or more, a last column, ours/best,
-// gives the ratio of ours to the better peer of the row (the shorter time,
-// the higher bandwidth).
+// Both then give, in a column "vs-X" for each other implementation X, the
+// speed-up of ours over X, one convention for every row: above 1 means ours
+// is faster. For latency that is X's time over ours, for bandwidth ours over
+// X's (the same number where a bandwidth is Bytes over the time). Where a
+// section has two peer columns or more, a last column, vs-best, gives the
+// speed-up over the better peer of the row (the shorter time, the higher
+// bandwidth).
 //
-// A value or ratio that cannot be computed prints as "-". The column of
+// A value or speed-up that cannot be computed prints as "-". The column of
 // ours is named after the Impl of ours[0], or [ImplGshmem] if ours is empty.
 // WriteTable returns the error of writing to w.
 func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
@@ -85,19 +87,19 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 			header = append(header, ImplMemmove)
 		}
 		for _, c := range cols {
-			header = append(header, name+"/"+c)
+			header = append(header, "vs-"+c)
 		}
 		if withMM {
-			header = append(header, name+"/"+ImplMemmove)
+			header = append(header, "vs-"+ImplMemmove)
 		}
 		withBest := len(cols) >= 2
 		if withBest {
-			header = append(header, name+"/best")
+			header = append(header, "vs-best")
 		}
 		if bw {
-			fmt.Fprintf(&buf, "Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio %s/other: above 1 means %s is faster)\n", name, name)
+			fmt.Fprintf(&buf, "Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: %s speed-up over X = %s's bandwidth / X's (above 1: %s is faster)\n", name, name, name)
 		} else {
-			fmt.Fprintf(&buf, "Latency, time per operation (ratio %s/peer: below 1 means %s is faster)\n", name, name)
+			fmt.Fprintf(&buf, "Latency, time per operation; vs-X: %s speed-up over X = X's time / %s's (above 1: %s is faster)\n", name, name, name)
 		}
 		table := [][]string{header}
 		for _, k := range rows {
@@ -113,14 +115,14 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 			}
 			for _, c := range cols {
 				p, ok := theirs[c][k]
-				row = append(row, ratio(m, haveMine, p, ok, bw))
+				row = append(row, speedup(m, haveMine, p, ok, bw))
 			}
 			if withMM {
-				row = append(row, ratio(m, haveMine, mv, haveMM, true))
+				row = append(row, speedup(m, haveMine, mv, haveMM, true))
 			}
 			if withBest {
 				b, ok := best(k, cols, theirs, bw)
-				row = append(row, ratio(m, haveMine, b, ok, bw))
+				row = append(row, speedup(m, haveMine, b, ok, bw))
 			}
 			table = append(table, row)
 		}
@@ -198,16 +200,17 @@ func cell(r Result, ok, bw bool) string {
 	}
 }
 
-// ratio returns a/b as "0.53x": of times for latency, of bandwidths for
+// speedup returns the speed-up of a over b as "1.89x", above 1 when a is
+// faster: b's time over a's for latency, a's bandwidth over b's for
 // bandwidth; "-" unless both are there.
-func ratio(a Result, aok bool, b Result, bok bool, bw bool) string {
+func speedup(a Result, aok bool, b Result, bok bool, bw bool) string {
 	if !aok || !bok || a.NsPerOp <= 0 || b.NsPerOp <= 0 {
 		return "-"
 	}
 	if bw {
 		return fmt.Sprintf("%.2fx", a.BusBandwidth()/b.BusBandwidth())
 	}
-	return fmt.Sprintf("%.2fx", a.NsPerOp/b.NsPerOp)
+	return fmt.Sprintf("%.2fx", b.NsPerOp/a.NsPerOp)
 }
 
 // sig3 formats v (>= 0) with three significant digits (more from 1000 up).

@@ -29,17 +29,17 @@ func TestWriteTableMissingValues(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	require.NoError(t, WriteTable(&buf, ours, peers, memmove))
-	want := `Latency, time per operation (ratio gshmem/peer: below 1 means gshmem is faster)
-op       size  PEs  gshmem  openmpi-shmem  openmpi-mpi  gshmem/openmpi-shmem  gshmem/openmpi-mpi  gshmem/best
-put        8B    2  20.0ns         40.0ns            -                 0.50x                   -        0.50x
-fadd       8B    2  1.50µs              -            -                     -                   -            -
-barrier    0B    2       -          400ns       2.50ms                     -                   -            -
+	want := `Latency, time per operation; vs-X: gshmem speed-up over X = X's time / gshmem's (above 1: gshmem is faster)
+op       size  PEs  gshmem  openmpi-shmem  openmpi-mpi  vs-openmpi-shmem  vs-openmpi-mpi  vs-best
+put        8B    2  20.0ns         40.0ns            -             2.00x               -    2.00x
+fadd       8B    2  1.50µs              -            -                 -               -        -
+barrier    0B    2       -          400ns       2.50ms                 -               -        -
 
-Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio gshmem/other: above 1 means gshmem is faster)
-op         size  PEs    gshmem  openmpi-shmem  openmpi-mpi   memmove  gshmem/openmpi-shmem  gshmem/openmpi-mpi  gshmem/memmove  gshmem/best
-putbw        8B    2   400MB/s        200MB/s            -         -                 2.00x                   -               -        2.00x
-putbw      1MiB    2  21.0GB/s              -            -  41.9GB/s                     -                   -           0.50x            -
-allreduce  1MiB    4         -              -     1.57GB/s  41.9GB/s                     -                   -               -            -
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: gshmem speed-up over X = gshmem's bandwidth / X's (above 1: gshmem is faster)
+op         size  PEs    gshmem  openmpi-shmem  openmpi-mpi   memmove  vs-openmpi-shmem  vs-openmpi-mpi  vs-memmove  vs-best
+putbw        8B    2   400MB/s        200MB/s            -         -             2.00x               -           -    2.00x
+putbw      1MiB    2  21.0GB/s              -            -  41.9GB/s                 -               -       0.50x        -
+allreduce  1MiB    4         -              -     1.57GB/s  41.9GB/s                 -               -           -        -
 `
 	assert.Equal(t, want, buf.String())
 }
@@ -51,11 +51,11 @@ func TestWriteTableOursOnly(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	require.NoError(t, WriteTable(&buf, ours, nil, nil))
-	want := `Latency, time per operation (ratio gshmem-shm/peer: below 1 means gshmem-shm is faster)
+	want := `Latency, time per operation; vs-X: gshmem-shm speed-up over X = X's time / gshmem-shm's (above 1: gshmem-shm is faster)
 op   size  PEs  gshmem-shm
 put    8B    2      25.0ns
 
-Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio gshmem-shm/other: above 1 means gshmem-shm is faster)
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: gshmem-shm speed-up over X = gshmem-shm's bandwidth / X's (above 1: gshmem-shm is faster)
 op     size  PEs  gshmem-shm
 putbw  4KiB    2    41.0GB/s
 `
@@ -66,9 +66,39 @@ func TestWriteTablePeersOnly(t *testing.T) {
 	peers := []Result{{Impl: ImplShmem, Op: OpGet, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 37.5}}
 	var buf bytes.Buffer
 	require.NoError(t, WriteTable(&buf, nil, peers, nil))
-	assert.Equal(t, `Latency, time per operation (ratio gshmem/peer: below 1 means gshmem is faster)
-op   size  PEs  gshmem  openmpi-shmem  gshmem/openmpi-shmem
-get    8B    2       -         37.5ns                     -
+	assert.Equal(t, `Latency, time per operation; vs-X: gshmem speed-up over X = X's time / gshmem's (above 1: gshmem is faster)
+op   size  PEs  gshmem  openmpi-shmem  vs-openmpi-shmem
+get    8B    2       -         37.5ns                 -
+`, buf.String())
+}
+
+// One convention in both sections: gshmem twice as fast as a peer reads
+// 2.00x whether the row is a latency (half the time) or a bandwidth (twice
+// the bytes per second), and half as fast reads 0.50x.
+func TestWriteTableSpeedUpConvention(t *testing.T) {
+	ours := []Result{
+		{Impl: ImplGshmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 100},
+		{Impl: ImplGshmem, Op: OpPutBW, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 100},
+		{Impl: ImplGshmem, Op: OpGet, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 400},
+		{Impl: ImplGshmem, Op: OpPutBW, PEs: 2, Bytes: 1024, Iters: 1, NsPerOp: 400},
+	}
+	peers := []Result{
+		{Impl: ImplShmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 200},
+		{Impl: ImplShmem, Op: OpPutBW, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 200},
+		{Impl: ImplShmem, Op: OpGet, PEs: 2, Bytes: 8, Iters: 1, NsPerOp: 200},
+		{Impl: ImplShmem, Op: OpPutBW, PEs: 2, Bytes: 1024, Iters: 1, NsPerOp: 200},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, ours, peers, nil))
+	assert.Equal(t, `Latency, time per operation; vs-X: gshmem speed-up over X = X's time / gshmem's (above 1: gshmem is faster)
+op   size  PEs  gshmem  openmpi-shmem  vs-openmpi-shmem
+put    8B    2   100ns          200ns             2.00x
+get    8B    2   400ns          200ns             0.50x
+
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: gshmem speed-up over X = gshmem's bandwidth / X's (above 1: gshmem is faster)
+op     size  PEs    gshmem  openmpi-shmem  vs-openmpi-shmem
+putbw    8B    2  80.0MB/s       40.0MB/s             2.00x
+putbw  1KiB    2  2.56GB/s       5.12GB/s             0.50x
 `, buf.String())
 }
 
@@ -129,18 +159,18 @@ func TestWriteTableCollectives(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	require.NoError(t, WriteTable(&buf, ours, peers, nil))
-	want := `Latency, time per operation (ratio gshmem/peer: below 1 means gshmem is faster)
-op        size  PEs  gshmem  openmpi-shmem  openmpi-mpi  gshmem/openmpi-shmem  gshmem/openmpi-mpi  gshmem/best
-sync        0B    2   200ns          400ns            -                 0.50x                   -        0.50x
-fcollect    8B    2   600ns         1.20µs        300ns                 0.50x               2.00x        2.00x
-fcollect    8B    4  1.20µs              -            -                     -                   -            -
-alltoall  1KiB    2   900ns              -       1.80µs                     -               0.50x        0.50x
+	want := `Latency, time per operation; vs-X: gshmem speed-up over X = X's time / gshmem's (above 1: gshmem is faster)
+op        size  PEs  gshmem  openmpi-shmem  openmpi-mpi  vs-openmpi-shmem  vs-openmpi-mpi  vs-best
+sync        0B    2   200ns          400ns            -             2.00x               -    2.00x
+fcollect    8B    2   600ns         1.20µs        300ns             2.00x           0.50x    0.50x
+fcollect    8B    4  1.20µs              -            -                 -               -        -
+alltoall  1KiB    2   900ns              -       1.80µs                 -           2.00x    2.00x
 
-Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth (ratio gshmem/other: above 1 means gshmem is faster)
-op         size  PEs    gshmem  openmpi-shmem  openmpi-mpi  gshmem/openmpi-shmem  gshmem/openmpi-mpi  gshmem/best
-bcastbw    1MiB    2  10.5GB/s       41.9GB/s     21.0GB/s                 0.25x               0.50x        0.25x
-allreduce  1MiB    2  5.24GB/s       2.62GB/s     1.31GB/s                 2.00x               4.00x        2.00x
-allreduce  1MiB    4  3.93GB/s              -     7.86GB/s                     -               0.50x        0.50x
+Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: gshmem speed-up over X = gshmem's bandwidth / X's (above 1: gshmem is faster)
+op         size  PEs    gshmem  openmpi-shmem  openmpi-mpi  vs-openmpi-shmem  vs-openmpi-mpi  vs-best
+bcastbw    1MiB    2  10.5GB/s       41.9GB/s     21.0GB/s             0.25x           0.50x    0.25x
+allreduce  1MiB    2  5.24GB/s       2.62GB/s     1.31GB/s             2.00x           4.00x    2.00x
+allreduce  1MiB    4  3.93GB/s              -     7.86GB/s                 -           0.50x    0.50x
 `
 	assert.Equal(t, want, buf.String())
 }

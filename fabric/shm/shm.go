@@ -282,7 +282,9 @@ func (f *Fabric) Check() *fabric.PeerError {
 	if len(fds) == 0 {
 		return nil
 	}
-	n, _, errno := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), 0)
+	// ppoll with a zero timeout: poll(2) itself does not exist on arm64.
+	var zero syscall.Timespec
+	n, _, errno := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
 	if errno != 0 || n == 0 {
 		return nil
 	}

@@ -30,6 +30,9 @@ var (
 	// ErrFinalized: the PE was used after Finalize. It is an
 	// errdefs.ErrClosed.
 	ErrFinalized = errdefs.Refine(errdefs.ErrClosed, "PE finalized")
+	// ErrCtxDestroyed: a context was used after Destroy (or is the zero
+	// Ctx, which no CtxCreate made). It is an errdefs.ErrClosed.
+	ErrCtxDestroyed = errdefs.Refine(errdefs.ErrClosed, "context destroyed")
 	// ErrNoDevice: a device-heap operation on a PE started without a
 	// device heap (GSHMEM_DEVICE_SYMMETRIC_SIZE=0 or a hostshmem.New
 	// without Config.DeviceHeap) or whose GPU heap was not attached yet.

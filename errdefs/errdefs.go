@@ -51,11 +51,15 @@
 //
 // <package> is the package's name as its users import it (am, streams,
 // device, cuda), with one exception: hostshmem writes "gshmem", the name of
-// the runtime whose OpenSHMEM API it is (gshmem.PE is hostshmem.PE). <kind>
-// is the sentinel's text; the shared kinds' texts name no package, since
-// they belong to all of them. An error that wraps another package's error
-// keeps that error's text whole after its own operation ("am: new world:
-// queues: gshmem: calloc: ...").
+// the runtime whose OpenSHMEM API it is (gshmem.PE is hostshmem.PE), and so
+// does fabric.PeerError ("gshmem: PE 1 failed: ..."), a peer's death being
+// news of the job rather than of its transport. <kind> is the sentinel's
+// text; the shared kinds' texts name no package, since they belong to all
+// of them. An error that wraps another package's error keeps that error's
+// text whole after its own operation ("am: new world: queues: gshmem:
+// calloc: collective call differs across PEs: ..."). The order of <kind>
+// and <details> bends where a detail names the argument at fault first
+// ("gshmem: p: Sym.At(10): out of range: object has 8 elements").
 package errdefs
 
 import "errors"

@@ -47,7 +47,7 @@ var (
 // checks still hold. Its text is ErrInvalidPE's.
 var errInvalidPE error = alsoKind{errdefs.ErrInvalidPE, ErrInvalidArg}
 
-// alsoKind is kind that matches also under errors.Is.
+// alsoKind has kind's text; errors.Is matches it as kind and as also.
 type alsoKind struct{ kind, also error }
 
 func (e alsoKind) Error() string   { return e.kind.Error() }

@@ -33,10 +33,10 @@ var (
 	// ErrCtxDestroyed: a context was used after Destroy (or is the zero
 	// Ctx, which no CtxCreate made). It is an errdefs.ErrClosed.
 	ErrCtxDestroyed = errdefs.Refine(errdefs.ErrClosed, "context destroyed")
-	// ErrNoDevice: a device-heap operation on a PE started without a
-	// device heap (GSHMEM_DEVICE_SYMMETRIC_SIZE=0 or a hostshmem.New
-	// without Config.DeviceHeap) or whose GPU heap was not attached yet.
-	// It is an errdefs.ErrUnavailable.
+	// ErrNoDevice: a device-heap operation on a PE without a device heap
+	// (one made by hostshmem.New without Config.DeviceHeap; gshmem.Run and
+	// Init always give one) or whose GPU heap was not attached yet. It is
+	// an errdefs.ErrUnavailable.
 	ErrNoDevice = errdefs.Refine(errdefs.ErrUnavailable, "no device heap")
 
 	// ErrHeapFull: the symmetric heap has no free block large enough.

@@ -494,9 +494,11 @@ func scenarioFailures(t *petest.T, pe *hostshmem.PE) {
 	require.ErrorIs(t, err, am.ErrUnregistered)
 	require.ErrorContains(t, err, "notRegistered")
 	_, err = am.Exec(w, n, WhoAmI{}).Wait(ctx)
-	require.ErrorIs(t, err, am.ErrInvalidArg)
-	require.ErrorContains(t, err, fmt.Sprintf("PE %d not in [0, %d)", n, n))
+	require.ErrorIs(t, err, hostshmem.ErrInvalidPE)
+	require.ErrorIs(t, err, am.ErrInvalidArg, "as before the kinds were shared")
+	require.ErrorContains(t, err, fmt.Sprintf("PE out of range: PE %d not in [0, %d)", n, n))
 	_, err = am.Exec(w, -1, WhoAmI{}).Wait(ctx)
+	require.ErrorIs(t, err, hostshmem.ErrInvalidPE)
 	require.ErrorIs(t, err, am.ErrInvalidArg)
 
 	// A wait that times out says so; the AM still completes.

@@ -111,6 +111,28 @@
 // function returns ErrInvalidArg, and a getter its documented zero value
 // (MyPE and NPEs -1, counts 0). MustRegister alone panics, by design.
 //
+// # Errors
+//
+// Errors name the operation and the values ("am: exec main.Hello: PE out
+// of range: PE 7 not in [0, 4)"). Those to branch on with errors.Is,
+// besides a context's own:
+//
+//   - ErrInvalidArg (errdefs.ErrInvalidArg): a nil or zero value, an empty
+//     name, an Option beyond its limit, a dropped Darc handle;
+//   - errdefs.ErrInvalidPE (hostshmem.ErrInvalidPE): a PE outside the
+//     launcher's team (it matches ErrInvalidArg too);
+//   - ErrClosed (errdefs.ErrClosed): the World was closed or aborted;
+//   - errdefs.ErrPeerDead (fabric.ErrPeerDead): the PE an AM went to, or a
+//     PE a Barrier waits for, died (errors.As finds the *fabric.PeerError
+//     naming it);
+//   - errdefs.ErrMismatch (hostshmem.ErrMismatch), and hostshmem's other
+//     errors, from New and Close, which allocate and synchronise through
+//     hostshmem (New with Options that differ across PEs, say);
+//   - ErrDuplicate and ErrCodec from Register;
+//   - ErrTooLarge: a payload larger than the arena;
+//   - an *Error, matching ErrHandler, ErrPanic, ErrCodec or
+//     ErrUnregistered: the AM failed on the PE it ran on.
+//
 // # Darcs
 //
 // NewDarc, NewLocalRwDarc and NewGlobalRwDarc are collective over a

@@ -3,13 +3,26 @@ package am
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gshmem/gshmem/errdefs"
 )
 
-// Errors callers branch on (errors.Is).
+// Errors callers branch on (errors.Is). ErrInvalidArg and ErrClosed are
+// the shared kinds of package errdefs: errors.Is(err, am.ErrClosed) also
+// matches a closed stream or a finalized PE, and hostshmem.ErrInvalidArg an
+// invalid argument of this package. The other sentinels are this package's
+// own: they say how an AM failed, which no other package does.
 var (
-	// ErrInvalidArg: a bad argument (nil registry, empty name, PE out of
-	// range, a dropped Darc handle); the message names the value.
-	ErrInvalidArg = errors.New("invalid argument")
+	// ErrInvalidArg (errdefs.ErrInvalidArg): a bad argument (nil registry,
+	// empty name, a dropped Darc handle, a nil World, Future or context,
+	// an Option beyond its limit); the message names the value. A PE out
+	// of range is errdefs.ErrInvalidPE (hostshmem.ErrInvalidPE), and
+	// also ErrInvalidArg, as it was before the kinds were shared.
+	ErrInvalidArg = errdefs.ErrInvalidArg
+	// ErrClosed (errdefs.ErrClosed): the World is closed (or was closed
+	// while the call waited).
+	ErrClosed = errdefs.ErrClosed
+
 	// ErrDuplicate: a name or type registered twice.
 	ErrDuplicate = errors.New("duplicate registration")
 	// ErrCodec: a type the default codec cannot carry, or a payload that
@@ -23,11 +36,22 @@ var (
 	// ErrPanic: the handler panicked on the PE it ran on; that PE keeps
 	// running.
 	ErrPanic = errors.New("AM handler panicked")
-	// ErrClosed: the World is closed.
-	ErrClosed = errors.New("am world closed")
-	// ErrTooLarge: a payload larger than the large-message arena.
+	// ErrTooLarge: a payload larger than the large-message arena
+	// (Options.ArenaBytes) or a frame larger than a queue.
 	ErrTooLarge = errors.New("AM payload too large")
 )
+
+// errInvalidPE is what this package returns for a PE out of range:
+// errdefs.ErrInvalidPE, as every package does, and also ErrInvalidArg,
+// which it returned for one before the kinds were shared, so that callers'
+// checks still hold. Its text is ErrInvalidPE's.
+var errInvalidPE error = alsoKind{errdefs.ErrInvalidPE, ErrInvalidArg}
+
+// alsoKind has kind's text; errors.Is matches it as kind and as also.
+type alsoKind struct{ kind, also error }
+
+func (e alsoKind) Error() string   { return e.kind.Error() }
+func (e alsoKind) Unwrap() []error { return []error{e.kind, e.also} }
 
 // Error is how an AM failed on the PE it ran on, as its sender sees it:
 // the handler returned an error or panicked, its payload could not be

@@ -392,7 +392,7 @@ func (s *scope) worldPE(pe int) (int, error) {
 		n = s.team.NPEs()
 	}
 	if pe < 0 || pe >= n {
-		return -1, fmt.Errorf("%w: PE %d not in [0, %d)", ErrInvalidArg, pe, n)
+		return -1, fmt.Errorf("%w: PE %d not in [0, %d)", errInvalidPE, pe, n)
 	}
 	if s.team != nil {
 		return s.team.WorldPE(pe), nil

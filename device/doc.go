@@ -25,4 +25,18 @@
 //
 // The CUDA driver itself is package device/cuda, loaded with dlopen at run
 // time: the same binary runs with or without a GPU, and builds without CUDA.
+//
+// # Errors
+//
+// Errors name the operation and the values ("device: ptr: PE out of
+// range: PE 5 of 4"). Those to branch on with errors.Is are the shared
+// kinds of package errdefs (hostshmem's names for them are the same
+// values): ErrInvalidPE (a peer outside the job), ErrInvalidArg (an empty
+// object, a misaligned atomic), ErrOutOfRange (an invalid Sym, bytes
+// outside a device heap); and ErrNoGPU, an errdefs.ErrUnavailable, from
+// GPU-only calls on a PE without a GPU. Choose passes on device/cuda's
+// errors when the driver is broken (ErrMissingSymbol, say) or a GPU it was
+// told to use is missing (ErrNoDriver, ErrNoDevice: also
+// errdefs.ErrUnavailable); the driver calls' own failures are
+// *cuda.Error.
 package device

@@ -1,17 +1,18 @@
 package device
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/gshmem/gshmem/device/cuda"
+	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/kernels"
 )
 
 // ErrNoGPU is returned for GPU-only calls (loading a CUDA module) on a PE
-// without a GPU heap: the CPU fallback, or no device heap at all.
-var ErrNoGPU = errors.New("device: no GPU (the PE runs the CPU fallback)")
+// without a GPU heap: the CPU fallback, or no device heap at all. It is an
+// errdefs.ErrUnavailable.
+var ErrNoGPU = errdefs.Refine(errdefs.ErrUnavailable, "device: no GPU (the PE runs the CPU fallback)")
 
 // Module is a CUDA module (PTX or cubin) loaded on a PE's GPU with the
 // device API's state initialised in it (nvshmemx_cumodule_init): kernels

@@ -8,12 +8,23 @@
 // into that region and name the same object on every PE. Load/store
 // transports also expose each peer's region as a slice (Region), which the
 // runtime uses directly on its fast paths.
+//
+// # Errors
+//
+// A transport reports a peer that died or left the job as a *PeerError
+// naming it, which matches ErrPeerDead (errdefs.ErrPeerDead) under
+// errors.Is. The packages above pass it on wrapped, so errors.Is(err,
+// fabric.ErrPeerDead) holds for the errors of hostshmem's, am's and
+// streams' waits as well. A transport's other errors (bad options, a
+// system call that failed) name their cause for the program to report; they
+// match no sentinel.
 package fabric
 
 import (
 	"context"
-	"errors"
 	"fmt"
+
+	"github.com/gshmem/gshmem/errdefs"
 )
 
 // AMOOp names an atomic memory operation.
@@ -93,8 +104,10 @@ type Fabric interface {
 	Close(finalized bool) error
 }
 
-// ErrPeerDead is matched (errors.Is) by every *PeerError.
-var ErrPeerDead = errors.New("peer PE died")
+// ErrPeerDead is matched (errors.Is) by every *PeerError. It is
+// errdefs.ErrPeerDead, the kind every package's errors share, so a caller
+// that does not import fabric matches it too.
+var ErrPeerDead = errdefs.ErrPeerDead
 
 // PeerError reports that a peer PE died or left the job while this PE
 // depended on it.

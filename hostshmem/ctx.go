@@ -1,7 +1,6 @@
 package hostshmem
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -57,10 +56,6 @@ func (o CtxOption) String() string {
 	}
 	return strings.Join(parts, "|")
 }
-
-// ErrCtxDestroyed: a context was used after Destroy (or is the zero Ctx,
-// which no CtxCreate made).
-var ErrCtxDestroyed = errors.New("context destroyed")
 
 // Ctx is a communication context (OpenSHMEM 1.5 section 9.5): a stream of
 // operations of one PE whose completion Quiet and Fence on this context

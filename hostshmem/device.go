@@ -2,7 +2,6 @@ package hostshmem
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/gshmem/gshmem/fabric"
@@ -36,11 +35,6 @@ type DeviceMemory interface {
 	// again.
 	Close() error
 }
-
-// ErrNoDevice is returned for device-heap operations on a PE started
-// without a device heap (GSHMEM_DEVICE_SYMMETRIC_SIZE=0 or a hostshmem.New
-// without Config.DeviceHeap) or whose GPU heap was not attached yet.
-var ErrNoDevice = errors.New("no device heap")
 
 // DeviceHeapSize is the number of bytes of user device heap on each PE.
 func (p *PE) DeviceHeapSize() uintptr {

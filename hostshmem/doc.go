@@ -87,4 +87,20 @@
 // A PE may be used from several goroutines at once, except for collective
 // calls (allocation, barriers, Finalize), which each PE makes from one
 // goroutine at a time, in the same order on every PE.
+//
+// # Errors
+//
+// Errors name the operation and the values ("gshmem: put: PE out of range:
+// PE 7 not in [0, 2)"); none is a panic. Those to branch on with
+// errors.Is, besides a context's own errors:
+//
+//   - the shared kinds of package errdefs, re-exported here under their
+//     old names (the same values, so am's and streams' errors of a kind
+//     match them too): ErrInvalidArg, ErrInvalidPE, ErrOutOfRange,
+//     ErrMismatch; and fabric.ErrPeerDead (errdefs.ErrPeerDead) from any
+//     wait, barrier or collective when a peer dies;
+//   - ErrFinalized and ErrCtxDestroyed, which are errdefs.ErrClosed: a
+//     finalized PE, a destroyed context;
+//   - ErrNoDevice, an errdefs.ErrUnavailable: no device heap;
+//   - this package's own: ErrHeapFull, ErrOverlap, ErrTeam and ErrBroken.
 package hostshmem

@@ -82,6 +82,15 @@
 // wrapped; the stream keeps running and the failures stay for the next
 // synchronisation.
 //
+// The errors to branch on (errors.Is), at enqueue: errdefs.ErrInvalidArg,
+// errdefs.ErrInvalidPE and errdefs.ErrOutOfRange (hostshmem's names for
+// them are the same values), hostshmem.ErrOverlap, hostshmem.ErrTeam, and
+// ErrClosed (errdefs.ErrClosed) on a closed stream; device.ErrNoGPU (an
+// errdefs.ErrUnavailable) from Launch on the CPU engine. At
+// synchronisation, an *OpError wrapping the op's error: errdefs.ErrPeerDead
+// (fabric.ErrPeerDead), errdefs.ErrMismatch (hostshmem.ErrMismatch),
+// ErrWaitTimeout, a context's error, or what a Go function returned.
+//
 // # Goroutines
 //
 // Every Stream method and enqueue function may be called from any

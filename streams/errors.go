@@ -3,19 +3,26 @@ package streams
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gshmem/gshmem/errdefs"
 )
 
-// Errors callers can branch on with errors.Is. Immediate errors from the
-// enqueue functions also wrap hostshmem's sentinels (ErrInvalidPE,
-// ErrOutOfRange, ErrInvalidArg, ErrOverlap) and hostshmem.ErrTeam; errors
-// at synchronisation wrap whatever the failed op returned, for example an
-// error matching fabric.ErrPeerDead.
+// Errors callers can branch on with errors.Is. ErrClosed is the shared
+// kind errdefs.ErrClosed (errors.Is(err, streams.ErrClosed) also matches a
+// closed am World or a finalized PE); ErrWaitTimeout is this package's own.
+// Immediate errors from the enqueue functions also wrap the shared kinds
+// errdefs.ErrInvalidPE, ErrOutOfRange and ErrInvalidArg (hostshmem's names
+// for them are the same values) and hostshmem's own ErrOverlap and ErrTeam;
+// errors at synchronisation wrap whatever the failed op returned, for
+// example an error matching errdefs.ErrPeerDead (fabric.ErrPeerDead) or
+// errdefs.ErrMismatch.
 var (
-	// ErrClosed: an op was enqueued on, or Synchronize called on, a stream
-	// after Close.
-	ErrClosed = errors.New("stream closed")
+	// ErrClosed (errdefs.ErrClosed): an op was enqueued on, or
+	// Synchronize called on, a stream after Close.
+	ErrClosed = errdefs.ErrClosed
 	// ErrWaitTimeout: a waiting op ran past the stream's wait bound
-	// (WithWaitTimeout).
+	// (WithWaitTimeout); the op's error matches context.DeadlineExceeded
+	// too.
 	ErrWaitTimeout = errors.New("stream wait timed out")
 )
 

@@ -39,7 +39,7 @@ func (c *Context) err(op string, r result) error { return c.d.err(op, r) }
 // and every allocation, stream, event and module in it.
 func (c *Context) Close() error {
 	if c.closed.Swap(true) {
-		return ErrClosed
+		return errClosed
 	}
 	if r := c.lib.primaryRelease(c.dev); r != 0 {
 		return c.err("cuDevicePrimaryCtxRelease_v2", r)

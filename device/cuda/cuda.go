@@ -4,22 +4,34 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/gshmem/gshmem/errdefs"
 )
 
-// Sentinel errors. Load wraps them with %w; test with errors.Is.
+// Sentinel errors. Load wraps them with %w; test with errors.Is. ErrNoDriver
+// and ErrNoDevice are errdefs.ErrUnavailable (no GPU here: run without
+// one); ErrClosed is the shared errdefs.ErrClosed; ErrMissingSymbol is this
+// package's own (a driver too old for it is no reason to fall back
+// silently).
 var (
 	// ErrNoDriver: the driver library could not be opened (not installed,
-	// a stub library, or a binary built without cgo).
-	ErrNoDriver = errors.New("cuda: no CUDA driver")
+	// a stub library, or a binary built without cgo). It is an
+	// errdefs.ErrUnavailable.
+	ErrNoDriver = errdefs.Refine(errdefs.ErrUnavailable, "cuda: no CUDA driver")
 	// ErrNoDevice: the driver loaded but reports no usable device
 	// (cuInit returned CUDA_ERROR_NO_DEVICE, or the device count is 0).
-	ErrNoDevice = errors.New("cuda: no CUDA device")
+	// It is an errdefs.ErrUnavailable.
+	ErrNoDevice = errdefs.Refine(errdefs.ErrUnavailable, "cuda: no CUDA device")
 	// ErrMissingSymbol: the driver library lacks an entry point this
 	// package needs (the message names it); the driver is too old.
 	ErrMissingSymbol = errors.New("cuda: driver lacks a required entry point")
-	// ErrClosed: the Driver, Context or object was closed or destroyed.
-	ErrClosed = errors.New("cuda: use after close")
+	// ErrClosed (errdefs.ErrClosed): the Driver, Context or object was
+	// closed or destroyed.
+	ErrClosed = errdefs.ErrClosed
 )
+
+// errClosed is ErrClosed as this package returns it, naming the package.
+var errClosed = fmt.Errorf("cuda: %w", ErrClosed)
 
 // CUresult values this package branches on (cuda.h, CUDA 12).
 const (
@@ -35,7 +47,8 @@ const (
 // "cuMemAlloc_v2"), Code the CUresult, Name and Msg the driver's
 // cuGetErrorName and cuGetErrorString for it. An Error with Code
 // CUDA_ERROR_NO_DEVICE matches ErrNoDevice under errors.Is, and one with
-// CUDA_ERROR_STUB_LIBRARY matches ErrNoDriver.
+// CUDA_ERROR_STUB_LIBRARY matches ErrNoDriver; both match
+// errdefs.ErrUnavailable.
 type Error struct {
 	Op   string
 	Code int
@@ -70,6 +83,8 @@ func (e *Error) Is(target error) bool {
 		return e.Code == codeNoDevice
 	case ErrNoDriver:
 		return e.Code == codeStubLibrary
+	case errdefs.ErrUnavailable:
+		return e.Code == codeNoDevice || e.Code == codeStubLibrary
 	}
 	return false
 }
@@ -182,7 +197,7 @@ func (d *Driver) err(op string, r result) error {
 // stays mapped (the CUDA driver cannot be unloaded once initialized).
 func (d *Driver) Close() error {
 	if d.closed.Swap(true) {
-		return ErrClosed
+		return errClosed
 	}
 	return nil
 }
@@ -202,7 +217,7 @@ func (d *Driver) MemOpsV2() bool { return d.lib.memOpsV2() }
 // DeviceCount is the number of CUDA devices the process can see.
 func (d *Driver) DeviceCount() (int, error) {
 	if d.closed.Load() {
-		return 0, ErrClosed
+		return 0, errClosed
 	}
 	n, r := d.lib.deviceCount()
 	if r != 0 {
@@ -250,7 +265,7 @@ var infoSteps = [...]string{"cuDeviceGetName", "cuDeviceTotalMem_v2", "cuDeviceG
 func (d *Driver) DeviceInfo(ordinal int) (Info, error) {
 	var in Info
 	if d.closed.Load() {
-		return in, ErrClosed
+		return in, errClosed
 	}
 	dev, r := d.lib.deviceGet(ordinal)
 	if r != 0 {
@@ -305,7 +320,7 @@ func (d *Driver) DeviceInfo(ordinal int) (Info, error) {
 // Context.Close.
 func (d *Driver) Primary(ordinal int) (*Context, error) {
 	if d.closed.Load() {
-		return nil, ErrClosed
+		return nil, errClosed
 	}
 	dev, r := d.lib.deviceGet(ordinal)
 	if r != 0 {

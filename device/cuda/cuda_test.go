@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/errdefs"
 )
 
 // addOnePTX is add_one(int *a, unsigned n): a[i] += 1 for every thread i < n,
@@ -89,6 +91,7 @@ func TestLoadSystemDriver(t *testing.T) {
 func TestLoadBadPath(t *testing.T) {
 	_, err := Load("/nonexistent/libcuda.so.1")
 	require.ErrorIs(t, err, ErrNoDriver)
+	require.ErrorIs(t, err, errdefs.ErrUnavailable)
 	require.Contains(t, err.Error(), "/nonexistent/libcuda.so.1")
 	if haveCgo {
 		require.Contains(t, err.Error(), "No such file") // dlerror's text
@@ -129,6 +132,8 @@ func TestLoadFakeNoDevice(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	require.Equal(t, "cuInit", e.Op)
 	require.Equal(t, 100, e.Code)
+	require.ErrorIs(t, err, errdefs.ErrUnavailable)
+	require.ErrorIs(t, e, errdefs.ErrUnavailable, "the driver's own error, unwrapped")
 	require.Contains(t, err.Error(), "cuda: cuInit: CUDA_ERROR_NO_DEVICE (100): no CUDA-capable device is detected")
 }
 
@@ -136,6 +141,10 @@ func TestLoadFakeStubLibrary(t *testing.T) {
 	lib := buildFake(t, 34)
 	_, err := Load(lib)
 	require.ErrorIs(t, err, ErrNoDriver)
+	require.ErrorIs(t, err, errdefs.ErrUnavailable)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.ErrorIs(t, e, errdefs.ErrUnavailable, "the driver's own error, unwrapped")
 }
 
 func TestLoadFakeMissingSymbol(t *testing.T) {
@@ -152,6 +161,7 @@ func TestLoadFakeMissingSymbol(t *testing.T) {
 			lib := buildFake(t, 0, tc.hide...)
 			_, err := Load(lib)
 			require.ErrorIs(t, err, ErrMissingSymbol)
+			require.NotErrorIs(t, err, errdefs.ErrUnavailable, "a driver too old is no reason to fall back")
 			require.Contains(t, err.Error(), tc.want)
 			require.Contains(t, err.Error(), lib)
 		})
@@ -169,6 +179,8 @@ func TestLoadFakeTwice(t *testing.T) {
 	require.NoError(t, d1.Close())
 	_, err = d1.DeviceCount()
 	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, err, errdefs.ErrClosed)
+	require.EqualError(t, err, "cuda: closed")
 	n, err := d2.DeviceCount()
 	require.NoError(t, err)
 	require.Equal(t, 1, n)

@@ -22,6 +22,12 @@
 //     CUDA_ERROR_NO_DEVICE, or no device is visible);
 //   - ErrMissingSymbol: the driver is too old for this package.
 //
+// ErrNoDriver and ErrNoDevice are errdefs.ErrUnavailable, the kind every
+// gshmem package returns when the machine or the build lacks what a call
+// needs. A Driver used after Close, and a second Close, Destroy or Unload
+// of a Context, Stream, Event or Module, return ErrClosed, the shared
+// errdefs.ErrClosed.
+//
 // Load may be called any number of times; each *Driver has its own handle
 // and entry-point table, and the package holds no global state. Once cuInit
 // has run, the library stays mapped for the rest of the process (its own

@@ -36,7 +36,7 @@ func (c *Context) LoadModule(image []byte) (*Module, error) {
 // become invalid. Work already queued that uses them must have finished.
 func (m *Module) Unload() error {
 	if m.h == 0 {
-		return ErrClosed
+		return errClosed
 	}
 	h := m.h
 	m.h = 0

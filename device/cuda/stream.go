@@ -49,7 +49,7 @@ func (s *Stream) Context() *Context { return s.c }
 // still completes; the call does not wait for it.
 func (s *Stream) Destroy() error {
 	if s.h == 0 {
-		return ErrClosed
+		return errClosed
 	}
 	h := s.h
 	s.h = 0
@@ -185,7 +185,7 @@ func (c *Context) NewEvent(timing bool) (*Event, error) {
 // Destroy destroys the event (cuEventDestroy_v2).
 func (e *Event) Destroy() error {
 	if e.h == 0 {
-		return ErrClosed
+		return errClosed
 	}
 	h := e.h
 	e.h = 0

@@ -32,7 +32,8 @@ const (
 // TeamConfig configures a team (OpenSHMEM shmem_team_config_t).
 type TeamConfig struct {
 	// NumContexts is the number of contexts the program intends to create
-	// on the team; gshmem has no per-team context limit and records it.
+	// on the team (with CreateCtx); gshmem has no per-team context limit
+	// and records it.
 	NumContexts int
 }
 
@@ -50,15 +51,18 @@ type Team struct {
 	cfg                 TeamConfig
 	predefined          bool
 
+	// destroyed is set by Destroy (under mu); team contexts and TeamPtr
+	// read it without mu.
+	destroyed atomic.Bool
+
 	mu        sync.Mutex // one collective at a time; guards the fields below
-	destroyed bool
-	epoch     uint64   // syncs done
-	cepoch    uint64   // push epochs done
-	calls     uint64   // collective calls entered
-	pending   uint64   // push epoch signalled but not awaited (see enterExchange)
-	broken    string   // why the team is broken (see abandon); "" while it is not
-	createSeq uint64   // child-team creations done
-	aw        struct { // the await in progress
+	epoch     uint64     // syncs done
+	cepoch    uint64     // push epochs done
+	calls     uint64     // collective calls entered
+	pending   uint64     // push epoch signalled but not awaited (see enterExchange)
+	broken    string     // why the team is broken (see abandon); "" while it is not
+	createSeq uint64     // child-team creations done
+	aw        struct {   // the await in progress
 		e uint64
 	}
 	ready func() bool // t.awaitReady, bound once
@@ -242,7 +246,7 @@ func (t *Team) lock(op string) error {
 		return fmt.Errorf("gshmem: %s: %w: null team", op, ErrTeam)
 	}
 	t.mu.Lock()
-	if t.destroyed {
+	if t.destroyed.Load() {
 		t.mu.Unlock()
 		return fmt.Errorf("gshmem: %s: %w: %v was destroyed", op, ErrTeam, t)
 	}
@@ -490,7 +494,7 @@ func (t *Team) Destroy(ctx context.Context) error {
 			return err
 		}
 	}
-	t.destroyed = true
+	t.destroyed.Store(true)
 	t.p.teams.Lock()
 	t.p.teams.free |= runMask(t.first, t.nchunk)
 	t.p.teams.Unlock()

@@ -144,3 +144,75 @@ func AtomicXor[T AMOInt](c Comm, dst Sym[T], v T, pe int) error {
 	_, err := amo(c, "atomic_xor", opBlocking, fabric.AMOXor, dst, pe, v, 0)
 	return err
 }
+
+// The non-blocking fetching atomics (OpenSHMEM 1.5 shmem_atomic_*_nbi)
+// store the value the word held in *fetch instead of returning it. *fetch
+// belongs to the runtime until the next Quiet on c: read it only after
+// that Quiet, and do not write it before. (On every transport gshmem has
+// today the atomic, and the store into *fetch, are done when the call
+// returns; a program must not count on that.) A nil fetch is an error
+// matching ErrInvalidArg, and so is every error the blocking form
+// returns, before anything is stored in *fetch.
+
+// amoNBI is amo for the non-blocking fetching atomics.
+func amoNBI[T AMOStd](c Comm, name string, fetch *T, op fabric.AMOOp, s Sym[T], pe int, operand, cmp T) error {
+	if fetch == nil {
+		return fmt.Errorf("gshmem: %s: %w: nil fetch destination", name, ErrInvalidArg)
+	}
+	v, err := amo(c, name, opNBI, op, s, pe, operand, cmp)
+	if err != nil {
+		return err
+	}
+	*fetch = v
+	return nil
+}
+
+// AtomicFetchNBI is AtomicFetch that stores the value in *fetch, which is
+// valid after the next Quiet on c (shmem_atomic_fetch_nbi).
+func AtomicFetchNBI[T AMOStd](c Comm, fetch *T, src Sym[T], pe int) error {
+	var z T
+	return amoNBI(c, "atomic_fetch_nbi", fetch, fabric.AMOFetch, src, pe, z, z)
+}
+
+// AtomicSwapNBI is AtomicSwap that stores the old value in *fetch, which
+// is valid after the next Quiet on c (shmem_atomic_swap_nbi).
+func AtomicSwapNBI[T AMOStd](c Comm, fetch *T, dst Sym[T], v T, pe int) error {
+	return amoNBI(c, "atomic_swap_nbi", fetch, fabric.AMOSwap, dst, pe, v, v)
+}
+
+// AtomicCompareSwapNBI is AtomicCompareSwap that stores the value dst held
+// in *fetch, which is valid after the next Quiet on c
+// (shmem_atomic_compare_swap_nbi).
+func AtomicCompareSwapNBI[T AMOInt](c Comm, fetch *T, dst Sym[T], cond, v T, pe int) error {
+	return amoNBI(c, "atomic_compare_swap_nbi", fetch, fabric.AMOCompareSwap, dst, pe, v, cond)
+}
+
+// AtomicFetchIncNBI is AtomicFetchInc that stores the old value in *fetch,
+// which is valid after the next Quiet on c (shmem_atomic_fetch_inc_nbi).
+func AtomicFetchIncNBI[T AMOInt](c Comm, fetch *T, dst Sym[T], pe int) error {
+	return amoNBI(c, "atomic_fetch_inc_nbi", fetch, fabric.AMOAdd, dst, pe, 1, 0)
+}
+
+// AtomicFetchAddNBI is AtomicFetchAdd that stores the old value in *fetch,
+// which is valid after the next Quiet on c (shmem_atomic_fetch_add_nbi).
+func AtomicFetchAddNBI[T AMOInt](c Comm, fetch *T, dst Sym[T], v T, pe int) error {
+	return amoNBI(c, "atomic_fetch_add_nbi", fetch, fabric.AMOAdd, dst, pe, v, 0)
+}
+
+// AtomicFetchAndNBI is AtomicFetchAnd that stores the old value in *fetch,
+// which is valid after the next Quiet on c (shmem_atomic_fetch_and_nbi).
+func AtomicFetchAndNBI[T AMOInt](c Comm, fetch *T, dst Sym[T], v T, pe int) error {
+	return amoNBI(c, "atomic_fetch_and_nbi", fetch, fabric.AMOAnd, dst, pe, v, 0)
+}
+
+// AtomicFetchOrNBI is AtomicFetchOr that stores the old value in *fetch,
+// which is valid after the next Quiet on c (shmem_atomic_fetch_or_nbi).
+func AtomicFetchOrNBI[T AMOInt](c Comm, fetch *T, dst Sym[T], v T, pe int) error {
+	return amoNBI(c, "atomic_fetch_or_nbi", fetch, fabric.AMOOr, dst, pe, v, 0)
+}
+
+// AtomicFetchXorNBI is AtomicFetchXor that stores the old value in *fetch,
+// which is valid after the next Quiet on c (shmem_atomic_fetch_xor_nbi).
+func AtomicFetchXorNBI[T AMOInt](c Comm, fetch *T, dst Sym[T], v T, pe int) error {
+	return amoNBI(c, "atomic_fetch_xor_nbi", fetch, fabric.AMOXor, dst, pe, v, 0)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -234,6 +235,63 @@ func byteSize[T Elem](op string, n int) (uintptr, error) {
 // fail on every PE with ErrMismatch.
 func Malloc[T Elem](ctx context.Context, p *PE, n int) (Sym[T], error) {
 	return alloc[T](ctx, p, "malloc", kindMalloc, n, heapAlign, nil)
+}
+
+// MallocHint is a set of bits saying how a symmetric object will be used
+// (the hints of OpenSHMEM shmem_malloc_with_hints, SHMEM_MALLOC_*).
+// Combine them with |; 0 asks for nothing.
+type MallocHint uint64
+
+// Allocation hints. gshmem accepts them and changes nothing for them: what
+// each asks for is what every object gets already.
+const (
+	// MallocAtomicsRemote (SHMEM_MALLOC_ATOMICS_REMOTE): other PEs will
+	// mostly update the object with atomics. Here every symmetric word
+	// takes remote atomics at full speed (CPU atomics on the shared
+	// mapping, the fabric's AMOs elsewhere), and every object starts on a
+	// cache line of its own and fills whole lines (64-byte alignment and
+	// sizes), so no other object's traffic contends with its atomics.
+	MallocAtomicsRemote MallocHint = 1 << iota
+	// MallocSignalRemote (SHMEM_MALLOC_SIGNAL_REMOTE): the object holds
+	// signal words that other PEs update with PutSignal. Any 8-byte
+	// aligned uint64 of the symmetric heap is a signal word, woken on like
+	// every other, and lines are not shared between objects (see
+	// MallocAtomicsRemote).
+	MallocSignalRemote
+
+	mallocAllHints = MallocAtomicsRemote | MallocSignalRemote
+)
+
+var mallocHintNames = [...]string{"MallocAtomicsRemote", "MallocSignalRemote"}
+
+func (h MallocHint) String() string {
+	if h == 0 {
+		return "0"
+	}
+	var parts []string
+	for i, name := range mallocHintNames {
+		if h&(1<<i) != 0 {
+			parts = append(parts, name)
+		}
+	}
+	if rest := h &^ mallocAllHints; rest != 0 {
+		parts = append(parts, fmt.Sprintf("%#x", uint64(rest)))
+	}
+	return strings.Join(parts, "|")
+}
+
+// MallocWithHints is Malloc with hints on how the object will be used
+// (shmem_malloc_with_hints); see MallocHint for what each does here (in
+// short: nothing, every object has what they ask for). It is collective
+// like Malloc; the PEs' hints need not be the same. Bits that are not a
+// MallocHint are an error matching ErrInvalidArg and naming them, on every
+// PE (the error of the lowest PE that passed some).
+func MallocWithHints[T Elem](ctx context.Context, p *PE, n int, hints MallocHint) (Sym[T], error) {
+	var bad error
+	if rest := hints &^ mallocAllHints; rest != 0 {
+		bad = fmt.Errorf("%w: unknown hint bits %#x in %v", ErrInvalidArg, uint64(rest), hints)
+	}
+	return alloc[T](ctx, p, "malloc_with_hints", kindMalloc, n, heapAlign, bad)
 }
 
 // Calloc is Malloc with the memory zeroed on every PE before it returns.

@@ -2,6 +2,7 @@ package hostshmem_test
 
 import (
 	"fmt"
+	"testing"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,10 @@ import (
 	shmem "github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 )
+
+func init() { scenarios["malloc_hints"] = scenarioMallocHints }
+
+func TestMallocWithHints(t *testing.T) { petest.Both(t, scenarios, "malloc_hints", 1, 2, 3, 4) }
 
 // sameOnAll checks that v is the same on every PE: each PE puts its v into
 // slot me of PE 0's table; PE 0 compares.
@@ -165,4 +170,59 @@ func scenarioAlloc(t *petest.T, pe *shmem.PE) {
 	free, largest := pe.HeapFree()
 	assert.LessOrEqual(t, largest, free)
 	assert.Less(t, free, pe.HeapSize())
+}
+
+func TestMallocHintString(t *testing.T) {
+	assert.Equal(t, "0", shmem.MallocHint(0).String())
+	assert.Equal(t, "MallocAtomicsRemote", shmem.MallocAtomicsRemote.String())
+	assert.Equal(t, "MallocAtomicsRemote|MallocSignalRemote", (shmem.MallocAtomicsRemote | shmem.MallocSignalRemote).String())
+	assert.Equal(t, "MallocSignalRemote|0x10", (shmem.MallocSignalRemote | 0x10).String())
+}
+
+// scenarioMallocHints: every combination of hints allocates an object like
+// Malloc, which takes remote atomics and signals; unknown hint bits on one
+// PE fail the call on every PE, naming that PE and the bits, and allocate
+// nothing.
+func scenarioMallocHints(t *petest.T, pe *shmem.PE) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	next := (me + 1) % n
+	hints := []shmem.MallocHint{0, shmem.MallocAtomicsRemote, shmem.MallocSignalRemote, shmem.MallocAtomicsRemote | shmem.MallocSignalRemote}
+	for _, h := range hints {
+		what := fmt.Sprintf("hints %v", h)
+		words, err := shmem.MallocWithHints[uint64](ctx, pe, n+1, h)
+		require.NoError(t, err, what)
+		require.Equal(t, n+1, words.Len(), what)
+		assert.Zero(t, words.Offset()%64, "%s: offset %d", what, words.Offset())
+		clear(shmem.Local(pe, words))
+		require.NoError(t, pe.BarrierAll(ctx))
+		// Atomics from every PE on PE 0's counter, and a signal to the next PE.
+		require.NoError(t, shmem.AtomicAdd(pe, words.At(0), uint64(me+1), 0), what)
+		require.NoError(t, shmem.PutSignal(pe, words.Slice(2, 2+n-1), nil, words.At(1), uint64(me+1), shmem.SignalSet, next), what)
+		got, err := shmem.SignalWaitUntil(ctx, pe, words.At(1), shmem.CmpNE, 0)
+		require.NoError(t, err, what)
+		assert.Equal(t, uint64((me+n-1)%n+1), got, what)
+		require.NoError(t, pe.BarrierAll(ctx))
+		if me == 0 {
+			assert.Equal(t, uint64(n*(n+1)/2), shmem.Local(pe, words)[0], what)
+		}
+		require.NoError(t, pe.BarrierAll(ctx))
+		require.NoError(t, shmem.Free(ctx, pe, words), what)
+	}
+
+	// Unknown bits on the last PE only: every PE fails alike.
+	free, _ := pe.HeapFree()
+	h := shmem.MallocSignalRemote
+	if me == n-1 {
+		h |= 0x40
+	}
+	_, err := shmem.MallocWithHints[int64](ctx, pe, 8, h)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg)
+	assert.Contains(t, err.Error(), fmt.Sprintf("malloc_with_hints: PE %d: invalid argument: unknown hint bits 0x40 in MallocSignalRemote|0x40", n-1))
+	after, _ := pe.HeapFree()
+	assert.Equal(t, free, after, "a refused allocation took heap")
+	// ... and the heap stays usable, in step on every PE.
+	x, err := shmem.MallocWithHints[int64](ctx, pe, 8, 0)
+	require.NoError(t, err)
+	require.NoError(t, shmem.Free(ctx, pe, x))
 }

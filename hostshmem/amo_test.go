@@ -1,8 +1,10 @@
 package hostshmem_test
 
 import (
+	"fmt"
 	"math"
 	"sort"
+	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -10,6 +12,12 @@ import (
 	shmem "github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 )
+
+func init() { scenarios["amo_nbi"] = scenarioAMONBI }
+
+// TestAMONBI: the non-blocking fetching atomics store what the blocking
+// ones return, on the default context and on created ones.
+func TestAMONBI(t *testing.T) { petest.Both(t, scenarios, "amo_nbi", 1, 2, 3, 4) }
 
 // amoInt checks every integer atomic on T: contended adds whose fetched
 // values must be a permutation, then each bitwise and swap op against a
@@ -123,4 +131,122 @@ func scenarioAMO(t *petest.T, pe *shmem.PE) {
 	amoInt[uint64](t, pe)
 	amoFloat[float32](t, pe)
 	amoFloat[float64](t, pe)
+}
+
+// amoNBIInt checks every non-blocking fetching atomic on T, on context c:
+// contended fetch-adds and fetch-incs whose fetched values (read after
+// Quiet) must be distinct, then each op against a serial model on a word
+// only this PE touches (on its next PE), then the errors, which store
+// nothing.
+func amoNBIInt[T shmem.AMOInt](t *petest.T, pe *shmem.PE, c shmem.Comm, what string) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	next := (me + 1) % n
+	const K = 100
+	w, err := shmem.Calloc[T](ctx, pe, 1+n)
+	require.NoError(t, err)
+	counter, word := w.At(0), w.At(1+me)
+
+	fetched := make([]T, 2*K)
+	for i := range fetched {
+		fetched[i] = ^T(0) // no fetch-add on a counter of n*2K returns it
+	}
+	for i := 0; i < K; i++ {
+		require.NoError(t, shmem.AtomicFetchAddNBI(c, &fetched[2*i], counter, 1, 0), what)
+		require.NoError(t, shmem.AtomicFetchIncNBI(c, &fetched[2*i+1], counter, 0), what)
+	}
+	require.NoError(t, shmem.Quiet(c), what)
+	all, err := shmem.Calloc[T](ctx, pe, n*2*K)
+	require.NoError(t, err)
+	require.NoError(t, shmem.Put(pe, all.Slice(me*2*K, (me+1)*2*K), fetched, 0))
+	require.NoError(t, pe.BarrierAll(ctx))
+	if me == 0 {
+		vals := append([]T(nil), shmem.Local(pe, all)...)
+		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+		for i, v := range vals {
+			require.Equal(t, T(i), v, "%s: the fetched values are not 0..%d: %d at %d", what, n*2*K-1, v, i)
+		}
+		assert.Equal(t, T(n*2*K), shmem.Local(pe, counter)[0], what)
+	}
+
+	// The serial model: each op, Quiet, then the fetched value.
+	model := T(0x5a5a)
+	require.NoError(t, shmem.AtomicSet(c, word, model, next), what)
+	step := func(name string, err error, f *T, want, now T) {
+		require.NoError(t, err, "%s: %s", what, name)
+		require.NoError(t, shmem.Quiet(c), what)
+		require.Equal(t, want, *f, "%s: %s fetched the wrong value", what, name)
+		model = now
+		*f = 0
+	}
+	var f T
+	step("fetch_and_nbi", shmem.AtomicFetchAndNBI(c, &f, word, T(0x0ff0), next), &f, model, model&0x0ff0)
+	step("fetch_or_nbi", shmem.AtomicFetchOrNBI(c, &f, word, T(0x1001), next), &f, model, model|0x1001)
+	step("fetch_xor_nbi", shmem.AtomicFetchXorNBI(c, &f, word, T(0x3333), next), &f, model, model^0x3333)
+	step("fetch_add_nbi", shmem.AtomicFetchAddNBI(c, &f, word, T(5), next), &f, model, model+5)
+	step("fetch_inc_nbi", shmem.AtomicFetchIncNBI(c, &f, word, next), &f, model, model+1)
+	step("swap_nbi", shmem.AtomicSwapNBI(c, &f, word, T(77), next), &f, model, 77)
+	step("compare_swap_nbi (miss)", shmem.AtomicCompareSwapNBI(c, &f, word, T(76), T(99), next), &f, 77, 77)
+	step("compare_swap_nbi (hit)", shmem.AtomicCompareSwapNBI(c, &f, word, T(77), T(99), next), &f, 77, 99)
+	step("fetch_nbi", shmem.AtomicFetchNBI(c, &f, word, next), &f, 99, 99)
+
+	// A nil fetch destination, a PE out of range and an invalid object
+	// are errors that change neither the word nor *fetch.
+	err = shmem.AtomicFetchAddNBI(c, nil, word, 1, next)
+	require.ErrorIs(t, err, shmem.ErrInvalidArg, what)
+	assert.Contains(t, err.Error(), "atomic_fetch_add_nbi: invalid argument: nil fetch destination", what)
+	f = 42
+	require.ErrorIs(t, shmem.AtomicSwapNBI(c, &f, word, 1, n), shmem.ErrInvalidPE, what)
+	require.ErrorIs(t, shmem.AtomicFetchNBI(c, &f, w.At(1+n), next), shmem.ErrOutOfRange, what)
+	require.NoError(t, shmem.Quiet(c), what)
+	assert.Equal(t, T(42), f, "%s: a refused atomic stored a fetch", what)
+	v, err := shmem.AtomicFetch(c, word, next)
+	require.NoError(t, err, what)
+	assert.Equal(t, model, v, "%s: a refused atomic changed the word", what)
+
+	require.NoError(t, pe.BarrierAll(ctx))
+	require.NoError(t, shmem.Free(ctx, pe, all))
+	require.NoError(t, shmem.Free(ctx, pe, w))
+}
+
+// amoNBIFloat checks the non-blocking fetch and swap on float types.
+func amoNBIFloat[T float32 | float64](t *petest.T, pe *shmem.PE, c shmem.Comm, what string) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	next, prev := (me+1)%n, (me+n-1)%n
+	w, err := shmem.Calloc[T](ctx, pe, 1)
+	require.NoError(t, err)
+	require.NoError(t, shmem.AtomicSet(c, w, T(math.Pi)+T(me), next), what)
+	require.NoError(t, shmem.Quiet(c), what)
+	require.NoError(t, pe.BarrierAll(ctx))
+	var f T
+	require.NoError(t, shmem.AtomicFetchNBI(c, &f, w, me), what)
+	require.NoError(t, shmem.Quiet(c), what)
+	assert.Equal(t, T(math.Pi)+T(prev), f, what)
+	require.NoError(t, pe.BarrierAll(ctx))
+	require.NoError(t, shmem.AtomicSwapNBI(c, &f, w, T(-0.5), next), what)
+	require.NoError(t, shmem.Quiet(c), what)
+	assert.Equal(t, T(math.Pi)+T(me), f, what)
+	require.NoError(t, pe.BarrierAll(ctx))
+	assert.Equal(t, T(-0.5), shmem.Local(pe, w)[0], what)
+	require.NoError(t, shmem.Free(ctx, pe, w))
+}
+
+func scenarioAMONBI(t *petest.T, pe *shmem.PE) {
+	for _, opts := range []shmem.CtxOption{0, shmem.CtxPrivate} {
+		c, err := shmem.CtxCreate(pe, opts)
+		require.NoError(t, err)
+		for _, cm := range []struct {
+			c    shmem.Comm
+			what string
+		}{{pe, "default context"}, {c, fmt.Sprintf("context %v", opts)}} {
+			amoNBIInt[int32](t, pe, cm.c, cm.what+", int32")
+			amoNBIInt[uint32](t, pe, cm.c, cm.what+", uint32")
+			amoNBIInt[int64](t, pe, cm.c, cm.what+", int64")
+			amoNBIInt[uint64](t, pe, cm.c, cm.what+", uint64")
+			amoNBIFloat[float32](t, pe, cm.c, cm.what+", float32")
+			amoNBIFloat[float64](t, pe, cm.c, cm.what+", float64")
+		}
+		require.NoError(t, c.Destroy())
+	}
 }

@@ -262,7 +262,17 @@ func ctxCalls(c *shmem.Ctx, x shmem.Sym[int64], sig shmem.Sym[uint64], buf []int
 	_, fa := shmem.AtomicFetchAdd(c, x, 1, next)
 	_, f := shmem.AtomicFetch(c, x, next)
 	_, cs := shmem.AtomicCompareSwap(c, x, 0, 1, next)
+	var fetch int64
 	errs := map[string]error{
+		"atomic_fetch_nbi":        shmem.AtomicFetchNBI(c, &fetch, x, next),
+		"atomic_swap_nbi":         shmem.AtomicSwapNBI(c, &fetch, x, 1, next),
+		"atomic_compare_swap_nbi": shmem.AtomicCompareSwapNBI(c, &fetch, x, 0, 1, next),
+		"atomic_fetch_inc_nbi":    shmem.AtomicFetchIncNBI(c, &fetch, x, next),
+		"atomic_fetch_add_nbi":    shmem.AtomicFetchAddNBI(c, &fetch, x, 1, next),
+		"atomic_fetch_and_nbi":    shmem.AtomicFetchAndNBI(c, &fetch, x, 1, next),
+		"atomic_fetch_or_nbi":     shmem.AtomicFetchOrNBI(c, &fetch, x, 1, next),
+		"atomic_fetch_xor_nbi":    shmem.AtomicFetchXorNBI(c, &fetch, x, 1, next),
+
 		"put":              shmem.Put(c, x.Slice(0, 2), buf, next),
 		"put_nbi":          shmem.PutNBI(c, x.Slice(0, 2), buf, next),
 		"get":              shmem.Get(c, buf, x.Slice(0, 2), next),

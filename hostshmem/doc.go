@@ -22,8 +22,9 @@
 //     make teams; Broadcast, Collect, FCollect, AllToAll, AllToAlls, Reduce
 //     and ReduceScatter (and the ML names AllReduce and AllGather) run on a
 //     team. CtxCreate makes a context: a separate stream of operations that
-//     Quiet and Fence on it govern. SetLock, TestLock and ClearLock are a
-//     fair (FIFO) lock on a symmetric int64.
+//     Quiet and Fence on it govern; Team.CreateCtx makes one whose
+//     operations name target PEs by their number in the team. SetLock,
+//     TestLock and ClearLock are a fair (FIFO) lock on a symmetric int64.
 //  5. Finalize (gshmem.Run does it for you) waits for every PE and releases
 //     the fabric. A PE must not be used after Finalize.
 //
@@ -31,9 +32,10 @@
 //
 // A Sym[T] is an offset and a length in the symmetric region, identical on
 // every PE; the target PE is an argument of each operation. Local returns
-// this PE's copy of a Sym as a Go slice. Sym.At and Sym.Slice derive
-// smaller objects; an out-of-range index yields a Sym whose use is an error
-// naming the indices, not a panic.
+// this PE's copy of a Sym as a Go slice, Ptr a peer's where the peer's
+// memory is mapped into this process (and an error saying why where it is
+// not). Sym.At and Sym.Slice derive smaller objects; an out-of-range index
+// yields a Sym whose use is an error naming the indices, not a panic.
 //
 // # Completion and buffer reuse
 //
@@ -41,7 +43,9 @@
 // target after the next Quiet (or a barrier, which implies Quiet). A Get
 // returns with dst filled. NBI forms may return before src may be reused or
 // dst is filled: both belong to the runtime until the next Quiet. Atomics
-// are complete when they return.
+// are complete when they return, except the NBI fetching ones
+// (AtomicFetchAddNBI...), whose fetched value is there after the next
+// Quiet.
 //
 // # Waits
 //

@@ -26,13 +26,12 @@ func (t *Team) PE() *PE {
 }
 
 // Peer returns PE pe's copy of s as a slice when pe's memory is mapped
-// into this process (the inproc and shm transports), nil otherwise (an
-// RMA-only or network transport: use Get), and nil for an invalid s or pe.
-// Reads must be ordered after the peer's writes by a signal or a sync, and
-// the slice must not be used after Finalize.
+// into this process (the inproc and shm transports), and nil wherever Ptr
+// returns an error: an RMA-only or network transport (use Get), an object
+// in GPU memory, an invalid or empty s, a bad pe, a finalized p. Ptr says
+// why. Reads must be ordered after the peer's writes by a signal or a
+// sync, and the slice must not be used after Finalize.
 func Peer[T Elem](p *PE, s Sym[T], pe int) []T {
-	if s.bad != nil || uint(pe) >= uint(p.n) || p.closed() {
-		return nil
-	}
-	return view[T](p.regions[pe], s.off, s.n)
+	v, _ := ptr(p, "peer", s, pe)
+	return v
 }

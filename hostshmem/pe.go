@@ -127,7 +127,7 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	if p.local == nil {
 		return nil, fmt.Errorf("gshmem: transport %s does not map this PE's own region", f.Transport())
 	}
-	p.dflt.pe = p
+	p.dflt.owner, p.dflt.fast = p, opBlocking|opNBI
 	hostEnd := size
 	if d := cfg.DeviceHeap; d > 0 {
 		d = (d + heapAlign - 1) &^ (heapAlign - 1)

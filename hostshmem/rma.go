@@ -11,17 +11,17 @@ import (
 // Put copies src into dst on PE pe. It returns once src may be reused; the
 // data is visible at pe after Quiet. len(src) may be less than dst.Len().
 func Put[T Elem](c Comm, dst Sym[T], src []T, pe int) error {
-	return put(c.comm(), "put", false, dst, src, pe)
+	return put(c.comm(), "put", opBlocking, dst, src, pe)
 }
 
 // PutNBI is Put that may return before src may be reused: src belongs to
 // the runtime until the next Quiet on c.
 func PutNBI[T Elem](c Comm, dst Sym[T], src []T, pe int) error {
-	return put(c.comm(), "put_nbi", true, dst, src, pe)
+	return put(c.comm(), "put_nbi", opNBI, dst, src, pe)
 }
 
-func put[T Elem](c *Ctx, op string, nbi bool, dst Sym[T], src []T, pe int) error {
-	p, err := c.live(op, nbi)
+func put[T Elem](c *Ctx, op string, k opKind, dst Sym[T], src []T, pe int) error {
+	p, pe, err := c.live(op, k, pe)
 	if err != nil {
 		return err
 	}
@@ -44,17 +44,17 @@ func put[T Elem](c *Ctx, op string, nbi bool, dst Sym[T], src []T, pe int) error
 // Get copies len(dst) elements of src on PE pe into dst and returns when dst
 // holds them.
 func Get[T Elem](c Comm, dst []T, src Sym[T], pe int) error {
-	return get(c.comm(), "get", false, dst, src, pe)
+	return get(c.comm(), "get", opBlocking, dst, src, pe)
 }
 
 // GetNBI is Get that may return before dst is filled: dst belongs to the
 // runtime until the next Quiet on c.
 func GetNBI[T Elem](c Comm, dst []T, src Sym[T], pe int) error {
-	return get(c.comm(), "get_nbi", true, dst, src, pe)
+	return get(c.comm(), "get_nbi", opNBI, dst, src, pe)
 }
 
-func get[T Elem](c *Ctx, op string, nbi bool, dst []T, src Sym[T], pe int) error {
-	p, err := c.live(op, nbi)
+func get[T Elem](c *Ctx, op string, k opKind, dst []T, src Sym[T], pe int) error {
+	p, pe, err := c.live(op, k, pe)
 	if err != nil {
 		return err
 	}
@@ -76,17 +76,17 @@ func get[T Elem](c *Ctx, op string, nbi bool, dst []T, src Sym[T], pe int) error
 // PutMem copies bytes into dst on PE pe (OpenSHMEM putmem); use Bytes to
 // view any Sym as bytes.
 func PutMem(c Comm, dst Sym[byte], src []byte, pe int) error {
-	return put(c.comm(), "putmem", false, dst, src, pe)
+	return put(c.comm(), "putmem", opBlocking, dst, src, pe)
 }
 
 // GetMem copies bytes from src on PE pe (OpenSHMEM getmem).
 func GetMem(c Comm, dst []byte, src Sym[byte], pe int) error {
-	return get(c.comm(), "getmem", false, dst, src, pe)
+	return get(c.comm(), "getmem", opBlocking, dst, src, pe)
 }
 
 // P writes the single value v to the first element of dst on PE pe.
 func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
-	p, err := c.comm().live("p", false)
+	p, pe, err := c.comm().live("p", opBlocking, pe)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
 // G reads the first element of src on PE pe.
 func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
 	var v T
-	p, err := c.comm().live("g", false)
+	p, pe, err := c.comm().live("g", opBlocking, pe)
 	if err != nil {
 		return v, err
 	}
@@ -124,7 +124,7 @@ func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
 // i*dstStride of dst on PE pe, for i in [0, n). Strides are in elements and
 // at least 1. Every count and stride is checked before any data moves.
 func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe int) error {
-	p, err := c.comm().live("iput", false)
+	p, pe, err := c.comm().live("iput", opBlocking, pe)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func IPut[T Elem](c Comm, dst Sym[T], src []T, dstStride, srcStride, n int, pe i
 // element i*dstStride of dst, for i in [0, n). Strides are in elements and
 // at least 1. Every count and stride is checked before any data moves.
 func IGet[T Elem](c Comm, dst []T, src Sym[T], dstStride, srcStride, n int, pe int) error {
-	p, err := c.comm().live("iget", false)
+	p, pe, err := c.comm().live("iget", opBlocking, pe)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,7 @@ func Quiet(c Comm) error {
 // Fence orders the puts and atomics issued on c: those issued before Fence
 // reach each target PE before those issued after it.
 func Fence(c Comm) error {
-	p, err := c.comm().live("fence", false)
+	p, _, err := c.comm().live("fence", opBlocking, 0)
 	if err != nil {
 		return err
 	}

@@ -22,17 +22,17 @@ const (
 // on pe with sigOp and sigVal: a PE that sees the signal updated also sees
 // the data. It returns once src may be reused.
 func PutSignal[T Elem](c Comm, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
-	return putSignal(c, "put_signal", false, dst, src, sig, sigVal, sigOp, pe)
+	return putSignal(c, "put_signal", opBlocking, dst, src, sig, sigVal, sigOp, pe)
 }
 
 // PutSignalNBI is PutSignal that may return before src may be reused: src
 // belongs to the runtime until the next Quiet on c.
 func PutSignalNBI[T Elem](c Comm, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
-	return putSignal(c, "put_signal_nbi", true, dst, src, sig, sigVal, sigOp, pe)
+	return putSignal(c, "put_signal_nbi", opNBI, dst, src, sig, sigVal, sigOp, pe)
 }
 
-func putSignal[T Elem](c Comm, op string, nbi bool, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
-	p, err := c.comm().live(op, nbi)
+func putSignal[T Elem](c Comm, op string, k opKind, dst Sym[T], src []T, sig Sym[uint64], sigVal uint64, sigOp SignalOp, pe int) error {
+	p, pe, err := c.comm().live(op, k, pe)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,8 @@ const (
 // TeamConfig configures a team (OpenSHMEM shmem_team_config_t).
 type TeamConfig struct {
 	// NumContexts is the number of contexts the program intends to create
-	// on the team; gshmem has no per-team context limit and records it.
+	// on the team (with CreateCtx), at least 0; gshmem has no per-team
+	// context limit and records it.
 	NumContexts int
 }
 
@@ -50,15 +51,18 @@ type Team struct {
 	cfg                 TeamConfig
 	predefined          bool
 
+	// destroyed is set by Destroy (under mu); team contexts and TeamPtr
+	// read it without mu.
+	destroyed atomic.Bool
+
 	mu        sync.Mutex // one collective at a time; guards the fields below
-	destroyed bool
-	epoch     uint64   // syncs done
-	cepoch    uint64   // push epochs done
-	calls     uint64   // collective calls entered
-	pending   uint64   // push epoch signalled but not awaited (see enterExchange)
-	broken    string   // why the team is broken (see abandon); "" while it is not
-	createSeq uint64   // child-team creations done
-	aw        struct { // the await in progress
+	epoch     uint64     // syncs done
+	cepoch    uint64     // push epochs done
+	calls     uint64     // collective calls entered
+	pending   uint64     // push epoch signalled but not awaited (see enterExchange)
+	broken    string     // why the team is broken (see abandon); "" while it is not
+	createSeq uint64     // child-team creations done
+	aw        struct {   // the await in progress
 		e uint64
 	}
 	ready func() bool // t.awaitReady, bound once
@@ -242,7 +246,7 @@ func (t *Team) lock(op string) error {
 		return fmt.Errorf("gshmem: %s: %w: null team", op, ErrTeam)
 	}
 	t.mu.Lock()
-	if t.destroyed {
+	if t.destroyed.Load() {
 		t.mu.Unlock()
 		return fmt.Errorf("gshmem: %s: %w: %v was destroyed", op, ErrTeam, t)
 	}
@@ -288,7 +292,9 @@ func (t *Team) barrierLocked(ctx context.Context, c *call) error {
 // (size of them, indices in t). It is collective over t: every member of t
 // calls it with the same arguments; members not selected get the null team
 // (nil) and no error. Mismatched arguments fail on every PE with
-// ErrMismatch.
+// ErrMismatch; arguments that do not fit (start, stride, size or
+// cfg.NumContexts) fail on every PE with ErrInvalidArg naming the
+// argument and its value.
 func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *TeamConfig) (*Team, error) {
 	const op = "team_split_strided"
 	if err := t.lock(op); err != nil {
@@ -304,6 +310,9 @@ func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *T
 	}
 	e := &call{op: op, code: cSplitStrided, args: [4]uint64{uint64(start), uint64(stride), uint64(size)}}
 	e.err = splitFits(start, stride, size, t.size)
+	if e.err == nil {
+		e.err = configFits("cfg", c)
+	}
 	if _, err := t.enter(ctx, e, nil); err != nil {
 		return nil, err
 	}
@@ -332,9 +341,19 @@ func splitFits(start, stride, size, n int) error {
 	return nil
 }
 
+// configFits checks the configuration named name of a new team.
+func configFits(name string, c TeamConfig) error {
+	if c.NumContexts < 0 {
+		return fmt.Errorf("%w: %s.NumContexts %d: want at least 0", ErrInvalidArg, name, c.NumContexts)
+	}
+	return nil
+}
+
 // Split2D arranges t's members in a grid of xrange columns (member i at
 // column i%xrange, row i/xrange) and returns this PE's row team (x) and
-// column team (y). It is collective over t.
+// column team (y). It is collective over t. An xrange below 1 or a
+// negative NumContexts in xcfg or ycfg fails on every PE with
+// ErrInvalidArg naming the argument and its value.
 func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) (x, y *Team, err error) {
 	const op = "team_split_2d"
 	if err := t.lock(op); err != nil {
@@ -349,8 +368,13 @@ func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) 
 		yc = *ycfg
 	}
 	e := &call{op: op, code: cSplit2D, args: [4]uint64{uint64(xrange)}}
-	if xrange < 1 {
+	switch {
+	case xrange < 1:
 		e.err = fmt.Errorf("%w: xrange %d: want at least 1", ErrInvalidArg, xrange)
+	case configFits("xcfg", xc) != nil:
+		e.err = configFits("xcfg", xc)
+	default:
+		e.err = configFits("ycfg", yc)
 	}
 	if _, err := t.enter(ctx, e, nil); err != nil {
 		return nil, nil, err
@@ -490,7 +514,7 @@ func (t *Team) Destroy(ctx context.Context) error {
 			return err
 		}
 	}
-	t.destroyed = true
+	t.destroyed.Store(true)
 	t.p.teams.Lock()
 	t.p.teams.free |= runMask(t.first, t.nchunk)
 	t.p.teams.Unlock()

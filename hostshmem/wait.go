@@ -2,6 +2,7 @@ package hostshmem
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
@@ -29,9 +30,12 @@ func (c Cmp) String() string {
 	return fmt.Sprintf("Cmp(%d)", int(c))
 }
 
-// WaitInt is the set of types a PE can wait on: 32- and 64-bit integers.
+// WaitInt is the set of types a PE can wait on: 16-, 32- and 64-bit
+// integers. A 16-bit variable is read with an atomic load of the aligned
+// 32-bit word around it, so a store to it (a peer's P or Put) is seen
+// whole; the other half of that word, another variable, does not matter.
 type WaitInt interface {
-	~int32 | ~uint32 | ~int64 | ~uint64 | ~int | ~uint
+	~int16 | ~uint16 | ~int32 | ~uint32 | ~int64 | ~uint64 | ~int | ~uint
 }
 
 func holds[T WaitInt](cmp Cmp, a, b T) bool {
@@ -52,15 +56,32 @@ func holds[T WaitInt](cmp Cmp, a, b T) bool {
 	return false
 }
 
+// load is an atomic load of *p. Go has no 16-bit atomics: a 16-bit *p is
+// taken from an atomic load of the aligned 32-bit word that holds it
+// (memory a 2-byte aligned variable always lies in: regions and host
+// copies are 8-byte aligned).
 func load[T WaitInt](p *T) T {
 	var v T
-	if unsafe.Sizeof(v) == 4 {
+	switch unsafe.Sizeof(v) {
+	case 2:
+		a := uintptr(unsafe.Pointer(p)) & 2
+		w := atomic.LoadUint32((*uint32)(unsafe.Add(unsafe.Pointer(p), -int(a))))
+		shift := 8 * a // little-endian: the first half is the low one
+		if bigEndian {
+			shift ^= 16
+		}
+		*(*uint16)(unsafe.Pointer(&v)) = uint16(w >> shift)
+	case 4:
 		*(*uint32)(unsafe.Pointer(&v)) = atomic.LoadUint32((*uint32)(unsafe.Pointer(p)))
-	} else {
+	default:
 		*(*uint64)(unsafe.Pointer(&v)) = atomic.LoadUint64((*uint64)(unsafe.Pointer(p)))
 	}
 	return v
 }
+
+// bigEndian says the first half of a 32-bit word in memory is its high
+// half.
+var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 
 // ivars validates the local variables of a wait and returns them. For
 // variables in GPU memory they are a host copy, and reload (non-nil)
@@ -70,7 +91,9 @@ func ivars[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) (vs []T
 	if err != nil || vs != nil || s.n == 0 || !p.onGPU(s.off) {
 		return vs, nil, err
 	}
-	vs = make([]T, s.n)
+	// The host copy is 8-byte aligned, as load needs.
+	words := make([]uint64, (s.Size()+7)/8)
+	vs = unsafe.Slice((*T)(unsafe.Pointer(&words[0])), s.n)
 	b := asBytes(vs)
 	return vs, func() error { return p.gpu.Get(p.me, s.off-p.devOff, b) }, nil
 }

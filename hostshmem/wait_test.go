@@ -2,6 +2,8 @@ package hostshmem_test
 
 import (
 	"context"
+	"fmt"
+	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +12,12 @@ import (
 	shmem "github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 )
+
+func init() { scenarios["wait16"] = scenarioWait16 }
+
+// TestWait16: waits and tests on 16-bit integers see peers' puts whole and
+// never the other half of the word around them.
+func TestWait16(t *testing.T) { petest.Both(t, scenarios, "wait16", 1, 2, 3, 4) }
 
 func scenarioWait(t *petest.T, pe *shmem.PE) {
 	ctx := t.Context()
@@ -143,4 +151,77 @@ func endsAtDeadline(t *petest.T, parent context.Context, timeout time.Duration, 
 	assert.GreaterOrEqual(t, end.Sub(t0), min(timeout, deadline.Sub(t0)), "%s ended before its timeout", what)
 	assert.Less(t, end.Sub(deadline), 5*time.Second, "%s overran its deadline", what)
 	return err
+}
+
+// wait16 checks waits and tests on 16-bit variables of type T, which are
+// read with 32-bit atomic loads of the word around them: elements 0 and 1
+// share a word, so are 2 and 3. value is negative for signed T.
+func wait16[T int16 | uint16](t *petest.T, pe *shmem.PE, value T) {
+	ctx := t.Context()
+	me, n := pe.MyPE(), pe.NPEs()
+	next := (me + 1) % n
+	what := fmt.Sprintf("%T", value)
+	v, err := shmem.Calloc[T](ctx, pe, 4)
+	require.NoError(t, err)
+	local := shmem.Local(pe, v)
+
+	// The element beside each waited one, in the same word, satisfies the
+	// condition already; the waited one does not yet. A load of the wrong
+	// half of the word shows here.
+	local[0], local[3] = value, value
+	for _, i := range []int{1, 2} {
+		ok, err := shmem.Test(pe, v.At(i), shmem.CmpEQ, value)
+		require.NoError(t, err, what)
+		require.False(t, ok, "%s: element %d looks like its neighbour", what, i)
+	}
+	ok, err := shmem.Test(pe, v.At(0), shmem.CmpEQ, value)
+	require.NoError(t, err, what)
+	require.True(t, ok, "%s: element 0", what)
+	k, err := shmem.TestSome(pe, v, make([]int, 4), nil, shmem.CmpEQ, value)
+	require.NoError(t, err, what)
+	require.Equal(t, 2, k, "%s: elements 0 and 3 hold the value", what)
+	require.NoError(t, pe.BarrierAll(ctx)) // every PE looked before the puts
+
+	// The previous PE puts the value into elements 1 and 2 (P and Put);
+	// the waits end on those puts.
+	require.NoError(t, shmem.P(pe, v.At(1), value, next), what)
+	require.NoError(t, shmem.Put(pe, v.Slice(2, 3), []T{value}, next), what)
+	require.NoError(t, shmem.WaitUntil(ctx, pe, v.At(1), shmem.CmpEQ, value), what)
+	require.NoError(t, shmem.WaitUntilAll(ctx, pe, v, nil, shmem.CmpEQ, value), what)
+	assert.Equal(t, []T{value, value, value, value}, local, what)
+	if value > 0 {
+		require.NoError(t, shmem.WaitUntil(ctx, pe, v.At(2), shmem.CmpGT, value-1), "%s: unsigned compare", what)
+	} else {
+		require.NoError(t, shmem.WaitUntil(ctx, pe, v.At(2), shmem.CmpLT, 0), "%s: signed compare", what)
+	}
+	all, err := shmem.TestAllVector(pe, v, nil, shmem.CmpEQ, []T{value, value, value, value})
+	require.NoError(t, err, what)
+	assert.True(t, all, what)
+	require.NoError(t, pe.BarrierAll(ctx))
+
+	// Every PE sets its own element of PE 0's array; neighbours in one
+	// word are written by different PEs at once, and PE 0 waits for all.
+	flags, err := shmem.Calloc[T](ctx, pe, n)
+	require.NoError(t, err)
+	require.NoError(t, shmem.P(pe, flags.At(me), value-T(me), 0), what)
+	if me == 0 {
+		want := make([]T, n)
+		for j := range want {
+			want[j] = value - T(j)
+		}
+		require.NoError(t, shmem.WaitUntilAllVector(ctx, pe, flags, nil, shmem.CmpEQ, want), what)
+		assert.Equal(t, want, shmem.Local(pe, flags), what)
+		i, err := shmem.WaitUntilAny(ctx, pe, flags, nil, shmem.CmpEQ, value-T(n-1))
+		require.NoError(t, err, what)
+		assert.Equal(t, n-1, i, what)
+	}
+	require.NoError(t, pe.BarrierAll(ctx))
+	require.NoError(t, shmem.Free(ctx, pe, flags))
+	require.NoError(t, shmem.Free(ctx, pe, v))
+}
+
+func scenarioWait16(t *petest.T, pe *shmem.PE) {
+	wait16[int16](t, pe, -3)
+	wait16[uint16](t, pe, 0xfff3)
+	wait16[int16](t, pe, 0x7ff0)
 }

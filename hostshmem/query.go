@@ -1,6 +1,10 @@
 package hostshmem
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gshmem/gshmem/errdefs"
+)
 
 // Queries about the library, PEs and addresses (OpenSHMEM 1.5 sections
 // 9.2 and 9.3).
@@ -91,9 +95,10 @@ func AddrAccessible[T Elem](p *PE, s Sym[T], pe int) bool {
 // (ErrInvalidPE), an empty s (ErrInvalidArg), a finalized p
 // (ErrFinalized), a device object whose GPU heap is not attached
 // (ErrNoDevice). Valid objects that are not mapped return an error that
-// matches none of these (use Put and Get there): a peer reached only
-// through the fabric (an RMA-only or network transport), and an object in
-// GPU memory, which only the GPU loads (device.Ptr gives a device pointer).
+// matches errdefs.ErrUnavailable and none of those (use Put and Get
+// there): a peer reached only through the fabric (an RMA-only or network
+// transport), and an object in GPU memory, which only the GPU loads
+// (device.Ptr gives a device pointer).
 func Ptr[T Elem](p *PE, s Sym[T], pe int) ([]T, error) {
 	return ptr(p, "ptr", s, pe)
 }
@@ -124,12 +129,12 @@ func ptr[T Elem](p *PE, op string, s Sym[T], pe int) ([]T, error) {
 		return nil, err
 	}
 	if p.onGPU(s.off) {
-		return nil, fmt.Errorf("gshmem: %s: %v is in GPU memory, which this process does not load from: use Get and Put, or device.Ptr for a device pointer", op, s)
+		return nil, fmt.Errorf("gshmem: %s: %w: %v is in GPU memory, which this process does not load from: use Get and Put, or device.Ptr for a device pointer", op, errdefs.ErrUnavailable, s)
 	}
 	r := p.regions[pe]
 	if r == nil {
-		return nil, fmt.Errorf("gshmem: %s: PE %d's memory is not mapped into this process (transport %s reaches it only through the fabric): use Get and Put",
-			op, pe, p.fab.Transport())
+		return nil, fmt.Errorf("gshmem: %s: %w: PE %d's memory is not mapped into this process (transport %s reaches it only through the fabric): use Get and Put",
+			op, errdefs.ErrUnavailable, pe, p.fab.Transport())
 	}
 	v := view[T](r, s.off, s.n)
 	if v == nil { // target checked the span: not reached

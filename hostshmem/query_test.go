@@ -12,6 +12,7 @@ import (
 
 	inprocfab "github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/internal/petest"
 	"github.com/gshmem/gshmem/launcher"
 )
@@ -76,6 +77,7 @@ func scenarioPtr(t *petest.T, pe *shmem.PE) {
 		require.Error(t, err, "PE %d is not mapped", j)
 		assert.Nil(t, v)
 		assert.False(t, badInput(err), "a valid object that is not mapped is not bad input: %v", err)
+		assert.ErrorIs(t, err, errdefs.ErrUnavailable)
 		assert.Contains(t, err.Error(), fmt.Sprintf("PE %d's memory is not mapped into this process (transport %s", j, pe.Transport()))
 		assert.Nil(t, shmem.Peer(pe, x, j))
 	}
@@ -173,6 +175,7 @@ func TestPtrGPUMemory(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, v)
 			assert.False(t, badInput(err), "a valid object in GPU memory is not bad input: %v", err)
+			assert.ErrorIs(t, err, errdefs.ErrUnavailable)
 			assert.Contains(t, err.Error(), "is in GPU memory")
 			assert.Nil(t, shmem.Peer(pe, d, j))
 		}

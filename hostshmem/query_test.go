@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gshmem/gshmem/errdefs"
 	inprocfab "github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
-	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/internal/petest"
 	"github.com/gshmem/gshmem/launcher"
 )

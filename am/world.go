@@ -127,6 +127,7 @@ type World struct {
 		epoch uint64
 	}
 
+	own     *hostshmem.Ownership // the PE's hold on w (hostshmem.PE.Own)
 	wg      sync.WaitGroup
 	closing atomic.Bool // the handler goroutines are stopping
 	closed  atomic.Bool // Close or Abort was called
@@ -342,9 +343,12 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	for range opt.Threads {
 		w.startWorker(false)
 	}
-	// A World left open when its PE goes away stops with it rather than
-	// touching unmapped memory.
-	pe.OnClose(w.Abort)
+	// A World left open when its PE goes away is closed with it rather
+	// than touching unmapped memory.
+	if w.own, err = pe.Own(ownedWorld{w}); err != nil {
+		w.stop()
+		return nil, fmt.Errorf("am: new world: %w", err)
+	}
 	return w, nil
 }
 
@@ -395,6 +399,14 @@ func (w *World) NPEs() int {
 	return w.n
 }
 
+// String names w, e.g. "am.World of PE 0".
+func (w *World) String() string {
+	if w == nil {
+		return "nil am.World"
+	}
+	return fmt.Sprintf("am.World of PE %d", w.me)
+}
+
 // Threads is the number of handler goroutines w started (0 for a nil
 // World).
 func (w *World) Threads() int {
@@ -408,6 +420,11 @@ func (w *World) Threads() int {
 // to get there (a barrier), stops the handler goroutines and frees the
 // queues. It is collective. Using w afterwards returns ErrClosed; closing
 // it again does nothing.
+//
+// The PE owns its World (hostshmem.PE.Own): when the PE is finalized with
+// the World still open, Finalize waits for this PE's AMs (WaitAll) before
+// its closing barrier, while every PE's handlers still run, and stops the
+// World after it, as Abort does; when the PE aborts, the World is aborted.
 func (w *World) Close(ctx context.Context) error {
 	if err := w.check("close"); err != nil {
 		return err
@@ -418,6 +435,7 @@ func (w *World) Close(ctx context.Context) error {
 	if w.closed.Swap(true) {
 		return nil
 	}
+	w.own.Disown()
 	errW := w.WaitAll(ctx)
 	errB := w.pe.BarrierAll(ctx)
 	w.stop()
@@ -434,16 +452,29 @@ func (w *World) Close(ctx context.Context) error {
 
 // Abort stops this PE's handler goroutines at once, without waiting for
 // its AMs or its peers, and fails its pending futures with ErrClosed. It
-// is for error paths. A World still open when its PE is finalized or
-// aborted is aborted then (hostshmem.PE.OnClose), before the PE's memory
-// goes. Abort after Close, and on a nil World, does nothing.
+// is for error paths. Abort after Close, and on a nil World, does
+// nothing.
 func (w *World) Abort() {
 	if w.check("abort") != nil || w.closed.Swap(true) {
 		return
 	}
+	w.own.Disown()
 	w.stop()
 	w.failAll(ErrClosed)
 }
+
+// ownedWorld is a World as its PE owns it (hostshmem.Resource): drained
+// before the PE's closing barrier, stopped after it.
+type ownedWorld struct{ w *World }
+
+func (o ownedWorld) Drain(ctx context.Context) error { return o.w.WaitAll(ctx) }
+
+func (o ownedWorld) Close(context.Context) error {
+	o.w.Abort()
+	return nil
+}
+
+func (o ownedWorld) String() string { return o.w.String() + " (left open)" }
 
 // stop stops the handler goroutines and fails the local AMs that they
 // left queued (failAll fails the remote ones): their futures would

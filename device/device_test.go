@@ -184,6 +184,6 @@ func TestGPUHeap(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.Function(kernels.KernelBarrier)
 		require.NoError(t, err)
-		return m.Close()
+		return m.Close(context.Background())
 	})
 }

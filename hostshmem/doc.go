@@ -25,7 +25,11 @@
 //     Quiet and Fence on it govern. SetLock, TestLock and ClearLock are a
 //     fair (FIFO) lock on a symmetric int64.
 //  5. Finalize (gshmem.Run does it for you) waits for every PE and releases
-//     the fabric. A PE must not be used after Finalize.
+//     the fabric. A PE must not be used after Finalize. What layers above
+//     make on a PE (streams, AM Worlds, CUDA modules) registers with it
+//     (Own): whatever the program left open, Finalize drains before its
+//     closing barrier and closes after it, last made first, before any
+//     memory is released; Abort closes it at once.
 //
 // # Addresses
 //

@@ -18,7 +18,7 @@ func benchOnOnePE(b *testing.B, fn func(ctx context.Context, pe *shmem.PE, s *st
 			return err
 		}
 		fn(ctx, pe, s)
-		return s.Close()
+		return s.Close(ctx)
 	})
 	if err != nil {
 		b.Fatal(err)

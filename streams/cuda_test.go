@@ -21,7 +21,7 @@ func TestLaunchNeedsGPU(t *testing.T) {
 		Getenv: func(k string) string { return map[string]string{"GSHMEM_DEVICE": "cpu"}[k] }}, func(pe *gshmem.PE) error {
 		s, err := streams.New(pe)
 		require.NoError(t, err)
-		defer s.Close()
+		defer s.Close(context.Background())
 		assert.Equal(t, "cpu", s.Engine())
 		err = s.Launch(nil, cuda.Dim3{}, cuda.Dim3{}, 0)
 		require.ErrorIs(t, err, shmem.ErrInvalidArg)

@@ -124,7 +124,7 @@ func TestAsyncEngine(t *testing.T) {
 		assert.False(t, ran)
 		require.NoError(t, s.Quiet())
 		require.NoError(t, s.Synchronize(ctx))
-		require.NoError(t, s.Close())
+		require.NoError(t, s.Close(ctx))
 		return nil
 	})
 	require.NoError(t, err)

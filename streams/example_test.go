@@ -24,7 +24,7 @@ func ExampleAllReduce() {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer s.Close(ctx)
 		me := pe.MyPE()
 		if err := s.Go(func(context.Context) error {
 			g := shmem.Local(pe, grad)
@@ -67,8 +67,8 @@ func ExampleStream_WaitEvent() {
 			return err
 		}
 		compute, comm := mustNew(pe), mustNew(pe)
-		defer compute.Close()
-		defer comm.Close()
+		defer compute.Close(ctx)
+		defer comm.Close(ctx)
 		me, other := pe.MyPE(), 1-pe.MyPE()
 		_ = compute.Go(func(context.Context) error { shmem.Local(pe, x)[0] = int64(10 * (me + 1)); return nil })
 		ready, err := compute.Record()

@@ -66,7 +66,7 @@ func run(pe *gshmem.PE) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(ctx)
 	how := "CUDA kernel put_next"
 	if err := launch(pe, s, dst, src, sig); errors.Is(err, device.ErrNoGPU) {
 		how = "Go function on the CPU fallback"

@@ -53,7 +53,7 @@ func run(pe *gshmem.PE, n, iters int) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(ctx)
 	if err := streams.AllReduce(s, team, shmem.OpSum, sum, grad, n); err != nil { // warm-up
 		return err
 	}

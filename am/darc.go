@@ -10,6 +10,7 @@ import (
 
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // Darc kinds.
@@ -513,7 +514,7 @@ func (l *rwLock) lock(ctx context.Context, write bool) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return cause.Err(ctx)
 		}
 	}
 }
@@ -697,7 +698,7 @@ func (w *World) retry(ctx context.Context, try func() (bool, error)) error {
 		if err != nil || ok {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		w.flushDirty()

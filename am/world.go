@@ -13,6 +13,7 @@ import (
 
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/config"
 )
 
@@ -22,8 +23,8 @@ import (
 // limit, before it allocates anything.
 type Options struct {
 	// Threads is the number of handler goroutines of this PE, at most
-	// 65536. Default: GSHMEM_THREADS, else LAMELLAR_THREADS, else
-	// GOMAXPROCS.
+	// 65536. Default: the PE's hostshmem.Config.Threads (which gshmem.Run
+	// reads from GSHMEM_THREADS, else LAMELLAR_THREADS), else GOMAXPROCS.
 	Threads int
 	// RingBytes is the size of each per-pair queue: a multiple of 64 from
 	// 4 KiB to 1 GiB (default 64 KiB). The queues of all PEs, the Darc
@@ -52,8 +53,6 @@ type Options struct {
 	ConvertWarn time.Duration
 	// Logf reports slow conversions; log.Printf when nil.
 	Logf func(format string, args ...any)
-	// Getenv reads GSHMEM_THREADS; os.Getenv when nil.
-	Getenv func(string) string
 }
 
 // World is one PE's active-message engine: its queues, handler goroutines,
@@ -206,8 +205,8 @@ func areaBytes(n int, opt Options) uint64 {
 }
 
 // resolve checks opt against its limits and fills in its defaults, for a
-// World of n PEs on a symmetric heap of heap bytes with threads, the
-// environment's handler goroutines (0: unset). Every size is bounded
+// World of n PEs on a symmetric heap of heap bytes with threads, the PE's
+// configured handler goroutines (0: unset). Every size is bounded
 // before it enters a sum, so none overflows.
 func (opt Options) resolve(n int, heap uintptr, threads int) (Options, error) {
 	bad := func(format string, args ...any) (Options, error) {
@@ -219,7 +218,7 @@ func (opt Options) resolve(n int, heap uintptr, threads int) (Options, error) {
 	case opt.Threads > maxThreads:
 		return bad("Options.Threads %d exceeds the limit of %d", opt.Threads, maxThreads)
 	case opt.Threads == 0 && threads > maxThreads:
-		return bad("%d handler goroutines (%s or %s) exceed the limit of %d", threads, config.EnvThreads, config.EnvThreadsCompat, maxThreads)
+		return bad("%d handler goroutines (the PE's Config.Threads: %s or %s) exceed the limit of %d", threads, config.EnvThreads, config.EnvThreadsCompat, maxThreads)
 	case opt.Threads == 0 && threads > 0:
 		opt.Threads = threads
 	case opt.Threads == 0:
@@ -291,12 +290,9 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	if err := checkCtx("new world", ctx); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(opt.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("am: new world: %w", err)
-	}
 	n := pe.NPEs()
-	if opt, err = opt.resolve(n, pe.HeapSize(), cfg.Threads); err != nil {
+	opt, err := opt.resolve(n, pe.HeapSize(), pe.Config().Threads)
+	if err != nil {
 		return nil, err
 	}
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
@@ -682,7 +678,7 @@ func (w *World) fabWait(ctx context.Context, cond func() bool) error {
 			if cond() {
 				return nil
 			}
-			if err := ctx.Err(); err != nil {
+			if err := cause.Err(ctx); err != nil {
 				return err
 			}
 			time.Sleep(d)
@@ -773,13 +769,13 @@ func (w *World) block(ctx context.Context, cond waitCond) error {
 			continue
 		}
 		w.watchdog()
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		err := w.fabWait(ctx, wake)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return cause.Err(ctx)
 			}
 			w.peerError(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/futex"
 )
 
@@ -516,7 +517,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 		if cond() {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		// Arm: publish what we watch, count ourselves, take the sequence,

@@ -12,8 +12,7 @@ import (
 // Each PE sends a vector to the next PE with PutSignal; the receiver waits
 // for the signal, after which the whole vector is guaranteed to be there.
 func ExamplePutSignal() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 3, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		me, n := pe.MyPE(), pe.NPEs()
 		data, err := shmem.Malloc[float32](ctx, pe, 4)
 		if err != nil {
@@ -55,8 +54,7 @@ func ExamplePutSignal() {
 
 // Errors name what was wrong and the values involved, and match sentinels.
 func ExamplePut_errors() {
-	ctx := context.Background()
-	_ = gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	_ = gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		x, err := shmem.Malloc[int32](ctx, pe, 4)
 		if err != nil {
 			return err

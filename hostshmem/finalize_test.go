@@ -12,6 +12,7 @@ import (
 	"github.com/gshmem/gshmem/fabric"
 	inprocfab "github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/testseam"
 )
 
 // TestFinalizeRace: goroutines using a PE while another goroutine
@@ -37,9 +38,6 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 	const users, warmup, N = 4, 200, 16
 	job, err := inprocfab.New(2, shmem.RegionSize(1<<20))
 	require.NoError(t, err)
-	if rmaOnly {
-		job.RMAOnly()
-	}
 	var used, warm sync.WaitGroup // PE 0's users: done, and past their warm-up
 	used.Add(users)
 	warm.Add(users)
@@ -50,6 +48,9 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 			defer pes.Done()
 			ctx := context.Background()
 			f := closeHook{Fabric: job.Fabric(i)}
+			if rmaOnly {
+				f.Fabric = testseam.HidePeers(f.Fabric)
+			}
 			if i == 1 {
 				// Keep PE 1's region (and the job's mappings) until PE 0's
 				// users are done.

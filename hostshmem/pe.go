@@ -50,7 +50,8 @@ type PE struct {
 	// that close writes.
 	state atomic.Uint32
 
-	checked bool // Config.Checked
+	checked bool   // Config.Checked
+	cfg     Config // as New got it
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -106,6 +107,11 @@ type Config struct {
 	// took its place. It costs a lock and a map lookup per call
 	// (GSHMEM_CHECKED=1; the project's tests run with it).
 	Checked bool
+	// Threads is the number of handler goroutines per PE that layers
+	// above which run handlers (am.World) start by default
+	// (GSHMEM_THREADS); 0 leaves it to them. hostshmem itself does not use
+	// it: it travels with the PE so that no layer reads the environment.
+	Threads int
 }
 
 // DefaultCollPushMax is Config.CollPushMax's default.
@@ -148,9 +154,13 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	p.coll.heap.init(ReservedBytes, hostEnd)
 	p.loadable = size
 	p.checked = cfg.Checked
+	p.cfg = cfg
 	p.pushMax = cfg.CollPushMax
 	if p.pushMax == 0 {
 		p.pushMax = DefaultCollPushMax
+	}
+	if cfg.Threads < 0 {
+		return nil, fmt.Errorf("gshmem: Config.Threads %d: %w: negative (0: the default)", cfg.Threads, ErrInvalidArg)
 	}
 	if p.pushMax > 16<<10 {
 		return nil, fmt.Errorf("gshmem: collective push size %d: %w: at most %d", p.pushMax, ErrInvalidArg, 16<<10)
@@ -161,6 +171,9 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	}
 	return p, nil
 }
+
+// Config is the Config the PE was made with.
+func (p *PE) Config() Config { return p.cfg }
 
 // MyPE is this PE's number, in [0, NPEs).
 func (p *PE) MyPE() int { return p.me }

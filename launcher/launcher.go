@@ -219,7 +219,11 @@ func (o Options) check() error {
 		}
 		return lookupEnv(o.Env, k)
 	}
-	if err := gshmem.CheckJob(o.N, getenv, o.GPUs, o.NFrom); err != nil {
+	cfg, err := gshmem.LoadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	if err := gshmem.CheckJob(o.N, cfg, o.GPUs, o.NFrom); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	var lim syscall.Rlimit

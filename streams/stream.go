@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // config is what the Options set.
@@ -281,7 +282,7 @@ func (s *Stream) Synchronize(ctx context.Context) error {
 					}
 				}
 				s.mu.Unlock()
-				return fmt.Errorf("streams: synchronize %v: waiting for op %d: %w", s, target, ctx.Err())
+				return fmt.Errorf("streams: synchronize %v: waiting for op %d: %w", s, target, cause.Err(ctx))
 			}
 			s.mu.Lock()
 		}
@@ -321,7 +322,7 @@ func (s *Stream) waitDone(ctx context.Context, seq uint64) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return cause.Err(ctx)
 		}
 		s.mu.Lock()
 	}

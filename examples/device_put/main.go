@@ -35,8 +35,7 @@ func main() {
 	}
 }
 
-func run(pe *gshmem.PE) error {
-	ctx := context.Background()
+func run(ctx context.Context, pe *gshmem.PE) error {
 	me, np := pe.MyPE(), pe.NPEs()
 	prev := (me + np - 1) % np
 	dst, err := shmem.CallocOn[float32](ctx, pe, shmem.Device, n)

@@ -1,0 +1,117 @@
+package gshmem_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/petest"
+)
+
+var scenarios = petest.Scenarios{
+	"killed": scenarioKilled,
+}
+
+func TestMain(m *testing.M) { petest.Main(m, scenarios) }
+
+// The context Run gives every PE ends when one PE fails, however it fails,
+// and says which PE and how; the failing PE's own context ends too.
+func TestRunContextEndsWhenAPEFails(t *testing.T) {
+	const n = 3
+	for name, fail := range map[string]func(ctx context.Context, pe *gshmem.PE) error{
+		"error": func(context.Context, *gshmem.PE) error { return errors.New("boom") },
+		"panic": func(context.Context, *gshmem.PE) error { panic("boom") },
+		"abort": func(ctx context.Context, pe *gshmem.PE) error {
+			pe.Abort()
+			<-ctx.Done()
+			return nil
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			causes := make([]error, n)
+			err := gshmem.RunWith(ctx, gshmem.Config{NPEs: n, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
+				if err := pe.BarrierAll(ctx); err != nil {
+					return err
+				}
+				if pe.MyPE() == n-1 {
+					return fail(ctx, pe)
+				}
+				<-ctx.Done()
+				causes[pe.MyPE()] = context.Cause(ctx)
+				return nil
+			})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), fmt.Sprintf("PE %d", n-1))
+			require.NoError(t, ctx.Err(), "the PEs stopped because of the failure, not the test's deadline")
+			for me := range n - 1 {
+				var perr *fabric.PeerError
+				require.ErrorAs(t, causes[me], &perr, "PE %d", me)
+				assert.Equal(t, n-1, perr.PE, "PE %d", me)
+				if name != "abort" {
+					assert.Contains(t, perr.How, "boom", "PE %d: the cause carries the failure", me)
+				}
+			}
+		})
+	}
+}
+
+// A wait under Run's context that ends because a PE failed says which.
+func TestRunContextWaitNamesTheFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var waitErr error
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 2, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
+		x, err := hostshmem.Calloc[int64](ctx, pe, 1)
+		if err != nil {
+			return err
+		}
+		if pe.MyPE() == 1 {
+			return errors.New("gave up")
+		}
+		waitErr = hostshmem.WaitUntil(ctx, pe, x, hostshmem.CmpEQ, 1) // never set
+		return nil
+	})
+	require.Error(t, err)
+	require.ErrorIs(t, waitErr, fabric.ErrPeerDead)
+	assert.Contains(t, waitErr.Error(), "PE 1 failed: gave up")
+}
+
+// scenarioKilled: the last PE kills its own process; the others' contexts
+// end, naming it. Survivors ignore the launcher's SIGTERM so that their
+// own detection is what the test sees.
+func scenarioKilled(t *petest.T, pe *hostshmem.PE) {
+	ctx := t.Context()
+	signal.Ignore(syscall.SIGTERM)
+	require.NoError(t, pe.BarrierAll(ctx))
+	if pe.MyPE() == pe.NPEs()-1 {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	<-ctx.Done()
+	fmt.Printf("PE %d: context ended: %v\n", pe.MyPE(), context.Cause(ctx))
+	os.Exit(3)
+}
+
+// Under gpurun, a PE whose process dies ends the others' contexts within
+// a tick of the watch, naming it; the launcher stops the job.
+func TestRunContextEndsWhenAProcessDies(t *testing.T) {
+	r := petest.Launch(t, "killed", 3)
+	assert.Equal(t, 128+9, r.Code, "the killed PE's status:\n%s", r.Output)
+	assert.Less(t, r.Elapsed, 10*time.Second)
+	for _, pe := range []int{0, 1} {
+		assert.Regexp(t, fmt.Sprintf(`PE %d: context ended: gshmem: PE 2 \(pid \d+\) died`, pe), r.Output)
+	}
+}

@@ -33,6 +33,10 @@
 //     is closed, last made first, before any memory is released. When your
 //     function fails, the PE aborts: what it owns is closed at once and its
 //     peers' waits on it fail with an error naming it.
+//  4. pe.GlobalExit(status) ends the whole job with status (OpenSHMEM's
+//     shmem_global_exit): under gpurun every PE's process ends with it and
+//     gpurun exits with it; in-process every other PE's context ends and
+//     RunWith returns an *ExitError carrying it.
 //
 // Programs that manage their PE themselves call Init and Finalize instead
 // of Run. The OpenSHMEM API itself (allocation, put/get, atomics, waits,
@@ -122,7 +126,7 @@ func runProcess(ctx context.Context, cfg Config, plan *device.Plan, fn func(ctx 
 		return err
 	}
 	if err := call(runCtx, fn, pe); err != nil {
-		pe.Abort()
+		pe.Abort() // ends the process instead if a peer called GlobalExit (see watcher.Close)
 		return fmt.Errorf("PE %d: %w", pe.MyPE(), err)
 	}
 	return pe.Finalize(ctx)
@@ -141,7 +145,11 @@ func runInproc(ctx context.Context, cfg Config, plan *device.Plan, rmaOnly bool,
 		defer close(watched)
 		select {
 		case <-job.Failed():
-			cancel(job.Failure())
+			if pe, status, ok := job.Exited(); ok {
+				cancel(&ExitError{PE: pe, Status: status})
+			} else {
+				cancel(job.Failure())
+			}
 		case <-runCtx.Done():
 		}
 	}()
@@ -159,23 +167,41 @@ func runInproc(ctx context.Context, cfg Config, plan *device.Plan, rmaOnly bool,
 			if rmaOnly {
 				f = testseam.HidePeers(f)
 			}
-			pe, err := newPE(ctx, f, cfg, plan, i)
+			pe, err := newPE(ctx, f, cfg, plan, i, nil)
 			if err != nil {
 				errs[i] = fmt.Errorf("PE %d: %w", i, err)
 				return
 			}
-			if err := call(runCtx, fn, pe); err != nil {
+			returned := false
+			defer func() {
+				if !returned { // fn ended its goroutine: GlobalExit, or runtime.Goexit
+					if _, _, ok := job.Exited(); !ok {
+						job.Fail(i, "failed: its function called runtime.Goexit")
+						errs[i] = fmt.Errorf("PE %d: its function called runtime.Goexit", i)
+					}
+					pe.Abort()
+				}
+			}()
+			err = call(runCtx, fn, pe)
+			returned = true
+			switch _, _, exit := job.Exited(); {
+			case exit:
+				pe.Abort() // the job is over: no closing barrier
+			case err != nil:
 				job.Fail(i, "failed: "+err.Error())
 				pe.Abort()
 				errs[i] = fmt.Errorf("PE %d: %w", i, err)
-				return
-			}
-			if err := pe.Finalize(ctx); err != nil {
-				errs[i] = fmt.Errorf("PE %d: %w", i, err)
+			default:
+				if err := pe.Finalize(ctx); err != nil {
+					errs[i] = fmt.Errorf("PE %d: %w", i, err)
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	if pe, status, ok := job.Exited(); ok {
+		return &ExitError{PE: pe, Status: status}
+	}
 	return errors.Join(errs...)
 }
 
@@ -184,7 +210,8 @@ func runInproc(ctx context.Context, cfg Config, plan *device.Plan, rmaOnly bool,
 // headers).
 const watchEvery = 10 * time.Millisecond
 
-// watcher cancels a process PE's run context when a peer fails. The PE
+// watcher cancels a process PE's run context when a peer fails, and ends
+// the process with the job's status when a peer called GlobalExit. The PE
 // owns it (it is made first, so it stops last, before the PE's memory
 // goes); when the PE aborts, the context is cancelled with the abort's
 // cause.
@@ -216,6 +243,9 @@ func (w *watcher) run() {
 		case <-t.C:
 		}
 		if err := w.pe.Fabric().Err(); err != nil {
+			if e := exited(w.pe.Fabric()); e != nil {
+				exitProcess(e.Status) // a peer ended the job: this process ends with it
+			}
 			w.cancel(err)
 			return
 		}
@@ -224,9 +254,15 @@ func (w *watcher) run() {
 
 func (w *watcher) Drain(context.Context) error { return nil }
 
+// Close stops the watch. If a peer called GlobalExit (which may be why the
+// PE closes: a wait or the closing barrier failed because of it), the
+// process ends with its status here, before anything is released.
 func (w *watcher) Close(ctx context.Context) error {
 	close(w.stop)
 	<-w.done
+	if e := exited(w.pe.Fabric()); e != nil {
+		exitProcess(e.Status)
+	}
 	if ctx.Err() != nil { // the PE aborts
 		w.cancel(context.Cause(ctx))
 	}
@@ -259,10 +295,10 @@ var fallbackNotice sync.Once
 // newPE makes the PE of fabric f and, on a GPU, gives it its device heap
 // (collective: every PE of the job does it at start-up). On failure it
 // closes f, so peers waiting on this PE fail instead of hanging.
-func newPE(ctx context.Context, f fabric.Fabric, c Config, plan *device.Plan, localRank int) (*PE, error) {
+func newPE(ctx context.Context, f fabric.Fabric, c Config, plan *device.Plan, localRank int, exit func(int)) (*PE, error) {
 	pe, err := hostshmem.New(f, hostshmem.Config{
 		CollPushMax: c.CollPushMax, Checked: c.Checked, Threads: c.Threads,
-		DeviceHeap: c.DeviceHeapSize, DeviceExternal: plan.GPU(),
+		DeviceHeap: c.DeviceHeapSize, DeviceExternal: plan.GPU(), Exit: exit,
 	})
 	if err != nil {
 		f.Close(false)
@@ -314,13 +350,22 @@ func Init(ctx context.Context) (*PE, error) {
 		return nil, err
 	}
 	if cfg.Transport == TransportShm {
-		return join(ctx, cfg, plan)
+		pe, err := join(ctx, cfg, plan)
+		if err != nil {
+			return nil, err
+		}
+		// No context to cancel: the watch is there for a peer's GlobalExit.
+		if err := watch(pe, func(error) {}); err != nil {
+			pe.Abort()
+			return nil, err
+		}
+		return pe, nil
 	}
 	job, err := inproc.New(1, regionSize(cfg, plan))
 	if err != nil {
 		return nil, err
 	}
-	return newPE(ctx, job.Fabric(0), cfg, plan, 0)
+	return newPE(ctx, job.Fabric(0), cfg, plan, 0, exitProcess)
 }
 
 // Finalize finalizes pe (see hostshmem.PE.Finalize).
@@ -338,5 +383,5 @@ func join(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPE(ctx, f, cfg, plan, cfg.LocalRank)
+	return newPE(ctx, f, cfg, plan, cfg.LocalRank, exitProcess)
 }

@@ -115,3 +115,63 @@ func TestRunContextEndsWhenAProcessDies(t *testing.T) {
 		assert.Regexp(t, fmt.Sprintf(`PE %d: context ended: gshmem: PE 2 \(pid \d+\) died`, pe), r.Output)
 	}
 }
+
+// GlobalExit in an in-process job: the calling PE's function ends there,
+// every other PE's context ends with an *ExitError as its cause, and
+// RunWith returns that ExitError, carrying the PE and the status.
+func TestGlobalExitInproc(t *testing.T) {
+	const n = 3
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	causes := make([]error, n)
+	var deferred, after bool
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: n, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
+		if err := pe.BarrierAll(ctx); err != nil {
+			return err
+		}
+		if pe.MyPE() == 1 {
+			defer func() { deferred = true }()
+			pe.GlobalExit(7)
+			after = true
+			return nil
+		}
+		<-ctx.Done()
+		causes[pe.MyPE()] = context.Cause(ctx)
+		return nil
+	})
+	var exit *gshmem.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, gshmem.ExitError{PE: 1, Status: 7}, *exit)
+	assert.EqualError(t, err, "gshmem: PE 1 ended the job with GlobalExit(7)")
+	assert.True(t, deferred, "the calling function's deferred calls ran")
+	assert.False(t, after, "GlobalExit did not return")
+	require.NoError(t, ctx.Err())
+	for _, me := range []int{0, 2} {
+		require.ErrorAs(t, causes[me], &exit, "PE %d", me)
+		assert.Equal(t, 7, exit.Status)
+	}
+}
+
+// A wait on a PE that called GlobalExit fails at once, naming it and the
+// status.
+func TestGlobalExitEndsWaits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var waitErr error
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 2, HeapSize: 1 << 20}, func(_ context.Context, pe *gshmem.PE) error {
+		x, err := hostshmem.Calloc[int64](ctx, pe, 1)
+		if err != nil {
+			return err
+		}
+		if pe.MyPE() == 1 {
+			pe.GlobalExit(0)
+		}
+		waitErr = hostshmem.WaitUntil(ctx, pe, x, hostshmem.CmpEQ, 1) // under the test's context
+		return nil
+	})
+	var exit *gshmem.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 0, exit.Status)
+	require.ErrorIs(t, waitErr, fabric.ErrPeerDead)
+	assert.Contains(t, waitErr.Error(), "PE 1 called GlobalExit(0)")
+}

@@ -112,6 +112,11 @@ type Config struct {
 	// (GSHMEM_THREADS); 0 leaves it to them. hostshmem itself does not use
 	// it: it travels with the PE so that no layer reads the environment.
 	Threads int
+	// Exit ends the job after GlobalExit has recorded it, with the status
+	// GlobalExit got; it should not return. gshmem sets os.Exit for a PE
+	// that runs alone in its process; nil (in-process PEs) ends the
+	// goroutine that called GlobalExit instead.
+	Exit func(status int)
 }
 
 // DefaultCollPushMax is Config.CollPushMax's default.

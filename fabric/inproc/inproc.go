@@ -27,6 +27,7 @@ type Job struct {
 	failed    chan struct{} // closed by the first Fail
 	firstFail atomic.Int32  // the PE of the first Fail, -1 before
 	failOnce  sync.Once
+	exit      atomic.Pointer[[2]int] // the PE that called GlobalExit, and its status
 
 	mu struct {
 		sync.Mutex
@@ -118,6 +119,28 @@ func (f *peFabric) Close(finalized bool) error {
 		return f.j.Close()
 	}
 	return nil
+}
+
+// GlobalExit implements fabric.Exiter: PE f ends the job with status. Its
+// peers see it as failed, having called GlobalExit with status, and the
+// job's Failed channel closes.
+func (f *peFabric) GlobalExit(status int) {
+	f.j.exit.CompareAndSwap(nil, &[2]int{f.pe, status})
+	f.Mapped.GlobalExit(status)
+	f.j.Fail(f.pe, fmt.Sprintf("called GlobalExit(%d)", status))
+}
+
+// Exited implements fabric.Exiter (see Job.Exited).
+func (f *peFabric) Exited() (pe, status int, ok bool) { return f.j.Exited() }
+
+// Exited reports the PE of the job that ended it with GlobalExit and its
+// status, if one did. It reads no segment: it may be called after the job
+// is unmapped.
+func (j *Job) Exited() (pe, status int, ok bool) {
+	if e := j.exit.Load(); e != nil {
+		return e[0], e[1], true
+	}
+	return -1, 0, false
 }
 
 // Fail marks PE pe as dead with the reason how (for example "failed:

@@ -31,6 +31,20 @@ func HidePeers(f fabric.Fabric) fabric.Fabric { return rmaOnly{f} }
 
 type rmaOnly struct{ fabric.Fabric }
 
+// GlobalExit and Exited forward to f's, if it is a fabric.Exiter.
+func (f rmaOnly) GlobalExit(status int) {
+	if e, ok := f.Fabric.(fabric.Exiter); ok {
+		e.GlobalExit(status)
+	}
+}
+
+func (f rmaOnly) Exited() (pe, status int, ok bool) {
+	if e, ok := f.Fabric.(fabric.Exiter); ok {
+		return e.Exited()
+	}
+	return -1, 0, false
+}
+
 func (f rmaOnly) Region(pe int) []byte {
 	if pe != f.PE() {
 		return nil

@@ -57,6 +57,7 @@ import (
 	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/testseam"
 )
 
@@ -272,19 +273,30 @@ func (w *watcher) Close(ctx context.Context) error {
 func (w *watcher) String() string { return fmt.Sprintf("the failure watch of PE %d", w.pe.MyPE()) }
 
 // choose places the device heaps: on GPUs when a CUDA driver and a device
-// are present, else on the CPU fallback, which it says once per process
-// (unless GSHMEM_DEVICE=cpu asked for it).
+// are present, else on the CPU fallback.
 func choose(c Config) (*device.Plan, error) {
 	plan, err := device.Choose(c.Device)
 	if err != nil {
 		return nil, fmt.Errorf("gshmem: %w", err)
 	}
-	if !plan.GPU() && c.Device != DeviceCPU && (c.Transport != TransportShm || c.PE == 0) {
+	return plan, nil
+}
+
+// onDevice is what a PE does on the first use of its device side
+// (hostshmem.Config.OnDevice): on the CPU fallback that nobody chose
+// (GSHMEM_DEVICE=cpu chooses it quietly), say so, once per process, and
+// under gpurun from PE 0 only (every process would say the same). A
+// program that never uses the device side hears nothing.
+func onDevice(c Config, plan *device.Plan) func() {
+	if plan.GPU() || c.Device == DeviceCPU || c.Transport == TransportShm && c.PE != 0 {
+		return nil
+	}
+	return func() {
 		fallbackNotice.Do(func() {
-			fmt.Fprintf(os.Stderr, "gshmem: device heap and streams on the CPU fallback: %s\n", plan.Reason())
+			fmt.Fprintf(os.Stderr, "gshmem: no GPU (%s): the device heap and streams run on the CPU (%s=%s chooses this quietly)\n",
+				plan.Reason(), config.EnvDevice, DeviceCPU)
 		})
 	}
-	return plan, nil
 }
 
 // fallbackNotice says once per process (not once per Run) that the device
@@ -299,6 +311,7 @@ func newPE(ctx context.Context, f fabric.Fabric, c Config, plan *device.Plan, lo
 	pe, err := hostshmem.New(f, hostshmem.Config{
 		CollPushMax: c.CollPushMax, Checked: c.Checked, Threads: c.Threads,
 		DeviceHeap: c.DeviceHeapSize, DeviceExternal: plan.GPU(), Exit: exit,
+		OnDevice: onDevice(c, plan),
 	})
 	if err != nil {
 		f.Close(false)

@@ -1,11 +1,15 @@
 package gshmem_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -14,16 +18,91 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/device"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
+	"github.com/gshmem/gshmem/streams"
 )
 
 var scenarios = petest.Scenarios{
 	"killed": scenarioKilled,
 }
 
-func TestMain(m *testing.M) { petest.Main(m, scenarios) }
+// firstContactEnv makes the test binary a program that runs two in-process
+// jobs, host-only ("host") or using the device side ("device"), for
+// TestFirstContact.
+const firstContactEnv = "GSHMEM_TEST_FIRST_CONTACT"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(firstContactEnv); mode != "" {
+		os.Exit(firstContact(mode))
+	}
+	petest.Main(m, scenarios)
+}
+
+func firstContact(mode string) int {
+	cfg, err := gshmem.LoadConfig(nil)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	cfg.NPEs, cfg.HeapSize, cfg.DeviceHeapSize = 2, 1<<20, 1<<20
+	for range 2 {
+		err := gshmem.RunWith(context.Background(), cfg, func(ctx context.Context, pe *gshmem.PE) error {
+			if mode == "host" {
+				_, err := hostshmem.Malloc[int64](ctx, pe, 8)
+				return err
+			}
+			if _, err := hostshmem.MallocOn[int64](ctx, pe, hostshmem.Device, 8); err != nil {
+				return err
+			}
+			s, err := streams.New(pe)
+			if err != nil {
+				return err
+			}
+			return s.Close(ctx)
+		})
+		if err != nil {
+			fmt.Println(err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// A program says nothing about the device side until it uses it; then,
+// on the CPU fallback that it did not choose, it says so once per
+// process, as information (what it runs on, and how to choose it).
+func TestFirstContact(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	plan, err := device.Choose("")
+	require.NoError(t, err)
+	for _, c := range []struct {
+		mode, device string
+		says         bool
+	}{
+		{"host", "", false},
+		{"device", "", !plan.GPU()},
+		{"device", "cpu", false},
+	} {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GSHMEM_") }),
+			firstContactEnv+"="+c.mode, "GSHMEM_DEVICE="+c.device)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		require.NoError(t, err, "%s, GSHMEM_DEVICE=%q: %s%s", c.mode, c.device, out, stderr.String())
+		if !c.says {
+			assert.Empty(t, stderr.String(), "%s, GSHMEM_DEVICE=%q", c.mode, c.device)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		require.Len(t, lines, 1, "once per process, however many jobs and PEs:\n%s", stderr.String())
+		assert.Regexp(t, `^gshmem: no GPU \(.+\): the device heap and streams run on the CPU \(GSHMEM_DEVICE=cpu chooses this quietly\)$`, lines[0])
+	}
+}
 
 // The context Run gives every PE ends when one PE fails, however it fails,
 // and says which PE and how; the failing PE's own context ends too.

@@ -49,6 +49,7 @@ type Device struct {
 // Of returns pe's device: GPU when package gshmem attached a GPU heap to
 // it, CPU when its device heap is the CPU fallback, None without one.
 func Of(pe *hostshmem.PE) Device {
+	pe.UsingDevice()
 	if h, ok := pe.DeviceMemory().(*Heap); ok {
 		return Device{kind: GPU, heap: h}
 	}
@@ -82,6 +83,7 @@ func (d Device) String() string {
 // fallback and for host objects, a host address. It fails for a peer whose
 // memory this process has not mapped (RMA-only or another node).
 func Ptr[T hostshmem.Elem](pe *hostshmem.PE, s hostshmem.Sym[T], peer int) (uintptr, error) {
+	pe.UsingDevice()
 	if err := s.Err(); err != nil {
 		return 0, fmt.Errorf("device: ptr: %w", err)
 	}
@@ -140,7 +142,7 @@ func Choose(dev string) (*Plan, error) {
 		if errors.Is(err, cuda.ErrNoDriver) || errors.Is(err, cuda.ErrNoDevice) {
 			p.reason = strings.TrimPrefix(err.Error(), "cuda: ")
 			if ce := (*cuda.Error)(nil); errors.As(err, &ce) {
-				p.reason = fmt.Sprintf("no GPU: %s returned %s", ce.Op, ce.Name)
+				p.reason = fmt.Sprintf("%s returned %s", ce.Op, ce.Name)
 			}
 			if dev != "" {
 				return nil, fmt.Errorf("device: %s=%s but no GPU is usable: %w", config.EnvDevice, dev, err)

@@ -31,6 +31,7 @@ type Module struct {
 // when pe is finalized is unloaded then (hostshmem.PE.Own), before the
 // heap goes.
 func LoadModule(pe *hostshmem.PE, image []byte) (*Module, error) {
+	pe.UsingDevice()
 	h, ok := pe.DeviceMemory().(*Heap)
 	if !ok {
 		return nil, ErrNoGPU

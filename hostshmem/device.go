@@ -147,6 +147,7 @@ func allocOn[T Elem](ctx context.Context, p *PE, space Space, op string, kind ui
 	case Host:
 		return alloc[T](ctx, p, op, kind, n, align, nil)
 	case Device:
+		p.UsingDevice()
 		// A PE without the heap still takes part, so that all fail alike.
 		var bad error
 		if p.devSize == 0 {

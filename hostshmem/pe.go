@@ -52,6 +52,7 @@ type PE struct {
 
 	checked bool   // Config.Checked
 	cfg     Config // as New got it
+	devUsed atomic.Bool
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -117,6 +118,10 @@ type Config struct {
 	// that runs alone in its process; nil (in-process PEs) ends the
 	// goroutine that called GlobalExit instead.
 	Exit func(status int)
+	// OnDevice is called once per PE, on the first use of its device side
+	// (UsingDevice): gshmem says there, once per process, that the device
+	// side runs on the CPU fallback when it does. Nil: nothing is said.
+	OnDevice func()
 }
 
 // DefaultCollPushMax is Config.CollPushMax's default.
@@ -175,6 +180,15 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// UsingDevice records that the program uses p's device side: an
+// allocation on the device heap (MallocOn, CallocOn), a stream (package
+// streams), a call of package device. The first call runs Config.OnDevice.
+func (p *PE) UsingDevice() {
+	if !p.devUsed.Load() && p.devUsed.CompareAndSwap(false, true) && p.cfg.OnDevice != nil {
+		p.cfg.OnDevice()
+	}
 }
 
 // Config is the Config the PE was made with.

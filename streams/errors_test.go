@@ -287,7 +287,11 @@ func scenarioDeadPeer(t *petest.T, pe *shmem.PE) {
 	}
 	s := newStream(t, pe)
 	require.NoError(t, streams.SignalWait(s, sig, shmem.CmpEQ, 1))
-	err = s.Synchronize(ctx)
+	// Not under the scenario's context, which Run ends when PE 2 dies:
+	// what is tested is the stream's own detection.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), petest.Timeout)
+	defer cancel()
+	err = s.Synchronize(sctx)
 	fmt.Printf("PE %d: synchronize: %v\n", me, err)
 	var oe *streams.OpError
 	var perr *fabric.PeerError

@@ -100,6 +100,7 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 	if c.timeout < 0 {
 		return nil, fmt.Errorf("streams: new: %w: wait timeout %v", hostshmem.ErrInvalidArg, c.timeout)
 	}
+	pe.UsingDevice()
 	var eng engine
 	if newDeviceEngine != nil && !c.cpu {
 		e, err := newDeviceEngine(pe, &c)

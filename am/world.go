@@ -118,8 +118,9 @@ type World struct {
 	}
 	deadAny atomic.Bool
 
-	arena arena
-	darcs darcTable
+	arena  arena
+	darcs  darcTable
+	tracks darcTracks // the Darc handles the program holds (darcleak.go)
 
 	bar struct { // Barrier's: one at a time per PE
 		sync.Mutex
@@ -434,6 +435,7 @@ func (w *World) Close(ctx context.Context) error {
 	w.own.Disown()
 	errW := w.WaitAll(ctx)
 	errB := w.pe.BarrierAll(ctx)
+	w.closeTracks(true) // after every PE's AMs, whose handlers may drop handles
 	w.stop()
 	w.failAll(ErrClosed)
 	if errB == nil {
@@ -455,6 +457,7 @@ func (w *World) Abort() {
 		return
 	}
 	w.own.Disown()
+	w.closeTracks(false)
 	w.stop()
 	w.failAll(ErrClosed)
 }
@@ -465,7 +468,10 @@ type ownedWorld struct{ w *World }
 
 func (o ownedWorld) Drain(ctx context.Context) error { return o.w.WaitAll(ctx) }
 
-func (o ownedWorld) Close(context.Context) error {
+func (o ownedWorld) Close(ctx context.Context) error {
+	if ctx.Err() == nil { // Finalize, past its barrier: every PE's AMs are done
+		o.w.closeTracks(true)
+	}
 	o.w.Abort()
 	return nil
 }

@@ -29,7 +29,8 @@
 //     make on a PE (streams, AM Worlds, CUDA modules) registers with it
 //     (Own): whatever the program left open, Finalize drains before its
 //     closing barrier and closes after it, last made first, before any
-//     memory is released; Abort closes it at once.
+//     memory is released; Abort closes it at once. GlobalExit ends the
+//     whole job with a status (shmem_global_exit).
 //
 // # Addresses
 //

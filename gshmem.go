@@ -247,6 +247,12 @@ func (w *watcher) run() {
 			if e := exited(w.pe.Fabric()); e != nil {
 				exitProcess(e.Status) // a peer ended the job: this process ends with it
 			}
+			// The PE's function is about to fail because of it: point
+			// the peers that see this PE fail at the root cause.
+			var perr *fabric.PeerError
+			if c, ok := w.pe.Fabric().(interface{ RecordCause(pe int) }); ok && errors.As(err, &perr) {
+				c.RecordCause(perr.PE)
+			}
 			w.cancel(err)
 			return
 		}

@@ -581,7 +581,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 				return nil
 			}
 			// Peers that fail because of this wait point at the root.
-			atomic.CompareAndSwapUint32(&h.Cause, 0, uint32(err.(*PeerError).PE)+1)
+			m.RecordCause(err.(*PeerError).PE)
 			return err
 		}
 		tick = min(2*tick, maxTick)
@@ -629,6 +629,15 @@ func (m *Mapped) Err() error {
 		}
 	}
 	return e
+}
+
+// RecordCause records that this PE fails (or is about to) because PE pe
+// died: peers that then find this PE dead are pointed at pe (see Err).
+// The first cause recorded stays.
+func (m *Mapped) RecordCause(pe int) {
+	if pe >= 0 && pe < m.npes && pe != m.pe {
+		atomic.CompareAndSwapUint32(&m.hdrs[m.pe].Cause, 0, uint32(pe)+1)
+	}
 }
 
 // Close implements Fabric. It records how this PE leaves in its header; the

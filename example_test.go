@@ -13,8 +13,7 @@ import (
 // prints the sum. The same function runs unchanged as processes under
 // gpurun.
 func ExampleRun() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 4, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 4, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		counter, err := shmem.Calloc[int64](ctx, pe, 1) // collective: same object on every PE
 		if err != nil {
 			return err

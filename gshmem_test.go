@@ -15,8 +15,6 @@ import (
 	"github.com/gshmem/gshmem/hostshmem"
 )
 
-func noEnv(string) string { return "" }
-
 // A PE waiting in a barrier that its peers will never reach, because they
 // finalized and left, is told so at once instead of waiting forever.
 func TestBarrierAfterPeersFinalized(t *testing.T) {
@@ -48,7 +46,7 @@ func TestBarrierAgainstFinalize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20, Getenv: noEnv}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 3, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		if pe.MyPE() == 0 {
 			return pe.BarrierAll(ctx)
 		}
@@ -63,15 +61,17 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 // A job that can never initialise fails at once, naming what was asked.
 func TestTooManyPEsFailsAtOnce(t *testing.T) {
+	fromEnv, err := gshmem.LoadConfig(env(map[string]string{"GSHMEM_NPES": "100000"}))
+	require.NoError(t, err)
 	for _, tc := range []struct {
-		o    gshmem.Options
+		c    gshmem.Config
 		want string
 	}{
-		{gshmem.Options{Getenv: env(map[string]string{"GSHMEM_NPES": "100000"})}, "GSHMEM_NPES=100000"},
-		{gshmem.Options{NPEs: hostshmem.MaxPEs + 1, Getenv: noEnv}, fmt.Sprintf("Options.NPEs=%d", hostshmem.MaxPEs+1)},
+		{fromEnv, "GSHMEM_NPES=100000"},
+		{gshmem.Config{NPEs: hostshmem.MaxPEs + 1}, fmt.Sprintf("Config.NPEs=%d", hostshmem.MaxPEs+1)},
 	} {
 		start := time.Now()
-		err := gshmem.RunWith(context.Background(), tc.o, func(*gshmem.PE) error { return nil })
+		err := gshmem.RunWith(context.Background(), tc.c, func(context.Context, *gshmem.PE) error { return nil })
 		require.Error(t, err, tc.want)
 		assert.Contains(t, err.Error(), tc.want)
 		assert.Contains(t, err.Error(), "a job has at most")

@@ -73,32 +73,33 @@ func fitInproc(n int, what string, avail uint64, from string) error {
 
 // CheckJob fails, with an error matching ErrJobTooLarge that says what the
 // job needs and what there is, when a job of n PEs, one process each on
-// this node, configured by getenv (os.Getenv when nil; the environment its
-// PEs will see) and with gpus GPUs, cannot start: more PEs than
-// hostshmem.MaxPEs, or
-// more memory than this machine (and its memory cgroup) has available. A
+// this node, configured by cfg (what its PEs will see; its NPEs and the
+// fields that place a process in a job are ignored) and with gpus GPUs,
+// cannot start: more PEs than hostshmem.MaxPEs, or more memory than this
+// machine (and its memory cgroup) has available. A
 // PE needs its segment (symmetric heap, runtime area and, on the CPU
 // fallback, device heap: memory reserved at start-up), the page tables of
 // its pre-faulted mappings of every segment, and its process. A launcher
 // calls it before it starts any process; what names n in the error
 // (gpurun's "-n 8", "GSHMEM_NPES=8").
-func CheckJob(n int, getenv func(string) string, gpus int, what string) error {
+func CheckJob(n int, cfg Config, gpus int, what string) error {
 	if err := checkNPEs(n, what); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(Options{Getenv: getenv})
+	cfg.Transport, cfg.Job, cfg.PE, cfg.NPEs, cfg.SegmentFD = TransportInproc, "", 0, n, 0
+	cfg, err := cfg.resolve()
 	if err != nil {
 		return err
 	}
-	seg := uint64(fabric.HeaderSize) + uint64(hostshmem.RegionSize(cfg.SymSize))
-	sizes := fmt.Sprintf("%s=%s", config.EnvSymSize, bytesString(uint64(cfg.SymSize)))
-	if cfg.Device == config.DeviceCPU || gpus <= 0 {
-		seg += uint64(cfg.DevSymSize)
-		sizes += fmt.Sprintf(", %s=%s on the CPU fallback", config.EnvDevSymSize, bytesString(uint64(cfg.DevSymSize)))
+	seg := uint64(fabric.HeaderSize) + uint64(hostshmem.RegionSize(cfg.HeapSize))
+	sizes := fmt.Sprintf("%s=%s", config.EnvSymSize, bytesString(uint64(cfg.HeapSize)))
+	if cfg.Device == DeviceCPU || gpus <= 0 {
+		seg += uint64(cfg.DeviceHeapSize)
+		sizes += fmt.Sprintf(", %s=%s on the CPU fallback", config.EnvDevSymSize, bytesString(uint64(cfg.DeviceHeapSize)))
 	}
 	var tables uint64
 	prefault := "0"
-	if cfg.Prefault {
+	if !cfg.NoPrefault {
 		tables, prefault = uint64(n)*(seg>>pageTableShift), "1"
 	}
 	per := seg + tables + processBytes

@@ -10,7 +10,13 @@ import (
 	"github.com/gshmem/gshmem/hostshmem"
 )
 
-func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+// cfgOf is the Config of environment m.
+func cfgOf(t *testing.T, m map[string]string) Config {
+	t.Helper()
+	c, err := LoadConfig(func(k string) string { return m[k] })
+	require.NoError(t, err)
+	return c
+}
 
 func TestFitInproc(t *testing.T) {
 	assert.NoError(t, fitInproc(4, "GSHMEM_NPES=4", 1<<30, "test"))
@@ -26,26 +32,26 @@ func TestCheckJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, avail)
 
-	assert.NoError(t, CheckJob(2, getenv(map[string]string{"GSHMEM_SYMMETRIC_SIZE": "1m"}), 0, "-n 2"))
-	err = CheckJob(hostshmem.MaxPEs+1, getenv(nil), 0, "-n X")
+	assert.NoError(t, CheckJob(2, cfgOf(t, map[string]string{"GSHMEM_SYMMETRIC_SIZE": "1m"}), 0, "-n 2"))
+	err = CheckJob(hostshmem.MaxPEs+1, Config{}, 0, "-n X")
 	assert.ErrorIs(t, err, ErrJobTooLarge)
 	assert.ErrorContains(t, err, fmt.Sprintf("-n X: a job has at most %d PEs", hostshmem.MaxPEs))
 
 	// Twice the memory there is, in two PEs: refused, whatever the machine.
 	half := fmt.Sprintf("%dk", avail>>10)
-	err = CheckJob(2, getenv(map[string]string{"GSHMEM_SYMMETRIC_SIZE": half, "GSHMEM_PREFAULT": "0"}), 0, "GSHMEM_NPES=2")
+	err = CheckJob(2, cfgOf(t, map[string]string{"GSHMEM_SYMMETRIC_SIZE": half, "GSHMEM_PREFAULT": "0"}), 0, "GSHMEM_NPES=2")
 	require.ErrorIs(t, err, ErrJobTooLarge)
 	assert.ErrorContains(t, err, "GSHMEM_NPES=2: 2 PEs need about")
 	assert.ErrorContains(t, err, "0 B of page tables for 2 pre-faulted mappings (GSHMEM_PREFAULT=0)")
 
 	// On a GPU the device heap is not in the segment.
 	big := map[string]string{"GSHMEM_SYMMETRIC_SIZE": "1m", "GSHMEM_DEVICE_SYMMETRIC_SIZE": fmt.Sprintf("%dk", avail>>10)}
-	assert.ErrorIs(t, CheckJob(2, getenv(big), 0, "-n 2"), ErrJobTooLarge)
-	assert.NoError(t, CheckJob(2, getenv(big), 1, "-n 2"))
+	assert.ErrorIs(t, CheckJob(2, cfgOf(t, big), 0, "-n 2"), ErrJobTooLarge)
+	assert.NoError(t, CheckJob(2, cfgOf(t, big), 1, "-n 2"))
 	big["GSHMEM_DEVICE"] = "cpu"
-	assert.ErrorIs(t, CheckJob(2, getenv(big), 1, "-n 2"), ErrJobTooLarge, "GSHMEM_DEVICE=cpu puts it back")
+	assert.ErrorIs(t, CheckJob(2, cfgOf(t, big), 1, "-n 2"), ErrJobTooLarge, "GSHMEM_DEVICE=cpu puts it back")
 
-	err = CheckJob(2, getenv(map[string]string{"GSHMEM_SYMMETRIC_SIZE": "lots"}), 0, "-n 2")
+	_, err = LoadConfig(func(k string) string { return map[string]string{"GSHMEM_SYMMETRIC_SIZE": "lots"}[k] })
 	assert.ErrorContains(t, err, `GSHMEM_SYMMETRIC_SIZE="lots"`)
 }
 

@@ -12,10 +12,9 @@ import (
 	shmem "github.com/gshmem/gshmem/hostshmem"
 )
 
-func run(t *testing.T, npes int, fn func(pe *gshmem.PE) error) {
+func run(t *testing.T, npes int, fn func(ctx context.Context, pe *gshmem.PE) error) {
 	t.Helper()
-	opts := gshmem.Options{NPEs: npes, HeapSize: 1 << 20, Getenv: func(string) string { return "" }}
-	require.NoError(t, gshmem.RunWith(context.Background(), opts, fn))
+	require.NoError(t, gshmem.RunWith(context.Background(), gshmem.Config{NPEs: npes, HeapSize: 1 << 20}, fn))
 }
 
 func TestChunk(t *testing.T) {
@@ -41,8 +40,7 @@ func TestMod(t *testing.T) {
 }
 
 func TestNeighbours(t *testing.T) {
-	ctx := context.Background()
-	run(t, 5, func(pe *gshmem.PE) error {
+	run(t, 5, func(ctx context.Context, pe *gshmem.PE) error {
 		me := pe.MyPE()
 		w := pe.TeamWorld()
 		assert.Equal(t, (me+1)%5, algo.Next(w))
@@ -68,8 +66,7 @@ func TestNeighbours(t *testing.T) {
 }
 
 func TestWorkspace(t *testing.T) {
-	ctx := context.Background()
-	run(t, 3, func(pe *gshmem.PE) error {
+	run(t, 3, func(ctx context.Context, pe *gshmem.PE) error {
 		ws, err := algo.NewWorkspace[float32](ctx, pe, 10)
 		if err != nil {
 			return err

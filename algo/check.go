@@ -10,6 +10,7 @@ import (
 
 	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/testseam"
 )
 
 // ErrWrongResult: an algorithm left a wrong value in dest, changed its
@@ -283,8 +284,8 @@ type Config struct {
 	// NoSubTeams runs on the world team only.
 	NoSubTeams bool
 	// RMAOnly makes the PEs reach each other only through the fabric's
-	// puts, gets and atomics, never by loads and stores (see
-	// gshmem.Options).
+	// puts, gets and atomics, never by loads and stores, the way they will
+	// over a network transport.
 	RMAOnly bool
 	// Timeout bounds each job (default 1 minute), so a deadlocked
 	// algorithm fails instead of hanging.
@@ -339,11 +340,11 @@ func Check[T hostshmem.Elem](ctx context.Context, alg AllReduce[T], cfg Config) 
 		// would make every peer of the PE fail too.
 		found := make([]error, npes)
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		opts := gshmem.Options{
-			NPEs: npes, HeapSize: uintptr(heap), RMAOnly: cfg.RMAOnly,
-			Getenv: func(string) string { return "" }, // in process, whatever the environment
+		if cfg.RMAOnly {
+			ctx = testseam.WithRMAOnly(ctx)
 		}
-		err := gshmem.RunWith(ctx, opts, func(pe *gshmem.PE) error {
+		// In process, whatever the environment.
+		err := gshmem.RunWith(ctx, gshmem.Config{NPEs: npes, HeapSize: uintptr(heap)}, func(ctx context.Context, pe *gshmem.PE) error {
 			return checkJob(ctx, pe, alg, cfg, ops, maxN, &found[pe.MyPE()])
 		})
 		cancel()

@@ -13,8 +13,7 @@ import (
 // Ring allreduce on 4 PEs: PE i contributes [i+1, 10(i+1), 100(i+1),
 // ...], and every PE ends with the sums [10, 100, 1000, ...].
 func ExampleRing() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 4, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 4, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		const n = 5
 		ws, err := algo.NewWorkspace[float32](ctx, pe, n) // collective over the world
 		if err != nil {

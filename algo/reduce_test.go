@@ -44,7 +44,7 @@ func sameBits[T shmem.Elem](a, b T) bool {
 func testReduceNMatchesBuiltin[T shmem.Elem](t *testing.T, random func(*rand.Rand) T) {
 	const n, npes = 300, 3
 	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: npes, HeapSize: 1 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: npes, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		src, err := shmem.Malloc[T](ctx, pe, n)
 		if err != nil {
 			return err

@@ -14,8 +14,8 @@ import (
 // and counts the allocations per round trip on both PEs together.
 func BenchmarkRoundTrip(b *testing.B) {
 	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 8 << 20, Getenv: func(string) string { return "" }},
-		func(pe *hostshmem.PE) error {
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 2, HeapSize: 8 << 20},
+		func(ctx context.Context, pe *hostshmem.PE) error {
 			w, err := am.New(ctx, pe, reg, am.Options{Threads: 1})
 			if err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // Darc kinds.
@@ -136,6 +137,7 @@ type handle struct {
 	w       *World
 	inst    *darcInst
 	dropped atomic.Bool
+	tr      *darcTrack // nil for the handles AMs carry
 }
 
 func (h *handle) check(op string) error {
@@ -177,6 +179,7 @@ func (h *handle) drop() error {
 	if h.dropped.Swap(true) {
 		return fmt.Errorf("am: drop: %w: %v handle already dropped", ErrInvalidArg, h.inst.id)
 	}
+	h.untrack()
 	h.inst.decRef(h.w)
 	return nil
 }
@@ -339,7 +342,8 @@ func NewDarc[T any](ctx context.Context, l Launcher, v T) (*Darc[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Darc[T]{handle{w: w, inst: inst}}, nil
+	d := &Darc[T]{handle{w: w, inst: inst}}
+	return tracked(d, &d.h), nil
 }
 
 // handle returns d's handle, nil for a nil d (every handle method takes a
@@ -367,7 +371,8 @@ func (d *Darc[T]) Clone() (*Darc[T], error) {
 	if err := d.h.inst.incRef(d.h.w); err != nil {
 		return nil, err
 	}
-	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // Drop releases this handle. Dropping twice is an error, and so is
@@ -407,7 +412,8 @@ func NewLocalRwDarc[T any](ctx context.Context, l Launcher, v T) (*LocalRwDarc[T
 	if err != nil {
 		return nil, err
 	}
-	return &LocalRwDarc[T]{handle{w: w, inst: inst}}, nil
+	d := &LocalRwDarc[T]{handle{w: w, inst: inst}}
+	return tracked(d, &d.h), nil
 }
 
 func (d *LocalRwDarc[T]) handle() *handle {
@@ -467,7 +473,8 @@ func (d *LocalRwDarc[T]) Clone() (*LocalRwDarc[T], error) {
 	if err := d.h.inst.incRef(d.h.w); err != nil {
 		return nil, err
 	}
-	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // Drop releases this handle.
@@ -513,7 +520,7 @@ func (l *rwLock) lock(ctx context.Context, write bool) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return cause.Err(ctx)
 		}
 	}
 }
@@ -548,7 +555,8 @@ func NewGlobalRwDarc[T any](ctx context.Context, l Launcher, v T) (*GlobalRwDarc
 	if err != nil {
 		return nil, err
 	}
-	return &GlobalRwDarc[T]{handle{w: w, inst: inst}}, nil
+	d := &GlobalRwDarc[T]{handle{w: w, inst: inst}}
+	return tracked(d, &d.h), nil
 }
 
 func (d *GlobalRwDarc[T]) handle() *handle {
@@ -671,7 +679,8 @@ func (d *GlobalRwDarc[T]) Clone() (*GlobalRwDarc[T], error) {
 	if err := d.h.inst.incRef(d.h.w); err != nil {
 		return nil, err
 	}
-	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // Drop releases this handle.
@@ -697,7 +706,7 @@ func (w *World) retry(ctx context.Context, try func() (bool, error)) error {
 		if err != nil || ok {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		w.flushDirty()
@@ -776,6 +785,7 @@ func convert(ctx context.Context, h *handle, kind int) error {
 	}
 	inst.kind.Store(int32(kind))
 	h.dropped.Store(true) // its reference passes to the new handle
+	h.untrack()
 	if err := team.Barrier(ctx); err != nil {
 		return fmt.Errorf("am: %s: %w", op, err)
 	}
@@ -788,7 +798,8 @@ func IntoLocalRw[T any](ctx context.Context, d *Darc[T]) (*LocalRwDarc[T], error
 	if err := convert(ctx, d.handle(), kindLocalRw); err != nil {
 		return nil, err
 	}
-	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // IntoGlobalRw converts d collectively; d is consumed.
@@ -796,7 +807,8 @@ func IntoGlobalRw[T any](ctx context.Context, d *Darc[T]) (*GlobalRwDarc[T], err
 	if err := convert(ctx, d.handle(), kindGlobalRw); err != nil {
 		return nil, err
 	}
-	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // IntoDarc converts d collectively back to a Darc; d is consumed.
@@ -804,7 +816,8 @@ func (d *LocalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
 	if err := convert(ctx, d.handle(), kindDarc); err != nil {
 		return nil, err
 	}
-	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // IntoGlobalRw converts d collectively; d is consumed.
@@ -812,7 +825,8 @@ func (d *LocalRwDarc[T]) IntoGlobalRw(ctx context.Context) (*GlobalRwDarc[T], er
 	if err := convert(ctx, d.handle(), kindGlobalRw); err != nil {
 		return nil, err
 	}
-	return &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &GlobalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // IntoDarc converts d collectively back to a Darc; d is consumed.
@@ -820,7 +834,8 @@ func (d *GlobalRwDarc[T]) IntoDarc(ctx context.Context) (*Darc[T], error) {
 	if err := convert(ctx, d.handle(), kindDarc); err != nil {
 		return nil, err
 	}
-	return &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &Darc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }
 
 // IntoLocalRw converts d collectively; d is consumed.
@@ -828,5 +843,6 @@ func (d *GlobalRwDarc[T]) IntoLocalRw(ctx context.Context) (*LocalRwDarc[T], err
 	if err := convert(ctx, d.handle(), kindLocalRw); err != nil {
 		return nil, err
 	}
-	return &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}, nil
+	c := &LocalRwDarc[T]{handle{w: d.h.w, inst: d.h.inst}}
+	return tracked(c, &c.h), nil
 }

@@ -150,4 +150,13 @@
 // only reference on its PE and no PE outside the team holds one, logs
 // what it still waits on after Options.ConvertWarn, and returns an error
 // saying so when its context ends. Darcs travel in AMs, not in results.
+//
+// Every handle the program holds (from a constructor, Clone or a
+// conversion) must be dropped. World.Close reports, through Options.Logf,
+// each one never dropped: its kind, type and id, and the file, line and
+// function that made it. A handle that becomes unreachable undropped is
+// caught by a runtime cleanup (runtime.AddCleanup) after a garbage
+// collection: it is reported the same way and its reference dropped, so
+// the Darc can still be freed. (A Darc whose value holds a handle to
+// itself is never unreachable: drop it.)
 package am

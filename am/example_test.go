@@ -21,8 +21,7 @@ func init() { am.MustRegister[Greet](exampleReg, "example.greet") }
 
 // Example sends an AM to the next PE and waits for its typed result.
 func Example() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 4 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 4 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		w, err := am.New(ctx, pe, exampleReg, am.Options{})
 		if err != nil {
 			return err
@@ -45,8 +44,7 @@ func Example() {
 
 // ExampleExecAll runs an AM on every PE; results come in PE order.
 func ExampleExecAll() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 4 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 3, HeapSize: 4 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		w, err := am.New(ctx, pe, exampleReg, am.Options{})
 		if err != nil {
 			return err
@@ -89,8 +87,7 @@ func init() { am.MustRegister[Sum](exampleReg, "example.sum") }
 
 // ExampleBytes sends 1 MiB to PE 1, which reads it in place.
 func ExampleBytes() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 16 << 20, Getenv: func(string) string { return "" }}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 16 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		w, err := am.New(ctx, pe, exampleReg, am.Options{})
 		if err != nil {
 			return err

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/am"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
@@ -33,8 +35,8 @@ func closeAll(ctx context.Context, pes []*hostshmem.PE, ws []*am.World) {
 	wg.Wait()
 }
 
-// TestThreadsFromEnv: GSHMEM_THREADS sizes the handler pool, and
-// LAMELLAR_THREADS when it is unset.
+// TestThreadsFromEnv: GSHMEM_THREADS, read once by gshmem into its
+// Config, sizes the handler pool, and LAMELLAR_THREADS when it is unset.
 func TestThreadsFromEnv(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -46,17 +48,46 @@ func TestThreadsFromEnv(t *testing.T) {
 		{map[string]string{"LAMELLAR_THREADS": "5"}, 5},
 		{map[string]string{"GSHMEM_THREADS": "2", "LAMELLAR_THREADS": "5"}, 2},
 	} {
-		pes, ws := worlds(t, ctx, 2, am.Options{Getenv: func(k string) string { return c.env[k] }})
-		for _, w := range ws {
-			require.Equal(t, c.want, w.Threads(), "%v", c.env)
-		}
-		v, err := am.Exec(ws[0], 1, WhoAmI{}).Wait(ctx)
+		cfg, err := gshmem.LoadConfig(func(k string) string { return c.env[k] })
 		require.NoError(t, err)
-		require.Equal(t, 1, v)
-		closeAll(ctx, pes, ws)
+		cfg.NPEs, cfg.HeapSize = 2, 8<<20
+		err = gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *gshmem.PE) error {
+			w, err := am.New(ctx, pe, reg, am.Options{})
+			if err != nil {
+				return err
+			}
+			assert.Equal(t, c.want, w.Threads(), "%v", c.env)
+			v, err := am.Exec(w, 1-pe.MyPE(), WhoAmI{}).Wait(ctx)
+			if err != nil {
+				return err
+			}
+			assert.Equal(t, 1-pe.MyPE(), v)
+			return w.Close(ctx)
+		})
+		require.NoError(t, err)
 	}
 	_, err := am.New(ctx, nil, reg, am.Options{})
 	require.ErrorIs(t, err, am.ErrInvalidArg)
+}
+
+// TestNewIgnoresTheEnvironment: am.New reads nothing from the environment
+// (gshmem.Run read it, once), so a malformed variable that has nothing to
+// do with it does not fail it.
+func TestNewIgnoresTheEnvironment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t.Setenv("GSHMEM_BOOT_TIMEOUT", "soon")
+	t.Setenv("GSHMEM_THREADS", "many")
+	_, err := gshmem.LoadConfig(nil)
+	require.Error(t, err, "the environment is malformed")
+	err = gshmem.RunWith(ctx, gshmem.Config{NPEs: 2, HeapSize: 8 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
+		w, err := am.New(ctx, pe, reg, am.Options{})
+		if err != nil {
+			return err
+		}
+		return w.Close(ctx)
+	})
+	require.NoError(t, err)
 }
 
 // TestIdleCostsNoCPU: an idle World sleeps (spin, yield, then the futex):

@@ -14,8 +14,8 @@ import (
 // instead of leaving handler goroutines on unmapped memory.
 func TestWorldStopsWithItsPE(t *testing.T) {
 	var worlds []*am.World
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 2, HeapSize: 8 << 20, Getenv: func(string) string { return "" }},
-		func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 8 << 20},
+		func(ctx context.Context, pe *gshmem.PE) error {
 			w, err := am.New(context.Background(), pe, reg, am.Options{})
 			if err != nil {
 				return err

@@ -11,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/fabric/inproc"
+	"github.com/gshmem/gshmem/hostshmem"
 )
 
 // TestNewRejectsBadOptions: New refuses a negative, too small or too large
@@ -28,14 +31,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}()
 	heap := fmt.Sprint(pes[0].HeapSize())
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "GSHMEM_THREADS" {
-				return v
-			}
-			return ""
-		}
-	}
 	for _, c := range []struct {
 		opt  Options
 		want []string // in the error: the field, its value, the limit
@@ -50,7 +45,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{Options{RingBytes: 4 << 20, ArenaBytes: 2 << 20}, []string{"RingBytes", fmt.Sprint(4 << 20), "ArenaBytes", heap}},
 		{Options{Threads: -1}, []string{"Threads", "-1", "negative"}},
 		{Options{Threads: 1 << 40}, []string{"Threads", fmt.Sprint(1 << 40), fmt.Sprint(maxThreads)}},
-		{Options{Getenv: env("1099511627776")}, []string{"GSHMEM_THREADS", "1099511627776", fmt.Sprint(maxThreads)}},
 		{Options{LargeBytes: -1}, []string{"LargeBytes", "-1", "negative"}},
 		{Options{ArenaBytes: -64}, []string{"ArenaBytes", "-64", "negative"}},
 		{Options{ArenaBytes: 63}, []string{"ArenaBytes", "63", "at least 64"}},
@@ -84,4 +78,21 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	})...))
 	assert.Equal(t, 1024, ws[0].opt.LargeBytes, "LargeBytes is capped at RingBytes/4")
 	require.NoError(t, errors.Join(OnEachPE(n, func(i int) error { return ws[i].Close(ctx) })...))
+}
+
+// The PE's configured handler goroutines (GSHMEM_THREADS, read by
+// gshmem.Run) are held to the same limit as Options.Threads.
+func TestNewRejectsConfiguredThreads(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job, err := inproc.New(1, hostshmem.RegionSize(8<<20))
+	require.NoError(t, err)
+	pe, err := hostshmem.New(job.Fabric(0), hostshmem.Config{Threads: 1 << 40})
+	require.NoError(t, err)
+	defer pe.Abort()
+	_, err = New(ctx, pe, NewRegistry(), Options{})
+	require.ErrorIs(t, err, ErrInvalidArg)
+	for _, s := range []string{"GSHMEM_THREADS", fmt.Sprint(1 << 40), fmt.Sprint(maxThreads)} {
+		assert.ErrorContains(t, err, s)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // A frame in a ring: a 24-byte header, then its body, padded to 8 bytes.
@@ -210,7 +211,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 		if err := w.deadErr(pe); err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		w.poll()

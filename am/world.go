@@ -13,6 +13,7 @@ import (
 
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/config"
 )
 
@@ -22,8 +23,8 @@ import (
 // limit, before it allocates anything.
 type Options struct {
 	// Threads is the number of handler goroutines of this PE, at most
-	// 65536. Default: GSHMEM_THREADS, else LAMELLAR_THREADS, else
-	// GOMAXPROCS.
+	// 65536. Default: the PE's hostshmem.Config.Threads (which gshmem.Run
+	// reads from GSHMEM_THREADS, else LAMELLAR_THREADS), else GOMAXPROCS.
 	Threads int
 	// RingBytes is the size of each per-pair queue: a multiple of 64 from
 	// 4 KiB to 1 GiB (default 64 KiB). The queues of all PEs, the Darc
@@ -52,8 +53,6 @@ type Options struct {
 	ConvertWarn time.Duration
 	// Logf reports slow conversions; log.Printf when nil.
 	Logf func(format string, args ...any)
-	// Getenv reads GSHMEM_THREADS; os.Getenv when nil.
-	Getenv func(string) string
 }
 
 // World is one PE's active-message engine: its queues, handler goroutines,
@@ -119,14 +118,16 @@ type World struct {
 	}
 	deadAny atomic.Bool
 
-	arena arena
-	darcs darcTable
+	arena  arena
+	darcs  darcTable
+	tracks darcTracks // the Darc handles the program holds (darcleak.go)
 
 	bar struct { // Barrier's: one at a time per PE
 		sync.Mutex
 		epoch uint64
 	}
 
+	own     *hostshmem.Ownership // the PE's hold on w (hostshmem.PE.Own)
 	wg      sync.WaitGroup
 	closing atomic.Bool // the handler goroutines are stopping
 	closed  atomic.Bool // Close or Abort was called
@@ -205,8 +206,8 @@ func areaBytes(n int, opt Options) uint64 {
 }
 
 // resolve checks opt against its limits and fills in its defaults, for a
-// World of n PEs on a symmetric heap of heap bytes with threads, the
-// environment's handler goroutines (0: unset). Every size is bounded
+// World of n PEs on a symmetric heap of heap bytes with threads, the PE's
+// configured handler goroutines (0: unset). Every size is bounded
 // before it enters a sum, so none overflows.
 func (opt Options) resolve(n int, heap uintptr, threads int) (Options, error) {
 	bad := func(format string, args ...any) (Options, error) {
@@ -218,7 +219,7 @@ func (opt Options) resolve(n int, heap uintptr, threads int) (Options, error) {
 	case opt.Threads > maxThreads:
 		return bad("Options.Threads %d exceeds the limit of %d", opt.Threads, maxThreads)
 	case opt.Threads == 0 && threads > maxThreads:
-		return bad("%d handler goroutines (%s or %s) exceed the limit of %d", threads, config.EnvThreads, config.EnvThreadsCompat, maxThreads)
+		return bad("%d handler goroutines (the PE's Config.Threads: %s or %s) exceed the limit of %d", threads, config.EnvThreads, config.EnvThreadsCompat, maxThreads)
 	case opt.Threads == 0 && threads > 0:
 		opt.Threads = threads
 	case opt.Threads == 0:
@@ -290,12 +291,9 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	if err := checkCtx("new world", ctx); err != nil {
 		return nil, err
 	}
-	cfg, err := config.Load(opt.Getenv)
-	if err != nil {
-		return nil, fmt.Errorf("am: new world: %w", err)
-	}
 	n := pe.NPEs()
-	if opt, err = opt.resolve(n, pe.HeapSize(), cfg.Threads); err != nil {
+	opt, err := opt.resolve(n, pe.HeapSize(), pe.Config().Threads)
+	if err != nil {
 		return nil, err
 	}
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
@@ -342,9 +340,12 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	for range opt.Threads {
 		w.startWorker(false)
 	}
-	// A World left open when its PE goes away stops with it rather than
-	// touching unmapped memory.
-	pe.OnClose(w.Abort)
+	// A World left open when its PE goes away is closed with it rather
+	// than touching unmapped memory.
+	if w.own, err = pe.Own(ownedWorld{w}); err != nil {
+		w.stop()
+		return nil, fmt.Errorf("am: new world: %w", err)
+	}
 	return w, nil
 }
 
@@ -395,6 +396,14 @@ func (w *World) NPEs() int {
 	return w.n
 }
 
+// String names w, e.g. "am.World of PE 0".
+func (w *World) String() string {
+	if w == nil {
+		return "nil am.World"
+	}
+	return fmt.Sprintf("am.World of PE %d", w.me)
+}
+
 // Threads is the number of handler goroutines w started (0 for a nil
 // World).
 func (w *World) Threads() int {
@@ -408,6 +417,11 @@ func (w *World) Threads() int {
 // to get there (a barrier), stops the handler goroutines and frees the
 // queues. It is collective. Using w afterwards returns ErrClosed; closing
 // it again does nothing.
+//
+// The PE owns its World (hostshmem.PE.Own): when the PE is finalized with
+// the World still open, Finalize waits for this PE's AMs (WaitAll) before
+// its closing barrier, while every PE's handlers still run, and stops the
+// World after it, as Abort does; when the PE aborts, the World is aborted.
 func (w *World) Close(ctx context.Context) error {
 	if err := w.check("close"); err != nil {
 		return err
@@ -418,8 +432,10 @@ func (w *World) Close(ctx context.Context) error {
 	if w.closed.Swap(true) {
 		return nil
 	}
+	w.own.Disown()
 	errW := w.WaitAll(ctx)
 	errB := w.pe.BarrierAll(ctx)
+	w.closeTracks(true) // after every PE's AMs, whose handlers may drop handles
 	w.stop()
 	w.failAll(ErrClosed)
 	if errB == nil {
@@ -434,16 +450,33 @@ func (w *World) Close(ctx context.Context) error {
 
 // Abort stops this PE's handler goroutines at once, without waiting for
 // its AMs or its peers, and fails its pending futures with ErrClosed. It
-// is for error paths. A World still open when its PE is finalized or
-// aborted is aborted then (hostshmem.PE.OnClose), before the PE's memory
-// goes. Abort after Close, and on a nil World, does nothing.
+// is for error paths. Abort after Close, and on a nil World, does
+// nothing.
 func (w *World) Abort() {
 	if w.check("abort") != nil || w.closed.Swap(true) {
 		return
 	}
+	w.own.Disown()
+	w.closeTracks(false)
 	w.stop()
 	w.failAll(ErrClosed)
 }
+
+// ownedWorld is a World as its PE owns it (hostshmem.Resource): drained
+// before the PE's closing barrier, stopped after it.
+type ownedWorld struct{ w *World }
+
+func (o ownedWorld) Drain(ctx context.Context) error { return o.w.WaitAll(ctx) }
+
+func (o ownedWorld) Close(ctx context.Context) error {
+	if ctx.Err() == nil { // Finalize, past its barrier: every PE's AMs are done
+		o.w.closeTracks(true)
+	}
+	o.w.Abort()
+	return nil
+}
+
+func (o ownedWorld) String() string { return o.w.String() + " (left open)" }
 
 // stop stops the handler goroutines and fails the local AMs that they
 // left queued (failAll fails the remote ones): their futures would
@@ -651,7 +684,7 @@ func (w *World) fabWait(ctx context.Context, cond func() bool) error {
 			if cond() {
 				return nil
 			}
-			if err := ctx.Err(); err != nil {
+			if err := cause.Err(ctx); err != nil {
 				return err
 			}
 			time.Sleep(d)
@@ -742,13 +775,13 @@ func (w *World) block(ctx context.Context, cond waitCond) error {
 			continue
 		}
 		w.watchdog()
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		err := w.fabWait(ctx, wake)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return cause.Err(ctx)
 			}
 			w.peerError(err)
 		}

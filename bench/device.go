@@ -47,7 +47,7 @@ func (m *meter) deviceMeasure(op string) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
+	defer s.Close(m.ctx)
 	dst, err := shmem.CallocOn[byte](m.ctx, pe, shmem.Device, big)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w (run with GSHMEM_DEVICE_SYMMETRIC_SIZE of at least %d)", err, 2*big+1<<20)

@@ -22,7 +22,7 @@ func measureInproc(t *testing.T, npes int, c Config) []Result {
 		mu  sync.Mutex
 		got []Result
 	)
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: npes, HeapSize: c.HeapFor(npes)}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: npes, HeapSize: c.HeapFor(npes)}, func(ctx context.Context, pe *gshmem.PE) error {
 		rs, err := Measure(ctx, pe, c)
 		if pe.MyPE() != 0 && rs != nil {
 			return fmt.Errorf("PE %d returned %d results, want none", pe.MyPE(), len(rs))
@@ -92,7 +92,7 @@ func TestMeasureCollectivesOn3PEs(t *testing.T) {
 }
 
 func TestMeasureUnknownOp(t *testing.T) {
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 2}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2}, func(ctx context.Context, pe *gshmem.PE) error {
 		_, err := Measure(context.Background(), pe, Config{Ops: []string{"cswap"}})
 		return err
 	})

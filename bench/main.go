@@ -224,7 +224,12 @@ func Worker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "bench worker: not bound to a CPU:", err)
 		}
 	}
-	err = gshmem.RunWith(ctx, gshmem.Options{}, func(pe *gshmem.PE) error {
+	cfg, err := gshmem.LoadConfig(nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench worker:", err)
+		return 2
+	}
+	err = gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *gshmem.PE) error {
 		rs, err := Measure(ctx, pe, c)
 		if err == nil && len(amOps) > 0 {
 			var ars []Result

@@ -49,6 +49,7 @@ type Device struct {
 // Of returns pe's device: GPU when package gshmem attached a GPU heap to
 // it, CPU when its device heap is the CPU fallback, None without one.
 func Of(pe *hostshmem.PE) Device {
+	pe.UsingDevice()
 	if h, ok := pe.DeviceMemory().(*Heap); ok {
 		return Device{kind: GPU, heap: h}
 	}
@@ -82,6 +83,7 @@ func (d Device) String() string {
 // fallback and for host objects, a host address. It fails for a peer whose
 // memory this process has not mapped (RMA-only or another node).
 func Ptr[T hostshmem.Elem](pe *hostshmem.PE, s hostshmem.Sym[T], peer int) (uintptr, error) {
+	pe.UsingDevice()
 	if err := s.Err(); err != nil {
 		return 0, fmt.Errorf("device: ptr: %w", err)
 	}
@@ -115,13 +117,23 @@ type Plan struct {
 	reason  string // why the CPU fallback, when drv is nil
 }
 
-// Choose loads the CUDA driver unless GSHMEM_DEVICE says cpu, and returns
-// the plan: GPU placement when a driver and a device are present, the CPU
-// fallback otherwise (Reason says why). A GSHMEM_DEVICE ordinal that does
-// not exist is an error.
-func Choose(cfg config.Config) (*Plan, error) {
+// Choose loads the CUDA driver unless dev says "cpu", and returns the plan:
+// GPU placement when a driver and a device are present, the CPU fallback
+// otherwise (Reason says why). dev is gshmem.Config.Device
+// (GSHMEM_DEVICE): "" (each PE on GPU local rank modulo the visible GPUs),
+// "cpu" (the CPU fallback), or an ordinal, whose absence is an error.
+func Choose(dev string) (*Plan, error) {
 	p := &Plan{fixed: -1}
-	if cfg.Device == config.DeviceCPU {
+	dev = strings.TrimSpace(dev)
+	o := -1
+	if dev != "" && dev != config.DeviceCPU {
+		n, err := strconv.Atoi(dev)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("device: %s=%q: want a GPU ordinal (0, 1, ...) or %s", config.EnvDevice, dev, config.DeviceCPU)
+		}
+		o = n
+	}
+	if dev == config.DeviceCPU {
 		p.reason = config.EnvDevice + "=" + config.DeviceCPU
 		return p, nil
 	}
@@ -130,10 +142,10 @@ func Choose(cfg config.Config) (*Plan, error) {
 		if errors.Is(err, cuda.ErrNoDriver) || errors.Is(err, cuda.ErrNoDevice) {
 			p.reason = strings.TrimPrefix(err.Error(), "cuda: ")
 			if ce := (*cuda.Error)(nil); errors.As(err, &ce) {
-				p.reason = fmt.Sprintf("no GPU: %s returned %s", ce.Op, ce.Name)
+				p.reason = fmt.Sprintf("%s returned %s", ce.Op, ce.Name)
 			}
-			if cfg.Device != "" {
-				return nil, fmt.Errorf("device: %s=%s but no GPU is usable: %w", config.EnvDevice, cfg.Device, err)
+			if dev != "" {
+				return nil, fmt.Errorf("device: %s=%s but no GPU is usable: %w", config.EnvDevice, dev, err)
 			}
 			return p, nil
 		}
@@ -144,8 +156,7 @@ func Choose(cfg config.Config) (*Plan, error) {
 		return nil, fmt.Errorf("device: %w", err)
 	}
 	p.drv, p.devices = drv, n
-	if cfg.Device != "" {
-		o, _ := strconv.Atoi(cfg.Device) // config checked it
+	if o >= 0 {
 		if o >= n {
 			return nil, fmt.Errorf("device: %s=%d: only %d GPUs are visible", config.EnvDevice, o, n)
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/gshmem/gshmem/device"
 	"github.com/gshmem/gshmem/device/cuda"
 	shmem "github.com/gshmem/gshmem/hostshmem"
-	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/petest"
+	"github.com/gshmem/gshmem/internal/testseam"
 	"github.com/gshmem/gshmem/kernels"
 )
 
@@ -75,45 +75,43 @@ func TestReservedAreaAgrees(t *testing.T) {
 }
 
 func TestChoose(t *testing.T) {
-	p, err := device.Choose(config.Config{Device: config.DeviceCPU})
+	p, err := device.Choose(gshmem.DeviceCPU)
 	require.NoError(t, err)
 	assert.False(t, p.GPU())
 	assert.Equal(t, "GSHMEM_DEVICE=cpu", p.Reason())
 	assert.Contains(t, p.Describe(), "CPU fallback")
 
-	p, err = device.Choose(config.Config{})
+	p, err = device.Choose("")
 	require.NoError(t, err)
 	if haveGPU() {
 		assert.True(t, p.GPU())
 		assert.Empty(t, p.Reason())
 		assert.Contains(t, p.Describe(), "GPU")
-		_, err = device.Choose(config.Config{Device: "4096"})
+		_, err = device.Choose("4096")
 		require.Error(t, err, "an ordinal that does not exist")
 		return
 	}
 	assert.False(t, p.GPU())
 	assert.True(t, p.Reason() != "", "the fallback says why")
-	_, err = device.Choose(config.Config{Device: "0"})
+	_, err = device.Choose("0")
 	require.Error(t, err, "asking for GPU 0 without one is an error, not a silent fallback")
 	assert.Contains(t, err.Error(), "GSHMEM_DEVICE=0")
 }
 
-func run(t *testing.T, n int, env map[string]string, fn func(pe *gshmem.PE) error) {
+func run(t *testing.T, n int, dev string, fn func(ctx context.Context, pe *gshmem.PE) error) {
 	t.Helper()
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: n, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20,
-		Getenv: func(k string) string { return env[k] }}, fn)
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: n, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20, Device: dev}, fn)
 	require.NoError(t, err)
 }
 
 // On the CPU fallback the device heap is host memory every PE of the
 // process maps: Ptr gives host addresses, and modules cannot load.
 func TestFallback(t *testing.T) {
-	run(t, 3, map[string]string{config.EnvDevice: "cpu"}, func(pe *gshmem.PE) error {
+	run(t, 3, gshmem.DeviceCPU, func(ctx context.Context, pe *gshmem.PE) error {
 		d := device.Of(pe)
 		assert.Equal(t, device.CPU, d.Kind())
 		assert.Equal(t, "CPU fallback", d.String())
 		assert.Nil(t, d.Heap())
-		ctx := context.Background()
 		x, err := shmem.MallocOn[int64](ctx, pe, shmem.Device, 4)
 		require.NoError(t, err)
 		me := pe.MyPE()
@@ -139,9 +137,9 @@ func TestFallback(t *testing.T) {
 
 // RMA-only PEs do not map each other: Ptr says so instead of guessing.
 func TestPtrUnmapped(t *testing.T) {
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 2, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20, RMAOnly: true,
-		Getenv: func(k string) string { return map[string]string{config.EnvDevice: "cpu"}[k] }}, func(pe *gshmem.PE) error {
-		x, err := shmem.MallocOn[int64](context.Background(), pe, shmem.Device, 1)
+	ctx := testseam.WithRMAOnly(context.Background())
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 2, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20, Device: gshmem.DeviceCPU}, func(ctx context.Context, pe *gshmem.PE) error {
+		x, err := shmem.MallocOn[int64](ctx, pe, shmem.Device, 1)
 		if err != nil {
 			return err
 		}
@@ -161,10 +159,9 @@ func TestGPUHeap(t *testing.T) {
 	if !haveGPU() {
 		t.Skip("no GPU")
 	}
-	run(t, 2, nil, func(pe *gshmem.PE) error {
+	run(t, 2, "", func(ctx context.Context, pe *gshmem.PE) error {
 		d := device.Of(pe)
 		require.Equal(t, device.GPU, d.Kind(), "%v", d)
-		ctx := context.Background()
 		me, next := pe.MyPE(), (pe.MyPE()+1)%pe.NPEs()
 		x, err := shmem.CallocOn[int64](ctx, pe, shmem.Device, 8)
 		require.NoError(t, err)
@@ -184,6 +181,6 @@ func TestGPUHeap(t *testing.T) {
 		require.NoError(t, err)
 		_, err = m.Function(kernels.KernelBarrier)
 		require.NoError(t, err)
-		return m.Close()
+		return m.Close(context.Background())
 	})
 }

@@ -12,7 +12,10 @@
 // At start-up package gshmem calls Choose once per process: GSHMEM_DEVICE=cpu,
 // no libcuda.so.1, or no GPU select the CPU fallback, where the device heap is
 // host memory at the end of the symmetric region and streams are ordered
-// worker goroutines (the same semantics, slower; the reason is printed once).
+// worker goroutines (the same semantics, slower). On a fallback nobody chose
+// (GSHMEM_DEVICE=cpu chooses it quietly), the first use of the device side
+// (a device allocation, a stream, a call of this package) says so once per
+// process on stderr, with the reason; a host-only program hears nothing.
 // Otherwise each PE gets GPU GSHMEM_DEVICE, or its local rank modulo the
 // visible GPUs, and Attach allocates its heap with cuMemAlloc, exchanges CUDA
 // IPC handles with the other PEs over the host fabric, maps theirs, and loads

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gshmem/gshmem/device/cuda"
@@ -58,6 +59,7 @@ type Heap struct {
 		fn32   *cuda.Function
 	}
 	closeOnce sync.Once
+	closed    atomic.Bool // Close began: every method fails
 }
 
 const (
@@ -103,7 +105,7 @@ func Attach(ctx context.Context, pe *hostshmem.PE, plan *Plan, localRank int) (e
 	h := &Heap{ctx: c, drv: plan.drv, me: pe.MyPE(), n: pe.NPEs(), size: pe.DeviceHeapSize() + hostshmem.DeviceReservedBytes, sym: pe.DeviceOffset()}
 	defer func() {
 		if err != nil {
-			h.Close()
+			h.Close(ctx)
 		}
 	}()
 	if h.info, err = plan.drv.DeviceInfo(ordinal); err != nil {
@@ -248,6 +250,9 @@ func (h *Heap) enablePeer(ordinal int) error {
 
 // peer returns PE pe's heap base as mapped here.
 func (h *Heap) peer(op string, pe int) (cuda.DevicePtr, error) {
+	if h.closed.Load() {
+		return 0, fmt.Errorf("device: %s: the device heap of PE %d is closed: %w", op, h.me, hostshmem.ErrFinalized)
+	}
 	if pe < 0 || pe >= h.n {
 		return 0, fmt.Errorf("device: %s: %w: PE %d of %d", op, hostshmem.ErrInvalidPE, pe, h.n)
 	}
@@ -365,10 +370,15 @@ func (h *Heap) Kernels() *Module { return h.mod }
 // Base is this PE's heap as a device pointer.
 func (h *Heap) Base() cuda.DevicePtr { return h.base }
 
-// Close unmaps the peers' heaps and frees this PE's.
-func (h *Heap) Close() error {
+// Close unmaps the peers' heaps and frees this PE's; afterwards every
+// method fails with an error matching hostshmem.ErrFinalized. The PE owns
+// its heap and closes it when it is finalized or aborted (see
+// hostshmem.DeviceMemory), after the modules loaded on it; the CUDA calls
+// that release it do not block, and ctx is not consulted.
+func (h *Heap) Close(ctx context.Context) error {
 	var errs []error
 	h.closeOnce.Do(func() {
+		h.closed.Store(true)
 		if h.amo.stream != nil {
 			errs = append(errs, h.amo.stream.Destroy())
 		}

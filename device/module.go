@@ -1,6 +1,7 @@
 package device
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/gshmem/gshmem/device/cuda"
@@ -19,20 +20,32 @@ var ErrNoGPU = errdefs.Refine(errdefs.ErrUnavailable, "device: no GPU (the PE ru
 // compiled with kernels/gshmem_device.cuh see this PE's number, the job's
 // size and every mapped peer heap.
 type Module struct {
-	m *cuda.Module
-	h *Heap
+	m   *cuda.Module
+	h   *Heap
+	own *hostshmem.Ownership // nil for the runtime's own module, which the heap closes
 }
 
 // LoadModule loads image (PTX text or a cubin) on pe's GPU and, when the
 // module includes the device header, initialises its device state. It
 // returns ErrNoGPU on the CPU fallback: enqueue a Go function on a stream
-// there instead (streams.Stream.Go).
+// there instead (streams.Stream.Go). pe owns the module: one still loaded
+// when pe is finalized is unloaded then (hostshmem.PE.Own), before the
+// heap goes.
 func LoadModule(pe *hostshmem.PE, image []byte) (*Module, error) {
+	pe.UsingDevice()
 	h, ok := pe.DeviceMemory().(*Heap)
 	if !ok {
 		return nil, ErrNoGPU
 	}
-	return h.load(image)
+	m, err := h.load(image)
+	if err != nil {
+		return nil, err
+	}
+	if m.own, err = pe.Own(ownedModule{m}); err != nil {
+		m.m.Unload()
+		return nil, fmt.Errorf("device: load module: %w", err)
+	}
+	return m, nil
 }
 
 func (h *Heap) load(image []byte) (*Module, error) {
@@ -73,5 +86,18 @@ func (m *Module) Function(name string) (*cuda.Function, error) {
 	return f, nil
 }
 
-// Close unloads the module.
-func (m *Module) Close() error { return m.m.Unload() }
+// Close unloads the module; using its functions afterwards is an error
+// of the CUDA driver. Unloading does not block: ctx is not consulted.
+func (m *Module) Close(ctx context.Context) error {
+	m.own.Disown()
+	return m.m.Unload()
+}
+
+// ownedModule is a Module as its PE owns it (hostshmem.Resource).
+type ownedModule struct{ m *Module }
+
+func (o ownedModule) Drain(context.Context) error { return nil }
+
+func (o ownedModule) Close(ctx context.Context) error { return o.m.Close(ctx) }
+
+func (o ownedModule) String() string { return fmt.Sprintf("a CUDA module of PE %d", o.m.h.me) }

@@ -76,8 +76,7 @@ func (ping) Exec(ctx *am.Context) (int, error) { return ctx.MyPE(), nil }
 func TestEveryPackage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env := map[string]string{"GSHMEM_DEVICE": "cpu"}
-	opts := gshmem.Options{NPEs: 2, HeapSize: 16 << 20, Getenv: func(k string) string { return env[k] }}
+	cfg := gshmem.Config{NPEs: 2, HeapSize: 16 << 20, Device: gshmem.DeviceCPU}
 	reg := am.NewRegistry()
 	am.MustRegister[ping](reg, "errdefs_test.ping")
 
@@ -97,7 +96,9 @@ func TestEveryPackage(t *testing.T) {
 		dp = "device: "
 	)
 	leaves := errors.New("PE 1 leaves the job")
-	err := gshmem.RunWith(ctx, opts, func(pe *shmem.PE) error {
+	// The PEs wait under the test's context, not Run's, which ends when PE 1
+	// leaves: the dead peer must be each package's own finding.
+	err := gshmem.RunWith(ctx, cfg, func(_ context.Context, pe *shmem.PE) error {
 		me, n := pe.MyPE(), pe.NPEs()
 		// Collective steps first, on both PEs.
 		x, err := shmem.Calloc[int64](ctx, pe, 8)
@@ -130,7 +131,7 @@ func TestEveryPackage(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer s.Close(ctx)
 		if err := streams.AllReduce(s, pe.TeamWorld(), shmem.OpSum, x, x, 4*(1+me)); err != nil {
 			return err
 		}
@@ -154,7 +155,7 @@ func TestEveryPackage(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := closedStream.Close(); err != nil {
+		if err := closedStream.Close(ctx); err != nil {
 			return err
 		}
 		buf := make([]int64, 1)
@@ -206,7 +207,7 @@ func TestEveryPackage(t *testing.T) {
 	// The finalized PE of a finished job.
 	var done *shmem.PE
 	var z shmem.Sym[int64]
-	require.NoError(t, gshmem.RunWith(ctx, gshmem.Options{NPEs: 1, HeapSize: 1 << 20, Getenv: opts.Getenv}, func(pe *shmem.PE) error {
+	require.NoError(t, gshmem.RunWith(ctx, gshmem.Config{NPEs: 1, HeapSize: 1 << 20, Device: gshmem.DeviceCPU}, func(ctx context.Context, pe *shmem.PE) error {
 		done = pe
 		z, err = shmem.Calloc[int64](ctx, pe, 1)
 		return err

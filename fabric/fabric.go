@@ -104,6 +104,18 @@ type Fabric interface {
 	Close(finalized bool) error
 }
 
+// Exiter is implemented by fabrics whose PEs can end the whole job, as
+// OpenSHMEM's shmem_global_exit does (hostshmem.PE.GlobalExit).
+type Exiter interface {
+	// GlobalExit records that this PE ends the job with status and wakes
+	// every peer: they see this PE as dead, having called GlobalExit with
+	// status. It does not close the fabric.
+	GlobalExit(status int)
+	// Exited reports the PE that ended the job with GlobalExit and its
+	// status, if one did.
+	Exited() (pe, status int, ok bool)
+}
+
 // ErrPeerDead is matched (errors.Is) by every *PeerError. It is
 // errdefs.ErrPeerDead, the kind every package's errors share, so a caller
 // that does not import fabric matches it too.

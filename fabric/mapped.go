@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/futex"
 )
 
@@ -23,7 +24,7 @@ const Magic = 0x31306d656d687367
 
 // Layout version of Header; peers with another version refuse to connect.
 // Bump it with every change to Header.
-const headerVersion = 2
+const headerVersion = 3
 
 // Segment states.
 const (
@@ -31,6 +32,9 @@ const (
 	StateReady     = 1
 	StateFinalized = 2
 	StateFailed    = 3
+	// StateExited: the PE ended the whole job with GlobalExit; Header.Exit
+	// holds its status. Peers see it as dead.
+	StateExited = 4
 )
 
 // Header is the control page of a segment, shared by every PE that maps it.
@@ -42,8 +46,9 @@ type Header struct {
 	NPEs    uint32
 	Pid     uint32
 	Size    uint64 // bytes in the symmetric region
-	State   uint32 // StateCreating .. StateFailed, written atomically
-	_       [64 - 36]byte
+	State   uint32 // StateCreating .. StateExited, written atomically
+	Exit    uint32 // the status of a GlobalExit, written before State
+	_       [64 - 40]byte
 
 	// Seq is the futex word waiters of this PE sleep on; Notify bumps it.
 	Seq uint32
@@ -516,7 +521,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 		if cond() {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return err
 		}
 		// Arm: publish what we watch, count ourselves, take the sequence,
@@ -576,7 +581,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 				return nil
 			}
 			// Peers that fail because of this wait point at the root.
-			atomic.CompareAndSwapUint32(&h.Cause, 0, uint32(err.(*PeerError).PE)+1)
+			m.RecordCause(err.(*PeerError).PE)
 			return err
 		}
 		tick = min(2*tick, maxTick)
@@ -626,6 +631,15 @@ func (m *Mapped) Err() error {
 	return e
 }
 
+// RecordCause records that this PE fails (or is about to) because PE pe
+// died: peers that then find this PE dead are pointed at pe (see Err).
+// The first cause recorded stays.
+func (m *Mapped) RecordCause(pe int) {
+	if pe >= 0 && pe < m.npes && pe != m.pe {
+		atomic.CompareAndSwapUint32(&m.hdrs[m.pe].Cause, 0, uint32(pe)+1)
+	}
+}
+
 // Close implements Fabric. It records how this PE leaves in its header; the
 // transport that built the Mapped unmaps the segments.
 func (m *Mapped) Close(finalized bool) error {
@@ -633,21 +647,45 @@ func (m *Mapped) Close(finalized bool) error {
 	if finalized {
 		st = StateFinalized
 	}
-	atomic.StoreUint32(&m.hdrs[m.pe].State, st)
+	h := m.hdrs[m.pe]
+	if atomic.LoadUint32(&h.State) != StateExited { // a GlobalExit stays what peers see
+		atomic.StoreUint32(&h.State, st)
+	}
 	if !finalized {
 		m.PokeAll() // wake peers now so they see the failure without waiting a tick
 	}
 	return nil
 }
 
-// FailedPeer returns the first peer whose header says it failed, or -1.
+// FailedPeer returns the first peer whose header says it failed (or ended
+// the job with GlobalExit), or -1.
 func (m *Mapped) FailedPeer() int {
 	for pe, h := range m.hdrs {
-		if pe != m.pe && atomic.LoadUint32(&h.State) == StateFailed {
+		if st := atomic.LoadUint32(&h.State); pe != m.pe && (st == StateFailed || st == StateExited) {
 			return pe
 		}
 	}
 	return -1
+}
+
+// GlobalExit implements Exiter: it records status in this PE's header,
+// marks it StateExited and wakes every peer.
+func (m *Mapped) GlobalExit(status int) {
+	h := m.hdrs[m.pe]
+	atomic.StoreUint32(&h.Exit, uint32(status))
+	atomic.StoreUint32(&h.State, StateExited)
+	m.PokeAll()
+}
+
+// Exited implements Exiter from the headers: the first PE marked
+// StateExited, and its status.
+func (m *Mapped) Exited() (pe, status int, ok bool) {
+	for pe, h := range m.hdrs {
+		if atomic.LoadUint32(&h.State) == StateExited {
+			return pe, int(int32(atomic.LoadUint32(&h.Exit))), true
+		}
+	}
+	return -1, 0, false
 }
 
 // InitHeader writes a fresh header for PE pe of npes into seg and marks it

@@ -94,6 +94,11 @@ var headerLayouts = map[uint32]map[string]uintptr{
 		"Seq": 64, "Sleepers": 128, "Pending": 132, "Wild": 136, "Watch": 192, "Boot": 256, "Cause": 320,
 		"sizeof": 384,
 	},
+	3: { // Exit: the status of a GlobalExit
+		"Magic": 0, "Version": 8, "PE": 12, "NPEs": 16, "Pid": 20, "Size": 24, "State": 32, "Exit": 36,
+		"Seq": 64, "Sleepers": 128, "Pending": 132, "Wild": 136, "Watch": 192, "Boot": 256, "Cause": 320,
+		"sizeof": 384,
+	},
 }
 
 func TestHeaderLayoutMatchesVersion(t *testing.T) {
@@ -104,7 +109,7 @@ func TestHeaderLayoutMatchesVersion(t *testing.T) {
 	got := map[string]uintptr{
 		"Magic": unsafe.Offsetof(h.Magic), "Version": unsafe.Offsetof(h.Version), "PE": unsafe.Offsetof(h.PE),
 		"NPEs": unsafe.Offsetof(h.NPEs), "Pid": unsafe.Offsetof(h.Pid), "Size": unsafe.Offsetof(h.Size),
-		"State": unsafe.Offsetof(h.State), "Seq": unsafe.Offsetof(h.Seq), "Sleepers": unsafe.Offsetof(h.Sleepers),
+		"State": unsafe.Offsetof(h.State), "Exit": unsafe.Offsetof(h.Exit), "Seq": unsafe.Offsetof(h.Seq), "Sleepers": unsafe.Offsetof(h.Sleepers),
 		"Pending": unsafe.Offsetof(h.Pending), "Wild": unsafe.Offsetof(h.Wild), "Watch": unsafe.Offsetof(h.Watch),
 		"Boot": unsafe.Offsetof(h.Boot), "Cause": unsafe.Offsetof(h.Cause), "sizeof": unsafe.Sizeof(h),
 	}

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // Agreement. Every collective call on a team (allocation and BarrierAll
@@ -311,7 +312,7 @@ func (t *Team) enter(ctx context.Context, c *call, data func(j int) []byte) (uin
 		return 0, nil
 	}
 	if !t.exchanges() {
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return 0, notStarted(c.op, err)
 		}
 		t.calls++
@@ -336,7 +337,7 @@ func notStarted(op string, err error) error {
 func (t *Team) exchanges() bool { return t.pushMax > 0 }
 
 func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []byte) (uint64, error) {
-	done := ctx.Err()
+	done := cause.Err(ctx)
 	if t.pending != 0 {
 		if err := t.drain(ctx, c.op); err != nil {
 			return 0, err
@@ -402,7 +403,7 @@ func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []by
 func (t *Team) drain(ctx context.Context, op string) error {
 	t.aw.e = t.pending
 	if !t.awaitReady() {
-		if err := ctx.Err(); err != nil {
+		if err := cause.Err(ctx); err != nil {
 			return notStarted(op, err)
 		}
 		if err := t.p.wait(ctx, op, t.ready, t.slotOff(int(t.pending%2), 0), uintptr(t.size)*(lineSize+t.pushMax)); err != nil {

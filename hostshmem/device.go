@@ -30,10 +30,11 @@ type DeviceMemory interface {
 	AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint32) (uint32, error)
 	// Zero clears n bytes at off of this PE's device heap.
 	Zero(off, n uintptr) error
-	// Close unmaps the peers' heaps and frees this PE's. The PE calls it
-	// once, after its closing barrier (or on Abort), and never uses dm
-	// again.
-	Close() error
+	// Close unmaps the peers' heaps and frees this PE's. The PE owns dm
+	// from AttachDevice on and calls Close once, last of what it owns:
+	// after its closing barrier with Finalize's context, or on Abort with a
+	// context that is already done. It never uses dm again.
+	Close(ctx context.Context) error
 }
 
 // DeviceHeapSize is the number of bytes of user device heap on each PE.
@@ -54,7 +55,8 @@ func (p *PE) DeviceOffset() uintptr { return p.devOff }
 // Local, Peer and every transport reach it like the host heap.
 func (p *PE) DeviceMemory() DeviceMemory { return p.gpu }
 
-// AttachDevice makes dm this PE's device heap. Only a PE created with
+// AttachDevice makes dm this PE's device heap, which the PE then owns (it
+// closes dm when it is finalized or aborted; see DeviceMemory.Close). Only a PE created with
 // Config.DeviceHeap and Config.DeviceExternal takes one, once, before any
 // device object is used; every PE of the job attaches its own.
 func (p *PE) AttachDevice(dm DeviceMemory) error {
@@ -139,6 +141,7 @@ func allocOn[T Elem](ctx context.Context, p *PE, space Space, op string, kind ui
 	case Host:
 		return alloc[T](ctx, p, op, kind, n, align, nil)
 	case Device:
+		p.UsingDevice()
 		// A PE without the heap still takes part, so that all fail alike.
 		var bad error
 		if p.devSize == 0 {

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	inprocfab "github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 )
@@ -156,16 +157,88 @@ func TestDeviceExternalRouting(t *testing.T) {
 	assert.Equal(t, 2, model.Closed(), "every PE closes its device memory at Finalize")
 }
 
-// OnClose functions run once, last registered first, when the PE is
-// finalized.
-func TestOnClose(t *testing.T) {
+// The PE drains the resources it owns, last made first, before its
+// closing barrier (when collective calls still work), then closes them,
+// last made first, after it (when its operations fail); a resource its
+// user closed (Disown) is left alone, and Own refuses new ones once
+// Finalize began.
+func TestOwn(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
 	petest.RunPEs(t, 1, shmem.Config{}, func(pe *shmem.PE) error {
-		pe.OnClose(func() { mu.Lock(); order = append(order, "first"); mu.Unlock() })
-		pe.OnClose(func() { mu.Lock(); order = append(order, "second"); mu.Unlock() })
+		mk := func(name string) *shmem.Ownership {
+			o, err := pe.Own(resource{
+				drain: func(ctx context.Context) error {
+					mu.Lock()
+					defer mu.Unlock()
+					order = append(order, "drain "+name)
+					assert.NoError(t, pe.BarrierAll(ctx), "a collective call while the PE drains its resources")
+					_, err := pe.Own(resource{})
+					assert.ErrorIs(t, err, shmem.ErrFinalized, "Own while the PE drains its resources")
+					return nil
+				},
+				close: func(ctx context.Context) error {
+					mu.Lock()
+					defer mu.Unlock()
+					order = append(order, "close "+name)
+					assert.ErrorIs(t, pe.Quiet(), shmem.ErrFinalized, "past the closing barrier")
+					return nil
+				},
+			})
+			require.NoError(t, err)
+			return o
+		}
+		mk("first")
+		second := mk("second")
+		mk("third")
+		assert.Equal(t, 3, pe.Owned())
+		second.Disown() // its user closed it
+		second.Disown()
+		assert.Equal(t, 2, pe.Owned())
 		assert.Empty(t, order)
 		return nil
 	})
-	assert.Equal(t, []string{"second", "first"}, order)
+	assert.Equal(t, []string{"drain third", "drain first", "close third", "close first"}, order)
+}
+
+// On Abort the PE closes what it owns with a context that is already
+// done, naming the cause, and drains nothing.
+func TestOwnAbort(t *testing.T) {
+	job, err := inprocfab.New(1, shmem.RegionSize(1<<20))
+	require.NoError(t, err)
+	pe, err := shmem.New(job.Fabric(0), shmem.Config{})
+	require.NoError(t, err)
+	var cause error
+	_, err = pe.Own(resource{
+		drain: func(context.Context) error { t.Error("drained on Abort"); return nil },
+		close: func(ctx context.Context) error {
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			return nil
+		},
+	})
+	require.NoError(t, err)
+	pe.Abort()
+	require.ErrorIs(t, cause, shmem.ErrFinalized)
+	assert.Contains(t, cause.Error(), "PE 0 is aborting")
+	assert.Zero(t, pe.Owned())
+}
+
+// resource is a Resource made of two functions (nil: do nothing).
+type resource struct {
+	drain, close func(ctx context.Context) error
+}
+
+func (r resource) Drain(ctx context.Context) error {
+	if r.drain == nil {
+		return nil
+	}
+	return r.drain(ctx)
+}
+
+func (r resource) Close(ctx context.Context) error {
+	if r.close == nil {
+		return nil
+	}
+	return r.close(ctx)
 }

@@ -26,7 +26,12 @@
 //     operations name target PEs by their number in the team. SetLock,
 //     TestLock and ClearLock are a fair (FIFO) lock on a symmetric int64.
 //  5. Finalize (gshmem.Run does it for you) waits for every PE and releases
-//     the fabric. A PE must not be used after Finalize.
+//     the fabric. A PE must not be used after Finalize. What layers above
+//     make on a PE (streams, AM Worlds, CUDA modules) registers with it
+//     (Own): whatever the program left open, Finalize drains before its
+//     closing barrier and closes after it, last made first, before any
+//     memory is released; Abort closes it at once. GlobalExit ends the
+//     whole job with a status (shmem_global_exit).
 //
 // # Addresses
 //

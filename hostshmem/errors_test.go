@@ -149,8 +149,8 @@ func TestFaultShm(t *testing.T) {
 func TestFaultInproc(t *testing.T) {
 	const n = 4
 	t0 := time.Now()
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: n, HeapSize: 1 << 20, Getenv: func(string) string { return "" }},
-		func(pe *shmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: n, HeapSize: 1 << 20},
+		func(ctx context.Context, pe *shmem.PE) error {
 			for i := 0; ; i++ {
 				if pe.MyPE() == 2 && i == 50 {
 					return errors.New("simulated crash")
@@ -173,8 +173,8 @@ func TestFaultInproc(t *testing.T) {
 
 // TestPanicInproc: a panic in one PE is that PE's error, not a crash.
 func TestPanicInproc(t *testing.T) {
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 2, HeapSize: 1 << 20, Getenv: func(string) string { return "" }},
-		func(pe *shmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 1 << 20},
+		func(ctx context.Context, pe *shmem.PE) error {
 			if pe.MyPE() == 1 {
 				var m map[int]int
 				//lint:ignore SA5000 the panic is the point of the test

@@ -12,8 +12,7 @@ import (
 // Each PE sends a vector to the next PE with PutSignal; the receiver waits
 // for the signal, after which the whole vector is guaranteed to be there.
 func ExamplePutSignal() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 3, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		me, n := pe.MyPE(), pe.NPEs()
 		data, err := shmem.Malloc[float32](ctx, pe, 4)
 		if err != nil {
@@ -55,8 +54,7 @@ func ExamplePutSignal() {
 
 // Errors name what was wrong and the values involved, and match sentinels.
 func ExamplePut_errors() {
-	ctx := context.Background()
-	_ = gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	_ = gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		x, err := shmem.Malloc[int32](ctx, pe, 4)
 		if err != nil {
 			return err
@@ -77,8 +75,7 @@ func ExamplePut_errors() {
 // A context on a team names target PEs by their number in the team: here
 // the even PEs pass their world number around their own ring.
 func ExampleTeam_CreateCtx() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 5, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 5, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		evens, err := pe.TeamWorld().SplitStrided(ctx, 0, 2, 3, nil) // world PEs 0, 2, 4
 		if err != nil {
 			return err
@@ -121,8 +118,7 @@ func ExampleTeam_CreateCtx() {
 // A non-blocking fetch-add returns at once; the value it fetched is there
 // after the next Quiet.
 func ExampleAtomicFetchAddNBI() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 3, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 3, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		counter, err := shmem.Calloc[int64](ctx, pe, 1)
 		if err != nil {
 			return err
@@ -159,8 +155,7 @@ func ExampleAtomicFetchAddNBI() {
 // mapped (the inproc and shm transports); elsewhere its error says why, and
 // Put and Get reach the peer all the same.
 func ExamplePtr() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		x, err := shmem.Calloc[int32](ctx, pe, 4)
 		if err != nil {
 			return err

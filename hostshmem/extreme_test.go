@@ -171,8 +171,8 @@ func scenarioNilCtx(t *petest.T, pe *shmem.PE) {
 func TestForeignSym(t *testing.T) {
 	const heap = 1 << 20
 	var foreign shmem.Sym[int64]
-	opts := gshmem.Options{NPEs: 1, HeapSize: 4 * heap, Getenv: func(string) string { return "" }}
-	require.NoError(t, gshmem.RunWith(context.Background(), opts, func(pe *shmem.PE) error {
+	opts := gshmem.Config{NPEs: 1, HeapSize: 4 * heap}
+	require.NoError(t, gshmem.RunWith(context.Background(), opts, func(ctx context.Context, pe *shmem.PE) error {
 		// The small PE's host heap ends 64 bytes into the second object.
 		if _, err := shmem.Malloc[byte](context.Background(), pe, heap-64); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/gshmem/gshmem/fabric"
 	inprocfab "github.com/gshmem/gshmem/fabric/inproc"
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/testseam"
 )
 
 // TestFinalizeRace: goroutines using a PE while another goroutine
@@ -22,7 +23,7 @@ import (
 // It runs on inproc, with and without load/store access to the peer. A
 // call already past its entry check when the PE starts closing still
 // touches the memory; inproc unmaps only when every PE has closed, and the
-// peer's OnClose holds its close until the users are done, so such a call
+// peer's fabric holds its close until the users are done, so such a call
 // finds the memory there. (On shm a PE's close unmaps at once: see
 // Finalize.)
 func TestFinalizeRace(t *testing.T) {
@@ -37,9 +38,6 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 	const users, warmup, N = 4, 200, 16
 	job, err := inprocfab.New(2, shmem.RegionSize(1<<20))
 	require.NoError(t, err)
-	if rmaOnly {
-		job.RMAOnly()
-	}
 	var used, warm sync.WaitGroup // PE 0's users: done, and past their warm-up
 	used.Add(users)
 	warm.Add(users)
@@ -49,20 +47,34 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 		go func() {
 			defer pes.Done()
 			ctx := context.Background()
-			pe, err := shmem.New(job.Fabric(i), shmem.Config{})
+			f := closeHook{Fabric: job.Fabric(i)}
+			if rmaOnly {
+				f.Fabric = testseam.HidePeers(f.Fabric)
+			}
+			if i == 1 {
+				// Keep PE 1's region (and the job's mappings) until PE 0's
+				// users are done.
+				f.before = used.Wait
+			}
+			var pe *shmem.PE
+			var x shmem.Sym[int64]
+			if i == 0 {
+				f.before = func() { // the PE is closing: calls already fail
+					assert.ErrorIs(t, shmem.P(pe, x, 1, 1), shmem.ErrFinalized, "P while PE 0 closes")
+					assert.Nil(t, shmem.Local(pe, x), "Local while PE 0 closes")
+				}
+			}
+			pe, err := shmem.New(f, shmem.Config{})
 			if !assert.NoError(t, err, "PE %d", i) {
 				job.Fail(i, "new")
 				job.Fabric(i).Close(false)
 				return
 			}
-			x, err := shmem.Calloc[int64](ctx, pe, N)
+			x, err = shmem.Calloc[int64](ctx, pe, N)
 			assert.NoError(t, err, "PE %d", i)
 			sig, err := shmem.Calloc[uint64](ctx, pe, 1)
 			assert.NoError(t, err, "PE %d", i)
 			if i == 1 {
-				// Keep PE 1's region (and the job's mappings) until PE 0's
-				// users are done.
-				pe.OnClose(used.Wait)
 				err := pe.Finalize(ctx)
 				if how == "abort" {
 					assert.ErrorIs(t, err, fabric.ErrPeerDead, "PE 1's Finalize after PE 0's Abort")
@@ -71,10 +83,6 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 				}
 				return
 			}
-			pe.OnClose(func() { // the PE is closing: calls already fail
-				assert.ErrorIs(t, shmem.P(pe, x, 1, 1), shmem.ErrFinalized, "P while PE 0 closes")
-				assert.Nil(t, shmem.Local(pe, x), "Local while PE 0 closes")
-			})
 			for u := range users {
 				go func() {
 					defer used.Done()
@@ -90,6 +98,19 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 		}()
 	}
 	pes.Wait()
+}
+
+// closeHook is a fabric that runs before when it is closed.
+type closeHook struct {
+	fabric.Fabric
+	before func()
+}
+
+func (f closeHook) Close(finalized bool) error {
+	if f.before != nil {
+		f.before()
+	}
+	return f.Fabric.Close(finalized)
 }
 
 // raceUser calls every kind of non-collective operation of PE 0 in turn

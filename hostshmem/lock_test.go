@@ -362,8 +362,8 @@ func scenarioLockCancel(t *petest.T, pe *shmem.PE) {
 func TestLockPeerDeath(t *testing.T) {
 	const n = 3
 	t0 := time.Now()
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: n, HeapSize: 1 << 20, Getenv: func(string) string { return "" }},
-		func(pe *shmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: n, HeapSize: 1 << 20},
+		func(_ context.Context, pe *shmem.PE) error {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			lock, err := shmem.Calloc[int64](ctx, pe, 1)

@@ -2,6 +2,7 @@ package hostshmem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -49,7 +50,9 @@ type PE struct {
 	// that close writes.
 	state atomic.Uint32
 
-	checked bool // Config.Checked
+	checked bool   // Config.Checked
+	cfg     Config // as New got it
+	devUsed atomic.Bool
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -58,10 +61,8 @@ type PE struct {
 	devExternal     bool
 	gpu             DeviceMemory
 
-	onClose struct { // run by close, last registered first
-		sync.Mutex
-		fns []func()
-	}
+	own    owned      // the resources the PE closes (Own)
+	closer sync.Mutex // held while they are being closed (closeOwned)
 
 	dflt    Ctx     // the default context
 	pushMax uintptr // push-slot payload of new teams (Config.CollPushMax)
@@ -107,6 +108,20 @@ type Config struct {
 	// took its place. It costs a lock and a map lookup per call
 	// (GSHMEM_CHECKED=1; the project's tests run with it).
 	Checked bool
+	// Threads is the number of handler goroutines per PE that layers
+	// above which run handlers (am.World) start by default
+	// (GSHMEM_THREADS); 0 leaves it to them. hostshmem itself does not use
+	// it: it travels with the PE so that no layer reads the environment.
+	Threads int
+	// Exit ends the job after GlobalExit has recorded it, with the status
+	// GlobalExit got; it should not return. gshmem sets os.Exit for a PE
+	// that runs alone in its process; nil (in-process PEs) ends the
+	// goroutine that called GlobalExit instead.
+	Exit func(status int)
+	// OnDevice is called once per PE, on the first use of its device side
+	// (UsingDevice): gshmem says there, once per process, that the device
+	// side runs on the CPU fallback when it does. Nil: nothing is said.
+	OnDevice func()
 }
 
 // DefaultCollPushMax is Config.CollPushMax's default.
@@ -149,9 +164,13 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	p.coll.heap.init(ReservedBytes, hostEnd)
 	p.loadable = size
 	p.checked = cfg.Checked
+	p.cfg = cfg
 	p.pushMax = cfg.CollPushMax
 	if p.pushMax == 0 {
 		p.pushMax = DefaultCollPushMax
+	}
+	if cfg.Threads < 0 {
+		return nil, fmt.Errorf("gshmem: Config.Threads %d: %w: negative (0: the default)", cfg.Threads, ErrInvalidArg)
 	}
 	if p.pushMax > 16<<10 {
 		return nil, fmt.Errorf("gshmem: collective push size %d: %w: at most %d", p.pushMax, ErrInvalidArg, 16<<10)
@@ -162,6 +181,18 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	}
 	return p, nil
 }
+
+// UsingDevice records that the program uses p's device side: an
+// allocation on the device heap (MallocOn, CallocOn), a stream (package
+// streams), a call of package device. The first call runs Config.OnDevice.
+func (p *PE) UsingDevice() {
+	if !p.devUsed.Load() && p.devUsed.CompareAndSwap(false, true) && p.cfg.OnDevice != nil {
+		p.cfg.OnDevice()
+	}
+}
+
+// Config is the Config the PE was made with.
+func (p *PE) Config() Config { return p.cfg }
 
 // MyPE is this PE's number, in [0, NPEs).
 func (p *PE) MyPE() int { return p.me }
@@ -181,7 +212,7 @@ func (p *PE) HeapSize() uintptr { return p.coll.heap.hi - ReservedBytes }
 // The states of a PE, in order; each is entered once.
 const (
 	peOpen    uint32 = iota
-	peClosing        // Finalize or Abort is running the OnClose functions and releasing p
+	peClosing        // Finalize or Abort is releasing p (past its owned resources and barrier)
 	peClosed         // p's memory and fabric are released
 )
 
@@ -190,8 +221,12 @@ const (
 // atomic load.
 func (p *PE) closed() bool { return p.state.Load() != peOpen }
 
-// Finalize waits at a barrier for every PE, then releases p. Using p
-// afterwards returns ErrFinalized.
+// Finalize drains the resources p owns (see Own: streams, AM Worlds and
+// the like that their users left open), waits at a barrier for every PE,
+// closes those resources, last made first, and releases p: its device
+// heap, then its fabric. Using p afterwards returns ErrFinalized. It
+// returns the errors of the barrier and of those drains and closes (each
+// naming its resource).
 //
 // Other goroutines may call p's non-collective operations (puts, gets,
 // atomics, signals, tests, Local, CtxCreate, Quiet, Fence) while Finalize
@@ -199,54 +234,56 @@ func (p *PE) closed() bool { return p.state.Load() != peOpen }
 // barrier, ErrFinalized, having done nothing. A call that passed its entry
 // check just before the PE began to close still runs to its end on the
 // PE's memory, which the transport may release meanwhile (shm unmaps this
-// PE's mappings in Finalize): stop such goroutines before Finalize, or in
-// an OnClose function.
+// PE's mappings in Finalize): stop such goroutines before Finalize, or
+// make what runs them a Resource the PE owns.
 func (p *PE) Finalize(ctx context.Context) error {
 	if p.closed() {
 		return errFinalized("finalize")
 	}
+	errDrain := p.drainOwned(ctx)
 	err := p.barrierAll(ctx, &call{op: "finalize", code: cFinalize}) // names finalize
-	if !p.close(err == nil) && err == nil {
+	closed, errClose := p.close(ctx, err == nil)
+	if !closed && err == nil {
 		err = errFinalized("finalize") // an Abort on another goroutine came first
 	}
-	return err
+	return errors.Join(err, errDrain, errClose)
 }
 
 // Abort releases p without the closing barrier, recording that this PE
-// failed; peers waiting on it get an error naming it. Operations that race
-// with it behave as with Finalize. Abort of a closed PE does nothing.
-func (p *PE) Abort() { p.close(false) }
-
-// OnClose registers fn to run when p is finalized (after the closing
-// barrier) or aborted, before its memory is released: layers that run
-// goroutines on p's memory (package am) stop them there. Functions run
-// last registered first, on the goroutine that finalizes or aborts p.
-func (p *PE) OnClose(fn func()) {
-	p.onClose.Lock()
-	defer p.onClose.Unlock()
-	p.onClose.fns = append(p.onClose.fns, fn)
+// failed; peers waiting on it get an error naming it. The resources p owns
+// are closed first, with a context that is already done (see Resource).
+// Operations that race with it behave as with Finalize. Abort of a closed
+// PE does nothing.
+func (p *PE) Abort() {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(fmt.Errorf("gshmem: PE %d is aborting: %w", p.me, ErrFinalized))
+	p.close(ctx, false)
 }
 
-// close releases p, once: it reports whether this call did.
-func (p *PE) close(clean bool) bool {
+// close releases p, once: it reports whether this call did, and the
+// errors of closing what p owns. The resources p owns close first (with
+// ctx after a clean finalize, else with a context that is already done),
+// then the device heap, then the fabric.
+func (p *PE) close(ctx context.Context, clean bool) (bool, error) {
 	if !p.state.CompareAndSwap(peOpen, peClosing) {
-		return false
+		return false, nil
 	}
-	p.onClose.Lock()
-	fns := p.onClose.fns
-	p.onClose.fns = nil
-	p.onClose.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
+	var errs []error
+	if clean {
+		errs = append(errs, p.closeOwned(ctx, "finalize"))
+	} else {
+		p.abortOwned()
 	}
 	if p.gpu != nil {
 		// Peers are past the closing barrier (or this PE is failing):
 		// nothing reads this heap any more.
-		p.gpu.Close()
+		if err := p.gpu.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("gshmem: finalize: closing the device heap of PE %d: %w", p.me, err))
+		}
 	}
 	p.fab.Close(clean)
 	p.state.Store(peClosed)
-	return true
+	return true, errors.Join(errs...)
 }
 
 // span checks that nbytes at byte offset off exist on PE pe and returns

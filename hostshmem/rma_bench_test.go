@@ -12,8 +12,8 @@ import (
 // object on PE 1: the cost of one small put or get through the API's
 // checks, which every call pays.
 func benchRMA(b *testing.B, op func(pe *shmem.PE, x shmem.Sym[int64], buf []int64) error) {
-	opts := gshmem.Options{NPEs: 2, HeapSize: 1 << 20, Getenv: func(string) string { return "" }}
-	err := gshmem.RunWith(context.Background(), opts, func(pe *shmem.PE) error {
+	opts := gshmem.Config{NPEs: 2, HeapSize: 1 << 20}
+	err := gshmem.RunWith(context.Background(), opts, func(ctx context.Context, pe *shmem.PE) error {
 		x, err := shmem.Calloc[int64](context.Background(), pe, 8)
 		if err != nil || pe.MyPE() != 0 {
 			return err

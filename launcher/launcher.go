@@ -159,7 +159,9 @@ func (o Options) withDefaults() (Options, error) {
 // the same way.
 //
 // code is the exit status of the first PE to fail (128+n for signal n), or 0
-// when all exit 0; it is what gpurun exits with. err is non-nil when the job
+// when all exit 0; it is what gpurun exits with. A PE that calls
+// GlobalExit(status) (hostshmem.PE.GlobalExit) ends every PE's process
+// with status, so code is status then. err is non-nil when the job
 // could not be started (bad Options, Program not found or not built, fork
 // failure) or when ctx stopped it; then code is non-zero too. A failing PE
 // is reported by code alone. A job this machine cannot hold (more PEs than
@@ -219,7 +221,11 @@ func (o Options) check() error {
 		}
 		return lookupEnv(o.Env, k)
 	}
-	if err := gshmem.CheckJob(o.N, getenv, o.GPUs, o.NFrom); err != nil {
+	cfg, err := gshmem.LoadConfig(getenv)
+	if err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	if err := gshmem.CheckJob(o.N, cfg, o.GPUs, o.NFrom); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	var lim syscall.Rlimit

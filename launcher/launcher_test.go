@@ -306,6 +306,28 @@ func TestFirstFailureExitCode(t *testing.T) {
 	requireNoSegments(t, r.shmDir)
 }
 
+// A PE that calls GlobalExit ends the job: every PE's process ends with
+// its status, by itself (no SIGTERM needed when the status is 0), and so
+// does gpurun.
+func TestGlobalExit(t *testing.T) {
+	for _, status := range []int{0, 3} {
+		t.Run(fmt.Sprintf("status %d", status), func(t *testing.T) {
+			r := run(t, context.Background(), launcher.Options{N: 3},
+				"-global-exit-pe", "1", "-global-exit-status", strconv.Itoa(status))
+			require.NoError(t, r.err)
+			assert.Equal(t, status, r.code, "gpurun's status\n%s%s", r.stdout, r.stderr)
+			if status == 0 {
+				assert.Empty(t, r.stderr, "no PE failed: each ended with status 0")
+			} else {
+				assert.Contains(t, r.stderr, fmt.Sprintf("gpurun: PE 1 (pid %d) exited with status %d\n", r.pids[1], status))
+			}
+			assert.Less(t, r.elapsed, 5*time.Second)
+			requireGone(t, r.pids)
+			requireNoSegments(t, r.shmDir)
+		})
+	}
+}
+
 func TestKilledPE(t *testing.T) {
 	r := run(t, context.Background(), launcher.Options{N: 3},
 		"-gshmem", "-kill-self-pe", "2", "-sleep", "30s")

@@ -12,13 +12,13 @@ import (
 // benchOnOnePE runs fn on the one PE of an in-process job.
 func benchOnOnePE(b *testing.B, fn func(ctx context.Context, pe *shmem.PE, s *streams.Stream)) {
 	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 1, HeapSize: 1 << 20, Getenv: func(string) string { return "" }}, func(pe *shmem.PE) error {
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 1, HeapSize: 1 << 20}, func(ctx context.Context, pe *shmem.PE) error {
 		s, err := streams.New(pe)
 		if err != nil {
 			return err
 		}
 		fn(ctx, pe, s)
-		return s.Close()
+		return s.Close(ctx)
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -23,7 +23,7 @@ func scenarioColl(t *petest.T, pe *shmem.PE) {
 		collCase[int32](t, pe, s, sp)
 		collCase[int64](t, pe, s, sp)
 	}
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(t.Context()))
 }
 
 // fromInt converts a small integer to T exactly.

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/gshmem/gshmem/hostshmem"
@@ -29,7 +30,14 @@ func (e *cpuEngine) name() string { return "cpu" }
 
 func (e *cpuEngine) flush(context.Context) (*op, error) { return nil, nil }
 
-func (e *cpuEngine) close() error { return e.c.Destroy() }
+// close destroys the engine's context; a PE closing (a stream it owns,
+// closed by its Finalize) takes its contexts with it.
+func (e *cpuEngine) close() error {
+	if err := e.c.Destroy(); err != nil && !errors.Is(err, hostshmem.ErrFinalized) {
+		return err
+	}
+	return nil
+}
 
 func (e *cpuEngine) exec(ctx context.Context, o *op) (bool, error) {
 	return false, e.run(ctx, o)

@@ -17,11 +17,10 @@ import (
 // Without a GPU, Launch refuses at once and names the way out; with one it
 // is the CUDA engine's (exercised by examples/device_put).
 func TestLaunchNeedsGPU(t *testing.T) {
-	err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 1, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20,
-		Getenv: func(k string) string { return map[string]string{"GSHMEM_DEVICE": "cpu"}[k] }}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 1, HeapSize: 1 << 20, DeviceHeapSize: 1 << 20, Device: gshmem.DeviceCPU}, func(ctx context.Context, pe *gshmem.PE) error {
 		s, err := streams.New(pe)
 		require.NoError(t, err)
-		defer s.Close()
+		defer s.Close(context.Background())
 		assert.Equal(t, "cpu", s.Engine())
 		err = s.Launch(nil, cuda.Dim3{}, cuda.Dim3{}, 0)
 		require.ErrorIs(t, err, shmem.ErrInvalidArg)

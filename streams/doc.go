@@ -26,10 +26,12 @@
 //  4. Wait from the host: Stream.Synchronize waits for every op enqueued
 //     before it; Event.Synchronize for those before the event; Event.Done
 //     polls. They report failures (see Errors).
-//  5. Close waits for what was enqueued, stops the worker and releases the
-//     engine; call it before the PE is finalized (gshmem.Run finalizes
-//     when your function returns). A stream that is never closed keeps its
-//     worker goroutine.
+//  5. Close(ctx) waits for what was enqueued (ctx bounds the wait), stops
+//     the worker and releases the engine. The PE owns its streams
+//     (hostshmem.PE.Own): one left open is closed when the PE is finalized
+//     (gshmem.Run finalizes when your function returns), before anything
+//     is unmapped, and Finalize returns its unreported failures; on an
+//     abort it is closed without waiting. A stream never outlives its PE.
 //
 // # Ordering
 //

@@ -70,7 +70,7 @@ func (e *asyncEngine) close() error { return e.cpu.close() }
 // attributed to its op and skips the queued ops after it.
 func TestAsyncEngine(t *testing.T) {
 	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 1, HeapSize: 1 << 20, Getenv: func(string) string { return "" }}, func(pe *hostshmem.PE) error {
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 1, HeapSize: 1 << 20}, func(ctx context.Context, pe *hostshmem.PE) error {
 		x, err := hostshmem.Calloc[int64](ctx, pe, 4)
 		require.NoError(t, err)
 		y, err := hostshmem.Calloc[int64](ctx, pe, 4)
@@ -124,7 +124,7 @@ func TestAsyncEngine(t *testing.T) {
 		assert.False(t, ran)
 		require.NoError(t, s.Quiet())
 		require.NoError(t, s.Synchronize(ctx))
-		require.NoError(t, s.Close())
+		require.NoError(t, s.Close(ctx))
 		return nil
 	})
 	require.NoError(t, err)

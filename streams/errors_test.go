@@ -109,7 +109,7 @@ func scenarioErrors(t *petest.T, pe *shmem.PE) {
 	assert.Contains(t, err.Error(), fmt.Sprintf("signal_wait(sig=%v == 12345)", sig))
 	assert.Equal(t, 1, oe.Skipped)
 	assert.False(t, ran[5])
-	require.NoError(t, w.Close())
+	require.NoError(t, w.Close(ctx))
 
 	// The stream's context ends its waits.
 	cctx, cancel := context.WithCancel(ctx)
@@ -120,7 +120,7 @@ func scenarioErrors(t *petest.T, pe *shmem.PE) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorAs(t, err, &oe)
 	assert.Equal(t, "signal_wait", oe.Op)
-	require.NoError(t, c.Close())
+	require.NoError(t, c.Close(ctx))
 
 	// Synchronize's own context: it gives up, the stream goes on.
 	gate := make(chan struct{})
@@ -135,7 +135,7 @@ func scenarioErrors(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, s.Synchronize(ctx))
 	assert.True(t, ran[6])
 
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 }
 
@@ -196,7 +196,7 @@ func scenarioValidate(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, s.Synchronize(ctx))
 	assert.True(t, ev.Done())
 	assert.Equal(t, "cpu", s.Engine())
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 }
 
@@ -213,7 +213,7 @@ func scenarioClose(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, s.Go(func(context.Context) error { time.Sleep(20 * time.Millisecond); ran = true; return nil }))
 	ev, err := s.Record()
 	require.NoError(t, err)
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(ctx))
 	assert.True(t, ran, "Close waited for the Go function")
 	assert.True(t, ev.Done())
 	require.NoError(t, ev.Synchronize(ctx), "an event of a closed stream")
@@ -227,7 +227,7 @@ func scenarioClose(t *petest.T, pe *shmem.PE) {
 		"allreduce":   streams.AllReduce(s, pe.TeamWorld(), shmem.OpSum, x, x, 8),
 		"go":          s.Go(func(context.Context) error { return nil }),
 		"synchronize": s.Synchronize(ctx),
-		"close":       s.Close(),
+		"close":       s.Close(ctx),
 	} {
 		assert.ErrorIs(t, err, streams.ErrClosed, name)
 		if err != nil {
@@ -242,7 +242,7 @@ func scenarioClose(t *petest.T, pe *shmem.PE) {
 	boom := errors.New("boom")
 	require.NoError(t, s.Go(func(context.Context) error { return boom }))
 	require.NoError(t, s.Go(func(context.Context) error { return nil }))
-	err = s.Close()
+	err = s.Close(ctx)
 	require.ErrorIs(t, err, boom)
 	var oe *streams.OpError
 	require.ErrorAs(t, err, &oe)
@@ -260,7 +260,7 @@ func scenarioClose(t *petest.T, pe *shmem.PE) {
 				return
 			}
 			assert.NoError(t, s.Go(func(context.Context) error { return nil }))
-			assert.NoError(t, s.Close())
+			assert.NoError(t, s.Close(ctx))
 		}()
 	}
 	wg.Wait()
@@ -287,7 +287,11 @@ func scenarioDeadPeer(t *petest.T, pe *shmem.PE) {
 	}
 	s := newStream(t, pe)
 	require.NoError(t, streams.SignalWait(s, sig, shmem.CmpEQ, 1))
-	err = s.Synchronize(ctx)
+	// Not under the scenario's context, which Run ends when PE 2 dies:
+	// what is tested is the stream's own detection.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), petest.Timeout)
+	defer cancel()
+	err = s.Synchronize(sctx)
 	fmt.Printf("PE %d: synchronize: %v\n", me, err)
 	var oe *streams.OpError
 	var perr *fabric.PeerError
@@ -317,8 +321,11 @@ func TestDeadPeerInproc(t *testing.T) {
 	defer cancel()
 	syncErrs := make([][]error, n)
 	t0 := time.Now()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: 1 << 20, Getenv: func(string) string { return "" }},
-		func(pe *shmem.PE) error {
+	// The PEs wait under the test's context, not the one RunWith gives
+	// them (which ends when PE 2 fails): what is tested is the streams'
+	// own detection.
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: n, HeapSize: 1 << 20},
+		func(_ context.Context, pe *shmem.PE) error {
 			sig, err := shmem.Calloc[uint64](ctx, pe, 1)
 			if err != nil {
 				return err
@@ -338,7 +345,7 @@ func TestDeadPeerInproc(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer s.Close(ctx)
 			if err := streams.SignalWait(s, sig, shmem.CmpEQ, 1); err != nil {
 				return err
 			}

@@ -14,8 +14,7 @@ import (
 // sums it across the job on the same stream, and reads the result after
 // Synchronize. The host goroutine only enqueues, then waits once.
 func ExampleAllReduce() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 4, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 4, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		grad, err := shmem.Malloc[float32](ctx, pe, 4)
 		if err != nil {
 			return err
@@ -24,7 +23,7 @@ func ExampleAllReduce() {
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer s.Close(ctx)
 		me := pe.MyPE()
 		if err := s.Go(func(context.Context) error {
 			g := shmem.Local(pe, grad)
@@ -56,8 +55,7 @@ func ExampleAllReduce() {
 // A value produced on one stream is consumed on another: WaitEvent makes
 // the second stream wait for an Event recorded on the first.
 func ExampleStream_WaitEvent() {
-	ctx := context.Background()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: 2, HeapSize: 1 << 20}, func(pe *gshmem.PE) error {
+	err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 2, HeapSize: 1 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
 		x, err := shmem.Calloc[int64](ctx, pe, 1)
 		if err != nil {
 			return err
@@ -67,8 +65,8 @@ func ExampleStream_WaitEvent() {
 			return err
 		}
 		compute, comm := mustNew(pe), mustNew(pe)
-		defer compute.Close()
-		defer comm.Close()
+		defer compute.Close(ctx)
+		defer comm.Close(ctx)
 		me, other := pe.MyPE(), 1-pe.MyPE()
 		_ = compute.Go(func(context.Context) error { shmem.Local(pe, x)[0] = int64(10 * (me + 1)); return nil })
 		ready, err := compute.Record()

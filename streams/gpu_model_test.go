@@ -56,7 +56,7 @@ func gpuCase(pe *shmem.PE, model shmem.DeviceMemory) (err error) {
 		return err
 	}
 	defer func() {
-		if cerr := s.Close(); err == nil {
+		if cerr := s.Close(ctx); err == nil {
 			err = cerr
 		}
 	}()

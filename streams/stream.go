@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // config is what the Options set.
@@ -62,6 +63,7 @@ type Stream struct {
 
 	wake   chan struct{} // capacity 1: ops were enqueued or the stream closed
 	exited chan struct{} // closed when the worker has returned
+	own    *hostshmem.Ownership
 
 	mu struct {
 		sync.Mutex
@@ -78,10 +80,12 @@ type Stream struct {
 	}
 }
 
-// New makes a stream of pe and starts its worker. The stream belongs to the
-// caller: Close it before pe is finalized (gshmem.Run finalizes when your
-// function returns). A device engine is used where one is built in and pe
-// has a device; otherwise the CPU engine.
+// New makes a stream of pe and starts its worker. Close it when done; pe
+// owns it too (hostshmem.PE.Own): a stream still open when pe is finalized
+// is closed by Finalize (gshmem.Run finalizes when your function returns),
+// and one still open when pe aborts is closed without waiting for its ops.
+// A device engine is used where one is built in and pe has a device;
+// otherwise the CPU engine.
 func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 	if pe == nil {
 		return nil, fmt.Errorf("streams: new: %w: nil PE", hostshmem.ErrInvalidArg)
@@ -96,6 +100,7 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 	if c.timeout < 0 {
 		return nil, fmt.Errorf("streams: new: %w: wait timeout %v", hostshmem.ErrInvalidArg, c.timeout)
 	}
+	pe.UsingDevice()
 	var eng engine
 	if newDeviceEngine != nil && !c.cpu {
 		e, err := newDeviceEngine(pe, &c)
@@ -111,7 +116,14 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 		}
 		eng = e
 	}
-	return start(pe, eng, &c), nil
+	s := start(pe, eng, &c)
+	own, err := pe.Own(ownedStream{s})
+	if err != nil {
+		s.Close(context.Background())
+		return nil, fmt.Errorf("streams: new: %w", err)
+	}
+	s.own = own
+	return s, nil
 }
 
 // start makes the stream of pe on eng and starts its worker.
@@ -175,11 +187,19 @@ func (s *Stream) poke() {
 // skipped), stops the worker and releases the engine. Enqueueing on the
 // stream afterwards returns an error matching ErrClosed. Close returns the
 // failures no Synchronize has reported yet (joined, each an *OpError) and
-// the engine's own error; a second Close returns ErrClosed. Close does not
-// end waiting ops: those end when their condition holds, a peer dies, the
-// stream's context ends or its wait bound passes. It must not be called
-// from one of the stream's own Go functions.
-func (s *Stream) Close() error {
+// the engine's own error; a second Close returns ErrClosed.
+//
+// Close does not end waiting ops by itself: those end when their condition
+// holds, a peer dies, the stream's context ends or its wait bound passes.
+// If ctx ends first, Close ends the stream's context (WithContext's is its
+// parent): waiting ops fail (and the ops after them are skipped, as after
+// any failure), Go functions see their context done, and Close returns
+// once the worker has stopped, with ctx's error among the others. It must
+// not be called from one of the stream's own Go functions.
+func (s *Stream) Close(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("streams: close: %w: nil context", hostshmem.ErrInvalidArg)
+	}
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -187,11 +207,22 @@ func (s *Stream) Close() error {
 	}
 	s.mu.closed = true
 	s.mu.Unlock()
+	s.own.Disown()
 	s.poke()
-	<-s.exited
+	var errCtx error
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+		errCtx = fmt.Errorf("streams: close %v: gave up waiting for its ops: %w", s, context.Cause(ctx))
+		s.cancel()
+		<-s.exited
+	}
 	s.cancel()
 	s.mu.Lock()
-	errs := make([]error, 0, len(s.mu.failures)+1)
+	errs := make([]error, 0, len(s.mu.failures)+2)
+	if errCtx != nil {
+		errs = append(errs, errCtx)
+	}
 	for _, f := range s.mu.failures {
 		errs = append(errs, f)
 	}
@@ -203,6 +234,24 @@ func (s *Stream) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// ownedStream is a Stream as its PE owns it (hostshmem.Resource): its ops
+// run to their end before the PE's closing barrier; it is closed after.
+type ownedStream struct{ s *Stream }
+
+func (o ownedStream) Drain(ctx context.Context) error {
+	o.s.mu.Lock()
+	target := o.s.mu.next
+	o.s.mu.Unlock()
+	if err := o.s.waitDone(ctx, target); err != nil {
+		return fmt.Errorf("streams: %v: waiting for op %d: %w", o.s, target, err)
+	}
+	return nil
+}
+
+func (o ownedStream) Close(ctx context.Context) error { return o.s.Close(ctx) }
+
+func (o ownedStream) String() string { return o.s.String() + " (left open)" }
 
 // Synchronize waits until every op enqueued before the call has finished
 // and returns the failures among them that no earlier Synchronize
@@ -234,7 +283,7 @@ func (s *Stream) Synchronize(ctx context.Context) error {
 					}
 				}
 				s.mu.Unlock()
-				return fmt.Errorf("streams: synchronize %v: waiting for op %d: %w", s, target, ctx.Err())
+				return fmt.Errorf("streams: synchronize %v: waiting for op %d: %w", s, target, cause.Err(ctx))
 			}
 			s.mu.Lock()
 		}
@@ -274,7 +323,7 @@ func (s *Stream) waitDone(ctx context.Context, seq uint64) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return cause.Err(ctx)
 		}
 		s.mu.Lock()
 	}

@@ -95,7 +95,7 @@ func ringCase(t *petest.T, pe *shmem.PE, srcSpace, dstSpace shmem.Space) {
 		assert.Equal(t, want(rounds, left, i), got[i], "dst[%d]", i)
 	}
 	assert.Equal(t, int64(0), got[10], "only 10 elements were put")
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(ctx))
 	for _, x := range []shmem.Sym[int64]{src, dst, back} {
 		require.NoError(t, shmem.Free(ctx, pe, x))
 	}
@@ -145,7 +145,7 @@ func scenarioOrder(t *petest.T, pe *shmem.PE) {
 		}
 	}
 	require.NoError(t, s.Synchronize(ctx))
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 }
 
@@ -203,13 +203,13 @@ func scenarioEvents(t *petest.T, pe *shmem.PE) {
 	require.ErrorIs(t, a.WaitEvent(nil), shmem.ErrInvalidArg)
 	require.NoError(t, a.Synchronize(ctx))
 	require.NoError(t, b.Synchronize(ctx))
-	require.NoError(t, a.Close())
-	require.NoError(t, b.Close())
+	require.NoError(t, a.Close(ctx))
+	require.NoError(t, b.Close(ctx))
 	// Waiting on an event of a closed stream: it completed at Close.
 	c := newStream(t, pe)
 	require.NoError(t, c.WaitEvent(ev))
 	require.NoError(t, c.Synchronize(ctx))
-	require.NoError(t, c.Close())
+	require.NoError(t, c.Close(ctx))
 }
 
 // scenarioGoFuncs: Go functions run in order, interleaved with puts to
@@ -271,6 +271,6 @@ func scenarioGoFuncs(t *petest.T, pe *shmem.PE) {
 		}
 		assert.True(t, slices.IsSorted(mine), "goroutine %d's functions out of order: %v", g, mine)
 	}
-	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 }

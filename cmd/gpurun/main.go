@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/bench"
 	"github.com/gshmem/gshmem/device"
 	"github.com/gshmem/gshmem/internal/config"
@@ -131,11 +132,11 @@ are passed to it.
 // devices describes the device side the PEs will find (the GPUs, or why
 // the CPU fallback) and counts the GPUs.
 func devices(getenv func(string) string) (string, int) {
-	cfg, err := config.Load(getenv)
+	cfg, err := gshmem.LoadConfig(getenv)
 	if err != nil {
 		return err.Error(), 0
 	}
-	plan, err := device.Choose(cfg)
+	plan, err := device.Choose(cfg.Device)
 	if err != nil {
 		return err.Error(), 0
 	}

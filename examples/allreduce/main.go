@@ -20,14 +20,13 @@ func main() {
 	elems := flag.Int("elems", 1<<22, "float32 elements per PE (the gradient)")
 	iters := flag.Int("iters", 10, "timed allreduces")
 	flag.Parse()
-	if err := gshmem.Run(func(pe *gshmem.PE) error { return run(pe, *elems, *iters) }); err != nil {
+	if err := gshmem.Run(func(ctx context.Context, pe *gshmem.PE) error { return run(ctx, pe, *elems, *iters) }); err != nil {
 		fmt.Fprintln(os.Stderr, "allreduce:", err)
 		os.Exit(1)
 	}
 }
 
-func run(pe *gshmem.PE, n, iters int) error {
-	ctx := context.Background()
+func run(ctx context.Context, pe *gshmem.PE, n, iters int) error {
 	me, np := pe.MyPE(), pe.NPEs()
 	team := pe.TeamWorld()
 	grad, err := shmem.Malloc[float32](ctx, pe, n)

@@ -13,8 +13,8 @@ import (
 // threshold; run checks every element of the result itself.
 func TestRun(t *testing.T) {
 	for _, n := range []int{100, 100_000} {
-		err := gshmem.RunWith(context.Background(), gshmem.Options{NPEs: 3, HeapSize: 4 << 20, Getenv: func(string) string { return "" }},
-			func(pe *gshmem.PE) error { return run(pe, n, 2) })
+		err := gshmem.RunWith(context.Background(), gshmem.Config{NPEs: 3, HeapSize: 4 << 20},
+			func(ctx context.Context, pe *gshmem.PE) error { return run(ctx, pe, n, 2) })
 		require.NoError(t, err)
 	}
 }

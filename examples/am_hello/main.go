@@ -31,7 +31,7 @@ var reg = am.NewRegistry()
 func init() { am.MustRegister[Hello](reg, "am_hello.hello") }
 
 func main() {
-	if err := gshmem.Run(func(pe *gshmem.PE) error { return hello(context.Background(), pe, os.Stdout) }); err != nil {
+	if err := gshmem.Run(func(ctx context.Context, pe *gshmem.PE) error { return hello(ctx, pe, os.Stdout) }); err != nil {
 		fmt.Fprintln(os.Stderr, "am_hello:", err)
 		os.Exit(1)
 	}

@@ -35,8 +35,7 @@ func main() {
 	}
 }
 
-func run(pe *gshmem.PE) error {
-	ctx := context.Background()
+func run(ctx context.Context, pe *gshmem.PE) error {
 	me, np := pe.MyPE(), pe.NPEs()
 	prev := (me + np - 1) % np
 	dst, err := shmem.CallocOn[float32](ctx, pe, shmem.Device, n)
@@ -66,7 +65,7 @@ func run(pe *gshmem.PE) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(ctx)
 	how := "CUDA kernel put_next"
 	if err := launch(pe, s, dst, src, sig); errors.Is(err, device.ErrNoGPU) {
 		how = "Go function on the CPU fallback"

@@ -87,7 +87,7 @@ func owner(key string, n int) int {
 func main() {
 	keys := flag.Int("keys", 10000, "keys each PE inserts")
 	flag.Parse()
-	if err := gshmem.Run(func(pe *gshmem.PE) error { return run(context.Background(), pe, *keys, os.Stdout) }); err != nil {
+	if err := gshmem.Run(func(ctx context.Context, pe *gshmem.PE) error { return run(ctx, pe, *keys, os.Stdout) }); err != nil {
 		fmt.Fprintln(os.Stderr, "dist_hashmap:", err)
 		os.Exit(1)
 	}

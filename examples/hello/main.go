@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log"
 
@@ -11,7 +12,7 @@ import (
 )
 
 func main() {
-	err := gshmem.Run(func(pe *gshmem.PE) error {
+	err := gshmem.Run(func(_ context.Context, pe *gshmem.PE) error {
 		fmt.Printf("Hello from PE %d of %d (%s)\n", pe.MyPE(), pe.NPEs(), pe.Transport())
 		return nil
 	})

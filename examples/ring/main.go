@@ -22,7 +22,7 @@ func main() {
 	seconds := flag.Float64("seconds", 0, "run for this long instead of -iters rounds")
 	every := flag.Int64("barrier-every", 100, "barrier after this many rounds")
 	flag.Parse()
-	if err := gshmem.Run(func(pe *gshmem.PE) error { return ring(pe, *iters, *seconds, *every) }); err != nil {
+	if err := gshmem.Run(func(ctx context.Context, pe *gshmem.PE) error { return ring(ctx, pe, *iters, *seconds, *every) }); err != nil {
 		fmt.Fprintln(os.Stderr, "ring:", err)
 		os.Exit(1)
 	}
@@ -30,8 +30,7 @@ func main() {
 
 // ring: PE 0 sends round r (or -r to stop) to PE 1, each PE waits for a new
 // value and forwards it to the next.
-func ring(pe *gshmem.PE, iters int64, seconds float64, every int64) error {
-	ctx := context.Background()
+func ring(ctx context.Context, pe *gshmem.PE, iters int64, seconds float64, every int64) error {
 	me, n := pe.MyPE(), pe.NPEs()
 	next := (me + 1) % n
 	token, err := shmem.Calloc[int64](ctx, pe, 1)

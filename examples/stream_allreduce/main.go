@@ -23,14 +23,13 @@ func main() {
 	elems := flag.Int("elems", 1<<22, "float32 elements per PE (the gradient)")
 	iters := flag.Int("iters", 10, "timed allreduces")
 	flag.Parse()
-	if err := gshmem.Run(func(pe *gshmem.PE) error { return run(pe, *elems, *iters) }); err != nil {
+	if err := gshmem.Run(func(ctx context.Context, pe *gshmem.PE) error { return run(ctx, pe, *elems, *iters) }); err != nil {
 		fmt.Fprintln(os.Stderr, "stream_allreduce:", err)
 		os.Exit(1)
 	}
 }
 
-func run(pe *gshmem.PE, n, iters int) error {
-	ctx := context.Background()
+func run(ctx context.Context, pe *gshmem.PE, n, iters int) error {
 	me, np := pe.MyPE(), pe.NPEs()
 	team := pe.TeamWorld()
 	grad, err := shmem.MallocOn[float32](ctx, pe, shmem.Device, n)
@@ -53,7 +52,7 @@ func run(pe *gshmem.PE, n, iters int) error {
 	if err != nil {
 		return err
 	}
-	defer s.Close()
+	defer s.Close(ctx)
 	if err := streams.AllReduce(s, team, shmem.OpSum, sum, grad, n); err != nil { // warm-up
 		return err
 	}

@@ -24,6 +24,11 @@ type Job struct {
 	dead  []atomic.Pointer[string]
 	open  atomic.Int32 // PEs whose fabric is not closed yet
 
+	failed    chan struct{} // closed by the first Fail
+	firstFail atomic.Int32  // the PE of the first Fail, -1 before
+	failOnce  sync.Once
+	exit      atomic.Pointer[[2]int] // the PE that called GlobalExit, and its status
+
 	mu struct {
 		sync.Mutex
 		closed bool
@@ -40,7 +45,8 @@ func New(npes int, size uintptr) (*Job, error) {
 	if size == 0 || size%8 != 0 {
 		return nil, fmt.Errorf("inproc: symmetric size %d: want a positive multiple of 8", size)
 	}
-	j := &Job{npes: npes, segs: make([][]byte, npes), dead: make([]atomic.Pointer[string], npes)}
+	j := &Job{npes: npes, segs: make([][]byte, npes), dead: make([]atomic.Pointer[string], npes), failed: make(chan struct{})}
+	j.firstFail.Store(-1)
 	for i := range j.segs {
 		seg, err := fabric.MapSegment(-1, fabric.HeaderSize+int(size), false)
 		if err != nil {
@@ -89,28 +95,9 @@ func (j *Job) Fabric(pe int) fabric.Fabric { return j.views[pe] }
 
 type peFabric struct {
 	*fabric.Mapped
-	j       *Job
-	pe      int
-	closed  atomic.Bool
-	rmaOnly bool
-}
-
-// Region implements fabric.Fabric; an RMA-only view maps no peer.
-func (f *peFabric) Region(pe int) []byte {
-	if f.rmaOnly && pe != f.pe {
-		return nil
-	}
-	return f.Mapped.Region(pe)
-}
-
-// RMAOnly makes every PE's view of the job hide its peers' regions: the
-// runtime then reaches peers only through Put, Get and the AMOs, as it will
-// over a network transport. It is for testing those paths; call it before
-// the first Fabric call.
-func (j *Job) RMAOnly() {
-	for _, v := range j.views {
-		v.rmaOnly = true
-	}
+	j      *Job
+	pe     int
+	closed atomic.Bool
 }
 
 func (f *peFabric) Close(finalized bool) error {
@@ -134,11 +121,51 @@ func (f *peFabric) Close(finalized bool) error {
 	return nil
 }
 
+// GlobalExit implements fabric.Exiter: PE f ends the job with status. Its
+// peers see it as failed, having called GlobalExit with status, and the
+// job's Failed channel closes.
+func (f *peFabric) GlobalExit(status int) {
+	f.j.exit.CompareAndSwap(nil, &[2]int{f.pe, status})
+	f.Mapped.GlobalExit(status)
+	f.j.Fail(f.pe, fmt.Sprintf("called GlobalExit(%d)", status))
+}
+
+// Exited implements fabric.Exiter (see Job.Exited).
+func (f *peFabric) Exited() (pe, status int, ok bool) { return f.j.Exited() }
+
+// Exited reports the PE of the job that ended it with GlobalExit and its
+// status, if one did. It reads no segment: it may be called after the job
+// is unmapped.
+func (j *Job) Exited() (pe, status int, ok bool) {
+	if e := j.exit.Load(); e != nil {
+		return e[0], e[1], true
+	}
+	return -1, 0, false
+}
+
 // Fail marks PE pe as dead with the reason how (for example "failed:
 // <error>"); every PE waiting on the job sees a *fabric.PeerError naming it.
 func (j *Job) Fail(pe int, how string) {
-	j.dead[pe].CompareAndSwap(nil, &how)
+	if j.dead[pe].CompareAndSwap(nil, &how) {
+		j.failOnce.Do(func() {
+			j.firstFail.Store(int32(pe))
+			close(j.failed)
+		})
+	}
 	j.fabs[pe].PokeAll() // wake sleepers so they notice now, not at their next tick
+}
+
+// Failed is closed when a PE of the job first fails (Fail, or a close
+// that is not finalized); Failure then says which and how.
+func (j *Job) Failed() <-chan struct{} { return j.failed }
+
+// Failure is the first PE to fail and how, or nil while none has.
+func (j *Job) Failure() *fabric.PeerError {
+	pe := int(j.firstFail.Load())
+	if pe < 0 {
+		return nil
+	}
+	return &fabric.PeerError{PE: pe, How: *j.dead[pe].Load()}
 }
 
 // Close unmaps the segments at once. It is called when the last PE's

@@ -527,3 +527,38 @@ func TestRegionsAligned(t *testing.T) {
 		}
 	}
 }
+
+// Failed closes at the first failure, which Failure names; a GlobalExit is
+// one, recorded with its status where it outlives the segments, and a
+// waiter on the PE that called it is told so.
+func TestFailedAndGlobalExit(t *testing.T) {
+	j := newJob(t, 3, 1<<16)
+	select {
+	case <-j.Failed():
+		t.Fatal("Failed closed before any failure")
+	default:
+	}
+	assert.Nil(t, j.Failure())
+	_, _, ok := j.Exited()
+	assert.False(t, ok)
+
+	ch := waitErr(j.Fabric(0), 10*time.Second)
+	j.Fabric(2).(fabric.Exiter).GlobalExit(5)
+	<-j.Failed()
+	assert.Equal(t, &fabric.PeerError{PE: 2, How: "called GlobalExit(5)"}, j.Failure())
+	pe, status, ok := j.Fabric(1).(fabric.Exiter).Exited()
+	assert.True(t, ok)
+	assert.Equal(t, [2]int{2, 5}, [2]int{pe, status})
+	err := <-ch
+	require.ErrorIs(t, err, fabric.ErrPeerDead)
+	assert.ErrorContains(t, err, "PE 2 called GlobalExit(5)")
+
+	j.Fail(1, "failed later") // the first failure stays the one reported
+	assert.Equal(t, 2, j.Failure().PE)
+	for i := range 3 {
+		require.NoError(t, j.Fabric(i).Close(false))
+	}
+	pe, status, ok = j.Exited()
+	assert.True(t, ok, "known after the job is unmapped")
+	assert.Equal(t, [2]int{2, 5}, [2]int{pe, status})
+}

@@ -331,6 +331,8 @@ func (f *Fabric) Describe(pe int) *fabric.PeerError {
 			how = "exited after finalize"
 		case fabric.StateFailed:
 			how = "failed"
+		case fabric.StateExited:
+			how = fmt.Sprintf("called GlobalExit(%d)", int32(atomic.LoadUint32(&f.Header(pe).Exit)))
 		}
 	}
 	return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: how}

@@ -93,7 +93,7 @@ func (v modelView) Zero(off, n uintptr) error {
 	return err
 }
 
-func (v modelView) Close() error { v.m.closed.Add(1); return nil }
+func (v modelView) Close(context.Context) error { v.m.closed.Add(1); return nil }
 
 // RunPEs runs fn on n in-process PEs made by hostshmem.New with cfg, each
 // with 1 MiB of host heap (plus cfg's device heap when it lives in the

@@ -28,6 +28,7 @@ import (
 	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/testseam"
 	"github.com/gshmem/gshmem/launcher"
 )
 
@@ -65,7 +66,11 @@ func child(name string, s Scenarios) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	if err := gshmem.RunWith(ctx, gshmem.Options{}, func(pe *hostshmem.PE) error { return run(ctx, fn, pe) }); err != nil {
+	cfg, err := gshmem.LoadConfig(nil)
+	if err == nil {
+		err = gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *hostshmem.PE) error { return run(ctx, fn, pe) })
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -95,7 +100,8 @@ func (t *T) FailNow() { panic(failNow{}) }
 // Helper does nothing; it lets testify skip this frame.
 func (t *T) Helper() {}
 
-// Context bounds the scenario; pass it to every blocking call.
+// Context bounds the scenario, and ends when a PE of the job fails (it is
+// the one gshmem.RunWith gives the PE); pass it to every blocking call.
 func (t *T) Context() context.Context { return t.ctx }
 
 // PE is the PE this T belongs to.
@@ -115,16 +121,6 @@ func run(ctx context.Context, fn Scenario, pe *hostshmem.PE) (err error) {
 	}()
 	fn(t, pe)
 	return nil
-}
-
-// checkedEnv is the environment of in-process scenario runs: nothing but
-// GSHMEM_CHECKED=1, so that a use of a freed object fails the scenario
-// (process runs get it too).
-func checkedEnv(name string) string {
-	if name == config.EnvChecked {
-		return "1"
-	}
-	return ""
 }
 
 // Inproc runs scenario name on n goroutine PEs.
@@ -148,8 +144,13 @@ func inproc(t *testing.T, s Scenarios, name string, n int, rmaOnly bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	err := gshmem.RunWith(ctx, gshmem.Options{NPEs: n, HeapSize: HeapSize, DeviceHeapSize: DeviceHeapSize, Getenv: checkedEnv, RMAOnly: rmaOnly},
-		func(pe *hostshmem.PE) error { return run(ctx, fn, pe) })
+	if rmaOnly {
+		ctx = testseam.WithRMAOnly(ctx)
+	}
+	// Whatever the environment, with Checked, so that a use of a freed
+	// object fails the scenario (process runs get it too).
+	cfg := gshmem.Config{NPEs: n, HeapSize: HeapSize, DeviceHeapSize: DeviceHeapSize, Checked: true}
+	err := gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *hostshmem.PE) error { return run(ctx, fn, pe) })
 	if err != nil {
 		t.Fatalf("scenario %s on %d inproc PEs (RMA only: %v):\n%v", name, n, rmaOnly, err)
 	}

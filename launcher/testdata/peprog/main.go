@@ -2,7 +2,8 @@
 // what it does, in this order: join the job as a gshmem PE (through a
 // barrier, then finalize), record its pid and wait for its peers', print its
 // environment and the segments it inherited, print lines, then exit, kill
-// itself or sleep.
+// itself or sleep. With -global-exit-pe it records its pid and runs a
+// gshmem.Run job instead, in which that PE calls GlobalExit.
 package main
 
 import (
@@ -34,10 +35,29 @@ func main() {
 	exitCode := flag.Int("exit-code", 0, "exit status of -exit-pe")
 	killPE := flag.Int("kill-self-pe", -1, "this PE sends itself SIGKILL")
 	sleep := flag.Duration("sleep", 0, "then sleep this long")
+	exitAllPE := flag.Int("global-exit-pe", -1, "run a gshmem job in which this PE calls GlobalExit(-global-exit-status) after a barrier; the others wait for their context to end")
+	exitAll := flag.Int("global-exit-status", 0, "the status of -global-exit-pe's GlobalExit")
 	flag.Parse()
 
 	pe, _ := strconv.Atoi(os.Getenv(config.EnvPE))
 	npes, _ := strconv.Atoi(os.Getenv(config.EnvNPES))
+	if *exitAllPE >= 0 {
+		if *pidDir != "" {
+			writePid(*pidDir, pe)
+		}
+		err := gshmem.Run(func(ctx context.Context, pe *gshmem.PE) error {
+			if err := pe.BarrierAll(ctx); err != nil {
+				return err
+			}
+			if pe.MyPE() == *exitAllPE {
+				pe.GlobalExit(*exitAll)
+			}
+			<-ctx.Done()
+			return context.Cause(ctx)
+		})
+		// Not reached: the job ends with the status, in every process.
+		fail(fmt.Errorf("Run returned after a GlobalExit: %v", err))
+	}
 	if *ignoreTerm {
 		signal.Ignore(syscall.SIGTERM)
 	}

@@ -130,6 +130,9 @@ func runProcess(ctx context.Context, cfg Config, plan *device.Plan, fn func(ctx 
 		pe.Abort() // ends the process instead if a peer called GlobalExit (see watcher.Close)
 		return fmt.Errorf("PE %d: %w", pe.MyPE(), err)
 	}
+	if pe.Finalized() { // fn finalized it
+		return nil
+	}
 	return pe.Finalize(ctx)
 }
 
@@ -192,6 +195,7 @@ func runInproc(ctx context.Context, cfg Config, plan *device.Plan, rmaOnly bool,
 				job.Fail(i, "failed: "+err.Error())
 				pe.Abort()
 				errs[i] = fmt.Errorf("PE %d: %w", i, err)
+			case pe.Finalized(): // fn finalized it
 			default:
 				if err := pe.Finalize(ctx); err != nil {
 					errs[i] = fmt.Errorf("PE %d: %w", i, err)

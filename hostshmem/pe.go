@@ -50,9 +50,10 @@ type PE struct {
 	// that close writes.
 	state atomic.Uint32
 
-	checked bool   // Config.Checked
-	cfg     Config // as New got it
-	devUsed atomic.Bool
+	checked   bool        // Config.Checked
+	finalized atomic.Bool // a Finalize released p (see Finalized)
+	cfg       Config      // as New got it
+	devUsed   atomic.Bool
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -246,8 +247,13 @@ func (p *PE) Finalize(ctx context.Context) error {
 	if !closed && err == nil {
 		err = errFinalized("finalize") // an Abort on another goroutine came first
 	}
+	p.finalized.Store(closed && err == nil)
 	return errors.Join(err, errDrain, errClose)
 }
+
+// Finalized reports whether a Finalize of p passed its closing barrier and
+// released p (not an Abort): gshmem.Run does not finalize such a PE again.
+func (p *PE) Finalized() bool { return p.finalized.Load() }
 
 // Abort releases p without the closing barrier, recording that this PE
 // failed; peers waiting on it get an error naming it. The resources p owns

@@ -60,6 +60,7 @@ type Stream struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	timeout time.Duration
+	stall   time.Duration // finalizeStall; tests shorten it
 
 	wake   chan struct{} // capacity 1: ops were enqueued or the stream closed
 	exited chan struct{} // closed when the worker has returned
@@ -133,6 +134,7 @@ func start(pe *hostshmem.PE, eng engine, c *config) *Stream {
 		id:      int(streamIDs.Add(1)),
 		eng:     eng,
 		timeout: c.timeout,
+		stall:   finalizeStall,
 		wake:    make(chan struct{}, 1),
 		exited:  make(chan struct{}),
 	}
@@ -235,20 +237,48 @@ func (s *Stream) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// finalizeStall is how long Finalize waits for a left-open stream's next
+// op to finish before it stops the stream's waits.
+const finalizeStall = 10 * time.Second
+
 // ownedStream is a Stream as its PE owns it (hostshmem.Resource): its ops
 // run to their end before the PE's closing barrier; it is closed after.
+// An op that makes no progress for finalizeStall then (a signal wait whose
+// signal never comes) is stopped, and Finalize returns an error naming it,
+// rather than waiting forever.
 type ownedStream struct{ s *Stream }
 
 func (o ownedStream) Drain(ctx context.Context) error {
-	o.s.mu.Lock()
-	target := o.s.mu.next
-	o.s.mu.Unlock()
-	if err := o.s.waitDone(ctx, target); err != nil {
-		return fmt.Errorf("streams: %v: waiting for op %d: %w", o.s, target, err)
+	s := o.s
+	s.mu.Lock()
+	target := s.mu.next
+	s.mu.Unlock()
+	// Wait while ops finish; an op that makes no progress for s.stall
+	// waits for something nobody will do now that its PE is finalizing (a
+	// signal never sent): stop the stream's waits rather than hang.
+	for {
+		s.mu.Lock()
+		done := s.mu.done
+		s.mu.Unlock()
+		if done >= target {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.stall)
+		err := s.waitDone(wctx, done+1)
+		cancel()
+		switch {
+		case err == nil:
+			continue
+		case ctx.Err() != nil:
+			return fmt.Errorf("streams: %v: waiting for op %d: %w", s, target, err)
+		}
+		s.cancel() // waiting ops fail, the rest are skipped
+		if err := s.waitDone(ctx, target); err != nil {
+			return fmt.Errorf("streams: %v: waiting for op %d: %w", s, target, err)
+		}
+		return fmt.Errorf("streams: %v: op %d made no progress for %v while its PE finalized: the stream's waits were stopped (synchronize streams before Finalize)", s, done+1, s.stall)
 	}
-	return nil
 }
-
 func (o ownedStream) Close(ctx context.Context) error { return o.s.Close(ctx) }
 
 func (o ownedStream) String() string { return o.s.String() + " (left open)" }

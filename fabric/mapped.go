@@ -188,6 +188,10 @@ type localSleep struct {
 	runnable [1]metrics.Sample // the leader's
 }
 
+// runnableMetric counts the goroutines of this process that wait for a
+// processor.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"
+
 // othersRunnable reports whether goroutines of this process wait for a
 // processor. Only the leader calls it.
 func (s *localSleep) othersRunnable() bool {
@@ -274,7 +278,7 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 		return nil, err
 	}
 	m.local.gen = make(chan struct{})
-	m.local.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
+	m.local.runnable[0].Name = runnableMetric
 	if m.yield == nil {
 		m.yield = futex.Yield
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/metrics"
+	"syscall"
 	"time"
 
 	"github.com/gshmem/gshmem/internal/cause"
@@ -118,11 +120,20 @@ func PolicyOf(f Fabric) WaitPolicy {
 // Backoff paces a loop that looks again and again for something no
 // Notify announces (room in a peer's queue, a word on a peer, a file
 // another process creates, GPU memory) or that cannot sleep in
-// Fabric.Wait (a fabric whose Wait fails once a peer died). Each Pause
-// yields the processor until SpinFor has passed since the first, then
-// sleeps from MinTick, doubling up to MaxTick (PollBackoff skips the
-// yields). Its zero value is not usable: get one from a WaitPolicy. A
-// Backoff belongs to one goroutine.
+// Fabric.Wait (a fabric whose Wait fails once a peer died). Its Pauses
+// yield the processor for the policy's SpinFor, and on while other
+// goroutines of the process wait for a processor (up to MaxTick from the
+// first Pause), then sleep from MinTick, doubling up to MaxTick;
+// PollBackoff sleeps from the first Pause. Its zero value is not usable:
+// get one from a WaitPolicy. A Backoff belongs to one goroutine.
+//
+// Go's timers wake a process that has nothing else to run in whole
+// milliseconds (the runtime's poller waits in milliseconds: a 50 µs
+// time.Sleep lasts ~1.1 ms on the development machine), so a sleep shorter
+// than a millisecond with no other goroutine runnable sleeps in the kernel
+// instead, holding its thread: nobody wants the processor, and the runtime
+// hands it on if someone comes to want it. It ends on time, at the cost of
+// noticing ctx's end up to that sleep late.
 type Backoff struct {
 	yieldFor time.Duration
 	min, max time.Duration
@@ -130,18 +141,23 @@ type Backoff struct {
 	start    time.Time     // of the first Pause; zero before
 	next     time.Duration // the next sleep; 0 while yielding
 	timer    *time.Timer
+	runnable [1]metrics.Sample
 }
 
 // Backoff returns a Backoff for a loop whose look is cheap (a few loads):
-// it yields for SpinFor, then sleeps MinTick, 2*MinTick, ... MaxTick.
+// it yields for SpinFor (see Backoff), then sleeps MinTick, 2*MinTick,
+// ... MaxTick. A policy that fails Check gives the default policy's.
 func (p WaitPolicy) Backoff() Backoff {
-	return Backoff{yieldFor: p.SpinFor, min: p.MinTick, max: max(p.MaxTick, p.MinTick)}
+	if p.Check() != nil {
+		p = DefaultWaitPolicy(false)
+	}
+	return Backoff{yieldFor: p.SpinFor, min: p.MinTick, max: p.MaxTick}
 }
 
 // PollBackoff returns a Backoff for a loop whose every look is I/O (a copy
 // from GPU memory, system calls): it sleeps from its first Pause, so the
-// loop looks at most ~log2(MaxTick/MinTick) times in its first MaxTick,
-// then once per MaxTick.
+// loop looks about log2(MaxTick/MinTick) times in its first MaxTick, then
+// once per MaxTick.
 func (p WaitPolicy) PollBackoff() Backoff {
 	b := p.Backoff()
 	b.poll, b.next = true, b.min
@@ -150,24 +166,23 @@ func (p WaitPolicy) PollBackoff() Backoff {
 
 // Pause waits before the loop's next look: it yields or sleeps as b's
 // phase says. It returns ctx's error (with its cause, see
-// internal/cause) at once when ctx has ended or ends during the sleep.
+// internal/cause) when ctx has ended, or ends during a sleep of a
+// millisecond or more.
 func (b *Backoff) Pause(ctx context.Context) error {
 	if err := cause.Err(ctx); err != nil {
 		return err
 	}
-	if b.next <= 0 {
-		now := time.Now()
-		if b.start.IsZero() {
-			b.start = now
-		}
-		if now.Sub(b.start) < b.yieldFor || b.min <= 0 {
-			runtime.Gosched()
-			return nil
-		}
-		b.next = b.min
+	if b.next <= 0 && b.yielding() {
+		runtime.Gosched()
+		return nil
 	}
 	d := b.next
 	b.next = min(2*d, b.max)
+	if d < time.Millisecond && !b.othersRunnable() {
+		ts := syscall.NsecToTimespec(int64(d))
+		syscall.Nanosleep(&ts, nil)
+		return cause.Err(ctx)
+	}
 	done := ctx.Done()
 	if done == nil {
 		time.Sleep(d)
@@ -185,6 +200,33 @@ func (b *Backoff) Pause(ctx context.Context) error {
 		b.timer.Stop()
 		return cause.Err(ctx)
 	}
+}
+
+// yielding says whether b, still yielding, yields once more; when not, it
+// moves b to its sleeps. It yields for SpinFor from the first Pause, and
+// on, up to MaxTick, while other goroutines of the process wait for a
+// processor: the loop's wait then often ends when they have run (am's
+// handlers, which drain the queues a full queue waits on), and a yield
+// looks again as soon as they have, where a sleep would look a tick later.
+func (b *Backoff) yielding() bool {
+	now := time.Now()
+	if b.start.IsZero() {
+		b.start = now
+	}
+	if t := now.Sub(b.start); t < b.yieldFor || t < b.max && b.othersRunnable() {
+		return true
+	}
+	b.next = b.min
+	return false
+}
+
+// othersRunnable reports whether goroutines of this process wait for a
+// processor.
+func (b *Backoff) othersRunnable() bool {
+	b.runnable[0].Name = runnableMetric
+	metrics.Read(b.runnable[:])
+	v := b.runnable[0].Value
+	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
 }
 
 // Sleeping reports whether b is past its yields: its Pauses sleep. Slow

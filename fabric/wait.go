@@ -180,7 +180,8 @@ func (b *Backoff) Pause(ctx context.Context) error {
 	b.next = min(2*d, b.max)
 	if d < time.Millisecond && !b.othersRunnable() {
 		ts := syscall.NsecToTimespec(int64(d))
-		syscall.Nanosleep(&ts, nil)
+		for syscall.Nanosleep(&ts, &ts) == syscall.EINTR { // a signal: sleep the rest
+		}
 		return cause.Err(ctx)
 	}
 	done := ctx.Done()

@@ -178,7 +178,7 @@ func (b *Backoff) Pause(ctx context.Context) error {
 	}
 	d := b.next
 	b.next = min(2*d, b.max)
-	if d < time.Millisecond && !b.othersRunnable() {
+	if d < timerGrain && !b.othersRunnable() {
 		ts := syscall.NsecToTimespec(int64(d))
 		for syscall.Nanosleep(&ts, &ts) == syscall.EINTR { // a signal: sleep the rest
 		}
@@ -202,6 +202,10 @@ func (b *Backoff) Pause(ctx context.Context) error {
 		return cause.Err(ctx)
 	}
 }
+
+// timerGrain is how late Go's timers wake a process with nothing else to
+// run: the runtime's poller waits in whole milliseconds.
+const timerGrain = time.Millisecond
 
 // yielding says whether b, still yielding, yields once more; when not, it
 // moves b to its sleeps. It yields for SpinFor from the first Pause, and

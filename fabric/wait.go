@@ -141,7 +141,7 @@ type Backoff struct {
 	start    time.Time     // of the first Pause; zero before
 	next     time.Duration // the next sleep; 0 while yielding
 	timer    *time.Timer
-	runnable [1]metrics.Sample
+	runnable *[1]metrics.Sample // made at first use: metrics.Read would move b to the heap
 }
 
 // Backoff returns a Backoff for a loop whose look is cheap (a few loads):
@@ -228,7 +228,9 @@ func (b *Backoff) yielding() bool {
 // othersRunnable reports whether goroutines of this process wait for a
 // processor.
 func (b *Backoff) othersRunnable() bool {
-	b.runnable[0].Name = runnableMetric
+	if b.runnable == nil {
+		b.runnable = &[1]metrics.Sample{{Name: runnableMetric}}
+	}
 	metrics.Read(b.runnable[:])
 	v := b.runnable[0].Value
 	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0

@@ -103,3 +103,16 @@ func TestBackoffContext(t *testing.T) {
 	assert.ErrorIs(t, err, why)
 	assert.ErrorIs(t, b.Pause(ctx), context.DeadlineExceeded, "an ended context ends Pause at once")
 }
+
+// A Backoff lives on its loop's stack: am makes one per flush of a full
+// queue, on the path of every AM.
+func TestBackoffDoesNotAllocate(t *testing.T) {
+	p := fabric.DefaultWaitPolicy(false)
+	p.SpinFor = time.Hour // yields only
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		b := p.Backoff()
+		b.Pause(ctx)
+	})
+	assert.Zero(t, allocs)
+}

@@ -27,7 +27,8 @@ import (
 //   - SpinFor: how long a waiter that also has work of its own (am's
 //     waiters and sentinel, which drain queues and run handlers between
 //     looks) polls before it sleeps in Fabric.Wait; how long a Backoff
-//     yields before its first sleep.
+//     yields before its first sleep (longer while other goroutines want
+//     the processor, see Backoff).
 //   - MinTick and MaxTick: how often a sleeping waiter looks again at its
 //     condition, its context and its peers (from MinTick, doubling up to
 //     MaxTick); the sleeps of a Backoff; the looks of a poll whose every
@@ -66,9 +67,10 @@ type WaitPolicy struct {
 	MinTick, MaxTick time.Duration
 	// Stall is how long handlers queued on a PE may wait, none of them
 	// taken, while every handler goroutine of that PE is busy (blocked in
-	// a handler, waiting on another), before am starts a temporary one: a
-	// few ticks, so that a pool that is merely busy is not grown, and a
-	// handler that waits on a queued one waits milliseconds, not forever.
+	// a handler, waiting on another), before am starts a temporary one:
+	// thousands of hand-offs long, so that a pool that is merely busy is
+	// not grown, and short enough that a handler that waits on a queued
+	// one waits milliseconds, not forever.
 	Stall time.Duration
 }
 

@@ -698,10 +698,11 @@ func (d *GlobalRwDarc[T]) decodeDarc(dd *decoder) {
 	}
 }
 
-// retry calls try until it succeeds, backing off from a spin to sleeps of
-// up to a millisecond and helping this PE progress meanwhile.
+// retry calls try until it succeeds, helping this PE progress meanwhile
+// and backing off as the policy's Backoff says (yields, then sleeps).
 func (w *World) retry(ctx context.Context, try func() (bool, error)) error {
-	for i := 0; ; i++ {
+	b := w.pol.Backoff()
+	for {
 		ok, err := try()
 		if err != nil || ok {
 			return err
@@ -715,10 +716,9 @@ func (w *World) retry(ctx context.Context, try func() (bool, error)) error {
 			w.run(t)
 			continue
 		}
-		if i < 16 {
-			continue
+		if err := b.Pause(ctx); err != nil {
+			return err
 		}
-		time.Sleep(time.Duration(min(i, 1000)) * time.Microsecond)
 	}
 }
 

@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"sync/atomic"
-	"time"
 
 	"github.com/gshmem/gshmem/fabric"
-	"github.com/gshmem/gshmem/internal/cause"
 )
 
 // A frame in a ring: a 24-byte header, then its body, padded to 8 bytes.
@@ -165,7 +162,9 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	ring := w.ringOff(w.me) // our ring on pe: same offset on every PE
 	R := w.ringB
 	s := q.stage
-	for spins := 0; len(s) > 0; {
+	var b fabric.Backoff // paces the waits for room
+	waiting := false
+	for len(s) > 0 {
 		pos := q.tail % R
 		room := R - pos // contiguous bytes to the ring's end
 		free := R - (q.tail - q.head)
@@ -186,7 +185,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 			}
 			q.tail += run
 			s = s[run:]
-			spins = 0
+			waiting = false
 			continue
 		}
 		if free >= room && room < R { // the next frame needs the ring's start: pad to the end
@@ -211,21 +210,21 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 		if err := w.deadErr(pe); err != nil {
 			return err
 		}
-		if err := cause.Err(ctx); err != nil {
-			return err
-		}
 		w.poll()
-		spins++
-		switch {
-		case spins < 1024: // let this PE's other goroutines (its handlers) run
-			runtime.Gosched()
-		default:
-			if spins%64 == 0 {
-				if err := w.fab.Err(); err != nil {
-					w.peerError(err)
+		if !waiting {
+			b, waiting = w.pol.Backoff(), true
+		}
+		if b.Sleeping() { // the consumer is slow, or dead
+			if err := w.fab.Err(); err != nil {
+				w.peerError(err)
+				if err := w.deadErr(pe); err != nil {
+					return err
 				}
 			}
-			time.Sleep(time.Duration(min(spins-1000, 50)) * time.Microsecond)
+		}
+		// Yields let this PE's other goroutines (its handlers) run.
+		if err := b.Pause(ctx); err != nil {
+			return err
 		}
 	}
 	q.stage = q.stage[:0]

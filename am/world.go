@@ -75,7 +75,8 @@ type World struct {
 	local   []byte   // this PE's region
 	regions [][]byte // peers' regions, nil where reachable only by RMA
 	watchN  uintptr  // bytes of the AM area that waiters watch
-	spinNs  int64    // how long waiters poll before sleeping (spinBudget)
+	pol     fabric.WaitPolicy
+	spinNs  int64 // pol.SpinFor: how long waiters poll before sleeping
 
 	out   []*outQ
 	inH   []atomic.Uint64 // consumer heads: written under the poll token, read by waiters
@@ -297,10 +298,8 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 		return nil, err
 	}
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
-	w.spinNs = int64(spinBudget)
-	if n > runtime.NumCPU() {
-		w.spinNs = int64(spinBudgetShared)
-	}
+	w.pol = fabric.PolicyOf(w.fab)
+	w.spinNs = int64(w.pol.SpinFor)
 	w.stride = uintptr(ringHdr + opt.RingBytes)
 	w.ringB = uint64(opt.RingBytes)
 	bytes := areaBytes(n, opt)
@@ -677,18 +676,17 @@ func (w *World) inboundReady() bool {
 }
 
 // fabWait waits in the fabric until cond (watching the AM area). Once a
-// peer has died the fabric's Wait fails at once; then it polls on a timer.
+// peer has died the fabric's Wait fails at once; then it polls, paced by
+// the policy's Backoff.
 func (w *World) fabWait(ctx context.Context, cond func() bool) error {
 	if w.deadAny.Load() {
-		for d := 20 * time.Microsecond; ; d = min(2*d, time.Millisecond) {
-			if cond() {
-				return nil
-			}
-			if err := cause.Err(ctx); err != nil {
+		b := w.pol.Backoff()
+		for !cond() {
+			if err := b.Pause(ctx); err != nil {
 				return err
 			}
-			time.Sleep(d)
 		}
+		return nil
 	}
 	w.waiters.Add(1)
 	err := w.fab.Wait(ctx, cond, w.base, w.watchN)
@@ -806,19 +804,17 @@ func (w *World) help(cond waitCond) (done bool, t *task) {
 	return false, t
 }
 
-// spinBudget is how long a waiter (or the sentinel) polls before it
-// settles into the fabric's Wait: a round trip to a peer is a few
-// microseconds, and a goroutine that sleeps in the futex, or wakes a worker
-// to watch for it, pays tens (the wake-up, and with one P per PE the P held
-// in the system call until the runtime retakes it). With more PEs than
-// CPUs a spinning PE only delays the peer it waits for: spinBudgetShared.
-const (
-	spinBudget       = 50 * time.Microsecond
-	spinBudgetShared = 2 * time.Microsecond
-)
+// yieldEvery is how many looks spinWait and spinFor make between reads of
+// the clock and yields of the processor: a look costs tens of
+// nanoseconds, so the PE's other goroutines get the processor every few
+// microseconds and the clock costs the loop almost nothing. The time
+// itself is the policy's SpinFor: a round trip to a peer is a few
+// microseconds, and a goroutine that sleeps in the fabric, or wakes a
+// worker to watch for it, pays tens (see fabric.WaitPolicy).
+const yieldEvery = 256
 
 // spinWait is block's first phase: the waiter polls the queues and runs
-// queued handlers itself for up to spinBudget, without taking the
+// queued handlers itself for up to the policy's SpinFor, without taking the
 // sentinel's role. It counts in roleWant meanwhile, so that an idle worker
 // stays parked (with one P per PE, a worker that wakes to watch the queues
 // only takes the processor from the waiter) and a watching sentinel steps
@@ -839,7 +835,7 @@ func (w *World) spinWait(cond waitCond) bool {
 			w.busy.Add(-1)
 			continue
 		}
-		if i%256 == 0 {
+		if i%yieldEvery == 0 {
 			if t0 < 0 {
 				t0 = w.mono()
 			}
@@ -851,15 +847,15 @@ func (w *World) spinWait(cond waitCond) bool {
 	}
 }
 
-// spinFor polls cond for up to spinBudget, yielding the processor now
-// and then, and reports whether it came true.
+// spinFor polls cond for up to the policy's SpinFor, yielding the
+// processor now and then, and reports whether it came true.
 func (w *World) spinFor(cond func() bool) bool {
 	t0 := w.mono()
 	for i := 1; ; i++ {
 		if cond() {
 			return true
 		}
-		if i%256 == 0 {
+		if i%yieldEvery == 0 {
 			if w.deadAny.Load() || w.mono()-t0 > w.spinNs {
 				return false
 			}
@@ -877,8 +873,8 @@ func (w *World) dropWant() {
 }
 
 // watchdog starts a temporary worker when handlers have been queued for a
-// while (no task was taken for 2 ms, by what the watchdog saw on its
-// calls) and every worker is busy (blocked in a handler).
+// while (no task was taken for the policy's Stall, by what the watchdog
+// saw on its calls) and every worker is busy (blocked in a handler).
 func (w *World) watchdog() {
 	if w.runqN.Load() == 0 || w.parked.Load() > 0 || w.sentinel.Load() || w.workers.Load() >= int32(4*w.opt.Threads+64) {
 		return
@@ -888,7 +884,7 @@ func (w *World) watchdog() {
 	w.runq.Unlock()
 	now := w.mono()
 	w.stall.Lock()
-	stuck := pops == w.stall.pops && now-w.stall.since > int64(2*time.Millisecond)
+	stuck := pops == w.stall.pops && now-w.stall.since > int64(w.pol.Stall)
 	if pops != w.stall.pops || stuck {
 		w.stall.pops, w.stall.since = pops, now
 	}

@@ -9,6 +9,19 @@
 // transports also expose each peer's region as a slice (Region), which the
 // runtime uses directly on its fast paths.
 //
+// # Waiting
+//
+// A PE waits in three phases: it spins on its condition, yields the
+// processor, then sleeps until a peer's Notify (Fabric.Wait). The bounds
+// of every phase, and of every loop above that polls because nothing can
+// wake it, are the transport's WaitPolicy, chosen where the transport is
+// made (fabric/inproc and fabric/shm spin less where PEs outnumber
+// processors) and read by the layers above through PolicyOf: am's polling
+// waiters and its stall watchdog, hostshmem's waits on GPU memory (each
+// look a copy from the device, so they poll at the policy's ticks and never
+// spin), and the backoffs (Backoff) of am's full queues and Darc locks,
+// hostshmem's locks and shm's start-up.
+//
 // # Errors
 //
 // A transport reports a peer that died or left the job as a *PeerError
@@ -92,9 +105,12 @@ type Fabric interface {
 
 	// Wait blocks until cond returns true. It spins briefly, yields, then
 	// sleeps until a Notify touches bytes [off, off+n) of this PE's region
-	// (n == 0: any Notify). It returns ctx's error when ctx ends first, and
-	// a *PeerError when a peer has died and cond is still false. cond must
-	// be cheap and must not block; it runs on the calling goroutine.
+	// (n == 0: any Notify), as the fabric's WaitPolicy bounds each phase.
+	// It returns ctx's error when ctx ends first, and a *PeerError when a
+	// peer has died and cond is still false. cond must be cheap and must
+	// not block: it runs on the calling goroutine, thousands of times in
+	// the spin. A condition whose look is I/O polls instead (a
+	// WaitPolicy's PollBackoff, and Err).
 	Wait(ctx context.Context, cond func() bool, off, n uintptr) error
 	// Err returns a *PeerError if a peer has died, else nil. It costs a
 	// system call on some transports: call it on slow paths only.

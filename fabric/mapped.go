@@ -111,9 +111,10 @@ type MappedConfig struct {
 	// Yield gives up the processor while waiting (runtime.Gosched for
 	// goroutine PEs, sched_yield for process PEs).
 	Yield func()
-	// Spin is how many times Wait checks its condition before yielding;
-	// Yields how many times it yields before sleeping.
-	Spin, Yields int
+	// Wait bounds Wait's spins, yields and sleep ticks, and is what
+	// WaitPolicy returns to the layers above; the zero WaitPolicy means
+	// DefaultWaitPolicy(false).
+	Wait WaitPolicy
 	// Sleeper puts waiters to sleep and wakes them; nil means a futex on
 	// the sleeper's header Seq word (what processes need).
 	Sleeper Sleeper
@@ -155,8 +156,7 @@ type Mapped struct {
 	hdrs      []*Header
 	live      Liveness
 	yield     func()
-	spin      int
-	yields    int
+	pol       WaitPolicy
 	sleeper   Sleeper
 	local     localSleep
 	alone     bool
@@ -187,6 +187,10 @@ type localSleep struct {
 	gen      chan struct{}     // closed when the leader wakes or resigns
 	runnable [1]metrics.Sample // the leader's
 }
+
+// runnableMetric counts the goroutines of this process that wait for a
+// processor.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"
 
 // othersRunnable reports whether goroutines of this process wait for a
 // processor. Only the leader calls it.
@@ -264,11 +268,17 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 	m := &Mapped{
 		pe: c.PE, npes: n, transport: c.Transport,
 		regions: make([][]byte, n), hdrs: make([]*Header, n),
-		live: c.Liveness, yield: c.Yield, spin: c.Spin, yields: c.Yields, sleeper: c.Sleeper,
+		live: c.Liveness, yield: c.Yield, pol: c.Wait, sleeper: c.Sleeper,
 		alone: c.AlonePE,
 	}
+	if m.pol == (WaitPolicy{}) {
+		m.pol = DefaultWaitPolicy(false)
+	}
+	if err := m.pol.Check(); err != nil {
+		return nil, err
+	}
 	m.local.gen = make(chan struct{})
-	m.local.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
+	m.local.runnable[0].Name = runnableMetric
 	if m.yield == nil {
 		m.yield = futex.Yield
 	}
@@ -480,21 +490,19 @@ func (m *Mapped) PokeAll() {
 	}
 }
 
-// Sleep ticks: a sleeping waiter re-checks its condition, its context and
-// its peers at least this often, so a lost wake costs latency, never a hang.
-const (
-	minTick = 50 * time.Microsecond
-	maxTick = 4 * time.Millisecond
-)
+// WaitPolicy is the policy Wait follows (MappedConfig.Wait), for the
+// layers above (PolicyOf).
+func (m *Mapped) WaitPolicy() WaitPolicy { return m.pol }
 
-// Wait implements Fabric.
+// Wait implements Fabric: it checks cond WaitPolicy.Spin times, then
+// yields WaitPolicy.Yields times, then sleeps (see sleep).
 func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) error {
-	for i := 0; i < m.spin; i++ {
+	for i := 0; i < m.pol.Spin; i++ {
 		if cond() {
 			return nil
 		}
 	}
-	for i := 0; i < m.yields; i++ {
+	for i := 0; i < m.pol.Yields; i++ {
 		m.yield()
 		if cond() {
 			return nil
@@ -505,7 +513,8 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 
 // sleep is Wait after its spins and yields: it sleeps until a Notify
 // touches [off, off+n), as the leader of this PE's sleeping goroutines or
-// as a follower (see localSleep), waking at least every tick.
+// as a follower (see localSleep), waking at least every tick (from the
+// policy's MinTick, doubling up to its MaxTick).
 func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) error {
 	lead := false
 	defer func() {
@@ -516,7 +525,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 	var timer *time.Timer
 	h := m.hdrs[m.pe]
 	w := watchWord(off, n)
-	tick := minTick
+	tick := m.pol.MinTick
 	for {
 		if cond() {
 			return nil
@@ -584,7 +593,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 			m.RecordCause(err.(*PeerError).PE)
 			return err
 		}
-		tick = min(2*tick, maxTick)
+		tick = min(2*tick, m.pol.MaxTick)
 	}
 }
 

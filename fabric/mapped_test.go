@@ -44,11 +44,12 @@ func segments(t *testing.T, npes, size int) [][]byte {
 // job builds one Mapped per PE over segs, all sharing live and sleeper.
 func job(t *testing.T, segs [][]byte, live fabric.Liveness, sl fabric.Sleeper) []*fabric.Mapped {
 	t.Helper()
+	pol := fabric.DefaultWaitPolicy(false)
+	pol.Spin, pol.Yields = 16, 4 // reach the sleep quickly
 	ms := make([]*fabric.Mapped, len(segs))
 	for i := range ms {
 		m, err := fabric.NewMapped(fabric.MappedConfig{
-			PE: i, Transport: "test", Segments: segs, Liveness: live, Sleeper: sl,
-			Spin: 16, Yields: 4,
+			PE: i, Transport: "test", Segments: segs, Liveness: live, Sleeper: sl, Wait: pol,
 		})
 		require.NoError(t, err)
 		ms[i] = m

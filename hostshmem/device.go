@@ -77,7 +77,9 @@ func (p *PE) AttachDevice(dm DeviceMemory) error {
 func (p *PE) onGPU(off uintptr) bool { return p.devExternal && p.devSize != 0 && off >= p.devOff }
 
 // devRoute sends Put, Get and the AMOs at device offsets to the GPU and the
-// rest to the fabric; hostshmem's RMA paths issue through it.
+// rest to the fabric; hostshmem's RMA paths issue through it. Writes to
+// GPU memory notify nobody: host waits on GPU memory poll (pollVars), as
+// they must for a kernel's writes.
 type devRoute struct {
 	fabric.Fabric
 	dm   DeviceMemory
@@ -88,12 +90,7 @@ func (r devRoute) Put(pe int, off uintptr, src []byte) error {
 	if off < r.base {
 		return r.Fabric.Put(pe, off, src)
 	}
-	if err := r.dm.Put(pe, off-r.base, src); err != nil {
-		return err
-	}
-	// Wake host waiters polling that word (see ivars).
-	r.Fabric.Notify(pe, off, uintptr(len(src)))
-	return nil
+	return r.dm.Put(pe, off-r.base, src)
 }
 
 func (r devRoute) Get(pe int, off uintptr, dst []byte) error {
@@ -107,22 +104,14 @@ func (r devRoute) AMO64(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint6
 	if off < r.base {
 		return r.Fabric.AMO64(pe, off, op, operand, cmp)
 	}
-	v, err := r.dm.AMO64(pe, off-r.base, op, operand, cmp)
-	if err == nil && op != fabric.AMOFetch {
-		r.Fabric.Notify(pe, off, 8)
-	}
-	return v, err
+	return r.dm.AMO64(pe, off-r.base, op, operand, cmp)
 }
 
 func (r devRoute) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint32) (uint32, error) {
 	if off < r.base {
 		return r.Fabric.AMO32(pe, off, op, operand, cmp)
 	}
-	v, err := r.dm.AMO32(pe, off-r.base, op, operand, cmp)
-	if err == nil && op != fabric.AMOFetch {
-		r.Fabric.Notify(pe, off, 4)
-	}
-	return v, err
+	return r.dm.AMO32(pe, off-r.base, op, operand, cmp)
 }
 
 // MallocOn is Malloc on the heap space: Host or Device. Device objects have

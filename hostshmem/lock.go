@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync/atomic"
-	"time"
 	"unsafe"
+
+	"github.com/gshmem/gshmem/fabric"
 )
 
 // Lock word layout, as uint64.
@@ -382,11 +382,13 @@ func (l *lockRef) successor(op string, from int) (uint64, error) {
 }
 
 // pollLink waits for a successor to link itself into the abandoned node of
-// PE from. Waits watch only local memory, so it polls; this path is rare
-// (an abandoned node at the tail's end while its successor enqueues) and
-// short.
+// PE from. Waits watch only local memory, so it polls, paced by the
+// fabric's Backoff (fabric.WaitPolicy), and looks at the peers once it
+// sleeps; this path is rare (an abandoned node at the tail's end while its
+// successor enqueues) and short.
 func (l *lockRef) pollLink(op string, from int) (uint64, error) {
-	for i := 0; ; i++ {
+	b := fabric.PolicyOf(l.p.fab).Backoff()
+	for {
 		w, err := AtomicFetch(l.p, l.w, from)
 		if err != nil {
 			return 0, err
@@ -394,14 +396,12 @@ func (l *lockRef) pollLink(op string, from int) (uint64, error) {
 		if next := w & lockNextMask; next != 0 {
 			return next, nil
 		}
-		if i < 64 {
-			runtime.Gosched()
-			continue
+		if b.Sleeping() {
+			if err := l.p.fab.Err(); err != nil {
+				return 0, fmt.Errorf("gshmem: %s on PE %d: waiting for PE %d's successor: %w", op, l.me, from, err)
+			}
 		}
-		if err := l.p.fab.Err(); err != nil {
-			return 0, fmt.Errorf("gshmem: %s on PE %d: waiting for PE %d's successor: %w", op, l.me, from, err)
-		}
-		time.Sleep(min(time.Duration(i-63)*time.Microsecond, time.Millisecond))
+		b.Pause(context.Background()) // ends only with its context
 	}
 }
 

@@ -3,9 +3,12 @@ package hostshmem
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/gshmem/gshmem/fabric"
 )
 
 // Cmp is a comparison for the wait and test functions.
@@ -85,7 +88,8 @@ var bigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 
 // ivars validates the local variables of a wait and returns them. For
 // variables in GPU memory they are a host copy, and reload (non-nil)
-// refreshes it; callers call reload before every look.
+// refreshes it; callers call reload before every look (waits poll:
+// pollVars).
 func ivars[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) (vs []T, reload func() error, err error) {
 	vs, err = ivarsHost(p, op, s, status, cmp)
 	if err != nil || vs != nil || s.n == 0 || !p.onGPU(s.off) {
@@ -123,25 +127,56 @@ func ivarsHost[T WaitInt](p *PE, op string, s Sym[T], status []int, cmp Cmp) ([]
 	return unsafe.Slice((*T)(unsafe.Pointer(&r[0])), s.n), nil
 }
 
-// waitVars is wait for the variables ivars returned: with reload, cond
-// looks at a fresh copy each time. Nothing notifies the host when a kernel
-// or stream writes GPU memory, so the fabric's periodic re-checks (or a
-// host put through devRoute) drive those waits.
+// waitVars is wait for the variables ivars returned: variables the host
+// loads wait in the fabric (wait); variables in GPU memory (reload not
+// nil) poll (pollVars).
 func (p *PE) waitVars(ctx context.Context, op string, reload func() error, cond func() bool, off, n uintptr) error {
 	if reload == nil {
 		return p.wait(ctx, op, cond, off, n)
 	}
-	var rerr error
-	err := p.wait(ctx, op, func() bool {
-		if rerr = reload(); rerr != nil {
-			return true
+	return p.pollVars(ctx, op, reload, cond)
+}
+
+// pollVars waits until cond holds for variables in GPU memory, whose host
+// copy reload refreshes. Nothing notifies the host when a kernel or a
+// stream writes GPU memory, and every look is a copy from the device (a
+// cuMemcpyDtoH), so it does not wait in the fabric, whose Wait runs its
+// condition thousands of times in its spin loop (a Fabric.Wait condition
+// must be cheap). It polls instead, at the pace of the fabric's
+// WaitPolicy (PollBackoff): it reloads and checks, looks at the peers
+// (Fabric.Err), then sleeps MinTick, doubling up to MaxTick, before its
+// next look: about log2(MaxTick/MinTick) looks in the first MaxTick, then
+// one per MaxTick, and a change is seen at most a tick late. ctx ending
+// ends it with ctx's error; a dead peer with that peer's *fabric.PeerError
+// (after one more look: the peer's last writes may have landed), recorded
+// as this PE's cause as fabric.Mapped's waits do.
+func (p *PE) pollVars(ctx context.Context, op string, reload func() error, cond func() bool) error {
+	fail := func(err error) error { return fmt.Errorf("gshmem: %s on PE %d: %w", op, p.me, err) }
+	look := func() (bool, error) {
+		if err := reload(); err != nil {
+			return false, fail(err)
 		}
-		return cond()
-	}, off, n)
-	if rerr != nil {
-		return fmt.Errorf("gshmem: %s on PE %d: %w", op, p.me, rerr)
+		return cond(), nil
 	}
-	return err
+	b := fabric.PolicyOf(p.fab).PollBackoff()
+	for {
+		if ok, err := look(); ok || err != nil {
+			return err
+		}
+		if err := p.fab.Err(); err != nil {
+			if ok, lerr := look(); ok || lerr != nil {
+				return lerr
+			}
+			var pe *fabric.PeerError
+			if c, can := p.fab.(interface{ RecordCause(pe int) }); can && errors.As(err, &pe) {
+				c.RecordCause(pe.PE)
+			}
+			return fail(err)
+		}
+		if err := b.Pause(ctx); err != nil {
+			return fail(err)
+		}
+	}
 }
 
 // look reloads GPU variables (see ivars) before a test.

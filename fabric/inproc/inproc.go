@@ -56,20 +56,21 @@ func New(npes int, size uintptr) (*Job, error) {
 		fabric.InitHeader(seg, i, npes, 0)
 		j.segs[i] = seg
 	}
-	// With a P per PE, a PE spins, yields, then sleeps on a futex, which
-	// holds only its own P. With more PEs than Ps a spinning PE only delays
-	// the PE it waits for: spin less, and sleep on channels (see gates).
-	spin, yields := 4096, 16
+	// With a P per PE, a PE spins, yields (runtime.Gosched), then sleeps on
+	// a futex, which holds only its own P: the default policy. With more
+	// PEs than Ps a spinning PE only delays the PE it waits for: the
+	// crowded policy, and sleeps on channels (see gates).
+	crowded := npes > runtime.GOMAXPROCS(0)
+	pol := fabric.DefaultWaitPolicy(crowded)
 	var sleeper fabric.Sleeper
-	if npes > runtime.GOMAXPROCS(0) {
-		spin, yields = 64, 8
+	if crowded {
 		sleeper = newGates(j.segs)
 	}
 	j.fabs = make([]*fabric.Mapped, npes)
 	for i := range j.fabs {
 		f, err := fabric.NewMapped(fabric.MappedConfig{
 			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j, i},
-			Yield: runtime.Gosched, Spin: spin, Yields: yields, Sleeper: sleeper,
+			Yield: runtime.Gosched, Wait: pol, Sleeper: sleeper,
 		})
 		if err != nil {
 			j.unmap()

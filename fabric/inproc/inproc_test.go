@@ -562,3 +562,13 @@ func TestFailedAndGlobalExit(t *testing.T) {
 	assert.True(t, ok, "known after the job is unmapped")
 	assert.Equal(t, [2]int{2, 5}, [2]int{pe, status})
 }
+
+// With a P per PE a job waits by the default policy; with more PEs than
+// Ps, by the crowded one (and sleeps on gates).
+func TestWaitPolicy(t *testing.T) {
+	ps := runtime.GOMAXPROCS(0)
+	j := newJob(t, ps, 4096)
+	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(j.Fabric(0)))
+	j = newJob(t, ps+1, 4096)
+	assert.Equal(t, fabric.DefaultWaitPolicy(true), fabric.PolicyOf(j.Fabric(ps)))
+}

@@ -120,11 +120,21 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	fabric.InitHeader(seg, o.PE, o.NPEs, os.Getpid())
 	f.pids[o.PE] = os.Getpid()
 
+	// With more local PEs than CPUs a spinning PE only delays the one it
+	// waits for: the crowded policy, but with 64 yields rather than 8, as
+	// a yield (sched_yield) hands the CPU to the peer process at a
+	// fraction of a futex sleep's cost.
+	crowded := o.LocalSize > runtime.NumCPU()
+	pol := fabric.DefaultWaitPolicy(crowded)
+	if crowded {
+		pol.Yields = 64
+	}
+
 	for pe := 0; pe < o.NPEs; pe++ {
 		if pe == o.PE {
 			continue
 		}
-		s, pid, err := attach(ctx, st, pe)
+		s, pid, err := attach(ctx, st, pe, pol)
 		if err != nil {
 			return nil, err
 		}
@@ -137,13 +147,9 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		f.pidfds[pe] = fd
 	}
 
-	spin, yields := 4096, 16
-	if o.LocalSize > runtime.NumCPU() {
-		spin, yields = 64, 64
-	}
 	m, err := fabric.NewMapped(fabric.MappedConfig{
 		PE: o.PE, Transport: config.TransportShm, Segments: f.segs,
-		Liveness: f, Yield: futex.Yield, Spin: spin, Yields: yields,
+		Liveness: f, Yield: futex.Yield, Wait: pol,
 		AlonePE: true,
 	})
 	if err != nil {
@@ -151,11 +157,13 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	}
 	f.Mapped = m
 
-	// Start-up barrier on PE 0's Boot word; then every peer maps us.
+	// Start-up barrier on PE 0's Boot word; then every peer maps us. Each
+	// arrival wakes the sleepers; the policy's ticks bound how late a dead
+	// peer or the boot timeout is noticed.
 	boot := &m.Header(0).Boot
 	atomic.AddUint32(boot, 1)
 	futex.Wake(boot, 1<<30)
-	for {
+	for tick := pol.MinTick; ; tick = min(2*tick, pol.MaxTick) {
 		v := atomic.LoadUint32(boot)
 		if int(v) >= o.NPEs {
 			break
@@ -166,7 +174,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("shm: PE %d: start-up: only %d of %d PEs mapped the job's segments within %v: %w", o.PE, v, o.NPEs, o.BootTimeout, ctx.Err())
 		}
-		futex.Wait(boot, v, time.Millisecond)
+		futex.Wait(boot, v, tick)
 	}
 	if err := st.published(); err != nil {
 		return nil, fmt.Errorf("shm: %w", err)
@@ -184,20 +192,18 @@ func mmap(fd, n int, prefault bool, where string) ([]byte, error) {
 }
 
 // attach waits for peer pe's segment to exist and be ready, checks that it
-// matches this job, and maps it.
-func attach(ctx context.Context, st *segments, pe int) ([]byte, int, error) {
-	wait := 100 * time.Microsecond
+// matches this job, and maps it. Each look is system calls (open, fstat,
+// mmap): it looks at the pace of pol's PollBackoff.
+func attach(ctx context.Context, st *segments, pe int, pol fabric.WaitPolicy) ([]byte, int, error) {
+	b := pol.PollBackoff()
 	for {
 		seg, pid, ready, err := tryAttach(st, pe)
 		if err != nil || ready {
 			return seg, pid, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("shm: PE %d: PE %d did not create its segment %s within %v: %w", st.o.PE, pe, st.where(pe), st.o.BootTimeout, ctx.Err())
-		case <-time.After(wait):
+		if err := b.Pause(ctx); err != nil {
+			return nil, 0, fmt.Errorf("shm: PE %d: PE %d did not create its segment %s within %v: %w", st.o.PE, pe, st.where(pe), st.o.BootTimeout, err)
 		}
-		wait = min(2*wait, 10*time.Millisecond)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -410,6 +411,23 @@ func TestRootCause(t *testing.T) {
 	require.ErrorAs(t, err, &perr)
 	assert.Equal(t, 2, perr.PE, "PE 0 must hear about the root cause: %v", err)
 	assert.Contains(t, perr.How, "seen through PE 1")
+}
+
+// PEs with a CPU each wait by the default policy; more local PEs than
+// CPUs, by the crowded one with more yields (sched_yield hands the CPU to
+// the peer process).
+func TestWaitPolicy(t *testing.T) {
+	_, fs := openJob(t, 1, 4096, false)
+	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(fs[0]))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f, err := shm.Open(ctx, shm.Options{Job: jobID(), NPEs: 1, Size: 4096, Dir: shmDir(t), LocalSize: runtime.NumCPU() + 1})
+	require.NoError(t, err)
+	defer f.Close(true)
+	want := fabric.DefaultWaitPolicy(true)
+	want.Yields = 64
+	assert.Equal(t, want, fabric.PolicyOf(f))
 }
 
 func TestOnePEJob(t *testing.T) {

@@ -22,13 +22,14 @@ import (
 // not a model of a GPU.
 type DeviceModel struct {
 	heaps  [][]byte
+	gets   []atomic.Int64 // Get calls, by the PE that made them
 	closed atomic.Int32
 }
 
 // NewDeviceModel maps npes device heaps of size bytes each, unmapped when
 // the test ends.
 func NewDeviceModel(t testing.TB, npes int, size uintptr) *DeviceModel {
-	m := &DeviceModel{heaps: make([][]byte, npes)}
+	m := &DeviceModel{heaps: make([][]byte, npes), gets: make([]atomic.Int64, npes)}
 	for i := range m.heaps {
 		b, err := syscall.Mmap(-1, 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 		if err != nil {
@@ -45,6 +46,10 @@ func (m *DeviceModel) For(me int) hostshmem.DeviceMemory { return modelView{m, m
 
 // Heap is PE pe's device heap, for checking where bytes landed.
 func (m *DeviceModel) Heap(pe int) []byte { return m.heaps[pe] }
+
+// Gets is how many times PE pe's view was asked to Get (a host wait on
+// GPU memory reloads the variables with one Get per look).
+func (m *DeviceModel) Gets(pe int) int64 { return m.gets[pe].Load() }
 
 // Closed is how many views were closed (each PE closes its own at
 // Finalize).
@@ -70,6 +75,7 @@ func (v modelView) Put(pe int, off uintptr, src []byte) error {
 }
 
 func (v modelView) Get(pe int, off uintptr, dst []byte) error {
+	v.m.gets[v.me].Add(1)
 	b, err := v.span(pe, off, len(dst))
 	copy(dst, b)
 	return err

@@ -45,6 +45,9 @@ func (f rmaOnly) Exited() (pe, status int, ok bool) {
 	return -1, 0, false
 }
 
+// WaitPolicy is f's (fabric.PolicyOf): hiding the peers changes no wait.
+func (f rmaOnly) WaitPolicy() fabric.WaitPolicy { return fabric.PolicyOf(f.Fabric) }
+
 func (f rmaOnly) Region(pe int) []byte {
 	if pe != f.PE() {
 		return nil

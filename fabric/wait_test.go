@@ -1,0 +1,118 @@
+package fabric_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+func TestDefaultWaitPolicy(t *testing.T) {
+	own, crowded := fabric.DefaultWaitPolicy(false), fabric.DefaultWaitPolicy(true)
+	require.NoError(t, own.Check())
+	require.NoError(t, crowded.Check())
+	assert.Less(t, crowded.Spin, own.Spin, "crowded PEs spin less")
+	assert.Less(t, crowded.Yields, own.Yields)
+	assert.Less(t, crowded.SpinFor, own.SpinFor)
+	assert.Equal(t, own.MinTick, crowded.MinTick, "ticks do not depend on crowding")
+	assert.Equal(t, own.MaxTick, crowded.MaxTick)
+	assert.Equal(t, own.Stall, crowded.Stall)
+}
+
+func TestWaitPolicyCheck(t *testing.T) {
+	for name, mod := range map[string]func(*fabric.WaitPolicy){
+		"negative Spin":      func(p *fabric.WaitPolicy) { p.Spin = -1 },
+		"negative Yields":    func(p *fabric.WaitPolicy) { p.Yields = -1 },
+		"negative SpinFor":   func(p *fabric.WaitPolicy) { p.SpinFor = -1 },
+		"zero MinTick":       func(p *fabric.WaitPolicy) { p.MinTick = 0 },
+		"MaxTick < MinTick":  func(p *fabric.WaitPolicy) { p.MaxTick = p.MinTick - 1 },
+		"zero Stall":         func(p *fabric.WaitPolicy) { p.Stall = 0 },
+		"negative Stall too": func(p *fabric.WaitPolicy) { p.Stall = -time.Second },
+	} {
+		p := fabric.DefaultWaitPolicy(false)
+		mod(&p)
+		assert.Error(t, p.Check(), name)
+		_, err := fabric.NewMapped(fabric.MappedConfig{PE: 0, Transport: "test", Segments: segments(t, 1, 64), Wait: p})
+		assert.Error(t, err, "NewMapped refuses a policy with %s", name)
+	}
+}
+
+// A Mapped hands its policy to the layers above; the zero policy is the
+// default, and a fabric without one gets the default too.
+func TestPolicyOf(t *testing.T) {
+	m, err := fabric.NewMapped(fabric.MappedConfig{PE: 0, Transport: "test", Segments: segments(t, 1, 64)})
+	require.NoError(t, err)
+	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(m))
+
+	p := fabric.DefaultWaitPolicy(true)
+	p.Stall = time.Second
+	m, err = fabric.NewMapped(fabric.MappedConfig{PE: 0, Transport: "test", Segments: segments(t, 1, 64), Wait: p})
+	require.NoError(t, err)
+	assert.Equal(t, p, fabric.PolicyOf(m))
+	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(noPolicy{m}), "a fabric without WaitPolicy")
+}
+
+// noPolicy is a Fabric that hides Mapped's WaitPolicy.
+type noPolicy struct{ fabric.Fabric }
+
+// A Backoff yields for SpinFor, then sleeps ticks that double up to
+// MaxTick; a PollBackoff sleeps from its first Pause.
+func TestBackoff(t *testing.T) {
+	ctx := context.Background()
+	p := fabric.DefaultWaitPolicy(false)
+	p.SpinFor, p.MinTick, p.MaxTick = time.Millisecond, time.Millisecond, 4*time.Millisecond
+
+	b := p.Backoff()
+	t0 := time.Now()
+	for !b.Sleeping() {
+		require.NoError(t, b.Pause(ctx))
+	}
+	assert.GreaterOrEqual(t, time.Since(t0), p.SpinFor, "yields for SpinFor before it sleeps")
+	b.Reset()
+	assert.False(t, b.Sleeping(), "Reset yields first again")
+
+	b = p.PollBackoff()
+	assert.True(t, b.Sleeping(), "a PollBackoff sleeps from its first Pause")
+	t0 = time.Now()
+	for range 4 {
+		require.NoError(t, b.Pause(ctx))
+	}
+	// Sleeps never end early: 1 + 2 + 4 + 4 ms at least.
+	assert.GreaterOrEqual(t, time.Since(t0), 11*time.Millisecond)
+	b.Reset()
+	assert.True(t, b.Sleeping(), "a PollBackoff stays a poll")
+}
+
+// Pause ends with the context, with its cause, in the middle of a sleep.
+func TestBackoffContext(t *testing.T) {
+	p := fabric.DefaultWaitPolicy(false)
+	p.MinTick, p.MaxTick = time.Hour, time.Hour
+	why := errors.New("the job failed")
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 10*time.Millisecond, why)
+	defer cancel()
+	b := p.PollBackoff()
+	t0 := time.Now()
+	err := b.Pause(ctx)
+	assert.Less(t, time.Since(t0), time.Minute)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, why)
+	assert.ErrorIs(t, b.Pause(ctx), context.DeadlineExceeded, "an ended context ends Pause at once")
+}
+
+// A Backoff lives on its loop's stack: am makes one per flush of a full
+// queue, on the path of every AM.
+func TestBackoffDoesNotAllocate(t *testing.T) {
+	p := fabric.DefaultWaitPolicy(false)
+	p.SpinFor = time.Hour // yields only
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		b := p.Backoff()
+		b.Pause(ctx)
+	})
+	assert.Zero(t, allocs)
+}

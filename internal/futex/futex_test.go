@@ -105,11 +105,22 @@ func TestWakeCountsAndLimits(t *testing.T) {
 			returned.Add(1)
 		}()
 	}
-	// Wake one at a time: every Wake(…, 1) wakes at most one, and all
-	// three sleepers are woken by exactly three successful wakes.
-	wakeUntil(t, &w, 1, sleepers)
+	// Wake one at a time until every sleeper has returned: every Wake(…, 1)
+	// wakes at most one, and no more wakes succeed than there are sleepers.
+	// (A sleeper may also return by itself: the Go runtime's preemption
+	// signal interrupts a futex wait, so the count of successful wakes may
+	// fall short of three.)
+	deadline := time.Now().Add(5 * time.Second)
+	woken := 0
+	for returned.Load() < sleepers {
+		k := futex.Wake(&w, 1)
+		require.LessOrEqual(t, k, 1, "Wake(n=1) woke %d sleepers", k)
+		woken += k
+		require.True(t, time.Now().Before(deadline), "%d of %d sleepers returned in 5s", returned.Load(), sleepers)
+		time.Sleep(time.Millisecond)
+	}
 	wg.Wait()
-	assert.Equal(t, int32(sleepers), returned.Load())
+	assert.LessOrEqual(t, woken, sleepers)
 }
 
 // TestWakeAcrossMappings maps one tmpfs file twice: a shared (non-PRIVATE)

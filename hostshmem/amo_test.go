@@ -51,13 +51,7 @@ func amoInt[T shmem.AMOInt](t *petest.T, pe *shmem.PE) {
 	require.NoError(t, err)
 	require.Equal(t, T(n*5*K), total, "contended adds lost updates")
 	// All fetched values are distinct: collect them on PE 0.
-	all, err := shmem.Calloc[T](ctx, pe, n*2*K)
-	require.NoError(t, err)
-	require.NoError(t, shmem.Put(pe, all.Slice(me*2*K, (me+1)*2*K), fetched, 0))
-	require.NoError(t, pe.BarrierAll(ctx))
-	if me == 0 {
-		vals := append([]T(nil), shmem.Local(pe, all)...)
-		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+	if vals := gatherSorted(t, pe, fetched); me == 0 {
 		for i, v := range vals {
 			if v >= T(n*2*K) || (i > 0 && v == vals[i-1]) {
 				t.Errorf("fetched values are not distinct in [0, %d): %v at %d", n*2*K, v, i)
@@ -100,7 +94,6 @@ func amoInt[T shmem.AMOInt](t *petest.T, pe *shmem.PE) {
 	// Negative operands wrap as two's complement in signed types.
 	require.NoError(t, shmem.AtomicAdd(pe, word, T(0)-T(1)+T(1), next))
 	require.NoError(t, pe.BarrierAll(ctx))
-	require.NoError(t, shmem.Free(ctx, pe, all))
 	require.NoError(t, shmem.Free(ctx, pe, w))
 }
 
@@ -156,13 +149,7 @@ func amoNBIInt[T shmem.AMOInt](t *petest.T, pe *shmem.PE, c shmem.Comm, what str
 		require.NoError(t, shmem.AtomicFetchIncNBI(c, &fetched[2*i+1], counter, 0), what)
 	}
 	require.NoError(t, shmem.Quiet(c), what)
-	all, err := shmem.Calloc[T](ctx, pe, n*2*K)
-	require.NoError(t, err)
-	require.NoError(t, shmem.Put(pe, all.Slice(me*2*K, (me+1)*2*K), fetched, 0))
-	require.NoError(t, pe.BarrierAll(ctx))
-	if me == 0 {
-		vals := append([]T(nil), shmem.Local(pe, all)...)
-		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+	if vals := gatherSorted(t, pe, fetched); me == 0 {
 		for i, v := range vals {
 			require.Equal(t, T(i), v, "%s: the fetched values are not 0..%d: %d at %d", what, n*2*K-1, v, i)
 		}
@@ -205,7 +192,6 @@ func amoNBIInt[T shmem.AMOInt](t *petest.T, pe *shmem.PE, c shmem.Comm, what str
 	assert.Equal(t, model, v, "%s: a refused atomic changed the word", what)
 
 	require.NoError(t, pe.BarrierAll(ctx))
-	require.NoError(t, shmem.Free(ctx, pe, all))
 	require.NoError(t, shmem.Free(ctx, pe, w))
 }
 
@@ -249,4 +235,22 @@ func scenarioAMONBI(t *petest.T, pe *shmem.PE) {
 		}
 		require.NoError(t, c.Destroy())
 	}
+}
+
+// gatherSorted collects every PE's fetched values (the same count on each)
+// on PE 0 and returns them sorted there; nil on the other PEs.
+func gatherSorted[T shmem.AMOInt](t *petest.T, pe *shmem.PE, fetched []T) []T {
+	ctx := t.Context()
+	me, n, k := pe.MyPE(), pe.NPEs(), len(fetched)
+	all, err := shmem.Calloc[T](ctx, pe, n*k)
+	require.NoError(t, err)
+	require.NoError(t, shmem.Put(pe, all.Slice(me*k, (me+1)*k), fetched, 0))
+	require.NoError(t, pe.BarrierAll(ctx))
+	var vals []T
+	if me == 0 {
+		vals = append(vals, shmem.Local(pe, all)...)
+		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+	}
+	require.NoError(t, shmem.Free(ctx, pe, all))
+	return vals
 }

@@ -12,6 +12,12 @@
 //     no cross-PE synchronisation: the runtime launches gshmem_k_barrier on
 //     the team before (every source is ready) and after (every destination
 //     is complete) each of them.
+//   - The waiting kernels (gshmem_k_barrier, gshmem_k_signal_wait) take sw,
+//     the device address of the launching stream's host-mapped words
+//     (GSHMEM_STREAM_WORDS_BYTES; NULL for none): they give up when the
+//     stream's abort word or the PE's is set, and record their failures in
+//     the stream's status word, so one stream's abort leaves the PE's other
+//     streams alone.
 //   - A kernel that finds the state unfilled (wrong magic or version)
 //     traps: the launch fails with an error the host sees. Bad arguments
 //     (a malformed team or one without this PE, an unmapped member, a
@@ -72,14 +78,17 @@ __device__ __forceinline__ uintptr_t gshmemi_member_base(int start, int stride, 
 // ---------------------------------------------------------------------------
 // Barrier, signals, atomics.
 
-// gshmem_k_barrier: a barrier across the team. Launch with one block (any
-// size; 32 threads suffice for GSHMEM_MAX_PES). Completes the stream's
-// earlier kernels' stores to peers before arriving; the stream's later
-// kernels see every member's stores from before its barrier. An aborted
-// wait is recorded in the status word.
-extern "C" __global__ void gshmem_k_barrier(int start, int stride, int size) {
+// gshmem_k_barrier: a barrier across the team on barrier channel channel
+// (1 + the host team's slot for the runtime's stream barriers; see the
+// reserved area in gshmem_device.cuh). Launch with one block (any size; 32
+// threads suffice for GSHMEM_MAX_PES). Completes the stream's earlier
+// kernels' stores to peers before arriving; the stream's later kernels see
+// every member's stores from before its barrier. An aborted wait (sw's
+// abort word or the PE's) and a bad team or channel are recorded in sw's
+// status word (the PE's when sw is NULL).
+extern "C" __global__ void gshmem_k_barrier(gshmemi_sw* sw, int channel, int start, int stride, int size) {
     gshmemi_check_state();
-    (void)gshmem_team_barrier_block(start, stride, size);
+    (void)gshmemi_team_barrier_block(channel, start, stride, size, sw);
 }
 
 // gshmem_k_signal_op: applies sig_op (GSHMEM_SIGNAL_SET / _ADD) with value
@@ -96,17 +105,32 @@ extern "C" __global__ void gshmem_k_signal_op(unsigned long long* sig, int pe, i
 }
 
 // gshmem_k_signal_wait: waits until the local signal at sig compares to
-// value as cmp (GSHMEM_CMP_*) says; gives up when the host aborts (recorded
-// in the status word). One thread; the stream's later work sees the data
-// stored before the signal.
+// value as cmp (GSHMEM_CMP_*) says; gives up when the host sets sw's abort
+// word or the PE's (recorded in sw's status word, the PE's when sw is
+// NULL). One thread; the stream's later work sees the data stored before
+// the signal.
 extern "C" __global__ void gshmem_k_signal_wait(unsigned long long* sig, int cmp,
-                                                unsigned long long value) {
+                                                unsigned long long value, gshmemi_sw* sw) {
     gshmemi_check_state();
     if (!gshmemi_first_thread()) {
         return;
     }
     unsigned long long last;
-    (void)gshmemi_wait((const unsigned long long*)sig, cmp, value, -1, &last);
+    (void)gshmemi_wait_sw((const unsigned long long*)sig, cmp, value, -1, &last, sw);
+}
+
+// gshmem_k_store64: stores value to the 8-byte word at p (device memory or
+// host-mapped memory), after a system-scope fence, so a host that sees the
+// value also sees what the stream's earlier work stored. One thread. The
+// runtime uses it to mark a stream's progress (the done word) where the
+// device has no stream memory operations (cuStreamWriteValue64).
+extern "C" __global__ void gshmem_k_store64(unsigned long long* p, unsigned long long value) {
+    if (!gshmemi_first_thread()) {
+        return;
+    }
+    __threadfence_system();
+    *(volatile unsigned long long*)p = value;
+    __threadfence_system();
 }
 
 // gshmem_k_amo64: applies AMO op (GSHMEM_AMO_*) with operand (and cond for

@@ -70,17 +70,47 @@
 #define GSHMEM_STATE_MAGIC_VERSION 0x4753484D00000001ull
 
 // Reserved area (byte offsets from the start of every PE's device heap).
-// The runtime zeroes the whole area before the first barrier.
-//   ARRIVE: uint64 arrive[GSHMEM_MAX_PES]; arrive[q] counts the barriers
-//           PE q has arrived at on this PE. Written only by peers, with
-//           system-scope atomic adds.
-//   SEEN:   uint64 seen[GSHMEM_MAX_PES]; seen[q] counts the arrivals of q
-//           this PE has consumed. Read and written only by this PE.
+// The runtime zeroes the whole area before the first barrier. Barriers
+// count arrivals per channel: GSHMEM_BARRIER_CHANNELS independent sets of
+// counters, so that barriers on different channels may be in flight on a
+// PE at once. Channel 0 is the device API's (gshmem_team_barrier and the
+// rest, in user kernels); channels 1 to 64 are the runtime's stream
+// barriers, channel 1 + the team's slot in the host team pool
+// (hostshmem.Team.Slot), which every member agrees on.
+//   ARRIVE: uint64 arrive[GSHMEM_MAX_PES] of channel 0; arrive[q] counts
+//           the barriers PE q has arrived at on this PE. Written only by
+//           peers, with system-scope atomic adds.
+//   SEEN:   uint64 seen[GSHMEM_MAX_PES] of channel 0; seen[q] counts the
+//           arrivals of q this PE has consumed. Read and written only by
+//           this PE.
+//   CHAN_ARRIVE: uint64 arrive[GSHMEM_BARRIER_CHANNELS - 1][GSHMEM_MAX_PES]
+//           of channels 1, 2, ... (as ARRIVE).
+//   CHAN_SEEN: uint64 seen[GSHMEM_BARRIER_CHANNELS - 1][GSHMEM_MAX_PES] of
+//           channels 1, 2, ... (as SEEN).
 //   FREE:   the first byte the runtime has given no meaning yet; the rest
 //           of the area up to GSHMEM_DEVICE_RESERVED_BYTES stays zero.
+// (Channel 0 keeps the layout of the first ABI, so user modules built
+// before channels existed still meet each other's barriers.)
+#define GSHMEM_BARRIER_CHANNELS 65
 #define GSHMEM_RESERVED_ARRIVE_OFFSET 0
 #define GSHMEM_RESERVED_SEEN_OFFSET 4096
-#define GSHMEM_RESERVED_FREE_OFFSET 8192
+#define GSHMEM_RESERVED_CHAN_ARRIVE_OFFSET 8192
+#define GSHMEM_RESERVED_CHAN_SEEN_OFFSET 24576
+#define GSHMEM_RESERVED_FREE_OFFSET 40960
+
+// Stream words: a host-mapped block of GSHMEM_STREAM_WORDS_BYTES per
+// runtime stream, passed to the runtime's waiting kernels (sw). A wait
+// gives up when the host sets the stream's abort word or the PE's
+// (abort_ptr); the kernels given sw record their failures in the stream's
+// status word instead of the PE's.
+//   +0  uint32 abort:  non-zero: the stream's waits give up
+//   +8  uint64 status: as the PE's status word, for this stream's kernels
+//   +16 uint64 done:   the position of the stream's last completed op
+//                      (written by the stream, read by the host)
+#define GSHMEM_STREAM_WORDS_BYTES 64
+#define GSHMEM_STREAM_ABORT_OFFSET 0
+#define GSHMEM_STREAM_STATUS_OFFSET 8
+#define GSHMEM_STREAM_DONE_OFFSET 16
 
 // Error codes: the int results of the API and the low 32 bits of the
 // status word.
@@ -185,15 +215,41 @@ GSHMEM_DEV_HOT uintptr_t gshmemi_my_base() {
     return (uintptr_t)gshmemi_state.peer_base[gshmemi_state.my_pe];
 }
 
-// gshmemi_fail records (code, pe) in the status word unless a failure is
-// recorded already, and returns code. Plain stores: the word is host
-// memory, and of two racing failures either may win -- both are true.
-GSHMEM_DEV int gshmemi_fail(int code, int pe) {
-    volatile unsigned long long* st = (volatile unsigned long long*)gshmemi_state.status_ptr;
+// gshmemi_fail_at records (code, pe) in the status word st (may be NULL)
+// unless a failure is recorded there already, and returns code. Plain
+// stores: the word is host memory, and of two racing failures either may
+// win -- both are true.
+GSHMEM_DEV int gshmemi_fail_at(volatile unsigned long long* st, int code, int pe) {
     if (st != nullptr && *st == 0) {
         *st = ((unsigned long long)(uint32_t)pe << 32) | (uint32_t)code;
     }
     return code;
+}
+
+// gshmemi_fail records (code, pe) in the PE's status word (gshmemi_fail_at).
+GSHMEM_DEV int gshmemi_fail(int code, int pe) {
+    return gshmemi_fail_at((volatile unsigned long long*)gshmemi_state.status_ptr, code, pe);
+}
+
+// gshmemi_sw is a runtime stream's host-mapped words (see
+// GSHMEM_STREAM_WORDS_BYTES); a NULL one means the PE's words only.
+struct gshmemi_sw {
+    unsigned int abort;
+    unsigned int pad;
+    unsigned long long status;
+    unsigned long long done;
+};
+static_assert(offsetof(gshmemi_sw, abort) == GSHMEM_STREAM_ABORT_OFFSET, "ABI");
+static_assert(offsetof(gshmemi_sw, status) == GSHMEM_STREAM_STATUS_OFFSET, "ABI");
+static_assert(offsetof(gshmemi_sw, done) == GSHMEM_STREAM_DONE_OFFSET, "ABI");
+
+// gshmemi_fail_sw records a failure in sw's status word, or the PE's when
+// sw is NULL.
+GSHMEM_DEV int gshmemi_fail_sw(gshmemi_sw* sw, int code, int pe) {
+    if (sw == nullptr) {
+        return gshmemi_fail(code, pe);
+    }
+    return gshmemi_fail_at((volatile unsigned long long*)&sw->status, code, pe);
 }
 
 // gshmemi_base returns PE pe's heap base as mapped here, or 0 when pe is
@@ -361,6 +417,12 @@ GSHMEM_DEV_HOT void* gshmem_sym_ptr(uint64_t sym_off, int pe) {
 GSHMEM_DEV bool gshmem_aborted() {
     const volatile unsigned int* a = (const volatile unsigned int*)gshmemi_state.abort_ptr;
     return a != nullptr && *a != 0;
+}
+
+// gshmemi_aborted_sw reports whether the host asked the waits of the
+// stream whose words are sw (NULL: none) or of the whole PE to give up.
+GSHMEM_DEV bool gshmemi_aborted_sw(gshmemi_sw* sw) {
+    return (sw != nullptr && *(const volatile unsigned int*)&sw->abort != 0) || gshmem_aborted();
 }
 
 // ---------------------------------------------------------------------------
@@ -626,21 +688,23 @@ GSHMEM_DEV T gshmemi_amo(T* dest, int pe, int op, T operand, T cond) {
 // ---------------------------------------------------------------------------
 // Waits on local symmetric variables.
 
-// gshmemi_wait spins until (*ivar cmp value) holds, reading *ivar with
+// gshmemi_wait_sw spins until (*ivar cmp value) holds, reading *ivar with
 // volatile (relaxed, system-scope) loads; after GSHMEM_SPIN_POLLS polls it
 // sleeps between polls with exponential backoff, and every
-// GSHMEM_ABORT_CHECK_POLLS polls it reads the host's abort flag. It stores
-// the last value read in *last and returns 0 -- after a system-scope fence,
-// so the caller's later loads see what the writer stored before its
-// signal -- or GSHMEM_ERR_ABORTED (recording it against pe, the PE waited
-// on, -1 if unknown), or GSHMEM_ERR_INVALID for an unknown cmp.
+// GSHMEM_ABORT_CHECK_POLLS polls it reads the host's abort flags (the
+// PE's, and the stream's when sw is not NULL). It stores the last value
+// read in *last and returns 0 -- after a system-scope fence, so the
+// caller's later loads see what the writer stored before its signal -- or
+// GSHMEM_ERR_ABORTED (recording it against pe, the PE waited on, -1 if
+// unknown, in sw's status word or else the PE's), or GSHMEM_ERR_INVALID
+// for an unknown cmp.
 template <typename T>
-GSHMEM_DEV int gshmemi_wait(const T* ivar, int cmp, T value, int pe, T* last) {
+GSHMEM_DEV int gshmemi_wait_sw(const T* ivar, int cmp, T value, int pe, T* last, gshmemi_sw* sw) {
     static_assert(std::is_integral<T>::value && (sizeof(T) == 4 || sizeof(T) == 8),
                   "waits take 4- or 8-byte integers");
     if (cmp < GSHMEM_CMP_EQ || cmp > GSHMEM_CMP_LE) {
         *last = T();
-        return gshmemi_fail(GSHMEM_ERR_INVALID, pe);
+        return gshmemi_fail_sw(sw, GSHMEM_ERR_INVALID, pe);
     }
     const volatile T* v = ivar;
     unsigned polls = 0;
@@ -653,14 +717,20 @@ GSHMEM_DEV int gshmemi_wait(const T* ivar, int cmp, T value, int pe, T* last) {
             return GSHMEM_SUCCESS;
         }
         ++polls;
-        if ((polls & (GSHMEM_ABORT_CHECK_POLLS - 1)) == 0 && gshmem_aborted()) {
+        if ((polls & (GSHMEM_ABORT_CHECK_POLLS - 1)) == 0 && gshmemi_aborted_sw(sw)) {
             *last = x;
-            return gshmemi_fail(GSHMEM_ERR_ABORTED, pe);
+            return gshmemi_fail_sw(sw, GSHMEM_ERR_ABORTED, pe);
         }
         if (polls > GSHMEM_SPIN_POLLS) {
             gshmemi_backoff(&ns);
         }
     }
+}
+
+// gshmemi_wait is gshmemi_wait_sw with the PE's words only.
+template <typename T>
+GSHMEM_DEV int gshmemi_wait(const T* ivar, int cmp, T value, int pe, T* last) {
+    return gshmemi_wait_sw(ivar, cmp, value, pe, last, (gshmemi_sw*)nullptr);
 }
 
 // gshmem_wait_until waits (thread scope) until the local symmetric
@@ -802,9 +872,13 @@ GSHMEM_DEV int gshmem_put_signal_block(T* dest, const T* src, size_t nelems,
 // seen[q] for every other member q, and consumes one arrival from each.
 // The counters only grow, so any sequence of barriers on any teams is
 // correct as long as every pair of PEs calls the barriers they share in
-// the same order. At most one barrier may be in flight on a PE at a time
-// unless the barriers in flight have no other member in common. After an
-// aborted barrier the counters are out of step and the job must end.
+// the same order. The device API's barriers (these functions) use barrier
+// channel 0: at most one of them may be in flight on a PE at a time unless
+// the barriers in flight have no other member in common. The runtime's
+// stream barriers use channels of their own (one per host team), so they
+// never take an arrival of a user kernel's barrier, nor one of another
+// team's. After an aborted barrier the channel's counters are out of step
+// and the job must end.
 
 // gshmem_team_index returns this PE's index in the team (start, stride,
 // size), or -1 if the team is malformed (size outside [1, GSHMEM_MAX_PES],
@@ -827,26 +901,40 @@ GSHMEM_DEV int gshmem_team_index(int start, int stride, int size) {
     return (d % stride == 0 && d / stride < size) ? d / stride : -1;
 }
 
-GSHMEM_DEV_HOT unsigned long long* gshmemi_arrive_word(uintptr_t base, int from_pe) {
-    return (unsigned long long*)(base + GSHMEM_RESERVED_ARRIVE_OFFSET) + from_pe;
+// gshmemi_chan_word is the counter of from_pe on barrier channel ch
+// (0 <= ch < GSHMEM_BARRIER_CHANNELS) in the heap at base: an arrive
+// counter, or with seen a seen counter.
+GSHMEM_DEV_HOT unsigned long long* gshmemi_chan_word(uintptr_t base, int ch, int from_pe, bool seen) {
+    uintptr_t off;
+    if (ch == 0) {
+        off = seen ? GSHMEM_RESERVED_SEEN_OFFSET : GSHMEM_RESERVED_ARRIVE_OFFSET;
+    } else {
+        off = (seen ? GSHMEM_RESERVED_CHAN_SEEN_OFFSET : GSHMEM_RESERVED_CHAN_ARRIVE_OFFSET) +
+              (uintptr_t)(ch - 1) * GSHMEM_MAX_PES * 8;
+    }
+    return (unsigned long long*)(base + off) + from_pe;
 }
-GSHMEM_DEV_HOT unsigned long long* gshmemi_seen_word(int from_pe) {
-    return (unsigned long long*)(gshmemi_my_base() + GSHMEM_RESERVED_SEEN_OFFSET) + from_pe;
+GSHMEM_DEV_HOT unsigned long long* gshmemi_arrive_word(uintptr_t base, int ch, int from_pe) {
+    return gshmemi_chan_word(base, ch, from_pe, false);
+}
+GSHMEM_DEV_HOT unsigned long long* gshmemi_seen_word(int ch, int from_pe) {
+    return gshmemi_chan_word(gshmemi_my_base(), ch, from_pe, true);
 }
 
 // gshmemi_barrier_arrive counts one arrival of this PE at PE pe (mapped:
-// the caller checked). The caller fenced its earlier stores.
-GSHMEM_DEV_HOT void gshmemi_barrier_arrive(int pe) {
-    atomicAdd_system(gshmemi_arrive_word(gshmemi_base(pe), gshmemi_state.my_pe), 1ull);
+// the caller checked) on channel ch. The caller fenced its earlier stores.
+GSHMEM_DEV_HOT void gshmemi_barrier_arrive(int ch, int pe) {
+    atomicAdd_system(gshmemi_arrive_word(gshmemi_base(pe), ch, gshmemi_state.my_pe), 1ull);
 }
 
-// gshmemi_barrier_await waits for the next arrival of PE pe here and
-// consumes it. Returns 0 or GSHMEM_ERR_ABORTED.
-GSHMEM_DEV int gshmemi_barrier_await(int pe) {
-    unsigned long long* seen = gshmemi_seen_word(pe);
+// gshmemi_barrier_await waits for the next arrival of PE pe here on
+// channel ch and consumes it. Returns 0 or GSHMEM_ERR_ABORTED (recorded in
+// sw's status word, or the PE's when sw is NULL).
+GSHMEM_DEV int gshmemi_barrier_await(int ch, int pe, gshmemi_sw* sw) {
+    unsigned long long* seen = gshmemi_seen_word(ch, pe);
     unsigned long long want = *seen + 1, last;
-    int err = gshmemi_wait((const unsigned long long*)gshmemi_arrive_word(gshmemi_my_base(), pe),
-                           GSHMEM_CMP_GE, want, pe, &last);
+    int err = gshmemi_wait_sw((const unsigned long long*)gshmemi_arrive_word(gshmemi_my_base(), ch, pe),
+                              GSHMEM_CMP_GE, want, pe, &last, sw);
     if (err == GSHMEM_SUCCESS) {
         *seen = want;
     }
@@ -889,13 +977,13 @@ GSHMEM_DEV int gshmem_team_barrier(int start, int stride, int size) {
     for (int i = 0; i < size; i++) {
         int pe = start + i * stride;
         if (pe != me) {
-            gshmemi_barrier_arrive(pe);
+            gshmemi_barrier_arrive(0, pe);
         }
     }
     for (int i = 0; i < size; i++) {
         int pe = start + i * stride;
         if (pe != me) {
-            err = gshmemi_barrier_await(pe);
+            err = gshmemi_barrier_await(0, pe, (gshmemi_sw*)nullptr);
             if (err != GSHMEM_SUCCESS) {
                 return err;
             }
@@ -904,17 +992,18 @@ GSHMEM_DEV int gshmem_team_barrier(int start, int stride, int size) {
     return GSHMEM_SUCCESS;
 }
 
-// gshmem_team_barrier_block is gshmem_team_barrier for a whole block: every
-// thread of the block calls it, the block's threads share the members
-// (thread t arrives at and waits for members t, t+blockDim, ...), and it
-// completes the puts of every thread of the block issued before the call.
-// All threads return the same code.
-GSHMEM_DEV int gshmem_team_barrier_block(int start, int stride, int size) {
+// gshmemi_team_barrier_block is gshmem_team_barrier_block on barrier
+// channel ch, giving up when sw's abort word (or the PE's) is set and
+// recording failures in sw's status word (the PE's when sw is NULL).
+GSHMEM_DEV int gshmemi_team_barrier_block(int ch, int start, int stride, int size, gshmemi_sw* sw) {
     int bad_pe;
     int err = gshmemi_team_check(start, stride, size, &bad_pe);
+    if (err == GSHMEM_SUCCESS && (ch < 0 || ch >= GSHMEM_BARRIER_CHANNELS)) {
+        err = GSHMEM_ERR_INVALID;
+    }
     if (err != GSHMEM_SUCCESS) { // the same in every thread
         if (gshmemi_block_tid() == 0) {
-            gshmemi_fail(err, bad_pe);
+            gshmemi_fail_sw(sw, err, bad_pe);
         }
         return err;
     }
@@ -925,18 +1014,27 @@ GSHMEM_DEV int gshmem_team_barrier_block(int start, int stride, int size) {
         int pe = start + (int)i * stride;
         if (pe != me) {
             __threadfence_system();
-            gshmemi_barrier_arrive(pe);
+            gshmemi_barrier_arrive(ch, pe);
         }
     }
     int failed = GSHMEM_SUCCESS;
     for (unsigned i = tid; i < (unsigned)size; i += nthr) {
         int pe = start + (int)i * stride;
         if (pe != me && failed == GSHMEM_SUCCESS) {
-            failed = gshmemi_barrier_await(pe);
+            failed = gshmemi_barrier_await(ch, pe, sw);
         }
     }
     // Every code a wait returns is GSHMEM_ERR_ABORTED.
     return __syncthreads_or(failed != GSHMEM_SUCCESS) ? GSHMEM_ERR_ABORTED : GSHMEM_SUCCESS;
+}
+
+// gshmem_team_barrier_block is gshmem_team_barrier for a whole block: every
+// thread of the block calls it, the block's threads share the members
+// (thread t arrives at and waits for members t, t+blockDim, ...), and it
+// completes the puts of every thread of the block issued before the call.
+// All threads return the same code.
+GSHMEM_DEV int gshmem_team_barrier_block(int start, int stride, int size) {
+    return gshmemi_team_barrier_block(0, start, stride, size, (gshmemi_sw*)nullptr);
 }
 
 // gshmem_barrier_all and gshmem_barrier_all_block: the barrier across all

@@ -25,7 +25,9 @@
 //     KernelBarrier on the team before and after each of them.
 //  4. To stop device waits (a peer died), set the host-mapped abort word
 //     non-zero; read the status word (DecodeStatus) to learn why a kernel
-//     gave up.
+//     gave up. The waiting kernels also take a stream's own words
+//     (StreamWordsBytes): set its abort word to stop one stream's waits
+//     only, and read why they gave up in its status word.
 //
 // Nothing here needs a GPU or cgo: the package is data and names.
 package kernels
@@ -57,31 +59,74 @@ const (
 	// device heap; user objects come after (GSHMEM_DEVICE_RESERVED_BYTES).
 	DeviceReservedBytes = 64 << 10
 
-	// ReservedArriveOffset is where the uint64 arrive[MaxPEs] counters
-	// start in the reserved area: arrive[q] counts the barriers PE q has
-	// arrived at on this PE; only peers write it, with atomic adds.
+	// BarrierChannels is the number of independent sets of barrier
+	// counters in the reserved area: barriers on different channels may
+	// be in flight on a PE at once. Channel 0 is the device API's (user
+	// kernels); the runtime's stream barriers on a team use channel
+	// TeamChannel(team slot).
+	BarrierChannels = 65
+	// ReservedArriveOffset is where channel 0's uint64 arrive[MaxPEs]
+	// counters start in the reserved area: arrive[q] counts the barriers
+	// PE q has arrived at on this PE; only peers write it, with atomic
+	// adds.
 	ReservedArriveOffset = 0
-	// ReservedSeenOffset is where the uint64 seen[MaxPEs] counters start:
-	// seen[q] counts the arrivals of q this PE has consumed; only this PE
-	// reads and writes it.
+	// ReservedSeenOffset is where channel 0's uint64 seen[MaxPEs]
+	// counters start: seen[q] counts the arrivals of q this PE has
+	// consumed; only this PE reads and writes it.
 	ReservedSeenOffset = 4096
+	// ReservedChanArriveOffset is where the arrive counters of channels
+	// 1, 2, ... start: uint64 [BarrierChannels-1][MaxPEs], as channel 0's.
+	ReservedChanArriveOffset = 8192
+	// ReservedChanSeenOffset is where the seen counters of channels 1,
+	// 2, ... start: uint64 [BarrierChannels-1][MaxPEs], as channel 0's.
+	ReservedChanSeenOffset = 24576
 	// ReservedFreeOffset is the first byte of the reserved area without a
 	// meaning yet; the rest of the area stays zero.
-	ReservedFreeOffset = 8192
+	ReservedFreeOffset = 40960
+)
+
+// TeamChannel is the barrier channel of the runtime's stream barriers on
+// the host team whose slot in the team pool is slot (hostshmem.Team.Slot,
+// which every member agrees on): 1 + slot, or -1 when slot is out of
+// range.
+func TeamChannel(slot int) int {
+	if slot < 0 || slot >= BarrierChannels-1 {
+		return -1
+	}
+	return 1 + slot
+}
+
+// A runtime stream's words: a host-mapped block of StreamWordsBytes that
+// the waiting kernels take as their sw parameter (struct gshmemi_sw in
+// gshmem_device.cuh). Waits given it give up when its abort word (or the
+// PE's) is non-zero, and record their failures in its status word (as
+// the PE's status word: DecodeStatus). The done word is the stream's
+// own: the runtime writes the position of each completed op there.
+const (
+	StreamWordsBytes   = 64
+	StreamAbortOffset  = 0  // uint32
+	StreamStatusOffset = 8  // uint64
+	StreamDoneOffset   = 16 // uint64
 )
 
 // Kernel names that take no dtype or op. Signature lists each one's
 // parameters; their doc comments in collectives.cu say what they do.
 const (
-	// KernelBarrier is a barrier across a team. Launch one block (32
-	// threads suffice).
+	// KernelBarrier is a barrier across a team on a barrier channel
+	// (TeamChannel), giving up when the stream's words (sw) or the PE say
+	// abort. Launch one block (32 threads suffice).
 	KernelBarrier = "gshmem_k_barrier"
 	// KernelSignalOp updates a peer's signal after a system-scope fence.
 	// Launch one thread.
 	KernelSignalOp = "gshmem_k_signal_op"
 	// KernelSignalWait waits until a local signal compares to a value; it
-	// gives up when the host aborts. Launch one thread.
+	// gives up when the host sets the stream's abort word (sw) or the
+	// PE's. Launch one thread.
 	KernelSignalWait = "gshmem_k_signal_wait"
+	// KernelStore64 stores a value to an 8-byte word (device or
+	// host-mapped memory) after a system-scope fence: a stream's progress
+	// mark where cuStreamWriteValue64 is missing. Launch one thread.
+	KernelStore64 = "gshmem_k_store64"
 	// KernelAMO64 applies an AMOOp to a peer's 8-byte word and stores the
 	// old value to host-mapped memory. Launch one thread.
 	KernelAMO64 = "gshmem_k_amo64"
@@ -250,9 +295,10 @@ var reduceSignature = slices.Concat([]Param{param("dst", ParamPtr), param("src",
 var moveSignature = slices.Concat([]Param{param("dst", ParamPtr), param("src", ParamPtr), param("nbytes", ParamU64)}, teamParams)
 
 var signatures = map[string][]Param{
-	KernelBarrier:    teamParams,
+	KernelBarrier:    slices.Concat([]Param{param("sw", ParamPtr), param("channel", ParamI32)}, teamParams),
 	KernelSignalOp:   {param("sig", ParamPtr), param("pe", ParamI32), param("sig_op", ParamI32), param("value", ParamU64)},
-	KernelSignalWait: {param("sig", ParamPtr), param("cmp", ParamI32), param("value", ParamU64)},
+	KernelSignalWait: {param("sig", ParamPtr), param("cmp", ParamI32), param("value", ParamU64), param("sw", ParamPtr)},
+	KernelStore64:    {param("p", ParamPtr), param("value", ParamU64)},
 	KernelAMO64: {param("ptr", ParamPtr), param("pe", ParamI32), param("op", ParamI32),
 		param("operand", ParamU64), param("cond", ParamU64), param("result", ParamPtr)},
 	KernelAMO32: {param("ptr", ParamPtr), param("pe", ParamI32), param("op", ParamI32),

@@ -52,7 +52,7 @@ func TestEveryKernelIsInThePTX(t *testing.T) {
 	entries := parseEntries(t, kernels.PTX())
 	names := kernels.Kernels()
 	require.True(t, slices.IsSorted(names))
-	require.Len(t, names, 8+5*4*3)
+	require.Len(t, names, 9+5*4*3)
 
 	var inPTX []string
 	for n := range entries {
@@ -173,43 +173,50 @@ func TestHeaderStateLayout(t *testing.T) {
 // its Go mirror; a new code in the header fails here until Go has it.
 func TestHeaderConstants(t *testing.T) {
 	want := map[string]uint64{
-		"GSHMEM_MAX_PES":                kernels.MaxPEs,
-		"GSHMEM_DEVICE_RESERVED_BYTES":  kernels.DeviceReservedBytes,
-		"GSHMEM_STATE_MAGIC":            kernels.StateMagic,
-		"GSHMEM_STATE_VERSION":          kernels.StateVersion,
-		"GSHMEM_STATE_MAGIC_VERSION":    kernels.StateMagicVersion,
-		"GSHMEM_RESERVED_ARRIVE_OFFSET": kernels.ReservedArriveOffset,
-		"GSHMEM_RESERVED_SEEN_OFFSET":   kernels.ReservedSeenOffset,
-		"GSHMEM_RESERVED_FREE_OFFSET":   kernels.ReservedFreeOffset,
-		"GSHMEM_SUCCESS":                uint64(kernels.CodeSuccess),
-		"GSHMEM_ERR_ABORTED":            uint64(kernels.CodeAborted),
-		"GSHMEM_ERR_UNMAPPED":           uint64(kernels.CodeUnmapped),
-		"GSHMEM_ERR_INVALID":            uint64(kernels.CodeInvalid),
-		"GSHMEM_CMP_EQ":                 uint64(kernels.CmpEQ),
-		"GSHMEM_CMP_NE":                 uint64(kernels.CmpNE),
-		"GSHMEM_CMP_GT":                 uint64(kernels.CmpGT),
-		"GSHMEM_CMP_GE":                 uint64(kernels.CmpGE),
-		"GSHMEM_CMP_LT":                 uint64(kernels.CmpLT),
-		"GSHMEM_CMP_LE":                 uint64(kernels.CmpLE),
-		"GSHMEM_SIGNAL_SET":             uint64(kernels.SignalSet),
-		"GSHMEM_SIGNAL_ADD":             uint64(kernels.SignalAdd),
-		"GSHMEM_AMO_FETCH":              uint64(kernels.AMOFetch),
-		"GSHMEM_AMO_SET":                uint64(kernels.AMOSet),
-		"GSHMEM_AMO_SWAP":               uint64(kernels.AMOSwap),
-		"GSHMEM_AMO_COMPARE_SWAP":       uint64(kernels.AMOCompareSwap),
-		"GSHMEM_AMO_ADD":                uint64(kernels.AMOAdd),
-		"GSHMEM_AMO_AND":                uint64(kernels.AMOAnd),
-		"GSHMEM_AMO_OR":                 uint64(kernels.AMOOr),
-		"GSHMEM_AMO_XOR":                uint64(kernels.AMOXor),
-		"GSHMEM_OP_SUM":                 uint64(kernels.OpSum),
-		"GSHMEM_OP_PROD":                uint64(kernels.OpProd),
-		"GSHMEM_OP_MIN":                 uint64(kernels.OpMin),
-		"GSHMEM_OP_MAX":                 uint64(kernels.OpMax),
-		"GSHMEM_DTYPE_F32":              uint64(kernels.F32),
-		"GSHMEM_DTYPE_F16":              uint64(kernels.F16),
-		"GSHMEM_DTYPE_BF16":             uint64(kernels.BF16),
-		"GSHMEM_DTYPE_I32":              uint64(kernels.I32),
-		"GSHMEM_DTYPE_I64":              uint64(kernels.I64),
+		"GSHMEM_MAX_PES":                     kernels.MaxPEs,
+		"GSHMEM_DEVICE_RESERVED_BYTES":       kernels.DeviceReservedBytes,
+		"GSHMEM_STATE_MAGIC":                 kernels.StateMagic,
+		"GSHMEM_STATE_VERSION":               kernels.StateVersion,
+		"GSHMEM_STATE_MAGIC_VERSION":         kernels.StateMagicVersion,
+		"GSHMEM_RESERVED_ARRIVE_OFFSET":      kernels.ReservedArriveOffset,
+		"GSHMEM_RESERVED_SEEN_OFFSET":        kernels.ReservedSeenOffset,
+		"GSHMEM_RESERVED_FREE_OFFSET":        kernels.ReservedFreeOffset,
+		"GSHMEM_BARRIER_CHANNELS":            kernels.BarrierChannels,
+		"GSHMEM_RESERVED_CHAN_ARRIVE_OFFSET": kernels.ReservedChanArriveOffset,
+		"GSHMEM_RESERVED_CHAN_SEEN_OFFSET":   kernels.ReservedChanSeenOffset,
+		"GSHMEM_STREAM_WORDS_BYTES":          kernels.StreamWordsBytes,
+		"GSHMEM_STREAM_ABORT_OFFSET":         kernels.StreamAbortOffset,
+		"GSHMEM_STREAM_STATUS_OFFSET":        kernels.StreamStatusOffset,
+		"GSHMEM_STREAM_DONE_OFFSET":          kernels.StreamDoneOffset,
+		"GSHMEM_SUCCESS":                     uint64(kernels.CodeSuccess),
+		"GSHMEM_ERR_ABORTED":                 uint64(kernels.CodeAborted),
+		"GSHMEM_ERR_UNMAPPED":                uint64(kernels.CodeUnmapped),
+		"GSHMEM_ERR_INVALID":                 uint64(kernels.CodeInvalid),
+		"GSHMEM_CMP_EQ":                      uint64(kernels.CmpEQ),
+		"GSHMEM_CMP_NE":                      uint64(kernels.CmpNE),
+		"GSHMEM_CMP_GT":                      uint64(kernels.CmpGT),
+		"GSHMEM_CMP_GE":                      uint64(kernels.CmpGE),
+		"GSHMEM_CMP_LT":                      uint64(kernels.CmpLT),
+		"GSHMEM_CMP_LE":                      uint64(kernels.CmpLE),
+		"GSHMEM_SIGNAL_SET":                  uint64(kernels.SignalSet),
+		"GSHMEM_SIGNAL_ADD":                  uint64(kernels.SignalAdd),
+		"GSHMEM_AMO_FETCH":                   uint64(kernels.AMOFetch),
+		"GSHMEM_AMO_SET":                     uint64(kernels.AMOSet),
+		"GSHMEM_AMO_SWAP":                    uint64(kernels.AMOSwap),
+		"GSHMEM_AMO_COMPARE_SWAP":            uint64(kernels.AMOCompareSwap),
+		"GSHMEM_AMO_ADD":                     uint64(kernels.AMOAdd),
+		"GSHMEM_AMO_AND":                     uint64(kernels.AMOAnd),
+		"GSHMEM_AMO_OR":                      uint64(kernels.AMOOr),
+		"GSHMEM_AMO_XOR":                     uint64(kernels.AMOXor),
+		"GSHMEM_OP_SUM":                      uint64(kernels.OpSum),
+		"GSHMEM_OP_PROD":                     uint64(kernels.OpProd),
+		"GSHMEM_OP_MIN":                      uint64(kernels.OpMin),
+		"GSHMEM_OP_MAX":                      uint64(kernels.OpMax),
+		"GSHMEM_DTYPE_F32":                   uint64(kernels.F32),
+		"GSHMEM_DTYPE_F16":                   uint64(kernels.F16),
+		"GSHMEM_DTYPE_BF16":                  uint64(kernels.BF16),
+		"GSHMEM_DTYPE_I32":                   uint64(kernels.I32),
+		"GSHMEM_DTYPE_I64":                   uint64(kernels.I64),
 	}
 	tuning := map[string]bool{ // device-only knobs, no ABI
 		"GSHMEM_SPIN_POLLS": true, "GSHMEM_BACKOFF_MIN_NS": true,
@@ -229,7 +236,14 @@ func TestHeaderConstants(t *testing.T) {
 
 	// The reserved area's arrays fit where the offsets put them.
 	assert.LessOrEqual(t, kernels.ReservedArriveOffset+8*kernels.MaxPEs, kernels.ReservedSeenOffset)
-	assert.LessOrEqual(t, kernels.ReservedSeenOffset+8*kernels.MaxPEs, kernels.ReservedFreeOffset)
+	assert.LessOrEqual(t, kernels.ReservedSeenOffset+8*kernels.MaxPEs, kernels.ReservedChanArriveOffset)
+	chanBytes := 8 * kernels.MaxPEs * (kernels.BarrierChannels - 1)
+	assert.LessOrEqual(t, kernels.ReservedChanArriveOffset+chanBytes, kernels.ReservedChanSeenOffset)
+	assert.LessOrEqual(t, kernels.ReservedChanSeenOffset+chanBytes, kernels.ReservedFreeOffset)
+	// Every slot of the host team pool has a channel of its own.
+	assert.Equal(t, 1, kernels.TeamChannel(0))
+	assert.Equal(t, kernels.BarrierChannels-1, kernels.TeamChannel(hostshmem.TeamSlots-1))
+	assert.Equal(t, -1, kernels.TeamChannel(hostshmem.TeamSlots))
 	assert.LessOrEqual(t, kernels.ReservedFreeOffset, kernels.DeviceReservedBytes)
 }
 

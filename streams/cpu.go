@@ -28,7 +28,12 @@ func newCPUEngine(pe *hostshmem.PE) (*cpuEngine, error) {
 
 func (e *cpuEngine) name() string { return "cpu" }
 
-func (e *cpuEngine) flush(context.Context) (*op, error) { return nil, nil }
+// The CPU engine queues nothing: every op runs on the worker.
+func (e *cpuEngine) onHost(*op) bool           { return true }
+func (e *cpuEngine) progress() (uint64, error) { return 0, nil }
+func (e *cpuEngine) check() error              { return nil }
+func (e *cpuEngine) abort(bool)                {}
+func (e *cpuEngine) settle()                   {}
 
 // close destroys the engine's context; a PE closing (a stream it owns,
 // closed by its Finalize) takes its contexts with it.

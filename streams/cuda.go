@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/gshmem/gshmem/device"
 	"github.com/gshmem/gshmem/device/cuda"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/kernels"
 )
 
@@ -18,8 +21,17 @@ import (
 // peers' heaps (mapped over CUDA IPC), signals, signal waits, barriers and
 // collectives are the runtime's kernels (package kernels), all in stream
 // order with the user's kernels (Launch). Ops on host objects, Go functions
-// and event waits run on the worker goroutine, after the device work queued
-// before them has completed.
+// and waits on events of other engines run on the worker goroutine, after
+// the device work queued before them has completed (the worker's flush).
+//
+// Each stream has its own host-mapped words (kernels.StreamWordsBytes):
+// an abort word its waiting kernels watch besides the PE's (so aborting
+// one stream leaves the PE's other streams alone; the PE's word is set
+// only when a peer dies), a status word where they record why they gave
+// up, and a done word: after each op it queues, the engine queues a write
+// of the op's seq there (cuStreamWriteValue64, or a one-thread kernel
+// where the device lacks stream memory operations), so the worker learns
+// which op runs on the GPU from a load of host memory.
 type cudaEngine struct {
 	pe   *hostshmem.PE
 	heap *device.Heap
@@ -28,7 +40,14 @@ type cudaEngine struct {
 	fns  map[string]*cuda.Function
 	sms  int
 
-	inflight []*op // queued on cs since the last flush
+	words    []byte         // the stream's words, host-mapped
+	wordsDev cuda.DevicePtr // their device address
+	memops   bool           // cuStreamWriteValue64 marks progress
+	stuck    bool           // the worker gave up on a device that would not drain
+	// hostDirty: ops ran puts on the host path (e.cpu's context) since
+	// the last quiet.
+	hostDirty bool
+	events    []*cuda.Event // free CUDA events for Record
 }
 
 func init() { newDeviceEngine = newCUDAEngine }
@@ -50,13 +69,82 @@ func newCUDAEngine(pe *hostshmem.PE, _ *config) (engine, error) {
 		cs.Destroy()
 		return nil, err
 	}
-	return &cudaEngine{pe: pe, heap: h, cs: cs, cpu: cpu, fns: map[string]*cuda.Function{}, sms: max(1, h.Info().MultiProcessors)}, nil
+	e := &cudaEngine{pe: pe, heap: h, cs: cs, cpu: cpu, fns: map[string]*cuda.Function{}, sms: max(1, h.Info().MultiProcessors),
+		memops: h.Info().CanUseStreamMemOps}
+	if e.words, err = h.Context().HostAlloc(kernels.StreamWordsBytes); err == nil {
+		clear(e.words)
+		e.wordsDev, err = h.Context().HostDevicePtr(e.words)
+	}
+	if err != nil {
+		e.close()
+		return nil, fmt.Errorf("the stream's host-mapped words: %w", err)
+	}
+	return e, nil
 }
 
 func (e *cudaEngine) name() string { return "cuda" }
 
 func (e *cudaEngine) close() error {
-	return errors.Join(e.cs.Destroy(), e.cpu.close())
+	errs := []error{e.cs.Destroy(), e.cpu.close()}
+	for _, ev := range e.events {
+		errs = append(errs, ev.Destroy())
+	}
+	if e.words != nil && !e.stuck { // a stuck stream may still write them
+		errs = append(errs, e.heap.Context().HostFree(e.words))
+	}
+	return errors.Join(errs...)
+}
+
+// gaveUp: the worker stopped waiting for work that did not drain; the
+// device may still write the stream's words, so close keeps them.
+func (e *cudaEngine) gaveUp() { e.stuck = true }
+
+// word is the stream word at byte offset off.
+func (e *cudaEngine) word(off int) *uint64 { return (*uint64)(unsafe.Pointer(&e.words[off])) }
+
+func (e *cudaEngine) progress() (uint64, error) {
+	done := atomic.LoadUint64(e.word(kernels.StreamDoneOffset))
+	// The status is read after done: a kernel records it before the
+	// stream writes the done word of its op.
+	if st := atomic.LoadUint64(e.word(kernels.StreamStatusOffset)); st != 0 {
+		code, pe := kernels.DecodeStatus(st)
+		if pe >= 0 {
+			return done, fmt.Errorf("a runtime kernel failed: %v (PE %d)", code, pe)
+		}
+		return done, fmt.Errorf("a runtime kernel failed: %v", code)
+	}
+	return done, nil
+}
+
+func (e *cudaEngine) check() error {
+	_, err := e.cs.Query()
+	return err
+}
+
+func (e *cudaEngine) abort(peerDead bool) {
+	if peerDead {
+		e.heap.Abort()
+	}
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&e.words[kernels.StreamAbortOffset])), 1)
+}
+
+func (e *cudaEngine) settle() {
+	atomic.StoreUint32((*uint32)(unsafe.Pointer(&e.words[kernels.StreamAbortOffset])), 0)
+	atomic.StoreUint64(e.word(kernels.StreamStatusOffset), 0)
+}
+
+// mark queues the write of seq to the stream's done word, after the work
+// queued before it.
+func (e *cudaEngine) mark(seq uint64) error {
+	done := e.wordsDev + kernels.StreamDoneOffset
+	if e.memops {
+		err := e.cs.WriteValue64(done, seq, cuda.WriteDefault)
+		if err == nil || !cuda.IsNotSupported(err) {
+			return err
+		}
+		e.memops = false // e.g. host memory refused: use the kernel from now on
+	}
+	return e.launch(kernels.KernelStore64, 1, 32, done, seq)
 }
 
 // fn returns the runtime kernel name.
@@ -155,16 +243,32 @@ func (e *cudaEngine) exec(ctx context.Context, o *op) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if err := e.launch(kernels.KernelSignalWait, 1, 32, sig, int32(o.cmp), o.sigVal); err != nil {
+		if err := e.launch(kernels.KernelSignalWait, 1, 32, sig, int32(o.cmp), o.sigVal, e.wordsDev); err != nil {
 			return false, err
 		}
 		return e.queued(o)
-	case opQuiet, opRecord:
+	case opQuiet:
 		// Copies on a stream complete in order: ops after this one see
-		// every earlier put complete. The worker completes a record after
-		// the flush that covers the work before it.
+		// every earlier put complete. Puts that ran on the host path are
+		// complete once the host context is quiet.
+		if err := e.quietHost(); err != nil {
+			return false, err
+		}
 		return e.queued(o)
+	case opRecord:
+		// The worker completes a record once the device has done the
+		// work before it; meanwhile a device stream that waits on it
+		// waits on a CUDA event recorded here.
+		if err := e.record(o.event); err != nil {
+			return false, err
+		}
+		return e.queued(o)
+	case opWaitEvent:
+		return e.waitEvent(ctx, o)
 	case opBarrier:
+		if err := e.quietHost(); err != nil {
+			return false, err
+		}
 		if err := e.barrier(o.team); err != nil {
 			return false, err
 		}
@@ -181,21 +285,139 @@ func (e *cudaEngine) exec(ctx context.Context, o *op) (bool, error) {
 	return e.host(ctx, o)
 }
 
+// queued marks o's end on the stream: it is in flight.
 func (e *cudaEngine) queued(o *op) (bool, error) {
-	e.inflight = append(e.inflight, o)
+	if err := e.mark(o.seq); err != nil {
+		// o's work is queued but its end cannot be seen: fail it now
+		// (the device is most likely broken; the worker's next check
+		// says so).
+		return false, fmt.Errorf("marking its end on the stream: %w", err)
+	}
 	return true, nil
 }
 
-// host runs o on the worker, after the device work before it.
+// onHost reports whether exec runs o on the worker.
+func (e *cudaEngine) onHost(o *op) bool {
+	switch o.kind {
+	case opPut, opGet, opPutSignal:
+		return !e.onDev(o.dstOff) || !e.onDev(o.srcOff) || (o.kind == opPutSignal && !e.onDev(o.sigOff))
+	case opSignalWait:
+		return !e.onDev(o.sigOff)
+	case opAllReduce, opReduceScatter, opAllGather, opAllToAll, opBroadcast:
+		return !e.onDev(o.dstOff) || !e.onDev(o.srcOff)
+	case opLaunch, opQuiet, opRecord, opBarrier:
+		return false
+	case opWaitEvent:
+		// A device-side wait, or a host wait that needs nothing of this
+		// stream's device work.
+		return false
+	}
+	return true // go
+}
+
+// host runs o on the worker; the worker has waited for the device work
+// before it (onHost).
 func (e *cudaEngine) host(ctx context.Context, o *op) (bool, error) {
-	if len(e.inflight) > 0 {
-		if failed, err := e.flush(ctx); err != nil {
-			return false, fmt.Errorf("device work before it failed (%v): %w", failed, err)
-		}
+	switch o.kind {
+	case opPut, opPutSignal:
+		e.hostDirty = true
 	}
 	// The CPU engine stages GPU memory through host buffers where an op
 	// mixes it with host memory.
 	return false, e.cpu.run(ctx, o)
+}
+
+// quietHost completes the puts that ran on the host path, so that a quiet
+// or barrier on the stream covers them as it covers the device's.
+func (e *cudaEngine) quietHost() error {
+	if !e.hostDirty {
+		return nil
+	}
+	if err := e.cpu.c.Quiet(); err != nil {
+		return fmt.Errorf("completing the stream's host-path puts: %w", err)
+	}
+	e.hostDirty = false
+	return nil
+}
+
+// devEvent is what a device stream waits on for an Event (WaitEvent): a
+// CUDA event recorded at the record op, while that op is in flight on a
+// CUDA stream. The recording engine sets it in exec and takes it back
+// when the worker finishes the op (then the Event has completed and no
+// device wait is needed).
+type devEvent struct {
+	mu      sync.Mutex
+	ev      *cuda.Event // nil: not in flight on a device
+	ordinal int         // the GPU of the stream that recorded it
+	owner   *cudaEngine
+}
+
+// record records a CUDA event for ev at the current end of the stream.
+func (e *cudaEngine) record(ev *Event) error {
+	var ce *cuda.Event
+	if n := len(e.events); n > 0 {
+		ce, e.events = e.events[n-1], e.events[:n-1]
+	} else {
+		var err error
+		if ce, err = e.heap.Context().NewEvent(false); err != nil {
+			return err
+		}
+	}
+	if err := ce.Record(e.cs); err != nil {
+		e.events = append(e.events, ce)
+		return err
+	}
+	ev.dev.mu.Lock()
+	ev.dev.ev, ev.dev.ordinal, ev.dev.owner = ce, e.heap.Context().Ordinal(), e
+	ev.dev.mu.Unlock()
+	return nil
+}
+
+// releaseEvent takes back the CUDA event of ev, whose record op the
+// worker has finished: no device wait on it is needed any more. Called on
+// the worker of ev's stream.
+func (e *cudaEngine) releaseEvent(ev *Event) {
+	ev.dev.mu.Lock()
+	ce := ev.dev.ev
+	if ev.dev.owner == e {
+		ev.dev.ev, ev.dev.owner = nil, nil
+	}
+	ev.dev.mu.Unlock()
+	if ce != nil {
+		e.events = append(e.events, ce)
+	}
+}
+
+// waitEvent makes the stream wait for o.event: on the device
+// (cuStreamWaitEvent) when the event's stream has queued its record op on
+// a CUDA stream of the same GPU; else on the host.
+func (e *cudaEngine) waitEvent(ctx context.Context, o *op) (bool, error) {
+	ev := o.event
+	if src, ok := ev.s.eng.(*cudaEngine); ok && src.heap.Context().Ordinal() == e.heap.Context().Ordinal() {
+		// Wait until the other stream's worker has handled the record op
+		// (queued it, usually at once), so that the CUDA event is the
+		// one for this Event.
+		select {
+		case <-ev.handled:
+		case <-ctx.Done():
+			return false, cause.Err(ctx)
+		}
+		ev.dev.mu.Lock()
+		var err error
+		queued := ev.dev.ev != nil
+		if queued {
+			err = e.cs.WaitEvent(ev.dev.ev) // captures the event now: a later reuse does not matter
+		}
+		ev.dev.mu.Unlock()
+		if err != nil {
+			return false, err
+		}
+		if queued {
+			return e.queued(o)
+		}
+		// Finished (or skipped) already: nothing to wait for.
+	}
+	return false, ev.s.waitDone(ctx, ev.seq)
 }
 
 // teamArgs are a team's members as the kernels take them.
@@ -208,9 +430,16 @@ func teamArgs(t *hostshmem.Team) (start, stride, size int32) {
 	return start, stride, int32(n)
 }
 
+// barrier queues the barrier kernel on t's barrier channel (one per team
+// slot: barriers of different teams, and of streams on different teams,
+// never take each other's arrivals).
 func (e *cudaEngine) barrier(t *hostshmem.Team) error {
+	ch := kernels.TeamChannel(t.Slot())
+	if ch < 0 {
+		return fmt.Errorf("%w: %v has no device barrier channel (slot %d)", hostshmem.ErrTeam, t, t.Slot())
+	}
 	start, stride, size := teamArgs(t)
-	return e.launch(kernels.KernelBarrier, 1, 32, start, stride, size)
+	return e.launch(kernels.KernelBarrier, 1, 32, e.wordsDev, int32(ch), start, stride, size)
 }
 
 // oneShotMax is the largest allreduce (bytes per PE) done one-shot: every
@@ -300,77 +529,6 @@ func kernelOp(op hostshmem.ReduceOp) (kernels.Op, error) {
 		return kernels.OpMax, nil
 	}
 	return 0, fmt.Errorf("%w: reduction %v has no GPU kernel (sum, prod, min, max)", hostshmem.ErrInvalidArg, op)
-}
-
-// drainGrace is how long flush waits for a stream to drain after aborting
-// its device-side waits.
-const drainGrace = 2 * time.Second
-
-// flush waits for the stream without blocking a thread in the driver: it
-// polls, backing off from spinning to 1 ms sleeps, and checks the peers.
-// When a peer has died or ctx ends, it makes the device-side waits give up
-// (device.Heap.Abort) so the stream drains, and reports the first waiting
-// op in flight as the failure.
-func (e *cudaEngine) flush(ctx context.Context) (*op, error) {
-	if len(e.inflight) == 0 {
-		return nil, nil
-	}
-	var cause error
-	var aborted time.Time
-	sleep := time.Duration(0)
-	last := time.Now()
-	for {
-		done, err := e.cs.Query()
-		if err != nil {
-			failed := e.inflight[0]
-			e.inflight = e.inflight[:0]
-			return failed, err
-		}
-		if done {
-			break
-		}
-		if cause == nil && time.Since(last) > time.Millisecond {
-			last = time.Now()
-			if err := e.pe.Fabric().Err(); err != nil {
-				cause = err
-			} else if ctx.Err() != nil {
-				cause = ctx.Err()
-			}
-			if cause != nil {
-				e.heap.Abort()
-				aborted = last
-			}
-		}
-		if cause != nil && time.Since(aborted) > drainGrace {
-			// A kernel that never looks at the abort word (a user's
-			// spinning kernel) keeps the stream busy: give up on it.
-			failed := e.inflight[0]
-			e.inflight = e.inflight[:0]
-			return failed, fmt.Errorf("%w (the GPU stream still had not drained %v after its waits were aborted)", cause, drainGrace)
-		}
-		switch {
-		case sleep == 0:
-			sleep = time.Microsecond
-		case sleep < time.Millisecond:
-			sleep *= 2
-		}
-		time.Sleep(sleep)
-	}
-	failed := e.inflight[0]
-	for _, o := range e.inflight {
-		if o.kind.waits() {
-			failed = o
-			break
-		}
-	}
-	e.inflight = e.inflight[:0]
-	if aborted, status := e.heap.Aborted(); cause != nil || aborted {
-		if cause == nil {
-			cause = fmt.Errorf("device waits were aborted (status %#x)", status)
-		}
-		return failed, cause
-	}
-	return nil, nil
 }
 
 // AllReduceAlgorithm names the algorithm an allreduce of nbytes per PE of

@@ -52,7 +52,21 @@
 // must not be used at the same time by host calls or by other streams of
 // the same PE unless events or synchronisation order them, or the members
 // could disagree about the order (hostshmem reports the mismatches it
-// detects as hostshmem.ErrMismatch).
+// detects as hostshmem.ErrMismatch). Stream collectives and barriers on
+// different teams may be in flight at once, on one stream or several,
+// even when the teams have the same members: on a GPU each team's barriers
+// count arrivals apart from every other team's (hostshmem.Team.Slot names
+// the team's counters), and apart from the device API's barriers in user
+// kernels (kernels/gshmem_device.cuh).
+//
+// A stream barrier (Stream.Barrier) completes every earlier op of its
+// stream — device copies, kernels, and puts to host objects, which a GPU
+// stream runs on the host — and then meets the members' stream barriers
+// on the team, on either engine. It meets stream barriers only: on the
+// CPU engine it is Team.Barrier, on a GPU a kernel that never meets a
+// host Team.Barrier, so do not pair the two. The members' streams used for
+// a team's barriers and collectives must be on the same engine kind (all
+// on GPUs, or all CPU streams).
 //
 // Buffers are symmetric objects (hostshmem.Sym). An op reads its source
 // and writes its destination while it runs, not when it is enqueued: do not
@@ -66,11 +80,14 @@
 // is sticky: the stream skips the ops enqueued after the failed one (they
 // do nothing and count as finished, so events still complete) until a
 // Stream.Synchronize started after them reports the failure; OpError.Skipped
-// says how many it skipped. Precisely, an op is skipped when an earlier op
-// of the stream failed and no Stream.Synchronize was called between the
-// enqueueing of the failed op and that of this op; so ops enqueued after
-// the call of the Synchronize that reports the failure run normally. Each failure is reported once by
-// Stream.Synchronize, or else by Close. Event.Synchronize reports (a copy
+// says how many it skipped (on a GPU, ops already queued on the device
+// behind the failed one count as skipped but may have run: their waits
+// give up at once while the stream drains). Precisely, an op is skipped
+// when an earlier op of the stream failed and no Stream.Synchronize was
+// called between the enqueueing of the failed op and that of this op; so
+// ops enqueued after the call of the Synchronize that reports the failure
+// run normally — except after ErrDeviceLost (below). Each failure is
+// reported once by Stream.Synchronize, or else by Close. Event.Synchronize reports (a copy
 // of) the first unreported failure at or before its event without clearing
 // it.
 //
@@ -79,10 +96,26 @@
 // error matching fabric.ErrPeerDead that names the dead PE, and the stream
 // reports it at the next synchronisation with the op named. A wait on a
 // live peer that never signals is bounded by the stream's context
-// (WithContext) and its wait bound (WithWaitTimeout; ErrWaitTimeout). A
-// Synchronize whose own context ends returns that context's error,
-// wrapped; the stream keeps running and the failures stay for the next
+// (WithContext) and its wait bound (WithWaitTimeout; ErrWaitTimeout),
+// counted from when the wait starts running. On a GPU, when either ends
+// the stream's own device-side waits give up (its abort word, which the
+// stream clears once it has drained), not the PE's other streams'; a dead
+// peer makes every device wait of the PE give up, for good. A Synchronize
+// whose own context ends returns that context's error, wrapped; the
+// stream keeps running and the failures stay for the next
 // synchronisation.
+//
+// A sticky CUDA error (an illegal address, a failed launch, ... see
+// cuda.IsSticky) ends the GPU context for every PE of the process that
+// uses it. The op that faulted fails with an error matching ErrDeviceLost
+// and wrapping the driver's: the first op the device did not complete, as
+// the stream's progress marks (one after every op) tell it. The ops after
+// it are skipped, every later enqueue on the stream fails with
+// ErrDeviceLost, every later Synchronize returns it, and the PE is aborted
+// (hostshmem.PE.Abort) like a PE that died, so its peers' waits on it end
+// with errdefs.ErrPeerDead instead of hanging. The other PEs of the
+// process on that GPU find the same error at their streams' next look and
+// go the same way.
 //
 // The errors to branch on (errors.Is), at enqueue: errdefs.ErrInvalidArg,
 // errdefs.ErrInvalidPE and errdefs.ErrOutOfRange (hostshmem's names for
@@ -91,7 +124,8 @@
 // errdefs.ErrUnavailable) from Launch on the CPU engine. At
 // synchronisation, an *OpError wrapping the op's error: errdefs.ErrPeerDead
 // (fabric.ErrPeerDead), errdefs.ErrMismatch (hostshmem.ErrMismatch),
-// ErrWaitTimeout, a context's error, or what a Go function returned.
+// ErrWaitTimeout, ErrDeviceLost, a context's error, or what a Go function
+// returned.
 //
 // # Goroutines
 //
@@ -118,7 +152,12 @@
 // when the PE's device heap is on a GPU, queues the same descriptors on a
 // CUstream — puts and gets between device objects as copies over the
 // peers' mapped heaps, signals, waits, barriers and collectives as the
-// kernels of package kernels — and runs the rest (host objects, Go
-// functions, event waits) on the worker after flushing the device work
-// before them. WithCPU forces the CPU engine.
+// kernels of package kernels, waits on other CUDA streams' events of the
+// same GPU as cuStreamWaitEvent — and runs the rest (host objects, Go
+// functions, other event waits) on the worker after the device work
+// before them has completed. The worker keeps queueing device ops while
+// earlier ones run, and learns how far the GPU has got from a host-mapped
+// word the stream writes after each op (cuStreamWriteValue64), which it
+// polls as the PE's fabric.WaitPolicy says: a few µs after short work,
+// sleeps only for long work. WithCPU forces the CPU engine.
 package streams

@@ -21,12 +21,16 @@ type asyncEngine struct {
 	fail   uint64
 	mu     sync.Mutex // exec and flush run on the worker; the test reads flushes
 	queued []*op
+	done   uint64 // the worker's only
+	broken error  // the worker's only
 	counts struct{ flushes, maxQueued int }
 }
 
 var errDevice = errors.New("device fault")
 
 func (e *asyncEngine) name() string { return "async-test" }
+
+func (e *asyncEngine) onHost(o *op) bool { return o.kind == opGo || o.kind == opWaitEvent }
 
 func (e *asyncEngine) exec(ctx context.Context, o *op) (bool, error) {
 	if o.kind == opGo || o.kind == opWaitEvent {
@@ -45,7 +49,10 @@ func (e *asyncEngine) exec(ctx context.Context, o *op) (bool, error) {
 	return true, nil
 }
 
-func (e *asyncEngine) flush(ctx context.Context) (*op, error) {
+// progress runs the queue: the "device" makes progress only when the
+// worker looks. The op of seq fail breaks it (check reports it once) and
+// the rest of the queue is lost.
+func (e *asyncEngine) progress() (uint64, error) {
 	e.mu.Lock()
 	q := e.queued
 	e.queued = nil
@@ -53,15 +60,26 @@ func (e *asyncEngine) flush(ctx context.Context) (*op, error) {
 	e.mu.Unlock()
 	for _, o := range q {
 		if o.seq == e.fail {
-			return o, errDevice
+			e.broken = errDevice
+			break
 		}
-		if err := e.cpu.run(ctx, o); err != nil {
-			return o, err
+		if err := e.cpu.run(context.Background(), o); err != nil {
+			e.broken = err
+			break
 		}
+		e.done = o.seq
 	}
-	return nil, nil
+	return e.done, nil
 }
 
+func (e *asyncEngine) check() error {
+	err := e.broken
+	e.broken = nil
+	return err
+}
+
+func (e *asyncEngine) abort(bool)   {}
+func (e *asyncEngine) settle()      {}
 func (e *asyncEngine) close() error { return e.cpu.close() }
 
 // TestAsyncEngine drives the worker's path for engines that queue ops:

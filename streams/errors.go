@@ -24,6 +24,14 @@ var (
 	// (WithWaitTimeout); the op's error matches context.DeadlineExceeded
 	// too.
 	ErrWaitTimeout = errors.New("stream wait timed out")
+	// ErrDeviceLost: the stream's GPU context failed for good (a sticky
+	// CUDA error: an illegal address, a launch failure, ... see
+	// cuda.IsSticky; the op's error wraps the driver's too). Nothing can
+	// run on that context any more, for any PE of the process that uses
+	// it: the op that faulted fails with it, every later enqueue on the
+	// stream and every later Synchronize returns it, and the PE is
+	// aborted as if it had died.
+	ErrDeviceLost = errors.New("GPU context lost (a sticky CUDA error; every PE of this process on that GPU is lost)")
 )
 
 // OpError is an op that failed after it was enqueued, as Synchronize,

@@ -56,6 +56,17 @@ func (k opKind) waits() bool {
 	return false
 }
 
+// kernelFails reports whether an op of kind k runs a runtime kernel that
+// records failures in the stream's status word (a device engine): a wait
+// that gave up, a bad team.
+func (k opKind) kernelFails() bool {
+	switch k {
+	case opPutSignal, opSignalWait, opBarrier, opAllReduce, opReduceScatter, opAllGather, opAllToAll, opBroadcast:
+		return true
+	}
+	return false
+}
+
 // dtype is the element type of a collective, for engines that pick a
 // kernel by type.
 type dtype uint8
@@ -174,30 +185,52 @@ func sigOpName(op hostshmem.SignalOp) string {
 }
 
 // engine carries out a stream's ops. The stream's worker goroutine is its
-// only caller: exec for one op at a time in sequence order, then flush, and
-// close once, after the last op.
+// only caller: exec for one op at a time in sequence order, progress,
+// check, abort and settle while ops are in flight, and close once, after
+// the last op.
 //
 // An engine that runs ops to completion on the host (the CPU engine)
 // returns queued false from exec: the op is complete when exec returns. An
 // engine that hands ops to a device queue (a CUstream) may return queued
 // true: the op is in flight, and the worker counts it complete (Events and
-// Synchronize see it) only after a flush that covers it. The worker calls
-// flush when its queue is empty, before an opGo or opWaitEvent it is about
-// to exec, and before close; it never holds the stream's lock meanwhile.
+// Synchronize see it) only once progress says so. Before it execs an op
+// for which onHost is true, the worker waits until every op in flight has
+// completed; meanwhile it polls progress (and check, less often), ends the
+// waits of the op running on the device with abort when its wait bound
+// passes, its context ends or a peer dies, and calls settle once nothing
+// is in flight. It never holds the stream's lock while it calls the
+// engine.
 type engine interface {
 	// name is "cpu" or the device engine's name ("cuda").
 	name() string
+	// onHost reports whether o would run on the worker (so after the ops
+	// in flight have completed) rather than be queued on the device.
+	onHost(o *op) bool
 	// exec performs o, or queues it on the engine's device. ctx bounds
-	// blocking ops (the stream's context and, for ops whose kind waits,
-	// its wait bound). An error is o's failure; the worker records it with
-	// o named. exec must not panic on a valid op; a panic in an opGo's fn
-	// is the worker's to recover.
+	// blocking ops that run on the host (the stream's context and, for
+	// ops whose kind waits, its wait bound). An error is o's failure; the
+	// worker records it with o named. exec must not panic on a valid op;
+	// a panic in an opGo's fn is the worker's to recover.
 	exec(ctx context.Context, o *op) (queued bool, err error)
-	// flush blocks until every op exec queued has completed. When one
-	// failed, it returns that op and its error (the ops queued after it
-	// count as skipped). ctx is the stream's context.
-	flush(ctx context.Context) (failed *op, err error)
-	// close releases the engine's resources; nothing is in flight.
+	// progress reports, without blocking, the seq of the last queued op
+	// that has completed (queued ops complete in order; 0 before any) and
+	// a failure the engine's device code recorded since the last settle
+	// (nil if none): it belongs to an op in flight before this call.
+	progress() (done uint64, failed error)
+	// check asks the device whether it can go on: an error says it
+	// cannot (a fault); the ops after progress's done will not complete.
+	// It costs more than progress (a driver call).
+	check() error
+	// abort makes the device-side waits of the queued ops give up;
+	// peerDead says why (a peer died: every wait of the PE gives up, for
+	// good). A stream's own abort ends at the next settle.
+	abort(peerDead bool)
+	// settle is called when nothing is in flight: it clears what abort
+	// and recorded failures left, for the ops to come.
+	settle()
+	// close releases the engine's resources; nothing is in flight, unless
+	// the worker gave up on a device that would not drain (then close
+	// must not free what the device may still write).
 	close() error
 }
 

@@ -95,10 +95,14 @@ func (s *Stream) Quiet() error {
 	return s.enqueue(&op{kind: opQuiet})
 }
 
-// Barrier enqueues a barrier over team: it completes this PE's puts (all
-// of them, like Team.Barrier), then waits until every member has reached
-// it. Every member must enqueue it (on a stream or call Team.Barrier) in
-// the same order as its other collectives on team.
+// Barrier enqueues a stream barrier over team: it completes every earlier
+// op of the stream (puts on either heap, those a GPU stream runs on the
+// host included), then waits until every member has reached a stream
+// barrier on team. Every member must enqueue it, on a stream of the same
+// engine kind, in the same order as its other stream collectives on team.
+// A stream barrier meets stream barriers only: do not pair it with a
+// member's Team.Barrier (on the CPU engine it happens to be one, on a GPU
+// it is a kernel that never meets a host barrier).
 func (s *Stream) Barrier(team *hostshmem.Team) error {
 	if err := teamOf(s, "barrier", team); err != nil {
 		return err

@@ -33,9 +33,13 @@ func WithContext(ctx context.Context) Option {
 }
 
 // WithWaitTimeout bounds each waiting op (signal wait, barrier, collective,
-// event wait) by d: one that has not finished after d fails with an error
-// matching ErrWaitTimeout and context.DeadlineExceeded. Puts, gets, quiet
-// and Go functions are not bounded. Zero (the default) means no bound.
+// event wait) by d, counted from when the op starts running (on a GPU,
+// from when the device has finished the ops before it, as far as the
+// worker sees): one that has not finished after d fails with an error
+// matching ErrWaitTimeout and context.DeadlineExceeded, and on a GPU the
+// stream's device-side waits are made to give up (the stream's own, not
+// the PE's other streams'). Puts, gets, quiet, Go functions and kernels
+// launched with Launch are not bounded. Zero (the default) means no bound.
 func WithWaitTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout = d }
 }
@@ -77,7 +81,23 @@ type Stream struct {
 		bounds   map[uint64]int // targets of Synchronize calls in progress
 		progress chan struct{}  // closed when done advances, if watched
 		watched  bool           // someone waits on progress
-		inflight []*op          // ops a device engine queued, not yet flushed
+		inflight []*op          // ops a device engine queued, not yet complete
+		// lost is set when the stream's device failed for good (a
+		// sticky CUDA error, ErrDeviceLost): the failure naming the op
+		// that faulted. Every later enqueue fails with it.
+		lost *OpError
+	}
+
+	// fl is the worker's view of the device ops in flight (flush); only
+	// the worker touches it.
+	fl struct {
+		running   uint64    // seq of the op running on the device, as last seen
+		since     time.Time // when the worker first saw it running
+		failed    *op       // the op that failed while in flight, if any
+		cause     error     // its failure
+		aborted   bool      // the engine's waits were aborted for it
+		abortedAt time.Time
+		lastSlow  time.Time // of the last slow look (peers, the device)
 	}
 }
 
@@ -159,9 +179,14 @@ func (s *Stream) String() string {
 }
 
 // enqueue gives o its sequence number and queues it. It fails only on a
-// closed stream.
+// closed stream, or one whose device was lost.
 func (s *Stream) enqueue(o *op) error {
 	s.mu.Lock()
+	if s.mu.lost != nil {
+		lost := s.mu.lost
+		s.mu.Unlock()
+		return fmt.Errorf("streams: %s: %v: %w", o.kind, s, lost)
+	}
 	if s.mu.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("streams: %s: %w: %v", o.kind, ErrClosed, s)
@@ -293,6 +318,13 @@ func (o ownedStream) String() string { return o.s.String() + " (left open)" }
 // from one of the stream's own Go functions.
 func (s *Stream) Synchronize(ctx context.Context) error {
 	s.mu.Lock()
+	if lost := s.mu.lost; lost != nil && (s.mu.closed || len(s.mu.failures) == 0) {
+		// The device is gone: nothing enqueued since will run, and the
+		// PE was aborted (which may have closed the stream).
+		s.mu.Unlock()
+		c := *lost
+		return &c
+	}
 	if s.mu.closed {
 		s.mu.Unlock()
 		return fmt.Errorf("streams: synchronize: %w: %v", ErrClosed, s)
@@ -373,7 +405,7 @@ func (s *Stream) run() {
 		for len(s.mu.q) == 0 {
 			if len(s.mu.inflight) > 0 {
 				s.mu.Unlock()
-				s.flush()
+				s.flush(true) // returns early when ops are enqueued
 				s.mu.Lock()
 				continue
 			}
@@ -391,19 +423,20 @@ func (s *Stream) run() {
 		if len(s.mu.q) == 0 {
 			s.mu.q = nil // let the backing array go
 		}
-		skip := s.mu.sticky != nil
-		if skip {
+		skip := s.mu.sticky != nil || s.mu.lost != nil
+		if skip && s.mu.sticky != nil {
 			s.mu.sticky.Skipped++
 		}
-		host := o.kind == opGo || o.kind == opWaitEvent
-		flush := host && len(s.mu.inflight) > 0
+		flush := !skip && len(s.mu.inflight) > 0 && s.eng.onHost(o)
 		s.mu.Unlock()
 		if flush {
-			s.flush()
+			s.flush(false)
 			s.mu.Lock()
-			if !skip && s.mu.sticky != nil { // the flush found a failure
+			if s.mu.sticky != nil || s.mu.lost != nil { // the flush found a failure
 				skip = true
-				s.mu.sticky.Skipped++
+				if s.mu.sticky != nil {
+					s.mu.sticky.Skipped++
+				}
 			}
 			s.mu.Unlock()
 		}
@@ -416,6 +449,9 @@ func (s *Stream) run() {
 			s.mu.Lock()
 			s.mu.inflight = append(s.mu.inflight, o)
 			s.mu.Unlock()
+			if o.kind == opRecord {
+				o.event.handle()
+			}
 			continue
 		}
 		s.finish(o, err)
@@ -444,34 +480,14 @@ func (s *Stream) exec(o *op) (queued bool, err error) {
 	return s.eng.exec(ctx, o)
 }
 
-// flush waits for the ops a device engine queued and counts them done.
-func (s *Stream) flush() {
-	failed, err := s.eng.flush(s.ctx)
-	s.mu.Lock()
-	in := s.mu.inflight
-	s.mu.inflight = nil
-	s.mu.Unlock()
-	after := false
-	for _, o := range in {
-		switch {
-		case after:
-			s.mu.Lock()
-			if s.mu.sticky != nil {
-				s.mu.sticky.Skipped++
-			}
-			s.mu.Unlock()
-			s.finish(o, nil)
-		case o == failed || failed == nil && err != nil:
-			s.finish(o, err)
-			after = true
-		default:
-			s.finish(o, nil)
-		}
-	}
-}
-
 // finish records that o is done, with its failure if err is not nil.
 func (s *Stream) finish(o *op, err error) {
+	if o.kind == opRecord {
+		if r, ok := s.eng.(interface{ releaseEvent(*Event) }); ok {
+			r.releaseEvent(o.event) // complete: no device wait needs it now
+		}
+		o.event.handle()
+	}
 	s.mu.Lock()
 	if err != nil {
 		f := &OpError{Stream: s.id, PE: s.pe.MyPE(), Seq: o.seq, Op: o.kind.String(), Args: o.String(), Err: err}
@@ -500,11 +516,20 @@ func (s *Stream) finish(o *op, err error) {
 type Event struct {
 	s   *Stream
 	seq uint64
+	// handled is closed once the worker of s has handled the record op:
+	// queued it on its device (dev then holds what a device stream waits
+	// on) or finished or skipped it.
+	handled     chan struct{}
+	handledOnce sync.Once
+	dev         devEvent // the device engine's (cuda.go)
 }
+
+// handle closes e.handled, once.
+func (e *Event) handle() { e.handledOnce.Do(func() { close(e.handled) }) }
 
 // Record makes an Event at the current end of s.
 func (s *Stream) Record() (*Event, error) {
-	e := &Event{s: s}
+	e := &Event{s: s, handled: make(chan struct{})}
 	if err := s.enqueue(&op{kind: opRecord, event: e}); err != nil {
 		return nil, err // enqueue set e.seq under the stream's lock
 	}
@@ -552,7 +577,12 @@ func (e *Event) Synchronize(ctx context.Context) error {
 
 // WaitEvent makes the ops enqueued on s after this call wait until e has
 // completed. e may belong to any stream; waiting on an event of s itself
-// is a no-op. On the CPU engine the worker of s waits; the wait is bounded
+// is a no-op. When s and e's stream both run on the CUDA engine of one GPU,
+// the wait is the device's (cuStreamWaitEvent): the worker of s only waits
+// until e's stream has queued the ops before e, and the host is not
+// involved after that; the wait bound (WithWaitTimeout) then fails the op
+// but cannot end the device's wait, which lasts as long as e's stream
+// takes to get there. Otherwise the worker of s waits on the host, bounded
 // like every waiting op (WithContext, WithWaitTimeout).
 func (s *Stream) WaitEvent(e *Event) error {
 	if e == nil {

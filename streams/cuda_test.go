@@ -31,3 +31,12 @@ func TestLaunchNeedsGPU(t *testing.T) {
 	})
 	require.NoError(t, err)
 }
+
+// wantEngine is the engine New picks for pe: "cuda" where pe's device heap
+// is on a GPU, "cpu" otherwise (TestValidate held only without a GPU).
+func wantEngine(pe *shmem.PE) string {
+	if device.Of(pe).Kind() == device.GPU {
+		return "cuda"
+	}
+	return "cpu"
+}

@@ -195,7 +195,7 @@ func scenarioValidate(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, err)
 	require.NoError(t, s.Synchronize(ctx))
 	assert.True(t, ev.Done())
-	assert.Equal(t, "cpu", s.Engine())
+	assert.Equal(t, wantEngine(pe), s.Engine())
 	require.NoError(t, s.Close(ctx))
 	require.NoError(t, pe.BarrierAll(ctx))
 }

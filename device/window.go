@@ -89,13 +89,14 @@ func (a *agreement) step(ctx context.Context, what string, mine error) error {
 var ErrPeerFailed = errors.New("device: another PE failed")
 
 // QuiesceFunc quiets one user of a heap's GPU context for a load window
-// (see Heap.OnQuiesce). It waits, bounded by ctx, until every piece of
-// device work it has queued (kernels, copies, stream memory operations)
-// has finished on the GPU, then holds back new device work (queueing ops
-// in Go may go on) until resume is called, and returns resume. A stream
-// with a device barrier in flight that waits for a peer finishes it: every
-// peer drains too before the window's next step. On error nothing is held
-// back and resume may be nil.
+// (see Heap.OnQuiesce). It waits, bounded by ctx, until every op enqueued
+// before it was called has been issued to the GPU and has finished there
+// (kernels, copies, stream memory operations: what Synchronize would wait
+// for), then holds back the device work of ops enqueued later (enqueueing
+// in Go may go on) until resume is called, and returns resume. Ops already
+// enqueued must not be held back: a device barrier of this stream may be
+// what a peer's stream waits for, and every PE drains before the window's
+// next step. On error nothing is held back and resume may be nil.
 type QuiesceFunc func(ctx context.Context) (resume func(), err error)
 
 // quiescers is a heap's registry of QuiesceFuncs.

@@ -47,6 +47,13 @@ type Config struct {
 	// the CPU fallback, silently; an ordinal ("0", "1", ...) chooses that
 	// GPU, and its absence is an error. gpurun sets it for each PE.
 	Device string
+	// SharedGPU allows PEs of several processes on one GPU when MPS does
+	// not serve them (GSHMEM_SHARED_GPU=1). Without it such a job fails at
+	// start-up with device.ErrSharedGPU: the device barriers and
+	// collectives spin, and kernels of different processes on one GPU take
+	// turns in time slices, so they run orders of magnitude slower. PEs of
+	// one process always share a GPU well. Set it in every process.
+	SharedGPU bool
 	// Threads is the number of active-message handler goroutines per PE
 	// of an am.World (GSHMEM_THREADS, else LAMELLAR_THREADS; 0: GOMAXPROCS).
 	Threads int
@@ -109,6 +116,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		HeapSize:       c.SymSize,
 		DeviceHeapSize: c.DevSymSize,
 		Device:         c.Device,
+		SharedGPU:      c.SharedGPU,
 		Threads:        c.Threads,
 		CollPushMax:    c.CollPushMax,
 		Checked:        c.Checked,

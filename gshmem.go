@@ -289,7 +289,7 @@ func choose(c Config) (*device.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gshmem: %w", err)
 	}
-	return plan, nil
+	return plan.AllowSharedGPU(c.SharedGPU), nil
 }
 
 // onDevice is what a PE does on the first use of its device side

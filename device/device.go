@@ -3,6 +3,7 @@ package device
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -115,6 +116,10 @@ type Plan struct {
 	devices int
 	fixed   int    // GSHMEM_DEVICE as an ordinal, else -1
 	reason  string // why the CPU fallback, when drv is nil
+
+	proc        procID // this process, as its PEs' heap records name it
+	mps         bool   // an MPS control daemon serves this process
+	allowShared bool   // AllowSharedGPU
 }
 
 // Choose loads the CUDA driver unless dev says "cpu", and returns the plan:
@@ -156,6 +161,8 @@ func Choose(dev string) (*Plan, error) {
 		return nil, fmt.Errorf("device: %w", err)
 	}
 	p.drv, p.devices = drv, n
+	p.proc = processIdentity()
+	p.mps = mpsActive(os.Getenv, os.Stat)
 	if o >= 0 {
 		if o >= n {
 			return nil, fmt.Errorf("device: %s=%d: only %d GPUs are visible", config.EnvDevice, o, n)
@@ -163,6 +170,16 @@ func Choose(dev string) (*Plan, error) {
 		p.fixed = o
 	}
 	return p, nil
+}
+
+// AllowSharedGPU returns a copy of p that lets Attach place PEs of
+// several processes on one GPU without MPS (gshmem.Config.SharedGPU,
+// GSHMEM_SHARED_GPU=1); p itself refuses them with ErrSharedGPU. Every
+// process of the job must allow it.
+func (p *Plan) AllowSharedGPU(allow bool) *Plan {
+	q := *p
+	q.allowShared = allow
+	return &q
 }
 
 // Devices is the number of visible GPUs (0 on the CPU fallback).

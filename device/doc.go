@@ -19,7 +19,24 @@
 // Otherwise each PE gets GPU GSHMEM_DEVICE, or its local rank modulo the
 // visible GPUs, and Attach allocates its heap with cuMemAlloc, exchanges CUDA
 // IPC handles with the other PEs over the host fabric, maps theirs, and loads
-// the runtime's kernels (package kernels). Several PEs may share one GPU.
+// the runtime's kernels (package kernels), resolving every one. Several PEs
+// of one process may share one GPU (one context: their kernels run side by
+// side); PEs of several processes may share one only when MPS serves them,
+// or Plan.AllowSharedGPU (GSHMEM_SHARED_GPU=1) says so: Attach otherwise
+// fails with ErrSharedGPU, as their spinning device barriers would take
+// turns in time slices.
+//
+// Code is loaded into a GPU context only in load windows, collectives in
+// which no PE of the process has device work in flight (loading waits for
+// the whole context to go idle, which a peer's spinning kernel never
+// does): Attach loads the runtime's module in one, LoadModule each user
+// module, after quieting the streams that registered with Heap.OnQuiesce.
+//
+// Host-side writes to GPU memory (Put, the zeroing of CallocOn, module
+// state) are complete on the GPU when the call returns: each is queued on
+// the heap's own stream and waited for. A PE's Finalize unmaps its peers'
+// heaps before its closing barrier and frees its own after it, so no heap
+// is freed while a peer still maps it.
 //
 // Ptr translates a symmetric object to a peer's address (nvshmem_ptr);
 // LoadModule loads a user's PTX and initialises the device API state in it

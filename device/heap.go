@@ -2,10 +2,10 @@ package device
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -13,6 +13,7 @@ import (
 	"github.com/gshmem/gshmem/device/cuda"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/kernels"
 )
 
@@ -44,7 +45,24 @@ type Heap struct {
 	drv    *cuda.Driver
 	others []*cuda.Context // primary contexts of this process's other GPUs we use peer access to
 
-	mod *Module // the runtime's kernels (kernels.PTX)
+	// maps is held for reading while a host-side operation uses a peer's
+	// mapping, and for writing by unmap, which ends them: a copy never
+	// runs into a mapping being closed.
+	maps struct {
+		sync.RWMutex
+		unmapped bool // unmap ran: the peers' heaps are gone from here
+	}
+
+	mod *Module // the runtime's kernels (kernels.PTX), every one resolved at Attach
+
+	// hs is the heap's own stream, for host-side writes and atomics: each
+	// such call queues its work on hs and synchronizes hs before it
+	// returns, so the write is complete on the GPU, not only staged.
+	hs *cuda.Stream
+
+	agree   *agreement // the collective steps of load windows
+	quiesce quiescers  // the users of the context to quiet in a load window
+	own     *hostshmem.Ownership
 
 	// Host-mapped words the device reads and writes: abort (the host sets
 	// it to make device-side waits give up), status (why a kernel gave up)
@@ -54,9 +72,8 @@ type Heap struct {
 
 	amo struct { // host-issued atomics, one at a time
 		sync.Mutex
-		stream *cuda.Stream
-		fn64   *cuda.Function
-		fn32   *cuda.Function
+		fn64 *cuda.Function
+		fn32 *cuda.Function
 	}
 	closeOnce sync.Once
 	closed    atomic.Bool // Close began: every method fails
@@ -69,33 +86,32 @@ const (
 	hostWords  = 64
 )
 
-// record is what each PE publishes about its heap at attach.
-const recordSize = 128
-
-func (h *Heap) record(ipc cuda.IpcMemHandle, ipcOK bool) []byte {
-	r := make([]byte, recordSize)
-	binary.LittleEndian.PutUint64(r[0:], uint64(os.Getpid()))
-	copy(r[8:24], h.info.UUID[:])
-	binary.LittleEndian.PutUint64(r[24:], uint64(h.base))
-	if ipcOK {
-		r[32] = 1
-	}
-	binary.LittleEndian.PutUint64(r[40:], uint64(h.ctx.Ordinal()))
-	copy(r[64:128], ipc[:])
-	return r
-}
-
 // Attach gives pe a GPU heap on the device plan chooses for local rank
 // localRank, maps every peer's heap, loads the runtime's kernels and
 // attaches the heap to pe. It is collective: every PE of the job calls it
 // once, after hostshmem.New and before using device objects. pe must have
 // been created with Config.DeviceExternal.
+//
+// The runtime's module is loaded, and every kernel of it resolved and
+// fully loaded (whatever CUDA_MODULE_LOADING says, on drivers with
+// cuFuncLoad), between two collective steps: no PE has a stream yet when
+// the first ends, and none can launch before the second, so no load waits
+// for a spinning kernel of another PE of the process. Heap.Kernel then
+// only looks kernels up.
+//
+// Attach fails on every PE alike, with ErrSharedGPU, when PEs of several
+// processes would share a GPU without MPS (see Plan.AllowSharedGPU), and
+// with an error matching ErrPeerFailed on the PEs whose own part worked
+// when another PE's did not.
 func Attach(ctx context.Context, pe *hostshmem.PE, plan *Plan, localRank int) (err error) {
 	if !plan.GPU() {
 		return fmt.Errorf("device: attach: the plan is the CPU fallback (%s)", plan.reason)
 	}
 	if n := pe.NPEs(); n > kernels.MaxPEs {
-		return fmt.Errorf("device: attach: %d PEs: the device API maps at most %d", n, kernels.MaxPEs)
+		// The device state (kernels.State) indexes the peers' heaps and
+		// the barrier counters by PE number, node-local or not.
+		return fmt.Errorf("device: attach: %d PEs: the device API addresses peers by PE number and has room for %d (kernels.MaxPEs); run fewer PEs, or the CPU fallback (%s=%s)",
+			n, kernels.MaxPEs, config.EnvDevice, config.DeviceCPU)
 	}
 	ordinal := plan.Ordinal(localRank)
 	c, err := plan.drv.Primary(ordinal)
@@ -111,11 +127,16 @@ func Attach(ctx context.Context, pe *hostshmem.PE, plan *Plan, localRank int) (e
 	if h.info, err = plan.drv.DeviceInfo(ordinal); err != nil {
 		return fmt.Errorf("device: attach GPU %d: %w", ordinal, err)
 	}
+	if h.hs, err = c.NewStream(true); err != nil {
+		return fmt.Errorf("device: attach: %w", err)
+	}
 	if h.base, err = c.MemAlloc(h.size); err != nil {
 		return fmt.Errorf("device: attach: device heap of %d bytes on GPU %d: %w", h.size, ordinal, err)
 	}
-	if err = c.MemsetD8(h.base, 0, h.size); err != nil {
-		return fmt.Errorf("device: attach: %w", err)
+	// The reserved area (barrier counters) is zero before any peer can
+	// reach it: complete here, before the exchange.
+	if err = h.written("attach: zeroing the heap", c.MemsetD8Async(h.base, 0, h.size, h.hs)); err != nil {
+		return err
 	}
 	if h.hostWords, err = c.HostAlloc(hostWords); err != nil {
 		return fmt.Errorf("device: attach: %w", err)
@@ -124,35 +145,64 @@ func Attach(ctx context.Context, pe *hostshmem.PE, plan *Plan, localRank int) (e
 	if h.wordsDev, err = c.HostDevicePtr(h.hostWords); err != nil {
 		return fmt.Errorf("device: attach: %w", err)
 	}
+	if h.agree, err = newAgreement(ctx, pe); err != nil {
+		return fmt.Errorf("device: attach: %w", err)
+	}
 	ipc, ipcErr := c.IpcGetMemHandle(h.base)
-	recs, err := exchange(ctx, pe, h.record(ipc, ipcErr == nil))
+	mine := record{pid: uint64(os.Getpid()), uuid: h.info.UUID, base: h.base, ipcOK: ipcErr == nil,
+		mps: plan.mps, allowShared: plan.allowShared, ordinal: ordinal, proc: plan.proc, ipc: ipc}
+	all, err := exchange(ctx, pe, mine.marshal())
 	if err != nil {
 		return fmt.Errorf("device: attach: exchanging heap handles: %w", err)
+	}
+	recs := make([]record, h.n)
+	for j := range recs {
+		recs[j] = parseRecord(all[j*recordSize : (j+1)*recordSize])
+	}
+	// Every PE has every record: every PE reaches the same verdict.
+	if err = checkSharing(recs, h.gpuName); err != nil {
+		return err
 	}
 	h.peers = make([]cuda.DevicePtr, h.n)
 	h.why = make([]string, h.n)
 	h.opened = make([]bool, h.n)
 	for j := range h.peers {
-		h.mapPeer(j, recs[j*recordSize:(j+1)*recordSize], ipcErr)
+		h.mapPeer(j, recs[h.me], recs[j], ipcErr)
 	}
-	// Every PE has mapped its peers before any uses them; a PE that cannot
-	// map a peer fails only the operations that need that peer.
-	if err = pe.BarrierAll(ctx); err != nil {
+	// The load window: every PE has mapped its peers (a PE that cannot map
+	// a peer fails only the operations that need that peer), and no PE has
+	// a stream yet; then every PE loads, then every PE has loaded.
+	if err = h.agree.step(ctx, "attach: mapping the peers' heaps", nil); err != nil {
+		return err
+	}
+	var loadErr error
+	if h.mod, loadErr = h.load([]byte(kernels.PTX()), kernels.Kernels(), true); loadErr != nil {
+		loadErr = fmt.Errorf("loading the runtime kernels: %w", loadErr)
+	} else {
+		h.amo.fn64, h.amo.fn32 = h.mod.fns[kernels.KernelAMO64], h.mod.fns[kernels.KernelAMO32]
+	}
+	if err = h.agree.step(ctx, "attach: loading the runtime kernels", loadErr); err != nil {
+		return err
+	}
+	// Close in two phases: the PE drains this resource, last of what it
+	// owns, before its closing barrier (unmapping the peers' heaps), and
+	// closes the heap after it (freeing this one), so that no PE frees a
+	// heap that a peer still maps.
+	if h.own, err = pe.Own(peerMappings{h}); err != nil {
 		return fmt.Errorf("device: attach: %w", err)
 	}
-	if h.mod, err = h.load([]byte(kernels.PTX())); err != nil {
-		return fmt.Errorf("device: attach: loading the runtime kernels: %w", err)
+	if err = pe.AttachDevice(h); err != nil {
+		h.own.Disown()
 	}
-	if h.amo.stream, err = c.NewStream(true); err != nil {
-		return fmt.Errorf("device: attach: %w", err)
+	return err
+}
+
+// gpuName describes the GPU with the given UUID for messages.
+func (h *Heap) gpuName(u [16]byte) string {
+	if u == h.info.UUID {
+		return fmt.Sprintf("GPU %d (%s, %s)", h.ctx.Ordinal(), h.info.Name, uuidString(u))
 	}
-	if h.amo.fn64, err = h.mod.m.Function(kernels.KernelAMO64); err != nil {
-		return fmt.Errorf("device: attach: %w", err)
-	}
-	if h.amo.fn32, err = h.mod.m.Function(kernels.KernelAMO32); err != nil {
-		return fmt.Errorf("device: attach: %w", err)
-	}
-	return pe.AttachDevice(h)
+	return uuidString(u)
 }
 
 // exchange all-gathers every PE's record through the host heap.
@@ -182,29 +232,25 @@ func exchange(ctx context.Context, pe *hostshmem.PE, mine []byte) ([]byte, error
 }
 
 // mapPeer maps PE j's heap from its record, or records why it cannot.
-func (h *Heap) mapPeer(j int, r []byte, ipcErr error) {
-	if j == h.me {
+func (h *Heap) mapPeer(j int, me, r record, ipcErr error) {
+	switch pathTo(me, r, j == h.me) {
+	case pathSelf:
 		h.peers[j] = h.base
 		return
-	}
-	pid := binary.LittleEndian.Uint64(r[0:])
-	var uuid [16]byte
-	copy(uuid[:], r[8:24])
-	if pid == uint64(os.Getpid()) {
-		if uuid == h.info.UUID {
-			h.peers[j] = cuda.DevicePtr(binary.LittleEndian.Uint64(r[24:]))
-			return
-		}
+	case pathPointer:
+		h.peers[j] = r.base
+		return
+	case pathPeerGPU:
 		// Another GPU of this process: one address space (UVA), so its
 		// pointer works here once this context may access that device.
-		if err := h.enablePeer(int(binary.LittleEndian.Uint64(r[40:]))); err != nil {
+		if err := h.enablePeer(r.ordinal); err != nil {
 			h.why[j] = "is in this process on another GPU that this one cannot access: " + err.Error()
 			return
 		}
-		h.peers[j] = cuda.DevicePtr(binary.LittleEndian.Uint64(r[24:]))
+		h.peers[j] = r.base
 		return
 	}
-	if r[32] == 0 {
+	if !r.ipcOK {
 		h.why[j] = "could not export its heap over CUDA IPC"
 		return
 	}
@@ -212,9 +258,7 @@ func (h *Heap) mapPeer(j int, r []byte, ipcErr error) {
 		h.why[j] = "is unreachable: this PE cannot use CUDA IPC (" + ipcErr.Error() + ")"
 		return
 	}
-	var ipc cuda.IpcMemHandle
-	copy(ipc[:], r[64:128])
-	p, err := h.ctx.IpcOpenMemHandle(ipc)
+	p, err := h.ctx.IpcOpenMemHandle(r.ipc)
 	if err != nil {
 		h.why[j] = "could not be mapped over CUDA IPC: " + err.Error()
 		return
@@ -248,7 +292,8 @@ func (h *Heap) enablePeer(ordinal int) error {
 	return nil
 }
 
-// peer returns PE pe's heap base as mapped here.
+// peer returns PE pe's heap base as mapped here. The caller holds
+// h.maps for reading.
 func (h *Heap) peer(op string, pe int) (cuda.DevicePtr, error) {
 	if h.closed.Load() {
 		return 0, fmt.Errorf("device: %s: the device heap of PE %d is closed: %w", op, h.me, hostshmem.ErrFinalized)
@@ -256,13 +301,17 @@ func (h *Heap) peer(op string, pe int) (cuda.DevicePtr, error) {
 	if pe < 0 || pe >= h.n {
 		return 0, fmt.Errorf("device: %s: %w: PE %d of %d", op, hostshmem.ErrInvalidPE, pe, h.n)
 	}
+	if h.maps.unmapped && pe != h.me {
+		return 0, fmt.Errorf("device: %s: PE %d is finalizing and has unmapped its peers' device heaps: %w", op, h.me, hostshmem.ErrFinalized)
+	}
 	if h.peers[pe] == 0 {
 		return 0, fmt.Errorf("device: %s: PE %d's device heap %s", op, pe, h.why[pe])
 	}
 	return h.peers[pe], nil
 }
 
-// at checks n bytes at off of PE pe's heap and returns their address.
+// at checks n bytes at off of PE pe's heap and returns their address. The
+// caller holds h.maps for reading.
 func (h *Heap) at(op string, pe int, off, n uintptr) (cuda.DevicePtr, error) {
 	b, err := h.peer(op, pe)
 	if err != nil {
@@ -274,18 +323,44 @@ func (h *Heap) at(op string, pe int, off, n uintptr) (cuda.DevicePtr, error) {
 	return b + cuda.DevicePtr(off), nil
 }
 
+// written finishes a host-side write queued on the heap's stream: it
+// waits until the GPU has done it (enqueue is the error of queueing it).
+// A synchronous cuMemcpyHtoD from pageable memory returns once the bytes
+// are staged, and cuMemsetD8 may return before the device has written:
+// neither is done when it returns, and a peer that the caller then tells
+// to write there could be overwritten.
+func (h *Heap) written(op string, enqueue error) error {
+	err := enqueue
+	if err == nil {
+		err = h.hs.Synchronize()
+	}
+	if err != nil {
+		return fmt.Errorf("device: %s: %w", op, err)
+	}
+	return nil
+}
+
 // Put copies src into PE pe's device heap at byte offset off (from the
-// heap's start) and returns when the copy is complete.
+// heap's start) and returns when the bytes are in GPU memory (not only
+// staged), so that writes issued after it land after them. src may be
+// reused at once.
 func (h *Heap) Put(pe int, off uintptr, src []byte) error {
+	h.maps.RLock()
+	defer h.maps.RUnlock()
 	d, err := h.at("put", pe, off, uintptr(len(src)))
 	if err != nil || len(src) == 0 {
 		return err
 	}
-	return h.ctx.CopyHtoD(d, src)
+	err = h.written(fmt.Sprintf("put to PE %d", pe), h.ctx.CopyHtoDAsync(d, src, h.hs))
+	runtime.KeepAlive(src)
+	return err
 }
 
-// Get copies len(dst) bytes at off of PE pe's device heap into dst.
+// Get copies len(dst) bytes at off of PE pe's device heap into dst and
+// returns when they are there.
 func (h *Heap) Get(pe int, off uintptr, dst []byte) error {
+	h.maps.RLock()
+	defer h.maps.RUnlock()
 	s, err := h.at("get", pe, off, uintptr(len(dst)))
 	if err != nil || len(dst) == 0 {
 		return err
@@ -309,6 +384,8 @@ func (h *Heap) atomic(fn *cuda.Function, pe int, off, size uintptr, op fabric.AM
 	if off%size != 0 {
 		return 0, fmt.Errorf("device: atomic: %w: offset %d is not %d-byte aligned", hostshmem.ErrInvalidArg, off, size)
 	}
+	h.maps.RLock()
+	defer h.maps.RUnlock()
 	if _, err := h.at("atomic", pe, off, size); err != nil {
 		return 0, err
 	}
@@ -321,23 +398,23 @@ func (h *Heap) atomic(fn *cuda.Function, pe int, off, size uintptr, op fabric.AM
 	if size == 4 {
 		args[3], args[4] = uint32(operand), uint32(cmp)
 	}
-	err := cuda.Launch(fn, one, one, 0, h.amo.stream, args...)
-	if err == nil {
-		err = h.amo.stream.Synchronize()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("device: atomic %v on PE %d: %w", op, pe, err)
+	if err := h.written(fmt.Sprintf("atomic %v on PE %d", op, pe), cuda.Launch(fn, one, one, 0, h.hs, args...)); err != nil {
+		return 0, err
 	}
 	return *res, nil
 }
 
-// Zero clears n bytes at off of this PE's heap.
+// Zero clears n bytes at off of this PE's heap and returns when the GPU
+// has cleared them: a peer told afterwards (CallocOn's closing step) may
+// write there at once.
 func (h *Heap) Zero(off, n uintptr) error {
+	h.maps.RLock()
+	defer h.maps.RUnlock()
 	d, err := h.at("zero", h.me, off, n)
 	if err != nil || n == 0 {
 		return err
 	}
-	return h.ctx.MemsetD8(d, 0, n)
+	return h.written("zero", h.ctx.MemsetD8Async(d, 0, n, h.hs))
 }
 
 // Abort makes every device-side wait of this PE give up (a peer died):
@@ -354,8 +431,14 @@ func (h *Heap) Aborted() (bool, uint64) {
 }
 
 // PeerBase is PE pe's heap as mapped into this process: a device pointer,
-// or an error saying why pe's heap is not mapped.
-func (h *Heap) PeerBase(pe int) (cuda.DevicePtr, error) { return h.peer("peer heap", pe) }
+// or an error saying why pe's heap is not mapped. The pointer is valid
+// until the PE drains its heap in Finalize (after its streams), which
+// unmaps the peers' heaps.
+func (h *Heap) PeerBase(pe int) (cuda.DevicePtr, error) {
+	h.maps.RLock()
+	defer h.maps.RUnlock()
+	return h.peer("peer heap", pe)
+}
 
 // Info describes the heap's GPU.
 func (h *Heap) Info() cuda.Info { return h.info }
@@ -364,31 +447,91 @@ func (h *Heap) Info() cuda.Info { return h.info }
 func (h *Heap) Context() *cuda.Context { return h.ctx }
 
 // Kernels is the runtime's kernel module (kernels.PTX), initialised for
-// this PE.
+// this PE, with every kernel resolved at Attach: its Function only looks
+// kernels up. Kernel is the shorter way.
 func (h *Heap) Kernels() *Module { return h.mod }
+
+// Kernel returns the runtime kernel called name (one of kernels.Kernels),
+// resolved and, on drivers with cuFuncLoad (CUDA 12.4), fully loaded at
+// Attach inside its load window: launching it makes the driver load
+// nothing, whatever CUDA_MODULE_LOADING says, so it never waits for a
+// peer's spinning kernel. It does no driver call. A name the runtime does
+// not have is an error matching errdefs.ErrInvalidArg.
+func (h *Heap) Kernel(name string) (*cuda.Function, error) {
+	if f, ok := h.mod.fns[name]; ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("device: kernel %q: %w: not a kernel of the runtime (kernels.Kernels lists them)", name, hostshmem.ErrInvalidArg)
+}
+
+// OnQuiesce registers fn, which LoadModule calls on this PE inside its
+// load window to quiet one user of the heap's GPU context (see
+// QuiesceFunc); name says what fn quiets in errors ("stream 3 of PE 0").
+// Package streams registers each stream that runs on the GPU when it is
+// made, and calls the returned remove when the stream closes. fn runs on
+// the goroutine that called LoadModule, never concurrently with another
+// QuiesceFunc of this heap.
+func (h *Heap) OnQuiesce(name string, fn QuiesceFunc) (remove func()) {
+	return h.quiesce.add(name, fn)
+}
 
 // Base is this PE's heap as a device pointer.
 func (h *Heap) Base() cuda.DevicePtr { return h.base }
 
-// Close unmaps the peers' heaps and frees this PE's; afterwards every
-// method fails with an error matching hostshmem.ErrFinalized. The PE owns
-// its heap and closes it when it is finalized or aborted (see
-// hostshmem.DeviceMemory), after the modules loaded on it; the CUDA calls
-// that release it do not block, and ctx is not consulted.
+// unmap unmaps the peers' heaps that this PE opened over CUDA IPC, once;
+// afterwards host-side operations on peers fail with an error matching
+// hostshmem.ErrFinalized. It waits for those in progress.
+func (h *Heap) unmap() error {
+	h.maps.Lock()
+	defer h.maps.Unlock()
+	if h.maps.unmapped {
+		return nil
+	}
+	h.maps.unmapped = true
+	var errs []error
+	for j, o := range h.opened {
+		if o {
+			h.opened[j] = false
+			if err := h.ctx.IpcCloseMemHandle(h.peers[j]); err != nil {
+				errs = append(errs, fmt.Errorf("unmapping PE %d's device heap: %w", j, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// peerMappings is the heap as its PE owns it between Attach and the
+// closing barrier (hostshmem.Resource): Drain, which Finalize runs last
+// of its drains and before its barrier, unmaps the peers' heaps; Close
+// does nothing (the heap's own Close, after the barrier, frees it). Abort
+// skips Drain: the heap's Close then unmaps and frees at once.
+type peerMappings struct{ h *Heap }
+
+func (m peerMappings) Drain(context.Context) error { return m.h.unmap() }
+
+func (m peerMappings) Close(context.Context) error { return nil }
+
+func (m peerMappings) String() string {
+	return fmt.Sprintf("the peers' device heaps as PE %d maps them", m.h.me)
+}
+
+// Close unmaps the peers' heaps (unless Finalize did, before its closing
+// barrier) and frees this PE's; afterwards every method fails with an
+// error matching hostshmem.ErrFinalized. The PE owns its heap and closes
+// it when it is finalized or aborted (see hostshmem.DeviceMemory), after
+// the modules loaded on it; the CUDA calls that release it do not wait
+// for peers, and ctx is not consulted.
 func (h *Heap) Close(ctx context.Context) error {
 	var errs []error
 	h.closeOnce.Do(func() {
+		h.own.Disown()
+		errs = append(errs, h.unmap())
 		h.closed.Store(true)
-		if h.amo.stream != nil {
-			errs = append(errs, h.amo.stream.Destroy())
+		if h.hs != nil {
+			errs = append(errs, h.hs.Synchronize(), h.hs.Destroy())
 		}
 		if h.mod != nil {
 			errs = append(errs, h.mod.m.Unload())
-		}
-		for j, o := range h.opened {
-			if o {
-				errs = append(errs, h.ctx.IpcCloseMemHandle(h.peers[j]))
-			}
 		}
 		if h.base != 0 {
 			errs = append(errs, h.ctx.MemFree(h.base))

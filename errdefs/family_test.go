@@ -164,7 +164,7 @@ func TestEveryPackage(t *testing.T) {
 		_, ptrBadPE := device.Ptr(pe, x, n)
 		_, ptrEmpty := device.Ptr(pe, x.Slice(0, 0), 0)
 		_, ptrRange := device.Ptr(pe, x.At(99), 0)
-		_, noGPU := device.LoadModule(pe, nil)
+		_, noGPU := device.LoadModule(ctx, pe, nil)
 		for _, p := range []produced{
 			{pkg: "hostshmem", call: "IPut stride 0", err: shmem.IPut(pe, x, buf, 0, 1, 1, 0), kind: errdefs.ErrInvalidArg, prefix: hs},
 			{pkg: "hostshmem", call: "Put to PE n", err: shmem.Put(pe, x, buf, n), kind: errdefs.ErrInvalidPE, prefix: hs},

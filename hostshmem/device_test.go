@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -241,4 +242,44 @@ func (r resource) Close(ctx context.Context) error {
 		return nil
 	}
 	return r.close(ctx)
+}
+
+// slowZero is device memory whose Zero takes a while to land, as a GPU's
+// memset does after the driver call returns.
+type slowZero struct {
+	shmem.DeviceMemory
+	delay time.Duration
+}
+
+func (s slowZero) Zero(off, n uintptr) error {
+	time.Sleep(s.delay)
+	return s.DeviceMemory.Zero(off, n)
+}
+
+// CallocOn on device memory zeroes before its closing step: a peer may put
+// into the new object as soon as its own CallocOn returns, and a zero that
+// landed later would wipe the put (seen on a GPU: an asynchronous
+// cuMemsetD8 after the barrier lost 3 of 3 puts). DeviceMemory.Zero is
+// complete when it returns, and CallocOn's closing step waits for every
+// PE's Zero: with a slow Zero the puts still survive.
+func TestCallocOnZeroesBeforeClosing(t *testing.T) {
+	const n, dev = 3, 1 << 20
+	model := petest.NewDeviceModel(t, n, dev)
+	petest.RunPEs(t, n, shmem.Config{DeviceHeap: dev, DeviceExternal: true}, func(pe *shmem.PE) error {
+		ctx := context.Background()
+		me := pe.MyPE()
+		require.NoError(t, pe.AttachDevice(slowZero{model.For(me), time.Duration(me) * 20 * time.Millisecond}))
+		for round := range 3 {
+			x, err := shmem.CallocOn[int64](ctx, pe, shmem.Device, 4)
+			require.NoError(t, err)
+			// No barrier: the allocation's own closing step is the promise.
+			require.NoError(t, shmem.Put(pe, x.Slice(1, 2), []int64{int64(100*round + me + 1)}, (me+1)%n))
+			require.NoError(t, pe.BarrierAll(ctx))
+			got := make([]int64, 4)
+			require.NoError(t, shmem.Get(pe, got, x, me))
+			prev := (me + n - 1) % n
+			assert.Equal(t, []int64{0, int64(100*round + prev + 1), 0, 0}, got, "round %d: PE %d's put into a fresh object", round, prev)
+		}
+		return nil
+	})
 }

@@ -57,6 +57,7 @@ func ExampleInfo() {
 	// GSHMEM_CHECKED                -      0         1: every RMA, atomic and wait checks that its symmetric object is still allocated (a put into a freed object is an error; costs a lock per call)
 	// GSHMEM_DEVICE                 -      -         GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)
 	// GSHMEM_DEVICE_SYMMETRIC_SIZE  -      64m       bytes of device symmetric heap per PE (in host memory on the CPU fallback)
+	// GSHMEM_SHARED_GPU             -      0         1: allow PEs of several processes on one GPU without MPS (refused by default: their spinning device barriers and collectives take turns in time slices and run orders of magnitude slower); set it in every process
 	// GSHMEM_THREADS                -      -         active-message handler goroutines per PE; default GOMAXPROCS
 	// LAMELLAR_THREADS              -      -         Lamellar spelling of GSHMEM_THREADS; used when that is unset
 	// GOMAXPROCS                    -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it

@@ -24,7 +24,7 @@ func TestLaunchNeedsGPU(t *testing.T) {
 		assert.Equal(t, "cpu", s.Engine())
 		err = s.Launch(nil, cuda.Dim3{}, cuda.Dim3{}, 0)
 		require.ErrorIs(t, err, shmem.ErrInvalidArg)
-		_, err = device.LoadModule(pe, []byte("// not even PTX"))
+		_, err = device.LoadModule(ctx, pe, []byte("// not even PTX"))
 		require.ErrorIs(t, err, device.ErrNoGPU)
 		assert.Contains(t, s.AllReduceAlgorithm(pe.TeamWorld(), 64, false), "CPU engine")
 		return nil

@@ -216,6 +216,36 @@ func TestLoadFakeMemOpsV1(t *testing.T) {
 	}
 }
 
+// The optional entry points may be missing: Load succeeds, and the calls
+// that need them say so with errors.ErrUnsupported.
+func TestLoadFakeOptionalSymbols(t *testing.T) {
+	if !haveCgo {
+		t.Skip("built without cgo")
+	}
+	opt := optionalNames()
+	require.Subset(t, opt, []string{"cuModuleGetFunctionCount", "cuModuleEnumerateFunctions", "cuFuncGetName", "cuFuncLoad"})
+	names, _ := symbolNames()
+	for _, n := range opt {
+		require.NotContains(t, names, n, "%s is optional, not required", n)
+	}
+	d, err := Load(buildFake(t, 0, opt...))
+	require.NoError(t, err)
+	c, err := d.Primary(0)
+	require.NoError(t, err)
+	defer c.Close()
+	m, err := c.LoadModule([]byte(addOnePTX))
+	require.NoError(t, err)
+	_, err = m.Functions()
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	require.ErrorContains(t, err, "cuModuleGetFunctionCount")
+	f, err := m.Function("add_one")
+	require.NoError(t, err)
+	err = f.Load()
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	require.ErrorContains(t, err, "cuFuncLoad")
+	require.NoError(t, m.Unload())
+}
+
 // TestFakeDriver runs the whole scenario against the fake library: every
 // Go-side path down to the C entry points, on any machine with gcc.
 func TestFakeDriver(t *testing.T) {
@@ -428,6 +458,18 @@ func scenario(t *testing.T, d *Driver, real bool) {
 	require.GreaterOrEqual(t, maxThreads, 256)
 	_, err = m.Function("no_such_kernel")
 	require.True(t, IsNotFound(err), "%v", err)
+	// Enumeration and explicit loading exist from CUDA 12.4 drivers on.
+	if fs, err := m.Functions(); errors.Is(err, errors.ErrUnsupported) {
+		t.Logf("no function enumeration: %v", err)
+	} else {
+		require.NoError(t, err)
+		require.Len(t, fs, 1)
+		require.Equal(t, "add_one", fs[0].Name())
+		require.NoError(t, fs[0].Load())
+	}
+	if err := f.Load(); !errors.Is(err, errors.ErrUnsupported) {
+		require.NoError(t, err)
+	}
 	g, gn, err := m.Global("counter")
 	require.NoError(t, err)
 	require.NotZero(t, g)

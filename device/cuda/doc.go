@@ -11,7 +11,11 @@
 // cuStreamWaitValue64_v2, ...; the stream memory operations and
 // cuDeviceGetUuid fall back to their older names on old drivers), and a
 // missing one fails Load with ErrMissingSymbol naming it: nothing is resolved
-// lazily, so no call can later jump to an unresolved symbol. Load then runs
+// lazily, so no call can later jump to an unresolved symbol. A few newer
+// entry points are optional (function enumeration and cuFuncLoad, CUDA
+// 12.4): Load resolves them when present, and the methods that need them
+// (Module.Functions, Function.Load) return an error matching
+// errors.ErrUnsupported on a driver without them. Load then runs
 // cuInit(0). The errors a caller branches on:
 //
 //   - ErrNoDriver: the library cannot be opened (the message holds

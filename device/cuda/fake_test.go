@@ -193,6 +193,21 @@ int cuModuleGetGlobal_v2(CUdeviceptr *p, size_t *n, void *m, const char *name) {
 	*n = sizeof global_counter;
 	return 0;
 }
+int cuModuleGetFunctionCount(unsigned *n, void *m) { NEED_CTX(); *n = 1; return 0; }
+int cuModuleEnumerateFunctions(void **fs, unsigned n, void *m) {
+	NEED_CTX();
+	if (n != 1) return 1;
+	fs[0] = &global_counter;
+	return 0;
+}
+int cuFuncGetName(const char **name, void *f) {
+	if (f != &global_counter) return 400;
+	*name = "add_one";
+	return 0;
+}
+static int funcs_loaded;
+int cuFuncLoad(void *f) { NEED_CTX(); if (f != &global_counter) return 400; funcs_loaded++; return 0; }
+int fake_funcs_loaded(void) { return funcs_loaded; }
 int cuFuncGetAttribute(int *v, int a, void *f) { NEED_CTX(); if (a != 0) return 1; *v = 1024; return 0; }
 
 // add_one(int *a, unsigned n): a[i] += 1 for i < min(n, threads).

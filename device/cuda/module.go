@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -62,6 +63,58 @@ func (m *Module) Function(name string) (*Function, error) {
 		return nil, m.c.err("cuModuleGetFunction("+name+")", r)
 	}
 	return &Function{m: m, h: h, name: name}, nil
+}
+
+// missing is the error of a call whose optional entry point op the driver
+// lacks; it matches errors.ErrUnsupported.
+func (c *Context) missing(op string) error {
+	return fmt.Errorf("cuda: %s: the driver %s lacks it (CUDA 12.4 and later have it): %w", op, c.d.path, errors.ErrUnsupported)
+}
+
+// Functions returns every kernel of the module, resolved
+// (cuModuleGetFunctionCount, cuModuleEnumerateFunctions and cuFuncGetName:
+// drivers of CUDA 12.4 and later). On an older driver it returns an error
+// matching errors.ErrUnsupported: look kernels up by name with Function
+// instead. Under lazy loading (CUDA_MODULE_LOADING=LAZY, the default from
+// CUDA 12.2) the handles may be partially loaded: see Function.Load.
+func (m *Module) Functions() ([]*Function, error) {
+	n, r := m.c.lib.moduleFunctionCount(m.c.ctx, m.h)
+	switch {
+	case r == codeMissing:
+		return nil, m.c.missing("cuModuleGetFunctionCount")
+	case r != 0:
+		return nil, m.c.err("cuModuleGetFunctionCount", r)
+	}
+	hs, names, r := m.c.lib.moduleFunctions(m.c.ctx, m.h, n)
+	switch {
+	case r == codeMissing:
+		return nil, m.c.missing("cuModuleEnumerateFunctions")
+	case r != 0:
+		return nil, m.c.err("cuModuleEnumerateFunctions", r)
+	}
+	fs := make([]*Function, n)
+	for i := range fs {
+		fs[i] = &Function{m: m, h: hs[i], name: names[i]}
+	}
+	return fs, nil
+}
+
+// Load loads f completely on the device (cuFuncLoad, CUDA 12.4 and later
+// drivers). Under lazy loading a Function may be only partially loaded,
+// and the driver then finishes loading it at its first launch, waiting for
+// the whole context to go idle: a deadlock when another kernel of the
+// context is spinning until this one runs. Load it beforehand, while the
+// context is idle. On an older driver Load returns an error matching
+// errors.ErrUnsupported; Function's lookup then is the last chance the
+// driver offers (set CUDA_MODULE_LOADING=EAGER to be sure).
+func (f *Function) Load() error {
+	switch r := f.m.c.lib.funcLoad(f.m.c.ctx, f.h); {
+	case r == codeMissing:
+		return f.m.c.missing("cuFuncLoad")
+	case r != 0:
+		return f.m.c.err("cuFuncLoad("+f.name+")", r)
+	}
+	return nil
 }
 
 // Global is the device address and size of the module's global variable

@@ -56,6 +56,14 @@ func symbolNames() (names, alts []string) {
 	return names, alts
 }
 
+// optionalNames lists the entry points Load resolves when present.
+func optionalNames() (names []string) {
+	for i := 0; i < int(C.GSHM_CUDA_NOPT); i++ {
+		names = append(names, C.GoString(C.gshm_cuda_opt_name(C.int(i))))
+	}
+	return names
+}
+
 // release frees the entry-point table of a Driver that Load gives up on. The
 // library stays open: cuInit may have started driver threads.
 func (l driverLib) release() { C.free(unsafe.Pointer(l.p)) }
@@ -310,6 +318,44 @@ func (l driverLib) moduleGlobal(ctx, m uintptr, name string) (uint64, uintptr, r
 	var n C.size_t
 	r := C.gshm_module_global(l.p, C.uintptr_t(ctx), C.uintptr_t(m), cname, &p, &n)
 	return uint64(p), uintptr(n), result(r)
+}
+
+// codeMissing is the result of a call whose optional entry point the
+// driver lacks.
+const codeMissing = C.GSHM_MISSING
+
+func (l driverLib) moduleFunctionCount(ctx, m uintptr) (int, result) {
+	var n C.uint
+	r := C.gshm_module_function_count(l.p, C.uintptr_t(ctx), C.uintptr_t(m), &n)
+	return int(n), result(r)
+}
+
+// moduleFunctions returns the n kernels of m and their names.
+func (l driverLib) moduleFunctions(ctx, m uintptr, n int) ([]uintptr, []string, result) {
+	k := max(n, 1)
+	fns := (*C.uintptr_t)(C.calloc(C.size_t(k), C.sizeof_uintptr_t))
+	defer C.free(unsafe.Pointer(fns))
+	names := (**C.char)(C.calloc(C.size_t(k), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	defer C.free(unsafe.Pointer(names))
+	r := C.gshm_module_functions(l.p, C.uintptr_t(ctx), C.uintptr_t(m), fns, names, C.uint(n))
+	if r != 0 {
+		return nil, nil, result(r)
+	}
+	hs := make([]uintptr, n)
+	ss := make([]string, n)
+	for i, h := range unsafe.Slice(fns, n) {
+		hs[i] = uintptr(h)
+	}
+	for i, p := range unsafe.Slice(names, n) {
+		if p != nil {
+			ss[i] = C.GoString(p)
+		}
+	}
+	return hs, ss, 0
+}
+
+func (l driverLib) funcLoad(ctx, f uintptr) result {
+	return result(C.gshm_func_load(l.p, C.uintptr_t(ctx), C.uintptr_t(f)))
 }
 
 func (l driverLib) funcAttr(ctx, f uintptr, attr int) (int, result) {

@@ -15,6 +15,9 @@ const (
 	haveCgo   = false
 	notInit   = result(3) // CUDA_ERROR_NOT_INITIALIZED
 	maxArgs   = 128
+	// codeMissing is the result of a call whose optional entry point the
+	// driver lacks.
+	codeMissing = 0x20000000
 )
 
 type driverLib struct{}
@@ -27,6 +30,7 @@ const (
 
 func openLib(string) (driverLib, int, string) { return driverLib{}, loadDlopen, "built without cgo" }
 func symbolNames() (names, alts []string)     { return nil, nil }
+func optionalNames() []string                 { return nil }
 func (driverLib) release()                    {}
 func (driverLib) memOpsV2() bool              { return false }
 func (driverLib) init() result                { return notInit }
@@ -94,3 +98,8 @@ func (driverLib) funcAttr(uintptr, uintptr, int) (int, result) { return 0, notIn
 func (driverLib) launch(uintptr, uintptr, Dim3, Dim3, uint32, uintptr, []uint64) result {
 	return notInit
 }
+func (driverLib) moduleFunctionCount(uintptr, uintptr) (int, result) { return 0, notInit }
+func (driverLib) moduleFunctions(uintptr, uintptr, int) ([]uintptr, []string, result) {
+	return nil, nil, notInit
+}
+func (driverLib) funcLoad(uintptr, uintptr) result { return notInit }

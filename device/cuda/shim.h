@@ -119,6 +119,14 @@ typedef struct gshm_cuda {
 	CUresult (*LaunchKernel)(CUfunction, unsigned int, unsigned int, unsigned int,
 	                         unsigned int, unsigned int, unsigned int, unsigned int,
 	                         CUstream, void **, void **);
+
+	// Optional entry points (NULL when the driver lacks them; see
+	// gshm_cuda_opt_syms): function enumeration and explicit loading,
+	// CUDA 12.3/12.4 and later.
+	CUresult (*ModuleGetFunctionCount)(unsigned int *, CUmodule);
+	CUresult (*ModuleEnumerateFunctions)(CUfunction *, unsigned int, CUmodule);
+	CUresult (*FuncGetName)(const char **, CUfunction);
+	CUresult (*FuncLoad)(CUfunction);
 } gshm_cuda;
 
 // One row per entry point: the preferred exported name, a fallback name (or
@@ -193,6 +201,24 @@ static const gshm_cuda_sym gshm_cuda_syms[] = {
 };
 
 #define GSHM_CUDA_NSYMS ((int)(sizeof gshm_cuda_syms / sizeof gshm_cuda_syms[0]))
+
+// Entry points a driver may lack without failing the load: each is resolved
+// when present and stays NULL otherwise, and the call that needs it returns
+// GSHM_MISSING instead of jumping through NULL.
+static const gshm_cuda_sym gshm_cuda_opt_syms[] = {
+	GSHM_SYM(ModuleGetFunctionCount, "cuModuleGetFunctionCount", NULL),
+	GSHM_SYM(ModuleEnumerateFunctions, "cuModuleEnumerateFunctions", NULL),
+	GSHM_SYM(FuncGetName, "cuFuncGetName", NULL),
+	GSHM_SYM(FuncLoad, "cuFuncLoad", NULL),
+};
+
+#define GSHM_CUDA_NOPT ((int)(sizeof gshm_cuda_opt_syms / sizeof gshm_cuda_opt_syms[0]))
+
+// GSHM_MISSING is returned by a call whose optional entry point the driver
+// lacks (not a CUresult any driver returns).
+#define GSHM_MISSING 0x20000000
+
+static inline const char *gshm_cuda_opt_name(int i) { return gshm_cuda_opt_syms[i].name; }
 
 static inline const char *gshm_cuda_sym_name(int i) { return gshm_cuda_syms[i].name; }
 static inline const char *gshm_cuda_sym_alt(int i) { return gshm_cuda_syms[i].alt; }
@@ -273,6 +299,10 @@ static int gshm_cuda_load(const char *path, gshm_cuda **out, char *msg, size_t m
 		return GSHM_LOAD_MISSING;
 	}
 	d->memops_v2 = v2 == 4;
+	for (int i = 0; i < GSHM_CUDA_NOPT; i++) {
+		void *p = dlsym(dl, gshm_cuda_opt_syms[i].name);
+		memcpy((char *)d + gshm_cuda_opt_syms[i].off, &p, sizeof p);
+	}
 	*out = d;
 	return GSHM_LOAD_OK;
 }
@@ -570,6 +600,43 @@ static inline CUresult gshm_module_global(gshm_cuda *d, uintptr_t ctx, uintptr_t
 	*n = 0;
 	GSHM_CTX(d, ctx);
 	return d->ModuleGetGlobal(p, n, (CUmodule)m, name);
+}
+
+// gshm_module_function_count returns the number of kernels in m
+// (cuModuleGetFunctionCount), or GSHM_MISSING.
+static inline CUresult gshm_module_function_count(gshm_cuda *d, uintptr_t ctx, uintptr_t m,
+                                                  unsigned int *n) {
+	*n = 0;
+	if (d->ModuleGetFunctionCount == NULL) return GSHM_MISSING;
+	GSHM_CTX(d, ctx);
+	return d->ModuleGetFunctionCount(n, (CUmodule)m);
+}
+
+// gshm_module_functions fills fns[0:n] with m's kernels and names[0:n] with
+// their names (cuModuleEnumerateFunctions, cuFuncGetName), or returns
+// GSHM_MISSING. The names are the driver's strings, valid while m is
+// loaded.
+static inline CUresult gshm_module_functions(gshm_cuda *d, uintptr_t ctx, uintptr_t m,
+                                             uintptr_t *fns, const char **names, unsigned int n) {
+	if (d->ModuleEnumerateFunctions == NULL || d->FuncGetName == NULL) return GSHM_MISSING;
+	GSHM_CTX(d, ctx);
+	CUfunction *hs = calloc(n ? n : 1, sizeof *hs);
+	if (hs == NULL) return 2; // CUDA_ERROR_OUT_OF_MEMORY
+	CUresult r = d->ModuleEnumerateFunctions(hs, n, (CUmodule)m);
+	for (unsigned int i = 0; r == 0 && i < n; i++) {
+		fns[i] = (uintptr_t)hs[i];
+		names[i] = NULL;
+		r = d->FuncGetName(&names[i], hs[i]);
+	}
+	free(hs);
+	return r;
+}
+
+// gshm_func_load loads f completely (cuFuncLoad), or returns GSHM_MISSING.
+static inline CUresult gshm_func_load(gshm_cuda *d, uintptr_t ctx, uintptr_t f) {
+	if (d->FuncLoad == NULL) return GSHM_MISSING;
+	GSHM_CTX(d, ctx);
+	return d->FuncLoad((CUfunction)f);
 }
 
 static inline CUresult gshm_func_attr(gshm_cuda *d, uintptr_t ctx, uintptr_t f, int attr, int *v) {

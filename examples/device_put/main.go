@@ -67,7 +67,7 @@ func run(ctx context.Context, pe *gshmem.PE) error {
 	}
 	defer s.Close(ctx)
 	how := "CUDA kernel put_next"
-	if err := launch(pe, s, dst, src, sig); errors.Is(err, device.ErrNoGPU) {
+	if err := launch(ctx, pe, s, dst, src, sig); errors.Is(err, device.ErrNoGPU) {
 		how = "Go function on the CPU fallback"
 		err = s.Go(func(ctx context.Context) error {
 			next := (me + 1) % np
@@ -100,9 +100,10 @@ func run(ctx context.Context, pe *gshmem.PE) error {
 }
 
 // launch loads put.ptx on pe's GPU and enqueues put_next on s; it returns
-// device.ErrNoGPU on the CPU fallback.
-func launch(pe *gshmem.PE, s *streams.Stream, dst, src shmem.Sym[float32], sig shmem.Sym[uint64]) error {
-	mod, err := device.LoadModule(pe, putPTX)
+// device.ErrNoGPU on the CPU fallback. Loading is collective: every PE
+// loads before any PE's kernel starts waiting for its neighbour.
+func launch(ctx context.Context, pe *gshmem.PE, s *streams.Stream, dst, src shmem.Sym[float32], sig shmem.Sym[uint64]) error {
+	mod, err := device.LoadModule(ctx, pe, putPTX, "put_next")
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ const (
 	EnvChecked       = "GSHMEM_CHECKED"
 	EnvDevice        = "GSHMEM_DEVICE"
 	EnvDevSymSize    = "GSHMEM_DEVICE_SYMMETRIC_SIZE"
+	EnvSharedGPU     = "GSHMEM_SHARED_GPU"
 	EnvThreads       = "GSHMEM_THREADS"
 	EnvThreadsCompat = "LAMELLAR_THREADS"
 )
@@ -80,6 +81,7 @@ var Vars = []Var{
 	{EnvChecked, "0", "1: every RMA, atomic and wait checks that its symmetric object is still allocated (a put into a freed object is an error; costs a lock per call)"},
 	{EnvDevice, "", "GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)"},
 	{EnvDevSymSize, "64m", "bytes of device symmetric heap per PE (in host memory on the CPU fallback)"},
+	{EnvSharedGPU, "0", "1: allow PEs of several processes on one GPU without MPS (refused by default: their spinning device barriers and collectives take turns in time slices and run orders of magnitude slower); set it in every process"},
 	{EnvThreads, "", "active-message handler goroutines per PE; default GOMAXPROCS"},
 	{EnvThreadsCompat, "", "Lamellar spelling of " + EnvThreads + "; used when that is unset"},
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
@@ -108,6 +110,9 @@ type Config struct {
 	Device     string
 	DevSymSize uintptr
 	Threads    int // 0: the runtime's default
+	// SharedGPU is GSHMEM_SHARED_GPU: allow PEs of several processes on
+	// one GPU without MPS.
+	SharedGPU bool
 }
 
 // Load reads the configuration from the environment through getenv
@@ -174,6 +179,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.Checked, err = boolVar(getenv, EnvChecked, false); err != nil {
+		return c, err
+	}
+	if c.SharedGPU, err = boolVar(getenv, EnvSharedGPU, false); err != nil {
 		return c, err
 	}
 	if v := getenv(EnvShmDir); v != "" {

@@ -128,6 +128,8 @@ func TestLoadValues(t *testing.T) {
 		{"prefault 1", map[string]string{config.EnvPrefault: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Prefault) }},
 		{"checked default", map[string]string{}, func(t *testing.T, c config.Config) { assert.False(t, c.Checked) }},
 		{"checked 1", map[string]string{config.EnvChecked: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Checked) }},
+		{"shared GPU default", map[string]string{}, func(t *testing.T, c config.Config) { assert.False(t, c.SharedGPU) }},
+		{"shared GPU 1", map[string]string{config.EnvSharedGPU: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.SharedGPU) }},
 		{"shm dir", map[string]string{config.EnvShmDir: "/tmp/x"}, func(t *testing.T, c config.Config) { assert.Equal(t, "/tmp/x", c.ShmDir) }},
 		{"segment fds", func() map[string]string {
 			m := shmEnv()

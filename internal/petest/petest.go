@@ -176,8 +176,11 @@ func Launch(t *testing.T, name string, n int, env ...string) Result {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
+	// On a machine with one GPU every process PE lands on it; the device
+	// side refuses that layout without MPS (it is slow, not wrong), and the
+	// scenarios test semantics: allow it.
 	base := append(os.Environ(), envScenario+"="+name, config.EnvChecked+"=1", fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize),
-		fmt.Sprintf("%s=%d", config.EnvDevSymSize, DeviceHeapSize))
+		fmt.Sprintf("%s=%d", config.EnvDevSymSize, DeviceHeapSize), config.EnvSharedGPU+"=1")
 	if os.Getenv("GORACE") == "" {
 		// A race-enabled child otherwise sleeps 1 s at exit.
 		base = append(base, "GORACE=atexit_sleep_ms=0")

@@ -11,9 +11,10 @@
 # says what is missing and lists the skipped checks at the end:
 #   - staticcheck of the pinned version (STATICCHECK_VERSION below), in
 #     GOPATH/bin or on PATH;
-#   - the PTX check (kernels/gen.sh regenerates the committed PTX and it must
-#     not change): nvcc of the release that generated the committed files
-#     (11.8, Debian bookworm's nvidia-cuda-toolkit, in the non-free component);
+#   - the PTX check (kernels/gen.sh regenerates the committed PTX and fatbins
+#     and they must not change): nvcc of the release that generated the
+#     committed files (11.8, Debian bookworm's nvidia-cuda-toolkit, in the
+#     non-free component);
 #   - the bench package's peer tests, which run Open MPI's OpenSHMEM and MPI
 #     (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev) and skip themselves
 #     without it.
@@ -101,7 +102,7 @@ if [ "$install" = 0 ]; then
   echo "(installing nothing; bash ci/check.sh --install installs what is absent)"
 fi
 
-step "committed PTX matches the CUDA sources (kernels/gen.sh)"
+step "committed PTX and fatbins match the CUDA sources (kernels/gen.sh)"
 want=$(ptx_release)
 if ! have nvcc; then
   skip "PTX check" "no nvcc (Debian: nvidia-cuda-toolkit, from non-free)"
@@ -109,10 +110,10 @@ elif [ "$(nvcc_release)" != "$want" ]; then
   skip "PTX check" "nvcc is release $(nvcc_release); the committed PTX comes from release $want"
 else
   bash kernels/gen.sh
-  new=$(git ls-files --others --exclude-standard -- '*.ptx')
-  if ! git diff --exit-code --stat -- '*.ptx' || [ -n "$new" ]; then
-    echo "committed PTX is stale or missing${new:+ (uncommitted: $new)}:"
-    echo "run kernels/gen.sh and commit the .ptx files with their .cu sources"
+  new=$(git ls-files --others --exclude-standard -- '*.ptx' '*.fatbin')
+  if ! git diff --exit-code --stat -- '*.ptx' '*.fatbin' || [ -n "$new" ]; then
+    echo "committed PTX or fatbin is stale or missing${new:+ (uncommitted: $new)}:"
+    echo "run kernels/gen.sh and commit the .ptx and .fatbin files with their .cu sources"
     exit 1
   fi
 fi

@@ -53,6 +53,61 @@ t0=$(date +%s)
 # The nvcc release the committed PTX was generated with, and nvcc's own.
 ptx_release() { sed -n 's/^\/\/ Cuda compilation tools, release \([0-9.]*\),.*/\1/p' kernels/collectives.ptx | head -n 1; }
 nvcc_release() { nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p' | head -n 1; }
+# nonfree_sources DIR prints a deb822 source (apt's sources.list(5)) with
+# the contrib and non-free components of the first Debian archive that the
+# apt configuration under DIR already uses: its URIs, its suites other than
+# -security and its Signed-By, from a deb822 *.sources file or else a
+# one-line "deb" entry. It prints nothing when there is none. No mirror is
+# named here: the machine's own sources say which one to use.
+nonfree_sources() {
+  local dir=$1 f out
+  for f in "$dir"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    out=$(awk '
+      BEGIN { RS = ""; FS = "\n" }
+      {
+        uris = suites = signed = types = ""; enabled = 1
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^#/ || !match($i, /^[A-Za-z-]+:/)) continue
+          key = tolower(substr($i, 1, RLENGTH - 1)); val = substr($i, RLENGTH + 1)
+          gsub(/^[ \t]+|[ \t]+$/, "", val)
+          if (key == "uris") uris = val
+          else if (key == "suites") suites = val
+          else if (key == "signed-by") signed = val
+          else if (key == "types") types = val
+          else if (key == "enabled" && val == "no") enabled = 0
+        }
+        if (!enabled || types !~ /(^| )deb( |$)/ || uris !~ /\/debian(\/|$| )/) next
+        n = split(suites, s, " "); keep = ""
+        for (j = 1; j <= n; j++) if (s[j] !~ /-security$/) keep = keep (keep == "" ? "" : " ") s[j]
+        if (keep == "") next
+        print "Types: deb"; print "URIs: " uris; print "Suites: " keep
+        print "Components: contrib non-free"
+        if (signed ~ /^\//) print "Signed-By: " signed
+        exit
+      }' "$f")
+    if [ -n "$out" ]; then printf '%s\n' "$out"; return 0; fi
+  done
+  # The one-line format: deb [options] URI SUITE COMPONENTS...
+  cat "$dir"/sources.list "$dir"/sources.list.d/*.list 2>/dev/null | awk '
+    $1 != "deb" { next }
+    {
+      i = 2; signed = ""
+      if ($i ~ /^\[/) {
+        for (; i <= NF; i++) {
+          if ($i ~ /signed-by=/) { signed = $i; sub(/.*signed-by=/, "", signed); sub(/\]$/, "", signed) }
+          if ($i ~ /\]$/) { i++; break }
+        }
+      }
+      uri = $i; suite = $(i + 1)
+      if (uri !~ /\/debian\/?$/ || suite ~ /-security$/) next
+      print "Types: deb"; print "URIs: " uri; print "Suites: " suite
+      print "Components: contrib non-free"
+      if (signed ~ /^\//) print "Signed-By: " signed
+      exit
+    }'
+}
+
 SC="$(go env GOPATH)/bin/staticcheck"
 staticcheck_ok() { "$SC" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; }
 if ! staticcheck_ok && have staticcheck; then SC=$(command -v staticcheck); fi
@@ -71,12 +126,15 @@ if [ "$install" = 1 ]; then
       echo "cannot install ${pkgs[*]}: that needs root and apt-get"
     else
       if ! have nvcc && ! grep -rqs 'non-free' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        # nvidia-cuda-toolkit is in Debian's non-free component.
-        printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
-          'Suites: bookworm bookworm-updates' 'Components: main contrib non-free' \
-          'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
-          >/etc/apt/sources.list.d/gshmem-nonfree.sources
-        echo "added /etc/apt/sources.list.d/gshmem-nonfree.sources (Debian non-free)"
+        # nvidia-cuda-toolkit is in Debian's non-free component: add it to
+        # the Debian archive apt already uses (its mirror, suites and key).
+        if entry=$(nonfree_sources /etc/apt) && [ -n "$entry" ]; then
+          printf '%s\n' "$entry" >/etc/apt/sources.list.d/gshmem-nonfree.sources
+          echo "added /etc/apt/sources.list.d/gshmem-nonfree.sources (Debian non-free):"
+          printf '%s\n' "$entry" | sed 's/^/  /'
+        else
+          echo "no Debian archive in apt's sources to add the non-free component to"
+        fi
       fi
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq || echo "apt-get update failed"

@@ -193,6 +193,10 @@ fi
 step "build without cgo"
 CGO_ENABLED=0 go build ./...
 
+step "the GPU harness builds (ci/gpu.sh build; run .gpu-bin/run.sh on a GPU machine)"
+bash -n ci/gpu-run.sh
+bash ci/gpu.sh build
+
 step "tests (the README's test command)"
 if ! have oshcc || ! have oshrun; then
   skip "bench peer tests" "no Open MPI (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev): go test ./bench skips them"

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -79,10 +80,16 @@ func InChild(t testing.TB) bool { return os.Getenv(EnvChild) == t.Name() }
 // to this process's environment, and ends t as the child ended: it fails t
 // with the child's output when the child fails or runs past timeout (the
 // child's own -test.timeout then dumps its goroutines), skips t when the
-// child skipped, and logs the child's output when it passed.
+// child skipped, and logs the child's output when it passed. Under -test.v
+// the child's output also goes to stdout as it comes, each line prefixed
+// "child| ", so that it survives a kill of this process.
 func Child(t *testing.T, timeout time.Duration, env ...string) {
 	t.Helper()
-	out, err := run(t.Name(), timeout, env)
+	var live io.Writer
+	if testing.Verbose() {
+		live = &prefixWriter{w: os.Stdout, prefix: []byte("child| ")}
+	}
+	out, err := run(t.Name(), timeout, env, live)
 	switch {
 	case errors.Is(err, errTimedOut):
 		t.Fatalf("%v: the child hung (CUDA_MODULE_LOADING=%q); its output:\n%s", err, loadingMode(env), out)
@@ -93,14 +100,18 @@ func Child(t *testing.T, timeout time.Duration, env ...string) {
 	case !bytes.Contains(out, []byte("--- PASS: "+t.Name())):
 		t.Fatalf("the child ran no test %s; its output:\n%s", t.Name(), out)
 	}
+	if live != nil {
+		t.Log("the child passed (its output is above)")
+		return
+	}
 	t.Logf("the child passed; its output:\n%s", out)
 }
 
 var errTimedOut = errors.New("gputest: child timed out")
 
 // run runs test name in a child process bounded by timeout and returns its
-// combined output.
-func run(name string, timeout time.Duration, env []string) ([]byte, error) {
+// combined output, copied as it comes to live when live is not nil.
+func run(name string, timeout time.Duration, env []string, live io.Writer) ([]byte, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("gputest: %w", err)
@@ -114,7 +125,11 @@ func run(name string, timeout time.Duration, env []string) ([]byte, error) {
 	cmd.Env = append(append(os.Environ(), EnvChild+"="+name), env...)
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout = &out
+	if live != nil {
+		cmd.Stdout = io.MultiWriter(&out, live)
+	}
+	cmd.Stderr = cmd.Stdout
 	t0 := time.Now()
 	err = cmd.Run()
 	el := time.Since(t0).Round(time.Millisecond)
@@ -145,4 +160,26 @@ func loadingMode(env []string) string {
 		}
 	}
 	return v
+}
+
+// prefixWriter writes to w with prefix at the start of every line.
+type prefixWriter struct {
+	w      io.Writer
+	prefix []byte
+	mid    bool // the last write ended inside a line
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	var buf []byte
+	for _, c := range b {
+		if !p.mid {
+			buf = append(buf, p.prefix...)
+		}
+		buf = append(buf, c)
+		p.mid = c != '\n'
+	}
+	if _, err := p.w.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }

@@ -22,7 +22,7 @@
 # step's full output is in $OUT/steps/. It exits 0 when every step passed,
 # 1 when one failed, timed out or did not start, 2 when there is no GPU (set
 # GSHMEM_GPU_RUN_ANYWAY=1 to run everything on the CPU fallback, to check
-# the harness itself). The binaries come gzipped (the folder must travel);
+# the harness itself; it still exits 2 when all of that passed). The binaries come gzipped (the folder must travel);
 # it unpacks them into a scratch directory first.
 set -u
 B=$(cd "$(dirname "$0")" && pwd)
@@ -189,6 +189,8 @@ status=${PIPESTATUS[0]}
 } | tee -a "$LOG"
 if [ "$status" = 0 ] && grep -qE '^(FAIL|TIMEOUT|SKIPPED)' "$SUMMARY"; then
   status=1
+elif [ "$status" = 0 ] && grep -q '^NO GPU' "$SUMMARY"; then
+  status=2 # everything passed, but on the CPU fallback: no GPU result
 fi
 echo "(log: $LOG; every step's output: $OUT/steps/)"
 exit "$status"

@@ -20,7 +20,9 @@
 //
 // [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem then the
 // peers, and prints one table; -ops picks ops or groups of them ([OpGroups]:
-// p2p, coll, all).
+// p2p, coll, dev, all). gshmem's PEs are processes over shm, or with -inproc
+// goroutines of one process: on a GPU, PEs sharing one context, the layout
+// in which device collectives run without time-slicing between processes.
 //
 // # Method
 //

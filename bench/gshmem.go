@@ -23,7 +23,8 @@ type Config struct {
 
 // GshmemOps are the ops [Measure] knows, in table order.
 var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
-	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpDevPutBW, OpStreamAllreduce}
+	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpDevPutSync, OpStreamAllreduceSync,
+	OpDevPutBW, OpStreamAllreduce}
 
 func (c Config) withDefaults() Config {
 	if c.Ops == nil {
@@ -121,7 +122,7 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 			rs, err = m.barrier(op)
 		case OpPutBW:
 			rs, err = m.putBW()
-		case OpDevPutBW, OpStreamAllreduce:
+		case OpDevPutBW, OpStreamAllreduce, OpDevPutSync, OpStreamAllreduceSync:
 			rs, err = m.deviceMeasure(op)
 		default:
 			rs, err = m.collective(op)

@@ -28,6 +28,7 @@ type flags struct {
 	reps              *int
 	peers, memmoveCol *bool
 	bind              *bool
+	inproc            *bool
 }
 
 func newFlags(name string, stderr io.Writer) *flags {
@@ -46,6 +47,8 @@ func newFlags(name string, stderr io.Writer) *flags {
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
 		bind: fs.Bool("bind", true, "bind gshmem PE i to CPU i when there are no more PEs than CPUs, "+
 			"as Open MPI binds its ranks to cores then (not when oversubscribed)"),
+		inproc: fs.Bool("inproc", false, "run gshmem's PEs as goroutines of this process instead of processes over shm "+
+			"(on a GPU: every PE on one context, the layout of in-process device collectives)"),
 	}
 }
 
@@ -97,7 +100,7 @@ func (f *flags) args() []string {
 // Main is `gpurun bench [flags]`: for each PE count of -n in turn it runs
 // the gshmem benchmarks on that many PEs (processes over shm started with
 // self, a command line that runs this binary as a bench worker, see
-// Worker), then the same measurements with Open MPI where it is installed;
+// Worker; with -inproc, goroutines of this process), then the same measurements with Open MPI where it is installed;
 // then memmove, for the bandwidth rows; and it writes one comparison table
 // to stdout. It returns the process exit status: 1 if a gshmem run failed
 // (the table is still written, without it), 0 otherwise; a failing peer is
@@ -120,8 +123,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 	var ours, peers []Result
 	for _, n := range counts {
 		start := time.Now()
-		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
-		rs, err := runGshmem(ctx, c, n, len(amOps) > 0, stderr, self, f.args())
+		var rs []Result
+		if *f.inproc {
+			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (in-process)...\n", n)
+			rs, err = runInproc(ctx, c, n, amOps)
+		} else {
+			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
+			rs, err = runGshmem(ctx, c, n, len(amOps) > 0, stderr, self, f.args())
+		}
 		for _, r := range rs {
 			if r.Impl == ImplGshmem {
 				ours = append(ours, r)
@@ -179,6 +188,41 @@ func runGshmem(ctx context.Context, c Config, n int, withAM bool, stderr io.Writ
 	})
 	if err != nil || code != 0 {
 		return nil, fmt.Errorf("gshmem run on %d PEs failed (exit %d): %v\n%s", n, code, err, out.String())
+	}
+	return ParseResults(&out, ImplGshmem, n)
+}
+
+// runInproc runs the gshmem benchmarks c, and the AM ops amOps, on n
+// goroutine PEs of this process (-inproc), with the rest of the
+// configuration from the environment as a worker reads it. The results come
+// back through their RESULT lines, as a worker's do.
+func runInproc(ctx context.Context, c Config, n int, amOps []string) ([]Result, error) {
+	cfg, err := gshmem.LoadConfig(nil)
+	if err != nil {
+		return nil, err
+	}
+	cfg.NPEs, cfg.Transport = n, gshmem.TransportInproc
+	cfg.HeapSize, cfg.DeviceHeapSize = c.HeapFor(n), c.DeviceHeapFor()
+	if len(amOps) > 0 {
+		cfg.HeapSize = max(cfg.HeapSize, AMHeap(n))
+	}
+	var out bytes.Buffer // PE 0's lines: the other PEs return none
+	err = gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *gshmem.PE) error {
+		rs, err := Measure(ctx, pe, c)
+		if err == nil && len(amOps) > 0 {
+			var ars []Result
+			ars, err = MeasureAM(ctx, pe, c, amOps)
+			rs = append(rs, ars...)
+		}
+		if pe.MyPE() == 0 {
+			for _, r := range rs {
+				fmt.Fprintln(&out, r.Line())
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gshmem run on %d in-process PEs failed: %w", n, err)
 	}
 	return ParseResults(&out, ImplGshmem, n)
 }

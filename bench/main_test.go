@@ -55,3 +55,15 @@ func TestMainBadFlags(t *testing.T) {
 		assert.Empty(t, out.String(), tc.args)
 	}
 }
+
+// -inproc measures on goroutine PEs of this process: no worker is started
+// (self names no program), and the rows come back labelled as a worker's.
+func TestMainInproc(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), strings.Fields("-inproc -n 2 -ops dev -max-size 4k -target 1ms -reps 1 -peers=false -memmove=false"),
+		&out, &errOut, []string{"/nonexistent"})
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, errOut.String(), "gshmem on 2 PEs (in-process)")
+	assert.Contains(t, out.String(), OpStreamAllreduce)
+	assert.Contains(t, out.String(), OpDevPutBW)
+}

@@ -40,7 +40,8 @@ const (
 
 // opOrder is the order of ops in a table; ops not in it follow, by name.
 var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
-	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove, OpDevPutBW, OpStreamAllreduce}
+	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove, OpDevPutSync, OpStreamAllreduceSync,
+	OpDevPutBW, OpStreamAllreduce}
 
 // IsBandwidth reports whether op is compared by bandwidth (higher is better)
 // rather than by latency (lower is better).
@@ -98,7 +99,8 @@ var Sizes = powersOfTwo(8, 64<<20)
 var CollSizes = []int{8, 1 << 10, 64 << 10, 1 << 20}
 
 // fixedBytes is the Bytes of each op that runs at one size only.
-var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8}
+var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8,
+	OpDevPutSync: 8, OpStreamAllreduceSync: 1024}
 
 // OpSizes returns the Bytes op runs at, given the lists of the sized ops
 // (sizes, for OpPutBW, OpBcastBW and OpAllreduce) and of the collective

@@ -11,9 +11,10 @@
 # says what is missing and lists the skipped checks at the end:
 #   - staticcheck of the pinned version (STATICCHECK_VERSION below), in
 #     GOPATH/bin or on PATH;
-#   - the PTX check (kernels/gen.sh regenerates the committed PTX and it must
-#     not change): nvcc of the release that generated the committed files
-#     (11.8, Debian bookworm's nvidia-cuda-toolkit, in the non-free component);
+#   - the PTX check (kernels/gen.sh regenerates the committed PTX and fatbins
+#     and they must not change): nvcc of the release that generated the
+#     committed files (11.8, Debian bookworm's nvidia-cuda-toolkit, in the
+#     non-free component);
 #   - the bench package's peer tests, which run Open MPI's OpenSHMEM and MPI
 #     (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev) and skip themselves
 #     without it.
@@ -52,6 +53,61 @@ t0=$(date +%s)
 # The nvcc release the committed PTX was generated with, and nvcc's own.
 ptx_release() { sed -n 's/^\/\/ Cuda compilation tools, release \([0-9.]*\),.*/\1/p' kernels/collectives.ptx | head -n 1; }
 nvcc_release() { nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\),.*/\1/p' | head -n 1; }
+# nonfree_sources DIR prints a deb822 source (apt's sources.list(5)) with
+# the contrib and non-free components of the first Debian archive that the
+# apt configuration under DIR already uses: its URIs, its suites other than
+# -security and its Signed-By, from a deb822 *.sources file or else a
+# one-line "deb" entry. It prints nothing when there is none. No mirror is
+# named here: the machine's own sources say which one to use.
+nonfree_sources() {
+  local dir=$1 f out
+  for f in "$dir"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    out=$(awk '
+      BEGIN { RS = ""; FS = "\n" }
+      {
+        uris = suites = signed = types = ""; enabled = 1
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^#/ || !match($i, /^[A-Za-z-]+:/)) continue
+          key = tolower(substr($i, 1, RLENGTH - 1)); val = substr($i, RLENGTH + 1)
+          gsub(/^[ \t]+|[ \t]+$/, "", val)
+          if (key == "uris") uris = val
+          else if (key == "suites") suites = val
+          else if (key == "signed-by") signed = val
+          else if (key == "types") types = val
+          else if (key == "enabled" && val == "no") enabled = 0
+        }
+        if (!enabled || types !~ /(^| )deb( |$)/ || uris !~ /\/debian(\/|$| )/) next
+        n = split(suites, s, " "); keep = ""
+        for (j = 1; j <= n; j++) if (s[j] !~ /-security$/) keep = keep (keep == "" ? "" : " ") s[j]
+        if (keep == "") next
+        print "Types: deb"; print "URIs: " uris; print "Suites: " keep
+        print "Components: contrib non-free"
+        if (signed ~ /^\//) print "Signed-By: " signed
+        exit
+      }' "$f")
+    if [ -n "$out" ]; then printf '%s\n' "$out"; return 0; fi
+  done
+  # The one-line format: deb [options] URI SUITE COMPONENTS...
+  cat "$dir"/sources.list "$dir"/sources.list.d/*.list 2>/dev/null | awk '
+    $1 != "deb" { next }
+    {
+      i = 2; signed = ""
+      if ($i ~ /^\[/) {
+        for (; i <= NF; i++) {
+          if ($i ~ /signed-by=/) { signed = $i; sub(/.*signed-by=/, "", signed); sub(/\]$/, "", signed) }
+          if ($i ~ /\]$/) { i++; break }
+        }
+      }
+      uri = $i; suite = $(i + 1)
+      if (uri !~ /\/debian\/?$/ || suite ~ /-security$/) next
+      print "Types: deb"; print "URIs: " uri; print "Suites: " suite
+      print "Components: contrib non-free"
+      if (signed ~ /^\//) print "Signed-By: " signed
+      exit
+    }'
+}
+
 SC="$(go env GOPATH)/bin/staticcheck"
 staticcheck_ok() { "$SC" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; }
 if ! staticcheck_ok && have staticcheck; then SC=$(command -v staticcheck); fi
@@ -70,12 +126,15 @@ if [ "$install" = 1 ]; then
       echo "cannot install ${pkgs[*]}: that needs root and apt-get"
     else
       if ! have nvcc && ! grep -rqs 'non-free' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-        # nvidia-cuda-toolkit is in Debian's non-free component.
-        printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
-          'Suites: bookworm bookworm-updates' 'Components: main contrib non-free' \
-          'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
-          >/etc/apt/sources.list.d/gshmem-nonfree.sources
-        echo "added /etc/apt/sources.list.d/gshmem-nonfree.sources (Debian non-free)"
+        # nvidia-cuda-toolkit is in Debian's non-free component: add it to
+        # the Debian archive apt already uses (its mirror, suites and key).
+        if entry=$(nonfree_sources /etc/apt) && [ -n "$entry" ]; then
+          printf '%s\n' "$entry" >/etc/apt/sources.list.d/gshmem-nonfree.sources
+          echo "added /etc/apt/sources.list.d/gshmem-nonfree.sources (Debian non-free):"
+          printf '%s\n' "$entry" | sed 's/^/  /'
+        else
+          echo "no Debian archive in apt's sources to add the non-free component to"
+        fi
       fi
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq || echo "apt-get update failed"
@@ -101,7 +160,7 @@ if [ "$install" = 0 ]; then
   echo "(installing nothing; bash ci/check.sh --install installs what is absent)"
 fi
 
-step "committed PTX matches the CUDA sources (kernels/gen.sh)"
+step "committed PTX and fatbins match the CUDA sources (kernels/gen.sh)"
 want=$(ptx_release)
 if ! have nvcc; then
   skip "PTX check" "no nvcc (Debian: nvidia-cuda-toolkit, from non-free)"
@@ -109,10 +168,10 @@ elif [ "$(nvcc_release)" != "$want" ]; then
   skip "PTX check" "nvcc is release $(nvcc_release); the committed PTX comes from release $want"
 else
   bash kernels/gen.sh
-  new=$(git ls-files --others --exclude-standard -- '*.ptx')
-  if ! git diff --exit-code --stat -- '*.ptx' || [ -n "$new" ]; then
-    echo "committed PTX is stale or missing${new:+ (uncommitted: $new)}:"
-    echo "run kernels/gen.sh and commit the .ptx files with their .cu sources"
+  new=$(git ls-files --others --exclude-standard -- '*.ptx' '*.fatbin')
+  if ! git diff --exit-code --stat -- '*.ptx' '*.fatbin' || [ -n "$new" ]; then
+    echo "committed PTX or fatbin is stale or missing${new:+ (uncommitted: $new)}:"
+    echo "run kernels/gen.sh and commit the .ptx and .fatbin files with their .cu sources"
     exit 1
   fi
 fi
@@ -133,6 +192,10 @@ fi
 
 step "build without cgo"
 CGO_ENABLED=0 go build ./...
+
+step "the GPU harness builds (ci/gpu.sh build; run .gpu-bin/run.sh on a GPU machine)"
+bash -n ci/gpu-run.sh
+bash ci/gpu.sh build
 
 step "tests (the README's test command)"
 if ! have oshcc || ! have oshrun; then

@@ -53,7 +53,7 @@ type Heap struct {
 		unmapped bool // unmap ran: the peers' heaps are gone from here
 	}
 
-	mod *Module // the runtime's kernels (kernels.PTX), every one resolved at Attach
+	mod *Module // the runtime's kernels (kernels.Image), every one resolved at Attach
 
 	// hs is the heap's own stream, for host-side writes and atomics: each
 	// such call queues its work on hs and synchronizes hs before it
@@ -176,7 +176,7 @@ func Attach(ctx context.Context, pe *hostshmem.PE, plan *Plan, localRank int) (e
 		return err
 	}
 	var loadErr error
-	if h.mod, loadErr = h.load([]byte(kernels.PTX()), kernels.Kernels(), true); loadErr != nil {
+	if h.mod, loadErr = h.load(kernels.Image(), kernels.Kernels(), true); loadErr != nil {
 		loadErr = fmt.Errorf("loading the runtime kernels: %w", loadErr)
 	} else {
 		h.amo.fn64, h.amo.fn32 = h.mod.fns[kernels.KernelAMO64], h.mod.fns[kernels.KernelAMO32]
@@ -446,7 +446,7 @@ func (h *Heap) Info() cuda.Info { return h.info }
 // Context is the CUDA context of the heap's GPU.
 func (h *Heap) Context() *cuda.Context { return h.ctx }
 
-// Kernels is the runtime's kernel module (kernels.PTX), initialised for
+// Kernels is the runtime's kernel module (kernels.Image), initialised for
 // this PE, with every kernel resolved at Attach: its Function only looks
 // kernels up. Kernel is the shorter way.
 func (h *Heap) Kernels() *Module { return h.mod }

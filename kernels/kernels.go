@@ -4,12 +4,14 @@
 // The sources live beside this file: gshmem_device.cuh is the device API
 // that user kernels include (puts, gets, atomics, signals, waits and
 // barriers on the symmetric device heap), and collectives.cu holds the
-// runtime's own kernels. collectives.ptx is generated from collectives.cu
-// by gen.sh (nvcc -ptx -arch=compute_70 -std=c++14 -I kernels, nvcc 11.8;
-// the flags live in the top-level CMakeLists.txt) and committed: PTX
-// returns it, and a CUDA driver JIT-compiles it for whatever GPU it
-// drives. Do not edit the .ptx files; edit the .cu sources and run
-// kernels/gen.sh.
+// runtime's own kernels. gen.sh (nvcc 11.8; the flags live in the
+// top-level CMakeLists.txt) generates two files from collectives.cu, both
+// committed and embedded here: collectives.fatbin, which Image returns and
+// the runtime loads (SASS for sm_80 and sm_90, so no JIT at start-up, and
+// PTX that the driver JIT-compiles for other GPUs), and collectives.ptx
+// (nvcc -ptx -arch=compute_70 -std=c++14 -I kernels), which PTX returns,
+// for tests and for reading. Do not edit the generated files; edit the .cu
+// sources and run kernels/gen.sh.
 //
 // The runtime's duties, in order, for each PE and each loaded module
 // (this one and every user module built on gshmem_device.cuh):
@@ -45,11 +47,25 @@ import (
 //go:embed collectives.ptx
 var collectivesPTX string
 
+//go:embed collectives.fatbin
+var collectivesImage string
+
 // PTX returns the text of the runtime's PTX module (collectives.ptx), to
 // load with cuModuleLoadData (which wants it NUL-terminated). It defines
 // every kernel Kernels names and the StateSymbol global. PTX ISA 7.8
-// (nvcc 11.8): drivers from release 520 on load it.
+// (nvcc 11.8): drivers from release 520 on load it. A driver JIT-compiles
+// all of it at load, seconds of start-up: the runtime loads Image.
 func PTX() string { return collectivesPTX }
+
+// Image returns the runtime's module as a fatbin (collectives.fatbin), to
+// load with cuModuleLoadData; the caller owns the returned slice, a fresh
+// copy. It holds the same kernels and StateSymbol as PTX, compiled from
+// the same source: SASS for sm_80 (also run by sm_86 and sm_89) and sm_90,
+// which load without a JIT, and PTX for compute_90 (GPUs newer than sm_90)
+// and compute_70 (Volta, Turing), which the driver JIT-compiles as it
+// would PTX. Drivers from release 520 on load it (CUDA 11.8); every image
+// in it is compressed.
+func Image() []byte { return []byte(collectivesImage) }
 
 // ABI sizes and the reserved area, as gshmem_device.cuh defines them.
 const (

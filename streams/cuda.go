@@ -37,7 +37,6 @@ type cudaEngine struct {
 	heap *device.Heap
 	cs   *cuda.Stream
 	cpu  *cpuEngine
-	fns  map[string]*cuda.Function
 	sms  int
 
 	words    []byte         // the stream's words, host-mapped
@@ -69,7 +68,7 @@ func newCUDAEngine(pe *hostshmem.PE, _ *config) (engine, error) {
 		cs.Destroy()
 		return nil, err
 	}
-	e := &cudaEngine{pe: pe, heap: h, cs: cs, cpu: cpu, fns: map[string]*cuda.Function{}, sms: max(1, h.Info().MultiProcessors),
+	e := &cudaEngine{pe: pe, heap: h, cs: cs, cpu: cpu, sms: max(1, h.Info().MultiProcessors),
 		memops: h.Info().CanUseStreamMemOps}
 	if e.words, err = h.Context().HostAlloc(kernels.StreamWordsBytes); err == nil {
 		clear(e.words)
@@ -147,17 +146,11 @@ func (e *cudaEngine) mark(seq uint64) error {
 	return e.launch(kernels.KernelStore64, 1, 32, done, seq)
 }
 
-// fn returns the runtime kernel name.
+// fn returns the runtime kernel name, resolved (and loaded) by the heap
+// at Attach: looking it up here makes no driver call, so it cannot wait
+// for a context where a peer's kernel spins.
 func (e *cudaEngine) fn(name string) (*cuda.Function, error) {
-	if f, ok := e.fns[name]; ok {
-		return f, nil
-	}
-	f, err := e.heap.Kernels().Function(name)
-	if err != nil {
-		return nil, err
-	}
-	e.fns[name] = f
-	return f, nil
+	return e.heap.Kernel(name)
 }
 
 // onDev reports whether the symmetric offset off is in the device heap.

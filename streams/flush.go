@@ -67,7 +67,7 @@ func (s *Stream) flush(partial bool) {
 		}
 		s.mu.Lock()
 		r := s.mu.inflight[0]
-		queued := len(s.mu.q) > 0
+		queued := s.runnableLocked()
 		s.mu.Unlock()
 		if r.seq != s.fl.running {
 			s.fl.running, s.fl.since = r.seq, now

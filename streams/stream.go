@@ -86,7 +86,13 @@ type Stream struct {
 		// sticky CUDA error, ErrDeviceLost): the failure naming the op
 		// that faulted. Every later enqueue fails with it.
 		lost *OpError
+		// holdAfter, when not 0, holds back the ops after it from the
+		// engine: a load window of the PE's device heap is open (see
+		// quiesce); holds counts the windows holding it.
+		holdAfter uint64
+		holds     int
 	}
+	unquiesce func() // removes quiesce from the device heap's registry; nil on the CPU engine
 
 	// fl is the worker's view of the device ops in flight (flush); only
 	// the worker touches it.
@@ -138,6 +144,10 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 		eng = e
 	}
 	s := start(pe, eng, &c)
+	if ce, ok := eng.(*cudaEngine); ok {
+		// The heap's load windows wait for this stream's device work.
+		s.unquiesce = ce.heap.OnQuiesce(s.String(), s.quiesce)
+	}
 	own, err := pe.Own(ownedStream{s})
 	if err != nil {
 		s.Close(context.Background())
@@ -235,6 +245,9 @@ func (s *Stream) Close(ctx context.Context) error {
 	s.mu.closed = true
 	s.mu.Unlock()
 	s.own.Disown()
+	if s.unquiesce != nil {
+		s.unquiesce()
+	}
 	s.poke()
 	var errCtx error
 	select {
@@ -402,14 +415,14 @@ func (s *Stream) run() {
 	defer close(s.exited)
 	for {
 		s.mu.Lock()
-		for len(s.mu.q) == 0 {
+		for !s.runnableLocked() {
 			if len(s.mu.inflight) > 0 {
 				s.mu.Unlock()
 				s.flush(true) // returns early when ops are enqueued
 				s.mu.Lock()
 				continue
 			}
-			if s.mu.closed {
+			if s.mu.closed && len(s.mu.q) == 0 {
 				s.mu.Unlock()
 				return
 			}
@@ -598,4 +611,41 @@ func (s *Stream) WaitEvent(e *Event) error {
 		return nil
 	}
 	return s.enqueue(&op{kind: opWaitEvent, event: e})
+}
+
+// runnableLocked reports whether the worker may take the op at the head
+// of the queue: there is one and no load window holds it back.
+func (s *Stream) runnableLocked() bool {
+	return len(s.mu.q) > 0 && (s.mu.holdAfter == 0 || s.mu.q[0].seq <= s.mu.holdAfter)
+}
+
+// quiesce is the stream's device.QuiesceFunc: it waits, bounded by ctx,
+// until every op enqueued before the call has finished (on the GPU too),
+// then holds back the ops enqueued later until resume is called, so that
+// the PE's device heap can load code into the CUDA context while none of
+// this stream's kernels runs there.
+func (s *Stream) quiesce(ctx context.Context) (resume func(), err error) {
+	s.mu.Lock()
+	target := s.mu.next
+	if s.mu.holds == 0 || target < s.mu.holdAfter {
+		s.mu.holdAfter = max(target, 1) // seqs start at 1: 0 means no hold
+	}
+	s.mu.holds++
+	s.mu.Unlock()
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.mu.holds--; s.mu.holds == 0 {
+				s.mu.holdAfter = 0
+			}
+			s.mu.Unlock()
+			s.poke()
+		})
+	}
+	if err := s.waitDone(ctx, target); err != nil {
+		resume()
+		return nil, fmt.Errorf("%v: waiting for op %d to finish: %w", s, target, err)
+	}
+	return resume, nil
 }

@@ -5,7 +5,7 @@
 //
 //	gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
 //	gpurun info
-//	gpurun bench [-n 2[,4]] [-ops all|p2p|coll|op,...] [-max-size 64m] [-peers=false] [-bind=false]
+//	gpurun bench [-n 2[,4]] [-inproc] [-ops all|p2p|coll|dev|op,...] [-max-size 64m] [-peers=false] [-bind=false]
 //
 // PROGRAM is a Go package directory, a .go file or an import path (built
 // first), an executable file, or a command in $PATH. Flags after PROGRAM

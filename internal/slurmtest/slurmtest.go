@@ -18,11 +18,18 @@ import (
 	"time"
 )
 
+// EnvSkip, set to 0, skips the Slurm tests even where Slurm answers (on
+// a login node of a real cluster, say, where they would queue jobs).
+const EnvSkip = "GSHMEM_TEST_SLURM"
+
 // Require skips t unless srun can run a step on nodes nodes: the Slurm
 // client commands are installed and the controller answers with at least
-// that many nodes up.
+// that many nodes up (and GSHMEM_TEST_SLURM is not 0).
 func Require(t testing.TB, nodes int) {
 	t.Helper()
+	if os.Getenv(EnvSkip) == "0" {
+		t.Skipf("%s=0: the Slurm tests are off", EnvSkip)
+	}
 	for _, cmd := range []string{"srun", "sinfo", "scancel"} {
 		if _, err := exec.LookPath(cmd); err != nil {
 			t.Skipf("no Slurm here (%s is not in PATH): bring up a test cluster with `bash ci/slurm.sh up 2`, or run ci/check.sh --install", cmd)

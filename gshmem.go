@@ -5,8 +5,12 @@
 //     this process, each with its own symmetric heap (fabric/inproc);
 //   - gpurun -n N ./prog: N processes on this node, one PE each, over
 //     shared memory (fabric/shm); Run in each process joins the job;
-//   - under a resource manager's launcher (srun), through the same
-//     environment seam (see internal/config).
+//   - srun --mpi=pmi2 -n N ./prog: N Slurm tasks, one PE each, PE
+//     numbers their PMI ranks; the tasks meet through PMI-2 and, on one
+//     node, run over shared memory (fabric/shm). Tasks on several nodes
+//     fail with ErrOffNode (no network transport yet); a step of several
+//     tasks without PMI (srun --mpi=none) fails with an error saying to
+//     use --mpi=pmi2.
 //
 // # Life cycle
 //

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,21 +36,32 @@ func Require(t testing.TB, nodes int) {
 			t.Skipf("no Slurm here (%s is not in PATH): bring up a test cluster with `bash ci/slurm.sh up 2`, or run ci/check.sh --install", cmd)
 		}
 	}
+	up, err := respondingNodes()
+	if err != nil {
+		t.Skipf("no Slurm controller answers (sinfo: %v): bring up a test cluster with `bash ci/slurm.sh up 2`", err)
+	}
+	if up < nodes {
+		t.Skipf("Slurm has %d responding nodes, this test needs %d: bring up a test cluster with `bash ci/slurm.sh up 2`", up, nodes)
+	}
+}
+
+// respondingNodes asks sinfo, once per test binary, how many nodes
+// respond: without a controller sinfo takes seconds to give up, which every
+// skipped test would wait again.
+var respondingNodes = sync.OnceValues(func() (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "sinfo", "-h", "-r", "-o", "%D").Output()
 	if err != nil {
-		t.Skipf("no Slurm controller answers (sinfo: %v): bring up a test cluster with `bash ci/slurm.sh up 2`", err)
+		return 0, err
 	}
 	up := 0
 	for _, f := range strings.Fields(string(out)) {
 		n, _ := strconv.Atoi(f)
 		up += n
 	}
-	if up < nodes {
-		t.Skipf("Slurm has %d responding nodes, this test needs %d: bring up a test cluster with `bash ci/slurm.sh up 2`", up, nodes)
-	}
-}
+	return up, nil
+})
 
 // Result is what one srun did.
 type Result struct {

@@ -100,7 +100,20 @@ type Config struct {
 	// (GSHMEM_SEGMENT_FDS); 0: each PE creates its segment in ShmDir.
 	SegmentFD int
 
-	npesFrom string // how LoadConfig found NPEs, for errors about it
+	// Bootstrap is how this process finds its job: BootstrapInproc,
+	// BootstrapGpurun, or, for a task of a Slurm job step (SLURM_STEP_ID
+	// set), BootstrapPMI2 (srun --mpi=pmi2: PMI_FD set) or BootstrapPMIx
+	// (srun --mpi=pmix: PMIX_NAMESPACE set). LoadConfig sets it; under
+	// srun the process manager then decides NPEs, PE, Job and the local
+	// ranks (SLURM_LOCALID), and the GSHMEM_* variables for them are
+	// ignored. LoadConfig fails for a step of several tasks with neither
+	// variable (srun --mpi=none): its tasks could not find each other.
+	// Empty: BootstrapGpurun for TransportShm, else BootstrapInproc. The
+	// Slurm values need LoadConfig (they come with what srun set).
+	Bootstrap string
+
+	npesFrom string     // how LoadConfig found NPEs, for errors about it
+	slurm    *slurmTask // what LoadConfig read of a Slurm task; nil otherwise
 }
 
 // LoadConfig reads every GSHMEM_* variable through getenv (os.Getenv when
@@ -129,7 +142,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		LocalRank:      c.LocalRank,
 		LocalSize:      max(c.LocalSize, 0),
 		SegmentFD:      c.SegmentFD,
+		Bootstrap:      c.Bootstrap,
 		npesFrom:       fmt.Sprintf("%s=%d", config.EnvNPES, c.NPES),
+	}
+	if c.Bootstrap == config.BootstrapPMI2 || c.Bootstrap == config.BootstrapPMIx {
+		cfg.slurm = &slurmTask{pmi: c.PMI, localID: c.SlurmLocalID, nodeName: c.NodeName}
 	}
 	if cfg.LocalRank < 0 {
 		cfg.LocalRank = cfg.PE
@@ -185,6 +202,24 @@ func (c Config) resolve() (Config, error) {
 	case TransportInproc, TransportShm:
 	default:
 		return bad("Transport %q: want %q or %q", c.Transport, TransportInproc, TransportShm)
+	}
+	switch c.Bootstrap {
+	case "":
+		c.Bootstrap = BootstrapInproc
+		if c.Transport == TransportShm {
+			c.Bootstrap = BootstrapGpurun
+		}
+	case BootstrapInproc, BootstrapGpurun:
+	case BootstrapPMI2, BootstrapPMIx:
+		if c.slurm == nil {
+			return bad("Bootstrap %q needs what srun sets for each task: take the Config from LoadConfig", c.Bootstrap)
+		}
+		if c.Transport != TransportInproc {
+			return bad("Bootstrap %q chooses the transport; Transport %q is for gpurun's PEs", c.Bootstrap, c.Transport)
+		}
+		return c, nil // the process manager says the rest
+	default:
+		return bad("Bootstrap %q: want %q, %q, %q or %q", c.Bootstrap, BootstrapInproc, BootstrapGpurun, BootstrapPMI2, BootstrapPMIx)
 	}
 	if c.Transport == TransportShm {
 		switch {

@@ -5,8 +5,12 @@
 //     this process, each with its own symmetric heap (fabric/inproc);
 //   - gpurun -n N ./prog: N processes on this node, one PE each, over
 //     shared memory (fabric/shm); Run in each process joins the job;
-//   - under a resource manager's launcher (srun), through the same
-//     environment seam (see internal/config).
+//   - srun --mpi=pmi2 -n N ./prog: N Slurm tasks, one PE each, PE
+//     numbers their PMI ranks; the tasks meet through PMI-2 and, on one
+//     node, run over shared memory (fabric/shm). Tasks on several nodes
+//     fail with ErrOffNode (no network transport yet); a step of several
+//     tasks without PMI (srun --mpi=none) fails with an error saying to
+//     use --mpi=pmi2.
 //
 // # Life cycle
 //
@@ -53,11 +57,13 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem/device"
+	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/pmi"
 	"github.com/gshmem/gshmem/internal/testseam"
 )
 
@@ -105,7 +111,7 @@ func RunWith(ctx context.Context, cfg Config, fn func(ctx context.Context, pe *P
 	if err != nil {
 		return err
 	}
-	if cfg.Transport == TransportShm {
+	if cfg.Transport == TransportShm || cfg.slurm != nil {
 		return runProcess(ctx, cfg, plan, fn)
 	}
 	if err := checkInproc(cfg.NPEs, cfg.npesFrom); err != nil {
@@ -372,7 +378,7 @@ func Init(ctx context.Context) (*PE, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Transport == TransportShm {
+	if cfg.Transport == TransportShm || cfg.slurm != nil {
 		pe, err := join(ctx, cfg, plan)
 		if err != nil {
 			return nil, err
@@ -394,7 +400,40 @@ func Init(ctx context.Context) (*PE, error) {
 // Finalize finalizes pe (see hostshmem.PE.Finalize).
 func Finalize(ctx context.Context, pe *PE) error { return pe.Finalize(ctx) }
 
+// join makes this process's PE of a job over shared memory: the job
+// gpurun started, or, under srun, the job the step's tasks form through
+// the process manager (bootPMI2).
 func join(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
+	var session *pmiSession
+	switch cfg.Bootstrap {
+	case BootstrapPMI2:
+		var c *pmi.Client
+		var err error
+		if cfg, c, err = bootPMI2(ctx, cfg); err != nil {
+			return nil, err
+		}
+		session = &pmiSession{c: c, pe: cfg.PE}
+	case BootstrapPMIx:
+		return nil, fmt.Errorf("gshmem: this is a task of srun --mpi=pmix, and the PMIx bootstrap is not built yet: run the job with srun --mpi=pmi2: %w", errdefs.ErrUnavailable)
+	}
+	pe, err := joinShm(ctx, cfg, plan)
+	if session == nil {
+		return pe, err
+	}
+	if err != nil {
+		session.c.Close()
+		return nil, err
+	}
+	if _, err := pe.Own(session); err != nil {
+		session.c.Close()
+		pe.Abort()
+		return nil, err
+	}
+	return pe, nil
+}
+
+// joinShm makes this process's PE of the shared-memory job cfg names.
+func joinShm(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
 	if err := checkNPEs(cfg.NPEs, cfg.npesFrom); err != nil {
 		return nil, err
 	}

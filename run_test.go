@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(firstContactEnv); mode != "" {
 		os.Exit(firstContact(mode))
 	}
+	if mode := os.Getenv(slurmHelperEnv); mode != "" {
+		os.Exit(slurmHelper(mode))
+	}
 	petest.Main(m, scenarios)
 }
 

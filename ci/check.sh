@@ -17,11 +17,17 @@
 #     non-free component);
 #   - the bench package's peer tests, which run Open MPI's OpenSHMEM and MPI
 #     (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev) and skip themselves
-#     without it.
+#     without it;
+#   - the Slurm tests (TestSlurm* in the root package and internal/pmi),
+#     which run the bootstrap under srun --mpi=pmi2 on two nodes and skip
+#     themselves unless a Slurm controller answers (sinfo) with two nodes.
 # With --install it installs staticcheck with `go install` and, as root with
 # apt-get, Open MPI and nvidia-cuda-toolkit (adding Debian's non-free
-# component to apt's sources when no source has it). A check whose tool is
-# still missing then is reported as skipped, with a warning.
+# component to apt's sources when no source has it), and, when no Slurm
+# answers, installs and starts one on this machine (ci/slurm.sh up 2: two
+# emulated nodes) and stops it when the script ends, however it ends. A
+# check whose tool is still missing then is reported as skipped, with a
+# warning.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -48,6 +54,11 @@ skip() {
   echo "SKIPPED: $1: $2"
 }
 have() { command -v "$1" >/dev/null 2>&1; }
+# slurm_nodes: how many nodes the Slurm controller says respond (0: none).
+slurm_nodes() {
+  have sinfo || { echo 0; return; }
+  { timeout 10 sinfo -h -r -o %D 2>/dev/null || true; } | awk '{n += $1} END {print n + 0}'
+}
 t0=$(date +%s)
 
 # The nvcc release the committed PTX was generated with, and nvcc's own.
@@ -149,6 +160,16 @@ if [ "$install" = 1 ]; then
       fi
     fi
   fi
+  if [ "$(slurm_nodes)" -lt 2 ]; then
+    if [ "$(id -u)" != 0 ] || ! have apt-get; then
+      echo "cannot start Slurm for the Slurm tests: that needs root and apt-get"
+    else
+      # Stopped when this script ends, passed or failed: no daemon, job
+      # or state directory outlives the check.
+      trap 'bash ci/slurm.sh down >/dev/null 2>&1 || true' EXIT
+      bash ci/slurm.sh up 2 || echo "ci/slurm.sh up 2 failed"
+    fi
+  fi
 fi
 
 step "tools"
@@ -156,6 +177,8 @@ echo "go: $(go version)"
 if staticcheck_ok; then echo "staticcheck: $SC"; else echo "staticcheck $STATICCHECK_VERSION: absent"; fi
 if have nvcc; then echo "nvcc: $(command -v nvcc), release $(nvcc_release)"; else echo "nvcc: absent"; fi
 if have oshcc && have oshrun; then echo "Open MPI OpenSHMEM: $(command -v oshcc)"; else echo "Open MPI OpenSHMEM (oshcc, oshrun): absent"; fi
+slurm=$(slurm_nodes)
+if [ "$slurm" -ge 2 ]; then echo "Slurm: $slurm nodes respond (sinfo)"; else echo "Slurm with 2 nodes: absent ($slurm respond)"; fi
 if [ "$install" = 0 ]; then
   echo "(installing nothing; bash ci/check.sh --install installs what is absent)"
 fi
@@ -201,6 +224,9 @@ step "tests (the README's test command)"
 if ! have oshcc || ! have oshrun; then
   skip "bench peer tests" "no Open MPI (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev): go test ./bench skips them"
 fi
+if [ "$slurm" -lt 2 ]; then
+  skip "Slurm tests" "no Slurm with 2 responding nodes (bash ci/slurm.sh up 2 starts one): go test skips TestSlurm*"
+fi
 go test ./...
 
 step "tests under the race detector"
@@ -224,4 +250,4 @@ if [ "$install" = 1 ]; then
   echo "ci/check.sh: WARNING: --install could not provide every tool; the checks above did not run"
   exit 0
 fi
-echo "(bash ci/check.sh --install installs what they need: Open MPI and nvcc as root with apt-get)"
+echo "(bash ci/check.sh --install installs what they need: Open MPI, nvcc and Slurm as root with apt-get)"

@@ -38,6 +38,7 @@ func ExampleInfo() {
 	// Output:
 	// gpurun 0.1.0
 	// transports: inproc shm
+	// bootstrap: in-process (4 goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 PROGRAM one per Slurm task)
 	// devices: CPU fallback (GSHMEM_DEVICE=cpu)
 	//
 	// VARIABLE                      VALUE  DEFAULT   MEANING
@@ -61,4 +62,17 @@ func ExampleInfo() {
 	// GSHMEM_THREADS                -      -         active-message handler goroutines per PE; default GOMAXPROCS
 	// LAMELLAR_THREADS              -      -         Lamellar spelling of GSHMEM_THREADS; used when that is unset
 	// GOMAXPROCS                    -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
+}
+
+// Under srun, Bootstrap says how the task joins the step's job, or why it
+// cannot.
+func ExampleBootstrap() {
+	task := map[string]string{"SLURM_STEP_ID": "0", "SLURM_STEP_NUM_TASKS": "4", "SLURM_PROCID": "2",
+		"PMI_FD": "11", "PMI_RANK": "2", "PMI_JOBID": "7.0"}
+	fmt.Println(launcher.Bootstrap(func(k string) string { return task[k] }))
+	delete(task, "PMI_FD")
+	fmt.Println(launcher.Bootstrap(func(k string) string { return task[k] }))
+	// Output:
+	// srun+pmi2 (task 2 of Slurm step 7.0: PE 2, the step's tasks are the job's PEs; PMI-2 over PMI_FD=11)
+	// error: config: this is task 2 of a Slurm step of 4 tasks (SLURM_STEP_NUM_TASKS=4) started without a process-management interface (srun --mpi=none: neither PMI_FD nor PMIX_NAMESPACE is set), so the tasks cannot find each other and each would run a job of its own: start it with srun --mpi=pmi2 (or --mpi=pmix), or set GSHMEM_TRANSPORT=inproc for one in-process job per task
 }

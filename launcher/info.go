@@ -10,19 +10,57 @@ import (
 )
 
 // Info writes what `gpurun info` prints: the version, the transports this
-// build has, the device side (devices: what device.Plan.Describe says),
-// and a table of every variable in config.Vars with its value from getenv
-// (os.Getenv when nil) and its default; "-" marks an empty one.
+// build has, how a program started with this environment finds its job
+// (bootstrap: see Bootstrap), the device side (devices: what
+// device.Plan.Describe says), and a table of every variable in
+// config.Vars with its value from getenv (os.Getenv when nil) and its
+// default; "-" marks an empty one. In a task of a Slurm step (srun), a
+// second table lists Slurm's variables that gshmem reads
+// (config.SlurmVars).
 func Info(w io.Writer, getenv func(string) string, devices string) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
 	fmt.Fprintf(w, "gpurun %s\n", Version)
 	fmt.Fprintf(w, "transports: %s %s\n", config.TransportInproc, config.TransportShm)
+	fmt.Fprintf(w, "bootstrap: %s\n", Bootstrap(getenv))
 	fmt.Fprintf(w, "devices: %s\n\n", devices)
+	table(w, getenv, config.Vars)
+	if getenv(config.EnvSlurmStepID) != "" {
+		fmt.Fprintln(w)
+		table(w, getenv, config.SlurmVars)
+	}
+}
+
+// Bootstrap says how a gshmem program started with the environment getenv
+// reads (os.Getenv when nil) finds its job: in-process, gpurun, srun+pmi2
+// or srun+pmix (config.Bootstrap*), with what it is known by, or the
+// error gshmem.Run would return.
+func Bootstrap(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c, err := config.Load(getenv)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	switch c.Bootstrap {
+	case config.BootstrapGpurun:
+		return fmt.Sprintf("%s (PE %d of %d, job %s)", c.Bootstrap, c.PE, c.NPES, c.Job)
+	case config.BootstrapPMI2:
+		return fmt.Sprintf("%s (task %d of Slurm step %s: PE %d, the step's tasks are the job's PEs; PMI-2 over %s=%d)",
+			c.Bootstrap, c.PMI.Rank, c.PMI.JobID, c.PMI.Rank, config.EnvPMIFD, c.PMI.FD)
+	case config.BootstrapPMIx:
+		return fmt.Sprintf("%s (%s=%s; the PMIx bootstrap is not built yet: run srun --mpi=pmi2)", c.Bootstrap, config.EnvPMIxNamespace, getenv(config.EnvPMIxNamespace))
+	}
+	return fmt.Sprintf("%s (%d goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 PROGRAM one per Slurm task)", c.Bootstrap, c.NPES)
+}
+
+// table writes vars with their values from getenv.
+func table(w io.Writer, getenv func(string) string, vars []config.Var) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tVALUE\tDEFAULT\tMEANING")
-	for _, v := range config.Vars {
+	for _, v := range vars {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, orDash(getenv(v.Name)), orDash(v.Default), v.Doc)
 	}
 	_ = tw.Flush()

@@ -1,6 +1,7 @@
 // Command hello prints one line per PE. Run it in-process with
 // `go run ./examples/hello` (GSHMEM_NPES PEs, default 4) or as processes
-// with `go run ./cmd/gpurun -n 4 ./examples/hello`.
+// with `go run ./cmd/gpurun -n 4 ./examples/hello`, or, built, as the tasks
+// of a Slurm step: `srun --mpi=pmi2 -N 1 -n 4 ./hello`.
 package main
 
 import (

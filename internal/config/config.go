@@ -34,6 +34,35 @@ const (
 	EnvThreadsCompat = "LAMELLAR_THREADS"
 )
 
+// Names of the process manager's variables gshmem reads to join a Slurm
+// job step (see Bootstrap).
+const (
+	EnvSlurmStepID     = "SLURM_STEP_ID"
+	EnvSlurmNTasks     = "SLURM_NTASKS"
+	EnvSlurmStepNTasks = "SLURM_STEP_NUM_TASKS"
+	EnvSlurmProcID     = "SLURM_PROCID"
+	EnvSlurmLocalID    = "SLURM_LOCALID"
+	EnvSlurmNodeName   = "SLURMD_NODENAME"
+	EnvPMIFD           = "PMI_FD"
+	EnvPMIRank         = "PMI_RANK"
+	EnvPMIJobID        = "PMI_JOBID"
+	EnvPMIxNamespace   = "PMIX_NAMESPACE"
+)
+
+// How a process found its job (Config.Bootstrap), as `gpurun info` says it.
+const (
+	// BootstrapInproc: no launcher; Run starts the PEs as goroutines.
+	BootstrapInproc = "in-process"
+	// BootstrapGpurun: gpurun started this process as one PE.
+	BootstrapGpurun = "gpurun"
+	// BootstrapPMI2: a task of `srun --mpi=pmi2`; the tasks meet through
+	// PMI-2 over PMI_FD.
+	BootstrapPMI2 = "srun+pmi2"
+	// BootstrapPMIx: a task of `srun --mpi=pmix`; the tasks meet through
+	// the PMIx client library.
+	BootstrapPMIx = "srun+pmix"
+)
+
 // DeviceCPU is the GSHMEM_DEVICE value that forces the CPU fallback.
 const DeviceCPU = "cpu"
 
@@ -87,6 +116,21 @@ var Vars = []Var{
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
 }
 
+// SlurmVars lists the process manager's variables gshmem reads under srun,
+// in the order `gpurun info` prints them. gshmem never sets them.
+var SlurmVars = []Var{
+	{EnvSlurmStepID, "", "set by srun in every task: this process is a task of a Slurm job step"},
+	{EnvSlurmStepNTasks, "", "tasks in the step (else " + EnvSlurmNTasks + "); more than 1 without " + EnvPMIFD + " or " + EnvPMIxNamespace + " is an error (run srun --mpi=pmi2 or --mpi=pmix)"},
+	{EnvSlurmNTasks, "", "tasks in the job; read when " + EnvSlurmStepNTasks + " is unset"},
+	{EnvPMIFD, "", "set by srun --mpi=pmi2: the PMI-2 connection; with " + EnvSlurmStepID + ", each task joins the job as one PE"},
+	{EnvPMIxNamespace, "", "set by srun --mpi=pmix: the PMIx namespace; with " + EnvSlurmStepID + ", each task joins the job as one PE"},
+	{EnvSlurmProcID, "", "the task's rank in the step, in errors"},
+	{EnvPMIRank, "", "set by srun --mpi=pmi2: the task's PMI rank, which becomes its PE number"},
+	{EnvPMIJobID, "", "set by srun --mpi=pmi2: the step's PMI job id"},
+	{EnvSlurmLocalID, "", "the task's rank on its node: under srun, " + EnvLocalRank + " (and so the GPU) follows it"},
+	{EnvSlurmNodeName, "", "the task's node as Slurm names it, in errors about where PEs run"},
+}
+
 // Config is the runtime configuration of one PE or one in-process job.
 type Config struct {
 	NPES        int
@@ -113,6 +157,26 @@ type Config struct {
 	// SharedGPU is GSHMEM_SHARED_GPU: allow PEs of several processes on
 	// one GPU without MPS.
 	SharedGPU bool
+
+	// Bootstrap is how this process finds its job: BootstrapInproc,
+	// BootstrapGpurun (GSHMEM_TRANSPORT=shm or GSHMEM_JOB set, which win
+	// over Slurm's variables), BootstrapPMI2 or BootstrapPMIx (a task of a
+	// Slurm step, SLURM_STEP_ID set, with PMI_FD or PMIX_NAMESPACE). A
+	// step of several tasks with neither is an error from Load.
+	Bootstrap string
+	// PMI is where a BootstrapPMI2 task's PMI-2 connection is.
+	PMI PMI
+	// SlurmLocalID is SLURM_LOCALID under srun, -1 otherwise.
+	SlurmLocalID int
+	// NodeName is SLURMD_NODENAME under srun, "" otherwise.
+	NodeName string
+}
+
+// PMI is what srun --mpi=pmi2 tells each task about its PMI-2 connection.
+type PMI struct {
+	FD    int    // PMI_FD
+	Rank  int    // PMI_RANK
+	JobID string // PMI_JOBID
 }
 
 // Load reads the configuration from the environment through getenv
@@ -122,17 +186,19 @@ func Load(getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	c := Config{
-		NPES:        DefaultNPES,
-		PE:          -1,
-		Transport:   TransportInproc,
-		Job:         getenv(EnvJob),
-		SymSize:     DefaultSymSize,
-		LocalRank:   -1,
-		LocalSize:   -1,
-		BootTimeout: DefaultBootTimeout,
-		Prefault:    true,
-		ShmDir:      DefaultShmDir,
-		DevSymSize:  DefaultDevSymSize,
+		NPES:         DefaultNPES,
+		PE:           -1,
+		Transport:    TransportInproc,
+		Job:          getenv(EnvJob),
+		SymSize:      DefaultSymSize,
+		LocalRank:    -1,
+		LocalSize:    -1,
+		BootTimeout:  DefaultBootTimeout,
+		Prefault:     true,
+		ShmDir:       DefaultShmDir,
+		DevSymSize:   DefaultDevSymSize,
+		Bootstrap:    BootstrapInproc,
+		SlurmLocalID: -1,
 	}
 	var err error
 	if c.NPES, err = intVar(getenv, EnvNPES, c.NPES, 1); err != nil {
@@ -232,10 +298,61 @@ func Load(getenv func(string) string) (Config, error) {
 		if !ValidJob(c.Job) {
 			return c, fmt.Errorf("config: %s=%q: want 8 to 64 letters, digits or '_'", EnvJob, c.Job)
 		}
+		c.Bootstrap = BootstrapGpurun
 	} else if c.SegmentFD != 0 {
 		return c, fmt.Errorf("config: %s=%d is for PEs of a %s job (started by gpurun), not %s=%s", EnvSegmentFDs, c.SegmentFD, TransportShm, EnvTransport, c.Transport)
+	} else if getenv(EnvTransport) == "" {
+		// GSHMEM_TRANSPORT=inproc under srun asks for a job per task.
+		if err := c.loadSlurm(getenv); err != nil {
+			return c, err
+		}
 	}
 	return c, nil
+}
+
+// loadSlurm reads the variables of a Slurm job step, if this process is a
+// task of one, and chooses the bootstrap.
+func (c *Config) loadSlurm(getenv func(string) string) error {
+	if getenv(EnvSlurmStepID) == "" {
+		return nil
+	}
+	var err error
+	if c.SlurmLocalID, err = intVar(getenv, EnvSlurmLocalID, -1, 0); err != nil {
+		return err
+	}
+	c.NodeName = getenv(EnvSlurmNodeName)
+	switch {
+	case getenv(EnvPMIFD) != "":
+		c.Bootstrap = BootstrapPMI2
+		if c.PMI.FD, err = intVar(getenv, EnvPMIFD, -1, 0); err != nil {
+			return err
+		}
+		if c.PMI.Rank, err = intVar(getenv, EnvPMIRank, 0, 0); err != nil {
+			return err
+		}
+		c.PMI.JobID = getenv(EnvPMIJobID)
+	case getenv(EnvPMIxNamespace) != "":
+		c.Bootstrap = BootstrapPMIx
+	default:
+		name := EnvSlurmStepNTasks
+		if getenv(name) == "" {
+			name = EnvSlurmNTasks
+		}
+		n, err := intVar(getenv, name, 1, 1)
+		if err != nil {
+			return err
+		}
+		if n > 1 {
+			task := getenv(EnvSlurmProcID)
+			if task == "" {
+				task = "?"
+			}
+			return fmt.Errorf("config: this is task %s of a Slurm step of %d tasks (%s=%d) started without a process-management interface (srun --mpi=none: neither %s nor %s is set), "+
+				"so the tasks cannot find each other and each would run a job of its own: start it with srun --mpi=pmi2 (or --mpi=pmix), or set %s=%s for one in-process job per task",
+				task, n, name, n, EnvPMIFD, EnvPMIxNamespace, EnvTransport, TransportInproc)
+		}
+	}
+	return nil
 }
 
 // ValidJob reports whether id is usable as a job id in file names.

@@ -34,16 +34,18 @@ func TestLoadDefaults(t *testing.T) {
 	c, err := config.Load(env(nil))
 	require.NoError(t, err)
 	assert.Equal(t, config.Config{
-		NPES:        config.DefaultNPES,
-		PE:          -1,
-		Transport:   config.TransportInproc,
-		SymSize:     config.DefaultSymSize,
-		LocalRank:   -1,
-		LocalSize:   -1,
-		BootTimeout: config.DefaultBootTimeout,
-		Prefault:    true,
-		ShmDir:      config.DefaultShmDir,
-		DevSymSize:  config.DefaultDevSymSize,
+		NPES:         config.DefaultNPES,
+		PE:           -1,
+		Transport:    config.TransportInproc,
+		SymSize:      config.DefaultSymSize,
+		LocalRank:    -1,
+		LocalSize:    -1,
+		BootTimeout:  config.DefaultBootTimeout,
+		Prefault:     true,
+		ShmDir:       config.DefaultShmDir,
+		DevSymSize:   config.DefaultDevSymSize,
+		Bootstrap:    config.BootstrapInproc,
+		SlurmLocalID: -1,
 	}, c)
 	assert.Equal(t, uintptr(128<<20), c.SymSize)
 	assert.Equal(t, 30*time.Second, c.BootTimeout)
@@ -345,7 +347,7 @@ func envConstants(t *testing.T) map[string]string {
 
 func TestVars(t *testing.T) {
 	names := map[string]bool{}
-	for _, v := range config.Vars {
+	for _, v := range append(config.Vars[:len(config.Vars):len(config.Vars)], config.SlurmVars...) {
 		assert.False(t, names[v.Name], "%s listed twice", v.Name)
 		names[v.Name] = true
 		assert.NotEmpty(t, v.Doc, v.Name)
@@ -363,4 +365,70 @@ func TestVars(t *testing.T) {
 	} {
 		assert.True(t, names[name], "%s is missing from Vars", name)
 	}
+}
+
+// slurmEnv is the environment srun gives task 1 of 4 (node n1, local id 1).
+func slurmEnv(mpi string) map[string]string {
+	m := map[string]string{
+		config.EnvSlurmStepID: "0", config.EnvSlurmNTasks: "4", config.EnvSlurmStepNTasks: "4",
+		config.EnvSlurmProcID: "1", config.EnvSlurmLocalID: "1", config.EnvSlurmNodeName: "n1",
+	}
+	switch mpi {
+	case "pmi2":
+		m[config.EnvPMIFD], m[config.EnvPMIRank], m[config.EnvPMIJobID] = "11", "1", "5.0"
+	case "pmix":
+		m[config.EnvPMIxNamespace] = "slurm.pmix.5.0"
+	}
+	return m
+}
+
+// A task of a Slurm step joins the step's job through the PMI srun gave
+// it; gpurun's variables win; a step of several tasks without a PMI is an
+// error that says what to run.
+func TestLoadSlurm(t *testing.T) {
+	c, err := config.Load(env(slurmEnv("pmi2")))
+	require.NoError(t, err)
+	assert.Equal(t, config.BootstrapPMI2, c.Bootstrap)
+	assert.Equal(t, config.PMI{FD: 11, Rank: 1, JobID: "5.0"}, c.PMI)
+	assert.Equal(t, 1, c.SlurmLocalID)
+	assert.Equal(t, "n1", c.NodeName)
+	assert.Equal(t, config.TransportInproc, c.Transport, "the transport is chosen after the bootstrap")
+
+	c, err = config.Load(env(slurmEnv("pmix")))
+	require.NoError(t, err)
+	assert.Equal(t, config.BootstrapPMIx, c.Bootstrap)
+
+	m := slurmEnv("pmi2")
+	for k, v := range shmEnv() {
+		m[k] = v
+	}
+	c, err = config.Load(env(m))
+	require.NoError(t, err)
+	assert.Equal(t, config.BootstrapGpurun, c.Bootstrap, "a PE that gpurun started inside a step")
+
+	_, err = config.Load(env(slurmEnv("none")))
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "task 1 of a Slurm step of 4 tasks (SLURM_STEP_NUM_TASKS=4)")
+	assert.ErrorContains(t, err, "srun --mpi=pmi2 (or --mpi=pmix)")
+
+	m = slurmEnv("none")
+	m[config.EnvTransport] = config.TransportInproc
+	c, err = config.Load(env(m))
+	require.NoError(t, err, "GSHMEM_TRANSPORT=inproc asks for a job per task")
+	assert.Equal(t, config.BootstrapInproc, c.Bootstrap)
+
+	m = slurmEnv("none")
+	m[config.EnvSlurmNTasks], m[config.EnvSlurmStepNTasks] = "1", "1"
+	c, err = config.Load(env(m))
+	require.NoError(t, err, "one task needs no PMI")
+	assert.Equal(t, config.BootstrapInproc, c.Bootstrap)
+
+	m = slurmEnv("pmi2")
+	m[config.EnvPMIFD] = "x"
+	_, err = config.Load(env(m))
+	assert.ErrorContains(t, err, `PMI_FD="x"`)
+
+	c, err = config.Load(env(map[string]string{config.EnvPMIFD: "11"}))
+	require.NoError(t, err)
+	assert.Equal(t, config.BootstrapInproc, c.Bootstrap, "PMI_FD outside a Slurm step is not ours")
 }

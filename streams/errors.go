@@ -30,7 +30,8 @@ var (
 	// run on that context any more, for any PE of the process that uses
 	// it: the op that faulted fails with it, every later enqueue on the
 	// stream and every later Synchronize returns it, and the PE is
-	// aborted as if it had died.
+	// aborted as if it had died (before any of those calls returns it:
+	// peers see the PE dead, and a Finalize after it does nothing).
 	ErrDeviceLost = errors.New("GPU context lost (a sticky CUDA error; every PE of this process on that GPU is lost)")
 )
 

@@ -243,6 +243,27 @@ func (s *Stream) lose(o *op) {
 		lost = &OpError{Stream: s.id, PE: s.pe.MyPE(), Seq: o.seq, Op: o.kind.String(), Args: o.String(), Err: ErrDeviceLost}
 	}
 	s.mu.lost = lost
+	aborted := make(chan struct{})
+	s.mu.lostAborted = aborted
 	s.mu.Unlock()
-	go s.pe.Abort()
+	// Not on the worker: aborting the PE closes the streams it owns,
+	// this one included, which waits for the worker to return.
+	go func() {
+		s.pe.Abort()
+		close(aborted)
+	}()
+}
+
+// awaitLost waits, when the stream's device was lost, until its PE has
+// been aborted, so that whoever is told ErrDeviceLost finds the PE ended
+// (peers see it dead; a Finalize after does nothing) rather than racing
+// the abort. The abort closes what the PE owns with a done context, so it
+// does not wait on peers.
+func (s *Stream) awaitLost() {
+	s.mu.Lock()
+	ch := s.mu.lostAborted
+	s.mu.Unlock()
+	if ch != nil {
+		<-ch
+	}
 }

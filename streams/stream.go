@@ -85,7 +85,8 @@ type Stream struct {
 		// lost is set when the stream's device failed for good (a
 		// sticky CUDA error, ErrDeviceLost): the failure naming the op
 		// that faulted. Every later enqueue fails with it.
-		lost *OpError
+		lost        *OpError
+		lostAborted chan struct{} // closed when the PE abort that lost began has returned
 		// holdAfter, when not 0, holds back the ops after it from the
 		// engine: a load window of the PE's device heap is open (see
 		// quiesce); holds counts the windows holding it.
@@ -195,6 +196,7 @@ func (s *Stream) enqueue(o *op) error {
 	if s.mu.lost != nil {
 		lost := s.mu.lost
 		s.mu.Unlock()
+		s.awaitLost()
 		return fmt.Errorf("streams: %s: %v: %w", o.kind, s, lost)
 	}
 	if s.mu.closed {
@@ -335,6 +337,7 @@ func (s *Stream) Synchronize(ctx context.Context) error {
 		// The device is gone: nothing enqueued since will run, and the
 		// PE was aborted (which may have closed the stream).
 		s.mu.Unlock()
+		s.awaitLost()
 		c := *lost
 		return &c
 	}
@@ -376,7 +379,11 @@ func (s *Stream) Synchronize(ctx context.Context) error {
 	}
 	clear(s.mu.failures[len(keep):])
 	s.mu.failures = keep
+	lost := s.mu.lost != nil
 	s.mu.Unlock()
+	if lost {
+		s.awaitLost()
+	}
 	return errors.Join(errs...)
 }
 

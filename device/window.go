@@ -18,7 +18,7 @@ import (
 // that waits for it. So code is loaded only inside a load window, a
 // collective of every PE of the job:
 //
-//  1. every PE enters (an agreement step: an all-gather of one word);
+//  1. every PE enters (an agreement step: a flag to every PE, a barrier);
 //  2. each PE quiets its device work: every QuiesceFunc registered on its
 //     heap waits until its stream has nothing in flight on the GPU, and
 //     holds back new device work;
@@ -34,9 +34,13 @@ import (
 
 // agreement is a collective point with a verdict: every PE brings its own
 // error or nil, and every PE leaves with an error if any PE brought one.
+// Its steps are the PE's own world calls (puts and BarrierAll), a stream
+// of collectives apart from the world team's, which a stream's worker may
+// be running at the same time on the host path.
 type agreement struct {
-	pe       *hostshmem.PE
-	src, dst hostshmem.Sym[int64]
+	pe    *hostshmem.PE
+	flags hostshmem.Sym[int64] // 2 x NPEs: PE j's flag of a step at [parity*NPEs + j]
+	steps int                  // steps taken so far; their parity picks the half
 }
 
 // newAgreement allocates the words of the steps (collective: every PE
@@ -44,31 +48,40 @@ type agreement struct {
 func newAgreement(ctx context.Context, pe *hostshmem.PE) (*agreement, error) {
 	a := &agreement{pe: pe}
 	var err error
-	if a.src, err = hostshmem.Malloc[int64](ctx, pe, 1); err != nil {
-		return nil, err
-	}
-	if a.dst, err = hostshmem.Malloc[int64](ctx, pe, pe.NPEs()); err != nil {
+	if a.flags, err = hostshmem.Calloc[int64](ctx, pe, 2*pe.NPEs()); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// step returns when every PE has reached it (an all-gather: no PE leaves
+// step returns when every PE has reached it (a barrier: no PE leaves
 // before all have entered), bounded by ctx. It returns mine, or, if
 // another PE brought an error, an error naming the lowest such PE, on
 // every PE alike; what says what the step waited for.
+//
+// Each PE puts its flag into its slot on every PE, then all meet in
+// BarrierAll (which completes the puts first). Consecutive steps use the
+// two halves in turn: a PE can be one step ahead of another (it left the
+// barrier first) but not two, so its next flags never land where a peer
+// has still to read.
 func (a *agreement) step(ctx context.Context, what string, mine error) error {
+	n, me := a.pe.NPEs(), a.pe.MyPE()
+	half := a.flags.Slice((a.steps%2)*n, (a.steps%2+1)*n)
+	a.steps++
 	var v int64
 	if mine != nil {
 		v = 1
 	}
-	err := hostshmem.P(a.pe, a.src, v, a.pe.MyPE())
-	if err == nil {
-		err = hostshmem.FCollect(ctx, a.pe.TeamWorld(), a.dst, a.src, 1)
+	var err error
+	for j := 0; j < n && err == nil; j++ {
+		err = hostshmem.P(a.pe, half.At(me), v, j)
 	}
-	all := make([]int64, a.pe.NPEs())
 	if err == nil {
-		err = hostshmem.Get(a.pe, all, a.dst, a.pe.MyPE())
+		err = a.pe.BarrierAll(ctx)
+	}
+	all := make([]int64, n)
+	if err == nil {
+		err = hostshmem.Get(a.pe, all, half, me)
 	}
 	switch {
 	case mine != nil:

@@ -104,7 +104,10 @@ type MappedConfig struct {
 	PE        int
 	Transport string
 	// Segments holds every PE's whole segment (Header, then region),
-	// mapped into this process, indexed by PE.
+	// mapped into this process, indexed by PE. A nil segment is a PE this
+	// process has not mapped (on another node): Region returns nil for it,
+	// and the transport that built the Mapped reaches it another way; its
+	// Put, Get, AMOs and Notify must not be called for it.
 	Segments [][]byte
 	// Liveness finds dead peers; nil means peers cannot die.
 	Liveness Liveness
@@ -282,7 +285,11 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 	if m.yield == nil {
 		m.yield = futex.Yield
 	}
+	first := -1 // the first PE mapped here, whose size the others must have
 	for i, seg := range c.Segments {
+		if seg == nil && i != c.PE {
+			continue // on another node
+		}
 		if len(seg) < HeaderSize {
 			return nil, fmt.Errorf("fabric: segment of PE %d is %d bytes, smaller than its header", i, len(seg))
 		}
@@ -296,10 +303,10 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 		if uintptr(len(seg)-HeaderSize) != uintptr(h.Size) {
 			return nil, fmt.Errorf("fabric: segment of PE %d maps %d region bytes, header says %d", i, len(seg)-HeaderSize, h.Size)
 		}
-		if i == 0 {
-			m.size = uintptr(h.Size)
+		if first < 0 {
+			m.size, first = uintptr(h.Size), i
 		} else if uintptr(h.Size) != m.size {
-			return nil, fmt.Errorf("fabric: symmetric size differs: PE 0 has %d bytes, PE %d has %d", m.size, i, h.Size)
+			return nil, fmt.Errorf("fabric: symmetric size differs: PE %d has %d bytes, PE %d has %d", first, m.size, i, h.Size)
 		}
 		m.hdrs[i] = h
 		m.regions[i] = seg[HeaderSize:len(seg):len(seg)]
@@ -325,7 +332,7 @@ func (m *Mapped) Size() uintptr { return m.size }
 // Region implements Fabric; every region of a Mapped fabric is mapped.
 func (m *Mapped) Region(pe int) []byte { return m.regions[pe] }
 
-// Header returns PE pe's control header.
+// Header returns PE pe's control header, nil for a PE not mapped here.
 func (m *Mapped) Header(pe int) *Header { return m.hdrs[pe] }
 
 // Put implements Fabric with a memmove into the peer's mapping.
@@ -485,8 +492,10 @@ func (m *Mapped) poke(pe int) {
 // PokeAll wakes every sleeper of every PE, so that each re-checks its
 // condition and its peers (after a failure).
 func (m *Mapped) PokeAll() {
-	for pe := range m.hdrs {
-		m.poke(pe)
+	for pe, h := range m.hdrs {
+		if h != nil {
+			m.poke(pe)
+		}
 	}
 }
 
@@ -624,7 +633,7 @@ func (m *Mapped) Err() error {
 		return nil
 	}
 	root := e.PE
-	for hops := 0; hops < m.npes; hops++ {
+	for hops := 0; hops < m.npes && m.hdrs[root] != nil; hops++ {
 		c := atomic.LoadUint32(&m.hdrs[root].Cause)
 		if c == 0 || int(c-1) == root || int(c-1) == m.pe || int(c) > m.npes {
 			break
@@ -670,6 +679,9 @@ func (m *Mapped) Close(finalized bool) error {
 // the job with GlobalExit), or -1.
 func (m *Mapped) FailedPeer() int {
 	for pe, h := range m.hdrs {
+		if h == nil {
+			continue
+		}
 		if st := atomic.LoadUint32(&h.State); pe != m.pe && (st == StateFailed || st == StateExited) {
 			return pe
 		}
@@ -690,7 +702,7 @@ func (m *Mapped) GlobalExit(status int) {
 // StateExited, and its status.
 func (m *Mapped) Exited() (pe, status int, ok bool) {
 	for pe, h := range m.hdrs {
-		if atomic.LoadUint32(&h.State) == StateExited {
+		if h != nil && atomic.LoadUint32(&h.State) == StateExited {
 			return pe, int(int32(atomic.LoadUint32(&h.Exit))), true
 		}
 	}

@@ -58,7 +58,20 @@ type Options struct {
 	// segment at SegmentFD+i; Dir is then unused. Open closes them all
 	// before it returns, whatever the outcome.
 	SegmentFD int
+	// Node, when not nil, holds the node of every PE of the job (len
+	// NPEs; any numbering): this PE maps the segments of the PEs on its
+	// own node only, and Region returns nil for the others, which another
+	// transport reaches (fabric/hybrid routes to it). Nil: every PE is on
+	// this node.
+	Node []int
+	// Remote, when not nil, is the liveness of the PEs on other nodes:
+	// waits and Err look at it after the local PEs, and Describe asks it
+	// about them.
+	Remote fabric.Liveness
 }
+
+// local reports whether PE pe shares this PE's node.
+func (o *Options) local(pe int) bool { return o.Node == nil || o.Node[pe] == o.Node[o.PE] }
 
 // Fabric is one PE's view of a shm job.
 type Fabric struct {
@@ -66,6 +79,9 @@ type Fabric struct {
 	segs   [][]byte
 	pidfds []int
 	pids   []int
+	node   []int           // Options.Node
+	me     int             // Options.PE
+	remote fabric.Liveness // Options.Remote
 
 	closeOnce sync.Once
 	closeErr  error
@@ -93,13 +109,25 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	if o.BootTimeout <= 0 {
 		o.BootTimeout = config.DefaultBootTimeout
 	}
+	if o.Node != nil && len(o.Node) != o.NPEs {
+		return nil, fmt.Errorf("shm: node list of %d PEs for a job of %d", len(o.Node), o.NPEs)
+	}
+	first, nlocal := -1, 0 // the lowest PE on this node, and their number
+	for pe := range o.NPEs {
+		if o.local(pe) {
+			if first < 0 {
+				first = pe
+			}
+			nlocal++
+		}
+	}
 	if o.LocalSize <= 0 {
-		o.LocalSize = o.NPEs
+		o.LocalSize = nlocal
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.BootTimeout)
 	defer cancel()
 
-	fab := &Fabric{segs: make([][]byte, o.NPEs), pidfds: make([]int, o.NPEs), pids: make([]int, o.NPEs)}
+	fab := &Fabric{segs: make([][]byte, o.NPEs), pidfds: make([]int, o.NPEs), pids: make([]int, o.NPEs), remote: o.Remote, node: o.Node, me: o.PE}
 	for i := range fab.pidfds {
 		fab.pidfds[i] = -1
 	}
@@ -131,7 +159,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	}
 
 	for pe := 0; pe < o.NPEs; pe++ {
-		if pe == o.PE {
+		if pe == o.PE || !o.local(pe) {
 			continue
 		}
 		s, pid, err := attach(ctx, st, pe, pol)
@@ -157,22 +185,27 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 	}
 	f.Mapped = m
 
-	// Start-up barrier on PE 0's Boot word; then every peer maps us. Each
-	// arrival wakes the sleepers; the policy's ticks bound how late a dead
-	// peer or the boot timeout is noticed.
-	boot := &m.Header(0).Boot
+	// Start-up barrier on the Boot word of the node's first PE; then
+	// every peer of the node maps us. Each arrival wakes the sleepers; the
+	// policy's ticks bound how late a dead peer or the boot timeout is
+	// noticed.
+	boot := &m.Header(first).Boot
 	atomic.AddUint32(boot, 1)
 	futex.Wake(boot, 1<<30)
 	for tick := pol.MinTick; ; tick = min(2*tick, pol.MaxTick) {
 		v := atomic.LoadUint32(boot)
-		if int(v) >= o.NPEs {
+		if int(v) >= nlocal {
 			break
 		}
 		if e := f.Check(); e != nil {
 			return nil, fmt.Errorf("shm: start-up: %w", e)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("shm: PE %d: start-up: only %d of %d PEs mapped the job's segments within %v: %w", o.PE, v, o.NPEs, o.BootTimeout, ctx.Err())
+			of := ""
+			if o.Node != nil {
+				of = " of this node"
+			}
+			return nil, fmt.Errorf("shm: PE %d: start-up: only %d of %d PEs%s mapped the job's segments within %v: %w", o.PE, v, nlocal, of, o.BootTimeout, ctx.Err())
 		}
 		futex.Wait(boot, v, tick)
 	}
@@ -268,6 +301,18 @@ func tryAttach(st *segments, pe int) (seg []byte, pid int, ready bool, err error
 // that exited after a clean finalize is not dead, unless every peer has
 // gone: then nobody is left to satisfy a wait.
 func (f *Fabric) Check() *fabric.PeerError {
+	if e := f.CheckLocal(); e != nil {
+		return e
+	}
+	if f.remote == nil {
+		return nil
+	}
+	return f.remote.Check()
+}
+
+// CheckLocal is Check for the PEs of this node only (Options.Remote is
+// not asked).
+func (f *Fabric) CheckLocal() *fabric.PeerError {
 	if f.Mapped != nil {
 		if pe := f.FailedPeer(); pe >= 0 {
 			return f.Describe(pe)
@@ -309,7 +354,7 @@ func (f *Fabric) Check() *fabric.PeerError {
 			return e
 		}
 	}
-	if finalized != nil && gone == len(fds) {
+	if finalized != nil && gone == len(fds) && f.remote == nil {
 		finalized.How += "; no peer is left"
 		return finalized
 	}
@@ -329,6 +374,9 @@ func (f *Fabric) peOf(fd int) int {
 func (f *Fabric) Describe(pe int) *fabric.PeerError {
 	if pe < 0 || pe >= len(f.pids) {
 		return nil
+	}
+	if f.segs[pe] == nil && f.remote != nil && f.node != nil && f.node[pe] != f.node[f.me] {
+		return f.remote.Describe(pe)
 	}
 	how := "died"
 	if f.Mapped != nil {

@@ -1016,3 +1016,67 @@ func TestOpenDirErrorsNameTheVariable(t *testing.T) {
 		assertEmpty(t, dir)
 	})
 }
+
+// remoteDeath is the liveness of the PEs of other nodes as a test states
+// it: dead names the dead PE, if any.
+type remoteDeath struct{ dead atomic.Pointer[fabric.PeerError] }
+
+func (r *remoteDeath) Check() *fabric.PeerError { return r.dead.Load() }
+func (r *remoteDeath) Describe(pe int) *fabric.PeerError {
+	return &fabric.PeerError{PE: pe, How: "died on its node"}
+}
+
+// A job of 4 PEs on two nodes (0, 0, 1, 1): each PE maps the segments of
+// its own node only, the PEs of a node start up together without waiting
+// for the other node, and waits report what the other nodes' liveness says.
+func TestOpenNodeSubset(t *testing.T) {
+	dir := shmDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	node := []int{0, 0, 1, 1}
+	remote := &remoteDeath{}
+	o := shm.Options{Job: jobID(), NPEs: 4, Size: 4096, Dir: dir, Node: node, Remote: remote}
+	// Node 1's PEs start alone: they must not wait for node 0.
+	fs1, errs := openAll(ctx, o, 2, 3)
+	require.NoError(t, errors.Join(errs...))
+	fs0, errs := openAll(ctx, o, 0, 1)
+	require.NoError(t, errors.Join(errs...))
+	fs := append(fs0, fs1...)
+	t.Cleanup(func() {
+		for _, f := range fs {
+			f.Close(true)
+		}
+	})
+	assertEmpty(t, dir)
+	for pe, f := range fs {
+		for peer := range 4 {
+			if node[peer] == node[pe] {
+				assert.NotNil(t, f.Region(peer), "PE %d maps PE %d (same node)", pe, peer)
+			} else {
+				assert.Nil(t, f.Region(peer), "PE %d must not map PE %d (other node)", pe, peer)
+				assert.Nil(t, f.Header(peer))
+			}
+		}
+		assert.Equal(t, 4, f.NPEs())
+	}
+	// Within a node, puts and waits work as in a one-node job.
+	require.NoError(t, fs[2].Put(3, 8, []byte{7}))
+	require.NoError(t, fs[3].Wait(ctx, func() bool { return fs[3].Region(3)[8] == 7 }, 8, 1))
+	// A PE of node 1 dying makes node 0's waits fail with its error.
+	ch := make(chan error, 1)
+	go func() { ch <- fs[0].Wait(ctx, never, 0, 8) }()
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&fs[1].Header(0).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond)
+	remote.dead.Store(&fabric.PeerError{PE: 3, How: "died on its node"})
+	fs[1].PokeAll()
+	err := <-ch
+	var perr *fabric.PeerError
+	require.ErrorAs(t, err, &perr)
+	assert.Equal(t, 3, perr.PE)
+	assert.Equal(t, 3, fs[0].Describe(3).PE)
+	assert.Nil(t, fs[0].CheckLocal(), "the PEs of node 0 are alive")
+}
+
+func TestOpenNodeListMismatch(t *testing.T) {
+	err := openFail(t, context.Background(), shm.Options{Job: jobID(), NPEs: 3, Size: 4096, Dir: shmDir(t), Node: []int{0, 1}})
+	assert.ErrorContains(t, err, "node list of 2 PEs for a job of 3")
+}

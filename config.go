@@ -75,6 +75,15 @@ type Config struct {
 	// own (not under gpurun) create their segments (GSHMEM_SHM_DIR;
 	// default /dev/shm).
 	ShmDir string
+	// OFIProvider is the libfabric provider that reaches PEs on other
+	// nodes, such as "tcp;ofi_rxm" or "verbs;ofi_rxm"
+	// (GSHMEM_OFI_PROVIDER); empty: the best this host offers. Only a
+	// build with -tags ofi has libfabric.
+	OFIProvider string
+	// PeerTimeout is how long a PE on another node may send nothing, not
+	// even its heartbeat, before its peers take it for dead
+	// (GSHMEM_PEER_TIMEOUT; default 10s).
+	PeerTimeout time.Duration
 
 	// The fields below place this process in a job that gpurun (or
 	// another launcher) started; LoadConfig reads them from the
@@ -136,6 +145,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		BootTimeout:    c.BootTimeout,
 		NoPrefault:     !c.Prefault,
 		ShmDir:         c.ShmDir,
+		OFIProvider:    c.OFIProvider,
+		PeerTimeout:    c.PeerTimeout,
 		Transport:      c.Transport,
 		Job:            c.Job,
 		PE:             max(c.PE, 0),
@@ -192,6 +203,12 @@ func (c Config) resolve() (Config, error) {
 		return bad("BootTimeout %v is negative (0: the default, %v)", c.BootTimeout, config.DefaultBootTimeout)
 	case c.BootTimeout == 0:
 		c.BootTimeout = config.DefaultBootTimeout
+	}
+	switch {
+	case c.PeerTimeout < 0:
+		return bad("PeerTimeout %v is negative (0: the default, %v)", c.PeerTimeout, config.DefaultPeerTimeout)
+	case c.PeerTimeout == 0:
+		c.PeerTimeout = config.DefaultPeerTimeout
 	}
 	if c.ShmDir == "" {
 		c.ShmDir = config.DefaultShmDir

@@ -32,6 +32,8 @@ const (
 	EnvSharedGPU     = "GSHMEM_SHARED_GPU"
 	EnvThreads       = "GSHMEM_THREADS"
 	EnvThreadsCompat = "LAMELLAR_THREADS"
+	EnvOFIProvider   = "GSHMEM_OFI_PROVIDER"
+	EnvPeerTimeout   = "GSHMEM_PEER_TIMEOUT"
 )
 
 // Names of the process manager's variables gshmem reads to join a Slurm
@@ -79,6 +81,9 @@ const (
 	DefaultBootTimeout = 30 * time.Second
 	DefaultShmDir      = "/dev/shm"
 	DefaultDevSymSize  = 64 << 20
+	// DefaultPeerTimeout is how long a PE on another node may stay silent
+	// before its peers take it for dead.
+	DefaultPeerTimeout = 10 * time.Second
 	// SegmentPrefix starts the name of every file gshmem creates in the shm
 	// directory: <prefix><job>-<pe>.
 	SegmentPrefix = "gshmem-"
@@ -113,6 +118,8 @@ var Vars = []Var{
 	{EnvSharedGPU, "0", "1: allow PEs of several processes on one GPU without MPS (refused by default: their spinning device barriers and collectives take turns in time slices and run orders of magnitude slower); set it in every process"},
 	{EnvThreads, "", "active-message handler goroutines per PE; default GOMAXPROCS"},
 	{EnvThreadsCompat, "", "Lamellar spelling of " + EnvThreads + "; used when that is unset"},
+	{EnvOFIProvider, "", "libfabric provider for PEs on other nodes, e.g. tcp;ofi_rxm or verbs;ofi_rxm; default: the best this host offers (needs a build with -tags ofi)"},
+	{EnvPeerTimeout, DefaultPeerTimeout.String(), "how long a PE on another node may send nothing, not even its heartbeat, before its peers take it for dead"},
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
 }
 
@@ -157,6 +164,11 @@ type Config struct {
 	// SharedGPU is GSHMEM_SHARED_GPU: allow PEs of several processes on
 	// one GPU without MPS.
 	SharedGPU bool
+	// OFIProvider is GSHMEM_OFI_PROVIDER: the libfabric provider that
+	// reaches PEs on other nodes; "" picks the best one.
+	OFIProvider string
+	// PeerTimeout is GSHMEM_PEER_TIMEOUT.
+	PeerTimeout time.Duration
 
 	// Bootstrap is how this process finds its job: BootstrapInproc,
 	// BootstrapGpurun (GSHMEM_TRANSPORT=shm or GSHMEM_JOB set, which win
@@ -199,6 +211,8 @@ func Load(getenv func(string) string) (Config, error) {
 		DevSymSize:   DefaultDevSymSize,
 		Bootstrap:    BootstrapInproc,
 		SlurmLocalID: -1,
+		OFIProvider:  strings.TrimSpace(getenv(EnvOFIProvider)),
+		PeerTimeout:  DefaultPeerTimeout,
 	}
 	var err error
 	if c.NPES, err = intVar(getenv, EnvNPES, c.NPES, 1); err != nil {
@@ -240,6 +254,13 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: %s=%q: want a positive duration such as 30s", EnvBootTimeout, v)
 		}
 		c.BootTimeout = d
+	}
+	if v := getenv(EnvPeerTimeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond {
+			return c, fmt.Errorf("config: %s=%q: want a duration of at least 100ms, such as 10s", EnvPeerTimeout, v)
+		}
+		c.PeerTimeout = d
 	}
 	if c.Prefault, err = boolVar(getenv, EnvPrefault, c.Prefault); err != nil {
 		return c, err

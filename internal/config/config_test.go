@@ -46,6 +46,7 @@ func TestLoadDefaults(t *testing.T) {
 		DevSymSize:   config.DefaultDevSymSize,
 		Bootstrap:    config.BootstrapInproc,
 		SlurmLocalID: -1,
+		PeerTimeout:  config.DefaultPeerTimeout,
 	}, c)
 	assert.Equal(t, uintptr(128<<20), c.SymSize)
 	assert.Equal(t, 30*time.Second, c.BootTimeout)
@@ -125,6 +126,8 @@ func TestLoadValues(t *testing.T) {
 			assert.Equal(t, uintptr(6<<20), c.SymSize)
 		}},
 		{"boot timeout", map[string]string{config.EnvBootTimeout: "1m30s"}, func(t *testing.T, c config.Config) { assert.Equal(t, 90*time.Second, c.BootTimeout) }},
+		{"ofi provider", map[string]string{config.EnvOFIProvider: " verbs;ofi_rxm "}, func(t *testing.T, c config.Config) { assert.Equal(t, "verbs;ofi_rxm", c.OFIProvider) }},
+		{"peer timeout", map[string]string{config.EnvPeerTimeout: "3s"}, func(t *testing.T, c config.Config) { assert.Equal(t, 3*time.Second, c.PeerTimeout) }},
 		{"prefault 0", map[string]string{config.EnvPrefault: "0"}, func(t *testing.T, c config.Config) { assert.False(t, c.Prefault) }},
 		{"prefault false", map[string]string{config.EnvPrefault: "false"}, func(t *testing.T, c config.Config) { assert.False(t, c.Prefault) }},
 		{"prefault 1", map[string]string{config.EnvPrefault: "1"}, func(t *testing.T, c config.Config) { assert.True(t, c.Prefault) }},
@@ -194,6 +197,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{"boot zero", map[string]string{config.EnvBootTimeout: "0s"}, []string{`GSHMEM_BOOT_TIMEOUT="0s"`}},
 		{"boot negative", map[string]string{config.EnvBootTimeout: "-5s"}, []string{`GSHMEM_BOOT_TIMEOUT="-5s"`}},
 		{"boot no unit", map[string]string{config.EnvBootTimeout: "30"}, []string{`GSHMEM_BOOT_TIMEOUT="30"`}},
+		{"peer timeout tiny", map[string]string{config.EnvPeerTimeout: "1ms"}, []string{`GSHMEM_PEER_TIMEOUT="1ms"`, "at least 100ms"}},
+		{"peer timeout junk", map[string]string{config.EnvPeerTimeout: "soon"}, []string{`GSHMEM_PEER_TIMEOUT="soon"`}},
 		{"prefault", map[string]string{config.EnvPrefault: "maybe"}, []string{`GSHMEM_PREFAULT="maybe"`}},
 		{"checked", map[string]string{config.EnvChecked: "yes"}, []string{`GSHMEM_CHECKED="yes"`}},
 		{"coll push max too big", map[string]string{config.EnvCollPushMax: "17k"}, []string{`GSHMEM_COLL_PUSH_MAX="17k"`, "16k"}},

@@ -203,6 +203,17 @@ func loadLocked(name string) (*library, error) {
 	return &library{l: l, path: name, version: v}, nil
 }
 
+// Probe loads the library Open would load for library ("": the default
+// names) without initializing PMIx, and says which it is: "libpmix.so.2
+// (OpenPMIx 4.2.2 ...)". Its error is Open's: it matches ErrNoLibrary.
+func Probe(library string) (string, error) {
+	lb, err := load(library)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s (%s)", lb.path, lb.version), nil
+}
+
 // majorVersion reads the major version from PMIx_Get_version's text, such
 // as "OpenPMIx 4.2.2rc2 (PMIx Standard: 4.2, ...)".
 func majorVersion(v string) (int, bool) {
@@ -281,7 +292,7 @@ func (c *Client) Size() int { return c.size }
 func (c *Client) Namespace() string { return c.namespace }
 
 // Library is the library Open loaded and its version, for messages:
-// "libpmix.so.2 (OpenPMIx 4.2.2 ...)".
+// "libpmix.so.2 (OpenPMIx 4.2.2 ...)", as Probe says before Open.
 func (c *Client) Library() string { return fmt.Sprintf("%s (%s)", c.lib.path, c.lib.version) }
 
 // LocalRank is this task's rank among the job's tasks on its node

@@ -262,17 +262,15 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	}
 	c.namespace, c.rank = ns, int(rank)
 	if ns != o.Namespace {
-		c.lib.l.finalize()
+		c.Finalize(ctx)
 		return nil, fmt.Errorf("pmix: PMIx_Init joined namespace %q, but %s=%q", ns, EnvNamespace, o.Namespace)
 	}
 	size, err := c.getNumber(ctx, wildcard, "pmix.job.size", "PMIX_JOB_SIZE")
-	if err != nil {
-		c.breakWith(err)
-		return nil, err
+	if err == nil && (size < 1 || size > math.MaxInt32 || uint64(c.rank) >= size) {
+		err = fmt.Errorf("pmix: PMIX_JOB_SIZE of namespace %s is %d, and this task is rank %d", ns, size, c.rank)
 	}
-	if size < 1 || size > math.MaxInt32 || c.rank >= int(size) {
-		err := fmt.Errorf("pmix: PMIX_JOB_SIZE of namespace %s is %d, and this task is rank %d", ns, size, c.rank)
-		c.lib.l.finalize()
+	if err != nil {
+		c.Finalize(ctx) // undoes PMIx_Init, unless ctx has ended
 		return nil, err
 	}
 	c.size = int(size)
@@ -428,9 +426,9 @@ func (c *Client) Get(ctx context.Context, rank int, key string) (string, bool, e
 // Client is closed afterwards.
 func (c *Client) Abort(msg string) error {
 	c.mu.Lock()
-	if errors.Is(c.mu.err, ErrClosed) {
+	if err := c.mu.err; errors.Is(err, ErrClosed) {
 		c.mu.Unlock()
-		return c.mu.err
+		return fmt.Errorf("pmix: PMIx_Abort of namespace %s: %w", c.namespace, err)
 	}
 	c.mu.err = fmt.Errorf("%w: the task aborted the job", ErrClosed)
 	c.mu.Unlock()

@@ -82,11 +82,13 @@ const EnvNamespace = "PMIX_NAMESPACE"
 
 // Libraries returns the names Open tries, in order, when Options.Library
 // is empty: the soname, the development link, and Debian's private
-// directory of PMIx 2 and later (where Slurm's mpi/pmix plugin finds it).
+// directory of PMIx 2 and later (where Slurm's mpi/pmix plugin finds it),
+// for x86_64 and then whatever multiarch directories hold one (a library
+// of another architecture fails to load, and the next is tried).
 func Libraries() []string {
 	names := []string{"libpmix.so.2", "libpmix.so",
 		"/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so.2", "/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so"}
-	more, _ := filepath.Glob("/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so*")
+	more, _ := filepath.Glob("/usr/lib/*-linux-gnu*/pmix2/lib/libpmix.so*")
 	for _, m := range more {
 		if !slices.Contains(names, m) {
 			names = append(names, m)

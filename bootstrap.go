@@ -14,6 +14,7 @@ import (
 	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/pmi"
+	"github.com/gshmem/gshmem/internal/pmi/pmix"
 )
 
 // How a process finds its job (Config.Bootstrap; `gpurun info` prints it).
@@ -27,9 +28,12 @@ const (
 	// BootstrapPMI2: this process is a task of `srun --mpi=pmi2`; it joins
 	// the step's job as PE PMI_RANK of PMI_SIZE, through PMI-2.
 	BootstrapPMI2 = config.BootstrapPMI2
-	// BootstrapPMIx: this process is a task of `srun --mpi=pmix` (not
-	// supported yet: Run fails with an error matching ErrUnavailable that
-	// says to use --mpi=pmi2).
+	// BootstrapPMIx: this process is a task of `srun --mpi=pmix`; it joins
+	// the step's job as PE PMIX_RANK of the job's size, through the PMIx
+	// client library (libpmix.so.2), which it loads at run time. Where the
+	// library cannot be loaded (not installed, or a binary built without
+	// cgo), Run fails with an error matching errdefs.ErrUnavailable that
+	// says so and suggests srun --mpi=pmi2, which needs no library.
 	BootstrapPMIx = config.BootstrapPMIx
 )
 
@@ -48,100 +52,193 @@ const (
 // slurmTask is what LoadConfig read about this process as a task of a
 // Slurm job step.
 type slurmTask struct {
-	pmi      config.PMI
-	localID  int    // SLURM_LOCALID, -1 when unset
-	nodeName string // SLURMD_NODENAME
+	pmi      config.PMI  // under srun --mpi=pmi2
+	pmix     config.PMIx // under srun --mpi=pmix
+	pmixLib  string      // GSHMEM_PMIX_LIBRARY; "": the default names
+	localID  int         // SLURM_LOCALID, -1 when unset
+	nodeName string      // SLURMD_NODENAME
 }
 
-// pmiSession is a PE's PMI-2 connection, owned by the PE (hostshmem.PE.Own)
-// so that it is finalized when the PE is, after everything made later.
+// processManager is a task's connection to the process manager that
+// started it: PMI-2 or PMIx.
+type processManager interface {
+	Name() string // "PMI-2", "PMIx"
+	Rank() int
+	Size() int
+	Put(ctx context.Context, key, val string) error
+	Fence(ctx context.Context) error
+	Get(ctx context.Context, rank int, key string) (val string, ok bool, err error)
+	Nodes(ctx context.Context) ([]int, error) // node index of every rank; callable BEFORE the first Fence
+	Abort(msg string) error
+	Finalize(ctx context.Context) error
+	Close() error
+}
+
+// errNoNodeMap is what a processManager's Nodes returns when the process
+// manager does not say where the ranks run; bootPM then tells nodes apart
+// by the names the ranks put.
+var errNoNodeMap = errors.New("the process manager gives no map of ranks to nodes")
+
+// pmi2Manager is PMI-2 (srun --mpi=pmi2) through the pure-Go client.
+type pmi2Manager struct{ *pmi.Client }
+
+func (pmi2Manager) Name() string { return "PMI-2" }
+
+// Nodes reads PMI_process_mapping, which Slurm gives before any fence.
+func (m pmi2Manager) Nodes(ctx context.Context) ([]int, error) {
+	v, ok, err := m.JobAttr(ctx, "PMI_process_mapping")
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, errNoNodeMap
+	}
+	return pmi.ParseProcessMapping(v, m.Size())
+}
+
+// pmixManager is PMIx (srun --mpi=pmix) through the PMIx library.
+type pmixManager struct{ *pmix.Client }
+
+func (pmixManager) Name() string { return "PMIx" }
+
+// Nodes asks PMIx which nodes run which ranks (by the process manager's
+// node names, which tell emulated nodes on one host apart).
+func (m pmixManager) Nodes(ctx context.Context) ([]int, error) {
+	nodes, _, err := m.Client.Nodes(ctx)
+	return nodes, err
+}
+
+// openPM opens the process manager connection cfg.Bootstrap names,
+// bounded by ctx.
+func openPM(ctx context.Context, cfg Config) (processManager, error) {
+	switch cfg.Bootstrap {
+	case BootstrapPMI2:
+		p := cfg.slurm.pmi
+		c, err := pmi.Open(ctx, pmi.Options{FD: p.FD, JobID: p.JobID, Rank: p.Rank})
+		if err != nil {
+			return nil, fmt.Errorf("gshmem: bootstrap under srun --mpi=pmi2 (%s=%d, %s=%d): %w", config.EnvPMIFD, p.FD, config.EnvPMIRank, p.Rank, err)
+		}
+		return pmi2Manager{c}, nil
+	case BootstrapPMIx:
+		p := cfg.slurm.pmix
+		c, err := pmix.Open(ctx, pmix.Options{Namespace: p.Namespace, Library: cfg.slurm.pmixLib})
+		if err != nil {
+			return nil, fmt.Errorf("gshmem: bootstrap under srun --mpi=pmix (%s=%s, %s=%d): %w", config.EnvPMIxNamespace, p.Namespace, config.EnvPMIxRank, p.Rank, err)
+		}
+		return pmixManager{c}, nil
+	}
+	return nil, fmt.Errorf("gshmem: bootstrap %q has no process manager", cfg.Bootstrap)
+}
+
+// pmiSession is a PE's process manager connection (PMI-2 or PMIx), owned
+// by the PE (hostshmem.PE.Own) so that it is finalized when the PE is,
+// after everything made later.
 type pmiSession struct {
-	c  *pmi.Client
+	pm processManager
 	pe int
 }
 
 func (s *pmiSession) Drain(context.Context) error { return nil }
 
-// Close finalizes PMI, or, when the PE aborts (ctx is done), hangs up:
-// the process manager learns that the task failed from its exit.
+// Close finalizes the connection, or, when the PE aborts (ctx is done),
+// hangs up: the process manager learns that the task failed from its exit.
 func (s *pmiSession) Close(ctx context.Context) error {
 	if ctx.Err() != nil {
-		return s.c.Close()
+		return s.pm.Close()
 	}
-	return s.c.Finalize(ctx)
+	return s.pm.Finalize(ctx)
 }
 
-func (s *pmiSession) String() string { return fmt.Sprintf("the PMI-2 connection of PE %d", s.pe) }
+func (s *pmiSession) String() string {
+	return fmt.Sprintf("the %s connection of PE %d", s.pm.Name(), s.pe)
+}
 
-// bootPMI2 makes this task PE PMI_RANK of a job of PMI_SIZE PEs over
-// shared memory: every task puts its node's name, rank 0 puts a fresh,
-// unguessable job id, and after one fence every task reads the job id and
-// PMI_process_mapping, which says which tasks share a node. It returns
-// cfg set for join (TransportShm, Job, PE, NPEs, LocalRank, LocalSize)
-// and the open client, which the caller finalizes or closes.
+// bootSlurm opens the process manager connection of this Slurm task and
+// boots through it (bootPM), both within cfg.BootTimeout. It returns cfg
+// set for join and the open connection, which the caller finalizes or
+// closes.
+func bootSlurm(ctx context.Context, cfg Config) (Config, processManager, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.BootTimeout)
+	defer cancel()
+	pm, err := openPM(ctx, cfg)
+	if err != nil {
+		return cfg, nil, err
+	}
+	if cfg, err = bootPM(ctx, cfg, pm); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, pm, nil
+}
+
+// bootPM makes this task PE Rank of a job of Size PEs over shared memory,
+// through its process manager pm (PMI-2 or PMIx, the same way): every task
+// puts its node's name, rank 0 puts a fresh, unguessable job id, and after
+// one fence every task reads the job id and pm's map of ranks to nodes,
+// which says which tasks share a node. It returns cfg set for join
+// (TransportShm, Job, PE, NPEs, LocalRank, LocalSize); on an error pm is
+// aborted or closed.
 //
 // It ends within cfg.BootTimeout: a task that fails before the fence (or
 // waits in it past the timeout, because a task never arrived) aborts the
-// step through PMI, which ends every task at once; no task has a segment
+// step through pm, which ends every task at once; no task has a segment
 // before every task passed the fence, so the abort leaves nothing in the
 // shm directory. A job whose tasks span nodes fails on every task after
 // the fence with an error matching ErrOffNode that names the nodes.
-func bootPMI2(ctx context.Context, cfg Config) (_ Config, _ *pmi.Client, err error) {
+func bootPM(ctx context.Context, cfg Config, pm processManager) (_ Config, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.BootTimeout)
 	defer cancel()
-	where := fmt.Sprintf("%s=%d", config.EnvPMIFD, cfg.slurm.pmi.FD)
-	c, err := pmi.Open(ctx, pmi.Options{FD: cfg.slurm.pmi.FD, JobID: cfg.slurm.pmi.JobID, Rank: cfg.slurm.pmi.Rank})
-	if err != nil {
-		return cfg, nil, fmt.Errorf("gshmem: bootstrap under srun --mpi=pmi2 (%s, %s=%d): %w", where, config.EnvPMIRank, cfg.slurm.pmi.Rank, err)
-	}
-	rank, size := c.Rank(), c.Size()
+	rank, size := pm.Rank(), pm.Size()
 	fenced := false
 	defer func() {
 		if err == nil {
 			return
 		}
 		if !fenced {
-			c.Abort(err.Error()) // nobody has a segment yet: end the step now
+			pm.Abort(err.Error()) // nobody has a segment yet: end the step now
 		} else {
-			c.Close()
+			pm.Close()
 		}
-		err = fmt.Errorf("gshmem: PE %d of %d: bootstrap under srun --mpi=pmi2: %w", rank, size, err)
+		err = fmt.Errorf("gshmem: PE %d of %d: bootstrap under srun --mpi=%s: %w", rank, size, strings.TrimPrefix(cfg.Bootstrap, "srun+"), err)
 	}()
-	if err := checkNPEs(size, fmt.Sprintf("%d tasks in the step (PMI size)", size)); err != nil {
-		return cfg, nil, err
+	sizeFrom := fmt.Sprintf("%d tasks in the step (%s size)", size, pm.Name())
+	if err := checkNPEs(size, sizeFrom); err != nil {
+		return cfg, err
 	}
 	node := cfg.slurm.nodeName
 	if node == "" {
 		node, _ = os.Hostname()
 	}
 	if rank == 0 {
-		if err := c.Put(ctx, kvsJob, newJobID()); err != nil {
-			return cfg, nil, err
+		if err := pm.Put(ctx, kvsJob, newJobID()); err != nil {
+			return cfg, err
 		}
 	}
-	if err := c.Put(ctx, kvsNode+strconv.Itoa(rank), node); err != nil {
-		return cfg, nil, err
+	if err := pm.Put(ctx, kvsNode+strconv.Itoa(rank), node); err != nil {
+		return cfg, err
 	}
-	if err := c.Fence(ctx); err != nil {
+	if err := pm.Fence(ctx); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return cfg, nil, fmt.Errorf("not every task reached the fence within %s=%v (did one fail or hang before it?): %w", config.EnvBootTimeout, cfg.BootTimeout, err)
+			return cfg, fmt.Errorf("not every task reached the fence within %s=%v (did one fail or hang before it?): %w", config.EnvBootTimeout, cfg.BootTimeout, err)
 		}
-		return cfg, nil, err
+		return cfg, err
 	}
 	fenced = true
-	job, ok, err := c.Get(ctx, 0, kvsJob)
+	job, ok, err := pm.Get(ctx, 0, kvsJob)
 	switch {
 	case err != nil:
-		return cfg, nil, err
+		return cfg, err
 	case !ok || !config.ValidJob(job):
-		return cfg, nil, fmt.Errorf("rank 0 published no valid job id under %s (found %v: %q): is every task the same gshmem program?", kvsJob, ok, job)
+		return cfg, fmt.Errorf("rank 0 published no valid job id under %s (found %v: %q): is every task the same gshmem program?", kvsJob, ok, job)
 	}
-	nodes, err := nodesOf(ctx, c)
+	nodes, err := pm.Nodes(ctx)
+	if errors.Is(err, errNoNodeMap) {
+		nodes, err = nodesByName(ctx, pm)
+	}
 	if err != nil {
-		return cfg, nil, err
+		return cfg, err
 	}
 	name := func(r int) string {
-		v, ok, err := c.Get(ctx, r, kvsNode+strconv.Itoa(r))
+		v, ok, err := pm.Get(ctx, r, kvsNode+strconv.Itoa(r))
 		if err != nil || !ok {
 			return fmt.Sprintf("node %d", nodes[r])
 		}
@@ -149,30 +246,24 @@ func bootPMI2(ctx context.Context, cfg Config) (_ Config, _ *pmi.Client, err err
 	}
 	localRank, localSize, err := placement(rank, nodes, name)
 	if err != nil {
-		return cfg, nil, err
+		return cfg, err
 	}
 	if cfg.slurm.localID >= 0 {
 		localRank = cfg.slurm.localID
 	}
 	cfg.Transport, cfg.Job, cfg.PE, cfg.NPEs = TransportShm, job, rank, size
 	cfg.LocalRank, cfg.LocalSize, cfg.SegmentFD = localRank, localSize, 0
-	cfg.npesFrom = fmt.Sprintf("%d tasks in the step (PMI size)", size)
-	return cfg, c, nil
+	cfg.npesFrom = sizeFrom
+	return cfg, nil
 }
 
-// nodesOf returns the node index of every rank: from PMI_process_mapping
-// when the process manager gives it, else from the node names the ranks
-// put.
-func nodesOf(ctx context.Context, c *pmi.Client) ([]int, error) {
-	if m, ok, err := c.JobAttr(ctx, "PMI_process_mapping"); err != nil {
-		return nil, err
-	} else if ok {
-		return pmi.ParseProcessMapping(m, c.Size())
-	}
+// nodesByName returns the node index of every rank from the node names
+// the ranks put before the fence, for a process manager that gives no map.
+func nodesByName(ctx context.Context, pm processManager) ([]int, error) {
 	index := map[string]int{}
-	nodes := make([]int, c.Size())
+	nodes := make([]int, pm.Size())
 	for r := range nodes {
-		v, ok, err := c.Get(ctx, r, kvsNode+strconv.Itoa(r))
+		v, ok, err := pm.Get(ctx, r, kvsNode+strconv.Itoa(r))
 		if err != nil {
 			return nil, err
 		}

@@ -157,7 +157,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		npesFrom:       fmt.Sprintf("%s=%d", config.EnvNPES, c.NPES),
 	}
 	if c.Bootstrap == config.BootstrapPMI2 || c.Bootstrap == config.BootstrapPMIx {
-		cfg.slurm = &slurmTask{pmi: c.PMI, localID: c.SlurmLocalID, nodeName: c.NodeName}
+		cfg.slurm = &slurmTask{pmi: c.PMI, pmix: c.PMIx, pmixLib: c.PMIxLibrary, localID: c.SlurmLocalID, nodeName: c.NodeName}
 	}
 	if cfg.LocalRank < 0 {
 		cfg.LocalRank = cfg.PE

@@ -57,13 +57,11 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem/device"
-	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/config"
-	"github.com/gshmem/gshmem/internal/pmi"
 	"github.com/gshmem/gshmem/internal/testseam"
 )
 
@@ -402,30 +400,28 @@ func Finalize(ctx context.Context, pe *PE) error { return pe.Finalize(ctx) }
 
 // join makes this process's PE of a job over shared memory: the job
 // gpurun started, or, under srun, the job the step's tasks form through
-// the process manager (bootPMI2).
+// the process manager (PMI-2 or PMIx: bootSlurm).
 func join(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
 	var session *pmiSession
 	switch cfg.Bootstrap {
-	case BootstrapPMI2:
-		var c *pmi.Client
+	case BootstrapPMI2, BootstrapPMIx:
+		var pm processManager
 		var err error
-		if cfg, c, err = bootPMI2(ctx, cfg); err != nil {
+		if cfg, pm, err = bootSlurm(ctx, cfg); err != nil {
 			return nil, err
 		}
-		session = &pmiSession{c: c, pe: cfg.PE}
-	case BootstrapPMIx:
-		return nil, fmt.Errorf("gshmem: this is a task of srun --mpi=pmix, and the PMIx bootstrap is not built yet: run the job with srun --mpi=pmi2: %w", errdefs.ErrUnavailable)
+		session = &pmiSession{pm: pm, pe: cfg.PE}
 	}
 	pe, err := joinShm(ctx, cfg, plan)
 	if session == nil {
 		return pe, err
 	}
 	if err != nil {
-		session.c.Close()
+		session.pm.Close()
 		return nil, err
 	}
 	if _, err := pe.Own(session); err != nil {
-		session.c.Close()
+		session.pm.Close()
 		pe.Abort()
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package gshmem_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 	"github.com/gshmem/gshmem/internal/slurmtest"
@@ -24,7 +27,8 @@ const slurmHelperEnv = "GSHMEM_TEST_SLURM_HELPER"
 
 // slurmHelper is one task of a test step. Every mode joins the step's job
 // with gshmem.Run's configuration (LoadConfig) and has each PE add its
-// number plus one to a counter on PE 0; then "sum" prints what PE 0 sees,
+// number plus one to a counter on PE 0; then "sum" prints what PE 0 sees
+// ("kinds" too, and marks an error that matches errdefs.ErrUnavailable),
 // "killed" has PE 1 kill itself with SIGKILL while the others wait for it
 // in a barrier, and "absent" has task 1 exit before it joins. Errors go to
 // stdout, one line per task, for the test to read.
@@ -66,7 +70,11 @@ func slurmHelper(mode string) int {
 		return nil
 	})
 	if err != nil {
-		fmt.Printf("task %s: error: %s\n", task, strings.ReplaceAll(err.Error(), "\n", " "))
+		kind := ""
+		if mode == "kinds" && errors.Is(err, errdefs.ErrUnavailable) {
+			kind = " [unavailable]"
+		}
+		fmt.Printf("task %s: error: %s%s\n", task, strings.ReplaceAll(err.Error(), "\n", " "), kind)
 		return 1
 	}
 	return 0
@@ -90,63 +98,122 @@ func assertEmpty(t *testing.T, dir string) {
 	assert.Empty(t, names, "left in %s", dir)
 }
 
-// Three tasks of srun --mpi=pmi2 on one node are one job of three PEs over
-// shared memory, PE numbers their PMI ranks.
-func TestSlurmPMI2(t *testing.T) {
-	slurmtest.Require(t, 1)
-	dir, dirEnv := shmDirEnv(t)
-	r := slurmtest.Srun(t, time.Minute, []string{"--mpi=pmi2", "-N", "1", "-n", "3"}, slurmHelperEnv+"=sum", dirEnv)
-	require.NoError(t, r.Err, "%s", r)
-	for task := range 3 {
-		assert.Contains(t, r.Stdout, fmt.Sprintf("task %d: PE %d of 3 over shm (srun+pmi2): sum 6\n", task, task), "%s", r)
+// mpis are srun's --mpi plugins gshmem boots through, and the bootstrap
+// each gives. Every Slurm scenario runs under each.
+var mpis = []struct{ name, bootstrap string }{
+	{"pmi2", gshmem.BootstrapPMI2},
+	{"pmix", gshmem.BootstrapPMIx},
+}
+
+// forEachMPI runs scenario as a subtest per --mpi plugin; the pmix one is
+// skipped where libpmix cannot be loaded (it cannot run there, and the
+// error it would give is TestSlurmNoPMIxLibrary's).
+func forEachMPI(t *testing.T, nodes int, scenario func(t *testing.T, mpi, bootstrap string)) {
+	for _, m := range mpis {
+		t.Run(m.name, func(t *testing.T) {
+			slurmtest.Require(t, nodes)
+			if m.name == "pmix" {
+				requirePMIx(t)
+			}
+			scenario(t, "--mpi="+m.name, m.bootstrap)
+		})
 	}
-	assertEmpty(t, dir)
-	t.Logf("%s", r)
+}
+
+// requirePMIx skips t where srun has no pmix plugin or libpmix cannot be
+// loaded here.
+func requirePMIx(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("srun", "--mpi=list").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "pmix") {
+		t.Skipf("srun has no pmix plugin (srun --mpi=list: %v):\n%s", err, out)
+	}
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so.2"); err != nil {
+		if _, err := exec.LookPath("ldconfig"); err == nil {
+			if out, _ := exec.Command("ldconfig", "-p").Output(); !strings.Contains(string(out), "libpmix.so") {
+				t.Skip("no libpmix here (Debian: libpmix2)")
+			}
+		}
+	}
+}
+
+// Three tasks of srun on one node are one job of three PEs over shared
+// memory, PE numbers their ranks.
+func TestSlurmOneNode(t *testing.T) {
+	forEachMPI(t, 1, func(t *testing.T, mpi, bootstrap string) {
+		dir, dirEnv := shmDirEnv(t)
+		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "1", "-n", "3"}, slurmHelperEnv+"=sum", dirEnv)
+		require.NoError(t, r.Err, "%s", r)
+		for task := range 3 {
+			assert.Contains(t, r.Stdout, fmt.Sprintf("task %d: PE %d of 3 over shm (%s): sum 6\n", task, task, bootstrap), "%s", r)
+		}
+		assertEmpty(t, dir)
+		t.Logf("%s", r)
+	})
 }
 
 // Tasks on two nodes cannot form a job yet (no network transport): every
 // task fails at once, saying which PEs run on which node, and nothing is
 // left behind.
-func TestSlurmPMI2TwoNodes(t *testing.T) {
-	slurmtest.Require(t, 2)
-	dir, dirEnv := shmDirEnv(t)
-	r := slurmtest.Srun(t, time.Minute, []string{"--mpi=pmi2", "-N", "2", "-n", "4", "--distribution=block"}, slurmHelperEnv+"=sum", dirEnv)
-	require.Error(t, r.Err, "%s", r)
-	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-	require.Len(t, lines, 4, "one error per task: %s", r)
-	for _, l := range lines {
-		assert.Regexp(t, `^task \d: error: gshmem: PE \d of 4: bootstrap under srun --mpi=pmi2: the job's 4 PEs run on 2 nodes \(\w+: PEs? [0-9, -]+; \w+: PEs? [0-9, -]+\): PEs on different nodes need the libfabric transport \(fabric/ofi\), which is not built yet: run the tasks on one node \(srun -N 1\)$`, l)
-	}
-	assert.Less(t, r.Took, 20*time.Second, "%s", r)
-	assertEmpty(t, dir)
-	t.Logf("%s", r)
+func TestSlurmTwoNodes(t *testing.T) {
+	forEachMPI(t, 2, func(t *testing.T, mpi, _ string) {
+		dir, dirEnv := shmDirEnv(t)
+		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "2", "-n", "4", "--distribution=block"}, slurmHelperEnv+"=sum", dirEnv)
+		require.Error(t, r.Err, "%s", r)
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+		require.Len(t, lines, 4, "one error per task: %s", r)
+		for _, l := range lines {
+			assert.Regexp(t, `^task \d: error: gshmem: PE \d of 4: bootstrap under srun `+mpi+`: the job's 4 PEs run on 2 nodes \(n1: PEs? [0-9, -]+; n2: PEs? [0-9, -]+\): PEs on different nodes need the libfabric transport \(fabric/ofi\), which is not built yet: run the tasks on one node \(srun -N 1\)$`, l)
+		}
+		assert.Less(t, r.Took, 20*time.Second, "%s", r)
+		assertEmpty(t, dir)
+		t.Logf("%s", r)
+	})
 }
 
 // A PE killed after start-up ends the job: every other PE's error names
 // it, srun exits non-zero within a few seconds, nothing is left behind.
-func TestSlurmPMI2Killed(t *testing.T) {
-	slurmtest.Require(t, 1)
-	dir, dirEnv := shmDirEnv(t)
-	r := slurmtest.Srun(t, time.Minute, []string{"--mpi=pmi2", "-N", "1", "-n", "3"}, slurmHelperEnv+"=killed", dirEnv)
-	require.Error(t, r.Err, "%s", r)
-	for _, task := range []int{0, 2} {
-		assert.Regexp(t, fmt.Sprintf(`task %d: error: PE %d: .*PE 1\b`, task, task), r.Stdout, "%s", r)
-	}
-	assert.Less(t, r.Took, 10*time.Second, "%s", r)
-	assertEmpty(t, dir)
-	t.Logf("%s", r)
+func TestSlurmKilled(t *testing.T) {
+	forEachMPI(t, 1, func(t *testing.T, mpi, _ string) {
+		dir, dirEnv := shmDirEnv(t)
+		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "1", "-n", "3"}, slurmHelperEnv+"=killed", dirEnv)
+		require.Error(t, r.Err, "%s", r)
+		for _, task := range []int{0, 2} {
+			assert.Regexp(t, fmt.Sprintf(`task %d: error: PE %d: .*PE 1\b`, task, task), r.Stdout, "%s", r)
+		}
+		assert.Less(t, r.Took, 10*time.Second, "%s", r)
+		assertEmpty(t, dir)
+		t.Logf("%s", r)
+	})
 }
 
 // A task that never joins does not leave the others waiting: they give up
 // at the boot timeout and end the step, with an error that says why.
-func TestSlurmPMI2Absent(t *testing.T) {
+func TestSlurmAbsent(t *testing.T) {
+	forEachMPI(t, 1, func(t *testing.T, mpi, _ string) {
+		dir, dirEnv := shmDirEnv(t)
+		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "1", "-n", "3"}, slurmHelperEnv+"=absent", dirEnv, "GSHMEM_BOOT_TIMEOUT=2s")
+		require.Error(t, r.Err, "%s", r)
+		assert.Contains(t, r.Stdout, "bootstrap under srun "+mpi+": not every task reached the fence within GSHMEM_BOOT_TIMEOUT=2s", "%s", r)
+		assert.Less(t, r.Took, 15*time.Second, "%s", r)
+		assertEmpty(t, dir)
+		t.Logf("%s", r)
+	})
+}
+
+// Under srun --mpi=pmix where libpmix cannot be loaded (here:
+// GSHMEM_PMIX_LIBRARY names a file that is not there), every task fails at
+// start-up with an error matching ErrUnavailable that says what is missing
+// and what to run instead.
+func TestSlurmNoPMIxLibrary(t *testing.T) {
 	slurmtest.Require(t, 1)
-	dir, dirEnv := shmDirEnv(t)
-	r := slurmtest.Srun(t, time.Minute, []string{"--mpi=pmi2", "-N", "1", "-n", "3"}, slurmHelperEnv+"=absent", dirEnv, "GSHMEM_BOOT_TIMEOUT=2s")
+	requirePMIx(t)
+	r := slurmtest.Srun(t, time.Minute, []string{"--mpi=pmix", "-N", "1", "-n", "2"}, slurmHelperEnv+"=kinds", "GSHMEM_PMIX_LIBRARY=/nonexistent/libpmix.so.2")
 	require.Error(t, r.Err, "%s", r)
-	assert.Contains(t, r.Stdout, "not every task reached the fence within GSHMEM_BOOT_TIMEOUT=2s", "%s", r)
-	assert.Less(t, r.Took, 15*time.Second, "%s", r)
-	assertEmpty(t, dir)
+	for task := range 2 {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^task %d: error: gshmem: bootstrap under srun --mpi=pmix \(PMIX_NAMESPACE=slurm\.pmix\.\d+\.\d+, PMIX_RANK=%d\): `+
+			`pmix: no usable PMIx client library: dlopen /nonexistent/libpmix\.so\.2: .*No such file or directory \(install the PMIx client library, Debian's libpmix2, or run srun --mpi=pmi2\) \[unavailable\]$`, task, task), r.Stdout, "%s", r)
+	}
 	t.Logf("%s", r)
 }
 

@@ -18,9 +18,12 @@
 #   - the bench package's peer tests, which run Open MPI's OpenSHMEM and MPI
 #     (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev) and skip themselves
 #     without it;
-#   - the Slurm tests (TestSlurm* in the root package and internal/pmi),
-#     which run the bootstrap under srun --mpi=pmi2 on two nodes and skip
-#     themselves unless a Slurm controller answers (sinfo) with two nodes.
+#   - the Slurm tests (TestSlurm* in the root package, internal/pmi and
+#     internal/pmi/pmix), which run the bootstrap under srun --mpi=pmi2 and
+#     srun --mpi=pmix (one subtest each) on two nodes and skip themselves
+#     unless a Slurm controller answers (sinfo) with two nodes; the pmix
+#     ones also skip where srun has no pmix plugin or libpmix is missing
+#     (ci/slurm.sh installs both).
 # With --install it installs staticcheck with `go install` and, as root with
 # apt-get, Open MPI and nvidia-cuda-toolkit (adding Debian's non-free
 # component to apt's sources when no source has it), and, when no Slurm
@@ -231,8 +234,8 @@ go test ./...
 if [ "$slurm" -ge 2 ]; then
   # go test caches a skip from a run without Slurm: whether a controller
   # answers is outside what its cache looks at, so run them afresh here.
-  step "Slurm tests against the running Slurm (srun --mpi=pmi2, 2 nodes)"
-  go test -count=1 -run Slurm -v . ./internal/pmi | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'
+  step "Slurm tests against the running Slurm (srun --mpi=pmi2 and --mpi=pmix, 2 nodes)"
+  go test -count=1 -run Slurm -v . ./internal/pmi/... | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'
   [ "${PIPESTATUS[0]}" = 0 ]
 fi
 

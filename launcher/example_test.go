@@ -38,7 +38,7 @@ func ExampleInfo() {
 	// Output:
 	// gpurun 0.1.0
 	// transports: inproc shm
-	// bootstrap: in-process (4 goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 PROGRAM one per Slurm task)
+	// bootstrap: in-process (4 goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 or --mpi=pmix PROGRAM one per Slurm task)
 	// devices: CPU fallback (GSHMEM_DEVICE=cpu)
 	//
 	// VARIABLE                      VALUE  DEFAULT   MEANING
@@ -58,9 +58,12 @@ func ExampleInfo() {
 	// GSHMEM_CHECKED                -      0         1: every RMA, atomic and wait checks that its symmetric object is still allocated (a put into a freed object is an error; costs a lock per call)
 	// GSHMEM_DEVICE                 -      -         GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)
 	// GSHMEM_DEVICE_SYMMETRIC_SIZE  -      64m       bytes of device symmetric heap per PE (in host memory on the CPU fallback)
+	// GSHMEM_PMIX_LIBRARY           -      -         under srun --mpi=pmix: the PMIx client library to load (a file name or path); default: libpmix.so.2, libpmix.so, then Debian's pmix2/lib directory
 	// GSHMEM_SHARED_GPU             -      0         1: allow PEs of several processes on one GPU without MPS (refused by default: their spinning device barriers and collectives take turns in time slices and run orders of magnitude slower); set it in every process
 	// GSHMEM_THREADS                -      -         active-message handler goroutines per PE; default GOMAXPROCS
 	// LAMELLAR_THREADS              -      -         Lamellar spelling of GSHMEM_THREADS; used when that is unset
+	// GSHMEM_OFI_PROVIDER           -      -         libfabric provider for PEs on other nodes, e.g. tcp;ofi_rxm or verbs;ofi_rxm; default: the best this host offers (needs a build with -tags ofi)
+	// GSHMEM_PEER_TIMEOUT           -      10s       how long a PE on another node may send nothing, not even its heartbeat, before its peers take it for dead
 	// GOMAXPROCS                    -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
 }
 
@@ -71,8 +74,12 @@ func ExampleBootstrap() {
 		"PMI_FD": "11", "PMI_RANK": "2", "PMI_JOBID": "7.0"}
 	fmt.Println(launcher.Bootstrap(func(k string) string { return task[k] }))
 	delete(task, "PMI_FD")
+	task["PMIX_NAMESPACE"], task["PMIX_RANK"] = "slurm.pmix.7.0", "2"
+	fmt.Println(launcher.Bootstrap(func(k string) string { return task[k] }))
+	delete(task, "PMIX_NAMESPACE")
 	fmt.Println(launcher.Bootstrap(func(k string) string { return task[k] }))
 	// Output:
 	// srun+pmi2 (task 2 of Slurm step 7.0: PE 2, the step's tasks are the job's PEs; PMI-2 over PMI_FD=11)
+	// srun+pmix (task 2 of PMIx namespace slurm.pmix.7.0: PE 2, the step's tasks are the job's PEs; PMIx through libpmix.so.2, loaded at start-up)
 	// error: config: this is task 2 of a Slurm step of 4 tasks (SLURM_STEP_NUM_TASKS=4) started without a process-management interface (srun --mpi=none: neither PMI_FD nor PMIX_NAMESPACE is set), so the tasks cannot find each other and each would run a job of its own: start it with srun --mpi=pmi2 (or --mpi=pmix), or set GSHMEM_TRANSPORT=inproc for one in-process job per task
 }

@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/pmi/pmix"
 )
 
 // Info writes what `gpurun info` prints: the version, the transports this
 // build has, how a program started with this environment finds its job
-// (bootstrap: see Bootstrap), the device side (devices: what
+// (bootstrap: see Bootstrap; in a task of srun --mpi=pmix, also which PMIx
+// library it loads, or why none loads), the device side (devices: what
 // device.Plan.Describe says), and a table of every variable in
 // config.Vars with its value from getenv (os.Getenv when nil) and its
 // default; "-" marks an empty one. In a task of a Slurm step (srun), a
@@ -24,6 +27,13 @@ func Info(w io.Writer, getenv func(string) string, devices string) {
 	fmt.Fprintf(w, "gpurun %s\n", Version)
 	fmt.Fprintf(w, "transports: %s %s\n", config.TransportInproc, config.TransportShm)
 	fmt.Fprintf(w, "bootstrap: %s\n", Bootstrap(getenv))
+	if c, err := config.Load(getenv); err == nil && c.Bootstrap == config.BootstrapPMIx {
+		lib, err := pmix.Probe(c.PMIxLibrary)
+		if err != nil {
+			lib = "error: " + err.Error()
+		}
+		fmt.Fprintf(w, "pmix library: %s\n", lib)
+	}
 	fmt.Fprintf(w, "devices: %s\n\n", devices)
 	table(w, getenv, config.Vars)
 	if getenv(config.EnvSlurmStepID) != "" {
@@ -51,9 +61,17 @@ func Bootstrap(getenv func(string) string) string {
 		return fmt.Sprintf("%s (task %d of Slurm step %s: PE %d, the step's tasks are the job's PEs; PMI-2 over %s=%d)",
 			c.Bootstrap, c.PMI.Rank, c.PMI.JobID, c.PMI.Rank, config.EnvPMIFD, c.PMI.FD)
 	case config.BootstrapPMIx:
-		return fmt.Sprintf("%s (%s=%s; the PMIx bootstrap is not built yet: run srun --mpi=pmi2)", c.Bootstrap, config.EnvPMIxNamespace, getenv(config.EnvPMIxNamespace))
+		pe, lib := "?", c.PMIxLibrary
+		if c.PMIx.Rank >= 0 {
+			pe = strconv.Itoa(c.PMIx.Rank)
+		}
+		if lib == "" {
+			lib = pmix.Libraries()[0]
+		}
+		return fmt.Sprintf("%s (task %s of PMIx namespace %s: PE %s, the step's tasks are the job's PEs; PMIx through %s, loaded at start-up)",
+			c.Bootstrap, pe, c.PMIx.Namespace, pe, lib)
 	}
-	return fmt.Sprintf("%s (%d goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 PROGRAM one per Slurm task)", c.Bootstrap, c.NPES)
+	return fmt.Sprintf("%s (%d goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 or --mpi=pmix PROGRAM one per Slurm task)", c.Bootstrap, c.NPES)
 }
 
 // table writes vars with their values from getenv.

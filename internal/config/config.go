@@ -34,6 +34,7 @@ const (
 	EnvThreadsCompat = "LAMELLAR_THREADS"
 	EnvOFIProvider   = "GSHMEM_OFI_PROVIDER"
 	EnvPeerTimeout   = "GSHMEM_PEER_TIMEOUT"
+	EnvPMIxLibrary   = "GSHMEM_PMIX_LIBRARY"
 )
 
 // Names of the process manager's variables gshmem reads to join a Slurm
@@ -49,6 +50,7 @@ const (
 	EnvPMIRank         = "PMI_RANK"
 	EnvPMIJobID        = "PMI_JOBID"
 	EnvPMIxNamespace   = "PMIX_NAMESPACE"
+	EnvPMIxRank        = "PMIX_RANK"
 )
 
 // How a process found its job (Config.Bootstrap), as `gpurun info` says it.
@@ -61,7 +63,7 @@ const (
 	// PMI-2 over PMI_FD.
 	BootstrapPMI2 = "srun+pmi2"
 	// BootstrapPMIx: a task of `srun --mpi=pmix`; the tasks meet through
-	// the PMIx client library.
+	// the PMIx client library (libpmix, loaded at run time).
 	BootstrapPMIx = "srun+pmix"
 )
 
@@ -115,6 +117,7 @@ var Vars = []Var{
 	{EnvChecked, "0", "1: every RMA, atomic and wait checks that its symmetric object is still allocated (a put into a freed object is an error; costs a lock per call)"},
 	{EnvDevice, "", "GPU ordinal of this PE, or cpu for the CPU fallback; default: local rank modulo visible GPUs (gpurun sets it)"},
 	{EnvDevSymSize, "64m", "bytes of device symmetric heap per PE (in host memory on the CPU fallback)"},
+	{EnvPMIxLibrary, "", "under srun --mpi=pmix: the PMIx client library to load (a file name or path); default: libpmix.so.2, libpmix.so, then Debian's pmix2/lib directory"},
 	{EnvSharedGPU, "0", "1: allow PEs of several processes on one GPU without MPS (refused by default: their spinning device barriers and collectives take turns in time slices and run orders of magnitude slower); set it in every process"},
 	{EnvThreads, "", "active-message handler goroutines per PE; default GOMAXPROCS"},
 	{EnvThreadsCompat, "", "Lamellar spelling of " + EnvThreads + "; used when that is unset"},
@@ -130,10 +133,11 @@ var SlurmVars = []Var{
 	{EnvSlurmStepNTasks, "", "tasks in the step (else " + EnvSlurmNTasks + "); more than 1 without " + EnvPMIFD + " or " + EnvPMIxNamespace + " is an error (run srun --mpi=pmi2 or --mpi=pmix)"},
 	{EnvSlurmNTasks, "", "tasks in the job; read when " + EnvSlurmStepNTasks + " is unset"},
 	{EnvPMIFD, "", "set by srun --mpi=pmi2: the PMI-2 connection; with " + EnvSlurmStepID + ", each task joins the job as one PE"},
-	{EnvPMIxNamespace, "", "set by srun --mpi=pmix: the PMIx namespace; with " + EnvSlurmStepID + ", each task joins the job as one PE"},
+	{EnvPMIxNamespace, "", "set by srun --mpi=pmix: the PMIx namespace; with " + EnvSlurmStepID + ", each task joins the job as one PE through the PMIx library (libpmix.so.2, loaded at run time)"},
 	{EnvSlurmProcID, "", "the task's rank in the step, in errors"},
 	{EnvPMIRank, "", "set by srun --mpi=pmi2: the task's PMI rank, which becomes its PE number"},
 	{EnvPMIJobID, "", "set by srun --mpi=pmi2: the step's PMI job id"},
+	{EnvPMIxRank, "", "set by srun --mpi=pmix: the task's PMIx rank, which becomes its PE number"},
 	{EnvSlurmLocalID, "", "the task's rank on its node: under srun, " + EnvLocalRank + " (and so the GPU) follows it"},
 	{EnvSlurmNodeName, "", "the task's node as Slurm names it, in errors about where PEs run"},
 }
@@ -178,6 +182,11 @@ type Config struct {
 	Bootstrap string
 	// PMI is where a BootstrapPMI2 task's PMI-2 connection is.
 	PMI PMI
+	// PMIx is what srun told a BootstrapPMIx task about its PMIx job.
+	PMIx PMIx
+	// PMIxLibrary is GSHMEM_PMIX_LIBRARY: the PMIx library a
+	// BootstrapPMIx task loads; "": the default names.
+	PMIxLibrary string
 	// SlurmLocalID is SLURM_LOCALID under srun, -1 otherwise.
 	SlurmLocalID int
 	// NodeName is SLURMD_NODENAME under srun, "" otherwise.
@@ -189,6 +198,12 @@ type PMI struct {
 	FD    int    // PMI_FD
 	Rank  int    // PMI_RANK
 	JobID string // PMI_JOBID
+}
+
+// PMIx is what srun --mpi=pmix tells each task about its PMIx job.
+type PMIx struct {
+	Namespace string // PMIX_NAMESPACE
+	Rank      int    // PMIX_RANK, -1 when unset
 }
 
 // Load reads the configuration from the environment through getenv
@@ -354,6 +369,11 @@ func (c *Config) loadSlurm(getenv func(string) string) error {
 		c.PMI.JobID = getenv(EnvPMIJobID)
 	case getenv(EnvPMIxNamespace) != "":
 		c.Bootstrap = BootstrapPMIx
+		c.PMIx.Namespace = getenv(EnvPMIxNamespace)
+		c.PMIxLibrary = getenv(EnvPMIxLibrary)
+		if c.PMIx.Rank, err = intVar(getenv, EnvPMIxRank, -1, 0); err != nil {
+			return err
+		}
 	default:
 		name := EnvSlurmStepNTasks
 		if getenv(name) == "" {

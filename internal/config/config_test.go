@@ -382,7 +382,7 @@ func slurmEnv(mpi string) map[string]string {
 	case "pmi2":
 		m[config.EnvPMIFD], m[config.EnvPMIRank], m[config.EnvPMIJobID] = "11", "1", "5.0"
 	case "pmix":
-		m[config.EnvPMIxNamespace] = "slurm.pmix.5.0"
+		m[config.EnvPMIxNamespace], m[config.EnvPMIxRank] = "slurm.pmix.5.0", "1"
 	}
 	return m
 }
@@ -402,8 +402,15 @@ func TestLoadSlurm(t *testing.T) {
 	c, err = config.Load(env(slurmEnv("pmix")))
 	require.NoError(t, err)
 	assert.Equal(t, config.BootstrapPMIx, c.Bootstrap)
+	assert.Equal(t, config.PMIx{Namespace: "slurm.pmix.5.0", Rank: 1}, c.PMIx)
+	assert.Equal(t, config.PMI{}, c.PMI)
 
-	m := slurmEnv("pmi2")
+	m := slurmEnv("pmix")
+	m[config.EnvPMIxRank] = "one"
+	_, err = config.Load(env(m))
+	assert.EqualError(t, err, `config: PMIX_RANK="one": want an integer >= 0`)
+
+	m = slurmEnv("pmi2")
 	for k, v := range shmEnv() {
 		m[k] = v
 	}

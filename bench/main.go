@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type flags struct {
 	peers, memmoveCol *bool
 	bind              *bool
 	inproc            *bool
+	srun              *string
 }
 
 func newFlags(name string, stderr io.Writer) *flags {
@@ -49,6 +51,9 @@ func newFlags(name string, stderr io.Writer) *flags {
 			"as Open MPI binds its ranks to cores then (not when oversubscribed)"),
 		inproc: fs.Bool("inproc", false, "run gshmem's PEs as goroutines of this process instead of processes over shm "+
 			"(on a GPU: every PE on one context, the layout of in-process device collectives)"),
+		srun: fs.String("srun", "", "cross-node mode: run gshmem's PEs as the tasks of `srun ARGS -n N` "+
+			"(e.g. \"--mpi=pmi2 -N 2 --distribution=cyclic\": PE 0 and PE 1 on different nodes, over libfabric; "+
+			"needs gpurun built with -tags ofi), and Open MPI's peers over TCP"),
 	}
 }
 
@@ -124,10 +129,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 	for _, n := range counts {
 		start := time.Now()
 		var rs []Result
-		if *f.inproc {
+		switch {
+		case *f.srun != "":
+			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (srun %s)...\n", n, *f.srun)
+			rs, err = runSrun(ctx, c, n, len(amOps) > 0, stderr, strings.Fields(*f.srun), self, f.args())
+		case *f.inproc:
 			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (in-process)...\n", n)
 			rs, err = runInproc(ctx, c, n, amOps)
-		} else {
+		default:
 			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
 			rs, err = runGshmem(ctx, c, n, len(amOps) > 0, stderr, self, f.args())
 		}
@@ -143,9 +152,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 			status = 1
 		}
 		if pops := PeerOps(c.Ops); *f.peers && len(pops) > 0 {
-			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs...\n", n)
+			over := ""
+			if *f.srun != "" {
+				over = " (over TCP)"
+			}
+			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
 			rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
-				Target: c.Target, Reps: c.Reps})
+				Target: c.Target, Reps: c.Reps, TCP: *f.srun != ""})
 			peers = append(peers, rs...)
 			switch {
 			case errors.Is(err, ErrNoPeer):
@@ -190,6 +203,29 @@ func runGshmem(ctx context.Context, c Config, n int, withAM bool, stderr io.Writ
 		return nil, fmt.Errorf("gshmem run on %d PEs failed (exit %d): %v\n%s", n, code, err, out.String())
 	}
 	return ParseResults(&out, ImplGshmem, n)
+}
+
+// runSrun runs the gshmem benchmarks c on n PEs that are the tasks of
+// `srun srunArgs -n n`, each a worker started with self and the flags
+// args: under -N 2 the PEs of different nodes reach each other over
+// libfabric. Only PE 0 prints results.
+func runSrun(ctx context.Context, c Config, n int, withAM bool, stderr io.Writer, srunArgs, self, args []string) ([]Result, error) {
+	if _, err := exec.LookPath("srun"); err != nil {
+		return nil, fmt.Errorf("-srun: %w", err)
+	}
+	heap := c.HeapFor(n)
+	if withAM {
+		heap = max(heap, AMHeap(n))
+	}
+	env := []string{fmt.Sprintf("%s=%d", config.EnvSymSize, heap), fmt.Sprintf("%s=%d", config.EnvDevSymSize, c.DeviceHeapFor())}
+	argv := append(slices.Clone(srunArgs), "-n", strconv.Itoa(n))
+	argv = append(argv, self...)
+	argv = append(argv, args...)
+	out, err := runJob(ctx, stderr, "", env, "srun", argv...)
+	if err != nil {
+		return nil, fmt.Errorf("gshmem run on %d PEs under srun failed: %w\n%s", n, err, out)
+	}
+	return ParseResults(bytes.NewReader(out), ImplGshmem, n)
 }
 
 // runInproc runs the gshmem benchmarks c, and the AM ops amOps, on n
@@ -263,7 +299,7 @@ func Worker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench worker:", err)
 		return 2
 	}
-	if *f.bind {
+	if *f.bind && *f.srun == "" { // srun places its tasks itself
 		if err := bindPE(os.Getenv); err != nil {
 			fmt.Fprintln(stderr, "bench worker: not bound to a CPU:", err)
 		}

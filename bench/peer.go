@@ -62,6 +62,12 @@ type PeerConfig struct {
 	// programs' stderr as they write it, from one goroutine at a time (not
 	// always the caller's) and never after Peers returns.
 	Log io.Writer
+	// TCP forces the peers onto TCP between their processes, even on one
+	// node: MPI through the ob1 PML and the tcp BTL, OpenSHMEM through
+	// UCX's tcp transport, both on the loopback interface. It is the
+	// comparison for gshmem's PEs on different nodes (`gpurun bench
+	// -srun`), whose network is libfabric's tcp provider.
+	TCP bool
 }
 
 // shmemOps and mpiOps are the ops each peer program knows, in its order.
@@ -151,6 +157,11 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		args = append(args, "-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes))
 		// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
 		env := []string{"OMPI_MCA_osc=ucx"}
+		if cfg.TCP {
+			env = append(env, "OMPI_MCA_pml=ob1", "OMPI_MCA_btl=tcp,self", "OMPI_MCA_btl_tcp_if_include=lo",
+				"UCX_TLS=tcp,self", "UCX_NET_DEVICES=lo")
+			args = append([]string{"-x", "UCX_TLS", "-x", "UCX_NET_DEVICES"}, args...)
+		}
 		if j.impl == ImplShmem {
 			// Room on the symmetric heap for src and dst (each the largest
 			// message or PEs blocks of the largest fcollect/alltoall

@@ -86,6 +86,30 @@ func TestPeersRun(t *testing.T) {
 
 // TestPeersOddSizes: sizes that are not whole 32-bit words run for putbw
 // alone; the collectives on words skip them in C and in checkComplete.
+// Forced onto TCP (the cross-node comparison), both peers still run and
+// report; a put over TCP takes microseconds, not the tens of nanoseconds
+// of shared memory, which shows the setting took.
+func TestPeersTCP(t *testing.T) {
+	needPeer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got, err := Peers(ctx, PeerConfig{
+		WorkDir: t.TempDir(), Ops: []string{OpPut, OpBarrier}, Sizes: []int{8}, CollSizes: []int{8},
+		Target: 2 * time.Millisecond, MinIters: 2, Reps: 1, Log: testLog{t}, TCP: true,
+	})
+	require.NoError(t, err)
+	seen := map[string]Result{}
+	for _, r := range got {
+		seen[r.Impl+" "+r.Op] = r
+	}
+	require.Contains(t, seen, ImplShmem+" "+OpPut)
+	assert.Greater(t, seen[ImplShmem+" "+OpPut].NsPerOp, 1000.0, "a put over TCP takes microseconds")
+	if _, err := exec.LookPath("mpirun"); err == nil {
+		require.Contains(t, seen, ImplMPI+" "+OpBarrier)
+		assert.Greater(t, seen[ImplMPI+" "+OpBarrier].NsPerOp, 1000.0, "an MPI barrier over TCP takes microseconds")
+	}
+}
+
 func TestPeersOddSizes(t *testing.T) {
 	needPeer(t)
 	got, err := Peers(context.Background(), PeerConfig{

@@ -477,18 +477,26 @@ func (e *Endpoint) Send(peer int, msg []byte) error {
 // complete at its target (AMOs and Gets are complete when they return). It
 // returns the first error of those operations since the last Quiet (naming
 // the peer and the operation), ctx's error when ctx ends first, or an error
-// wrapping ErrTimeout after Options.Timeout.
+// wrapping ErrTimeout when Options.Timeout passes with no operation
+// completing.
 func (e *Endpoint) Quiet(ctx context.Context) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if e.closed || e.closing.Load() {
 		return &OpError{Op: "quiet", Peer: -1, Err: ErrClosed}
 	}
+	// The timeout runs from the last completion seen, so a long queue of
+	// large puts that drains steadily never times out.
+	ctxEnd, hasEnd := ctx.Deadline()
+	pending := C.gshm_pending(e.c)
 	final := time.Now().Add(e.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(final) {
-		final = d
-	}
 	for {
+		if p := C.gshm_pending(e.c); p < pending {
+			pending, final = p, time.Now().Add(e.timeout)
+		}
+		if hasEnd && ctxEnd.Before(final) {
+			final = ctxEnd
+		}
 		step := time.Until(final)
 		if step > 20*time.Millisecond {
 			step = 20 * time.Millisecond

@@ -21,18 +21,19 @@ type Options struct {
 	// IP interface. libfabric's own variables (FI_PROVIDER, FI_TCP_IFACE,
 	// ...) narrow the choice further.
 	Provider string
-	// Timeout bounds each blocking call (Get, AMO64, AMO32, Quiet, and a
-	// post that the provider keeps refusing for lack of resources): past
-	// it the call returns an error wrapping ErrTimeout. libfabric reports
-	// a peer that closed its connection as an error completion, but a
-	// peer that vanished without closing (a lost node) can leave an
-	// operation pending forever; this is the bound. 0 means
+	// Timeout bounds each blocking call (Get, AMO64, AMO32, a post that
+	// the provider keeps refusing for lack of resources, and Quiet's wait
+	// for the next completion): past it the call returns an error
+	// wrapping ErrTimeout. This is how a dead peer is noticed:
+	// tcp;ofi_rxm (libfabric 1.17) does not fail the operations pending
+	// on a connection that broke (a peer killed with kill -9): it drops
+	// the connection and the operations never complete. 0 means
 	// DefaultTimeout.
 	Timeout time.Duration
 }
 
 // DefaultTimeout is the Timeout of Options that leave it 0.
-const DefaultTimeout = 10 * time.Second
+const DefaultTimeout = 5 * time.Second
 
 // Window is what a peer needs to address a region registered with
 // Endpoint.Register. Peers exchange Windows (with their Addr) through the

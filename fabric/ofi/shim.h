@@ -449,6 +449,8 @@ static int gshm_quiet(gshm_ofi *o, int64_t deadline, int64_t spin_ns)
 	}
 }
 
+static long gshm_pending(gshm_ofi *o) { return atomic_load(&o->pending); }
+
 static gshm_err gshm_take_err(gshm_ofi *o)
 {
 	pthread_mutex_lock(&o->pollmu);

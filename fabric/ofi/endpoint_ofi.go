@@ -28,6 +28,11 @@ import (
 	"github.com/gshmem/gshmem/fabric"
 )
 
+// progressSpinNs is how long the progress goroutine keeps polling the CQ
+// after it last saw traffic on it, before it sleeps: a process that serves
+// a stream of peers' Gets and AMOs answers them without a wake-up each.
+const progressSpinNs = 200_000
+
 // spinNs is how long a blocking call polls the CQ before it sleeps on the
 // CQ's wait fd between looks.
 const spinNs = 50_000
@@ -526,9 +531,10 @@ func (e *Endpoint) Quiet(ctx context.Context) error {
 // makes the provider serve peers' RMA and atomics on this endpoint's
 // region, since tcp;ofi_rxm progresses only when its CQ is read), hands
 // messages and PutData notifications to the Handler, and reposts receive
-// buffers. With nothing to do it sleeps in poll(2) on the CQ's wait fd
-// (after fi_trywait) and on an eventfd that other goroutines write when
-// they read events from the CQ for it, or at Close.
+// buffers. It keeps polling for progressSpinNs after the CQ's wait fd last
+// showed traffic; then it sleeps in poll(2) on the CQ's wait fd (after
+// fi_trywait) and on an eventfd that other goroutines write when they read
+// events from the CQ for it, and that Close writes.
 func (e *Endpoint) progress() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -546,7 +552,7 @@ func (e *Endpoint) progress() {
 			continue
 		}
 		if idle++; idle > 4 {
-			C.gshm_sleep(e.c, 100, 1)
+			C.gshm_idle(e.c, progressSpinNs, 100)
 		}
 	}
 }

@@ -680,3 +680,41 @@ func BenchmarkPut1MiB(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkRawC runs bench/peer/ofi_bench.c, the same operations written
+// directly against libfabric between two processes, and reports its
+// figures as sub-benchmarks beside this package's (same names, "raw/"
+// before them). It skips without gcc.
+func BenchmarkRawC(b *testing.B) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		b.Skip("no gcc")
+	}
+	bin := b.TempDir() + "/ofi_bench"
+	out, err := exec.Command("gcc", "-O2", "-o", bin, "../../bench/peer/ofi_bench.c", "-lfabric").CombinedOutput()
+	if err != nil {
+		b.Fatalf("gcc: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-p", provider, "-s", "1048576", "-t", "300000000", "-r", "3")
+	cmd.Stderr = os.Stderr
+	out, err = cmd.Output()
+	if err != nil {
+		b.Fatalf("ofi_bench: %v\n%s", err, out)
+	}
+	names := map[string]string{"putq8": "PutQuiet8", "get8": "Get8", "fadd": "FetchAdd", "sendrt": "SendRoundTrip", "putbw": "Put1MiB"}
+	for _, line := range strings.Split(string(out), "\n") {
+		var op string
+		var size, iters int
+		var ns float64
+		if _, err := fmt.Sscanf(line, "RESULT %s %d %d %f", &op, &size, &iters, &ns); err != nil {
+			continue
+		}
+		b.Run(names[op], func(b *testing.B) {
+			for b.Loop() {
+			}
+			b.ReportMetric(ns, "ns/op")
+			if op == "putbw" {
+				b.ReportMetric(float64(size)/ns*1e3, "MB/s")
+			}
+		})
+	}
+}

@@ -24,6 +24,10 @@
 #ifndef GSHMEM_OFI_SHIM_H
 #define GSHMEM_OFI_SHIM_H
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* ppoll */
+#endif
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -65,6 +69,7 @@ enum { GSHM_OP_PUT = 1, GSHM_OP_PUTDATA, GSHM_OP_SEND, GSHM_OP_GET, GSHM_OP_AMO 
 #define GSHM_NRECV 64
 #define GSHM_EVCAP 1024
 #define GSHM_MSGSIZE 4096
+#define GSHM_BCACHE 32
 
 struct gshm_ctx {
 	struct fi_context2 fctx; /* first: libfabric's scratch space */
@@ -78,7 +83,8 @@ typedef struct gshm_op {
 	int err;            /* positive FI_E* or errno, from a CQ error entry */
 	int prov_err;
 	uint64_t peer;      /* the Go peer index, for error reports */
-	void *buf;          /* malloc'd bounce buffer or NULL */
+	void *buf;          /* bounce buffer (gshm_buf_get) or NULL */
+	size_t bufcap;
 	uint64_t operand, cmp, result;
 } gshm_op;
 
@@ -112,11 +118,20 @@ typedef struct gshm_ofi {
 	int kick_fd; /* eventfd that wakes the progress thread */
 	_Atomic long pending;
 	_Atomic int closing;
+	_Atomic int waiters; /* calls in gshm_wait/gshm_quiet, driving the CQ */
+	_Atomic int64_t last_wait; /* gshm_now() when a caller last began to drive the CQ */
 	pthread_mutex_t pollmu; /* guards the CQ reads, the ring and first_err */
 	gshm_err first_err;
 	gshm_event ev[GSHM_EVCAP];
 	unsigned evhead, evtail; /* ring: [evhead, evtail) */
 	gshm_rx rx[GSHM_NRECV];
+	/* Bounce buffers of finished ops, kept for the next (a fresh malloc of
+	 * a large buffer is an mmap and a page fault per page). Guarded by
+	 * pollmu. */
+	struct {
+		void *p;
+		size_t cap;
+	} bcache[GSHM_BCACHE];
 	char name[256];
 	size_t namelen;
 	char prov[128];
@@ -140,6 +155,7 @@ static void gshm_close_all(gshm_ofi *o)
 	if (o->info) fi_freeinfo(o->info);
 	if (o->kick_fd >= 0) close(o->kick_fd);
 	for (int i = 0; i < GSHM_NRECV; i++) free(o->rx[i].buf);
+	for (int i = 0; i < GSHM_BCACHE; i++) free(o->bcache[i].p);
 	pthread_mutex_destroy(&o->pollmu);
 	free(o);
 }
@@ -250,6 +266,42 @@ static int gshm_atomic_ok(gshm_ofi *o, int kind, int dt, int op)
 	return r == 0 && count >= 1;
 }
 
+/* gshm_buf_get gives op a bounce buffer of at least len bytes. */
+static int gshm_buf_get(gshm_ofi *o, gshm_op *op, size_t len)
+{
+	pthread_mutex_lock(&o->pollmu);
+	for (int i = 0; i < GSHM_BCACHE; i++) {
+		if (o->bcache[i].p && o->bcache[i].cap >= len) {
+			op->buf = o->bcache[i].p;
+			op->bufcap = o->bcache[i].cap;
+			o->bcache[i].p = NULL;
+			pthread_mutex_unlock(&o->pollmu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&o->pollmu);
+	op->buf = malloc(len);
+	op->bufcap = len;
+	return op->buf ? 0 : -FI_ENOMEM;
+}
+
+/* gshm_buf_put returns op's bounce buffer to the cache (or frees it).
+ * Called with pollmu held. */
+static void gshm_buf_put_locked(gshm_ofi *o, gshm_op *op)
+{
+	if (!op->buf) return;
+	for (int i = 0; i < GSHM_BCACHE; i++) {
+		if (!o->bcache[i].p) {
+			o->bcache[i].p = op->buf;
+			o->bcache[i].cap = op->bufcap;
+			op->buf = NULL;
+			return;
+		}
+	}
+	free(op->buf);
+	op->buf = NULL;
+}
+
 static void gshm_record_err(gshm_ofi *o, gshm_op *op, int err, int prov_err)
 {
 	if (!o->first_err.set) {
@@ -268,7 +320,7 @@ static void gshm_complete(gshm_ofi *o, struct gshm_ctx *c, int err, int prov_err
 	gshm_op *op = (gshm_op *)c;
 	if (c->kind == GSHM_CTX_ASYNC) {
 		if (err) gshm_record_err(o, op, err, prov_err);
-		free(op->buf);
+		gshm_buf_put_locked(o, op);
 		free(op);
 		atomic_fetch_sub(&o->pending, 1);
 		return;
@@ -405,15 +457,99 @@ static void gshm_sleep(gshm_ofi *o, int timeout_ms, int kick)
 	}
 }
 
+/* gshm_nap is a blocked caller's sleep between looks at the CQ: on the CQ's
+ * wait fd (after fi_trywait), for at most *backoff_ns, which doubles up to
+ * 1 ms. The progress thread may read the completion the caller waits for
+ * while it sleeps (the fd then stays quiet): the bound keeps that cheap. */
+static void gshm_nap(gshm_ofi *o, int64_t *backoff_ns)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = *backoff_ns};
+	if (*backoff_ns < 1000000) *backoff_ns *= 2;
+	if (o->wait_fd >= 0) {
+		struct fid *f = &o->cq->fid;
+		if (fi_trywait(o->fabric, &f, 1) != FI_SUCCESS) return;
+		struct pollfd p = {.fd = o->wait_fd, .events = POLLIN};
+		ppoll(&p, 1, &ts, NULL);
+	} else {
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* gshm_idle is the progress thread's step when a look at the CQ found
+ * nothing. While a caller drives the CQ (gshm_wait, gshm_quiet), or did
+ * within spin_ns, it sleeps spin_ns on the kick fd only. Otherwise it keeps
+ * polling the CQ while the CQ shows traffic (a peer's RMA or atomic that
+ * this process serves produces no completion here, only that), returns
+ * when a poll read something, and after spin_ns with no traffic sleeps on
+ * the wait fd and the kick fd, sleep_ms at most, and returns. */
+static void gshm_idle(gshm_ofi *o, int64_t spin_ns, int sleep_ms)
+{
+	int64_t since = gshm_now() - atomic_load_explicit(&o->last_wait, memory_order_relaxed);
+	if (atomic_load(&o->waiters) > 0 || since < spin_ns) {
+		/* This process is issuing: its callers drive the CQ while
+		 * they wait. Leave them the CPU and the CQ (a wake-up on the
+		 * CQ's fd would race them for their own completions), and
+		 * look again after spin_ns; Close kicks. */
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = spin_ns};
+		struct pollfd p = {.fd = o->kick_fd, .events = POLLIN};
+		if (ppoll(&p, 1, &ts, NULL) > 0) {
+			uint64_t v;
+			ssize_t r = read(o->kick_fd, &v, sizeof v);
+			(void)r;
+		}
+		return;
+	}
+	int64_t last = gshm_now();
+	for (unsigned i = 0;; i++) {
+		if (atomic_load(&o->closing)) return;
+		if (gshm_poll(o, 0) > 0) return;
+		int64_t now = gshm_now();
+		if (o->wait_fd >= 0) {
+			/* Traffic: the CQ not empty (trywait fails), or a
+			 * socket with data behind the wait fd. trywait also
+			 * clears the fd's stale signal, which would read as
+			 * traffic for ever. */
+			struct fid *f = &o->cq->fid;
+			struct pollfd p = {.fd = o->wait_fd, .events = POLLIN};
+			if (fi_trywait(o->fabric, &f, 1) != FI_SUCCESS || poll(&p, 1, 0) > 0) {
+				last = now;
+				continue;
+			}
+		}
+		/* Spin only in a process that is serving, not issuing: a
+		 * caller that posted within spin_ns drives the CQ itself,
+		 * and a third spinning thread would take its CPU. */
+		int64_t posted = atomic_load_explicit(&o->last_wait, memory_order_relaxed);
+		if (now - last > spin_ns || now - posted < spin_ns) {
+			gshm_sleep(o, sleep_ms, 1);
+			return;
+		}
+		if ((i & 15) == 15) sched_yield();
+	}
+}
+
+static void gshm_leave(gshm_ofi *o) { atomic_fetch_sub(&o->waiters, 1); }
+
+static int gshm_wait_driving(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns);
+
 /* gshm_wait drives the CQ until op completes, deadline (CLOCK_MONOTONIC
  * ns) passes or the endpoint closes. It returns 0, a positive FI_E* from
  * the op's error entry, GSHM_ETIMEDOUT or GSHM_ECLOSED; in the last two
  * cases the op is abandoned (its completion will free it) and the caller
- * must not touch it again. It spins on the CQ for spin_ns, then sleeps on
- * the CQ's wait fd between looks. */
+ * must not touch it again. It spins on the CQ for spin_ns, then naps
+ * (gshm_nap) between looks. */
 static int gshm_wait(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns)
 {
-	int64_t t0 = gshm_now();
+	atomic_fetch_add(&o->waiters, 1);
+	atomic_store_explicit(&o->last_wait, gshm_now(), memory_order_relaxed);
+	int r = gshm_wait_driving(o, op, deadline, spin_ns);
+	gshm_leave(o);
+	return r;
+}
+
+static int gshm_wait_driving(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns)
+{
+	int64_t t0 = gshm_now(), backoff = 20000;
 	for (unsigned i = 0;; i++) {
 		if (atomic_load_explicit(&op->state, memory_order_acquire) == GSHM_DONE) return op->err;
 		int n = gshm_poll(o, 1);
@@ -428,15 +564,27 @@ static int gshm_wait(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns
 			if (atomic_compare_exchange_strong(&op->state, &want, GSHM_ABANDONED)) return code;
 			return op->err; /* it completed after all */
 		}
-		if (now - t0 > spin_ns) gshm_sleep(o, 1, 0);
+		if (now - t0 > spin_ns) gshm_nap(o, &backoff);
 		else sched_yield();
 	}
 }
 
 /* gshm_quiet drives the CQ until no async op is pending. */
+static int gshm_quiet_driving(gshm_ofi *o, int64_t deadline, int64_t spin_ns);
+
 static int gshm_quiet(gshm_ofi *o, int64_t deadline, int64_t spin_ns)
 {
-	int64_t t0 = gshm_now();
+	if (atomic_load(&o->pending) == 0) return 0;
+	atomic_fetch_add(&o->waiters, 1);
+	atomic_store_explicit(&o->last_wait, gshm_now(), memory_order_relaxed);
+	int r = gshm_quiet_driving(o, deadline, spin_ns);
+	gshm_leave(o);
+	return r;
+}
+
+static int gshm_quiet_driving(gshm_ofi *o, int64_t deadline, int64_t spin_ns)
+{
+	int64_t t0 = gshm_now(), backoff = 20000;
 	for (unsigned i = 0;; i++) {
 		if (atomic_load(&o->pending) == 0) return 0;
 		int n = gshm_poll(o, 1);
@@ -444,7 +592,7 @@ static int gshm_quiet(gshm_ofi *o, int64_t deadline, int64_t spin_ns)
 		int64_t now = gshm_now();
 		if (atomic_load(&o->closing)) return GSHM_ECLOSED;
 		if (now >= deadline) return GSHM_ETIMEDOUT;
-		if (now - t0 > spin_ns) gshm_sleep(o, 1, 0);
+		if (now - t0 > spin_ns) gshm_nap(o, &backoff);
 		else sched_yield();
 	}
 }
@@ -460,8 +608,9 @@ static gshm_err gshm_take_err(gshm_ofi *o)
 	return e;
 }
 
-static gshm_op *gshm_op_new(int kind, int opk, uint64_t peer)
+static gshm_op *gshm_op_new(gshm_ofi *o, int kind, int opk, uint64_t peer)
 {
+	(void)o;
 	gshm_op *op = calloc(1, sizeof *op);
 	if (!op) return NULL;
 	op->c.kind = kind;
@@ -490,15 +639,14 @@ static gshm_op *gshm_op_new(int kind, int opk, uint64_t peer)
 static int gshm_put(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, const void *src, size_t len,
 		    uint64_t peer, int withdata, uint64_t data, int64_t deadline)
 {
-	gshm_op *op = gshm_op_new(GSHM_CTX_ASYNC, withdata ? GSHM_OP_PUTDATA : GSHM_OP_PUT, peer);
+	gshm_op *op = gshm_op_new(o, GSHM_CTX_ASYNC, withdata ? GSHM_OP_PUTDATA : GSHM_OP_PUT, peer);
 	if (!op) return -FI_ENOMEM;
 	uint64_t flags = FI_DELIVERY_COMPLETE | FI_COMPLETION;
 	const void *buf = src;
 	if (len <= o->info->tx_attr->inject_size) {
 		flags |= FI_INJECT;
 	} else {
-		op->buf = malloc(len);
-		if (!op->buf) { free(op); return -FI_ENOMEM; }
+		if (gshm_buf_get(o, op, len)) { free(op); return -FI_ENOMEM; }
 		memcpy(op->buf, src, len);
 		buf = op->buf;
 	}
@@ -513,7 +661,9 @@ static int gshm_put(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, c
 	ssize_t r = GSHM_RETRY(o, deadline, fi_writemsg(o->ep, &msg, flags));
 	if (r) {
 		atomic_fetch_sub(&o->pending, 1);
-		free(op->buf);
+		pthread_mutex_lock(&o->pollmu);
+		gshm_buf_put_locked(o, op);
+		pthread_mutex_unlock(&o->pollmu);
 		free(op);
 	}
 	return (int)r;
@@ -523,15 +673,14 @@ static int gshm_put(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, c
 static int gshm_send(gshm_ofi *o, fi_addr_t dest, const void *src, size_t len, uint64_t peer, uint64_t data,
 		     int64_t deadline)
 {
-	gshm_op *op = gshm_op_new(GSHM_CTX_ASYNC, GSHM_OP_SEND, peer);
+	gshm_op *op = gshm_op_new(o, GSHM_CTX_ASYNC, GSHM_OP_SEND, peer);
 	if (!op) return -FI_ENOMEM;
 	uint64_t flags = FI_DELIVERY_COMPLETE | FI_COMPLETION | FI_REMOTE_CQ_DATA;
 	const void *buf = src;
 	if (len <= o->info->tx_attr->inject_size) {
 		flags |= FI_INJECT;
 	} else {
-		op->buf = malloc(len);
-		if (!op->buf) { free(op); return -FI_ENOMEM; }
+		if (gshm_buf_get(o, op, len)) { free(op); return -FI_ENOMEM; }
 		memcpy(op->buf, src, len);
 		buf = op->buf;
 	}
@@ -543,7 +692,9 @@ static int gshm_send(gshm_ofi *o, fi_addr_t dest, const void *src, size_t len, u
 	ssize_t r = GSHM_RETRY(o, deadline, fi_sendmsg(o->ep, &msg, flags));
 	if (r) {
 		atomic_fetch_sub(&o->pending, 1);
-		free(op->buf);
+		pthread_mutex_lock(&o->pollmu);
+		gshm_buf_put_locked(o, op);
+		pthread_mutex_unlock(&o->pollmu);
 		free(op);
 	}
 	return (int)r;
@@ -554,7 +705,7 @@ static int gshm_send(gshm_ofi *o, fi_addr_t dest, const void *src, size_t len, u
 static int gshm_get(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, void *dst, size_t len,
 		    uint64_t peer, int64_t deadline, int64_t spin_ns)
 {
-	gshm_op *op = gshm_op_new(GSHM_CTX_SYNC, GSHM_OP_GET, peer);
+	gshm_op *op = gshm_op_new(o, GSHM_CTX_SYNC, GSHM_OP_GET, peer);
 	if (!op) return -FI_ENOMEM;
 	void *buf = &op->result;
 	if (len > sizeof op->result) {
@@ -577,7 +728,7 @@ static int gshm_get(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, v
 static int gshm_amo(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, int dt, int fop, int compare,
 		    uint64_t operand, uint64_t cmp, uint64_t *old, uint64_t peer, int64_t deadline, int64_t spin_ns)
 {
-	gshm_op *op = gshm_op_new(GSHM_CTX_SYNC, GSHM_OP_AMO, peer);
+	gshm_op *op = gshm_op_new(o, GSHM_CTX_SYNC, GSHM_OP_AMO, peer);
 	if (!op) return -FI_ENOMEM;
 	/* Operands in the op, in the datatype's width (little or big endian
 	 * alike: a uint32 stored through a uint32 pointer). */

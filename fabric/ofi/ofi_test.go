@@ -15,9 +15,11 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/fabric"
@@ -61,10 +63,37 @@ func region(t testing.TB, n int) []byte {
 }
 
 // echo is the remote side's Handler: it sends every message back to its
-// sender, and reports a PutData as the message "D" + data (8 bytes).
-type echo struct{ e *ofi.Endpoint }
+// sender, and reports a PutData as the message "D" + data (8 bytes). The
+// message "ADD" + off (8 bytes) starts a goroutine that adds 1 to the
+// uint64 at off in its own region with sync/atomic until the message
+// "STOP", and then sends "DONE" + the number of adds (8 bytes).
+type echo struct {
+	e    *ofi.Endpoint
+	mem  []byte
+	stop *atomic.Bool
+}
+
+func newEcho(e *ofi.Endpoint, mem []byte) echo { return echo{e, mem, new(atomic.Bool)} }
 
 func (h echo) OnMessage(from int, msg []byte) {
+	switch {
+	case len(msg) == 11 && string(msg[:3]) == "ADD":
+		w := (*uint64)(unsafe.Pointer(&h.mem[binary.LittleEndian.Uint64(msg[3:])]))
+		h.stop.Store(false)
+		go func() {
+			n := uint64(0)
+			for ; !h.stop.Load(); n++ {
+				atomic.AddUint64(w, 1)
+			}
+			if err := h.e.Send(from, binary.LittleEndian.AppendUint64([]byte("DONE"), n)); err != nil {
+				fmt.Fprintln(os.Stderr, "echo add:", err)
+			}
+		}()
+		return
+	case string(msg) == "STOP":
+		h.stop.Store(true)
+		return
+	}
 	if err := h.e.Send(from, msg); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 	}
@@ -124,13 +153,14 @@ func inProcess(t testing.TB) (a *ofi.Endpoint, in *inbox) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wb, err := b.Register(region(t, regionLen))
+	memb := region(t, regionLen)
+	wb, err := b.Register(memb)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in = newInbox()
 	a.SetHandler(in)
-	b.SetHandler(echo{b})
+	b.SetHandler(newEcho(b, memb))
 	peers := []ofi.Peer{{Addr: a.Addr(), Win: wa}, {Addr: b.Addr(), Win: wb}}
 	ctx := context.Background()
 	if err := a.Connect(ctx, peers); err != nil {
@@ -245,7 +275,7 @@ func runChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	e.SetHandler(echo{e})
+	e.SetHandler(newEcho(e, mem))
 	if err := e.Connect(context.Background(), []ofi.Peer{parent, self}); err != nil {
 		return fail(err)
 	}
@@ -410,6 +440,36 @@ func scenario(t *testing.T, a *ofi.Endpoint, in *inbox) {
 		if err != nil || v != 0 {
 			t.Fatalf("next word = %#x, %v; want 0", v, err)
 		}
+	})
+	t.Run("AMOWithCPUAtomics", func(t *testing.T) {
+		// The target adds with sync/atomic while this endpoint adds
+		// with AMO64: tcp;ofi_rxm runs remote atomics at the target
+		// with the CPU's atomic instructions, so no add is lost.
+		const off, remote = 3<<20 + 128, 2000
+		if _, err := a.AMO64(r, off, fabric.AMOSet, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Send(r, binary.LittleEndian.AppendUint64([]byte("ADD"), off)); err != nil {
+			t.Fatal(err)
+		}
+		for range remote {
+			if _, err := a.AMO64(r, off, fabric.AMOAdd, 1, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Send(r, []byte("STOP")); err != nil {
+			t.Fatal(err)
+		}
+		m := in.next(t)
+		if len(m.data) != 12 || string(m.data[:4]) != "DONE" {
+			t.Fatalf("got %q, want DONE and a count", m.data)
+		}
+		local := binary.LittleEndian.Uint64(m.data[4:])
+		got, err := a.AMO64(r, off, fabric.AMOFetch, 0, 0)
+		if err != nil || got != local+remote {
+			t.Fatalf("after %d local and %d remote adds: %d, %v", local, remote, got, err)
+		}
+		t.Logf("%d local sync/atomic adds and %d remote AMO adds: none lost", local, remote)
 	})
 	t.Run("Errors", func(t *testing.T) {
 		err := a.Put(5, 0, []byte{1})

@@ -147,13 +147,14 @@ func openTimeout(t testing.TB, timeout time.Duration) *ofi.Endpoint {
 // inProcess returns endpoint a (peer 0) connected to b (peer 1) in this
 // process; b echoes.
 func inProcess(t testing.TB) (a *ofi.Endpoint, in *inbox) {
+	// Regions first: their Cleanups run after the endpoints' Close.
+	mema, memb := region(t, regionLen), region(t, regionLen)
 	a, b := open(t), open(t)
 	t.Cleanup(func() { a.Close(); b.Close() })
-	wa, err := a.Register(region(t, regionLen))
+	wa, err := a.Register(mema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	memb := region(t, regionLen)
 	wb, err := b.Register(memb)
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,8 @@
 // Put, PutData and Send return once the source is copied (injected by the
 // provider when small, into a bounce buffer otherwise); they complete, with
 // delivery-complete semantics (the bytes are placed at the target), by the
-// next Quiet, which also reports their errors. Get, AMO64 and AMO32 block
+// next Quiet, which also reports their errors. A Put of 64 KiB or more is
+// written straight from the caller's buffer and returns once delivered. Get, AMO64 and AMO32 block
 // until the result is here. Messages of one sender to one target arrive in
 // the order sent (FI_ORDER_SAS). A PutData's notification runs at the
 // target after its bytes are placed.

@@ -33,6 +33,11 @@ import (
 // a stream of peers' Gets and AMOs answers them without a wake-up each.
 const progressSpinNs = 200_000
 
+// putWaitMin is the size from which Put writes straight from the caller's
+// buffer and waits for delivery, rather than copying it to a bounce buffer
+// and returning at once.
+const putWaitMin = 64 << 10
+
 // spinNs is how long a blocking call polls the CQ before it sleeps on the
 // CQ's wait fd between looks.
 const spinNs = 50_000
@@ -295,17 +300,24 @@ func (e *Endpoint) deadline() C.int64_t {
 	return C.gshm_now() + C.int64_t(e.timeout.Nanoseconds())
 }
 
-// Put copies src to peer's region at off. It does not wait for the
-// transfer: src may be reused when Put returns (the provider injects small
-// sources, larger ones are copied to a bounce buffer), and the bytes are in
-// place at the target when Quiet returns. An error of the transfer itself
-// is reported by the next Quiet.
+// Put copies src to peer's region at off. src may be reused when Put
+// returns. Below 64 KiB Put does not wait for the transfer (the provider
+// injects small sources, larger ones are copied to a bounce buffer): the
+// bytes are in place at the target when Quiet returns, and an error of the
+// transfer is reported by the next Quiet. From 64 KiB on Put writes
+// straight from src and returns once the bytes are in place at the target
+// (a copy would cost more than the wait), with the transfer's error.
 func (e *Endpoint) Put(peer int, off uintptr, src []byte) error {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	p, raddr, err := e.target("put", peer, off, uintptr(len(src)))
 	if err != nil || len(src) == 0 {
 		return err
+	}
+	if len(src) >= putWaitMin {
+		r := C.gshm_put_wait(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), unsafe.Pointer(&src[0]),
+			C.size_t(len(src)), C.uint64_t(peer), e.deadline(), spinNs)
+		return opErr("put", peer, "fi_writemsg", r)
 	}
 	r := C.gshm_put(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), unsafe.Pointer(&src[0]),
 		C.size_t(len(src)), C.uint64_t(peer), 0, 0, e.deadline())

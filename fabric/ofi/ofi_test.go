@@ -744,8 +744,10 @@ func BenchmarkPut1MiB(b *testing.B) {
 
 // BenchmarkRawC runs bench/peer/ofi_bench.c, the same operations written
 // directly against libfabric between two processes, and reports its
-// figures as sub-benchmarks beside this package's (same names, "raw/"
-// before them). It skips without gcc.
+// figures as sub-benchmarks beside this package's: spin/ with a target
+// that busy-polls its CQ (a core of its own), block/ with a target that
+// sleeps on the CQ's wait fd when idle, as this package's progress
+// goroutine does. It skips without gcc.
 func BenchmarkRawC(b *testing.B) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		b.Skip("no gcc")
@@ -755,27 +757,29 @@ func BenchmarkRawC(b *testing.B) {
 	if err != nil {
 		b.Fatalf("gcc: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-p", provider, "-s", "1048576", "-t", "300000000", "-r", "3")
-	cmd.Stderr = os.Stderr
-	out, err = cmd.Output()
-	if err != nil {
-		b.Fatalf("ofi_bench: %v\n%s", err, out)
-	}
 	names := map[string]string{"putq8": "PutQuiet8", "get8": "Get8", "fadd": "FetchAdd", "sendrt": "SendRoundTrip", "putbw": "Put1MiB"}
-	for _, line := range strings.Split(string(out), "\n") {
-		var op string
-		var size, iters int
-		var ns float64
-		if _, err := fmt.Sscanf(line, "RESULT %s %d %d %f", &op, &size, &iters, &ns); err != nil {
-			continue
+	for _, mode := range []struct{ name, flag string }{{"spin", "0"}, {"block", "1"}} {
+		cmd := exec.Command(bin, "-p", provider, "-b", mode.flag, "-s", "1048576", "-t", "300000000", "-r", "3")
+		cmd.Stderr = os.Stderr
+		out, err = cmd.Output()
+		if err != nil {
+			b.Fatalf("ofi_bench: %v\n%s", err, out)
 		}
-		b.Run(names[op], func(b *testing.B) {
-			for b.Loop() {
+		for _, line := range strings.Split(string(out), "\n") {
+			var op string
+			var size, iters int
+			var ns float64
+			if _, err := fmt.Sscanf(line, "RESULT %s %d %d %f", &op, &size, &iters, &ns); err != nil {
+				continue
 			}
-			b.ReportMetric(ns, "ns/op")
-			if op == "putbw" {
-				b.ReportMetric(float64(size)/ns*1e3, "MB/s")
-			}
-		})
+			b.Run(mode.name+"/"+names[op], func(b *testing.B) {
+				for b.Loop() {
+				}
+				b.ReportMetric(ns, "ns/op")
+				if op == "putbw" {
+					b.ReportMetric(float64(size)/ns*1e3, "MB/s")
+				}
+			})
+		}
 	}
 }

@@ -669,6 +669,29 @@ static int gshm_put(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, c
 	return (int)r;
 }
 
+/* gshm_put_wait writes src[0:len] to (dest, raddr, key) straight from src
+ * and waits for delivery: for large sources, where the copy to a bounce
+ * buffer costs more than waiting. After GSHM_ETIMEDOUT the provider may
+ * still read src (never write it). */
+static int gshm_put_wait(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, const void *src, size_t len,
+			 uint64_t peer, int64_t deadline, int64_t spin_ns)
+{
+	gshm_op *op = gshm_op_new(o, GSHM_CTX_SYNC, GSHM_OP_PUT, peer);
+	if (!op) return -FI_ENOMEM;
+	struct iovec iov = {.iov_base = (void *)src, .iov_len = len};
+	struct fi_rma_iov riov = {.addr = raddr, .len = len, .key = key};
+	struct fi_msg_rma msg = {
+		.msg_iov = &iov, .desc = NULL, .iov_count = 1, .addr = dest,
+		.rma_iov = &riov, .rma_iov_count = 1, .context = op, .data = 0,
+	};
+	ssize_t r = GSHM_RETRY(o, deadline, fi_writemsg(o->ep, &msg, FI_DELIVERY_COMPLETE | FI_COMPLETION));
+	if (r) { free(op); return (int)r; }
+	r = gshm_wait(o, op, deadline, spin_ns);
+	if (r == GSHM_ETIMEDOUT || r == GSHM_ECLOSED) return (int)r;
+	free(op);
+	return (int)r;
+}
+
 /* gshm_send posts a message with the sender's index as remote CQ data. */
 static int gshm_send(gshm_ofi *o, fi_addr_t dest, const void *src, size_t len, uint64_t peer, uint64_t data,
 		     int64_t deadline)

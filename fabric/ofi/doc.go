@@ -71,13 +71,17 @@
 // wrapping a *FabricError (libfabric's code, from a post or a CQ error
 // entry), ErrTimeout or ErrClosed.
 //
-// libfabric 1.17's tcp;ofi_rxm does not fail the operations pending on a
-// connection that breaks (a peer killed with kill -9): it drops them
-// without a completion, and they would wait for ever. Every blocking call
-// is therefore bounded by Options.Timeout (DefaultTimeout, 5 s), after
-// which it returns an *OpError wrapping ErrTimeout; Quiet's bound runs from
-// its last completion. Whether a timeout means a dead peer is for the
-// layer above to decide (it knows the job's processes).
+// A peer that dies is seen in one of two ways. When its connection is
+// reset (a process killed with kill -9: its kernel closes the socket),
+// tcp;ofi_rxm fails the operations on it with an error completion,
+// "Transport endpoint is not connected" (ENOTCONN): in the TestDeadPeer
+// scenario, Get, AMO64 and Quiet each return such an *OpError naming the
+// peer within milliseconds. When nothing resets it (a lost node), the
+// provider leaves the operations pending and never times them out, so
+// every blocking call is bounded by Options.Timeout (DefaultTimeout, 5 s),
+// after which it returns an *OpError wrapping ErrTimeout; Quiet's bound
+// runs from its last completion. Whether either means a dead peer is for
+// the layer above to decide (it knows the job's processes).
 //
 // # Remote CQ data
 //

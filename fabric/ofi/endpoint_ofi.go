@@ -39,8 +39,13 @@ const progressSpinNs = 200_000
 const putWaitMin = 64 << 10
 
 // spinNs is how long a blocking call polls the CQ before it sleeps on the
-// CQ's wait fd between looks.
-const spinNs = 50_000
+// CQ's wait fd between looks; sliceNs and napSliceNs are the longest one
+// cgo call of its wait lasts while it spins and while it naps.
+const (
+	spinNs     = 50_000
+	sliceNs    = 10_000
+	napSliceNs = 2_000_000
+)
 
 // Endpoint is one libfabric RDM endpoint with its fabric, domain, address
 // vector, completion queue, registered region and progress goroutine.
@@ -315,8 +320,16 @@ func (e *Endpoint) Put(peer int, off uintptr, src []byte) error {
 		return err
 	}
 	if len(src) >= putWaitMin {
-		r := C.gshm_put_wait(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), unsafe.Pointer(&src[0]),
-			C.size_t(len(src)), C.uint64_t(peer), e.deadline(), spinNs)
+		var op *C.gshm_op
+		deadline := e.deadline()
+		r := C.gshm_put_wait_post(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), unsafe.Pointer(&src[0]),
+			C.size_t(len(src)), C.uint64_t(peer), deadline, &op)
+		if r == 0 {
+			r = e.wait(op, deadline)
+			if r != C.GSHM_ETIMEDOUT && r != C.GSHM_ECLOSED {
+				C.gshm_op_free(op)
+			}
+		}
 		return opErr("put", peer, "fi_writemsg", r)
 	}
 	r := C.gshm_put(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), unsafe.Pointer(&src[0]),
@@ -353,6 +366,28 @@ func (e *Endpoint) PutData(peer int, off uintptr, src []byte, data uint64) error
 	return opErr("putdata", peer, "fi_writemsg", r)
 }
 
+// wait drives the CQ until op completes, deadline passes or the endpoint
+// closes, and returns gshm_wait_slice's result. It spins for spinNs in
+// slices of sliceNs (each one cgo call short enough to keep its P), then
+// naps between looks in longer slices.
+func (e *Endpoint) wait(op *C.gshm_op, deadline C.int64_t) C.int {
+	C.gshm_enter(e.c)
+	defer C.gshm_leave(e.c)
+	backoff := C.int64_t(20_000)
+	start := C.gshm_now()
+	for {
+		now := C.gshm_now()
+		nap := C.int(0)
+		end := now + sliceNs
+		if now-start > spinNs {
+			nap, end = 1, now+napSliceNs
+		}
+		if r := C.gshm_wait_slice(e.c, op, deadline, end, nap, &backoff); r != C.GSHM_EAGAIN {
+			return r
+		}
+	}
+}
+
 // Get copies len(dst) bytes from peer's region at off into dst, and
 // returns when they are there (or with an error, dst then unchanged).
 func (e *Endpoint) Get(peer int, off uintptr, dst []byte) error {
@@ -362,8 +397,19 @@ func (e *Endpoint) Get(peer int, off uintptr, dst []byte) error {
 	if err != nil || len(dst) == 0 {
 		return err
 	}
-	r := C.gshm_get(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), unsafe.Pointer(&dst[0]),
-		C.size_t(len(dst)), C.uint64_t(peer), e.deadline(), spinNs)
+	var op *C.gshm_op
+	deadline := e.deadline()
+	r := C.gshm_get_post(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), C.size_t(len(dst)),
+		C.uint64_t(peer), deadline, &op)
+	if r == 0 {
+		switch r = e.wait(op, deadline); r {
+		case 0:
+			C.gshm_get_done(op, unsafe.Pointer(&dst[0]), C.size_t(len(dst)))
+		case C.GSHM_ETIMEDOUT, C.GSHM_ECLOSED: // abandoned
+		default:
+			C.gshm_op_free(op)
+		}
+	}
 	return opErr("get", peer, "fi_read", r)
 }
 
@@ -415,10 +461,19 @@ func (e *Endpoint) amo(peer int, off uintptr, op fabric.AMOOp, operand, cmp uint
 		if compare {
 			c = 1
 		}
-		var old C.uint64_t
-		r := C.gshm_amo(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), dt, fop, c,
-			C.uint64_t(operand), C.uint64_t(cmp), &old, C.uint64_t(peer), e.deadline(), spinNs)
-		return uint64(old), opErr(name, peer, "fi_fetch_atomic", r)
+		var cop *C.gshm_op
+		var old uint64
+		deadline := e.deadline()
+		r := C.gshm_amo_post(e.c, p.fa, C.uint64_t(raddr), C.uint64_t(p.win.Key), dt, fop, c,
+			C.uint64_t(operand), C.uint64_t(cmp), C.uint64_t(peer), deadline, &cop)
+		if r == 0 {
+			r = e.wait(cop, deadline)
+			if r != C.GSHM_ETIMEDOUT && r != C.GSHM_ECLOSED {
+				old = uint64(C.gshm_amo_result(cop, dt))
+				C.gshm_op_free(cop)
+			}
+		}
+		return old, opErr(name, peer, "fi_fetch_atomic", r)
 	}
 	if e.native[w][op] {
 		return do(op, operand, cmp)
@@ -504,26 +559,37 @@ func (e *Endpoint) Quiet(ctx context.Context) error {
 	}
 	// The timeout runs from the last completion seen, so a long queue of
 	// large puts that drains steadily never times out.
+	if C.gshm_pending(e.c) > 0 {
+		C.gshm_enter(e.c)
+		defer C.gshm_leave(e.c)
+	}
 	ctxEnd, hasEnd := ctx.Deadline()
 	pending := C.gshm_pending(e.c)
 	final := time.Now().Add(e.timeout)
-	for {
+	backoff := C.int64_t(20_000)
+	start := C.gshm_now()
+	for i := 0; ; i++ {
+		now := C.gshm_now()
+		nap := C.int(0)
+		end := now + sliceNs
+		if now-start > spinNs {
+			nap, end = 1, now+napSliceNs
+		}
+		r := C.gshm_quiet_slice(e.c, end, nap, &backoff)
+		if r == 0 {
+			break
+		}
+		if r != C.GSHM_EAGAIN {
+			return opErr("quiet", -1, "", r)
+		}
+		if nap == 0 && i%64 != 0 {
+			continue // spinning: look at the clock and ctx now and then
+		}
 		if p := C.gshm_pending(e.c); p < pending {
 			pending, final = p, time.Now().Add(e.timeout)
 		}
 		if hasEnd && ctxEnd.Before(final) {
 			final = ctxEnd
-		}
-		step := time.Until(final)
-		if step > 20*time.Millisecond {
-			step = 20 * time.Millisecond
-		}
-		r := C.gshm_quiet(e.c, C.gshm_now()+C.int64_t(step.Nanoseconds()), spinNs)
-		if r == 0 {
-			break
-		}
-		if r != C.GSHM_ETIMEDOUT {
-			return opErr("quiet", -1, "", r)
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ofi: quiet: %w", err)

@@ -24,11 +24,12 @@ type Options struct {
 	// Timeout bounds each blocking call (Get, AMO64, AMO32, a post that
 	// the provider keeps refusing for lack of resources, and Quiet's wait
 	// for the next completion): past it the call returns an error
-	// wrapping ErrTimeout. This is how a dead peer is noticed:
-	// tcp;ofi_rxm (libfabric 1.17) does not fail the operations pending
-	// on a connection that broke (a peer killed with kill -9): it drops
-	// the connection and the operations never complete. 0 means
-	// DefaultTimeout.
+	// wrapping ErrTimeout. It is the backstop for a dead peer: on
+	// tcp;ofi_rxm (libfabric 1.17) an operation on a peer killed with
+	// kill -9 on this host fails at once with "Transport endpoint is not
+	// connected", but a peer that vanishes without its connection being
+	// reset (a lost node, a cut cable) leaves operations pending, and
+	// the provider does not time them out. 0 means DefaultTimeout.
 	Timeout time.Duration
 }
 

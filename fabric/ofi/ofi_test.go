@@ -606,8 +606,8 @@ func TestCloseWakesWaiter(t *testing.T) {
 }
 
 // TestDeadPeer: kill -9 the child; the parent's Get, AMO and Quiet return
-// errors naming the peer within Options.Timeout each (libfabric itself
-// never fails them: see Options.Timeout).
+// errors naming the peer, within Options.Timeout each (tcp;ofi_rxm fails
+// them at once with ENOTCONN here; the timeout is the backstop).
 func TestDeadPeer(t *testing.T) {
 	const timeout = 2 * time.Second
 	a, _, c := startChildTimeout(t, timeout)

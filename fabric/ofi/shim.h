@@ -65,6 +65,7 @@ enum { GSHM_OP_PUT = 1, GSHM_OP_PUTDATA, GSHM_OP_SEND, GSHM_OP_GET, GSHM_OP_AMO 
 /* Our own error codes, beside libfabric's (positive FI_E* / errno). */
 #define GSHM_ETIMEDOUT (-1000001)
 #define GSHM_ECLOSED (-1000002)
+#define GSHM_EAGAIN (-1000003)
 
 #define GSHM_NRECV 64
 #define GSHM_EVCAP 1024
@@ -118,7 +119,7 @@ typedef struct gshm_ofi {
 	int kick_fd; /* eventfd that wakes the progress thread */
 	_Atomic long pending;
 	_Atomic int closing;
-	_Atomic int waiters; /* calls in gshm_wait/gshm_quiet, driving the CQ */
+	_Atomic int waiters; /* callers between gshm_enter and gshm_leave, driving the CQ */
 	_Atomic int64_t last_wait; /* gshm_now() when a caller last began to drive the CQ */
 	pthread_mutex_t pollmu; /* guards the CQ reads, the ring and first_err */
 	gshm_err first_err;
@@ -476,7 +477,7 @@ static void gshm_nap(gshm_ofi *o, int64_t *backoff_ns)
 }
 
 /* gshm_idle is the progress thread's step when a look at the CQ found
- * nothing. While a caller drives the CQ (gshm_wait, gshm_quiet), or did
+ * nothing. While a caller drives the CQ (gshm_enter), or did
  * within spin_ns, it sleeps spin_ns on the kick fd only. Otherwise it keeps
  * polling the CQ while the CQ shows traffic (a peer's RMA or atomic that
  * this process serves produces no completion here, only that), returns
@@ -528,33 +529,34 @@ static void gshm_idle(gshm_ofi *o, int64_t spin_ns, int sleep_ms)
 	}
 }
 
-static void gshm_leave(gshm_ofi *o) { atomic_fetch_sub(&o->waiters, 1); }
-
-static int gshm_wait_driving(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns);
-
-/* gshm_wait drives the CQ until op completes, deadline (CLOCK_MONOTONIC
- * ns) passes or the endpoint closes. It returns 0, a positive FI_E* from
- * the op's error entry, GSHM_ETIMEDOUT or GSHM_ECLOSED; in the last two
- * cases the op is abandoned (its completion will free it) and the caller
- * must not touch it again. It spins on the CQ for spin_ns, then naps
- * (gshm_nap) between looks. */
-static int gshm_wait(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns)
+/* gshm_enter and gshm_leave bracket a caller's wait (Go's Endpoint.wait
+ * and Quiet): while one waits, and for a while after, the progress thread
+ * stands aside (gshm_idle). */
+static void gshm_enter(gshm_ofi *o)
 {
 	atomic_fetch_add(&o->waiters, 1);
 	atomic_store_explicit(&o->last_wait, gshm_now(), memory_order_relaxed);
-	int r = gshm_wait_driving(o, op, deadline, spin_ns);
-	gshm_leave(o);
-	return r;
 }
 
-static int gshm_wait_driving(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t spin_ns)
+static void gshm_leave(gshm_ofi *o) { atomic_fetch_sub(&o->waiters, 1); }
+
+/* gshm_wait_slice drives the CQ until op completes (it returns op's error,
+ * 0 or a positive FI_E*), slice_end passes (GSHM_EAGAIN: op still pending,
+ * call again), or deadline passes or the endpoint closes (GSHM_ETIMEDOUT,
+ * GSHM_ECLOSED: op is abandoned, its completion will free it, and the
+ * caller must not touch it again). With nap it sleeps between looks
+ * (gshm_nap), else it spins. Go calls it in slices of a few microseconds
+ * while it spins, so that no cgo call outlasts the scheduler's patience:
+ * a call that blocks past ~20 us loses its P, and getting one back costs
+ * a thread wake-up. */
+static int gshm_wait_slice(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t slice_end, int nap,
+			   int64_t *backoff)
 {
-	int64_t t0 = gshm_now(), backoff = 20000;
 	for (unsigned i = 0;; i++) {
 		if (atomic_load_explicit(&op->state, memory_order_acquire) == GSHM_DONE) return op->err;
 		int n = gshm_poll(o, 1);
 		if (atomic_load_explicit(&op->state, memory_order_acquire) == GSHM_DONE) return op->err;
-		if (n > 0 || (i & 63) != 0) continue;
+		if (n > 0 || (i & 15) != 15) continue;
 		int64_t now = gshm_now();
 		int code = 0;
 		if (atomic_load(&o->closing)) code = GSHM_ECLOSED;
@@ -564,36 +566,25 @@ static int gshm_wait_driving(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t
 			if (atomic_compare_exchange_strong(&op->state, &want, GSHM_ABANDONED)) return code;
 			return op->err; /* it completed after all */
 		}
-		if (now - t0 > spin_ns) gshm_nap(o, &backoff);
-		else sched_yield();
+		if (now >= slice_end) return GSHM_EAGAIN;
+		if (nap) gshm_nap(o, backoff);
+		else if ((i & 63) == 63) sched_yield();
 	}
 }
 
-/* gshm_quiet drives the CQ until no async op is pending. */
-static int gshm_quiet_driving(gshm_ofi *o, int64_t deadline, int64_t spin_ns);
-
-static int gshm_quiet(gshm_ofi *o, int64_t deadline, int64_t spin_ns)
+/* gshm_quiet_slice drives the CQ until no async op is pending (0),
+ * slice_end passes (GSHM_EAGAIN) or the endpoint closes (GSHM_ECLOSED),
+ * spinning or (nap) sleeping between looks. */
+static int gshm_quiet_slice(gshm_ofi *o, int64_t slice_end, int nap, int64_t *backoff)
 {
-	if (atomic_load(&o->pending) == 0) return 0;
-	atomic_fetch_add(&o->waiters, 1);
-	atomic_store_explicit(&o->last_wait, gshm_now(), memory_order_relaxed);
-	int r = gshm_quiet_driving(o, deadline, spin_ns);
-	gshm_leave(o);
-	return r;
-}
-
-static int gshm_quiet_driving(gshm_ofi *o, int64_t deadline, int64_t spin_ns)
-{
-	int64_t t0 = gshm_now(), backoff = 20000;
 	for (unsigned i = 0;; i++) {
 		if (atomic_load(&o->pending) == 0) return 0;
 		int n = gshm_poll(o, 1);
-		if (n > 0 || (i & 63) != 0) continue;
-		int64_t now = gshm_now();
+		if (n > 0 || (i & 15) != 15) continue;
 		if (atomic_load(&o->closing)) return GSHM_ECLOSED;
-		if (now >= deadline) return GSHM_ETIMEDOUT;
-		if (now - t0 > spin_ns) gshm_nap(o, &backoff);
-		else sched_yield();
+		if (gshm_now() >= slice_end) return GSHM_EAGAIN;
+		if (nap) gshm_nap(o, backoff);
+		else if ((i & 63) == 63) sched_yield();
 	}
 }
 
@@ -669,12 +660,13 @@ static int gshm_put(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, c
 	return (int)r;
 }
 
-/* gshm_put_wait writes src[0:len] to (dest, raddr, key) straight from src
- * and waits for delivery: for large sources, where the copy to a bounce
- * buffer costs more than waiting. After GSHM_ETIMEDOUT the provider may
- * still read src (never write it). */
-static int gshm_put_wait(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, const void *src, size_t len,
-			 uint64_t peer, int64_t deadline, int64_t spin_ns)
+/* gshm_put_wait_post posts a write of src[0:len] to (dest, raddr, key)
+ * straight from src, as a sync op for the caller to wait for: for large
+ * sources, where the copy to a bounce buffer costs more than the wait.
+ * Should the wait give up, the provider may still read src (never write
+ * it). */
+static int gshm_put_wait_post(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, const void *src,
+			      size_t len, uint64_t peer, int64_t deadline, gshm_op **out)
 {
 	gshm_op *op = gshm_op_new(o, GSHM_CTX_SYNC, GSHM_OP_PUT, peer);
 	if (!op) return -FI_ENOMEM;
@@ -686,10 +678,8 @@ static int gshm_put_wait(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t k
 	};
 	ssize_t r = GSHM_RETRY(o, deadline, fi_writemsg(o->ep, &msg, FI_DELIVERY_COMPLETE | FI_COMPLETION));
 	if (r) { free(op); return (int)r; }
-	r = gshm_wait(o, op, deadline, spin_ns);
-	if (r == GSHM_ETIMEDOUT || r == GSHM_ECLOSED) return (int)r;
-	free(op);
-	return (int)r;
+	*out = op;
+	return 0;
 }
 
 /* gshm_send posts a message with the sender's index as remote CQ data. */
@@ -723,10 +713,11 @@ static int gshm_send(gshm_ofi *o, fi_addr_t dest, const void *src, size_t len, u
 	return (int)r;
 }
 
-/* gshm_get reads len bytes at (dest, raddr, key) into a bounce buffer and
- * copies them to dst once complete: dst is never written after a timeout. */
-static int gshm_get(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, void *dst, size_t len,
-		    uint64_t peer, int64_t deadline, int64_t spin_ns)
+/* gshm_get_post posts a read of len bytes at (dest, raddr, key) into a
+ * bounce buffer (gshm_get_done copies it out once complete: the caller's
+ * buffer is never written after a wait that gave up). */
+static int gshm_get_post(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, size_t len, uint64_t peer,
+			 int64_t deadline, gshm_op **out)
 {
 	gshm_op *op = gshm_op_new(o, GSHM_CTX_SYNC, GSHM_OP_GET, peer);
 	if (!op) return -FI_ENOMEM;
@@ -738,23 +729,34 @@ static int gshm_get(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, v
 	}
 	ssize_t r = GSHM_RETRY(o, deadline, fi_read(o->ep, buf, len, NULL, dest, raddr, key, op));
 	if (r) { free(op->buf); free(op); return (int)r; }
-	r = gshm_wait(o, op, deadline, spin_ns);
-	if (r == GSHM_ETIMEDOUT || r == GSHM_ECLOSED) return (int)r;
-	if (r == 0) memcpy(dst, buf, len);
-	free(op->buf);
-	free(op);
-	return (int)r;
+	*out = op;
+	return 0;
 }
 
-/* gshm_amo runs one fetching atomic (cmp_op: compare) on dt at (dest,
- * raddr, key) and stores the old value in *old. */
-static int gshm_amo(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, int dt, int fop, int compare,
-		    uint64_t operand, uint64_t cmp, uint64_t *old, uint64_t peer, int64_t deadline, int64_t spin_ns)
+/* gshm_get_done copies a completed read's bytes to dst and frees op. */
+static void gshm_get_done(gshm_op *op, void *dst, size_t len)
+{
+	memcpy(dst, op->buf ? op->buf : (void *)&op->result, len);
+	free(op->buf);
+	free(op);
+}
+
+/* gshm_op_free frees a sync op that completed (with or without error). */
+static void gshm_op_free(gshm_op *op)
+{
+	free(op->buf);
+	free(op);
+}
+
+/* gshm_amo_post posts one fetching atomic (compare: a compare atomic) on
+ * dt at (dest, raddr, key); gshm_amo_result reads the old value once it
+ * completes. */
+static int gshm_amo_post(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, int dt, int fop, int compare,
+			 uint64_t operand, uint64_t cmp, uint64_t peer, int64_t deadline, gshm_op **out)
 {
 	gshm_op *op = gshm_op_new(o, GSHM_CTX_SYNC, GSHM_OP_AMO, peer);
 	if (!op) return -FI_ENOMEM;
-	/* Operands in the op, in the datatype's width (little or big endian
-	 * alike: a uint32 stored through a uint32 pointer). */
+	/* Operands in the op, in the datatype's width. */
 	if (dt == FI_UINT32) {
 		*(uint32_t *)&op->operand = (uint32_t)operand;
 		*(uint32_t *)&op->cmp = (uint32_t)cmp;
@@ -770,11 +772,13 @@ static int gshm_amo(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, i
 		r = GSHM_RETRY(o, deadline, fi_fetch_atomic(o->ep, &op->operand, 1, NULL, &op->result, NULL, dest, raddr,
 							     key, dt, fop, op));
 	if (r) { free(op); return (int)r; }
-	r = gshm_wait(o, op, deadline, spin_ns);
-	if (r == GSHM_ETIMEDOUT || r == GSHM_ECLOSED) return (int)r;
-	*old = dt == FI_UINT32 ? *(uint32_t *)&op->result : op->result;
-	free(op);
-	return (int)r;
+	*out = op;
+	return 0;
+}
+
+static uint64_t gshm_amo_result(gshm_op *op, int dt)
+{
+	return dt == FI_UINT32 ? *(uint32_t *)&op->result : op->result;
 }
 
 /* gshm_shutdown marks the endpoint closing and wakes every waiter. */

@@ -53,11 +53,13 @@
 // CQ's wait fd, so an idle endpoint costs no CPU.
 //
 // A blocked call (Get, AMO64, AMO32, Quiet) reads the CQ itself while it
-// waits, for latency: it polls for 50 µs, then sleeps on the CQ's wait fd
-// between looks, 20 µs at first and at most 1 ms. While such a call waits,
-// and for 200 µs after, the progress goroutine stands aside (it would race
-// the caller for the caller's own completions and take its CPU); it still
-// wakes every 200 µs. Messages and notifications a caller reads go to the
+// waits, for latency: it polls for 50 µs (in cgo calls of at most 10 µs,
+// so that the Go scheduler does not take its P), then sleeps on the CQ's
+// wait fd between looks, 20 µs at first and at most 1 ms. While such a
+// call waits, and for 100 µs after, the progress goroutine stands aside
+// (it would race the caller for the caller's own completions and take its
+// CPU): it sleeps 100 µs at a time without watching the CQ, so a peer's
+// request to a process that has just stopped waiting can wait that long. Messages and notifications a caller reads go to the
 // progress goroutine, which dispatches them in order.
 //
 // # Errors and peers that die

@@ -33,6 +33,12 @@ import (
 // a stream of peers' Gets and AMOs answers them without a wake-up each.
 const progressSpinNs = 200_000
 
+// asideNs is how long after a blocking call last drove the CQ the progress
+// goroutine keeps standing aside (sleeping without watching the CQ): long
+// enough to cover the gap between back-to-back blocking calls, short
+// because a peer's request to this process waits out the rest of it.
+const asideNs = 100_000
+
 // putWaitMin is the size from which Put writes straight from the caller's
 // buffer and waits for delivery, rather than copying it to a bounce buffer
 // and returning at once.
@@ -630,7 +636,7 @@ func (e *Endpoint) progress() {
 			continue
 		}
 		if idle++; idle > 4 {
-			C.gshm_idle(e.c, progressSpinNs, 100)
+			C.gshm_idle(e.c, progressSpinNs, asideNs, 100)
 		}
 	}
 }

@@ -477,21 +477,23 @@ static void gshm_nap(gshm_ofi *o, int64_t *backoff_ns)
 }
 
 /* gshm_idle is the progress thread's step when a look at the CQ found
- * nothing. While a caller drives the CQ (gshm_enter), or did
- * within spin_ns, it sleeps spin_ns on the kick fd only. Otherwise it keeps
+ * nothing. While a caller drives the CQ (gshm_enter), or did within
+ * aside_ns, it sleeps aside_ns on the kick fd only. Otherwise it keeps
  * polling the CQ while the CQ shows traffic (a peer's RMA or atomic that
  * this process serves produces no completion here, only that), returns
  * when a poll read something, and after spin_ns with no traffic sleeps on
  * the wait fd and the kick fd, sleep_ms at most, and returns. */
-static void gshm_idle(gshm_ofi *o, int64_t spin_ns, int sleep_ms)
+static void gshm_idle(gshm_ofi *o, int64_t spin_ns, int64_t aside_ns, int sleep_ms)
 {
 	int64_t since = gshm_now() - atomic_load_explicit(&o->last_wait, memory_order_relaxed);
-	if (atomic_load(&o->waiters) > 0 || since < spin_ns) {
+	if (atomic_load(&o->waiters) > 0 || since < aside_ns) {
 		/* This process is issuing: its callers drive the CQ while
 		 * they wait. Leave them the CPU and the CQ (a wake-up on the
 		 * CQ's fd would race them for their own completions), and
-		 * look again after spin_ns; Close kicks. */
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = spin_ns};
+		 * look again after aside_ns; Close kicks. A peer's request
+		 * that arrives in between waits for the next look (or for a
+		 * caller's wait, which serves it). */
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = aside_ns};
 		struct pollfd p = {.fd = o->kick_fd, .events = POLLIN};
 		if (ppoll(&p, 1, &ts, NULL) > 0) {
 			uint64_t v;
@@ -521,7 +523,7 @@ static void gshm_idle(gshm_ofi *o, int64_t spin_ns, int sleep_ms)
 		 * caller that posted within spin_ns drives the CQ itself,
 		 * and a third spinning thread would take its CPU. */
 		int64_t posted = atomic_load_explicit(&o->last_wait, memory_order_relaxed);
-		if (now - last > spin_ns || now - posted < spin_ns) {
+		if (now - last > spin_ns || now - posted < aside_ns) {
 			gshm_sleep(o, sleep_ms, 1);
 			return;
 		}

@@ -242,6 +242,32 @@ fi
 step "tests under the race detector"
 go test -race ./...
 
+# ---- fabric/ofi (libfabric transport, build tag ofi) -------------------
+# Runs when libfabric's headers are here (Debian: libfabric-dev, which
+# --install installs as root with apt-get): go vet and the tests of
+# fabric/ofi built with -tags ofi, against the real tcp;ofi_rxm provider on
+# the loopback interface, under the race detector. Without the tag the
+# package is a stub, which the steps above already vet and test.
+if [ "$install" = 1 ] && [ ! -f /usr/include/rdma/fi_rma.h ]; then
+  if [ "$(id -u)" != 0 ] || ! have apt-get; then
+    echo "cannot install libfabric-dev: that needs root and apt-get"
+  else
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends libfabric-dev >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends libfabric-dev >/dev/null; } ||
+      echo "apt-get install libfabric-dev failed"
+  fi
+fi
+if [ -f /usr/include/rdma/fi_rma.h ]; then
+  step "fabric/ofi with -tags ofi (libfabric, tcp;ofi_rxm on loopback)"
+  go vet -tags ofi ./fabric/ofi/
+  if staticcheck_ok; then "$SC" -tags ofi ./fabric/ofi/; fi
+  FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -race ./fabric/ofi/
+else
+  skip "fabric/ofi -tags ofi" "no libfabric headers (Debian: libfabric-dev)"
+fi
+# ---- end fabric/ofi ------------------------------------------------------
+
 step "no files left in /dev/shm"
 left=$(find /dev/shm -maxdepth 1 -iname '*gshmem*' 2>/dev/null || true)
 if [ -n "$left" ]; then echo "left behind: $left"; exit 1; fi

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gshmem/gshmem/errdefs"
+	"github.com/gshmem/gshmem/fabric/ofi"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/pmi"
 	"github.com/gshmem/gshmem/internal/pmi/pmix"
@@ -41,7 +42,7 @@ const (
 // whose PEs run on more than one node: PEs on different nodes need a
 // network transport (libfabric), which is not built yet. It is also an
 // errdefs.ErrUnavailable.
-var ErrOffNode = errdefs.Refine(errdefs.ErrUnavailable, "PEs on different nodes need the libfabric transport (fabric/ofi), which is not built yet")
+var ErrOffNode = errdefs.Refine(errdefs.ErrUnavailable, "PEs on different nodes need the libfabric transport (fabric/ofi), and this program was built without it (go build -tags ofi, with libfabric's headers installed)")
 
 // Keys this bootstrap puts in the process manager's key-value space.
 const (
@@ -182,8 +183,10 @@ func bootSlurm(ctx context.Context, cfg Config) (Config, processManager, error) 
 // waits in it past the timeout, because a task never arrived) aborts the
 // step through pm, which ends every task at once; no task has a segment
 // before every task passed the fence, so the abort leaves nothing in the
-// shm directory. A job whose tasks span nodes fails on every task after
-// the fence with an error matching ErrOffNode that names the nodes.
+// shm directory. A job whose tasks span nodes gets cfg.node, every PE's
+// node, for joinNodes; built without libfabric (fabric/ofi), it fails on
+// every task after the fence with an error matching ErrOffNode that names
+// the nodes.
 func bootPM(ctx context.Context, cfg Config, pm processManager) (_ Config, err error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.BootTimeout)
 	defer cancel()
@@ -244,9 +247,12 @@ func bootPM(ctx context.Context, cfg Config, pm processManager) (_ Config, err e
 		}
 		return v
 	}
-	localRank, localSize, err := placement(rank, nodes, name)
+	localRank, localSize, err := placement(rank, nodes, name, ofi.Available())
 	if err != nil {
 		return cfg, err
+	}
+	if spansNodes(nodes) {
+		cfg.node = nodes
 	}
 	if cfg.slurm.localID >= 0 {
 		localRank = cfg.slurm.localID
@@ -279,15 +285,16 @@ func nodesByName(ctx context.Context, pm processManager) ([]int, error) {
 }
 
 // placement returns rank's rank among the ranks of its node and their
-// number, given every rank's node index; when the ranks span nodes it
-// fails with an error matching ErrOffNode that lists which PEs run where
-// (name names the node of a rank).
-func placement(rank int, nodes []int, name func(rank int) string) (localRank, localSize int, err error) {
+// number, given every rank's node index; when the ranks span nodes and
+// the network transport is not built (!network), it fails with an error
+// matching ErrOffNode that lists which PEs run where (name names the node
+// of a rank).
+func placement(rank int, nodes []int, name func(rank int) string, network bool) (localRank, localSize int, err error) {
 	byNode := map[int][]int{}
 	for r, n := range nodes {
 		byNode[n] = append(byNode[n], r)
 	}
-	if len(byNode) > 1 {
+	if len(byNode) > 1 && !network {
 		ids := make([]int, 0, len(byNode))
 		for n := range byNode {
 			ids = append(ids, n)
@@ -297,7 +304,7 @@ func placement(rank int, nodes []int, name func(rank int) string) (localRank, lo
 		for i, n := range ids {
 			parts[i] = fmt.Sprintf("%s: %s", name(byNode[n][0]), peList(byNode[n]))
 		}
-		return 0, 0, fmt.Errorf("the job's %d PEs run on %d nodes (%s): %w: run the tasks on one node (srun -N 1)",
+		return 0, 0, fmt.Errorf("the job's %d PEs run on %d nodes (%s): %w; or run the tasks on one node (srun -N 1)",
 			len(nodes), len(ids), strings.Join(parts, "; "), ErrOffNode)
 	}
 	mine := byNode[nodes[rank]]

@@ -25,15 +25,23 @@ func TestPlacement(t *testing.T) {
 		{2, []int{0, 0, 0}, 2, 3},
 		{1, []int{5, 5}, 1, 2},
 	} {
-		l, n, err := placement(c.rank, c.nodes, name)
+		l, n, err := placement(c.rank, c.nodes, name, false)
 		require.NoError(t, err)
 		assert.Equal(t, [2]int{c.local, c.size}, [2]int{l, n}, "rank %d of %v", c.rank, c.nodes)
 	}
-	_, _, err := placement(0, []int{0, 1, 0, 1, 0, 0, 2}, name)
+	nodes := []int{0, 1, 0, 1, 0, 0, 2}
+	_, _, err := placement(0, nodes, name, false)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, ErrOffNode) && errors.Is(err, errdefs.ErrUnavailable), "%v", err)
 	assert.Equal(t, "the job's 7 PEs run on 3 nodes (node-of-0: PEs 0, 2, 4-5; node-of-1: PEs 1, 3; node-of-6: PE 6): "+
-		"PEs on different nodes need the libfabric transport (fabric/ofi), which is not built yet: run the tasks on one node (srun -N 1)", err.Error())
+		"PEs on different nodes need the libfabric transport (fabric/ofi), and this program was built without it "+
+		"(go build -tags ofi, with libfabric's headers installed); or run the tasks on one node (srun -N 1)", err.Error())
+	// With the network transport, each rank's place is among its node's.
+	for rank, want := range [][2]int{{0, 4}, {0, 2}, {1, 4}, {1, 2}, {2, 4}, {3, 4}, {0, 1}} {
+		l, n, err := placement(rank, nodes, name, true)
+		require.NoError(t, err)
+		assert.Equal(t, want, [2]int{l, n}, "rank %d", rank)
+	}
 }
 
 func TestNewJobID(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gshmem/gshmem/fabric/ofi"
 )
 
 // memJob is the in-memory twin of a process manager's job, for bootPM's
@@ -133,12 +135,19 @@ func TestBootPM(t *testing.T) {
 }
 
 // Ranks on two nodes, told apart by the names they put when the process
-// manager has no map, fail after the fence with ErrOffNode naming the
-// nodes; nobody aborts (every rank reports for itself).
+// manager has no map, get every rank's node for joinNodes; without
+// libfabric they fail after the fence with ErrOffNode naming the nodes.
+// Nobody aborts (every rank reports for itself).
 func TestBootPMOffNode(t *testing.T) {
 	j := newMemJob(3, nil)
-	_, errs := bootAll(t, j, []string{"n1", "n2", "n1"}, 10*time.Second)
+	cfgs, errs := bootAll(t, j, []string{"n1", "n2", "n1"}, 10*time.Second)
 	for r, err := range errs {
+		if ofi.Available() {
+			require.NoError(t, err)
+			assert.Equal(t, []int{0, 1, 0}, cfgs[r].node)
+			assert.Equal(t, [2]int{[]int{0, 0, 1}[r], []int{2, 1, 2}[r]}, [2]int{cfgs[r].LocalRank, cfgs[r].LocalSize})
+			continue
+		}
 		require.ErrorIs(t, err, ErrOffNode)
 		assert.ErrorContains(t, err, fmt.Sprintf("gshmem: PE %d of 3: bootstrap under srun --mpi=pmix: the job's 3 PEs run on 2 nodes (n1: PEs 0, 2; n2: PE 1)", r))
 	}

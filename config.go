@@ -123,6 +123,7 @@ type Config struct {
 
 	npesFrom string     // how LoadConfig found NPEs, for errors about it
 	slurm    *slurmTask // what LoadConfig read of a Slurm task; nil otherwise
+	node     []int      // under srun, every PE's node when they span several (bootPM); else nil
 }
 
 // LoadConfig reads every GSHMEM_* variable through getenv (os.Getenv when

@@ -411,6 +411,22 @@ func join(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
 			return nil, err
 		}
 		session = &pmiSession{pm: pm, pe: cfg.PE}
+		if cfg.node != nil {
+			pe, err := joinNodes(ctx, cfg, plan, pm)
+			if err != nil {
+				// Every task fails alike here (no provider, say), and
+				// before any has a segment: end the step now rather than
+				// leave the others in a fence until the boot timeout.
+				pm.Abort(err.Error())
+				return nil, err
+			}
+			if _, err := pe.Own(session); err != nil {
+				pm.Close()
+				pe.Abort()
+				return nil, err
+			}
+			return pe, nil
+		}
 	}
 	pe, err := joinShm(ctx, cfg, plan)
 	if session == nil {

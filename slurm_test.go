@@ -16,6 +16,7 @@ import (
 
 	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/errdefs"
+	"github.com/gshmem/gshmem/fabric/ofi"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/petest"
 	"github.com/gshmem/gshmem/internal/slurmtest"
@@ -156,17 +157,27 @@ func TestSlurmOneNode(t *testing.T) {
 // task fails at once, saying which PEs run on which node, and nothing is
 // left behind.
 func TestSlurmTwoNodes(t *testing.T) {
-	forEachMPI(t, 2, func(t *testing.T, mpi, _ string) {
+	forEachMPI(t, 2, func(t *testing.T, mpi, bootstrap string) {
 		dir, dirEnv := shmDirEnv(t)
 		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "2", "-n", "4", "--distribution=block"}, slurmHelperEnv+"=sum", dirEnv)
-		require.Error(t, r.Err, "%s", r)
-		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-		require.Len(t, lines, 4, "one error per task: %s", r)
-		for _, l := range lines {
-			assert.Regexp(t, `^task \d: error: gshmem: PE \d of 4: bootstrap under srun `+mpi+`: the job's 4 PEs run on 2 nodes \(n1: PEs? [0-9, -]+; n2: PEs? [0-9, -]+\): PEs on different nodes need the libfabric transport \(fabric/ofi\), which is not built yet: run the tasks on one node \(srun -N 1\)$`, l)
+		defer assertEmpty(t, dir)
+		if !ofi.Available() {
+			// Built without libfabric: every task fails at once, saying
+			// what it needs and which PEs run where.
+			require.Error(t, r.Err, "%s", r)
+			lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+			require.Len(t, lines, 4, "one error per task: %s", r)
+			for _, l := range lines {
+				assert.Regexp(t, `^task \d: error: gshmem: PE \d of 4: bootstrap under srun `+mpi+`: the job's 4 PEs run on 2 nodes \(n1: PEs? [0-9, -]+; n2: PEs? [0-9, -]+\): PEs on different nodes need the libfabric transport \(fabric/ofi\), and this program was built without it \(go build -tags ofi, with libfabric's headers installed\); or run the tasks on one node \(srun -N 1\)$`, l)
+			}
+			assert.Less(t, r.Took, 20*time.Second, "%s", r)
+			return
 		}
-		assert.Less(t, r.Took, 20*time.Second, "%s", r)
-		assertEmpty(t, dir)
+		// One job of 4 PEs: 2 per node, the nodes over libfabric.
+		require.NoError(t, r.Err, "%s", r)
+		for task := range 4 {
+			assert.Contains(t, r.Stdout, fmt.Sprintf("task %d: PE %d of 4 over shm+ofi (%s): sum 10\n", task, task, bootstrap), "%s", r)
+		}
 		t.Logf("%s", r)
 	})
 }
@@ -182,6 +193,26 @@ func TestSlurmKilled(t *testing.T) {
 			assert.Regexp(t, fmt.Sprintf(`task %d: error: PE %d: .*PE 1\b`, task, task), r.Stdout, "%s", r)
 		}
 		assert.Less(t, r.Took, 10*time.Second, "%s", r)
+		assertEmpty(t, dir)
+		t.Logf("%s", r)
+	})
+}
+
+// A PE killed on one node ends the job on both: every survivor, on its
+// node or the other, fails with an error naming it, srun exits non-zero
+// within a few seconds, and nothing is left behind.
+func TestSlurmKilledTwoNodes(t *testing.T) {
+	if !ofi.Available() {
+		t.Skip("PEs on two nodes need libfabric: this test binary was built without it (go test -tags ofi)")
+	}
+	forEachMPI(t, 2, func(t *testing.T, mpi, _ string) {
+		dir, dirEnv := shmDirEnv(t)
+		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "2", "-n", "4", "--distribution=block"}, slurmHelperEnv+"=killed", dirEnv)
+		require.Error(t, r.Err, "%s", r)
+		for _, task := range []int{0, 2, 3} {
+			assert.Regexp(t, fmt.Sprintf(`task %d: error: PE %d: .*PE 1\b`, task, task), r.Stdout, "%s", r)
+		}
+		assert.Less(t, r.Took, 5*time.Second, "%s", r)
 		assertEmpty(t, dir)
 		t.Logf("%s", r)
 	})

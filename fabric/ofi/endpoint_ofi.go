@@ -678,3 +678,7 @@ func (e *Endpoint) Close() error {
 	e.c = nil
 	return nil
 }
+
+// Available reports whether this build has libfabric: true here (the ofi
+// tag, with cgo).
+func Available() bool { return true }

@@ -74,3 +74,7 @@ func (e *Endpoint) Quiet(ctx context.Context) error { return ErrNoLibfabric }
 
 // Close returns nil.
 func (e *Endpoint) Close() error { return nil }
+
+// Available reports whether this build has libfabric: false here (no ofi
+// tag or no cgo).
+func Available() bool { return false }

@@ -1019,7 +1019,9 @@ func TestOpenDirErrorsNameTheVariable(t *testing.T) {
 
 // remoteDeath is the liveness of the PEs of other nodes as a test states
 // it: dead names the dead PE, if any.
-type remoteDeath struct{ dead atomic.Pointer[fabric.PeerError] }
+type remoteDeath struct {
+	dead atomic.Pointer[fabric.PeerError]
+}
 
 func (r *remoteDeath) Check() *fabric.PeerError { return r.dead.Load() }
 func (r *remoteDeath) Describe(pe int) *fabric.PeerError {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -26,8 +27,10 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/fabric/ofi"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/slurmtest"
 	"github.com/gshmem/gshmem/internal/testseam"
 	"github.com/gshmem/gshmem/launcher"
 )
@@ -58,17 +61,40 @@ func Main(m *testing.M, s Scenarios) {
 	os.Exit(m.Run())
 }
 
-func child(name string, s Scenarios) int {
-	fn, ok := s[name]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "petest: no scenario %q\n", name)
-		return 3
+// child runs the scenarios named (a comma-separated list) one after the
+// other in one job, with a barrier between two; each PE prints a line
+// when it passed one.
+func child(names string, s Scenarios) int {
+	var fns []Scenario
+	list := strings.Split(names, ",")
+	for _, name := range list {
+		fn, ok := s[name]
+		if !ok {
+			fmt.Fprintf(os.Stderr, "petest: no scenario %q\n", name)
+			return 3
+		}
+		fns = append(fns, fn)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout*time.Duration(len(fns)))
 	defer cancel()
 	cfg, err := gshmem.LoadConfig(nil)
 	if err == nil {
-		err = gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *hostshmem.PE) error { return run(ctx, fn, pe) })
+		err = gshmem.RunWith(ctx, cfg, func(ctx context.Context, pe *hostshmem.PE) error {
+			for i, fn := range fns {
+				if len(fns) > 1 && i > 0 {
+					if err := pe.BarrierAll(ctx); err != nil {
+						return fmt.Errorf("barrier before scenario %s: %w", list[i], err)
+					}
+				}
+				if err := run(ctx, fn, pe); err != nil {
+					return fmt.Errorf("scenario %s: %w", list[i], err)
+				}
+				if len(fns) > 1 {
+					fmt.Printf("PE %d of %d (%s): scenario %s passed\n", pe.MyPE(), pe.NPEs(), pe.Transport(), list[i])
+				}
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -154,6 +180,52 @@ func inproc(t *testing.T, s Scenarios, name string, n int, rmaOnly bool) {
 	if err != nil {
 		t.Fatalf("scenario %s on %d inproc PEs (RMA only: %v):\n%v", name, n, rmaOnly, err)
 	}
+}
+
+// Slurm runs scenarios names, one after the other, in one job of n tasks
+// on nodes nodes of the Slurm cluster this machine reaches (srun -N nodes
+// -n n --mpi=mpi), and requires every PE to pass every one. It skips t
+// where no Slurm with that many nodes answers (slurmtest.Require). The
+// PEs of different nodes reach each other through libfabric: the test
+// binary must be built with -tags ofi, else the job fails, saying so.
+func Slurm(t *testing.T, s Scenarios, mpi string, nodes, n int, names ...string) {
+	t.Helper()
+	slurmtest.Require(t, nodes)
+	if nodes > 1 && !ofi.Available() {
+		t.Skipf("PEs on %d nodes need libfabric: this test binary was built without it (go test -tags ofi, with libfabric's headers installed)", nodes)
+	}
+	for _, name := range names {
+		if s[name] == nil {
+			t.Fatalf("petest: no scenario %q", name)
+		}
+	}
+	dir := ShmDir(t)
+	env := []string{
+		envScenario + "=" + strings.Join(names, ","), config.EnvChecked + "=1", "GSHMEM_SHM_DIR=" + dir,
+		fmt.Sprintf("%s=%d", config.EnvSymSize, HeapSize), fmt.Sprintf("%s=%d", config.EnvDevSymSize, DeviceHeapSize),
+		config.EnvDevice + "=cpu",
+	}
+	if os.Getenv("GORACE") == "" {
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	args := []string{"--mpi=" + mpi, "-N", fmt.Sprint(nodes), "-n", fmt.Sprint(n), "--distribution=block"}
+	r := slurmtest.Srun(t, Timeout*time.Duration(len(names)), args, env...)
+	if r.Err != nil {
+		t.Fatalf("scenarios %s under srun %s: %v\n%s", strings.Join(names, ","), strings.Join(args, " "), r.Err, r)
+	}
+	for _, name := range names {
+		for pe := range n {
+			re := regexp.MustCompile(fmt.Sprintf(`(?m)^PE %d of %d \([^)]*\): scenario %s passed$`, pe, n, regexp.QuoteMeta(name)))
+			if !re.MatchString(r.Stdout) {
+				t.Errorf("PE %d did not report that scenario %s passed\n%s", pe, name, r)
+			}
+		}
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) > 0 {
+		t.Errorf("petest: files left in the job's shm directory: %v", left)
+	}
+	t.Logf("%s", r)
 }
 
 // Result is what a process run produced.

@@ -18,8 +18,9 @@
 #   - the bench package's peer tests, which run Open MPI's OpenSHMEM and MPI
 #     (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev) and skip themselves
 #     without it;
-#   - the Slurm tests (TestSlurm* in the root package, internal/pmi and
-#     internal/pmi/pmix), which run the bootstrap under srun --mpi=pmi2 and
+#   - the Slurm tests (TestSlurm* in the root package, hostshmem, am,
+#     internal/pmi and internal/pmi/pmix; across 2 nodes with -tags ofi
+#     when libfabric-dev is here), which run jobs under srun --mpi=pmi2 and
 #     srun --mpi=pmix (one subtest each) on two nodes and skip themselves
 #     unless a Slurm controller answers (sinfo) with two nodes; the pmix
 #     ones also skip where srun has no pmix plugin or libpmix is missing
@@ -263,6 +264,17 @@ if [ -f /usr/include/rdma/fi_rma.h ]; then
   go vet -tags ofi ./fabric/ofi/
   if staticcheck_ok; then "$SC" -tags ofi ./fabric/ofi/; fi
   FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -race ./fabric/ofi/
+  step "fabric/hybrid with -tags ofi (shm within a node, libfabric across)"
+  go vet -tags ofi ./fabric/hybrid/ .
+  FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -race -count=1 ./fabric/hybrid/
+  if [ "$slurm" -ge 2 ]; then
+    # The jobs of two emulated nodes: hello-style sums, a kill, and the
+    # host API and AM scenario suites, under srun --mpi=pmi2 and pmix.
+    step "Slurm tests across 2 nodes with -tags ofi (srun -N 2 -n 4, tcp;ofi_rxm)"
+    FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -count=1 -run Slurm -v . ./hostshmem/ ./am/ |
+      grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'
+    [ "${PIPESTATUS[0]}" = 0 ]
+  fi
 else
   skip "fabric/ofi -tags ofi" "no libfabric headers (Debian: libfabric-dev)"
 fi

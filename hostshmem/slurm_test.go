@@ -1,7 +1,6 @@
 package hostshmem_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/gshmem/gshmem/internal/petest"
@@ -15,9 +14,6 @@ var slurmScenarios = []string{
 	"coll", "teams", "split_args", "team_ctx", "ctx", "lock", "lock_fifo", "malloc_hints", "ptr",
 }
 
-// envHybridSuite, set to 1, runs the host API suite across two nodes.
-const envHybridSuite = "GSHMEM_TEST_HYBRID_HOST"
-
 // TestSlurm runs the host API's scenarios as the tasks of a Slurm step,
 // bootstrapped through PMI-2 and through PMIx: on one node (3 PEs over
 // shared memory) and on two (4 PEs, 2 per node, the nodes reaching each
@@ -28,9 +24,6 @@ func TestSlurm(t *testing.T) {
 		// "ptr" asserts that every peer's memory is mapped here: across
 		// nodes Ptr rightly says it is not.
 		t.Run(mpi+"/2nodes", func(t *testing.T) {
-			if os.Getenv(envHybridSuite) != "1" {
-				t.Skipf("the host API suite across nodes passes, but hangs in about one run of three (not found yet; issue 13): %s=1 runs it", envHybridSuite)
-			}
 			petest.Slurm(t, scenarios, mpi, 2, 4, slurmScenarios[:len(slurmScenarios)-1]...)
 		})
 	}

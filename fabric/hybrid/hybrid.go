@@ -567,8 +567,11 @@ func (h handler) OnMessage(from int, msg []byte) {
 			f.loc.Notify(f.me, uintptr(binary.LittleEndian.Uint64(msg[1:])), uintptr(binary.LittleEndian.Uint64(msg[9:])))
 		}
 	case msgLeave:
-		if len(msg) >= 6 {
-			f.left(from, uint32(msg[1]), int32(binary.LittleEndian.Uint32(msg[2:])), "")
+		if len(msg) < 6 {
+			return
+		}
+		if how := uint32(msg[1]); how >= leftFinalized && how <= leftExited {
+			f.left(from, how, int32(binary.LittleEndian.Uint32(msg[2:])), "")
 		}
 	case msgDead:
 		if len(msg) >= 5 {

@@ -110,6 +110,21 @@ type Fabric struct {
 	}
 	relayed []atomic.Bool // local PEs whose death this PE told the other nodes
 
+	// unwired counts the PEs of other nodes whose connection is not up
+	// yet; wiredUp closes when it reaches 0 (see wireUp).
+	unwired atomic.Int32
+	wiredUp chan struct{}
+
+	// serve orders the AMOs this PE applies for other nodes before its
+	// leave messages: a request is applied and answered before Close
+	// says this PE leaves, or not at all (its sender then fails the call
+	// when the leave message arrives, which follows the reply on the
+	// same endpoint pair when there is one).
+	serve struct {
+		sync.Mutex
+		leaving bool
+	}
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
@@ -122,6 +137,8 @@ type peerState struct {
 	left atomic.Uint32 // leftNone, or how it left
 	code atomic.Int32  // GlobalExit status, or 1 + the PE it failed because of
 	how  atomic.Pointer[string]
+	// wired: the connection to this PE is up (see wireUp).
+	wired atomic.Bool
 }
 
 // How a PE left (peerState.left, and the first byte of a leave message).
@@ -165,7 +182,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 	f := &Fabric{
 		me: so.PE, npes: so.NPEs, remote: make([]bool, so.NPEs), timeout: o.PeerTimeout,
 		peers: make([]peerState, so.NPEs), dirty: make([]atomic.Bool, so.NPEs), relayed: make([]atomic.Bool, so.NPEs),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), wiredUp: make(chan struct{}),
 	}
 	if f.timeout == 0 {
 		f.timeout = DefaultPeerTimeout
@@ -178,6 +195,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 			f.nremote++
 		}
 	}
+	f.unwired.Store(int32(f.nremote)) // before a hello can arrive
 	defer func() {
 		if err != nil {
 			f.downCancel(err)
@@ -223,6 +241,9 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 	f.net.SetHandler(handler{f})
 	if err := f.net.Connect(ctx, peers); err != nil {
 		return nil, fmt.Errorf("hybrid: PE %d: connect to the PEs of other nodes over %s: %w", f.me, f.net.Provider(), err)
+	}
+	if err := f.wireUp(ctx); err != nil {
+		return nil, err
 	}
 	now := time.Now().UnixNano()
 	for pe := range f.peers {
@@ -395,6 +416,9 @@ func (f *Fabric) Close(finalized bool) error {
 	f.closeOnce.Do(func() {
 		close(f.stop)
 		<-f.done
+		f.serve.Lock()
+		f.serve.leaving = true
+		f.serve.Unlock()
 		how, code := leftFailed, int32(0)
 		if finalized {
 			how = leftFinalized
@@ -473,12 +497,14 @@ func (f *Fabric) lost(err error) {
 
 // Message kinds (the first byte of every message).
 const (
-	msgAMO   = 1 + iota // width, op, id u32, off u64, operand u64, cmp u64
-	msgReply            // id u32 (at 4), old u64 (at 8)
-	msgWake             // off u64, n u64: wake the target's waiters on those bytes
-	msgLeave            // how, code i32: the sender leaves the job
-	msgDead             // pe u32, then why: a PE of the sender's node died
-	msgPing             // the sender is alive
+	msgAMO      = 1 + iota // width, op, id u32, off u64, operand u64, cmp u64
+	msgReply               // id u32 (at 4), old u64 (at 8)
+	msgWake                // off u64, n u64: wake the target's waiters on those bytes
+	msgLeave               // how, code i32: the sender leaves the job
+	msgDead                // pe u32, then why: a PE of the sender's node died
+	msgPing                // the sender is alive
+	msgHello               // from the lower PE of a pair: the connection is up (see wireUp)
+	msgHelloAck            // the higher PE's answer
 )
 
 const amoMsgLen = 32
@@ -494,6 +520,15 @@ func (f *Fabric) remoteAMO(pe int, off uintptr, width byte, op fabric.AMOOp, ope
 	id := f.calls.next
 	f.calls.m[id] = c
 	f.calls.Unlock()
+	if f.peers[pe].left.Load() != leftNone {
+		// pe left (finalized, even) before or while this call was
+		// registered: left() may have failed the calls before this one
+		// was in the table, and pe answers nothing any more.
+		f.calls.Lock()
+		delete(f.calls.m, id)
+		f.calls.Unlock()
+		return 0, fmt.Errorf("hybrid: %s on PE %d: %w", op, pe, f.describe(pe))
+	}
 	var m [amoMsgLen]byte
 	m[0], m[1], m[2] = msgAMO, width, byte(op)
 	binary.LittleEndian.PutUint32(m[4:], id)
@@ -581,6 +616,63 @@ func (h handler) OnMessage(from int, msg []byte) {
 			}
 		}
 	case msgPing:
+	case msgHello:
+		// Only the lower PE of a pair connects (wireUp): from now on the
+		// connection it made carries this PE's messages to it too.
+		if from < f.me && f.remote[from] {
+			f.net.Send(from, []byte{msgHelloAck})
+			f.wired(from)
+		}
+	case msgHelloAck:
+		if from > f.me && f.remote[from] {
+			f.wired(from)
+		}
+	}
+}
+
+// wireUp connects this PE to the PEs of other nodes before any other
+// message goes: to each higher PE it sends a hello and waits for the
+// answer; from each lower PE it waits for the hello, and answers it. So
+// each connection is made by one side only. (tcp;ofi_rxm connects on
+// first use, and when two PEs first send to each other at the same time it
+// may keep one connection on one side and the other on the other, and an
+// injected message on the one torn down is lost without an error: a
+// remote AMO that never returned. This is libfabric issue #7396.)
+// Connections are all made at start-up, which costs one round trip per
+// pair, in parallel; at the job sizes gshmem runs, every pair talks in
+// the first collective anyway.
+func (f *Fabric) wireUp(ctx context.Context) error {
+	if f.nremote == 0 {
+		close(f.wiredUp)
+		return nil
+	}
+	hello := []byte{msgHello}
+	for pe := f.me + 1; pe < f.npes; pe++ {
+		if !f.remote[pe] {
+			continue
+		}
+		if err := f.net.Send(pe, hello); err != nil {
+			return fmt.Errorf("hybrid: PE %d: connect to PE %d over %s: %w", f.me, pe, f.net.Provider(), err)
+		}
+	}
+	select {
+	case <-f.wiredUp:
+		return nil
+	case <-ctx.Done():
+	}
+	var missing []int
+	for pe := range f.peers {
+		if f.remote[pe] && !f.peers[pe].wired.Load() {
+			missing = append(missing, pe)
+		}
+	}
+	return fmt.Errorf("hybrid: PE %d: no answer over %s from PEs %v of other nodes before start-up ended: %w", f.me, f.net.Provider(), missing, context.Cause(ctx))
+}
+
+// wired records that the connection to pe is up.
+func (f *Fabric) wired(pe int) {
+	if !f.peers[pe].wired.Swap(true) && f.unwired.Add(-1) == 0 {
+		close(f.wiredUp)
 	}
 }
 
@@ -590,6 +682,11 @@ func (f *Fabric) applyAMO(from int, msg []byte) {
 	width, op := msg[1], fabric.AMOOp(msg[2])
 	off := uintptr(binary.LittleEndian.Uint64(msg[8:]))
 	operand, cmp := binary.LittleEndian.Uint64(msg[16:]), binary.LittleEndian.Uint64(msg[24:])
+	f.serve.Lock()
+	defer f.serve.Unlock()
+	if f.serve.leaving {
+		return // the sender learns from the leave message that no reply comes
+	}
 	r := f.loc.Region(f.me)
 	var old uint64
 	if uintptr(width) != 4 && uintptr(width) != 8 || off%uintptr(width) != 0 || off > uintptr(len(r))-uintptr(width) || op > fabric.AMOXor {
@@ -625,6 +722,10 @@ func (f *Fabric) left(pe int, how uint32, code int32, why string) {
 		st.how.Store(&why)
 	}
 	if how == leftFinalized {
+		// Not a death, but pe answers nothing more: an AMO still waiting
+		// on it was sent after its last reply (a program that uses a PE
+		// after that PE's Finalize).
+		f.failCalls(pe, fmt.Errorf("hybrid: AMO on PE %d: %w", pe, f.describe(pe)))
 		return
 	}
 	if how == leftExited {

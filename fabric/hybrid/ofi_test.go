@@ -231,3 +231,25 @@ func TestGlobalExitReachesOtherNode(t *testing.T) {
 	require.ErrorAs(t, fs[0].Err(), &perr)
 	assert.Equal(t, "called GlobalExit(7)", perr.How)
 }
+
+// An AMO on a PE of another node that finalized fails, naming it, rather
+// than waiting for ever for an answer that PE will not send (it used to:
+// a finalize was not taken for a reason to fail the calls on that PE).
+func TestAMOOnFinalizedPE(t *testing.T) {
+	fs := openJob(t, []int{0, 1})
+	require.NoError(t, fs[1].Close(true))
+	got := make(chan error, 1)
+	go func() {
+		_, err := fs[0].AMO64(1, 0, fabric.AMOAdd, 1, 0)
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		var perr *fabric.PeerError
+		require.ErrorAs(t, err, &perr)
+		assert.Equal(t, 1, perr.PE)
+		assert.Equal(t, "exited after finalize", perr.How)
+	case <-time.After(10 * time.Second):
+		t.Fatal("an AMO on a PE that finalized did not return in 10 s")
+	}
+}

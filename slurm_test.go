@@ -158,9 +158,6 @@ func TestSlurmOneNode(t *testing.T) {
 // left behind.
 func TestSlurmTwoNodes(t *testing.T) {
 	forEachMPI(t, 2, func(t *testing.T, mpi, bootstrap string) {
-		if ofi.Available() {
-			slurmtest.RequireHybrid(t)
-		}
 		dir, dirEnv := shmDirEnv(t)
 		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "2", "-n", "4", "--distribution=block"}, slurmHelperEnv+"=sum", dirEnv)
 		defer assertEmpty(t, dir)
@@ -208,7 +205,6 @@ func TestSlurmKilledTwoNodes(t *testing.T) {
 	if !ofi.Available() {
 		t.Skip("PEs on two nodes need libfabric: this test binary was built without it (go test -tags ofi)")
 	}
-	slurmtest.RequireHybrid(t)
 	forEachMPI(t, 2, func(t *testing.T, mpi, _ string) {
 		dir, dirEnv := shmDirEnv(t)
 		r := slurmtest.Srun(t, time.Minute, []string{mpi, "-N", "2", "-n", "4", "--distribution=block"}, slurmHelperEnv+"=killed", dirEnv)

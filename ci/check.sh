@@ -270,8 +270,6 @@ if [ -f /usr/include/rdma/fi_rma.h ]; then
   if [ "$slurm" -ge 2 ]; then
     # The jobs of two emulated nodes: hello-style sums, a kill, and the
     # host API and AM scenario suites, under srun --mpi=pmi2 and pmix.
-    # They hang in about one run of three (issue 13): opt-in with
-    # GSHMEM_TEST_HYBRID=1 until that is found; the rest runs here.
     step "Slurm tests across 2 nodes with -tags ofi (srun -N 2 -n 4, tcp;ofi_rxm)"
     FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -count=1 -run Slurm -v . ./hostshmem/ ./am/ |
       grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'

@@ -426,6 +426,12 @@ func (f *Fabric) Close(finalized bool) error {
 			code = int32(atomic.LoadUint32(&h.Cause))
 		}
 		if _, _, exited := f.loc.Exited(); !exited || finalized {
+			if !finalized {
+				// This PE may fail because a PE of its node died, and
+				// leave before the heartbeat would have said so: say it
+				// now, so the other nodes stop waiting for that PE.
+				f.relayLocalDeath()
+			}
 			f.leave(how, code)
 		}
 		netErr := f.net.Close()
@@ -721,6 +727,9 @@ func (f *Fabric) left(pe int, how uint32, code int32, why string) {
 	if why != "" {
 		st.how.Store(&why)
 	}
+	// Nothing more goes to pe: a send to a process that is gone would
+	// retry until the endpoint's timeout.
+	f.net.Gone(pe)
 	if how == leftFinalized {
 		// Not a death, but pe answers nothing more: an AMO still waiting
 		// on it was sent after its last reply (a program that uses a PE
@@ -792,18 +801,7 @@ func (f *Fabric) watch() {
 		case <-tick.C:
 		}
 		now := time.Now().UnixNano()
-		if e := f.loc.CheckLocal(); e != nil && e.PE != f.me && !f.relayed[e.PE].Swap(true) {
-			m := append([]byte{msgDead, 0, 0, 0, 0}, e.How...)
-			binary.LittleEndian.PutUint32(m[1:], uint32(e.PE))
-			if e.Pid != 0 {
-				m = fmt.Appendf(m, " (pid %d)", e.Pid)
-			}
-			for pe := range f.remote {
-				if f.remote[pe] && f.peers[pe].left.Load() == leftNone {
-					f.net.Send(pe, m)
-				}
-			}
-		}
+		f.relayLocalDeath()
 		if time.Since(lastPing) < f.timeout/4 {
 			continue
 		}
@@ -819,6 +817,25 @@ func (f *Fabric) watch() {
 			if err := f.net.Send(pe, ping); err != nil && !errors.Is(err, errdefs.ErrClosed) {
 				f.left(pe, leftDead, 0, fmt.Sprintf("cannot be reached any more (%v)", err))
 			}
+		}
+	}
+}
+
+// relayLocalDeath tells the PEs of other nodes of a PE of this node that
+// died, once.
+func (f *Fabric) relayLocalDeath() {
+	e := f.loc.CheckLocal()
+	if e == nil || e.PE == f.me || f.relayed[e.PE].Swap(true) {
+		return
+	}
+	m := append([]byte{msgDead, 0, 0, 0, 0}, e.How...)
+	binary.LittleEndian.PutUint32(m[1:], uint32(e.PE))
+	if e.Pid != 0 {
+		m = fmt.Appendf(m, " (pid %d)", e.Pid)
+	}
+	for pe := range f.remote {
+		if f.remote[pe] && f.peers[pe].left.Load() == leftNone {
+			f.net.Send(pe, m)
 		}
 	}
 }

@@ -276,6 +276,8 @@ func opErr(op string, peer int, call string, r C.int) error {
 		return &OpError{Op: op, Peer: peer, Err: ErrTimeout}
 	case C.GSHM_ECLOSED:
 		return &OpError{Op: op, Peer: peer, Err: ErrClosed}
+	case C.GSHM_EGONE:
+		return &OpError{Op: op, Peer: peer, Err: ErrPeerGone}
 	}
 	if r > 0 { // a CQ error entry
 		call = "completion"
@@ -295,6 +297,9 @@ func (e *Endpoint) target(op string, peer int, off, n uintptr) (peerInfo, uint64
 	p := e.peers[peer]
 	if !p.ok {
 		return peerInfo{}, 0, fmt.Errorf("ofi: %s: %w: peer %d has no address", op, ErrUnreachable, peer)
+	}
+	if C.gshm_is_gone(e.c, C.uint64_t(peer)) != 0 {
+		return peerInfo{}, 0, &OpError{Op: op, Peer: peer, Err: ErrPeerGone}
 	}
 	size := uintptr(p.win.Len)
 	if size == 0 {
@@ -549,6 +554,25 @@ func (e *Endpoint) Send(peer int, msg []byte) error {
 	}
 	r := C.gshm_send(e.c, p.fa, sp, C.size_t(len(msg)), C.uint64_t(peer), C.uint64_t(e.self), e.deadline())
 	return opErr("send", peer, "fi_sendmsg", r)
+}
+
+// Gone marks peer as gone from the job (its process exited or died, as
+// the caller learned some other way): from then on an operation on it, or
+// one still retrying or waiting on it, fails at once with an OpError
+// wrapping ErrPeerGone, where it would otherwise retry until
+// Options.Timeout (tcp;ofi_rxm answers a send to a process that is gone
+// with "try again"). Quiet still waits for operations on it already
+// posted: their completions, with an error, come when the provider
+// notices the connection is lost (bound Quiet with its ctx). Gone of a
+// peer out of range does nothing.
+func (e *Endpoint) Gone(peer int) {
+	if peer >= 0 && peer < MaxPeers {
+		e.mu.RLock()
+		defer e.mu.RUnlock()
+		if e.c != nil {
+			C.gshm_set_gone(e.c, C.uint64_t(peer))
+		}
+	}
 }
 
 // Quiet returns when every Put, PutData and Send this endpoint issued is

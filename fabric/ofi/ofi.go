@@ -94,6 +94,9 @@ var (
 	// ErrTimeout: a blocking call ran past Options.Timeout. The peer may
 	// be dead or unreachable.
 	ErrTimeout = errors.New("operation timed out")
+	// ErrPeerGone: the operation's peer was marked gone (Endpoint.Gone)
+	// before or while it ran. It matches errdefs.ErrPeerDead.
+	ErrPeerGone = errdefs.Refine(errdefs.ErrPeerDead, "peer marked gone")
 )
 
 // DataBits is how many low bits of PutData's data reach the target's

@@ -557,6 +557,31 @@ func TestUnreachablePeer(t *testing.T) {
 	}
 }
 
+// TestGone: after Gone(peer), every operation on that peer fails at once
+// with an OpError naming it that matches ErrPeerGone and ErrPeerDead,
+// where a send to a process that is gone would retry until the timeout.
+func TestGone(t *testing.T) {
+	a, _ := inProcess(t)
+	if err := a.Get(1, 0, make([]byte, 8)); err != nil {
+		t.Fatal(err)
+	}
+	a.Gone(1)
+	a.Gone(-1)           // out of range: nothing
+	a.Gone(ofi.MaxPeers) // likewise
+	_, amoErr := a.AMO64(1, 0, fabric.AMOAdd, 1, 0)
+	for op, err := range map[string]error{
+		"put":  a.Put(1, 0, []byte{1}),
+		"get":  a.Get(1, 0, make([]byte, 8)),
+		"send": a.Send(1, []byte("x")),
+		"amo":  amoErr,
+	} {
+		var oe *ofi.OpError
+		if !errors.As(err, &oe) || oe.Peer != 1 || !strings.HasPrefix(oe.Op, op) || !errors.Is(err, ofi.ErrPeerGone) || !errors.Is(err, errdefs.ErrPeerDead) {
+			t.Errorf("%s on a peer marked gone = %v, want an *OpError for %s on peer 1 matching ErrPeerGone and ErrPeerDead", op, err, op)
+		}
+	}
+}
+
 func TestClosed(t *testing.T) {
 	a, _ := inProcess(t)
 	if err := a.Close(); err != nil {

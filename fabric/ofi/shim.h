@@ -66,6 +66,8 @@ enum { GSHM_OP_PUT = 1, GSHM_OP_PUTDATA, GSHM_OP_SEND, GSHM_OP_GET, GSHM_OP_AMO 
 #define GSHM_ETIMEDOUT (-1000001)
 #define GSHM_ECLOSED (-1000002)
 #define GSHM_EAGAIN (-1000003)
+#define GSHM_EGONE (-1000004)
+#define GSHM_MAXPEERS (1 << 16) /* ofi.MaxPeers */
 
 #define GSHM_NRECV 64
 #define GSHM_EVCAP 1024
@@ -136,7 +138,19 @@ typedef struct gshm_ofi {
 	char name[256];
 	size_t namelen;
 	char prov[128];
+	/* gone[peer]: the user said peer left the job (gshm_set_gone): posts
+	 * to it and waits on it stop at once instead of retrying until their
+	 * deadline (a connection to a process that is gone makes tcp;ofi_rxm
+	 * say -FI_EAGAIN until then). */
+	_Atomic unsigned char gone[GSHM_MAXPEERS];
 } gshm_ofi;
+
+static void gshm_set_gone(gshm_ofi *o, uint64_t peer) { atomic_store(&o->gone[peer % GSHM_MAXPEERS], 1); }
+
+static int gshm_is_gone(gshm_ofi *o, uint64_t peer)
+{
+	return atomic_load_explicit(&o->gone[peer % GSHM_MAXPEERS], memory_order_relaxed);
+}
 
 static int64_t gshm_now(void)
 {
@@ -562,6 +576,7 @@ static int gshm_wait_slice(gshm_ofi *o, gshm_op *op, int64_t deadline, int64_t s
 		int64_t now = gshm_now();
 		int code = 0;
 		if (atomic_load(&o->closing)) code = GSHM_ECLOSED;
+		else if (gshm_is_gone(o, op->peer)) code = GSHM_EGONE;
 		else if (now >= deadline) code = GSHM_ETIMEDOUT;
 		if (code) {
 			int want = GSHM_PENDING;
@@ -614,11 +629,12 @@ static gshm_op *gshm_op_new(gshm_ofi *o, int kind, int opk, uint64_t peer)
 
 /* gshm_retry runs post until it stops saying -FI_EAGAIN, driving the CQ in
  * between (the provider's queues drain only as completions are read). */
-#define GSHM_RETRY(o, deadline, call)                                       \
+#define GSHM_RETRY(o, peer, deadline, call)                                 \
 	({                                                                  \
 		ssize_t _r;                                                 \
 		while ((_r = (call)) == -FI_EAGAIN) {                       \
 			if (atomic_load(&(o)->closing)) { _r = GSHM_ECLOSED; break; } \
+			if (gshm_is_gone((o), (peer))) { _r = GSHM_EGONE; break; } \
 			if (gshm_now() >= (deadline)) { _r = GSHM_ETIMEDOUT; break; } \
 			if (gshm_poll((o), 1) == 0) sched_yield();          \
 		}                                                           \
@@ -651,7 +667,7 @@ static int gshm_put(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t key, c
 		.rma_iov = &riov, .rma_iov_count = 1, .context = op, .data = data,
 	};
 	atomic_fetch_add(&o->pending, 1);
-	ssize_t r = GSHM_RETRY(o, deadline, fi_writemsg(o->ep, &msg, flags));
+	ssize_t r = GSHM_RETRY(o, peer, deadline, fi_writemsg(o->ep, &msg, flags));
 	if (r) {
 		atomic_fetch_sub(&o->pending, 1);
 		pthread_mutex_lock(&o->pollmu);
@@ -678,7 +694,7 @@ static int gshm_put_wait_post(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint6
 		.msg_iov = &iov, .desc = NULL, .iov_count = 1, .addr = dest,
 		.rma_iov = &riov, .rma_iov_count = 1, .context = op, .data = 0,
 	};
-	ssize_t r = GSHM_RETRY(o, deadline, fi_writemsg(o->ep, &msg, FI_DELIVERY_COMPLETE | FI_COMPLETION));
+	ssize_t r = GSHM_RETRY(o, peer, deadline, fi_writemsg(o->ep, &msg, FI_DELIVERY_COMPLETE | FI_COMPLETION));
 	if (r) { free(op); return (int)r; }
 	*out = op;
 	return 0;
@@ -704,7 +720,7 @@ static int gshm_send(gshm_ofi *o, fi_addr_t dest, const void *src, size_t len, u
 		.msg_iov = &iov, .desc = NULL, .iov_count = len ? 1 : 0, .addr = dest, .context = op, .data = data,
 	};
 	atomic_fetch_add(&o->pending, 1);
-	ssize_t r = GSHM_RETRY(o, deadline, fi_sendmsg(o->ep, &msg, flags));
+	ssize_t r = GSHM_RETRY(o, peer, deadline, fi_sendmsg(o->ep, &msg, flags));
 	if (r) {
 		atomic_fetch_sub(&o->pending, 1);
 		pthread_mutex_lock(&o->pollmu);
@@ -729,7 +745,7 @@ static int gshm_get_post(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t k
 		if (!op->buf) { free(op); return -FI_ENOMEM; }
 		buf = op->buf;
 	}
-	ssize_t r = GSHM_RETRY(o, deadline, fi_read(o->ep, buf, len, NULL, dest, raddr, key, op));
+	ssize_t r = GSHM_RETRY(o, peer, deadline, fi_read(o->ep, buf, len, NULL, dest, raddr, key, op));
 	if (r) { free(op->buf); free(op); return (int)r; }
 	*out = op;
 	return 0;
@@ -768,10 +784,10 @@ static int gshm_amo_post(gshm_ofi *o, fi_addr_t dest, uint64_t raddr, uint64_t k
 	}
 	ssize_t r;
 	if (compare)
-		r = GSHM_RETRY(o, deadline, fi_compare_atomic(o->ep, &op->operand, 1, NULL, &op->cmp, NULL, &op->result,
+		r = GSHM_RETRY(o, peer, deadline, fi_compare_atomic(o->ep, &op->operand, 1, NULL, &op->cmp, NULL, &op->result,
 							       NULL, dest, raddr, key, dt, fop, op));
 	else
-		r = GSHM_RETRY(o, deadline, fi_fetch_atomic(o->ep, &op->operand, 1, NULL, &op->result, NULL, dest, raddr,
+		r = GSHM_RETRY(o, peer, deadline, fi_fetch_atomic(o->ep, &op->operand, 1, NULL, &op->result, NULL, dest, raddr,
 							     key, dt, fop, op));
 	if (r) { free(op); return (int)r; }
 	*out = op;

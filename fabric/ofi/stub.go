@@ -72,6 +72,9 @@ func (e *Endpoint) Send(peer int, msg []byte) error { return ErrNoLibfabric }
 // Quiet returns ErrNoLibfabric.
 func (e *Endpoint) Quiet(ctx context.Context) error { return ErrNoLibfabric }
 
+// Gone is a no-op without libfabric.
+func (e *Endpoint) Gone(peer int) {}
+
 // Close returns nil.
 func (e *Endpoint) Close() error { return nil }
 

@@ -191,9 +191,6 @@ func inproc(t *testing.T, s Scenarios, name string, n int, rmaOnly bool) {
 func Slurm(t *testing.T, s Scenarios, mpi string, nodes, n int, names ...string) {
 	t.Helper()
 	slurmtest.Require(t, nodes)
-	if nodes > 1 {
-		slurmtest.RequireHybrid(t)
-	}
 	if nodes > 1 && !ofi.Available() {
 		t.Skipf("PEs on %d nodes need libfabric: this test binary was built without it (go test -tags ofi, with libfabric's headers installed)", nodes)
 	}

@@ -140,17 +140,3 @@ func Cancel(name string) {
 		}
 	}
 }
-
-// EnvHybrid, set to 1, runs the tests of jobs whose PEs span two nodes
-// (shm+ofi, built with -tags ofi). They are opt-in for now: such a job
-// passes, but hangs in about one run of three, which is not found yet
-// (issue 13).
-const EnvHybrid = "GSHMEM_TEST_HYBRID"
-
-// RequireHybrid skips t unless EnvHybrid is 1.
-func RequireHybrid(t testing.TB) {
-	t.Helper()
-	if os.Getenv(EnvHybrid) != "1" {
-		t.Skipf("jobs across nodes pass but hang in about one run of three (not found yet, issue 13): %s=1 runs this test", EnvHybrid)
-	}
-}

@@ -132,6 +132,24 @@ type Exiter interface {
 	Exited() (pe, status int, ok bool)
 }
 
+// Topology is implemented by fabrics whose PEs run on several nodes
+// (fabric/hybrid): it says on which node each PE runs, so that collectives
+// can do a node's part over shared memory before the network's.
+type Topology interface {
+	// Node is the node PE pe runs on, numbered from 0 in the order of
+	// the nodes' first PEs.
+	Node(pe int) int
+}
+
+// NodeOf is the node PE pe runs on: f.Node(pe) when f implements
+// Topology, else 0 (every PE of a one-node fabric).
+func NodeOf(f Fabric, pe int) int {
+	if t, ok := f.(Topology); ok {
+		return t.Node(pe)
+	}
+	return 0
+}
+
 // ErrPeerDead is matched (errors.Is) by every *PeerError. It is
 // errdefs.ErrPeerDead, the kind every package's errors share, so a caller
 // that does not import fabric matches it too.

@@ -504,28 +504,80 @@ func (t *Team) payload(par, i int, n uintptr) []byte {
 // member holds the same combination. Flags come in two banks, by epoch
 // parity: a member may raise epoch e+1 before a slower one has read e.
 func (t *Team) disseminate(ctx context.Context, op string, d, seq uint64) error {
-	p := t.p
-	t.epoch++
-	e := t.epoch
-	n, me := t.size, t.me
-	bank := t.block + tbFlags + uintptr(e%2)*maxRounds*lineSize
 	// The combination: [err, minDesc, minWho, maxDesc, maxWho].
 	var v [5]uint64
-	if seq > 0 {
+	comb := seq > 0
+	if comb {
 		if d&errBit != 0 {
-			v[0] = uint64(1)<<32 - uint64(me)
+			v[0] = uint64(1)<<32 - uint64(t.me)
 		}
-		v = [5]uint64{v[0], d, uint64(me), d, uint64(me)}
+		v = [5]uint64{v[0], d, uint64(t.me), d, uint64(t.me)}
 	}
+	if h := t.hier; h != nil {
+		// Across nodes: the members of each node combine over shared
+		// memory, the node leaders over the network, and each leader
+		// hands the result to its node (the others bring the identity).
+		t.epoch++
+		if err := t.dissem(ctx, op, h.local, h.li, t.block+tbFlags, t.epoch, &v, comb); err != nil {
+			return err
+		}
+		if h.lead >= 0 {
+			t.nepoch++
+			if err := t.dissem(ctx, op, h.leaders, h.lead, t.block+tbNet, t.nepoch, &v, comb); err != nil {
+				return err
+			}
+		} else if comb {
+			v = [5]uint64{0, ^uint64(0), ^uint64(0), 0, 0}
+		}
+		t.epoch++
+		if err := t.dissem(ctx, op, h.local, h.li, t.block+tbFlags, t.epoch, &v, comb); err != nil {
+			return err
+		}
+	} else {
+		t.epoch++
+		if err := t.dissem(ctx, op, nil, t.me, t.block+tbFlags, t.epoch, &v, comb); err != nil {
+			return err
+		}
+	}
+	if !comb {
+		return nil
+	}
+	bad := -1
+	if v[0] != 0 {
+		bad = int(uint64(1)<<32 - v[0])
+	}
+	lo, hi := int(v[2]), int(v[4])
+	if v[1] == v[3] {
+		hi = lo
+	}
+	return t.verdict(op, seq, bad, lo, hi)
+}
+
+// dissem runs the rounds of a dissemination barrier at epoch e among
+// members (team indices; nil for the whole team), this PE being members[me],
+// on the two banks of flags at base, combining v on the way when comb.
+func (t *Team) dissem(ctx context.Context, op string, members []int, me int, base uintptr, e uint64, v *[5]uint64, comb bool) error {
+	p := t.p
+	n := t.size
+	if members != nil {
+		n = len(members)
+	}
+	member := func(i int) int {
+		if members != nil {
+			return members[i]
+		}
+		return i
+	}
+	bank := base + uintptr(e%2)*maxRounds*lineSize
 	for k, dist := 0, 1; dist < n; k, dist = k+1, dist*2 {
 		to := me + dist
 		if to >= n {
 			to -= n
 		}
-		tpe := t.WorldPE(to)
+		tpe := t.WorldPE(member(to))
 		off := bank + uintptr(k)*lineSize
 		if r := p.regions[tpe]; r != nil {
-			if seq > 0 {
+			if comb {
 				for i, x := range v {
 					atomic.StoreUint64(wordAt[uint64](r, off+8+uintptr(i)*8), x)
 				}
@@ -533,7 +585,7 @@ func (t *Team) disseminate(ctx context.Context, op string, d, seq uint64) error 
 			atomic.StoreUint64(wordAt[uint64](r, off), e)
 			p.fab.Notify(tpe, off, 8)
 		} else {
-			if seq > 0 {
+			if comb {
 				if err := p.fab.Put(tpe, off+8, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*8)); err != nil {
 					return fmt.Errorf("gshmem: %s: signal PE %d: %w", op, tpe, err)
 				}
@@ -549,13 +601,13 @@ func (t *Team) disseminate(ctx context.Context, op string, d, seq uint64) error 
 				if from < 0 {
 					from += n
 				}
-				return t.abandon(op, fmt.Errorf("gshmem: %s: PE %d waiting for PE %d: %w", op, p.me, t.WorldPE(from), err))
+				return t.abandon(op, fmt.Errorf("gshmem: %s: PE %d waiting for PE %d: %w", op, p.me, t.WorldPE(member(from)), err))
 			}
 		}
 		if atomic.LoadUint64(flag) == poisoned {
 			return t.sawPoison(op, int(atomic.LoadUint64(wordAt[uint64](p.local, off+originWord))))
 		}
-		if seq > 0 {
+		if comb {
 			var in [5]uint64
 			for i := range in {
 				in[i] = atomic.LoadUint64(wordAt[uint64](p.local, off+8+uintptr(i)*8))
@@ -569,24 +621,27 @@ func (t *Team) disseminate(ctx context.Context, op string, d, seq uint64) error 
 			}
 		}
 	}
-	if seq == 0 {
-		return nil
-	}
-	bad := -1
-	if v[0] != 0 {
-		bad = int(uint64(1)<<32 - v[0])
-	}
-	lo, hi := int(v[2]), int(v[4])
-	if v[1] == v[3] {
-		hi = lo
-	}
-	return t.verdict(op, seq, bad, lo, hi)
+	return nil
 }
 
 // syncLocked is a plain barrier among t's members (no agreement): the
 // steps of a call after its entry.
 func (t *Team) syncLocked(ctx context.Context, op string) error {
 	return t.disseminate(ctx, op, 0, 0)
+}
+
+// leadersSync is a barrier among the node leaders of a team across nodes
+// (this PE must be one).
+func (t *Team) leadersSync(ctx context.Context, op string) error {
+	t.nepoch++
+	return t.dissem(ctx, op, t.hier.leaders, t.hier.lead, t.block+tbNet, t.nepoch, nil, false)
+}
+
+// localSync is a barrier among the members of this PE's node in a team
+// across nodes.
+func (t *Team) localSync(ctx context.Context, op string) error {
+	t.epoch++
+	return t.dissem(ctx, op, t.hier.local, t.hier.li, t.block+tbFlags, t.epoch, nil, false)
 }
 
 // wait waits on this PE's word at off for epoch e within a call on t: a
@@ -673,11 +728,28 @@ func (t *Team) poison(origin int) {
 			_, _ = p.fab.AMO64(w, off, fabric.AMOSet, poisoned, 0)
 		}
 	}
-	for k, dist := 0, 1; dist < t.size; k, dist = k+1, dist*2 {
-		to := t.WorldPE((t.me + dist) % t.size)
-		for b := uintptr(0); b < 2; b++ {
-			set(to, t.block+tbFlags+(b*maxRounds+uintptr(k))*lineSize)
+	flags := func(members []int, me int, base uintptr) {
+		n := t.size
+		if members != nil {
+			n = len(members)
 		}
+		for k, dist := 0, 1; dist < n; k, dist = k+1, dist*2 {
+			to := (me + dist) % n
+			if members != nil {
+				to = members[to]
+			}
+			for b := uintptr(0); b < 2; b++ {
+				set(t.WorldPE(to), base+(b*maxRounds+uintptr(k))*lineSize)
+			}
+		}
+	}
+	if h := t.hier; h != nil {
+		flags(h.local, h.li, t.block+tbFlags)
+		if h.lead >= 0 {
+			flags(h.leaders, h.lead, t.block+tbNet)
+		}
+	} else {
+		flags(nil, t.me, t.block+tbFlags)
 	}
 	for j := 0; j < t.size; j++ {
 		if j == t.me {

@@ -170,8 +170,10 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 // Reduce combines n elements of source across the team with op and leaves
 // the result in dest on every member (shmem_TYPE_OP_reduce; AllReduce).
 // dest may be source (in place); otherwise they must not overlap. Every
-// member computes the same bits: elements are combined in member order.
-// Float16 and BFloat16 are accumulated in float32.
+// member computes the same bits: elements are combined in member order
+// (on a team across nodes, up to the push threshold: in member order within
+// each node, then the nodes' results in node order). Float16 and BFloat16
+// are accumulated in float32.
 func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[T], n int) error {
 	const name = "reduce"
 	if err := t.lock(name); err != nil {
@@ -200,6 +202,9 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 	if _, err := t.enter(ctx, c, nil); err != nil {
 		return err
 	}
+	if t.hier != nil && nb <= p.pushMax {
+		return reduceHier(ctx, t, op, dest, source, n)
+	}
 	// Reduce-scatter: reduce my chunk straight from every member's source.
 	out := as[T](p.local[dest.off:dest.off+nb], n)
 	lo, hi := chunk(n, t.size, t.me)
@@ -221,6 +226,70 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 		return fmt.Errorf("gshmem: %s: %w", name, err)
 	}
 	return t.syncLocked(ctx, name)
+}
+
+// reduceHier is Reduce's small case on a team across nodes, once entered:
+// each node's leader reduces its node's sources over shared memory, the
+// leaders exchange their results over the network (one Get per other
+// node) and reduce those in node order, and each leader's node copies the
+// result from it.
+func reduceHier[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[T], n int) error {
+	const name = "reduce"
+	p, h := t.p, t.hier
+	nb := uintptr(n) * sizeOf[T]()
+	out := as[T](p.local[dest.off:dest.off+nb], n)
+	if h.lead >= 0 {
+		srcs := make([][]T, len(h.local))
+		for i, m := range h.local {
+			b, err := p.peerBytes(t.WorldPE(m), source.off, nb, nil)
+			if err != nil {
+				return fmt.Errorf("gshmem: %s: %w", name, err)
+			}
+			srcs[i] = as[T](b, n)
+		}
+		part := make([]T, n)
+		if err := reduceN(op, part, srcs); err != nil {
+			return err
+		}
+		// This node's result, in dest, for the other leaders to get
+		// (the node's sources are read: dest may overwrite this PE's).
+		copy(out, part)
+		if err := t.leadersSync(ctx, name); err != nil {
+			return err
+		}
+		parts := make([][]T, len(h.leaders))
+		for j, l := range h.leaders {
+			if j == h.lead {
+				parts[j] = part
+				continue
+			}
+			b, err := p.peerBytes(t.WorldPE(l), dest.off, nb, nil)
+			if err != nil {
+				return fmt.Errorf("gshmem: %s: %w", name, err)
+			}
+			parts[j] = as[T](b, n)
+		}
+		if err := reduceN(op, part, parts); err != nil {
+			return err
+		}
+		// No leader reads this one's dest any more.
+		if err := t.leadersSync(ctx, name); err != nil {
+			return err
+		}
+		copy(out, part)
+	}
+	if err := t.localSync(ctx, name); err != nil {
+		return err
+	}
+	if h.lead < 0 {
+		b, err := p.peerBytes(t.WorldPE(h.local[0]), dest.off, nb, nil)
+		if err != nil {
+			return fmt.Errorf("gshmem: %s: %w", name, err)
+		}
+		copy(out, as[T](b, n))
+	}
+	// The leader's dest is read by its node before it returns.
+	return t.localSync(ctx, name)
 }
 
 // gatherChunks copies, for every other member i, chunk i of the n-element
@@ -549,6 +618,12 @@ func mulInt(a, b int) (int, bool) {
 func (t *Team) Algorithm(nbytes int) string {
 	if t == nil {
 		return ""
+	}
+	if t.hier != nil {
+		if nbytes >= 0 && uintptr(nbytes) <= t.p.pushMax {
+			return "across nodes: reductions by node over shared memory, then among one leader per node over the network; fcollect and alltoall by direct loads"
+		}
+		return "across nodes: direct loads: reduce-scatter then all-gather on peers' buffers between team syncs"
 	}
 	if nbytes >= 0 && uintptr(nbytes) <= t.pushMax {
 		return "one-shot push: put with signal into every peer's slot, no barrier"

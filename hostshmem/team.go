@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gshmem/gshmem/fabric"
 )
 
 // ErrTeam: a null, destroyed or otherwise unusable team, or a PE that is
@@ -22,11 +24,12 @@ const (
 	teamChunks    = 64
 	teamPoolBytes = teamChunk * teamChunks
 
-	tbFlags    = 0                        // 2 banks of maxRounds sync flags
-	tbBcast    = 2 * maxRounds * lineSize // broadcast tree flag
-	tbRec      = tbBcast + lineSize       // call records (see agree.go)
-	tbExchange = tbRec + tbRecs           // team creation: 2 parities x size lines
-	maxBlock   = 16 * teamChunk           // largest team block
+	tbFlags    = 0                            // 2 banks of maxRounds sync flags
+	tbBcast    = 2 * maxRounds * lineSize     // broadcast tree flag
+	tbNet      = tbBcast + lineSize           // 2 banks of maxRounds flags: the sync among node leaders (hierarchy)
+	tbRec      = tbNet + 2*maxRounds*lineSize // call records (see agree.go)
+	tbExchange = tbRec + tbRecs               // team creation: 2 parities x size lines
+	maxBlock   = 16 * teamChunk               // largest team block
 )
 
 // TeamConfig configures a team (OpenSHMEM shmem_team_config_t).
@@ -66,6 +69,64 @@ type Team struct {
 		e uint64
 	}
 	ready func() bool // t.awaitReady, bound once
+
+	// hier is the team's members by node when they run on more than one
+	// node (nil otherwise): its syncs and small reductions do each node's
+	// part over shared memory, then the network's among one leader per
+	// node (see hierarchy).
+	hier   *hierarchy
+	nepoch uint64 // syncs done among the leaders (hier only; under mu)
+}
+
+// hierarchy is a team's members grouped by node. Every member computes the
+// same one from the fabric's topology.
+type hierarchy struct {
+	local   []int // the members on this PE's node, ascending (team indices)
+	leaders []int // each node's first member, ascending: the node's leader
+	li      int   // this PE's index in local
+	lead    int   // this PE's index in leaders; -1 when it is not a leader
+}
+
+// hierarchyOf groups the members of team spec sp by node, or returns nil
+// when they all run on one node.
+func (p *PE) hierarchyOf(sp teamSpec) *hierarchy {
+	if _, ok := p.fab.(fabric.Topology); !ok || sp.size < 2 {
+		return nil
+	}
+	me := (p.me - sp.start) / sp.stride
+	myNode := fabric.NodeOf(p.fab, p.me)
+	h := &hierarchy{lead: -1}
+	seen := map[int]bool{}
+	for i := 0; i < sp.size; i++ {
+		n := fabric.NodeOf(p.fab, sp.start+i*sp.stride)
+		if !seen[n] {
+			seen[n] = true
+			if i == me {
+				h.lead = len(h.leaders)
+			}
+			h.leaders = append(h.leaders, i)
+		}
+		if n == myNode {
+			if i == me {
+				h.li = len(h.local)
+			}
+			h.local = append(h.local, i)
+		}
+	}
+	if len(h.leaders) < 2 {
+		return nil
+	}
+	return h
+}
+
+// wantPush is the push-slot payload for a new team of spec sp: none for a
+// team across nodes, whose members do not push to each other (see
+// hierarchy).
+func (p *PE) wantPush(sp teamSpec) uintptr {
+	if p.hierarchyOf(sp) != nil {
+		return 0
+	}
+	return p.pushMax
 }
 
 type teamSpec struct{ start, stride, size int }
@@ -84,11 +145,12 @@ func blockBytes(size int, pushMax uintptr) uintptr {
 // sizing picks the push-slot payload and the chunks of a team of size
 // members: the configured payload if the block fits in maxBlock, else the
 // largest smaller power of two that fits, at least 64 bytes; no slots
-// (pushMax 0) for a team of more than exchangeMax members, which enters
-// calls by dissemination and moves data by direct loads. ok is false when
+// (pushMax 0) when want is 0 or for a team of more than exchangeMax
+// members, which enters calls by dissemination and moves data by direct
+// loads. ok is false when
 // the block does not fit (a team of more than ~4000 PEs).
 func sizing(size int, want uintptr) (pushMax uintptr, chunks int, ok bool) {
-	if size <= exchangeMax {
+	if size <= exchangeMax && want > 0 {
 		for pushMax = want; pushMax > 64 && blockBytes(size, pushMax) > maxBlock; pushMax /= 2 {
 		}
 		pushMax = max(pushMax, 64)
@@ -118,11 +180,13 @@ func (p *PE) initTeams() error {
 	if err != nil {
 		return err
 	}
-	s, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
+	a, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
 	if err != nil {
 		return err
 	}
-	a, err := p.newTeamLocked(teamSpec{0, 1, p.n}, TeamConfig{})
+	// The shared team last: its size differs from node to node, and so
+	// may its block's.
+	s, err := p.newTeamLocked(p.sharedSpec(), TeamConfig{})
 	if err != nil {
 		return err
 	}
@@ -131,10 +195,33 @@ func (p *PE) initTeams() error {
 	return nil
 }
 
+// sharedSpec is the spec of TeamShared: the PEs of this PE's node when
+// they are evenly spaced (every PE on one node; blocks of PEs per node;
+// PEs dealt to the nodes in turn), else this PE alone.
+func (p *PE) sharedSpec() teamSpec {
+	me := fabric.NodeOf(p.fab, p.me)
+	var pes []int
+	for pe := 0; pe < p.n; pe++ {
+		if fabric.NodeOf(p.fab, pe) == me {
+			pes = append(pes, pe)
+		}
+	}
+	if len(pes) == 1 {
+		return teamSpec{p.me, 1, 1}
+	}
+	stride := pes[1] - pes[0]
+	for i := 2; i < len(pes); i++ {
+		if pes[i]-pes[i-1] != stride {
+			return teamSpec{p.me, 1, 1}
+		}
+	}
+	return teamSpec{pes[0], stride, len(pes)}
+}
+
 // newTeamLocked takes the first free run of chunks this PE alone sees
 // (used for the predefined teams, which every PE builds identically).
 func (p *PE) newTeamLocked(sp teamSpec, cfg TeamConfig) (*Team, error) {
-	pm, k, ok := sizing(sp.size, p.pushMax)
+	pm, k, ok := sizing(sp.size, p.wantPush(sp))
 	first := firstFit(p.teams.free, k)
 	if first < 0 || !ok {
 		return nil, fmt.Errorf("gshmem: team of %d PEs: %w: team pool has no run of %d free chunks", sp.size, ErrTeam, k)
@@ -156,6 +243,7 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, z
 		pushMax: pushMax, cfg: cfg,
 	}
 	t.ready = t.awaitReady
+	t.hier = p.hierarchyOf(sp)
 	if zero {
 		clear(p.local[t.block : t.block+uintptr(k)*teamChunk])
 	}
@@ -183,7 +271,10 @@ func firstFit(free uint64, k int) int {
 func (p *PE) TeamWorld() *Team { return p.teams.world }
 
 // TeamShared is the team of the PEs that share memory with this PE
-// (SHMEM_TEAM_SHARED): with the inproc and shm transports, every PE.
+// (SHMEM_TEAM_SHARED): with the inproc and shm transports, every PE; in a
+// job across nodes, the PEs of this PE's node (when they are evenly
+// spaced, as srun's block and cyclic distributions place them; else this
+// PE alone).
 func (p *PE) TeamShared() *Team { return p.teams.shared }
 
 // MyPE is this PE's index in t, or -1 for the null team.
@@ -467,7 +558,7 @@ func (t *Team) createLocked(ctx context.Context, op string, sp teamSpec, cfg Tea
 			return nil, fmt.Errorf("gshmem: %s: %w: the team pool has no run of %d free 32 KiB chunks on every member (free on all: %064b)", op, ErrTeam, k, free)
 		}
 		if sp.size > 0 {
-			pm, km, _ := sizing(sp.size, p.pushMax)
+			pm, km, _ := sizing(sp.size, p.wantPush(sp))
 			nt = p.adopt(sp, cfg, first, km, pm, true)
 		}
 	}

@@ -85,12 +85,16 @@ type Options struct {
 
 // Fabric is one PE's view of a job over shared memory and libfabric. It
 // implements fabric.Fabric, fabric.Exiter and fabric.PolicyOf's
+// Node implements fabric.Topology.
+func (f *Fabric) Node(pe int) int { return f.node[pe] }
+
 // WaitPolicy.
 type Fabric struct {
 	loc      *shm.Fabric
 	net      *ofi.Endpoint
 	me, npes int
 	remote   []bool // remote[pe]: pe runs on another node
+	node     []int  // node[pe], numbered in the order of the nodes' first PEs
 	nremote  int
 	timeout  time.Duration
 
@@ -162,6 +166,7 @@ type call struct {
 
 var _ fabric.Fabric = (*Fabric)(nil)
 var _ fabric.Exiter = (*Fabric)(nil)
+var _ fabric.Topology = (*Fabric)(nil)
 
 // Open makes this PE's fabric: it opens a libfabric endpoint, maps the
 // segments of this node's PEs (shm.Open), registers this PE's region with
@@ -196,6 +201,16 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 		}
 	}
 	f.unwired.Store(int32(f.nremote)) // before a hello can arrive
+	f.node = make([]int, f.npes)
+	ids := map[int]int{}
+	for pe, n := range so.Node {
+		id, ok := ids[n]
+		if !ok {
+			id = len(ids)
+			ids[n] = id
+		}
+		f.node[pe] = id
+	}
 	defer func() {
 		if err != nil {
 			f.downCancel(err)
@@ -547,8 +562,24 @@ func (f *Fabric) remoteAMO(pe int, off uintptr, width byte, op fabric.AMOOp, ope
 		f.calls.Unlock()
 		return 0, f.netErr(op.String(), pe, err)
 	}
-	<-c.done
-	return c.old, c.err
+	timer := time.NewTimer(f.timeout)
+	defer timer.Stop()
+	select {
+	case <-c.done:
+		return c.old, c.err
+	case <-timer.C:
+	}
+	f.calls.Lock()
+	_, pending := f.calls.m[id]
+	delete(f.calls.m, id)
+	f.calls.Unlock()
+	if !pending {
+		<-c.done // answered (or failed) just now
+		return c.old, c.err
+	}
+	// pe is alive (its heartbeat comes) but did not answer: the request
+	// or the answer was lost. Fail rather than wait for ever.
+	return 0, fmt.Errorf("hybrid: PE %d: %s on PE %d: no answer in %v over %s: %w", f.me, op, pe, f.timeout, f.net.Provider(), ofi.ErrTimeout)
 }
 
 // failCalls ends the pending AMOs on pe (every PE when pe < 0) with err.

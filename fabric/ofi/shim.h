@@ -125,7 +125,14 @@ typedef struct gshm_ofi {
 	_Atomic int64_t last_wait; /* gshm_now() when a caller last began to drive the CQ */
 	pthread_mutex_t pollmu; /* guards the CQ reads, the ring and first_err */
 	gshm_err first_err;
-	gshm_event ev[GSHM_EVCAP];
+	/* The events read from the CQ for the progress thread: a ring of
+	 * evcap (a power of two) that grows when full, so that a caller's
+	 * poll never leaves the CQ unread (a full ring and an unread CQ
+	 * would stall the provider's sends, and a handler's send waits on
+	 * them: the progress thread, which drains the ring, would wait on
+	 * itself). */
+	gshm_event *ev;
+	unsigned evcap;
 	unsigned evhead, evtail; /* ring: [evhead, evtail) */
 	gshm_rx rx[GSHM_NRECV];
 	/* Bounce buffers of finished ops, kept for the next (a fresh malloc of
@@ -172,6 +179,7 @@ static void gshm_close_all(gshm_ofi *o)
 	for (int i = 0; i < GSHM_NRECV; i++) free(o->rx[i].buf);
 	for (int i = 0; i < GSHM_BCACHE; i++) free(o->bcache[i].p);
 	pthread_mutex_destroy(&o->pollmu);
+	free(o->ev);
 	free(o);
 }
 
@@ -186,9 +194,12 @@ static int gshm_open(const char *prov, gshm_ofi **out, char *msg, size_t msglen)
 	if (!o) { snprintf(msg, msglen, "calloc"); return -FI_ENOMEM; }
 	o->wait_fd = -1;
 	o->kick_fd = -1;
+	o->evcap = GSHM_EVCAP;
+	o->ev = calloc(GSHM_EVCAP, sizeof *o->ev);
+	if (!o->ev) { free(o); snprintf(msg, msglen, "calloc"); return -FI_ENOMEM; }
 	pthread_mutex_init(&o->pollmu, NULL);
 	struct fi_info *h = fi_allocinfo();
-	if (!h) { free(o); snprintf(msg, msglen, "fi_allocinfo"); return -FI_ENOMEM; }
+	if (!h) { free(o->ev); free(o); snprintf(msg, msglen, "fi_allocinfo"); return -FI_ENOMEM; }
 	h->caps = FI_MSG | FI_RMA | FI_ATOMIC;
 	h->mode = FI_CONTEXT | FI_CONTEXT2;
 	h->ep_attr->type = FI_EP_RDM;
@@ -349,10 +360,25 @@ static void gshm_complete(gshm_ofi *o, struct gshm_ctx *c, int err, int prov_err
 	}
 }
 
+/* gshm_ev_grow doubles the event ring (pollmu held); 0 when out of memory. */
+static int gshm_ev_grow(gshm_ofi *o)
+{
+	unsigned n = o->evtail - o->evhead, cap = o->evcap * 2;
+	gshm_event *ev = malloc(cap * sizeof *ev);
+	if (!ev) return 0;
+	for (unsigned i = 0; i < n; i++) ev[i] = o->ev[(o->evhead + i) & (o->evcap - 1)];
+	free(o->ev);
+	o->ev = ev;
+	o->evcap = cap;
+	o->evhead = 0;
+	o->evtail = n;
+	return 1;
+}
+
 static int gshm_ev_push(gshm_ofi *o, int kind, int rx, size_t len, uint64_t data)
 {
-	if (o->evtail - o->evhead >= GSHM_EVCAP) return 0;
-	gshm_event *e = &o->ev[o->evtail % GSHM_EVCAP];
+	if (o->evtail - o->evhead >= o->evcap && !gshm_ev_grow(o)) return 0;
+	gshm_event *e = &o->ev[o->evtail & (o->evcap - 1)];
 	e->kind = kind;
 	e->rx = rx;
 	e->len = len;
@@ -377,7 +403,8 @@ static int gshm_poll(gshm_ofi *o, int kick)
 {
 	struct fi_cq_data_entry ent[16];
 	pthread_mutex_lock(&o->pollmu);
-	size_t room = GSHM_EVCAP - (o->evtail - o->evhead);
+	size_t room = o->evcap - (o->evtail - o->evhead);
+	if (room < 16 && gshm_ev_grow(o)) room = o->evcap - (o->evtail - o->evhead);
 	if (room > 16) room = 16;
 	if (room == 0) {
 		pthread_mutex_unlock(&o->pollmu);
@@ -426,7 +453,7 @@ static int gshm_events(gshm_ofi *o, gshm_event *out, int max)
 	pthread_mutex_lock(&o->pollmu);
 	int n = 0;
 	while (n < max && o->evhead != o->evtail) {
-		out[n++] = o->ev[o->evhead % GSHM_EVCAP];
+		out[n++] = o->ev[o->evhead & (o->evcap - 1)];
 		o->evhead++;
 	}
 	pthread_mutex_unlock(&o->pollmu);

@@ -481,7 +481,9 @@ func waitForFile(t *testing.T, path string) {
 func TestOpenSizeMismatch(t *testing.T) {
 	dir := shmDir(t)
 	job := jobID()
-	o := shm.Options{Job: job, NPEs: 2, Size: 1 << 20, Dir: dir, BootTimeout: 500 * time.Millisecond}
+	// PE 0 gives up on PE 1 at the boot timeout: long enough that PE 1,
+	// on a loaded machine, still finds PE 0's segment (500 ms was not).
+	o := shm.Options{Job: job, NPEs: 2, Size: 1 << 20, Dir: dir, BootTimeout: 2 * time.Second}
 	// PE 0 starts first, so PE 1 finds PE 0's segment ready.
 	ch := openAsync(o)
 	waitForFile(t, filepath.Join(dir, config.SegmentName(job, 0)))

@@ -88,7 +88,7 @@ type hierarchy struct {
 }
 
 // hierarchyOf groups the members of team spec sp by node, or returns nil
-// when they all run on one node.
+// when they all run on one node or each on its own.
 func (p *PE) hierarchyOf(sp teamSpec) *hierarchy {
 	if _, ok := p.fab.(fabric.Topology); !ok || sp.size < 2 {
 		return nil
@@ -113,7 +113,8 @@ func (p *PE) hierarchyOf(sp teamSpec) *hierarchy {
 			h.local = append(h.local, i)
 		}
 	}
-	if len(h.leaders) < 2 {
+	if len(h.leaders) < 2 || len(h.leaders) == sp.size {
+		// One node, or one member per node: nothing to do by node.
 		return nil
 	}
 	return h

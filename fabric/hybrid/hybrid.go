@@ -81,6 +81,12 @@ type Options struct {
 	// before it is taken for dead (its heartbeat comes every quarter of
 	// it). DefaultPeerTimeout when zero.
 	PeerTimeout time.Duration
+	// MessageAMO makes every remote AMO a message the target applies and
+	// answers, even where the provider applies fabric atomics with the
+	// target's CPU atomics (ofi.Endpoint.CPUAtomics), which are used then
+	// by default (a round trip without the hand-offs to the goroutines
+	// that handle messages). For tests and comparisons.
+	MessageAMO bool
 }
 
 // Fabric is one PE's view of a job over shared memory and libfabric. It
@@ -113,6 +119,10 @@ type Fabric struct {
 		m    map[uint32]*call
 	}
 	relayed []atomic.Bool // local PEs whose death this PE told the other nodes
+
+	// cpuAtomics: the provider applies fabric atomics with the target's
+	// CPU atomics (ofi.Endpoint.CPUAtomics); remote AMOs use them.
+	cpuAtomics bool
 
 	// unwired counts the PEs of other nodes whose connection is not up
 	// yet; wiredUp closes when it reaches 0 (see wireUp).
@@ -225,6 +235,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 	if f.net, err = ofi.Open(ctx, o.OFI); err != nil {
 		return nil, fmt.Errorf("hybrid: PE %d: the job's PEs run on several nodes, which needs a libfabric endpoint: %w", f.me, err)
 	}
+	f.cpuAtomics = f.net.CPUAtomics() && !o.MessageAMO
 	so.Remote = remoteLiveness{f}
 	if f.loc, err = shm.Open(ctx, so); err != nil {
 		return nil, fmt.Errorf("hybrid: %w", err)
@@ -348,6 +359,9 @@ func (f *Fabric) AMO64(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint64
 	if !f.remote[pe] {
 		return f.loc.AMO64(pe, off, op, operand, cmp)
 	}
+	if f.cpuAtomics {
+		return f.fabricAMO(pe, off, 8, op, operand, cmp)
+	}
 	return f.remoteAMO(pe, off, 8, op, operand, cmp)
 }
 
@@ -356,8 +370,51 @@ func (f *Fabric) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint32
 	if !f.remote[pe] {
 		return f.loc.AMO32(pe, off, op, operand, cmp)
 	}
+	if f.cpuAtomics {
+		old, err := f.fabricAMO(pe, off, 4, op, uint64(operand), uint64(cmp))
+		return uint32(old), err
+	}
 	old, err := f.remoteAMO(pe, off, 4, op, uint64(operand), uint64(cmp))
 	return uint32(old), err
+}
+
+// fabricAMO runs an AMO on a PE of another node as a fabric atomic, when
+// the provider applies those with the target's CPU atomics (so they stay
+// atomic with what that node's PEs do to the word): a round trip the
+// initiator drives itself, where a message the target applies takes two
+// hand-offs between goroutines on each side. An AMO that may have changed
+// the word then sends the target a wake for its waiters (the fabric
+// atomic makes no completion there); it arrives after the change, since
+// the atomic returned only once the change was made.
+func (f *Fabric) fabricAMO(pe int, off uintptr, width byte, op fabric.AMOOp, operand, cmp uint64) (uint64, error) {
+	if err := f.ordered(pe); err != nil {
+		return 0, err
+	}
+	if f.peers[pe].left.Load() != leftNone {
+		return 0, fmt.Errorf("hybrid: %s on PE %d: %w", op, pe, f.describe(pe))
+	}
+	var old uint64
+	var err error
+	if width == 8 {
+		old, err = f.net.AMO64(pe, off, op, operand, cmp)
+	} else {
+		var o32 uint32
+		o32, err = f.net.AMO32(pe, off, op, uint32(operand), uint32(cmp))
+		old = uint64(o32)
+	}
+	if err != nil {
+		return 0, f.netErr(op.String(), pe, err)
+	}
+	if op != fabric.AMOFetch && (op != fabric.AMOCompareSwap || old == cmp) {
+		var m [17]byte
+		m[0] = msgWake
+		binary.LittleEndian.PutUint64(m[1:], uint64(off))
+		binary.LittleEndian.PutUint64(m[9:], uint64(width))
+		if err := f.net.Send(pe, m[:]); err != nil {
+			return old, f.netErr("wake after "+op.String(), pe, err)
+		}
+	}
+	return old, nil
 }
 
 // Quiet implements fabric.Fabric: this node's stores are complete at once;

@@ -187,6 +187,16 @@ func (e *Endpoint) NativeAMO(bits int, op fabric.AMOOp) bool {
 	return e.native[bits/64][op]
 }
 
+// CPUAtomics reports whether the provider applies AMO64 and AMO32 at the
+// target with the target CPU's atomic instructions, so that they are
+// atomic with respect to what other processes on the target's node do to
+// the same word with sync/atomic (see the package doc's Atomics):
+// tcp;ofi_rxm, whose atomics run in software in the target's progress, in
+// a libfabric built with the compiler's __atomic builtins (Debian's is;
+// the AMOWithCPUAtomics test checks the one it runs against). A NIC's
+// atomics (verbs, EFA, CXI) are not: false for every other provider.
+func (e *Endpoint) CPUAtomics() bool { return e.provider == "tcp;ofi_rxm" }
+
 // Register registers mem for remote read, write and atomics and returns
 // the Window that peers address it by. One region per endpoint: a second
 // call fails. mem must stay valid, and must not move, until Close returns:

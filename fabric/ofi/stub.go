@@ -33,6 +33,9 @@ func (e *Endpoint) MaxMsg() int { return 0 }
 // DataBits returns 0.
 func (e *Endpoint) DataBits() int { return 0 }
 
+// CPUAtomics returns false.
+func (e *Endpoint) CPUAtomics() bool { return false }
+
 // NativeAMO returns false.
 func (e *Endpoint) NativeAMO(bits int, op fabric.AMOOp) bool { return false }
 

@@ -45,7 +45,7 @@ func (w *World) Barrier(ctx context.Context) error {
 	w.bar.epoch++
 	ep := w.bar.epoch
 	w.flushDirty()
-	if _, err := w.fab.AMO64(0, w.base+barArriveOff, fabric.AMOAdd, 1, 0); err != nil {
+	if err := w.fab.PutSignal(0, 0, nil, w.base+barArriveOff, fabric.AMOAdd, 1); err != nil {
 		return fmt.Errorf("am: barrier: %w", err)
 	}
 	wait := func(off uintptr, want uint64) error {
@@ -66,7 +66,7 @@ func (w *World) Barrier(ctx context.Context) error {
 		return err
 	}
 	for pe := range w.n {
-		if _, err := w.fab.AMO64(pe, w.base+barReleaseOff, fabric.AMOSet, ep, 0); err != nil {
+		if err := w.fab.PutSignal(pe, 0, nil, w.base+barReleaseOff, fabric.AMOSet, ep); err != nil {
 			return fmt.Errorf("am: barrier: release PE %d: %w", pe, err)
 		}
 	}

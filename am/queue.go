@@ -236,8 +236,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 // publishes them, as flushLocked describes: the rest of b, the terminator
 // after the span, then b's first header word, atomically. Where pe is
 // mapped these are stores into its memory and an exchange that also
-// notifies; where it is reachable only by RMA, Puts, a Quiet (they land
-// before the header does) and an atomic set.
+// notifies; where it is reachable only by RMA, a PutSignal.
 func (w *World) writeRun(pe int, ring uintptr, pos uint64, b []byte, span uint64) error {
 	data := ring + ringHdr
 	hdr := binary.LittleEndian.Uint64(b)
@@ -246,22 +245,22 @@ func (w *World) writeRun(pe int, ring uintptr, pos uint64, b []byte, span uint64
 	if r := w.regions[pe]; r != nil {
 		copy(r[at+8:], b[8:])
 		*wordIn(r, end) = 0
-	} else {
-		var zero [termB]byte
-		if len(b) > 8 {
-			if err := w.fab.Put(pe, at+8, b[8:]); err != nil {
-				return err
-			}
-		}
-		if err := w.fab.Put(pe, end, zero[:]); err != nil {
-			return err
-		}
-		if err := w.fab.Quiet(); err != nil {
-			return err
-		}
+		_, err := w.fab.AMO64(pe, at, fabric.AMOSet, hdr, 0)
+		return err
 	}
-	_, err := w.fab.AMO64(pe, at, fabric.AMOSet, hdr, 0)
-	return err
+	// Frames and terminator, then the header: one message on a network
+	// when the terminator follows the frames (the run does not end at
+	// the ring's end), where it is one PutSignal.
+	if end == at+uintptr(len(b)) {
+		run := make([]byte, len(b)-8+termB)
+		copy(run, b[8:])
+		return w.fab.PutSignal(pe, at+8, run, at, fabric.AMOSet, hdr)
+	}
+	var zero [termB]byte
+	if err := w.fab.Put(pe, end, zero[:]); err != nil {
+		return err
+	}
+	return w.fab.PutSignal(pe, at+8, b[8:], at, fabric.AMOSet, hdr)
 }
 
 // poll drains every queue to this PE once, if no one else is draining:

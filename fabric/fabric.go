@@ -94,8 +94,18 @@ type Fabric interface {
 	AMO64(pe int, off uintptr, op AMOOp, operand, cmp uint64) (uint64, error)
 	// AMO32 is AMO64 for a 4-byte aligned word.
 	AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint32, error)
-	// Quiet waits until every Put and AMO this PE issued is visible at its
-	// target.
+	// PutSignal copies src (which may be empty) into PE pe's region at
+	// off, then applies op (AMOSet or AMOAdd) with sig to the 8-byte
+	// aligned word at sigOff there: a PE that sees the signal word's new
+	// value also sees the data, and every Put and AMO this PE issued to pe
+	// before. It wakes pe's waiters on the data and the signal word. src
+	// may be reused when PutSignal returns; both are visible at pe after
+	// Quiet. It is OpenSHMEM's put-with-signal, and the way the layers
+	// above publish data with a flag (collectives' pushes, active
+	// messages' rings): one message where a network carries it.
+	PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64) error
+	// Quiet waits until every Put, PutSignal and AMO this PE issued is
+	// visible at its target.
 	Quiet() error
 	// Notify tells PE pe that bytes [off, off+n) of its region changed (by
 	// a store of the caller's own): it wakes pe's waiters that watch those

@@ -368,6 +368,19 @@ func (m *Mapped) AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint
 	return old, nil
 }
 
+// PutSignal implements Fabric with a memmove and a locked update of the
+// signal word, which orders the data before it.
+func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64) error {
+	r := m.regions[pe]
+	copy(r[off:], src)
+	AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
+	if len(src) > 0 {
+		m.notify(pe, off, uintptr(len(src)))
+	}
+	m.notify(pe, sigOff, 8)
+	return nil
+}
+
 // AMO64 applies op to *p and returns the previous value.
 func AMO64(p *uint64, op AMOOp, operand, cmp uint64) uint64 {
 	switch op {

@@ -223,6 +223,32 @@ func TestMappedPutGet(t *testing.T) {
 	assert.NoError(t, ms[0].Quiet())
 }
 
+// PutSignal copies the data, then applies the signal's set or add, and
+// wakes the target's waiters on either.
+func TestMappedPutSignal(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	ms := job(t, segs, nil, newChanSleeper(segs))
+	r1 := ms[1].Region(1)
+	sig := word64(r1, 64)
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- ms[1].Wait(ctx, func() bool { return atomic.LoadUint64(sig) == 7 }, 64, 8)
+	}()
+	require.Eventually(t, func() bool { return atomic.LoadUint32(&ms[1].Header(1).Sleepers) == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, ms[0].PutSignal(1, 1024, []byte("payload"), 64, fabric.AMOSet, 7))
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("PutSignal did not wake the waiter on its signal")
+	}
+	assert.Equal(t, "payload", string(r1[1024:1031]))
+	require.NoError(t, ms[0].PutSignal(1, 0, nil, 64, fabric.AMOAdd, 3))
+	assert.Equal(t, uint64(10), atomic.LoadUint64(sig))
+}
+
 // recordingSleeper counts Wake calls per PE and never sleeps.
 type recordingSleeper struct {
 	mu    sync.Mutex

@@ -437,18 +437,11 @@ func (t *Team) push(e uint64, j int, d uint64, data []byte) error {
 		p.fab.Notify(w, off, 8)
 		return nil
 	}
-	var hdr [8]byte
-	*(*uint64)(unsafe.Pointer(&hdr[0])) = d
-	if len(data) > 0 {
-		if err := p.fab.Put(w, off+slotHdr, data); err != nil {
-			return err
-		}
-	}
-	if err := p.fab.Put(w, off+8, hdr[:]); err != nil {
-		return err
-	}
-	_, err := p.fab.AMO64(w, off, fabric.AMOSet, e, 0)
-	return err
+	// Descriptor and payload, then the epoch: one message on a network.
+	b := make([]byte, slotHdr-8+len(data))
+	*(*uint64)(unsafe.Pointer(&b[0])) = d
+	copy(b[slotHdr-8:], data)
+	return p.fab.PutSignal(w, off+8, b, off, fabric.AMOSet, e)
 }
 
 // await waits until every other member has pushed epoch e to this PE.
@@ -576,23 +569,12 @@ func (t *Team) dissem(ctx context.Context, op string, members []int, me int, bas
 		}
 		tpe := t.WorldPE(member(to))
 		off := bank + uintptr(k)*lineSize
-		if r := p.regions[tpe]; r != nil {
-			if comb {
-				for i, x := range v {
-					atomic.StoreUint64(wordAt[uint64](r, off+8+uintptr(i)*8), x)
-				}
-			}
-			atomic.StoreUint64(wordAt[uint64](r, off), e)
-			p.fab.Notify(tpe, off, 8)
-		} else {
-			if comb {
-				if err := p.fab.Put(tpe, off+8, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*8)); err != nil {
-					return fmt.Errorf("gshmem: %s: signal PE %d: %w", op, tpe, err)
-				}
-			}
-			if _, err := p.fab.AMO64(tpe, off, fabric.AMOSet, e, 0); err != nil {
-				return fmt.Errorf("gshmem: %s: signal PE %d: %w", op, tpe, err)
-			}
+		var data []byte
+		if comb {
+			data = unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*8)
+		}
+		if err := p.fab.PutSignal(tpe, off+8, data, off, fabric.AMOSet, e); err != nil {
+			return fmt.Errorf("gshmem: %s: signal PE %d: %w", op, tpe, err)
 		}
 		flag := wordAt[uint64](p.local, off)
 		if atomic.LoadUint64(flag) < e {
@@ -724,9 +706,7 @@ func (t *Team) poison(origin int) {
 		var b [8]byte
 		*(*uint64)(unsafe.Pointer(&b[0])) = uint64(origin)
 		// Best effort: a peer the fabric cannot reach waits on nothing.
-		if p.fab.Put(w, off+originWord, b[:]) == nil {
-			_, _ = p.fab.AMO64(w, off, fabric.AMOSet, poisoned, 0)
-		}
+		_ = p.fab.PutSignal(w, off+originWord, b[:], off, fabric.AMOSet, poisoned)
 	}
 	flags := func(members []int, me int, base uintptr) {
 		n := t.size

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"sync/atomic"
 	"unsafe"
 
 	"github.com/gshmem/gshmem/fabric"
@@ -151,17 +150,8 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 			continue
 		}
 		w := t.WorldPE((r + k + root) % t.size)
-		if rr := p.regions[w]; rr != nil {
-			copy(rr[dest.off:dest.off+nb], data)
-			atomic.StoreUint64(wordAt[uint64](rr, flagOff), e)
-			p.fab.Notify(w, flagOff, 8)
-		} else {
-			if err := p.fab.Put(w, dest.off, data); err != nil {
-				return fmt.Errorf("gshmem: %s: %w", op, err)
-			}
-			if _, err := p.fab.AMO64(w, flagOff, fabric.AMOSet, e, 0); err != nil {
-				return fmt.Errorf("gshmem: %s: %w", op, err)
-			}
+		if err := p.fab.PutSignal(w, dest.off, data, flagOff, fabric.AMOSet, e); err != nil {
+			return fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 	}
 	return nil

@@ -114,6 +114,19 @@ func (r devRoute) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint3
 	return r.dm.AMO32(pe, off-r.base, op, operand, cmp)
 }
 
+// PutSignal is the fabric's where data and signal are host memory;
+// otherwise a Put, then the signal's AMO, each where its memory is.
+func (r devRoute) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64) error {
+	if off < r.base && sigOff < r.base {
+		return r.Fabric.PutSignal(pe, off, src, sigOff, op, sig)
+	}
+	if err := r.Put(pe, off, src); err != nil {
+		return err
+	}
+	_, err := r.AMO64(pe, sigOff, op, sig, 0)
+	return err
+}
+
 // MallocOn is Malloc on the heap space: Host or Device. Device objects have
 // offsets of their own (past the host heap), the same on every PE.
 func MallocOn[T Elem](ctx context.Context, p *PE, space Space, n int) (Sym[T], error) {

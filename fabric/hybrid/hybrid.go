@@ -103,6 +103,10 @@ type Fabric struct {
 	node     []int  // node[pe], numbered in the order of the nodes' first PEs
 	nremote  int
 	timeout  time.Duration
+	// netSpin is how long Wait drives the network itself before it
+	// sleeps: 4 times the wait policy's SpinFor (200 µs for PEs that have
+	// a CPU each, 8 µs for crowded ones, which must not spin).
+	netSpin time.Duration
 
 	peers []peerState
 	dirty []atomic.Bool // written to since this PE's last Quiet (remote PEs)
@@ -123,6 +127,17 @@ type Fabric struct {
 	// cpuAtomics: the provider applies fabric atomics with the target's
 	// CPU atomics (ofi.Endpoint.CPUAtomics); remote AMOs use them.
 	cpuAtomics bool
+
+	// unacked counts the PutSignal messages no acknowledgement covers yet,
+	// over every PE; Quiet waits for them. acks.ch is closed, and
+	// replaced, when an acknowledgement comes or a PE leaves while some
+	// Quiet waits (acks.waiting).
+	unacked atomic.Int64
+	acks    struct {
+		sync.Mutex
+		waiting bool
+		ch      chan struct{}
+	}
 
 	// unwired counts the PEs of other nodes whose connection is not up
 	// yet; wiredUp closes when it reaches 0 (see wireUp).
@@ -153,6 +168,10 @@ type peerState struct {
 	how  atomic.Pointer[string]
 	// wired: the connection to this PE is up (see wireUp).
 	wired atomic.Bool
+	// sent counts this PE's PutSignal messages to it, acked those it
+	// acknowledged applying; applied counts the ones it sent here that
+	// this PE applied (see PutSignal).
+	sent, acked, applied atomic.Uint64
 }
 
 // How a PE left (peerState.left, and the first byte of a leave message).
@@ -203,6 +222,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 		f.timeout = DefaultPeerTimeout
 	}
 	f.calls.m = map[uint32]*call{}
+	f.acks.ch = make(chan struct{})
 	f.down, f.downCancel = context.WithCancelCause(context.Background())
 	for pe, n := range so.Node {
 		if n != so.Node[so.PE] {
@@ -240,6 +260,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 	if f.loc, err = shm.Open(ctx, so); err != nil {
 		return nil, fmt.Errorf("hybrid: %w", err)
 	}
+	f.netSpin = 4 * f.loc.WaitPolicy().SpinFor
 	win, err := f.net.Register(f.loc.Region(f.me))
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: PE %d: register the symmetric region (%d bytes) with %s: %w", f.me, len(f.loc.Region(f.me)), f.net.Provider(), err)
@@ -417,8 +438,158 @@ func (f *Fabric) fabricAMO(pe int, off uintptr, width byte, op fabric.AMOOp, ope
 	return old, nil
 }
 
+// PutSignal implements fabric.Fabric. To a PE of another node it is one
+// message that the target applies (the data, then the signal, then a wake
+// for its waiters) and acknowledges: a one-way latency for the target to
+// see it, where a Put, a Quiet and an AMO take three round trips. Data
+// too long for a message (ofi.Endpoint.MaxMsg less the header) goes ahead
+// as a Put, completed before the message goes. Quiet waits for the
+// acknowledgements, and so do a Get or an AMO on the same PE.
+func (f *Fabric) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64) error {
+	if !f.remote[pe] {
+		return f.loc.PutSignal(pe, off, src, sigOff, op, sig)
+	}
+	if op != fabric.AMOSet && op != fabric.AMOAdd {
+		return fmt.Errorf("hybrid: put_signal to PE %d: %w: signal operation %v, want set or add", pe, errdefs.ErrInvalidArg, op)
+	}
+	if err := f.usable(pe); err != nil {
+		return err
+	}
+	if sigOff%8 != 0 || sigOff > f.Size()-8 || off > f.Size() || uintptr(len(src)) > f.Size()-off {
+		return fmt.Errorf("hybrid: put_signal to PE %d: %w: %d bytes at %#x with a signal at %#x, in a region of %d bytes", pe, errdefs.ErrInvalidArg, len(src), off, sigOff, f.Size())
+	}
+	inline := len(src) <= f.net.MaxMsg()-sigMsgHdr
+	if !inline {
+		if err := f.Put(pe, off, src); err != nil {
+			return err
+		}
+		src = nil
+	}
+	// Messages to pe keep their order; its earlier writes are RMA, which
+	// must complete first.
+	if f.dirty[pe].Load() {
+		if err := f.Quiet(); err != nil {
+			return err
+		}
+	}
+	m := make([]byte, sigMsgHdr+len(src))
+	m[0], m[1] = msgSignal, byte(op)
+	binary.LittleEndian.PutUint64(m[8:], uint64(sigOff))
+	binary.LittleEndian.PutUint64(m[16:], sig)
+	binary.LittleEndian.PutUint64(m[24:], uint64(off))
+	copy(m[sigMsgHdr:], src)
+	st := &f.peers[pe]
+	st.sent.Add(1)
+	f.unacked.Add(1)
+	if err := f.net.Send(pe, m); err != nil {
+		st.sent.Add(^uint64(0))
+		f.unacked.Add(-1)
+		return f.netErr("put_signal", pe, err)
+	}
+	return nil
+}
+
+// applySignal applies a PutSignal message from PE from and acknowledges
+// it with the number of from's signals applied so far.
+func (f *Fabric) applySignal(from int, msg []byte) {
+	op := fabric.AMOOp(msg[1])
+	sigOff, sig := uintptr(binary.LittleEndian.Uint64(msg[8:])), binary.LittleEndian.Uint64(msg[16:])
+	off, data := uintptr(binary.LittleEndian.Uint64(msg[24:])), msg[sigMsgHdr:]
+	f.serve.Lock()
+	defer f.serve.Unlock()
+	if f.serve.leaving {
+		return // the sender learns from the leave message that it was not applied
+	}
+	r := f.loc.Region(f.me)
+	// The initiator validated it: a corrupt message is acknowledged (its
+	// sender's Quiet would wait for ever otherwise) and not applied.
+	if (op == fabric.AMOSet || op == fabric.AMOAdd) && sigOff%8 == 0 && sigOff <= uintptr(len(r))-8 && off <= uintptr(len(r)) && uintptr(len(data)) <= uintptr(len(r))-off {
+		copy(r[off:], data)
+		fabric.AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
+		if len(data) > 0 {
+			f.loc.Notify(f.me, off, uintptr(len(data)))
+		}
+		f.loc.Notify(f.me, sigOff, 8)
+	}
+	var m [16]byte
+	m[0] = msgSignalAck
+	binary.LittleEndian.PutUint64(m[8:], f.peers[from].applied.Add(1))
+	f.net.Send(from, m[:])
+}
+
+// signalAcked records that PE from applied n of this PE's signals.
+func (f *Fabric) signalAcked(from int, n uint64) {
+	st := &f.peers[from]
+	for {
+		a := st.acked.Load()
+		if n <= a || n > st.sent.Load() {
+			return
+		}
+		if st.acked.CompareAndSwap(a, n) {
+			f.unacked.Add(-int64(n - a))
+			break
+		}
+	}
+	f.wakeAckWaiters()
+}
+
+// wakeAckWaiters wakes the Quiets waiting for acknowledgements.
+func (f *Fabric) wakeAckWaiters() {
+	f.acks.Lock()
+	if f.acks.waiting {
+		close(f.acks.ch)
+		f.acks.ch = make(chan struct{})
+		f.acks.waiting = false
+	}
+	f.acks.Unlock()
+}
+
+// awaitAcks waits until the PEs of other nodes acknowledged every
+// PutSignal this PE sent them. A PE that left before it acknowledged them
+// fails it; so does one that sends nothing for the peer timeout.
+func (f *Fabric) awaitAcks() error {
+	var timer *time.Timer
+	for f.unacked.Load() != 0 {
+		f.acks.Lock()
+		f.acks.waiting = true
+		ch := f.acks.ch
+		f.acks.Unlock()
+		late := -1
+		for pe := range f.peers {
+			st := &f.peers[pe]
+			if !f.remote[pe] || st.acked.Load() >= st.sent.Load() {
+				continue
+			}
+			if st.left.Load() != leftNone {
+				return fmt.Errorf("hybrid: quiet: put_signal to PE %d: not applied: %w", pe, f.describe(pe))
+			}
+			late = pe
+		}
+		if late < 0 {
+			return nil
+		}
+		if timer == nil {
+			// They come in a round trip: look for them on the network
+			// first, as Wait does.
+			if f.netSpin > 0 && f.net.Drive(func() bool { return f.unacked.Load() == 0 }, f.netSpin) {
+				continue
+			}
+			f.net.Unblock()
+			timer = time.NewTimer(f.timeout)
+			defer timer.Stop()
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return fmt.Errorf("hybrid: PE %d: quiet: put_signal to PE %d: not acknowledged in %v over %s: %w", f.me, late, f.timeout, f.net.Provider(), ofi.ErrTimeout)
+		}
+	}
+	return nil
+}
+
 // Quiet implements fabric.Fabric: this node's stores are complete at once;
-// the network's writes when the endpoint says they are.
+// the network's writes when the endpoint says they are, PutSignal's
+// messages when their targets acknowledge them.
 func (f *Fabric) Quiet() error {
 	if err := f.loc.Quiet(); err != nil {
 		return err
@@ -433,7 +604,7 @@ func (f *Fabric) Quiet() error {
 		}
 		return fmt.Errorf("hybrid: PE %d: quiet over %s: %w", f.me, f.net.Provider(), err)
 	}
-	return nil
+	return f.awaitAcks()
 }
 
 // Notify implements fabric.Fabric.
@@ -452,6 +623,16 @@ func (f *Fabric) Notify(pe int, off, n uintptr) {
 // Wait implements fabric.Fabric on this node's futex; writes from other
 // nodes wake it through their completions, deaths through remoteLiveness.
 func (f *Fabric) Wait(ctx context.Context, cond func() bool, off, n uintptr) error {
+	if f.nremote > 0 && !cond() {
+		// What ends the wait may come from another node: look for it on
+		// the network first (the way MPI waits), then sleep with the
+		// progress goroutine watching for it, not standing aside for
+		// this PE's last blocking call.
+		if f.netSpin > 0 && f.net.Drive(cond, f.netSpin) {
+			return nil
+		}
+		f.net.Unblock()
+	}
 	return f.loc.Wait(ctx, cond, off, n)
 }
 
@@ -539,13 +720,13 @@ func (f *Fabric) usable(pe int) error {
 	return nil
 }
 
-// ordered makes the writes this PE issued to pe complete before what
-// follows (a Get or an AMO) reaches it.
+// ordered makes the writes and signals this PE issued to pe complete
+// before what follows (a Get or an AMO) reaches it.
 func (f *Fabric) ordered(pe int) error {
 	if err := f.usable(pe); err != nil {
 		return err
 	}
-	if f.dirty[pe].Load() {
+	if st := &f.peers[pe]; f.dirty[pe].Load() || st.acked.Load() < st.sent.Load() {
 		return f.Quiet()
 	}
 	return nil
@@ -575,15 +756,20 @@ func (f *Fabric) lost(err error) {
 
 // Message kinds (the first byte of every message).
 const (
-	msgAMO      = 1 + iota // width, op, id u32, off u64, operand u64, cmp u64
-	msgReply               // id u32 (at 4), old u64 (at 8)
-	msgWake                // off u64, n u64: wake the target's waiters on those bytes
-	msgLeave               // how, code i32: the sender leaves the job
-	msgDead                // pe u32, then why: a PE of the sender's node died
-	msgPing                // the sender is alive
-	msgHello               // from the lower PE of a pair: the connection is up (see wireUp)
-	msgHelloAck            // the higher PE's answer
+	msgAMO       = 1 + iota // width, op, id u32, off u64, operand u64, cmp u64
+	msgReply                // id u32 (at 4), old u64 (at 8)
+	msgWake                 // off u64, n u64: wake the target's waiters on those bytes
+	msgLeave                // how, code i32: the sender leaves the job
+	msgDead                 // pe u32, then why: a PE of the sender's node died
+	msgPing                 // the sender is alive
+	msgHello                // from the lower PE of a pair: the connection is up (see wireUp)
+	msgHelloAck             // the higher PE's answer
+	msgSignal               // op, sigOff u64 (at 8), sig u64, off u64, data: a PutSignal
+	msgSignalAck            // n u64 (at 8): the sender applied n of the receiver's PutSignals
 )
+
+// sigMsgHdr is the length of a PutSignal message without its data.
+const sigMsgHdr = 32
 
 const amoMsgLen = 32
 
@@ -721,6 +907,14 @@ func (h handler) OnMessage(from int, msg []byte) {
 		if from > f.me && f.remote[from] {
 			f.wired(from)
 		}
+	case msgSignal:
+		if len(msg) >= sigMsgHdr && f.remote[from] {
+			f.applySignal(from, msg)
+		}
+	case msgSignalAck:
+		if len(msg) >= 16 && f.remote[from] {
+			f.signalAcked(from, binary.LittleEndian.Uint64(msg[8:]))
+		}
 	}
 }
 
@@ -818,6 +1012,7 @@ func (f *Fabric) left(pe int, how uint32, code int32, why string) {
 	// Nothing more goes to pe: a send to a process that is gone would
 	// retry until the endpoint's timeout.
 	f.net.Gone(pe)
+	f.wakeAckWaiters() // its acknowledgements will not come
 	if how == leftFinalized {
 		// Not a death, but pe answers nothing more: an AMO still waiting
 		// on it was sent after its last reply (a program that uses a PE
@@ -825,14 +1020,15 @@ func (f *Fabric) left(pe int, how uint32, code int32, why string) {
 		f.failCalls(pe, fmt.Errorf("hybrid: AMO on PE %d: %w", pe, f.describe(pe)))
 		return
 	}
-	if how == leftExited {
-		f.exit.CompareAndSwap(nil, &exitRecord{pe: pe, status: int(code)})
-	}
 	e := f.describe(pe)
 	// This PE is about to fail because of it: its peers that then find
 	// this PE dead are pointed at the root cause (see describe).
 	f.loc.RecordCause(e.PE)
 	f.dead.CompareAndSwap(nil, e)
+	if how == leftExited {
+		// After dead: whoever sees the exit also sees Err say so.
+		f.exit.CompareAndSwap(nil, &exitRecord{pe: pe, status: int(code)})
+	}
 	f.downCancel(e)
 	f.failCalls(pe, fmt.Errorf("hybrid: AMO on PE %d: %w", pe, e))
 	f.loc.PokeAll() // this node's waiters look at the peers again

@@ -47,7 +47,7 @@ func (a *allgather) exchange(pe int) func(ctx context.Context, mine []byte) ([][
 }
 
 // shmDir is a fresh segment directory in /dev/shm, removed at cleanup.
-func shmDir(t *testing.T) string {
+func shmDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/dev/shm", "gshmem-hybrid-test-")
 	require.NoError(t, err)
@@ -68,11 +68,11 @@ func options(dir, job string, node []int, pe int, ex *allgather) hybrid.Options 
 	}
 }
 
-func jobID(t *testing.T) string {
+func jobID(t testing.TB) string {
 	return fmt.Sprintf("hyb%d_%d", os.Getpid(), time.Now().UnixNano()%1e9)
 }
 
-func assertEmpty(t *testing.T, dir string) {
+func assertEmpty(t testing.TB, dir string) {
 	t.Helper()
 	left, _ := filepath.Glob(filepath.Join(dir, "*"))
 	require.Empty(t, left, "files left in %s", dir)

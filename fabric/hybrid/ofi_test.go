@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/fabric/hybrid"
 	"github.com/gshmem/gshmem/fabric/ofi"
@@ -26,7 +27,7 @@ func ofiOptions() ofi.Options { return ofi.Options{Provider: "tcp;ofi_rxm"} }
 
 // openJob opens a job of len(node) goroutine PEs, each with its own
 // libfabric endpoint, closed (finalized) at cleanup.
-func openJob(t *testing.T, node []int) []*hybrid.Fabric {
+func openJob(t testing.TB, node []int) []*hybrid.Fabric {
 	t.Helper()
 	return openJobWith(t, node, nil)
 }
@@ -39,7 +40,7 @@ func amoModes(t *testing.T, f func(t *testing.T, set func(*hybrid.Options))) {
 }
 
 // openJobWith is openJob with set applied to every PE's options.
-func openJobWith(t *testing.T, node []int, set func(*hybrid.Options)) []*hybrid.Fabric {
+func openJobWith(t testing.TB, node []int, set func(*hybrid.Options)) []*hybrid.Fabric {
 	t.Helper()
 	dir, job := shmDir(t), jobID(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -304,5 +305,84 @@ func TestAMOOnFinalizedPE(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("an AMO on a PE that finalized did not return in 10 s")
+	}
+}
+
+// PutSignal to another node: a waiter on the signal sees the data, for a
+// payload that fits a message and one that goes ahead as a Put; Quiet
+// returns once the target applied them (so does a Get, which sees them);
+// AMOAdd adds; a bad operation is refused.
+func TestPutSignalAcrossNodes(t *testing.T) {
+	fs := openJob(t, []int{0, 0, 1, 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const sig, data = 64, 8192
+	r3 := fs[3].Region(3)
+	for _, n := range []int{0, 8, 4000, 64 << 10} {
+		for round := uint64(1); round <= 3; round++ {
+			atomic.StoreUint64(word64(r3, sig), 0)
+			buf := make([]byte, n)
+			for i := range buf {
+				buf[i] = byte(int(round) + i)
+			}
+			got := make(chan error, 1)
+			go func() {
+				if err := fs[3].Wait(ctx, func() bool { return atomic.LoadUint64(word64(r3, sig)) == round }, sig, 8); err != nil {
+					got <- err
+					return
+				}
+				for i := range buf {
+					if r3[data+i] != buf[i] {
+						got <- fmt.Errorf("%d bytes, round %d: the signal overtook the data (byte %d is %d)", n, round, i, r3[data+i])
+						return
+					}
+				}
+				got <- nil
+			}()
+			require.Eventually(t, func() bool { return atomic.LoadUint32(&fs[3].Header(3).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond, "the waiter sleeps: the signal must wake it")
+			require.NoError(t, fs[0].PutSignal(3, data, buf, sig, fabric.AMOSet, round))
+			require.NoError(t, <-got)
+		}
+	}
+
+	// Quiet waits until the target applied them: 100 adds, then a look.
+	atomic.StoreUint64(word64(r3, sig), 0)
+	for range 100 {
+		require.NoError(t, fs[1].PutSignal(3, data, []byte{1, 2, 3}, sig, fabric.AMOAdd, 1))
+	}
+	require.NoError(t, fs[1].Quiet())
+	assert.Equal(t, uint64(100), atomic.LoadUint64(word64(r3, sig)), "every add applied when Quiet returns")
+	require.NoError(t, fs[1].PutSignal(3, data, []byte{9}, sig, fabric.AMOAdd, 1))
+	back := make([]byte, 8)
+	require.NoError(t, fs[1].Get(3, sig, back), "a get after a put_signal to the same PE sees it")
+	assert.Equal(t, uint64(101), binary.LittleEndian.Uint64(back))
+
+	err := fs[0].PutSignal(3, data, nil, sig, fabric.AMOSwap, 1)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArg)
+	assert.ErrorContains(t, err, "signal operation swap")
+	err = fs[0].PutSignal(3, data, nil, sig+4, fabric.AMOSet, 1)
+	assert.ErrorIs(t, err, errdefs.ErrInvalidArg)
+}
+
+// A PutSignal to a PE of another node that finalized fails, naming it, at
+// the latest in the Quiet that would wait for it to be applied.
+func TestPutSignalToFinalizedPE(t *testing.T) {
+	fs := openJob(t, []int{0, 1})
+	require.NoError(t, fs[1].Close(true))
+	got := make(chan error, 1)
+	go func() {
+		err := fs[0].PutSignal(1, 4096, []byte{1}, 0, fabric.AMOSet, 1)
+		if err == nil {
+			err = fs[0].Quiet()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		var perr *fabric.PeerError
+		require.ErrorAs(t, err, &perr)
+		assert.Equal(t, 1, perr.PE)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a put_signal to a PE that finalized did not fail in 10 s")
 	}
 }

@@ -72,6 +72,12 @@ type Endpoint struct {
 	closing atomic.Bool
 	handler atomic.Pointer[handlerBox]
 	done    chan struct{} // closed when the progress goroutine ends
+	// dispatch is held while events are taken from the ring and handed
+	// to the Handler (by the progress goroutine, or a caller in Drive), so
+	// that they reach it one at a time and in order. drivers counts the
+	// callers in Drive; Close waits for them.
+	dispatch sync.Mutex
+	drivers  atomic.Int32
 
 	// mu: every operation holds it shared; Register, Connect and Close
 	// hold it exclusively. The fields below change only under it
@@ -409,6 +415,66 @@ func (e *Endpoint) wait(op *C.gshm_op, deadline C.int64_t) C.int {
 	}
 }
 
+// Unblock tells the endpoint that no call of this process will drive the
+// CQ for a while: the caller is about to wait for a peer's message or
+// write (which the progress goroutine hands to the Handler). The progress
+// goroutine, which stands aside while calls drive the CQ and for a moment
+// after (so as not to take their CPU), watches the CQ again at once.
+func (e *Endpoint) Unblock() {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.c != nil && !e.closing.Load() {
+		C.gshm_unblock(e.c)
+	}
+}
+
+// Drive is the network side of a caller's wait for a peer's message or
+// write: until cond returns true or d passes, it reads the CQ itself and
+// hands what it read to the Handler on the calling goroutine, as the
+// progress goroutine would (which stands aside meanwhile). So a message
+// reaches a waiting caller without two thread wake-ups (the progress
+// goroutine's, then the caller's). It reports whether cond returned true.
+// cond must be cheap; Drive calls it between looks at the CQ, and ignores
+// it after Close. A Handler must not call Drive.
+func (e *Endpoint) Drive(cond func() bool, d time.Duration) bool {
+	e.drivers.Add(1)
+	defer e.drivers.Add(-1)
+	if e.closing.Load() {
+		return cond()
+	}
+	C.gshm_enter(e.c)
+	defer C.gshm_leave(e.c)
+	var evs [16]C.gshm_event
+	end := time.Now().Add(d)
+	for i := 0; ; i++ {
+		for range 32 {
+			if cond() {
+				return true
+			}
+		}
+		if e.closing.Load() {
+			return false
+		}
+		C.gshm_poll(e.c, 0)
+		if e.dispatch.TryLock() {
+			k := int(C.gshm_events(e.c, &evs[0], C.int(len(evs))))
+			for _, ev := range evs[:k] {
+				e.handle(ev)
+			}
+			e.dispatch.Unlock()
+		} else {
+			// The progress goroutine hands them over: it is awake.
+			runtime.Gosched()
+		}
+		if i%8 == 7 && time.Now().After(end) {
+			if C.gshm_queued(e.c) > 0 {
+				C.gshm_kick(e.c)
+			}
+			return cond()
+		}
+	}
+}
+
 // Get copies len(dst) bytes from peer's region at off into dst, and
 // returns when they are there (or with an error, dst then unchanged).
 func (e *Endpoint) Get(peer int, off uintptr, dst []byte) error {
@@ -661,10 +727,12 @@ func (e *Endpoint) progress() {
 	idle := 0
 	for !e.closing.Load() {
 		n := C.gshm_poll(e.c, 0)
+		e.dispatch.Lock()
 		k := int(C.gshm_events(e.c, &evs[0], C.int(len(evs))))
 		for _, ev := range evs[:k] {
-			e.dispatch(ev)
+			e.handle(ev)
 		}
+		e.dispatch.Unlock()
 		if n > 0 || k > 0 {
 			idle = 0
 			continue
@@ -675,7 +743,8 @@ func (e *Endpoint) progress() {
 	}
 }
 
-func (e *Endpoint) dispatch(ev C.gshm_event) {
+// handle hands one event to the Handler.
+func (e *Endpoint) handle(ev C.gshm_event) {
 	var h Handler
 	if b := e.handler.Load(); b != nil {
 		h = b.h
@@ -705,6 +774,9 @@ func (e *Endpoint) Close() error {
 	}
 	C.gshm_shutdown(e.c)
 	<-e.done
+	for e.drivers.Load() > 0 { // each looks at closing between events
+		time.Sleep(10 * time.Microsecond)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closed = true

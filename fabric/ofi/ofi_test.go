@@ -808,3 +808,32 @@ func BenchmarkRawC(b *testing.B) {
 		}
 	}
 }
+
+// TestDrive: a caller's Drive reads the peer's answer and hands it to the
+// Handler itself, and returns when its condition holds; with nothing to
+// wait for it gives up after its time; after Close it only looks at cond.
+func TestDrive(t *testing.T) {
+	a, in := inProcess(t)
+	if err := a.Send(1, []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Drive(func() bool { return len(in.ch) > 0 }, 10*time.Second) {
+		t.Fatal("Drive gave up before the echo came")
+	}
+	if m := in.next(t); string(m.data) != "ping" || m.from != 1 {
+		t.Fatalf("echo = %q from %d, want \"ping\" from 1", m.data, m.from)
+	}
+	start := time.Now()
+	if a.Drive(func() bool { return false }, 20*time.Millisecond) {
+		t.Fatal("Drive on a condition that never holds returned true")
+	}
+	if d := time.Since(start); d < 20*time.Millisecond {
+		t.Fatalf("Drive gave up after %v, before its 20 ms", d)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !a.Drive(func() bool { return true }, time.Hour) || a.Drive(func() bool { return false }, time.Hour) {
+		t.Fatal("Drive after Close does not return cond()")
+	}
+}

@@ -123,6 +123,7 @@ typedef struct gshm_ofi {
 	_Atomic int closing;
 	_Atomic int waiters; /* callers between gshm_enter and gshm_leave, driving the CQ */
 	_Atomic int64_t last_wait; /* gshm_now() when a caller last began to drive the CQ */
+	_Atomic int aside;         /* the progress thread stands aside (gshm_idle), on the kick fd only */
 	pthread_mutex_t pollmu; /* guards the CQ reads, the ring and first_err */
 	gshm_err first_err;
 	/* The events read from the CQ for the progress thread: a ring of
@@ -460,6 +461,15 @@ static int gshm_events(gshm_ofi *o, gshm_event *out, int max)
 	return n;
 }
 
+/* gshm_queued is the number of events in the ring. */
+static unsigned gshm_queued(gshm_ofi *o)
+{
+	pthread_mutex_lock(&o->pollmu);
+	unsigned n = o->evtail - o->evhead;
+	pthread_mutex_unlock(&o->pollmu);
+	return n;
+}
+
 static char *gshm_rx_buf(gshm_ofi *o, int i) { return o->rx[i].buf; }
 
 static int gshm_repost(gshm_ofi *o, int i)
@@ -536,11 +546,16 @@ static void gshm_idle(gshm_ofi *o, int64_t spin_ns, int64_t aside_ns, int sleep_
 		 * caller's wait, which serves it). */
 		struct timespec ts = {.tv_sec = 0, .tv_nsec = aside_ns};
 		struct pollfd p = {.fd = o->kick_fd, .events = POLLIN};
-		if (ppoll(&p, 1, &ts, NULL) > 0) {
+		atomic_store(&o->aside, 1);
+		/* Look again after saying so: gshm_unblock either sees aside
+		 * set, and kicks, or cleared last_wait before this look. */
+		since = gshm_now() - atomic_load(&o->last_wait);
+		if ((atomic_load(&o->waiters) > 0 || since < aside_ns) && ppoll(&p, 1, &ts, NULL) > 0) {
 			uint64_t v;
 			ssize_t r = read(o->kick_fd, &v, sizeof v);
 			(void)r;
 		}
+		atomic_store(&o->aside, 0);
 		return;
 	}
 	int64_t last = gshm_now();
@@ -582,6 +597,16 @@ static void gshm_enter(gshm_ofi *o)
 }
 
 static void gshm_leave(gshm_ofi *o) { atomic_fetch_sub(&o->waiters, 1); }
+
+/* gshm_unblock says that no caller will drive the CQ for a while (one is
+ * about to sleep until a peer's message comes): the progress thread stops
+ * standing aside, at once. */
+static void gshm_unblock(gshm_ofi *o)
+{
+	if (atomic_load(&o->waiters) > 0) return;
+	atomic_store(&o->last_wait, 0);
+	if (atomic_load(&o->aside)) gshm_kick(o);
+}
 
 /* gshm_wait_slice drives the CQ until op completes (it returns op's error,
  * 0 or a positive FI_E*), slice_end passes (GSHM_EAGAIN: op still pending,

@@ -9,6 +9,7 @@ package ofi
 
 import (
 	"context"
+	"time"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -77,6 +78,12 @@ func (e *Endpoint) Quiet(ctx context.Context) error { return ErrNoLibfabric }
 
 // Gone is a no-op without libfabric.
 func (e *Endpoint) Gone(peer int) {}
+
+// Unblock is a no-op without libfabric.
+func (e *Endpoint) Unblock() {}
+
+// Drive returns cond() without libfabric.
+func (e *Endpoint) Drive(cond func() bool, d time.Duration) bool { return cond() }
 
 // Close returns nil.
 func (e *Endpoint) Close() error { return nil }

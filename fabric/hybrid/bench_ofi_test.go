@@ -1,0 +1,36 @@
+//go:build ofi && cgo
+
+package hybrid_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gshmem/gshmem/fabric"
+)
+
+// BenchmarkPingPongSignal is the round trip of PutSignal between two
+// nodes' PEs, each waiting for the other's signal in Wait (which drives
+// the network: Endpoint.Drive).
+func BenchmarkPingPongSignal(b *testing.B) {
+	fs := openJob(b, []int{0, 1})
+	ctx := context.Background()
+	const sig = 64
+	r0, r1 := fs[0].Region(0), fs[1].Region(1)
+	done := make(chan struct{})
+	n := uint64(b.N)
+	go func() {
+		defer close(done)
+		for i := uint64(1); i <= n; i++ {
+			fs[1].Wait(ctx, func() bool { return atomic.LoadUint64(word64(r1, sig)) >= i }, sig, 8)
+			fs[1].PutSignal(0, 0, nil, sig, fabric.AMOSet, i)
+		}
+	}()
+	b.ResetTimer()
+	for i := uint64(1); i <= n; i++ {
+		fs[0].PutSignal(1, 0, nil, sig, fabric.AMOSet, i)
+		fs[0].Wait(ctx, func() bool { return atomic.LoadUint64(word64(r0, sig)) >= i }, sig, 8)
+	}
+	<-done
+}

@@ -45,7 +45,7 @@ func (w *World) Barrier(ctx context.Context) error {
 	w.bar.epoch++
 	ep := w.bar.epoch
 	w.flushDirty()
-	if err := w.fab.PutSignal(0, 0, nil, w.base+barArriveOff, fabric.AMOAdd, 1); err != nil {
+	if err := w.fab.PutSignal(0, 0, nil, w.base+barArriveOff, fabric.AMOAdd, 1, fabric.CompleteByProtocol); err != nil {
 		return fmt.Errorf("am: barrier: %w", err)
 	}
 	wait := func(off uintptr, want uint64) error {
@@ -66,7 +66,7 @@ func (w *World) Barrier(ctx context.Context) error {
 		return err
 	}
 	for pe := range w.n {
-		if err := w.fab.PutSignal(pe, 0, nil, w.base+barReleaseOff, fabric.AMOSet, ep); err != nil {
+		if err := w.fab.PutSignal(pe, 0, nil, w.base+barReleaseOff, fabric.AMOSet, ep, fabric.CompleteByProtocol); err != nil {
 			return fmt.Errorf("am: barrier: release PE %d: %w", pe, err)
 		}
 	}

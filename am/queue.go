@@ -254,13 +254,13 @@ func (w *World) writeRun(pe int, ring uintptr, pos uint64, b []byte, span uint64
 	if end == at+uintptr(len(b)) {
 		run := make([]byte, len(b)-8+termB)
 		copy(run, b[8:])
-		return w.fab.PutSignal(pe, at+8, run, at, fabric.AMOSet, hdr)
+		return w.fab.PutSignal(pe, at+8, run, at, fabric.AMOSet, hdr, fabric.CompleteByProtocol)
 	}
 	var zero [termB]byte
 	if err := w.fab.Put(pe, end, zero[:]); err != nil {
 		return err
 	}
-	return w.fab.PutSignal(pe, at+8, b[8:], at, fabric.AMOSet, hdr)
+	return w.fab.PutSignal(pe, at+8, b[8:], at, fabric.AMOSet, hdr, fabric.CompleteByProtocol)
 }
 
 // poll drains every queue to this PE once, if no one else is draining:

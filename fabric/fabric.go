@@ -99,11 +99,12 @@ type Fabric interface {
 	// aligned word at sigOff there: a PE that sees the signal word's new
 	// value also sees the data, and every Put and AMO this PE issued to pe
 	// before. It wakes pe's waiters on the data and the signal word. src
-	// may be reused when PutSignal returns; both are visible at pe after
-	// Quiet. It is OpenSHMEM's put-with-signal, and the way the layers
-	// above publish data with a flag (collectives' pushes, active
-	// messages' rings): one message where a network carries it.
-	PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64) error
+	// may be reused when PutSignal returns; with CompleteAtQuiet both are
+	// visible at pe after Quiet. It is OpenSHMEM's put-with-signal, and
+	// the way the layers above publish data with a flag (collectives'
+	// pushes, active messages' rings): one message where a network
+	// carries it.
+	PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64, c Completion) error
 	// Quiet waits until every Put, PutSignal and AMO this PE issued is
 	// visible at its target.
 	Quiet() error
@@ -129,6 +130,21 @@ type Fabric interface {
 	// after a clean finalize (peers report how it left).
 	Close(finalized bool) error
 }
+
+// Completion says how the caller of PutSignal learns that the signal was
+// applied.
+type Completion uint8
+
+const (
+	// CompleteAtQuiet: Quiet waits until it is (OpenSHMEM's
+	// put-with-signal).
+	CompleteAtQuiet Completion = iota
+	// CompleteByProtocol: the caller's protocol tells (the target answers
+	// the signal, as in a collective's rounds or an active message's
+	// ring), and Quiet need not wait for it: on a network the target then
+	// sends no acknowledgement, which halves the messages of a round.
+	CompleteByProtocol
+)
 
 // Exiter is implemented by fabrics whose PEs can end the whole job, as
 // OpenSHMEM's shmem_global_exit does (hostshmem.PE.GlobalExit).

@@ -370,7 +370,7 @@ func (m *Mapped) AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint
 
 // PutSignal implements Fabric with a memmove and a locked update of the
 // signal word, which orders the data before it.
-func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64) error {
+func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64, _ Completion) error {
 	r := m.regions[pe]
 	copy(r[off:], src)
 	AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)

@@ -237,7 +237,7 @@ func TestMappedPutSignal(t *testing.T) {
 		done <- ms[1].Wait(ctx, func() bool { return atomic.LoadUint64(sig) == 7 }, 64, 8)
 	}()
 	require.Eventually(t, func() bool { return atomic.LoadUint32(&ms[1].Header(1).Sleepers) == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, ms[0].PutSignal(1, 1024, []byte("payload"), 64, fabric.AMOSet, 7))
+	require.NoError(t, ms[0].PutSignal(1, 1024, []byte("payload"), 64, fabric.AMOSet, 7, fabric.CompleteAtQuiet))
 	select {
 	case err := <-done:
 		require.NoError(t, err)
@@ -245,7 +245,7 @@ func TestMappedPutSignal(t *testing.T) {
 		t.Fatal("PutSignal did not wake the waiter on its signal")
 	}
 	assert.Equal(t, "payload", string(r1[1024:1031]))
-	require.NoError(t, ms[0].PutSignal(1, 0, nil, 64, fabric.AMOAdd, 3))
+	require.NoError(t, ms[0].PutSignal(1, 0, nil, 64, fabric.AMOAdd, 3, fabric.CompleteByProtocol))
 	assert.Equal(t, uint64(10), atomic.LoadUint64(sig))
 }
 

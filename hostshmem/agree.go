@@ -441,7 +441,7 @@ func (t *Team) push(e uint64, j int, d uint64, data []byte) error {
 	b := make([]byte, slotHdr-8+len(data))
 	*(*uint64)(unsafe.Pointer(&b[0])) = d
 	copy(b[slotHdr-8:], data)
-	return p.fab.PutSignal(w, off+8, b, off, fabric.AMOSet, e)
+	return p.fab.PutSignal(w, off+8, b, off, fabric.AMOSet, e, fabric.CompleteByProtocol)
 }
 
 // await waits until every other member has pushed epoch e to this PE.
@@ -573,7 +573,7 @@ func (t *Team) dissem(ctx context.Context, op string, members []int, me int, bas
 		if comb {
 			data = unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*8)
 		}
-		if err := p.fab.PutSignal(tpe, off+8, data, off, fabric.AMOSet, e); err != nil {
+		if err := p.fab.PutSignal(tpe, off+8, data, off, fabric.AMOSet, e, fabric.CompleteByProtocol); err != nil {
 			return fmt.Errorf("gshmem: %s: signal PE %d: %w", op, tpe, err)
 		}
 		flag := wordAt[uint64](p.local, off)
@@ -646,7 +646,10 @@ func (t *Team) waitEpoch(ctx context.Context, op string, off uintptr, e uint64) 
 // are, so the team is marked broken everywhere; other errors (a dead
 // peer) pass through, the job is ending anyway.
 func (t *Team) abandon(op string, err error) error {
-	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, fabric.ErrPeerDead) {
+		// A context that ended because a peer died (the job's context
+		// does) is that death: the other members learn of it as this
+		// PE did, and report it, not this PE's giving up.
 		return err
 	}
 	why := fmt.Sprintf("PE %d gave up on %s call #%d: %v", t.p.me, op, t.calls, unwrapAll(err))
@@ -706,7 +709,7 @@ func (t *Team) poison(origin int) {
 		var b [8]byte
 		*(*uint64)(unsafe.Pointer(&b[0])) = uint64(origin)
 		// Best effort: a peer the fabric cannot reach waits on nothing.
-		_ = p.fab.PutSignal(w, off+originWord, b[:], off, fabric.AMOSet, poisoned)
+		_ = p.fab.PutSignal(w, off+originWord, b[:], off, fabric.AMOSet, poisoned, fabric.CompleteByProtocol)
 	}
 	flags := func(members []int, me int, base uintptr) {
 		n := t.size

@@ -150,7 +150,7 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 			continue
 		}
 		w := t.WorldPE((r + k + root) % t.size)
-		if err := p.fab.PutSignal(w, dest.off, data, flagOff, fabric.AMOSet, e); err != nil {
+		if err := p.fab.PutSignal(w, dest.off, data, flagOff, fabric.AMOSet, e, fabric.CompleteByProtocol); err != nil {
 			return fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 	}

@@ -116,9 +116,9 @@ func (r devRoute) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint3
 
 // PutSignal is the fabric's where data and signal are host memory;
 // otherwise a Put, then the signal's AMO, each where its memory is.
-func (r devRoute) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64) error {
+func (r devRoute) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64, c fabric.Completion) error {
 	if off < r.base && sigOff < r.base {
-		return r.Fabric.PutSignal(pe, off, src, sigOff, op, sig)
+		return r.Fabric.PutSignal(pe, off, src, sigOff, op, sig, c)
 	}
 	if err := r.Put(pe, off, src); err != nil {
 		return err

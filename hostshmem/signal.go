@@ -60,7 +60,7 @@ func putSignal[T Elem](c Comm, op string, k opKind, dst Sym[T], src []T, sig Sym
 		return fmt.Errorf("gshmem: %s: %w: signal %v inside destination %v", op, ErrOverlap, sig, dst)
 	}
 	if sr == nil || dr == nil {
-		if err := p.rma.PutSignal(pe, dst.off, asBytes(src), sig.off, aop, sigVal); err != nil {
+		if err := p.rma.PutSignal(pe, dst.off, asBytes(src), sig.off, aop, sigVal, fabric.CompleteAtQuiet); err != nil {
 			return fmt.Errorf("gshmem: %s: %w", op, err)
 		}
 		return nil

@@ -12,8 +12,13 @@ import (
 
 // BenchmarkPingPongSignal is the round trip of PutSignal between two
 // nodes' PEs, each waiting for the other's signal in Wait (which drives
-// the network: Endpoint.Drive).
+// the network: Endpoint.Drive), with each Completion.
 func BenchmarkPingPongSignal(b *testing.B) {
+	b.Run("at-quiet", func(b *testing.B) { pingPongSignal(b, fabric.CompleteAtQuiet) })
+	b.Run("by-protocol", func(b *testing.B) { pingPongSignal(b, fabric.CompleteByProtocol) })
+}
+
+func pingPongSignal(b *testing.B, c fabric.Completion) {
 	fs := openJob(b, []int{0, 1})
 	ctx := context.Background()
 	const sig = 64
@@ -24,12 +29,12 @@ func BenchmarkPingPongSignal(b *testing.B) {
 		defer close(done)
 		for i := uint64(1); i <= n; i++ {
 			fs[1].Wait(ctx, func() bool { return atomic.LoadUint64(word64(r1, sig)) >= i }, sig, 8)
-			fs[1].PutSignal(0, 0, nil, sig, fabric.AMOSet, i)
+			fs[1].PutSignal(0, 0, nil, sig, fabric.AMOSet, i, c)
 		}
 	}()
 	b.ResetTimer()
 	for i := uint64(1); i <= n; i++ {
-		fs[0].PutSignal(1, 0, nil, sig, fabric.AMOSet, i)
+		fs[0].PutSignal(1, 0, nil, sig, fabric.AMOSet, i, c)
 		fs[0].Wait(ctx, func() bool { return atomic.LoadUint64(word64(r0, sig)) >= i }, sig, 8)
 	}
 	<-done

@@ -440,14 +440,15 @@ func (f *Fabric) fabricAMO(pe int, off uintptr, width byte, op fabric.AMOOp, ope
 
 // PutSignal implements fabric.Fabric. To a PE of another node it is one
 // message that the target applies (the data, then the signal, then a wake
-// for its waiters) and acknowledges: a one-way latency for the target to
-// see it, where a Put, a Quiet and an AMO take three round trips. Data
-// too long for a message (ofi.Endpoint.MaxMsg less the header) goes ahead
-// as a Put, completed before the message goes. Quiet waits for the
-// acknowledgements, and so do a Get or an AMO on the same PE.
-func (f *Fabric) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64) error {
+// for its waiters) and, with CompleteAtQuiet, acknowledges: a one-way
+// latency for the target to see it, where a Put, a Quiet and an AMO take
+// three round trips. Data too long for a message (ofi.Endpoint.MaxMsg
+// less the header) goes ahead as a Put, completed before the message
+// goes. Quiet waits for the acknowledgements, and so do a Get or an AMO
+// on the same PE.
+func (f *Fabric) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64, c fabric.Completion) error {
 	if !f.remote[pe] {
-		return f.loc.PutSignal(pe, off, src, sigOff, op, sig)
+		return f.loc.PutSignal(pe, off, src, sigOff, op, sig, c)
 	}
 	if op != fabric.AMOSet && op != fabric.AMOAdd {
 		return fmt.Errorf("hybrid: put_signal to PE %d: %w: signal operation %v, want set or add", pe, errdefs.ErrInvalidArg, op)
@@ -478,19 +479,32 @@ func (f *Fabric) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op f
 	binary.LittleEndian.PutUint64(m[16:], sig)
 	binary.LittleEndian.PutUint64(m[24:], uint64(off))
 	copy(m[sigMsgHdr:], src)
+	if c != fabric.CompleteAtQuiet {
+		m[2] = sigNoAck
+		return f.sendSignal(pe, m)
+	}
 	st := &f.peers[pe]
 	st.sent.Add(1)
 	f.unacked.Add(1)
-	if err := f.net.Send(pe, m); err != nil {
+	if err := f.sendSignal(pe, m); err != nil {
 		st.sent.Add(^uint64(0))
 		f.unacked.Add(-1)
+		return err
+	}
+	return nil
+}
+
+// sendSignal sends a PutSignal message.
+func (f *Fabric) sendSignal(pe int, m []byte) error {
+	if err := f.net.Send(pe, m); err != nil {
 		return f.netErr("put_signal", pe, err)
 	}
 	return nil
 }
 
-// applySignal applies a PutSignal message from PE from and acknowledges
-// it with the number of from's signals applied so far.
+// applySignal applies a PutSignal message from PE from and, unless it
+// says not to, acknowledges it with the number of from's signals to
+// acknowledge applied so far.
 func (f *Fabric) applySignal(from int, msg []byte) {
 	op := fabric.AMOOp(msg[1])
 	sigOff, sig := uintptr(binary.LittleEndian.Uint64(msg[8:])), binary.LittleEndian.Uint64(msg[16:])
@@ -510,6 +524,9 @@ func (f *Fabric) applySignal(from int, msg []byte) {
 			f.loc.Notify(f.me, off, uintptr(len(data)))
 		}
 		f.loc.Notify(f.me, sigOff, 8)
+	}
+	if msg[2] == sigNoAck {
+		return
 	}
 	var m [16]byte
 	m[0] = msgSignalAck
@@ -764,12 +781,16 @@ const (
 	msgPing                 // the sender is alive
 	msgHello                // from the lower PE of a pair: the connection is up (see wireUp)
 	msgHelloAck             // the higher PE's answer
-	msgSignal               // op, sigOff u64 (at 8), sig u64, off u64, data: a PutSignal
+	msgSignal               // op, flags, sigOff u64 (at 8), sig u64, off u64, data: a PutSignal
 	msgSignalAck            // n u64 (at 8): the sender applied n of the receiver's PutSignals
 )
 
 // sigMsgHdr is the length of a PutSignal message without its data.
 const sigMsgHdr = 32
+
+// sigNoAck, in a PutSignal message's flags (at 2): no acknowledgement
+// (fabric.CompleteByProtocol).
+const sigNoAck = 1
 
 const amoMsgLen = 32
 

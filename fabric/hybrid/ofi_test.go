@@ -319,7 +319,8 @@ func TestPutSignalAcrossNodes(t *testing.T) {
 	const sig, data = 64, 8192
 	r3 := fs[3].Region(3)
 	for _, n := range []int{0, 8, 4000, 64 << 10} {
-		for round := uint64(1); round <= 3; round++ {
+		for round := uint64(1); round <= 4; round++ {
+			c := fabric.Completion(round % 2) // both kinds
 			atomic.StoreUint64(word64(r3, sig), 0)
 			buf := make([]byte, n)
 			for i := range buf {
@@ -340,27 +341,27 @@ func TestPutSignalAcrossNodes(t *testing.T) {
 				got <- nil
 			}()
 			require.Eventually(t, func() bool { return atomic.LoadUint32(&fs[3].Header(3).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond, "the waiter sleeps: the signal must wake it")
-			require.NoError(t, fs[0].PutSignal(3, data, buf, sig, fabric.AMOSet, round))
-			require.NoError(t, <-got)
+			require.NoError(t, fs[0].PutSignal(3, data, buf, sig, fabric.AMOSet, round, c))
+			require.NoError(t, <-got, "%d bytes, round %d", n, round)
 		}
 	}
 
 	// Quiet waits until the target applied them: 100 adds, then a look.
 	atomic.StoreUint64(word64(r3, sig), 0)
 	for range 100 {
-		require.NoError(t, fs[1].PutSignal(3, data, []byte{1, 2, 3}, sig, fabric.AMOAdd, 1))
+		require.NoError(t, fs[1].PutSignal(3, data, []byte{1, 2, 3}, sig, fabric.AMOAdd, 1, fabric.CompleteAtQuiet))
 	}
 	require.NoError(t, fs[1].Quiet())
 	assert.Equal(t, uint64(100), atomic.LoadUint64(word64(r3, sig)), "every add applied when Quiet returns")
-	require.NoError(t, fs[1].PutSignal(3, data, []byte{9}, sig, fabric.AMOAdd, 1))
+	require.NoError(t, fs[1].PutSignal(3, data, []byte{9}, sig, fabric.AMOAdd, 1, fabric.CompleteAtQuiet))
 	back := make([]byte, 8)
 	require.NoError(t, fs[1].Get(3, sig, back), "a get after a put_signal to the same PE sees it")
 	assert.Equal(t, uint64(101), binary.LittleEndian.Uint64(back))
 
-	err := fs[0].PutSignal(3, data, nil, sig, fabric.AMOSwap, 1)
+	err := fs[0].PutSignal(3, data, nil, sig, fabric.AMOSwap, 1, fabric.CompleteAtQuiet)
 	assert.ErrorIs(t, err, errdefs.ErrInvalidArg)
 	assert.ErrorContains(t, err, "signal operation swap")
-	err = fs[0].PutSignal(3, data, nil, sig+4, fabric.AMOSet, 1)
+	err = fs[0].PutSignal(3, data, nil, sig+4, fabric.AMOSet, 1, fabric.CompleteAtQuiet)
 	assert.ErrorIs(t, err, errdefs.ErrInvalidArg)
 }
 
@@ -371,7 +372,7 @@ func TestPutSignalToFinalizedPE(t *testing.T) {
 	require.NoError(t, fs[1].Close(true))
 	got := make(chan error, 1)
 	go func() {
-		err := fs[0].PutSignal(1, 4096, []byte{1}, 0, fabric.AMOSet, 1)
+		err := fs[0].PutSignal(1, 4096, []byte{1}, 0, fabric.AMOSet, 1, fabric.CompleteAtQuiet)
 		if err == nil {
 			err = fs[0].Quiet()
 		}

@@ -167,6 +167,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 				fmt.Fprintln(stderr, "gpurun bench: peers:", err)
 			}
 		}
+		if *f.srun != "" && *f.peers && n == counts[0] {
+			// The transport's own limit, between two processes: once.
+			fmt.Fprintf(stderr, "gpurun bench: raw libfabric (C) between 2 processes...\n")
+			rs, err := RawOFI(ctx, PeerConfig{Ops: c.Ops, Sizes: c.Sizes, Target: c.Target, Reps: c.Reps}, os.Getenv("GSHMEM_OFI_PROVIDER"))
+			peers = append(peers, rs...)
+			switch {
+			case errors.Is(err, ErrNoLibfabric):
+				fmt.Fprintln(stderr, "gpurun bench: no raw libfabric column:", err)
+			case err != nil:
+				fmt.Fprintln(stderr, "gpurun bench: raw libfabric:", err)
+			}
+		}
 		fmt.Fprintf(stderr, "gpurun bench: %d PEs took %v\n", n, time.Since(start).Round(time.Second))
 	}
 	var mm []Result

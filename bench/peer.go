@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-//go:embed peer/common.h peer/shmem_bench.c peer/mpi_bench.c
+//go:embed peer/common.h peer/shmem_bench.c peer/mpi_bench.c peer/ofi_bench.c
 var peerSources embed.FS
 
 // ErrNoPeer is returned (wrapped) by [Peers] when Open MPI's OpenSHMEM

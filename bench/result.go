@@ -16,6 +16,7 @@ const (
 	ImplShmem   = "openmpi-shmem" // Open MPI's OpenSHMEM (oshrun)
 	ImplMPI     = "openmpi-mpi"   // Open MPI's MPI (mpirun)
 	ImplMemmove = "memmove"       // plain Go copy, from [Memmove]
+	ImplOFI     = "libfabric"     // raw libfabric in C, from [RawOFI]
 )
 
 // Operation names for [Result.Op]. The Bytes each one reports is fixed

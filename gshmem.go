@@ -328,7 +328,7 @@ func newPE(ctx context.Context, f fabric.Fabric, c Config, plan *device.Plan, lo
 		OnDevice: onDevice(c, plan),
 	})
 	if err != nil {
-		f.Close(false)
+		f.Close(fabric.Failed)
 		return nil, err
 	}
 	if plan.GPU() {

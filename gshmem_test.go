@@ -26,8 +26,8 @@ func TestBarrierAfterPeersFinalized(t *testing.T) {
 		require.NoError(t, err)
 	}
 	// PEs 1 and 2 leave after a clean finalize (what Finalize ends with).
-	require.NoError(t, job.Fabric(1).Close(true))
-	require.NoError(t, job.Fabric(2).Close(true))
+	require.NoError(t, job.Fabric(1).Close(fabric.Finalized))
+	require.NoError(t, job.Fabric(2).Close(fabric.Finalized))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -126,9 +126,31 @@ type Fabric interface {
 	// Err returns a *PeerError if a peer has died, else nil. It costs a
 	// system call on some transports: call it on slow paths only.
 	Err() error
-	// Close releases the fabric. finalized says whether this PE leaves
-	// after a clean finalize (peers report how it left).
-	Close(finalized bool) error
+	// Close releases the fabric. how says why this PE leaves: peers
+	// report it, and only a Failed close counts as a death.
+	Close(how Leave) error
+}
+
+// Leave is why a PE closes its fabric (Fabric.Close).
+type Leave uint8
+
+const (
+	// Finalized: the PE finalized cleanly; its peers go on without it.
+	Finalized Leave = iota + 1
+	// Failed: the PE leaves on an error (its own, or a peer's death); its
+	// peers' waits on it fail, naming it.
+	Failed
+)
+
+// String names l as peers report it.
+func (l Leave) String() string {
+	switch l {
+	case Finalized:
+		return "finalized"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("Leave(%d)", uint8(l))
 }
 
 // Completion says how the caller of PutSignal learns that the signal was

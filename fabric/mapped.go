@@ -672,8 +672,10 @@ func (m *Mapped) RecordCause(pe int) {
 }
 
 // Close implements Fabric. It records how this PE leaves in its header; the
-// transport that built the Mapped unmaps the segments.
-func (m *Mapped) Close(finalized bool) error {
+// transport that built the Mapped unmaps the segments. A Leave other than
+// Finalized is a failure.
+func (m *Mapped) Close(how Leave) error {
+	finalized := how == Finalized
 	st := uint32(StateFailed)
 	if finalized {
 		st = StateFinalized

@@ -843,18 +843,18 @@ func TestMappedErrRootCause(t *testing.T) {
 func TestMappedClose(t *testing.T) {
 	segs := segments(t, 3, 4096)
 	ms := job(t, segs, nil, nil)
-	require.NoError(t, ms[1].Close(true))
+	require.NoError(t, ms[1].Close(fabric.Finalized))
 	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&ms[0].Header(1).State))
 	assert.Equal(t, -1, ms[0].FailedPeer(), "a finalized PE has not failed")
 
-	require.NoError(t, ms[2].Close(false))
+	require.NoError(t, ms[2].Close(fabric.Failed))
 	assert.Equal(t, uint32(fabric.StateFailed), atomic.LoadUint32(&ms[0].Header(2).State))
 	assert.Equal(t, 2, ms[0].FailedPeer())
 	assert.Equal(t, 2, ms[1].FailedPeer())
 	assert.Equal(t, -1, ms[2].FailedPeer(), "FailedPeer skips the asker")
 }
 
-// Close(false) wakes the peers' sleepers at once, so that they notice the
+// Close(Failed) wakes the peers' sleepers at once, so that they notice the
 // failure without waiting for a tick (here: without any tick at all).
 func TestMappedCloseFailedWakesPeers(t *testing.T) {
 	segs := segments(t, 2, 4096)
@@ -871,14 +871,14 @@ func TestMappedCloseFailedWakesPeers(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- ms[0].Wait(ctx, func() bool { return false }, 0, 8) }()
 	require.Eventually(t, func() bool { return atomic.LoadUint32(&ms[0].Header(0).Sleepers) == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, ms[1].Close(false))
+	require.NoError(t, ms[1].Close(fabric.Failed))
 	select {
 	case err := <-done:
 		var pe *fabric.PeerError
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, 1, pe.PE)
 	case <-time.After(5 * time.Second):
-		t.Fatal("Close(false) did not wake the peer")
+		t.Fatal("Close(Failed) did not wake the peer")
 	}
 }
 
@@ -898,6 +898,12 @@ func TestPeerError(t *testing.T) {
 	assert.ErrorIs(t, wrapped, fabric.ErrPeerDead)
 	assert.NotErrorIs(t, errors.New("x"), fabric.ErrPeerDead)
 	assert.NotErrorIs(t, wrapped, context.Canceled)
+}
+
+func TestLeaveString(t *testing.T) {
+	assert.Equal(t, "finalized", fabric.Finalized.String())
+	assert.Equal(t, "failed", fabric.Failed.String())
+	assert.Equal(t, "Leave(0)", fabric.Leave(0).String())
 }
 
 func TestAMOOpString(t *testing.T) {

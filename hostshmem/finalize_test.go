@@ -67,7 +67,7 @@ func finalizeRace(t *testing.T, how string, rmaOnly bool) {
 			pe, err := shmem.New(f, shmem.Config{})
 			if !assert.NoError(t, err, "PE %d", i) {
 				job.Fail(i, "new")
-				job.Fabric(i).Close(false)
+				job.Fabric(i).Close(fabric.Failed)
 				return
 			}
 			x, err = shmem.Calloc[int64](ctx, pe, N)
@@ -106,11 +106,11 @@ type closeHook struct {
 	before func()
 }
 
-func (f closeHook) Close(finalized bool) error {
+func (f closeHook) Close(how fabric.Leave) error {
 	if f.before != nil {
 		f.before()
 	}
-	return f.Fabric.Close(finalized)
+	return f.Fabric.Close(how)
 }
 
 // raceUser calls every kind of non-collective operation of PE 0 in turn

@@ -287,7 +287,11 @@ func (p *PE) close(ctx context.Context, clean bool) (bool, error) {
 			errs = append(errs, fmt.Errorf("gshmem: finalize: closing the device heap of PE %d: %w", p.me, err))
 		}
 	}
-	p.fab.Close(clean)
+	if clean {
+		p.fab.Close(fabric.Finalized)
+	} else {
+		p.fab.Close(fabric.Failed)
+	}
 	p.state.Store(peClosed)
 	return true, errors.Join(errs...)
 }

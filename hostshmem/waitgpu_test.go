@@ -89,7 +89,7 @@ func TestWaitGPUMemoryPeerDeath(t *testing.T) {
 			pe, err := shmem.New(job.Fabric(i), shmem.Config{DeviceHeap: dev, DeviceExternal: true})
 			if !assert.NoError(t, err, "PE %d", i) {
 				job.Fail(i, "new")
-				job.Fabric(i).Close(false)
+				job.Fabric(i).Close(fabric.Failed)
 				return
 			}
 			defer pe.Abort()

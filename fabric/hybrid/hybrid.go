@@ -248,7 +248,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 				f.net.Close()
 			}
 			if f.loc != nil {
-				f.loc.Close(false)
+				f.loc.Close(fabric.Failed)
 			}
 		}
 	}()
@@ -682,16 +682,17 @@ func (f *Fabric) Exited() (pe, status int, ok bool) {
 // Close implements fabric.Fabric. It tells the other nodes how this PE
 // leaves, stops the network (so that nothing writes into this PE's region
 // any more), then unmaps this node's segments.
-func (f *Fabric) Close(finalized bool) error {
+func (f *Fabric) Close(how fabric.Leave) error {
+	finalized := how == fabric.Finalized
 	f.closeOnce.Do(func() {
 		close(f.stop)
 		<-f.done
 		f.serve.Lock()
 		f.serve.leaving = true
 		f.serve.Unlock()
-		how, code := leftFailed, int32(0)
+		st, code := leftFailed, int32(0)
 		if finalized {
-			how = leftFinalized
+			st = leftFinalized
 		} else if h := f.loc.Header(f.me); h != nil {
 			code = int32(atomic.LoadUint32(&h.Cause))
 		}
@@ -702,12 +703,12 @@ func (f *Fabric) Close(finalized bool) error {
 				// now, so the other nodes stop waiting for that PE.
 				f.relayLocalDeath()
 			}
-			f.leave(how, code)
+			f.leave(st, code)
 		}
 		netErr := f.net.Close()
 		f.downCancel(errdefs.ErrClosed)
 		f.failCalls(-1, fmt.Errorf("hybrid: PE %d closed its fabric: %w", f.me, errdefs.ErrClosed))
-		f.closeErr = errors.Join(netErr, f.loc.Close(finalized))
+		f.closeErr = errors.Join(netErr, f.loc.Close(how))
 	})
 	return f.closeErr
 }

@@ -64,7 +64,7 @@ func openJobWith(t testing.TB, node []int, set func(*hybrid.Options)) []*hybrid.
 	t.Cleanup(func() {
 		for _, f := range fs {
 			if f != nil {
-				f.Close(true)
+				f.Close(fabric.Finalized)
 			}
 		}
 		assertEmpty(t, dir)
@@ -258,7 +258,7 @@ func TestFailureReachesOtherNode(t *testing.T) {
 	go func() { got <- fs[2].Wait(ctx, func() bool { return false }, 0, 8) }()
 	require.Eventually(t, func() bool { return atomic.LoadUint32(&fs[3].Header(2).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond)
 	start := time.Now()
-	require.NoError(t, fs[1].Close(false))
+	require.NoError(t, fs[1].Close(fabric.Failed))
 	err := <-got
 	var perr *fabric.PeerError
 	require.ErrorAs(t, err, &perr)
@@ -287,7 +287,7 @@ func TestGlobalExitReachesOtherNode(t *testing.T) {
 // a finalize was not taken for a reason to fail the calls on that PE).
 func TestAMOOnFinalizedPE(t *testing.T) {
 	fs := openJob(t, []int{0, 1})
-	require.NoError(t, fs[1].Close(true))
+	require.NoError(t, fs[1].Close(fabric.Finalized))
 	got := make(chan error, 1)
 	go func() {
 		_, err := fs[0].AMO64(1, 0, fabric.AMOAdd, 1, 0)
@@ -369,7 +369,7 @@ func TestPutSignalAcrossNodes(t *testing.T) {
 // the latest in the Quiet that would wait for it to be applied.
 func TestPutSignalToFinalizedPE(t *testing.T) {
 	fs := openJob(t, []int{0, 1})
-	require.NoError(t, fs[1].Close(true))
+	require.NoError(t, fs[1].Close(fabric.Finalized))
 	got := make(chan error, 1)
 	go func() {
 		err := fs[0].PutSignal(1, 4096, []byte{1}, 0, fabric.AMOSet, 1, fabric.CompleteAtQuiet)

@@ -101,14 +101,15 @@ type peFabric struct {
 	closed atomic.Bool
 }
 
-func (f *peFabric) Close(finalized bool) error {
+func (f *peFabric) Close(how fabric.Leave) error {
 	if f.closed.Swap(true) {
 		return nil
 	}
+	finalized := how == fabric.Finalized
 	if !finalized {
 		f.j.Fail(f.pe, "failed")
 	}
-	f.Mapped.Close(finalized)
+	f.Mapped.Close(how)
 	if finalized && f.j.open.Load() == 2 {
 		// The other PE still open may wait for someone: wake it now, so
 		// that it sees nobody is left (liveness.Check) without waiting a

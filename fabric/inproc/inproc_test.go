@@ -210,7 +210,7 @@ func TestWaitConditionBeatsDeadPeer(t *testing.T) {
 func TestCloseReportsHowAPELeft(t *testing.T) {
 	j := newJob(t, 3, 4096)
 	f0 := j.Fabric(0)
-	require.NoError(t, j.Fabric(2).Close(true))
+	require.NoError(t, j.Fabric(2).Close(fabric.Finalized))
 	assert.NoError(t, f0.Err(), "a finalized PE is not dead")
 	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&j.fabs[0].Header(2).State))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
@@ -219,7 +219,7 @@ func TestCloseReportsHowAPELeft(t *testing.T) {
 
 	ch := waitErr(f0, 10*time.Second)
 	time.Sleep(20 * time.Millisecond)
-	require.NoError(t, j.Fabric(1).Close(false))
+	require.NoError(t, j.Fabric(1).Close(fabric.Failed))
 	err := recv(t, ch, 5*time.Second)
 	var perr *fabric.PeerError
 	require.ErrorAs(t, err, &perr)
@@ -239,7 +239,7 @@ func TestRootCause(t *testing.T) {
 	var perr *fabric.PeerError
 	require.ErrorAs(t, err, &perr)
 	require.Equal(t, 2, perr.PE)
-	require.NoError(t, f1.Close(false)) // PE 1 gives up because of PE 2
+	require.NoError(t, f1.Close(fabric.Failed)) // PE 1 gives up because of PE 2
 
 	err = f0.Wait(context.Background(), never, 0, 0)
 	require.ErrorAs(t, err, &perr)
@@ -263,13 +263,13 @@ func TestCloseUnmapsAfterLastPE(t *testing.T) {
 	j, err := New(2, 4096)
 	require.NoError(t, err)
 	f0, f1 := j.Fabric(0), j.Fabric(1)
-	require.NoError(t, f0.Close(true))
-	require.NoError(t, f0.Close(true), "Close is idempotent")
-	require.NoError(t, f0.Close(false), "a second Close changes nothing")
+	require.NoError(t, f0.Close(fabric.Finalized))
+	require.NoError(t, f0.Close(fabric.Finalized), "Close is idempotent")
+	require.NoError(t, f0.Close(fabric.Failed), "a second Close changes nothing")
 	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&j.fabs[1].Header(0).State))
 	var perr *fabric.PeerError
 	require.ErrorAs(t, f1.Err(), &perr, "PE 1 has no peer left")
-	assert.Equal(t, "exited after finalize; no peer is left", perr.How, "a repeated Close(false) must not fail a finalized PE")
+	assert.Equal(t, "exited after finalize; no peer is left", perr.How, "a repeated Close(Failed) must not fail a finalized PE")
 
 	// PE 1 still runs on mapped memory.
 	f1.Region(1)[0] = 1
@@ -279,7 +279,7 @@ func TestCloseUnmapsAfterLastPE(t *testing.T) {
 	j.mu.Unlock()
 	require.False(t, closed, "segments unmapped while PE 1 still uses them")
 
-	require.NoError(t, f1.Close(true))
+	require.NoError(t, f1.Close(fabric.Finalized))
 	j.mu.Lock()
 	closed = j.mu.closed
 	j.mu.Unlock()
@@ -287,7 +287,7 @@ func TestCloseUnmapsAfterLastPE(t *testing.T) {
 	for i, s := range j.segs {
 		assert.Nil(t, s, "segment %d not released", i)
 	}
-	assert.NoError(t, f1.Close(true))
+	assert.NoError(t, f1.Close(fabric.Finalized))
 	assert.NoError(t, j.Close())
 }
 
@@ -297,8 +297,8 @@ func TestCloseUnmapsAfterLastPE(t *testing.T) {
 func TestTwoViewsOfOnePECloseOnce(t *testing.T) {
 	j := newJob(t, 2, 4096)
 	a, b := j.Fabric(0), j.Fabric(0)
-	require.NoError(t, a.Close(true))
-	require.NoError(t, b.Close(true))
+	require.NoError(t, a.Close(fabric.Finalized))
+	require.NoError(t, b.Close(fabric.Finalized))
 	j.mu.Lock()
 	closed := j.mu.closed
 	j.mu.Unlock()
@@ -477,8 +477,8 @@ func TestGates(t *testing.T) {
 func TestWaitEndsWhenEveryPeerFinalized(t *testing.T) {
 	t.Run("already gone", func(t *testing.T) {
 		j := newJob(t, 3, 4096)
-		require.NoError(t, j.Fabric(1).Close(true))
-		require.NoError(t, j.Fabric(2).Close(true))
+		require.NoError(t, j.Fabric(1).Close(fabric.Finalized))
+		require.NoError(t, j.Fabric(2).Close(fabric.Finalized))
 		start := time.Now()
 		err := recv(t, waitErr(j.Fabric(0), 10*time.Second), 5*time.Second)
 		var perr *fabric.PeerError
@@ -488,22 +488,22 @@ func TestWaitEndsWhenEveryPeerFinalized(t *testing.T) {
 		assert.Equal(t, "exited after finalize; no peer is left", perr.How)
 		assert.Less(t, time.Since(start), time.Second)
 		require.ErrorAs(t, j.Fabric(0).Err(), &perr, "Err says so too")
-		require.NoError(t, j.Fabric(0).Close(true))
+		require.NoError(t, j.Fabric(0).Close(fabric.Finalized))
 	})
 	t.Run("while asleep", func(t *testing.T) {
 		j := newJob(t, 3, 4096)
 		ch := waitErr(j.Fabric(0), 10*time.Second)
 		require.Eventually(t, func() bool { return atomic.LoadUint32(&j.fabs[0].Header(0).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond)
-		require.NoError(t, j.Fabric(2).Close(true))
+		require.NoError(t, j.Fabric(2).Close(fabric.Finalized))
 		assert.NoError(t, j.Fabric(0).Err(), "PE 1 is still there")
 		start := time.Now()
-		require.NoError(t, j.Fabric(1).Close(true))
+		require.NoError(t, j.Fabric(1).Close(fabric.Finalized))
 		err := recv(t, ch, 5*time.Second)
 		var perr *fabric.PeerError
 		require.ErrorAs(t, err, &perr)
 		assert.Contains(t, perr.Error(), "no peer is left")
 		assert.Less(t, time.Since(start), 100*time.Millisecond, "the last close wakes the sleeper")
-		require.NoError(t, j.Fabric(0).Close(true))
+		require.NoError(t, j.Fabric(0).Close(fabric.Finalized))
 	})
 	t.Run("one PE", func(t *testing.T) {
 		// A lone PE has no peer to lose: its wait runs to its context.
@@ -556,7 +556,7 @@ func TestFailedAndGlobalExit(t *testing.T) {
 	j.Fail(1, "failed later") // the first failure stays the one reported
 	assert.Equal(t, 2, j.Failure().PE)
 	for i := range 3 {
-		require.NoError(t, j.Fabric(i).Close(false))
+		require.NoError(t, j.Fabric(i).Close(fabric.Failed))
 	}
 	pe, status, ok = j.Exited()
 	assert.True(t, ok, "known after the job is unmapped")

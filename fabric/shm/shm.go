@@ -393,10 +393,10 @@ func (f *Fabric) Describe(pe int) *fabric.PeerError {
 }
 
 // Close records how this PE leaves, then unmaps every segment.
-func (f *Fabric) Close(finalized bool) error {
+func (f *Fabric) Close(how fabric.Leave) error {
 	f.closeOnce.Do(func() {
 		if f.Mapped != nil {
-			f.Mapped.Close(finalized)
+			f.Mapped.Close(how)
 		}
 		f.closeErr = f.release()
 	})

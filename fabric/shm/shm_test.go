@@ -71,7 +71,7 @@ func openFail(t *testing.T, ctx context.Context, o shm.Options) error {
 		t.Fatalf("shm.Open panicked: %v", p)
 	}
 	if f != nil {
-		f.Close(false)
+		f.Close(fabric.Failed)
 	}
 	require.Error(t, err)
 	assert.Nil(t, f)
@@ -91,7 +91,7 @@ func openAsync(o shm.Options) <-chan openResult {
 	go func() {
 		f, p, err := tryOpen(context.Background(), o)
 		if f != nil {
-			f.Close(false)
+			f.Close(fabric.Failed)
 		}
 		ch <- openResult{err, p}
 	}()
@@ -140,7 +140,7 @@ func openJob(t *testing.T, npes int, size uintptr, prefault bool) (string, []*sh
 	t.Cleanup(func() {
 		for _, f := range fs {
 			if f != nil {
-				f.Close(true)
+				f.Close(fabric.Finalized)
 			}
 		}
 	})
@@ -358,9 +358,9 @@ func TestWaitContext(t *testing.T) {
 
 func TestCloseFinalizedSeenByPeers(t *testing.T) {
 	_, fs := openJob(t, 3, 4096, false)
-	require.NoError(t, fs[2].Close(true))
-	require.NoError(t, fs[2].Close(true), "Close is idempotent")
-	require.NoError(t, fs[2].Close(false), "a second Close changes nothing")
+	require.NoError(t, fs[2].Close(fabric.Finalized))
+	require.NoError(t, fs[2].Close(fabric.Finalized), "Close is idempotent")
+	require.NoError(t, fs[2].Close(fabric.Failed), "a second Close changes nothing")
 	for _, f := range fs[:2] {
 		assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&f.Header(2).State))
 		assert.NoError(t, f.Err(), "a PE that finalized is not dead")
@@ -380,7 +380,7 @@ func TestPeerFailureWakesWaiter(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return atomic.LoadUint32(&fs[1].Header(0).Sleepers) > 0 }, 5*time.Second, 100*time.Microsecond)
 	start := time.Now()
-	require.NoError(t, fs[1].Close(false))
+	require.NoError(t, fs[1].Close(fabric.Failed))
 	var err error
 	select {
 	case err = <-ch:
@@ -401,11 +401,11 @@ func TestPeerFailureWakesWaiter(t *testing.T) {
 // PE 2 fails; PE 1 fails because of it; PE 0 hears about PE 2.
 func TestRootCause(t *testing.T) {
 	_, fs := openJob(t, 3, 4096, false)
-	require.NoError(t, fs[2].Close(false))
+	require.NoError(t, fs[2].Close(fabric.Failed))
 	var perr *fabric.PeerError
 	require.ErrorAs(t, fs[1].Wait(context.Background(), never, 0, 8), &perr)
 	require.Equal(t, 2, perr.PE)
-	require.NoError(t, fs[1].Close(false))
+	require.NoError(t, fs[1].Close(fabric.Failed))
 
 	err := fs[0].Wait(context.Background(), never, 0, 0)
 	require.ErrorAs(t, err, &perr)
@@ -424,7 +424,7 @@ func TestWaitPolicy(t *testing.T) {
 	defer cancel()
 	f, err := shm.Open(ctx, shm.Options{Job: jobID(), NPEs: 1, Size: 4096, Dir: shmDir(t), LocalSize: runtime.NumCPU() + 1})
 	require.NoError(t, err)
-	defer f.Close(true)
+	defer f.Close(fabric.Finalized)
 	want := fabric.DefaultWaitPolicy(true)
 	want.Yields = 64
 	assert.Equal(t, want, fabric.PolicyOf(f))
@@ -671,7 +671,7 @@ func TestHelperPE(t *testing.T) {
 	}
 	switch p[4] {
 	case "finalize":
-		f.Close(true)
+		f.Close(fabric.Finalized)
 		os.Exit(0)
 	case "exit": // leave without closing: a crash
 		os.Exit(3)
@@ -708,7 +708,7 @@ func openWithHelper(t *testing.T, mode string) (*shm.Fabric, *exec.Cmd, string) 
 	cmd := startHelper(t, dir, job, 1, 2, mode)
 	f, err := shm.Open(context.Background(), shm.Options{Job: job, PE: 0, NPEs: 2, Size: 4096, Dir: dir, BootTimeout: 10 * time.Second})
 	require.NoError(t, err)
-	t.Cleanup(func() { f.Close(true) })
+	t.Cleanup(func() { f.Close(fabric.Finalized) })
 	assert.Equal(t, uint32(cmd.Process.Pid), f.Header(1).Pid)
 	return f, cmd, dir
 }
@@ -767,7 +767,7 @@ func TestPeerProcessFinalizesOthersRemain(t *testing.T) {
 	t.Cleanup(func() {
 		for _, f := range fs {
 			if f != nil {
-				f.Close(true)
+				f.Close(fabric.Finalized)
 			}
 		}
 	})
@@ -885,7 +885,7 @@ func TestOpenInherited(t *testing.T) {
 	t.Cleanup(func() {
 		for _, f := range fs {
 			if f != nil {
-				f.Close(true)
+				f.Close(fabric.Finalized)
 			}
 		}
 	})
@@ -1048,7 +1048,7 @@ func TestOpenNodeSubset(t *testing.T) {
 	fs := append(fs0, fs1...)
 	t.Cleanup(func() {
 		for _, f := range fs {
-			f.Close(true)
+			f.Close(fabric.Finalized)
 		}
 	})
 	assertEmpty(t, dir)

@@ -125,7 +125,7 @@ func RunPEs(t *testing.T, n int, cfg hostshmem.Config, fn func(pe *hostshmem.PE)
 			if err != nil {
 				t.Errorf("PE %d: %v", i, err)
 				job.Fail(i, err.Error())
-				job.Fabric(i).Close(false)
+				job.Fabric(i).Close(fabric.Failed)
 				return
 			}
 			ok := false

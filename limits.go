@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/config"
 )
@@ -91,7 +91,7 @@ func CheckJob(n int, cfg Config, gpus int, what string) error {
 	if err != nil {
 		return err
 	}
-	seg := uint64(fabric.HeaderSize) + uint64(hostshmem.RegionSize(cfg.HeapSize))
+	seg := uint64(shm.SegmentSize(hostshmem.RegionSize(cfg.HeapSize)))
 	sizes := fmt.Sprintf("%s=%s", config.EnvSymSize, bytesString(uint64(cfg.HeapSize)))
 	if cfg.Device == DeviceCPU || gpus <= 0 {
 		seg += uint64(cfg.DeviceHeapSize)

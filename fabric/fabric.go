@@ -220,3 +220,18 @@ func (e *PeerError) Error() string {
 
 // Is makes errors.Is(err, ErrPeerDead) true for a *PeerError.
 func (e *PeerError) Is(target error) bool { return target == ErrPeerDead }
+
+// RegionAlign is the alignment of every PE's symmetric region in the address
+// space of every process that maps it: on a load/store transport (inproc,
+// shm), Region(pe) starts at a multiple of RegionAlign for every pe, so an
+// object at an offset that is a multiple of some a <= RegionAlign is aligned
+// to a in every PE's mapping of every PE's region, the peers' included.
+// Allocators may promise alignments up to RegionAlign and no further.
+//
+// 2 MiB is the huge page of x86-64 (and of arm64 with 4 KiB pages): a region
+// so aligned can be backed by transparent huge pages from its first byte,
+// and it exceeds every alignment CPU and GPU code asks of an object (cache
+// lines, pages, vector loads, CUDA's 256 bytes). Its cost is address space
+// only: the shared-memory transports reserve RegionAlign bytes more than a segment and gives
+// them back at once.
+const RegionAlign = 2 << 20

@@ -250,3 +250,8 @@ func (b *Backoff) Reset() {
 		b.next = b.min
 	}
 }
+
+// runnableMetric counts the goroutines of this process that wait for a
+// processor (a Backoff yields while there are some). The load/store engine
+// (fabric/internal/mapped) reads the same metric for its sleepers.
+const runnableMetric = "/sched/goroutines/runnable:goroutines"

@@ -37,28 +37,8 @@ func TestWaitPolicyCheck(t *testing.T) {
 		p := fabric.DefaultWaitPolicy(false)
 		mod(&p)
 		assert.Error(t, p.Check(), name)
-		_, err := fabric.NewMapped(fabric.MappedConfig{PE: 0, Transport: "test", Segments: segments(t, 1, 64), Wait: p})
-		assert.Error(t, err, "NewMapped refuses a policy with %s", name)
 	}
 }
-
-// A Mapped hands its policy to the layers above; the zero policy is the
-// default, and a fabric without one gets the default too.
-func TestPolicyOf(t *testing.T) {
-	m, err := fabric.NewMapped(fabric.MappedConfig{PE: 0, Transport: "test", Segments: segments(t, 1, 64)})
-	require.NoError(t, err)
-	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(m))
-
-	p := fabric.DefaultWaitPolicy(true)
-	p.Stall = time.Second
-	m, err = fabric.NewMapped(fabric.MappedConfig{PE: 0, Transport: "test", Segments: segments(t, 1, 64), Wait: p})
-	require.NoError(t, err)
-	assert.Equal(t, p, fabric.PolicyOf(m))
-	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(noPolicy{m}), "a fabric without WaitPolicy")
-}
-
-// noPolicy is a Fabric that hides Mapped's WaitPolicy.
-type noPolicy struct{ fabric.Fabric }
 
 // A Backoff yields for SpinFor, then sleeps ticks that double up to
 // MaxTick; a PollBackoff sleeps from its first Pause.

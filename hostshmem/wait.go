@@ -149,7 +149,7 @@ func (p *PE) waitVars(ctx context.Context, op string, reload func() error, cond 
 // one per MaxTick, and a change is seen at most a tick late. ctx ending
 // ends it with ctx's error; a dead peer with that peer's *fabric.PeerError
 // (after one more look: the peer's last writes may have landed), recorded
-// as this PE's cause as fabric.Mapped's waits do.
+// as this PE's cause as the shared-memory transports' waits do.
 func (p *PE) pollVars(ctx context.Context, op string, reload func() error, cond func() bool) error {
 	fail := func(err error) error { return fmt.Errorf("gshmem: %s on PE %d: %w", op, p.me, err) }
 	look := func() (bool, error) {

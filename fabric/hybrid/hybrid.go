@@ -55,6 +55,7 @@ import (
 
 	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 	"github.com/gshmem/gshmem/fabric/ofi"
 	"github.com/gshmem/gshmem/fabric/shm"
 )
@@ -339,7 +340,7 @@ func (f *Fabric) Region(pe int) []byte { return f.loc.Region(pe) }
 
 // Header returns the control header of a PE of this node, nil for the
 // PEs of other nodes.
-func (f *Fabric) Header(pe int) *fabric.Header { return f.loc.Header(pe) }
+func (f *Fabric) Header(pe int) *mapped.Header { return f.loc.Header(pe) }
 
 // WaitPolicy is shm's: every wait sleeps on this node's futex.
 func (f *Fabric) WaitPolicy() fabric.WaitPolicy { return f.loc.WaitPolicy() }

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 )
 
 // Job is one in-process job of NPEs PEs.
 type Job struct {
 	npes  int
 	segs  [][]byte
-	fabs  []*fabric.Mapped
+	fabs  []*mapped.Mapped
 	views []*peFabric // one per PE, so that a PE closes once however often asked
 	dead  []atomic.Pointer[string]
 	open  atomic.Int32 // PEs whose fabric is not closed yet
@@ -48,12 +49,12 @@ func New(npes int, size uintptr) (*Job, error) {
 	j := &Job{npes: npes, segs: make([][]byte, npes), dead: make([]atomic.Pointer[string], npes), failed: make(chan struct{})}
 	j.firstFail.Store(-1)
 	for i := range j.segs {
-		seg, err := fabric.MapSegment(-1, fabric.HeaderSize+int(size), false)
+		seg, err := mapped.MapSegment(-1, mapped.HeaderSize+int(size), false)
 		if err != nil {
 			j.unmap()
-			return nil, fmt.Errorf("inproc: map %d bytes for PE %d: %w", fabric.HeaderSize+int(size), i, err)
+			return nil, fmt.Errorf("inproc: map %d bytes for PE %d: %w", mapped.HeaderSize+int(size), i, err)
 		}
-		fabric.InitHeader(seg, i, npes, 0)
+		mapped.InitHeader(seg, i, npes, 0)
 		j.segs[i] = seg
 	}
 	// With a P per PE, a PE spins, yields (runtime.Gosched), then sleeps on
@@ -62,13 +63,13 @@ func New(npes int, size uintptr) (*Job, error) {
 	// crowded policy, and sleeps on channels (see gates).
 	crowded := npes > runtime.GOMAXPROCS(0)
 	pol := fabric.DefaultWaitPolicy(crowded)
-	var sleeper fabric.Sleeper
+	var sleeper mapped.Sleeper
 	if crowded {
 		sleeper = newGates(j.segs)
 	}
-	j.fabs = make([]*fabric.Mapped, npes)
+	j.fabs = make([]*mapped.Mapped, npes)
 	for i := range j.fabs {
-		f, err := fabric.NewMapped(fabric.MappedConfig{
+		f, err := mapped.New(mapped.Config{
 			PE: i, Transport: "inproc", Segments: j.segs, Liveness: liveness{j, i},
 			Yield: runtime.Gosched, Wait: pol, Sleeper: sleeper,
 		})
@@ -95,7 +96,7 @@ func (j *Job) NPEs() int { return j.npes }
 func (j *Job) Fabric(pe int) fabric.Fabric { return j.views[pe] }
 
 type peFabric struct {
-	*fabric.Mapped
+	*mapped.Mapped
 	j      *Job
 	pe     int
 	closed atomic.Bool
@@ -186,7 +187,7 @@ func (j *Job) unmap() error {
 	var first error
 	for i, s := range j.segs {
 		if s != nil {
-			if err := fabric.UnmapSegment(s); err != nil && first == nil {
+			if err := mapped.UnmapSegment(s); err != nil && first == nil {
 				first = fmt.Errorf("inproc: unmap PE %d: %w", i, err)
 			}
 			j.segs[i] = nil
@@ -211,7 +212,7 @@ type gate struct {
 func newGates(segs [][]byte) gates {
 	g := make(gates, len(segs))
 	for i, s := range segs {
-		g[i].seq = &fabric.HeaderOf(s).Seq
+		g[i].seq = &mapped.HeaderOf(s).Seq
 		g[i].ch = make(chan struct{})
 	}
 	return g
@@ -263,7 +264,7 @@ func (l liveness) Check() *fabric.PeerError {
 		if pe == l.pe {
 			continue
 		}
-		if atomic.LoadUint32(&f.Header(pe).State) != fabric.StateFinalized {
+		if atomic.LoadUint32(&f.Header(pe).State) != mapped.StateFinalized {
 			return nil
 		}
 		left = pe

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 )
 
 // newJob returns a job whose segments are unmapped at cleanup (the test
@@ -78,7 +79,7 @@ func TestNewSizeBeyondAddressSpace(t *testing.T) {
 	j, err := New(2, 1<<50)
 	assert.Nil(t, j)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("inproc: map %d bytes for PE 0", fabric.HeaderSize+1<<50))
+	assert.Contains(t, err.Error(), fmt.Sprintf("inproc: map %d bytes for PE 0", mapped.HeaderSize+1<<50))
 }
 
 func TestJobViews(t *testing.T) {
@@ -212,7 +213,7 @@ func TestCloseReportsHowAPELeft(t *testing.T) {
 	f0 := j.Fabric(0)
 	require.NoError(t, j.Fabric(2).Close(fabric.Finalized))
 	assert.NoError(t, f0.Err(), "a finalized PE is not dead")
-	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&j.fabs[0].Header(2).State))
+	assert.Equal(t, uint32(mapped.StateFinalized), atomic.LoadUint32(&j.fabs[0].Header(2).State))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	assert.ErrorIs(t, f0.Wait(ctx, never, 0, 8), context.DeadlineExceeded)
@@ -225,7 +226,7 @@ func TestCloseReportsHowAPELeft(t *testing.T) {
 	require.ErrorAs(t, err, &perr)
 	assert.Equal(t, 1, perr.PE)
 	assert.Equal(t, "failed", perr.How)
-	assert.Equal(t, uint32(fabric.StateFailed), atomic.LoadUint32(&j.fabs[0].Header(1).State))
+	assert.Equal(t, uint32(mapped.StateFailed), atomic.LoadUint32(&j.fabs[0].Header(1).State))
 }
 
 // TestRootCause: PE 2 dies; PE 1 fails because of it and leaves; PE 0 must
@@ -266,7 +267,7 @@ func TestCloseUnmapsAfterLastPE(t *testing.T) {
 	require.NoError(t, f0.Close(fabric.Finalized))
 	require.NoError(t, f0.Close(fabric.Finalized), "Close is idempotent")
 	require.NoError(t, f0.Close(fabric.Failed), "a second Close changes nothing")
-	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&j.fabs[1].Header(0).State))
+	assert.Equal(t, uint32(mapped.StateFinalized), atomic.LoadUint32(&j.fabs[1].Header(0).State))
 	var perr *fabric.PeerError
 	require.ErrorAs(t, f1.Err(), &perr, "PE 1 has no peer left")
 	assert.Equal(t, "exited after finalize; no peer is left", perr.How, "a repeated Close(Failed) must not fail a finalized PE")
@@ -386,10 +387,10 @@ func TestManyPEsSleeperWakesPromptly(t *testing.T) {
 // the P the waker needs): New installs the channel gates for them, and keeps
 // the futex when every PE has a P.
 func TestManyPEsSleepOnGates(t *testing.T) {
-	sleeper := func(m *fabric.Mapped) reflect.Value {
+	sleeper := func(m *mapped.Mapped) reflect.Value {
 		// Mapped keeps its Sleeper unexported; read its dynamic type.
 		v := reflect.ValueOf(m).Elem().FieldByName("sleeper")
-		require.True(t, v.IsValid(), "fabric.Mapped has no sleeper field any more: update this test")
+		require.True(t, v.IsValid(), "mapped.Mapped has no sleeper field any more: update this test")
 		return v
 	}
 	one := newJob(t, 1, 4096)

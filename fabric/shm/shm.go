@@ -40,6 +40,7 @@ import (
 	"unsafe"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/futex"
 )
@@ -67,7 +68,7 @@ type Options struct {
 	// Remote, when not nil, is the liveness of the PEs on other nodes:
 	// waits and Err look at it after the local PEs, and Describe asks it
 	// about them.
-	Remote fabric.Liveness
+	Remote mapped.Liveness
 }
 
 // local reports whether PE pe shares this PE's node.
@@ -75,13 +76,13 @@ func (o *Options) local(pe int) bool { return o.Node == nil || o.Node[pe] == o.N
 
 // Fabric is one PE's view of a shm job.
 type Fabric struct {
-	*fabric.Mapped
+	*mapped.Mapped
 	segs   [][]byte
 	pidfds []int
 	pids   []int
 	node   []int           // Options.Node
 	me     int             // Options.PE
-	remote fabric.Liveness // Options.Remote
+	remote mapped.Liveness // Options.Remote
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,7 +133,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		fab.pidfds[i] = -1
 	}
 	f = fab
-	st := &segments{o: o, total: fabric.HeaderSize + int(o.Size)}
+	st := &segments{o: o, total: mapped.HeaderSize + int(o.Size)}
 	defer func() {
 		st.finish()
 		if err != nil { // the returns below set f to nil: clean up through fab
@@ -145,7 +146,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		return nil, fmt.Errorf("shm: PE %d: %w", o.PE, err)
 	}
 	f.segs[o.PE] = seg
-	fabric.InitHeader(seg, o.PE, o.NPEs, os.Getpid())
+	mapped.InitHeader(seg, o.PE, o.NPEs, os.Getpid())
 	f.pids[o.PE] = os.Getpid()
 
 	// With more local PEs than CPUs a spinning PE only delays the one it
@@ -175,7 +176,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 		f.pidfds[pe] = fd
 	}
 
-	m, err := fabric.NewMapped(fabric.MappedConfig{
+	m, err := mapped.New(mapped.Config{
 		PE: o.PE, Transport: config.TransportShm, Segments: f.segs,
 		Liveness: f, Yield: futex.Yield, Wait: pol,
 		AlonePE: true,
@@ -217,7 +218,7 @@ func Open(ctx context.Context, o Options) (f *Fabric, err error) {
 
 // mmap maps n bytes of fd, the region on a fabric.RegionAlign boundary.
 func mmap(fd, n int, prefault bool, where string) ([]byte, error) {
-	b, err := fabric.MapSegment(fd, n, prefault)
+	b, err := mapped.MapSegment(fd, n, prefault)
 	if err != nil {
 		return nil, fmt.Errorf("map %s: %w", where, err)
 	}
@@ -260,21 +261,21 @@ func tryAttach(st *segments, pe int) (seg []byte, pid int, ready bool, err error
 	if s.Uid != uint32(os.Getuid()) {
 		return nil, 0, false, fmt.Errorf("shm: %s belongs to uid %d, not to us (uid %d)", where, s.Uid, os.Getuid())
 	}
-	if s.Size < fabric.HeaderSize {
+	if s.Size < mapped.HeaderSize {
 		return nil, 0, false, nil // still being sized
 	}
-	hdr, err := syscall.Mmap(fd, 0, fabric.HeaderSize, syscall.PROT_READ, syscall.MAP_SHARED)
+	hdr, err := syscall.Mmap(fd, 0, mapped.HeaderSize, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("shm: map header of %s: %w", where, err)
 	}
-	h := fabric.HeaderOf(hdr)
+	h := mapped.HeaderOf(hdr)
 	state := atomic.LoadUint32(&h.State)
 	magic, npes, size, hpid := h.Magic, int(h.NPEs), uintptr(h.Size), int(h.Pid)
 	syscall.Munmap(hdr)
-	if state == fabric.StateCreating {
+	if state == mapped.StateCreating {
 		return nil, 0, false, nil
 	}
-	if magic != fabric.Magic {
+	if magic != mapped.Magic {
 		return nil, 0, false, fmt.Errorf("shm: %s is not a gshmem segment (magic %#x)", where, magic)
 	}
 	if npes != o.NPEs {
@@ -296,7 +297,7 @@ func tryAttach(st *segments, pe int) (seg []byte, pid int, ready bool, err error
 	return seg, hpid, true, nil
 }
 
-// Check implements fabric.Liveness: one poll(2) over the peers' pidfds,
+// Check implements mapped.Liveness: one poll(2) over the peers' pidfds,
 // plus a look at their headers for a PE that announced its failure. A peer
 // that exited after a clean finalize is not dead, unless every peer has
 // gone: then nobody is left to satisfy a wait.
@@ -347,7 +348,7 @@ func (f *Fabric) CheckLocal() *fabric.PeerError {
 		}
 		gone++
 		pe := f.peOf(int(p.fd))
-		if e := f.Describe(pe); e != nil && f.Mapped != nil && atomic.LoadUint32(&f.Header(pe).State) == fabric.StateFinalized {
+		if e := f.Describe(pe); e != nil && f.Mapped != nil && atomic.LoadUint32(&f.Header(pe).State) == mapped.StateFinalized {
 			finalized = e
 			continue
 		} else if e != nil {
@@ -370,7 +371,7 @@ func (f *Fabric) peOf(fd int) int {
 	return -1
 }
 
-// Describe implements fabric.Liveness.
+// Describe implements mapped.Liveness.
 func (f *Fabric) Describe(pe int) *fabric.PeerError {
 	if pe < 0 || pe >= len(f.pids) {
 		return nil
@@ -381,16 +382,21 @@ func (f *Fabric) Describe(pe int) *fabric.PeerError {
 	how := "died"
 	if f.Mapped != nil {
 		switch atomic.LoadUint32(&f.Header(pe).State) {
-		case fabric.StateFinalized:
+		case mapped.StateFinalized:
 			how = "exited after finalize"
-		case fabric.StateFailed:
+		case mapped.StateFailed:
 			how = "failed"
-		case fabric.StateExited:
+		case mapped.StateExited:
 			how = fmt.Sprintf("called GlobalExit(%d)", int32(atomic.LoadUint32(&f.Header(pe).Exit)))
 		}
 	}
 	return &fabric.PeerError{PE: pe, Pid: f.pids[pe], How: how}
 }
+
+// SegmentSize is the bytes of one PE's segment for a symmetric region of
+// region bytes: the control header that precedes the region, then the
+// region (what a PE of a job costs in shared memory).
+func SegmentSize(region uintptr) uintptr { return mapped.HeaderSize + region }
 
 // Close records how this PE leaves, then unmaps every segment.
 func (f *Fabric) Close(how fabric.Leave) error {
@@ -407,7 +413,7 @@ func (f *Fabric) release() error {
 	var first error
 	for i, s := range f.segs {
 		if s != nil {
-			if err := fabric.UnmapSegment(s); err != nil && first == nil {
+			if err := mapped.UnmapSegment(s); err != nil && first == nil {
 				first = fmt.Errorf("shm: unmap PE %d: %w", i, err)
 			}
 			f.segs[i] = nil

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/internal/config"
 )
@@ -168,12 +169,12 @@ func TestOpenJob(t *testing.T) {
 				for q := range n {
 					require.Len(t, f.Region(q), size)
 					h := f.Header(q)
-					assert.Equal(t, uint64(fabric.Magic), h.Magic)
+					assert.Equal(t, uint64(mapped.Magic), h.Magic)
 					assert.Equal(t, uint32(q), h.PE)
 					assert.Equal(t, uint32(n), h.NPEs)
 					assert.Equal(t, uint32(os.Getpid()), h.Pid)
 					assert.Equal(t, uint64(size), h.Size)
-					assert.Equal(t, uint32(fabric.StateReady), atomic.LoadUint32(&h.State))
+					assert.Equal(t, uint32(mapped.StateReady), atomic.LoadUint32(&h.State))
 				}
 				assert.Equal(t, uint32(n), atomic.LoadUint32(&f.Header(0).Boot), "every PE passed the start-up barrier")
 			}
@@ -362,7 +363,7 @@ func TestCloseFinalizedSeenByPeers(t *testing.T) {
 	require.NoError(t, fs[2].Close(fabric.Finalized), "Close is idempotent")
 	require.NoError(t, fs[2].Close(fabric.Failed), "a second Close changes nothing")
 	for _, f := range fs[:2] {
-		assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&f.Header(2).State))
+		assert.Equal(t, uint32(mapped.StateFinalized), atomic.LoadUint32(&f.Header(2).State))
 		assert.NoError(t, f.Err(), "a PE that finalized is not dead")
 	}
 	// The survivors still work on each other.
@@ -392,7 +393,7 @@ func TestPeerFailureWakesWaiter(t *testing.T) {
 	require.ErrorAs(t, err, &perr)
 	assert.ErrorIs(t, err, fabric.ErrPeerDead)
 	assert.Equal(t, fabric.PeerError{PE: 1, Pid: os.Getpid(), How: "failed"}, *perr)
-	assert.Equal(t, uint32(fabric.StateFailed), atomic.LoadUint32(&fs[2].Header(1).State))
+	assert.Equal(t, uint32(mapped.StateFailed), atomic.LoadUint32(&fs[2].Header(1).State))
 	var perr2 *fabric.PeerError
 	require.ErrorAs(t, fs[2].Err(), &perr2)
 	assert.Equal(t, 1, perr2.PE)
@@ -488,7 +489,10 @@ func TestOpenSizeMismatch(t *testing.T) {
 	ch := openAsync(o)
 	waitForFile(t, filepath.Join(dir, config.SegmentName(job, 0)))
 	o1 := o
-	o1.PE, o1.Size = 1, 2<<20
+	// PE 1 waits as long as it takes PE 0 to make its segment ready (its
+	// file exists already): it is PE 0's clock, not PE 1's, that ends
+	// the test when something is wrong.
+	o1.PE, o1.Size, o1.BootTimeout = 1, 2<<20, 30*time.Second
 	_, p1, err1 := tryOpen(context.Background(), o1)
 	r0 := <-ch
 	if p := cmp.Or(p1, r0.panicked); p != nil {
@@ -553,10 +557,10 @@ func fakeSegment(t *testing.T, dir, job string, pe, npes int, size uintptr, pid 
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	require.NoError(t, err)
 	defer f.Close()
-	require.NoError(t, f.Truncate(int64(fabric.HeaderSize+size)))
-	seg, err := syscall.Mmap(int(f.Fd()), 0, fabric.HeaderSize+int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	require.NoError(t, f.Truncate(int64(mapped.HeaderSize+size)))
+	seg, err := syscall.Mmap(int(f.Fd()), 0, mapped.HeaderSize+int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	require.NoError(t, err)
-	fabric.InitHeader(seg, pe, npes, pid)
+	mapped.InitHeader(seg, pe, npes, pid)
 	require.NoError(t, syscall.Munmap(seg))
 	return path
 }
@@ -578,7 +582,7 @@ func TestOpenForeignPeerFile(t *testing.T) {
 	dir := shmDir(t)
 	job := jobID()
 	path := filepath.Join(dir, config.SegmentName(job, 1))
-	junk := make([]byte, 2*fabric.HeaderSize)
+	junk := make([]byte, 2*mapped.HeaderSize)
 	for i := range junk {
 		junk[i] = 0xff
 	}
@@ -639,7 +643,7 @@ func TestOpenAbsurdSize(t *testing.T) {
 	dir := shmDir(t)
 	err := openFail(t, context.Background(), shm.Options{Job: jobID(), PE: 0, NPEs: 1, Size: 1 << 44, Dir: dir})
 	assert.Contains(t, err.Error(), "reserve")
-	assert.Contains(t, err.Error(), strconv.Itoa(fabric.HeaderSize+1<<44))
+	assert.Contains(t, err.Error(), strconv.Itoa(mapped.HeaderSize+1<<44))
 	assertEmpty(t, dir)
 }
 
@@ -773,7 +777,7 @@ func TestPeerProcessFinalizesOthersRemain(t *testing.T) {
 	})
 	require.NoError(t, errors.Join(errs...))
 	require.NoError(t, cmd.Wait(), "the helper PE failed")
-	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&fs[0].Header(1).State))
+	assert.Equal(t, uint32(mapped.StateFinalized), atomic.LoadUint32(&fs[0].Header(1).State))
 	assert.NoError(t, fs[0].Err())
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -934,7 +938,7 @@ func TestOpenInheritedErrors(t *testing.T) {
 	t.Run("started twice", func(t *testing.T) {
 		job := jobID()
 		files := newSegmentFiles(t, job, 2)
-		require.NoError(t, files[0].Truncate(fabric.HeaderSize+4096))
+		require.NoError(t, files[0].Truncate(mapped.HeaderSize+4096))
 		first := inherit(t, 1800, files)
 		err := openFail(t, context.Background(), shm.Options{Job: job, PE: 0, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: first})
 		assert.ErrorContains(t, err, "already holds 8192 bytes: was PE 0 started twice?")
@@ -943,10 +947,10 @@ func TestOpenInheritedErrors(t *testing.T) {
 		job := jobID()
 		files := newSegmentFiles(t, job, 2)
 		// PE 1's file made ready by hand, without the seals a PE adds.
-		require.NoError(t, files[1].Truncate(fabric.HeaderSize+4096))
-		seg, err := syscall.Mmap(int(files[1].Fd()), 0, fabric.HeaderSize+4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+		require.NoError(t, files[1].Truncate(mapped.HeaderSize+4096))
+		seg, err := syscall.Mmap(int(files[1].Fd()), 0, mapped.HeaderSize+4096, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 		require.NoError(t, err)
-		fabric.InitHeader(seg, 1, 2, os.Getpid())
+		mapped.InitHeader(seg, 1, 2, os.Getpid())
 		require.NoError(t, syscall.Munmap(seg))
 		first := inherit(t, 1900, files)
 		err = openFail(t, context.Background(), shm.Options{Job: job, PE: 0, NPEs: 2, Size: 4096, Dir: dir, SegmentFD: first, BootTimeout: 2 * time.Second})
@@ -1014,7 +1018,7 @@ func TestOpenDirErrorsNameTheVariable(t *testing.T) {
 		err := open(t, dir, size)
 		assert.ErrorIs(t, err, syscall.ENOSPC)
 		assert.Contains(t, err.Error(), "is full")
-		assert.Contains(t, err.Error(), strconv.FormatUint(uint64(size)+fabric.HeaderSize, 10))
+		assert.Contains(t, err.Error(), strconv.FormatUint(uint64(size)+mapped.HeaderSize, 10))
 		assertEmpty(t, dir)
 	})
 }

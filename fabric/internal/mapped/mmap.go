@@ -1,26 +1,13 @@
-package fabric
+package mapped
 
 import (
 	"fmt"
 	"os"
 	"syscall"
 	"unsafe"
-)
 
-// RegionAlign is the alignment of every PE's symmetric region in the address
-// space of every process that maps it: on a load/store transport (inproc,
-// shm), Region(pe) starts at a multiple of RegionAlign for every pe, so an
-// object at an offset that is a multiple of some a <= RegionAlign is aligned
-// to a in every PE's mapping of every PE's region, the peers' included.
-// Allocators may promise alignments up to RegionAlign and no further.
-//
-// 2 MiB is the huge page of x86-64 (and of arm64 with 4 KiB pages): a region
-// so aligned can be backed by transparent huge pages from its first byte,
-// and it exceeds every alignment CPU and GPU code asks of an object (cache
-// lines, pages, vector loads, CUDA's 256 bytes). Its cost is address space
-// only: MapSegment reserves RegionAlign bytes more than a segment and gives
-// them back at once.
-const RegionAlign = 2 << 20
+	"github.com/gshmem/gshmem/fabric"
+)
 
 // MapSegment maps a segment of total bytes (HeaderSize of header, then the
 // region) read-write at an address that puts its region on a multiple of
@@ -37,7 +24,7 @@ func MapSegment(fd, total int, populate bool) ([]byte, error) {
 		return nil, fmt.Errorf("fabric: segment of %d bytes is smaller than its %d-byte header", total, HeaderSize)
 	}
 	n := (uintptr(total) + page - 1) &^ (page - 1)
-	reserve := n + RegionAlign
+	reserve := n + fabric.RegionAlign
 	if n < uintptr(total) || reserve < n {
 		return nil, fmt.Errorf("fabric: segment of %d bytes: %w", total, syscall.ENOMEM)
 	}
@@ -47,7 +34,7 @@ func MapSegment(fd, total int, populate bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fabric: reserve %d bytes of address space for a %d-byte segment: %w", reserve, total, err)
 	}
-	seg := (base+HeaderSize+RegionAlign-1)&^(RegionAlign-1) - HeaderSize
+	seg := (base+HeaderSize+fabric.RegionAlign-1)&^(fabric.RegionAlign-1) - HeaderSize
 	flags := syscall.MAP_FIXED | syscall.MAP_SHARED
 	if fd < 0 {
 		flags = syscall.MAP_FIXED | syscall.MAP_PRIVATE | syscall.MAP_ANONYMOUS | syscall.MAP_NORESERVE

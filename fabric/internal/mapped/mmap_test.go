@@ -1,4 +1,4 @@
-package fabric_test
+package mapped_test
 
 import (
 	"os"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 )
 
 func addr(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
@@ -40,14 +41,14 @@ func TestMapSegmentAlignsRegion(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	for _, size := range []int{8, 4096, 4104, 1 << 20, 3<<20 + 64} {
-		total := fabric.HeaderSize + size
+		total := mapped.HeaderSize + size
 		require.NoError(t, f.Truncate(int64(total)))
 		for _, fd := range []int{-1, int(f.Fd())} {
 			for _, populate := range []bool{false, true} {
-				seg, err := fabric.MapSegment(fd, total, populate)
+				seg, err := mapped.MapSegment(fd, total, populate)
 				require.NoError(t, err, "size %d fd %d", size, fd)
 				require.Len(t, seg, total)
-				region := seg[fabric.HeaderSize:]
+				region := seg[mapped.HeaderSize:]
 				assert.Zero(t, addr(region)%fabric.RegionAlign, "region at %#x, size %d fd %d", addr(region), size, fd)
 
 				seg[0], seg[total-1] = 1, 2 // writable end to end
@@ -57,7 +58,7 @@ func TestMapSegmentAlignsRegion(t *testing.T) {
 					require.NoError(t, err)
 					assert.Equal(t, byte(2), b[0], "a file segment is shared")
 				}
-				require.NoError(t, fabric.UnmapSegment(seg))
+				require.NoError(t, mapped.UnmapSegment(seg))
 			}
 		}
 	}
@@ -66,12 +67,12 @@ func TestMapSegmentAlignsRegion(t *testing.T) {
 // A segment costs its own pages of address space: the reservation around it
 // is given back when it is mapped, and UnmapSegment releases the rest.
 func TestMapSegmentReleasesAddressSpace(t *testing.T) {
-	const n, total = 200, fabric.HeaderSize + 8
+	const n, total = 200, mapped.HeaderSize + 8
 	segs := make([][]byte, n)
 	before := vmSize(t)
 	for i := range segs {
 		var err error
-		segs[i], err = fabric.MapSegment(-1, total, false)
+		segs[i], err = mapped.MapSegment(-1, total, false)
 		require.NoError(t, err)
 	}
 	// 200 leaked reservations would be 400 MiB; the runtime's own maps
@@ -79,18 +80,18 @@ func TestMapSegmentReleasesAddressSpace(t *testing.T) {
 	grown := vmSize(t) - before
 	assert.Less(t, grown, uintptr(n*fabric.RegionAlign/4), "mapping %d segments of 2 pages grew the address space by %d bytes", n, grown)
 	for _, s := range segs {
-		require.NoError(t, fabric.UnmapSegment(s))
+		require.NoError(t, mapped.UnmapSegment(s))
 	}
 	assert.Less(t, vmSize(t), before+n*fabric.RegionAlign/4, "UnmapSegment left address space mapped")
 }
 
 func TestMapSegmentErrors(t *testing.T) {
-	_, err := fabric.MapSegment(-1, fabric.HeaderSize-1, false)
+	_, err := mapped.MapSegment(-1, mapped.HeaderSize-1, false)
 	assert.ErrorContains(t, err, "smaller than its 4096-byte header")
-	_, err = fabric.MapSegment(-1, 1<<62, false)
+	_, err = mapped.MapSegment(-1, 1<<62, false)
 	assert.ErrorIs(t, err, syscall.ENOMEM)
 	assert.ErrorContains(t, err, "reserve")
-	_, err = fabric.MapSegment(1<<20, fabric.HeaderSize, false) // no such descriptor
+	_, err = mapped.MapSegment(1<<20, mapped.HeaderSize, false) // no such descriptor
 	assert.ErrorIs(t, err, syscall.EBADF)
-	assert.NoError(t, fabric.UnmapSegment(nil))
+	assert.NoError(t, mapped.UnmapSegment(nil))
 }

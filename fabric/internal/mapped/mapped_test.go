@@ -1,4 +1,4 @@
-package fabric_test
+package mapped_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/mapped"
 	"github.com/gshmem/gshmem/internal/futex"
 )
 
@@ -24,7 +25,7 @@ import (
 // does not manage, like a real transport's) and unmaps it at cleanup.
 func segment(t *testing.T, size int) []byte {
 	t.Helper()
-	seg, err := syscall.Mmap(-1, 0, fabric.HeaderSize+size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
+	seg, err := syscall.Mmap(-1, 0, mapped.HeaderSize+size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
 	require.NoError(t, err)
 	t.Cleanup(func() { syscall.Munmap(seg) })
 	return seg
@@ -36,19 +37,19 @@ func segments(t *testing.T, npes, size int) [][]byte {
 	segs := make([][]byte, npes)
 	for i := range segs {
 		segs[i] = segment(t, size)
-		fabric.InitHeader(segs[i], i, npes, 0)
+		mapped.InitHeader(segs[i], i, npes, 0)
 	}
 	return segs
 }
 
 // job builds one Mapped per PE over segs, all sharing live and sleeper.
-func job(t *testing.T, segs [][]byte, live fabric.Liveness, sl fabric.Sleeper) []*fabric.Mapped {
+func job(t *testing.T, segs [][]byte, live mapped.Liveness, sl mapped.Sleeper) []*mapped.Mapped {
 	t.Helper()
 	pol := fabric.DefaultWaitPolicy(false)
 	pol.Spin, pol.Yields = 16, 4 // reach the sleep quickly
-	ms := make([]*fabric.Mapped, len(segs))
+	ms := make([]*mapped.Mapped, len(segs))
 	for i := range ms {
-		m, err := fabric.NewMapped(fabric.MappedConfig{
+		m, err := mapped.New(mapped.Config{
 			PE: i, Transport: "test", Segments: segs, Liveness: live, Sleeper: sl, Wait: pol,
 		})
 		require.NoError(t, err)
@@ -59,15 +60,15 @@ func job(t *testing.T, segs [][]byte, live fabric.Liveness, sl fabric.Sleeper) [
 
 func TestMagicSpellsGshmem01(t *testing.T) {
 	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], fabric.Magic)
+	binary.LittleEndian.PutUint64(b[:], mapped.Magic)
 	assert.Equal(t, "gshmem01", string(b[:]))
 }
 
 // The header is shared between processes: its layout is part of the wire
 // format, and words written by different PEs must not share a cache line.
 func TestHeaderLayout(t *testing.T) {
-	var h fabric.Header
-	assert.LessOrEqual(t, unsafe.Sizeof(h), uintptr(fabric.HeaderSize))
+	var h mapped.Header
+	assert.LessOrEqual(t, unsafe.Sizeof(h), uintptr(mapped.HeaderSize))
 	lines := map[uintptr]string{}
 	for name, off := range map[string]uintptr{
 		"State":    unsafe.Offsetof(h.State),
@@ -104,9 +105,9 @@ var headerLayouts = map[uint32]map[string]uintptr{
 
 func TestHeaderLayoutMatchesVersion(t *testing.T) {
 	seg := segment(t, 8)
-	fabric.InitHeader(seg, 0, 1, 0)
-	v := fabric.HeaderOf(seg).Version
-	var h fabric.Header
+	mapped.InitHeader(seg, 0, 1, 0)
+	v := mapped.HeaderOf(seg).Version
+	var h mapped.Header
 	got := map[string]uintptr{
 		"Magic": unsafe.Offsetof(h.Magic), "Version": unsafe.Offsetof(h.Version), "PE": unsafe.Offsetof(h.PE),
 		"NPEs": unsafe.Offsetof(h.NPEs), "Pid": unsafe.Offsetof(h.Pid), "Size": unsafe.Offsetof(h.Size),
@@ -121,17 +122,17 @@ func TestHeaderLayoutMatchesVersion(t *testing.T) {
 
 func TestInitHeader(t *testing.T) {
 	seg := segment(t, 8192)
-	for i := range seg[:fabric.HeaderSize] {
+	for i := range seg[:mapped.HeaderSize] {
 		seg[i] = 0xff // garbage from an earlier life
 	}
-	fabric.InitHeader(seg, 2, 5, 1234)
-	h := fabric.HeaderOf(seg)
-	assert.Equal(t, uint64(fabric.Magic), h.Magic)
+	mapped.InitHeader(seg, 2, 5, 1234)
+	h := mapped.HeaderOf(seg)
+	assert.Equal(t, uint64(mapped.Magic), h.Magic)
 	assert.Equal(t, uint32(2), h.PE)
 	assert.Equal(t, uint32(5), h.NPEs)
 	assert.Equal(t, uint32(1234), h.Pid)
 	assert.Equal(t, uint64(8192), h.Size)
-	assert.Equal(t, uint32(fabric.StateReady), h.State)
+	assert.Equal(t, uint32(mapped.StateReady), h.State)
 	assert.Zero(t, h.Seq)
 	assert.Zero(t, h.Sleepers)
 	assert.Zero(t, h.Boot)
@@ -139,7 +140,7 @@ func TestInitHeader(t *testing.T) {
 	assert.Equal(t, unsafe.Pointer(&seg[0]), unsafe.Pointer(h))
 }
 
-func TestNewMappedRejectsBadSegments(t *testing.T) {
+func TestNewRejectsBadSegments(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		pe     int
@@ -151,21 +152,21 @@ func TestNewMappedRejectsBadSegments(t *testing.T) {
 		{"PE negative", -1, 2, nil, []string{"PE -1 out of range [0, 2)"}},
 		{"no segments", 0, 2, func(*testing.T, [][]byte) [][]byte { return nil }, []string{"PE 0 out of range [0, 0)"}},
 		{"short segment", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { s[1] = s[1][:100]; return s }, []string{"segment of PE 1 is 100 bytes, smaller than its header"}},
-		{"uninitialised", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { clear(s[1][:fabric.HeaderSize]); return s }, []string{"segment of PE 1 has no valid header", "magic 0x0"}},
-		{"wrong magic", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[1]).Magic = 0xdead; return s }, []string{"segment of PE 1", "magic 0xdead"}},
-		{"wrong version", 1, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[0]).Version = 99; return s }, []string{"segment of PE 0", "version 99"}},
-		{"wrong PE", 0, 3, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[2]).PE = 1; return s }, []string{"segment of PE 2 claims PE 1 of 3, want PE 2 of 3"}},
+		{"uninitialised", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { clear(s[1][:mapped.HeaderSize]); return s }, []string{"segment of PE 1 has no valid header", "magic 0x0"}},
+		{"wrong magic", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { mapped.HeaderOf(s[1]).Magic = 0xdead; return s }, []string{"segment of PE 1", "magic 0xdead"}},
+		{"wrong version", 1, 2, func(_ *testing.T, s [][]byte) [][]byte { mapped.HeaderOf(s[0]).Version = 99; return s }, []string{"segment of PE 0", "version 99"}},
+		{"wrong PE", 0, 3, func(_ *testing.T, s [][]byte) [][]byte { mapped.HeaderOf(s[2]).PE = 1; return s }, []string{"segment of PE 2 claims PE 1 of 3, want PE 2 of 3"}},
 		{"swapped segments", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { s[0], s[1] = s[1], s[0]; return s }, []string{"segment of PE 0 claims PE 1 of 2, want PE 0 of 2"}},
-		{"wrong NPEs", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[1]).NPEs = 3; return s }, []string{"segment of PE 1 claims PE 1 of 3, want PE 1 of 2"}},
+		{"wrong NPEs", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { mapped.HeaderOf(s[1]).NPEs = 3; return s }, []string{"segment of PE 1 claims PE 1 of 3, want PE 1 of 2"}},
 		{"too few segments", 0, 3, func(_ *testing.T, s [][]byte) [][]byte { return s[:2] }, []string{"segment of PE 0 claims PE 0 of 3, want PE 0 of 2"}},
-		{"header size", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { fabric.HeaderOf(s[1]).Size = 8; return s }, []string{"segment of PE 1 maps 4096 region bytes, header says 8"}},
+		{"header size", 0, 2, func(_ *testing.T, s [][]byte) [][]byte { mapped.HeaderOf(s[1]).Size = 8; return s }, []string{"segment of PE 1 maps 4096 region bytes, header says 8"}},
 		{"truncated mapping", 0, 2, func(_ *testing.T, s [][]byte) [][]byte {
-			s[1] = s[1][:fabric.HeaderSize+1024]
+			s[1] = s[1][:mapped.HeaderSize+1024]
 			return s
 		}, []string{"segment of PE 1 maps 1024 region bytes, header says 4096"}},
 		{"size differs", 1, 3, func(t *testing.T, s [][]byte) [][]byte {
 			big := segment(t, 8192)
-			fabric.InitHeader(big, 2, 3, 0)
+			mapped.InitHeader(big, 2, 3, 0)
 			s[2] = big
 			return s
 		}, []string{"symmetric size differs", "PE 0 has 4096 bytes", "PE 2 has 8192"}},
@@ -175,7 +176,7 @@ func TestNewMappedRejectsBadSegments(t *testing.T) {
 			if tc.mutate != nil {
 				segs = tc.mutate(t, segs)
 			}
-			m, err := fabric.NewMapped(fabric.MappedConfig{PE: tc.pe, Segments: segs})
+			m, err := mapped.New(mapped.Config{PE: tc.pe, Segments: segs})
 			require.Error(t, err)
 			assert.Nil(t, m)
 			for _, w := range tc.want {
@@ -197,8 +198,8 @@ func TestMappedAccessors(t *testing.T) {
 			r := m.Region(q)
 			require.Len(t, r, 4096)
 			assert.Equal(t, 4096, cap(r), "appending to a region must not run into the next mapping")
-			assert.Equal(t, unsafe.Pointer(&segs[q][fabric.HeaderSize]), unsafe.Pointer(&r[0]))
-			assert.Equal(t, fabric.HeaderOf(segs[q]), m.Header(q))
+			assert.Equal(t, unsafe.Pointer(&segs[q][mapped.HeaderSize]), unsafe.Pointer(&r[0]))
+			assert.Equal(t, mapped.HeaderOf(segs[q]), m.Header(q))
 		}
 		assert.NoError(t, m.Err(), "no Liveness: peers cannot die")
 		assert.Equal(t, -1, m.FailedPeer())
@@ -275,13 +276,13 @@ func (r *recordingSleeper) take() map[int]int {
 }
 
 // watchAll and watchLines set what PE h's (simulated) sleeper watches.
-func watchAll(h *fabric.Header) {
+func watchAll(h *mapped.Header) {
 	atomic.StoreUint32(&h.Sleepers, 1)
 	atomic.StoreUint32(&h.Wild, 1)
 	atomic.StoreUint32(&h.Pending, 0)
 }
 
-func watchLines(h *fabric.Header, lo, hi uint64) {
+func watchLines(h *mapped.Header, lo, hi uint64) {
 	atomic.StoreUint32(&h.Sleepers, 1)
 	atomic.StoreUint32(&h.Wild, 0)
 	atomic.StoreUint64(&h.Watch[0], lo<<32|(hi+1)) // the packing Header documents
@@ -398,7 +399,7 @@ func TestMappedNotifyMatchesWatchedLines(t *testing.T) {
 // store/load handshake between a waiter and a notifier can miss, which
 // costs a tick in production code and would hang here.
 type chanSleeper struct {
-	hdrs   []*fabric.Header
+	hdrs   []*mapped.Header
 	mu     sync.Mutex
 	ch     []chan struct{}
 	sleeps atomic.Int64
@@ -408,7 +409,7 @@ type chanSleeper struct {
 func newChanSleeper(segs [][]byte) *chanSleeper {
 	s := &chanSleeper{wakes: make([]atomic.Int64, len(segs))}
 	for _, seg := range segs {
-		s.hdrs = append(s.hdrs, fabric.HeaderOf(seg))
+		s.hdrs = append(s.hdrs, mapped.HeaderOf(seg))
 		s.ch = append(s.ch, make(chan struct{}))
 	}
 	return s
@@ -465,7 +466,7 @@ func TestMappedPingPongNoLostWakes(t *testing.T) {
 		for _, watch := range []uintptr{8, 0} {
 			t.Run(fmt.Sprintf("%s/n=%d", name, watch), func(t *testing.T) {
 				segs := segments(t, 2, 4096)
-				var sl fabric.Sleeper
+				var sl mapped.Sleeper
 				if name == "chan" {
 					sl = newChanSleeper(segs)
 				}
@@ -583,7 +584,7 @@ func TestMappedWatchSlotsOverflow(t *testing.T) {
 	segs := segments(t, 2, 4096)
 	sl := newChanSleeper(segs)
 	ms := job(t, segs, nil, sl)
-	n := len(fabric.Header{}.Watch) + 2
+	n := len(mapped.Header{}.Watch) + 2
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -615,7 +616,7 @@ func TestMappedWatchSlotsOverflow(t *testing.T) {
 // after round, for its word (line 10*w of PE 0) to reach the round and
 // acknowledges it at the same offset of PE 1. A failure goes to errs[w]
 // and cancels the rest.
-func startWaiters(ctx context.Context, cancel func(), wg *sync.WaitGroup, ms []*fabric.Mapped, n int, rounds uint64, errs []error) {
+func startWaiters(ctx context.Context, cancel func(), wg *sync.WaitGroup, ms []*mapped.Mapped, n int, rounds uint64, errs []error) {
 	for w := range n {
 		wg.Add(1)
 		go func() {
@@ -811,7 +812,7 @@ func TestMappedErrRootCause(t *testing.T) {
 			segs := segments(t, 4, 4096)
 			ms := job(t, segs, live, nil)
 			for pe, c := range tc.causes {
-				fabric.HeaderOf(segs[pe]).Cause = c
+				mapped.HeaderOf(segs[pe]).Cause = c
 			}
 			err := ms[0].Err()
 			var pe *fabric.PeerError
@@ -832,8 +833,8 @@ func TestMappedErrRootCause(t *testing.T) {
 		live.kill(2, "b")
 		segs := segments(t, 4, 4096)
 		ms := job(t, segs, live, nil)
-		fabric.HeaderOf(segs[1]).Cause = 3
-		fabric.HeaderOf(segs[2]).Cause = 2
+		mapped.HeaderOf(segs[1]).Cause = 3
+		mapped.HeaderOf(segs[2]).Cause = 2
 		var pe *fabric.PeerError
 		require.ErrorAs(t, ms[0].Err(), &pe)
 		assert.Contains(t, []int{1, 2}, pe.PE)
@@ -844,11 +845,11 @@ func TestMappedClose(t *testing.T) {
 	segs := segments(t, 3, 4096)
 	ms := job(t, segs, nil, nil)
 	require.NoError(t, ms[1].Close(fabric.Finalized))
-	assert.Equal(t, uint32(fabric.StateFinalized), atomic.LoadUint32(&ms[0].Header(1).State))
+	assert.Equal(t, uint32(mapped.StateFinalized), atomic.LoadUint32(&ms[0].Header(1).State))
 	assert.Equal(t, -1, ms[0].FailedPeer(), "a finalized PE has not failed")
 
 	require.NoError(t, ms[2].Close(fabric.Failed))
-	assert.Equal(t, uint32(fabric.StateFailed), atomic.LoadUint32(&ms[0].Header(2).State))
+	assert.Equal(t, uint32(mapped.StateFailed), atomic.LoadUint32(&ms[0].Header(2).State))
 	assert.Equal(t, 2, ms[0].FailedPeer())
 	assert.Equal(t, 2, ms[1].FailedPeer())
 	assert.Equal(t, -1, ms[2].FailedPeer(), "FailedPeer skips the asker")
@@ -858,7 +859,7 @@ func TestMappedClose(t *testing.T) {
 // failure without waiting for a tick (here: without any tick at all).
 func TestMappedCloseFailedWakesPeers(t *testing.T) {
 	segs := segments(t, 2, 4096)
-	var ms []*fabric.Mapped
+	var ms []*mapped.Mapped
 	live := livenessFunc(func() *fabric.PeerError {
 		if pe := ms[0].FailedPeer(); pe >= 0 {
 			return &fabric.PeerError{PE: pe, How: "failed"}
@@ -1079,7 +1080,7 @@ func TestMappedAMOTargets(t *testing.T) {
 // countingFutex is the futex sleeper (on each PE's header Seq) counting
 // how many goroutines of each PE sleep in it at once.
 type countingFutex struct {
-	hdrs     []*fabric.Header
+	hdrs     []*mapped.Header
 	in, most [2]atomic.Int32
 }
 
@@ -1100,7 +1101,7 @@ func (c *countingFutex) Wake(pe int) { futex.Wake(&c.hdrs[pe].Seq, 1<<30) }
 // only processor while another of its PE's goroutines could run.
 func TestMappedOneSleeperPerPE(t *testing.T) {
 	segs := segments(t, 2, 4096)
-	cf := &countingFutex{hdrs: []*fabric.Header{fabric.HeaderOf(segs[0]), fabric.HeaderOf(segs[1])}}
+	cf := &countingFutex{hdrs: []*mapped.Header{mapped.HeaderOf(segs[0]), mapped.HeaderOf(segs[1])}}
 	ms := job(t, segs, nil, cf)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -1138,3 +1139,29 @@ func TestMappedOneSleeperPerPE(t *testing.T) {
 	require.NoError(t, errors.Join(errs...))
 	assert.EqualValues(t, 1, cf.most[0].Load(), "PE 0's goroutines asleep in the Sleeper at once (0: they never slept)")
 }
+
+// New refuses a wait policy that fabric.WaitPolicy.Check refuses.
+func TestNewChecksPolicy(t *testing.T) {
+	p := fabric.DefaultWaitPolicy(false)
+	p.MinTick = 0
+	_, err := mapped.New(mapped.Config{PE: 0, Transport: "test", Segments: segments(t, 1, 64), Wait: p})
+	assert.Error(t, err)
+}
+
+// A Mapped hands its policy to the layers above; the zero policy is the
+// default, and a fabric without one gets the default too.
+func TestPolicyOf(t *testing.T) {
+	m, err := mapped.New(mapped.Config{PE: 0, Transport: "test", Segments: segments(t, 1, 64)})
+	require.NoError(t, err)
+	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(m))
+
+	p := fabric.DefaultWaitPolicy(true)
+	p.Stall = time.Second
+	m, err = mapped.New(mapped.Config{PE: 0, Transport: "test", Segments: segments(t, 1, 64), Wait: p})
+	require.NoError(t, err)
+	assert.Equal(t, p, fabric.PolicyOf(m))
+	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(noPolicy{m}), "a fabric without WaitPolicy")
+}
+
+// noPolicy is a Fabric that hides Mapped's WaitPolicy.
+type noPolicy struct{ fabric.Fabric }

@@ -1,4 +1,4 @@
-package fabric
+package mapped
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/futex"
+
+	"github.com/gshmem/gshmem/fabric"
 )
 
 // HeaderSize is the size of the control page at the start of every segment
@@ -94,13 +96,13 @@ func HeaderOf(seg []byte) *Header {
 type Liveness interface {
 	// Check returns a peer found dead, or nil. A peer that left after a
 	// clean finalize is not dead.
-	Check() *PeerError
+	Check() *fabric.PeerError
 	// Describe says what happened to PE pe, which is known to be dead.
-	Describe(pe int) *PeerError
+	Describe(pe int) *fabric.PeerError
 }
 
-// MappedConfig describes a load/store job as seen from one PE.
-type MappedConfig struct {
+// Config describes a load/store job as seen from one PE.
+type Config struct {
 	PE        int
 	Transport string
 	// Segments holds every PE's whole segment (Header, then region),
@@ -117,7 +119,7 @@ type MappedConfig struct {
 	// Wait bounds Wait's spins, yields and sleep ticks, and is what
 	// WaitPolicy returns to the layers above; the zero WaitPolicy means
 	// DefaultWaitPolicy(false).
-	Wait WaitPolicy
+	Wait fabric.WaitPolicy
 	// Sleeper puts waiters to sleep and wakes them; nil means a futex on
 	// the sleeper's header Seq word (what processes need).
 	Sleeper Sleeper
@@ -159,7 +161,7 @@ type Mapped struct {
 	hdrs      []*Header
 	live      Liveness
 	yield     func()
-	pol       WaitPolicy
+	pol       fabric.WaitPolicy
 	sleeper   Sleeper
 	local     localSleep
 	alone     bool
@@ -180,7 +182,7 @@ type Mapped struct {
 //
 // Goroutines that are runnable but not waiting in Mapped (an active
 // message engine's poller yielding between polls, say) would starve the
-// same way, so where the process runs this PE alone (MappedConfig.AlonePE)
+// same way, so where the process runs this PE alone (Config.AlonePE)
 // the leader sleeps only when the Go scheduler has no runnable goroutine:
 // otherwise it yields and looks again.
 type localSleep struct {
@@ -259,11 +261,11 @@ func (s *localSleep) follow(ctx context.Context, seqp *uint32, seq uint32, d tim
 	s.mu.Unlock()
 }
 
-var _ Fabric = (*Mapped)(nil)
+var _ fabric.Fabric = (*Mapped)(nil)
 
-// NewMapped returns the engine for c. It checks that every segment carries a
+// New returns the engine for c. It checks that every segment carries a
 // ready header of the same size.
-func NewMapped(c MappedConfig) (*Mapped, error) {
+func New(c Config) (*Mapped, error) {
 	n := len(c.Segments)
 	if c.PE < 0 || c.PE >= n {
 		return nil, fmt.Errorf("fabric: PE %d out of range [0, %d)", c.PE, n)
@@ -274,8 +276,8 @@ func NewMapped(c MappedConfig) (*Mapped, error) {
 		live: c.Liveness, yield: c.Yield, pol: c.Wait, sleeper: c.Sleeper,
 		alone: c.AlonePE,
 	}
-	if m.pol == (WaitPolicy{}) {
-		m.pol = DefaultWaitPolicy(false)
+	if m.pol == (fabric.WaitPolicy{}) {
+		m.pol = fabric.DefaultWaitPolicy(false)
 	}
 	if err := m.pol.Check(); err != nil {
 		return nil, err
@@ -349,20 +351,20 @@ func (m *Mapped) Get(pe int, off uintptr, dst []byte) error {
 }
 
 // AMO64 implements Fabric with a CPU atomic on the shared mapping.
-func (m *Mapped) AMO64(pe int, off uintptr, op AMOOp, operand, cmp uint64) (uint64, error) {
+func (m *Mapped) AMO64(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint64) (uint64, error) {
 	p := (*uint64)(unsafe.Pointer(&m.regions[pe][off]))
-	old := AMO64(p, op, operand, cmp)
-	if op != AMOFetch {
+	old := fabric.AMO64(p, op, operand, cmp)
+	if op != fabric.AMOFetch {
 		m.notify(pe, off, 8)
 	}
 	return old, nil
 }
 
 // AMO32 implements Fabric with a CPU atomic on the shared mapping.
-func (m *Mapped) AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint32, error) {
+func (m *Mapped) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint32) (uint32, error) {
 	p := (*uint32)(unsafe.Pointer(&m.regions[pe][off]))
-	old := AMO32(p, op, operand, cmp)
-	if op != AMOFetch {
+	old := fabric.AMO32(p, op, operand, cmp)
+	if op != fabric.AMOFetch {
 		m.notify(pe, off, 4)
 	}
 	return old, nil
@@ -370,87 +372,15 @@ func (m *Mapped) AMO32(pe int, off uintptr, op AMOOp, operand, cmp uint32) (uint
 
 // PutSignal implements Fabric with a memmove and a locked update of the
 // signal word, which orders the data before it.
-func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op AMOOp, sig uint64, _ Completion) error {
+func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64, _ fabric.Completion) error {
 	r := m.regions[pe]
 	copy(r[off:], src)
-	AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
+	fabric.AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
 	if len(src) > 0 {
 		m.notify(pe, off, uintptr(len(src)))
 	}
 	m.notify(pe, sigOff, 8)
 	return nil
-}
-
-// AMO64 applies op to *p and returns the previous value.
-func AMO64(p *uint64, op AMOOp, operand, cmp uint64) uint64 {
-	switch op {
-	case AMOFetch:
-		return atomic.LoadUint64(p)
-	case AMOSet: // an exchange: as cheap as a store on x86-64, and says what was there
-		return atomic.SwapUint64(p, operand)
-	case AMOSwap:
-		return atomic.SwapUint64(p, operand)
-	case AMOCompareSwap:
-		for {
-			old := atomic.LoadUint64(p)
-			if old != cmp {
-				return old
-			}
-			if atomic.CompareAndSwapUint64(p, cmp, operand) {
-				return old
-			}
-		}
-	case AMOAdd:
-		return atomic.AddUint64(p, operand) - operand
-	case AMOAnd:
-		return atomic.AndUint64(p, operand)
-	case AMOOr:
-		return atomic.OrUint64(p, operand)
-	case AMOXor:
-		for {
-			old := atomic.LoadUint64(p)
-			if atomic.CompareAndSwapUint64(p, old, old^operand) {
-				return old
-			}
-		}
-	}
-	panic("fabric: unknown AMO " + op.String())
-}
-
-// AMO32 applies op to *p and returns the previous value.
-func AMO32(p *uint32, op AMOOp, operand, cmp uint32) uint32 {
-	switch op {
-	case AMOFetch:
-		return atomic.LoadUint32(p)
-	case AMOSet:
-		return atomic.SwapUint32(p, operand)
-	case AMOSwap:
-		return atomic.SwapUint32(p, operand)
-	case AMOCompareSwap:
-		for {
-			old := atomic.LoadUint32(p)
-			if old != cmp {
-				return old
-			}
-			if atomic.CompareAndSwapUint32(p, cmp, operand) {
-				return old
-			}
-		}
-	case AMOAdd:
-		return atomic.AddUint32(p, operand) - operand
-	case AMOAnd:
-		return atomic.AndUint32(p, operand)
-	case AMOOr:
-		return atomic.OrUint32(p, operand)
-	case AMOXor:
-		for {
-			old := atomic.LoadUint32(p)
-			if atomic.CompareAndSwapUint32(p, old, old^operand) {
-				return old
-			}
-		}
-	}
-	panic("fabric: unknown AMO " + op.String())
 }
 
 // Quiet implements Fabric. Stores to the mapping are complete when the
@@ -512,9 +442,9 @@ func (m *Mapped) PokeAll() {
 	}
 }
 
-// WaitPolicy is the policy Wait follows (MappedConfig.Wait), for the
+// WaitPolicy is the policy Wait follows (Config.Wait), for the
 // layers above (PolicyOf).
-func (m *Mapped) WaitPolicy() WaitPolicy { return m.pol }
+func (m *Mapped) WaitPolicy() fabric.WaitPolicy { return m.pol }
 
 // Wait implements Fabric: it checks cond WaitPolicy.Spin times, then
 // yields WaitPolicy.Yields times, then sleeps (see sleep).
@@ -612,7 +542,7 @@ func (m *Mapped) sleep(ctx context.Context, cond func() bool, off, n uintptr) er
 				return nil
 			}
 			// Peers that fail because of this wait point at the root.
-			m.RecordCause(err.(*PeerError).PE)
+			m.RecordCause(err.(*fabric.PeerError).PE)
 			return err
 		}
 		tick = min(2*tick, m.pol.MaxTick)
@@ -674,8 +604,8 @@ func (m *Mapped) RecordCause(pe int) {
 // Close implements Fabric. It records how this PE leaves in its header; the
 // transport that built the Mapped unmaps the segments. A Leave other than
 // Finalized is a failure.
-func (m *Mapped) Close(how Leave) error {
-	finalized := how == Finalized
+func (m *Mapped) Close(how fabric.Leave) error {
+	finalized := how == fabric.Finalized
 	st := uint32(StateFailed)
 	if finalized {
 		st = StateFinalized

@@ -700,12 +700,6 @@ func (t *Team) brokenErr(op string) error {
 func (t *Team) poison(origin int) {
 	p := t.p
 	set := func(w int, off uintptr) {
-		if r := p.regions[w]; r != nil {
-			atomic.StoreUint64(wordAt[uint64](r, off+originWord), uint64(origin))
-			atomic.StoreUint64(wordAt[uint64](r, off), poisoned)
-			p.fab.Notify(w, off, 8)
-			return
-		}
 		var b [8]byte
 		*(*uint64)(unsafe.Pointer(&b[0])) = uint64(origin)
 		// Best effort: a peer the fabric cannot reach waits on nothing.

@@ -564,7 +564,8 @@ func (f *Fabric) wakeAckWaiters() {
 
 // awaitAcks waits until the PEs of other nodes acknowledged every
 // PutSignal this PE sent them. A PE that left before it acknowledged them
-// fails it; so does one that sends nothing for the peer timeout.
+// fails it; so does one whose acknowledgements do not all come within the
+// peer timeout.
 func (f *Fabric) awaitAcks() error {
 	var timer *time.Timer
 	for f.unacked.Load() != 0 {

@@ -500,13 +500,14 @@ func (e *Endpoint) Get(peer int, off uintptr, dst []byte) error {
 	return opErr("get", peer, "fi_read", r)
 }
 
-var amoNames64, amoNames32 [8]string
-
-func init() {
-	for op := fabric.AMOFetch; op <= fabric.AMOXor; op++ {
-		amoNames64[op] = "amo64 " + op.String()
-		amoNames32[op] = "amo32 " + op.String()
+// amoName names an AMO of 32 (w 0) or 64 bits (w 1) in errors: string
+// constants, so that naming one costs nothing on the fast path.
+func amoName(w int, op fabric.AMOOp) string {
+	names := [2][8]string{
+		{"amo32 fetch", "amo32 set", "amo32 swap", "amo32 compare-swap", "amo32 add", "amo32 and", "amo32 or", "amo32 xor"},
+		{"amo64 fetch", "amo64 set", "amo64 swap", "amo64 compare-swap", "amo64 add", "amo64 and", "amo64 or", "amo64 xor"},
 	}
+	return names[w][op]
 }
 
 // AMO64 applies op to the 8-byte aligned uint64 at off in peer's region
@@ -525,14 +526,14 @@ func (e *Endpoint) AMO32(peer int, off uintptr, op fabric.AMOOp, operand, cmp ui
 
 func (e *Endpoint) amo(peer int, off uintptr, op fabric.AMOOp, operand, cmp uint64, w int) (uint64, error) {
 	size := uintptr(4) << w
-	names, dt := &amoNames32, C.int(C.FI_UINT32)
+	dt := C.int(C.FI_UINT32)
 	if w == 1 {
-		names, dt = &amoNames64, C.FI_UINT64
+		dt = C.FI_UINT64
 	}
 	if op > fabric.AMOXor {
 		return 0, fmt.Errorf("ofi: amo: %w: operation %v", errdefs.ErrInvalidArg, op)
 	}
-	name := names[op]
+	name := amoName(w, op)
 	if off%size != 0 {
 		return 0, fmt.Errorf("ofi: %s: %w: offset %d not %d-byte aligned", name, errdefs.ErrInvalidArg, off, size)
 	}

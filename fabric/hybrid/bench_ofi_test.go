@@ -4,6 +4,7 @@ package hybrid_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -38,4 +39,21 @@ func pingPongSignal(b *testing.B, c fabric.Completion) {
 		fs[0].Wait(ctx, func() bool { return atomic.LoadUint64(word64(r0, sig)) >= i }, sig, 8)
 	}
 	<-done
+}
+
+// BenchmarkGetAcrossNodes is a Get of each size from a PE of the other
+// node (the pull that large collectives across nodes make).
+func BenchmarkGetAcrossNodes(b *testing.B) {
+	fs := openJob(b, []int{0, 1})
+	for _, n := range []int{8, 64 << 10, 512 << 10} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			buf := make([]byte, n)
+			b.SetBytes(int64(n))
+			for b.Loop() {
+				if err := fs[0].Get(1, 4096, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gshmem/gshmem/errdefs"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/fabric/hybrid"
+	"github.com/gshmem/gshmem/fabric/internal/fabrictest"
 	"github.com/gshmem/gshmem/fabric/ofi"
 )
 
@@ -386,4 +387,15 @@ func TestPutSignalToFinalizedPE(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a put_signal to a PE that finalized did not fail in 10 s")
 	}
+}
+
+// The transport passes the fabric conformance suite, with PEs on two
+// nodes (so that every path crosses the network somewhere).
+func TestConformance(t *testing.T) {
+	hfs := openJob(t, []int{0, 0, 1, 1})
+	fs := make([]fabric.Fabric, len(hfs))
+	for i, f := range hfs {
+		fs[i] = f
+	}
+	fabrictest.Run(t, fs)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/fabrictest"
 	"github.com/gshmem/gshmem/fabric/internal/mapped"
 )
 
@@ -572,4 +573,11 @@ func TestWaitPolicy(t *testing.T) {
 	assert.Equal(t, fabric.DefaultWaitPolicy(false), fabric.PolicyOf(j.Fabric(0)))
 	j = newJob(t, ps+1, 4096)
 	assert.Equal(t, fabric.DefaultWaitPolicy(true), fabric.PolicyOf(j.Fabric(ps)))
+}
+
+// The transport passes the fabric conformance suite.
+func TestConformance(t *testing.T) {
+	j := newJob(t, 3, 256<<10)
+	fs := []fabric.Fabric{j.Fabric(0), j.Fabric(1), j.Fabric(2)}
+	fabrictest.Run(t, fs)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/fabrictest"
 	"github.com/gshmem/gshmem/fabric/internal/mapped"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/internal/config"
@@ -1087,4 +1088,14 @@ func TestOpenNodeSubset(t *testing.T) {
 func TestOpenNodeListMismatch(t *testing.T) {
 	err := openFail(t, context.Background(), shm.Options{Job: jobID(), NPEs: 3, Size: 4096, Dir: shmDir(t), Node: []int{0, 1}})
 	assert.ErrorContains(t, err, "node list of 2 PEs for a job of 3")
+}
+
+// The transport passes the fabric conformance suite.
+func TestConformance(t *testing.T) {
+	_, sfs := openJob(t, 3, 256<<10, false)
+	fs := make([]fabric.Fabric, len(sfs))
+	for i, f := range sfs {
+		fs[i] = f
+	}
+	fabrictest.Run(t, fs)
 }

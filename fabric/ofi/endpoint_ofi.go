@@ -434,8 +434,8 @@ func (e *Endpoint) Unblock() {
 // progress goroutine would (which stands aside meanwhile). So a message
 // reaches a waiting caller without two thread wake-ups (the progress
 // goroutine's, then the caller's). It reports whether cond returned true.
-// cond must be cheap; Drive calls it between looks at the CQ, and ignores
-// it after Close. A Handler must not call Drive.
+// cond must be cheap: Drive calls it between looks at the CQ. After Close
+// it only returns cond(). A Handler must not call Drive.
 func (e *Endpoint) Drive(cond func() bool, d time.Duration) bool {
 	e.drivers.Add(1)
 	defer e.drivers.Add(-1)

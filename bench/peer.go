@@ -112,16 +112,11 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			return nil, fmt.Errorf("%w: %v", ErrNoPeer, err)
 		}
 	}
-	work := cfg.WorkDir
-	if work == "" {
-		if work, err = os.MkdirTemp("", "gshmem-bench-"); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(work)
-	}
-	if err := writeSources(work); err != nil {
+	work, cleanup, err := cfg.sources()
+	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 
 	var out []Result
 	jobs := []struct {
@@ -243,6 +238,24 @@ func (cfg PeerConfig) logf(format string, args ...any) {
 	if cfg.Log != nil {
 		fmt.Fprintf(cfg.Log, format, args...)
 	}
+}
+
+// sources returns the directory to build the peer programs in, with
+// their sources written there: cfg.WorkDir, or a fresh temporary
+// directory that cleanup removes.
+func (cfg PeerConfig) sources() (dir string, cleanup func(), err error) {
+	dir, cleanup = cfg.WorkDir, func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "gshmem-bench-"); err != nil {
+			return "", nil, fmt.Errorf("bench: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	if err := writeSources(dir); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return dir, cleanup, nil
 }
 
 func writeSources(dir string) error {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -49,16 +48,11 @@ func RawOFI(ctx context.Context, cfg PeerConfig, provider string) ([]Result, err
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoLibfabric, err)
 	}
-	work := cfg.WorkDir
-	if work == "" {
-		if work, err = os.MkdirTemp("", "gshmem-bench-ofi-"); err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
-		}
-		defer os.RemoveAll(work)
-	}
-	if err := writeSources(work); err != nil {
+	work, cleanup, err := cfg.sources()
+	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	bin := filepath.Join(work, "ofi_bench")
 	if _, err := runJob(ctx, cfg.Log, work, nil, cc, "-O2", "-o", bin, filepath.Join(work, "ofi_bench.c"), "-lfabric"); err != nil {
 		return nil, fmt.Errorf("%w: compiling ofi_bench.c: %v", ErrNoLibfabric, err)

@@ -466,11 +466,17 @@ func (e *Endpoint) Drive(cond func() bool, d time.Duration) bool {
 			// The progress goroutine hands them over: it is awake.
 			runtime.Gosched()
 		}
-		if i%8 == 7 && time.Now().After(end) {
-			if C.gshm_queued(e.c) > 0 {
-				C.gshm_kick(e.c)
+		if i%8 == 7 {
+			if time.Now().After(end) {
+				if C.gshm_queued(e.c) > 0 {
+					C.gshm_kick(e.c)
+				}
+				return cond()
 			}
-			return cond()
+			// Let other processes have this CPU now and then: PEs whose
+			// wait policy says they have a CPU each may still share
+			// one (emulated nodes on one host, another job).
+			C.sched_yield()
 		}
 	}
 }

@@ -211,32 +211,6 @@ func TestOpenJob(t *testing.T) {
 	}
 }
 
-// model applies op serially: (returned value, new word).
-func model(op fabric.AMOOp, old, operand, cmp uint64) (uint64, uint64) {
-	switch op {
-	case fabric.AMOFetch:
-		return old, old
-	case fabric.AMOSet:
-		return old, operand
-	case fabric.AMOSwap:
-		return old, operand
-	case fabric.AMOCompareSwap:
-		if old == cmp {
-			return old, operand
-		}
-		return old, old
-	case fabric.AMOAdd:
-		return old, old + operand
-	case fabric.AMOAnd:
-		return old, old & operand
-	case fabric.AMOOr:
-		return old, old | operand
-	case fabric.AMOXor:
-		return old, old ^ operand
-	}
-	panic("unknown op")
-}
-
 func TestAMOThroughFabric(t *testing.T) {
 	_, fs := openJob(t, 3, 64<<10, false)
 	cases := []struct{ old, operand, cmp uint64 }{
@@ -251,7 +225,7 @@ func TestAMOThroughFabric(t *testing.T) {
 			*word64(fs[2].Region(2), 64) = c.old
 			got, err := fs[0].AMO64(2, 64, op, c.operand, c.cmp)
 			require.NoError(t, err)
-			ret, after := model(op, c.old, c.operand, c.cmp)
+			ret, after := fabrictest.Model(op, c.old, c.operand, c.cmp, ^uint64(0))
 			assert.Equal(t, ret, got, "AMO64 %v returned", op)
 			assert.Equal(t, after, atomic.LoadUint64(word64(fs[1].Region(2), 64)), "AMO64 %v left", op)
 
@@ -259,7 +233,7 @@ func TestAMOThroughFabric(t *testing.T) {
 			*word32(fs[2].Region(2), 128) = o32
 			got32, err := fs[0].AMO32(2, 128, op, p32, c32)
 			require.NoError(t, err)
-			ret, after = model(op, uint64(o32), uint64(p32), uint64(c32))
+			ret, after = fabrictest.Model(op, uint64(o32), uint64(p32), uint64(c32), 0xffffffff)
 			assert.Equal(t, uint32(ret), got32, "AMO32 %v returned", op)
 			assert.Equal(t, uint32(after), atomic.LoadUint32(word32(fs[1].Region(2), 128)), "AMO32 %v left", op)
 			assert.Zero(t, *word32(fs[1].Region(2), 132), "AMO32 %v spilled into the next word", op)

@@ -89,8 +89,7 @@ func amos(t *testing.T, fs []fabric.Fabric) {
 		old, err := fs[0].AMO64(target, off, op, 3, 6)
 		require.NoError(t, err, "%v", op)
 		assert.Equal(t, uint64(6), old, "%v: old value", op)
-		want := uint64(6)
-		fabric.AMO64(&want, op, 3, 6)
+		_, want := Model(op, 6, 3, 6, ^uint64(0))
 		assert.Equal(t, want, atomic.LoadUint64(word(last, off)), "%v: new value", op)
 
 		w32 := (*uint32)(unsafe.Pointer(&last.Region(target)[off+8]))
@@ -180,4 +179,31 @@ func each(t *testing.T, fs []fabric.Fabric, f func(pe int, f fabric.Fabric) erro
 	for pe, err := range errs {
 		require.NoError(t, err, "PE %d", pe)
 	}
+}
+
+// Model is what op does to a word holding old, applied alone: it returns
+// the value the AMO returns (the previous one, for every op) and the new
+// word. mask is the width's (^uint64(0), or 0xffffffff for 32 bits).
+// Transports' tests check their AMOs against it.
+func Model(op fabric.AMOOp, old, operand, cmp, mask uint64) (ret, after uint64) {
+	switch op {
+	case fabric.AMOFetch:
+		return old, old
+	case fabric.AMOSet, fabric.AMOSwap:
+		return old, operand
+	case fabric.AMOCompareSwap:
+		if old == cmp {
+			return old, operand
+		}
+		return old, old
+	case fabric.AMOAdd:
+		return old, (old + operand) & mask
+	case fabric.AMOAnd:
+		return old, old & operand
+	case fabric.AMOOr:
+		return old, old | operand
+	case fabric.AMOXor:
+		return old, old ^ operand
+	}
+	panic("fabrictest: unknown AMO " + op.String())
 }

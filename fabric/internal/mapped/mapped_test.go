@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/fabric/internal/fabrictest"
 	"github.com/gshmem/gshmem/fabric/internal/mapped"
 	"github.com/gshmem/gshmem/internal/futex"
 )
@@ -916,33 +917,6 @@ func TestAMOOpString(t *testing.T) {
 	assert.Equal(t, "AMOOp(255)", fabric.AMOOp(255).String())
 }
 
-// model applies op serially and returns (returned value, new word). Every
-// op returns the previous value, set included.
-func model(op fabric.AMOOp, old, operand, cmp, mask uint64) (uint64, uint64) {
-	switch op {
-	case fabric.AMOFetch:
-		return old, old
-	case fabric.AMOSet:
-		return old, operand
-	case fabric.AMOSwap:
-		return old, operand
-	case fabric.AMOCompareSwap:
-		if old == cmp {
-			return old, operand
-		}
-		return old, old
-	case fabric.AMOAdd:
-		return old, (old + operand) & mask
-	case fabric.AMOAnd:
-		return old, old & operand
-	case fabric.AMOOr:
-		return old, old | operand
-	case fabric.AMOXor:
-		return old, old ^ operand
-	}
-	panic("unknown op")
-}
-
 type amoCase struct{ old, operand, cmp uint64 }
 
 var amoCases = []amoCase{
@@ -961,7 +935,7 @@ func TestAMO64Helper(t *testing.T) {
 		for _, c := range amoCases {
 			w := c.old
 			got := fabric.AMO64(&w, op, c.operand, c.cmp)
-			wantRet, wantNew := model(op, c.old, c.operand, c.cmp, ^uint64(0))
+			wantRet, wantNew := fabrictest.Model(op, c.old, c.operand, c.cmp, ^uint64(0))
 			assert.Equal(t, wantRet, got, "%v(%#x, operand %#x, cmp %#x) returned", op, c.old, c.operand, c.cmp)
 			assert.Equal(t, wantNew, w, "%v(%#x, operand %#x, cmp %#x) left", op, c.old, c.operand, c.cmp)
 		}
@@ -974,7 +948,7 @@ func TestAMO32Helper(t *testing.T) {
 			old, operand, cmp := uint32(c.old), uint32(c.operand), uint32(c.cmp)
 			w := old
 			got := fabric.AMO32(&w, op, operand, cmp)
-			wantRet, wantNew := model(op, uint64(old), uint64(operand), uint64(cmp), 0xffffffff)
+			wantRet, wantNew := fabrictest.Model(op, uint64(old), uint64(operand), uint64(cmp), 0xffffffff)
 			assert.Equal(t, uint32(wantRet), got, "%v(%#x, operand %#x, cmp %#x) returned", op, old, operand, cmp)
 			assert.Equal(t, uint32(wantNew), w, "%v(%#x, operand %#x, cmp %#x) left", op, old, operand, cmp)
 		}
@@ -1056,7 +1030,7 @@ func TestMappedAMOTargets(t *testing.T) {
 			*word64(r, 16) = c.old
 			got, err := ms[0].AMO64(2, 16, op, c.operand, c.cmp)
 			require.NoError(t, err)
-			wantRet, wantNew := model(op, c.old, c.operand, c.cmp, ^uint64(0))
+			wantRet, wantNew := fabrictest.Model(op, c.old, c.operand, c.cmp, ^uint64(0))
 			assert.Equal(t, wantRet, got, "%v", op)
 			assert.Equal(t, wantNew, *word64(r, 16), "%v", op)
 			assert.Zero(t, *word64(r, 8), "%v touched the word before", op)
@@ -1068,7 +1042,7 @@ func TestMappedAMOTargets(t *testing.T) {
 			*(*uint32)(unsafe.Pointer(&r[36])) = old32
 			got32, err := ms[1].AMO32(2, 36, op, uint32(c.operand), cmp32)
 			require.NoError(t, err)
-			wantRet, wantNew = model(op, uint64(old32), uint64(uint32(c.operand)), uint64(cmp32), 0xffffffff)
+			wantRet, wantNew = fabrictest.Model(op, uint64(old32), uint64(uint32(c.operand)), uint64(cmp32), 0xffffffff)
 			assert.Equal(t, uint32(wantRet), got32, "%v", op)
 			assert.Equal(t, uint32(wantNew), *(*uint32)(unsafe.Pointer(&r[36])), "%v", op)
 			assert.Zero(t, *(*uint32)(unsafe.Pointer(&r[32])), "%v touched the word before", op)

@@ -734,6 +734,9 @@ func (t *Team) poison(origin int) {
 		}
 		w := t.WorldPE(j)
 		set(w, t.block+tbBcast)
+		if t.size <= exchangeMax {
+			set(w, t.netOff(t.me))
+		}
 		if t.exchanges() {
 			// The parity of the push this PE would make next: a slot of
 			// its last push may still be read by a member finishing that

@@ -30,7 +30,9 @@ import (
 // place between team syncs: reductions reduce-scatter (each PE reduces its
 // chunk straight from every peer's source) then all-gather (each PE copies
 // the other chunks from their owners); broadcast is a binomial tree of
-// puts with signals.
+// puts with signals. On a team whose members do not all share memory (a
+// team across nodes), a larger reduction moves its data by puts with
+// signal instead, where a load would be a network round trip (collnet.go).
 
 // reducePushed reduces, in member order, this PE's own contribution mine
 // and every other member's push of epoch e into out. srcs is scratch of
@@ -189,11 +191,18 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 		}
 		return reducePushed(t, op, e, as[T](p.local[dest.off:dest.off+nb], n), mine, srcs)
 	}
+	var saved []byte
+	if c.err == nil && t.netReduces(nb) {
+		saved = saveBody(t, dest, source, n) // before a peer may write to dest
+	}
 	if _, err := t.enter(ctx, c, nil); err != nil {
 		return err
 	}
 	if t.hier != nil && nb <= p.pushMax {
 		return reduceHier(ctx, t, op, dest, source, n)
+	}
+	if t.netReduces(nb) {
+		return reduceNet(ctx, t, op, dest, source, n, saved)
 	}
 	// Reduce-scatter: reduce my chunk straight from every member's source.
 	out := as[T](p.local[dest.off:dest.off+nb], n)
@@ -604,19 +613,27 @@ func mulInt(a, b int) (int, bool) {
 // Algorithm names the algorithm a reduction, fcollect or alltoall moving
 // nbytes per PE uses on t: "one-shot push" up to the push threshold
 // (Config.CollPushMax, GSHMEM_COLL_PUSH_MAX) on teams of up to 64
-// members, "direct loads" above it.
+// members, "direct loads" above it; on a team whose members do not all
+// share memory, reductions above it move their data by messages.
 func (t *Team) Algorithm(nbytes int) string {
 	if t == nil {
 		return ""
 	}
+	const byMessages = "reductions: reduce-scatter then all-gather by puts with signal into peers' buffers; fcollect and alltoall by direct loads"
 	if t.hier != nil {
 		if nbytes >= 0 && uintptr(nbytes) <= t.p.pushMax {
 			return "across nodes: reductions by node over shared memory, then among one leader per node over the network; fcollect and alltoall by direct loads"
+		}
+		if t.netReduces(uintptr(max(nbytes, 0))) {
+			return "across nodes: " + byMessages
 		}
 		return "across nodes: direct loads: reduce-scatter then all-gather on peers' buffers between team syncs"
 	}
 	if nbytes >= 0 && uintptr(nbytes) <= t.pushMax {
 		return "one-shot push: put with signal into every peer's slot, no barrier"
+	}
+	if t.netReduces(uintptr(nbytes)) {
+		return "peers not all mapped: " + byMessages
 	}
 	return "direct loads: reduce-scatter then all-gather on peers' buffers between team syncs"
 }

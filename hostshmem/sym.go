@@ -80,6 +80,9 @@ func (e *symError) Error() string {
 
 func (e *symError) Unwrap() error { return ErrOutOfRange }
 
+// maxElemSize is the size of the largest Elem (complex128).
+const maxElemSize = 16
+
 func sizeOf[T Elem]() uintptr {
 	var z T
 	return unsafe.Sizeof(z)

@@ -63,6 +63,7 @@ type Team struct {
 	cepoch    uint64     // push epochs done
 	calls     uint64     // collective calls entered
 	pending   uint64     // push epoch signalled but not awaited (see enterExchange)
+	netCalls  uint64     // calls that moved data by messages (reduceNet): their signals' value
 	broken    string     // why the team is broken (see abandon); "" while it is not
 	createSeq uint64     // child-team creations done
 	aw        struct {   // the await in progress
@@ -133,14 +134,40 @@ func (p *PE) wantPush(sp teamSpec) uintptr {
 type teamSpec struct{ start, stride, size int }
 
 // blockBytes is the size of a team block for size members with push slots
-// of pushMax bytes (none when 0).
+// of pushMax bytes (none when 0), and, for a team of up to exchangeMax
+// members, the network areas (see netOff).
 func blockBytes(size int, pushMax uintptr) uintptr {
+	b := netBase(size, pushMax)
+	if size <= exchangeMax {
+		b += uintptr(size) * netStride(size)
+	}
+	return b
+}
+
+// netBase is where a team block's network areas start: after the push
+// slots.
+func netBase(size int, pushMax uintptr) uintptr {
 	n := uintptr(size)
 	b := tbExchange + 2*n*lineSize
 	if pushMax > 0 {
 		b += 2 * n * (lineSize + pushMax)
 	}
 	return b
+}
+
+// netStride is the size of one member's network area in a team of size
+// members: a line of signal words, then room for a tail of size-1
+// elements of the largest type (see reduceNet).
+func netStride(size int) uintptr {
+	return lineSize + (uintptr(size-1)*maxElemSize+lineSize-1)&^(lineSize-1)
+}
+
+// netOff is the network area of member from in this PE's copy of t's
+// block (a team of up to exchangeMax members): written only by from, by
+// the collectives that move data by messages on a team whose members do
+// not all share memory (reduceNet).
+func (t *Team) netOff(from int) uintptr {
+	return t.block + netBase(t.size, t.pushMax) + uintptr(from)*netStride(t.size)
 }
 
 // sizing picks the push-slot payload and the chunks of a team of size

@@ -40,7 +40,9 @@ import (
 // body before it enters (saveBody), and sends from the copy.
 //
 // Three message steps, each a latency, and each member sends (size-1)/size
-// of the data twice: what a ring sends, in size-1 fewer steps.
+// of the data twice: what a ring sends, in size-1 fewer steps. A team of
+// two takes one step instead (reduceNet2): each member sends the other
+// all of its source, the same bytes as both halves.
 
 // The signal words in a member's network area (netOff); each holds the
 // netCalls value of the last call whose step reached it. Word 0 is also
@@ -69,12 +71,16 @@ func (t *Team) netReduces(nb uintptr) bool {
 }
 
 // saveBody returns a copy of the body (see above) of the n-element source
-// of a reduction in place on t, or nil when it is not in place.
+// of a reduction in place on t (of all of it on a team of two), or nil
+// when it is not in place.
 func saveBody[T Elem](t *Team, dest, source Sym[T], n int) []byte {
 	if dest.off != source.off {
 		return nil
 	}
 	body := uintptr(n/t.size*t.size) * sizeOf[T]()
+	if t.size == 2 {
+		body = uintptr(n) * sizeOf[T]()
+	}
 	return append([]byte(nil), t.p.local[source.off:source.off+body]...)
 }
 
@@ -94,6 +100,10 @@ func reduceNet[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source S
 	at := func(b []byte, i int) []byte { return b[uintptr(i)*cb : uintptr(i+1)*cb] }
 	t.netCalls++
 	e := t.netCalls
+	srcs := make([][]T, t.size)
+	if t.size == 2 {
+		return reduceNet2(ctx, t, op, dest.off, dst, body, srcs, e)
+	}
 	for k := 1; k < t.size; k++ {
 		j := (t.me + k) % t.size
 		if err := t.netSend(j, dest.off+uintptr(t.me)*cb, at(body, j), nwRS, e); err != nil {
@@ -103,7 +113,6 @@ func reduceNet[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source S
 	if err := t.netAwait(ctx, name, nwRS, e); err != nil {
 		return err
 	}
-	srcs := make([][]T, t.size)
 	for m := range srcs {
 		if m == t.me {
 			srcs[m] = as[T](at(src, m), q) // in place: dest's own chunk
@@ -144,6 +153,23 @@ func reduceNet[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source S
 		}
 	}
 	return t.netAwait(ctx, name, nwAG, e)
+}
+
+// reduceNet2 is reduceNet on a team of two: each member puts all of its
+// source (mine: the saved copy when in place) into the other's dest and
+// reduces what it gets with its own, in member order. One message step,
+// where three would move the same bytes.
+func reduceNet2[T Elem](ctx context.Context, t *Team, op ReduceOp, destOff uintptr, dst, mine []byte, srcs [][]T, e uint64) error {
+	const name = "reduce"
+	n, other := len(dst)/int(sizeOf[T]()), 1-t.me
+	if err := t.netSend(other, destOff, mine, nwRS, e); err != nil {
+		return fmt.Errorf("gshmem: %s: %w", name, err)
+	}
+	if err := t.netAwait(ctx, name, nwRS, e); err != nil {
+		return err
+	}
+	srcs[t.me], srcs[other] = as[T](mine, n), as[T](dst, n)
+	return reduceN(op, as[T](dst, n), srcs)
 }
 
 // netSend puts data at off in member j's copy and then sets signal word w

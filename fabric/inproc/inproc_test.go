@@ -577,7 +577,7 @@ func TestWaitPolicy(t *testing.T) {
 
 // The transport passes the fabric conformance suite.
 func TestConformance(t *testing.T) {
-	j := newJob(t, 3, 256<<10)
+	j := newJob(t, 3, 1<<20)
 	fs := []fabric.Fabric{j.Fabric(0), j.Fabric(1), j.Fabric(2)}
 	fabrictest.Run(t, fs)
 }

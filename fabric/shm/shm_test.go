@@ -1066,7 +1066,7 @@ func TestOpenNodeListMismatch(t *testing.T) {
 
 // The transport passes the fabric conformance suite.
 func TestConformance(t *testing.T) {
-	_, sfs := openJob(t, 3, 256<<10, false)
+	_, sfs := openJob(t, 3, 1<<20, false)
 	fs := make([]fabric.Fabric, len(sfs))
 	for i, f := range sfs {
 		fs[i] = f

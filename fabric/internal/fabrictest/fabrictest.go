@@ -27,7 +27,7 @@ import (
 // from there. A job for Run needs regions of at least Base+Span bytes.
 const (
 	Base = 64 << 10
-	Span = 64 << 10
+	Span = 512 << 10
 )
 
 // Run checks fs, the fabrics of every PE of one open job (fs[i] is PE
@@ -112,16 +112,20 @@ func amos(t *testing.T, fs []fabric.Fabric) {
 }
 
 // putSignal: a waiter that sees the signal sees the data, with each
-// Completion; Quiet completes CompleteAtQuiet ones; adds add.
+// Completion and at every size; Quiet completes CompleteAtQuiet ones; adds
+// add.
 func putSignal(t *testing.T, fs []fabric.Fabric) {
 	last := fs[len(fs)-1]
 	target := last.PE()
 	const sig, data = Base + 8192, Base + 16384
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for round := uint64(1); round <= 6; round++ {
+	// Small sizes, then sizes longer than a network transport's message.
+	sizes := []int{100, 200, 300, 400, 500, 600, 10<<10 + 3, 300<<10 + 5}
+	for i, n := range sizes {
+		round := uint64(i + 1)
 		c := fabric.Completion(round % 2)
-		src := make([]byte, 100*round)
+		src := make([]byte, n)
 		for i := range src {
 			src[i] = byte(round) + byte(i)
 		}

@@ -60,8 +60,9 @@ func (s Space) String() string {
 }
 
 // symError is why a Sym is invalid: an out-of-range At(lo) or
-// Slice(lo, hi) of an object of n elements, or Bytes of an object of lo
-// elements of hi bytes each that no byte count holds.
+// Slice(lo, hi) of an object of n elements, Bytes of an object of lo
+// elements of hi bytes each that no byte count holds, or As of n bytes at
+// offset lo that do not hold whole, aligned elements of hi bytes.
 type symError struct {
 	op     string
 	lo, hi int
@@ -70,6 +71,8 @@ type symError struct {
 
 func (e *symError) Error() string {
 	switch e.op {
+	case "As":
+		return fmt.Sprintf("As: %v: %d bytes at offset %d are not whole elements of %d bytes, aligned", ErrInvalidArg, e.n, e.lo, e.hi)
 	case "Bytes":
 		return fmt.Sprintf("Bytes: %v: %d elements of %d bytes overflow the address space", ErrOutOfRange, e.lo, e.hi)
 	case "At":
@@ -78,7 +81,12 @@ func (e *symError) Error() string {
 	return fmt.Sprintf("Sym.Slice(%d, %d): %v: object has %d elements", e.lo, e.hi, ErrOutOfRange, e.n)
 }
 
-func (e *symError) Unwrap() error { return ErrOutOfRange }
+func (e *symError) Unwrap() error {
+	if e.op == "As" {
+		return ErrInvalidArg
+	}
+	return ErrOutOfRange
+}
 
 // maxElemSize is the size of the largest Elem (complex128).
 const maxElemSize = 16
@@ -155,6 +163,23 @@ func Bytes[T Elem](s Sym[T]) Sym[byte] {
 		return Sym[byte]{bad: &symError{op: "Bytes", lo: s.n, hi: int(sizeOf[T]())}}
 	}
 	return Sym[byte]{off: s.off, n: int(n), tag: s.tag}
+}
+
+// As views the bytes of s as elements of U (its bits, as an unsafe
+// conversion of a pointer would): the atomics of a 4- or 8-byte word on an
+// object of another type of that size, say. The object's bytes must be a
+// whole number of U, at an offset aligned for U; otherwise the Sym is
+// invalid, with an error matching ErrInvalidArg.
+func As[U, T Elem](s Sym[T]) Sym[U] {
+	b := Bytes(s)
+	if b.bad != nil {
+		return Sym[U]{bad: b.bad}
+	}
+	u := sizeOf[U]()
+	if uintptr(b.n)%u != 0 || b.off%u != 0 {
+		return Sym[U]{bad: &symError{op: "As", lo: int(b.off), hi: int(u), n: b.n}}
+	}
+	return Sym[U]{off: b.off, n: b.n / int(u), tag: b.tag}
 }
 
 // Local returns this PE's copy of s as a slice that aliases the symmetric

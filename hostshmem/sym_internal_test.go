@@ -45,3 +45,26 @@ func TestHugeSym(t *testing.T) {
 		require.ErrorIs(t, Put(p, s, []int64{1}, 0), ErrOutOfRange, "put at %d", off)
 	}
 }
+
+// TestAs: a view of an object's bytes as another type of element keeps its
+// offset and byte length, and refuses bytes that are not whole, aligned
+// elements of the new type.
+func TestAs(t *testing.T) {
+	f := Sym[float32]{off: 64, n: 6}
+	u := As[uint32](f)
+	require.NoError(t, u.Err())
+	assert.Equal(t, uintptr(64), u.Offset())
+	assert.Equal(t, 6, u.Len())
+	w := As[uint64](f)
+	require.NoError(t, w.Err())
+	assert.Equal(t, 3, w.Len())
+	b := As[int8](f.At(1))
+	assert.Equal(t, uintptr(68), b.Offset())
+	assert.Equal(t, 4, b.Len())
+
+	odd := As[uint64](f.Slice(1, 4)) // 12 bytes at 68
+	require.ErrorIs(t, odd.Err(), ErrInvalidArg)
+	assert.ErrorContains(t, odd.Err(), "12 bytes at offset 68 are not whole elements of 8 bytes")
+	assert.ErrorIs(t, As[uint64](Sym[float32]{off: 68, n: 2}).Err(), ErrInvalidArg, "misaligned")
+	assert.ErrorIs(t, As[uint32](f.At(9)).Err(), ErrOutOfRange, "an invalid Sym stays invalid")
+}

@@ -632,7 +632,7 @@ func (t *Team) Algorithm(nbytes int) string {
 	if nbytes >= 0 && uintptr(nbytes) <= t.pushMax {
 		return "one-shot push: put with signal into every peer's slot, no barrier"
 	}
-	if t.netReduces(uintptr(nbytes)) {
+	if nbytes >= 0 && t.netReduces(uintptr(nbytes)) {
 		return "peers not all mapped: " + byMessages
 	}
 	return "direct loads: reduce-scatter then all-gather on peers' buffers between team syncs"

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/cause"
@@ -186,62 +187,68 @@ func (h *handle) drop() error {
 
 func (h *handle) dropRef() { h.drop() }
 
-func (h *handle) encode(e *encoder) {
+// encode writes h as a reference to the receiver's instance; e.Ctx is the
+// call whose request carries it (nil for results and returned AMs, which
+// cannot carry one).
+func (h *handle) encode(e *codec.Encoder) {
 	if err := h.check("send Darc"); err != nil {
-		if e.err == nil {
-			e.err = err
-		}
+		e.Fail(err)
 		return
 	}
-	if e.call == nil {
-		if e.err == nil {
-			e.err = fmt.Errorf("am: %v: a Darc can travel only in an AM, not in a result or a returned AM", h.inst.id)
-		}
+	c, _ := e.Ctx.(*call)
+	if c == nil {
+		e.Fail(fmt.Errorf("am: %v: a Darc can travel only in an AM, not in a result or a returned AM", h.inst.id))
 		return
 	}
 	h.inst.refs.Add(1) // held by the message until its reply: never 0 here
 	var ds []*darcInst
-	if p := e.call.darcs.Load(); p != nil {
+	if p := c.darcs.Load(); p != nil {
 		ds = *p
 	}
 	ds = append(ds, h.inst)
-	e.call.darcs.Store(&ds) // an atomic: the reply that reads it may come back through memory the race detector does not see
+	c.darcs.Store(&ds) // an atomic: the reply that reads it may come back through memory the race detector does not see
 	id := h.inst.id
 	var b [darcWireBytes]byte
 	binary.LittleEndian.PutUint32(b[0:], uint32(id.owner))
 	binary.LittleEndian.PutUint32(b[4:], uint32(id.slot))
 	binary.LittleEndian.PutUint32(b[8:], id.gen)
 	binary.LittleEndian.PutUint32(b[12:], uint32(h.inst.kind.Load()))
-	e.buf = append(e.buf, b[:]...)
+	e.Buf = append(e.Buf, b[:]...)
 }
 
 // decode resolves a Darc reference to this PE's instance and takes a
-// reference that the handler's return drops.
-func (h *handle) decode(d *decoder, kind int, self darcRef) *darcInst {
-	b := d.take(darcWireBytes)
+// reference that the handler's return drops; d.Ctx is the World's
+// decoder, which collects the handles it makes.
+func (h *handle) decode(d *codec.Decoder, kind int, self darcRef) *darcInst {
+	b := d.Take(darcWireBytes)
 	if b == nil {
 		return nil
 	}
 	id := darcID{int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), binary.LittleEndian.Uint32(b[8:])}
 	k := int(binary.LittleEndian.Uint32(b[12:]))
-	w := d.w
+	wd, _ := d.Ctx.(*decoder)
+	if wd == nil {
+		d.Fail(fmt.Errorf("%v decoded outside a World", id))
+		return nil
+	}
+	w := wd.w
 	w.darcs.mu.Lock()
 	inst := w.darcs.m[id]
 	w.darcs.mu.Unlock()
 	if inst == nil {
-		d.fail(fmt.Errorf("%v is not on PE %d (not created there, or freed)", id, w.me))
+		d.Fail(fmt.Errorf("%v is not on PE %d (not created there, or freed)", id, w.me))
 		return nil
 	}
 	if k != kind || int(inst.kind.Load()) != kind {
-		d.fail(fmt.Errorf("%v is a %s here, the AM carries it as a %s", id, kindNames[inst.kind.Load()], kindNames[kind]))
+		d.Fail(fmt.Errorf("%v is a %s here, the AM carries it as a %s", id, kindNames[inst.kind.Load()], kindNames[kind]))
 		return nil
 	}
 	if err := inst.incRef(w); err != nil {
-		d.fail(err)
+		d.Fail(err)
 		return nil
 	}
 	h.w, h.inst = w, inst
-	d.darcs = append(d.darcs, self)
+	wd.darcs = append(wd.darcs, self)
 	return inst
 }
 
@@ -391,11 +398,11 @@ func (d *Darc[T]) GlobalRefs() (int, error) {
 	return d.h.w.globalRefs(d.h.inst)
 }
 
-func (d *Darc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
-func (d *Darc[T]) decodeDarc(dd *decoder) {
+func (d *Darc[T]) encodeDarc(e *codec.Encoder) { d.h.encode(e) }
+func (d *Darc[T]) decodeDarc(dd *codec.Decoder) {
 	if inst := d.h.decode(dd, kindDarc, &d.h); inst != nil {
 		if _, ok := inst.val.(*T); !ok {
-			dd.fail(fmt.Errorf("%v holds %T, the AM carries a Darc of %T", inst.id, inst.val, new(T)))
+			dd.Fail(fmt.Errorf("%v holds %T, the AM carries a Darc of %T", inst.id, inst.val, new(T)))
 		}
 	}
 }
@@ -483,11 +490,11 @@ func (d *LocalRwDarc[T]) Drop() error { return d.handle().drop() }
 // LocalRefs is the number of references on this PE (0 for a nil Darc).
 func (d *LocalRwDarc[T]) LocalRefs() int { return d.handle().localRefs() }
 
-func (d *LocalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
-func (d *LocalRwDarc[T]) decodeDarc(dd *decoder) {
+func (d *LocalRwDarc[T]) encodeDarc(e *codec.Encoder) { d.h.encode(e) }
+func (d *LocalRwDarc[T]) decodeDarc(dd *codec.Decoder) {
 	if inst := d.h.decode(dd, kindLocalRw, &d.h); inst != nil {
 		if _, ok := inst.val.(*T); !ok {
-			dd.fail(fmt.Errorf("%v holds %T, the AM carries a LocalRwDarc of %T", inst.id, inst.val, new(T)))
+			dd.Fail(fmt.Errorf("%v holds %T, the AM carries a LocalRwDarc of %T", inst.id, inst.val, new(T)))
 		}
 	}
 }
@@ -689,11 +696,11 @@ func (d *GlobalRwDarc[T]) Drop() error { return d.handle().drop() }
 // LocalRefs is the number of references on this PE (0 for a nil Darc).
 func (d *GlobalRwDarc[T]) LocalRefs() int { return d.handle().localRefs() }
 
-func (d *GlobalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
-func (d *GlobalRwDarc[T]) decodeDarc(dd *decoder) {
+func (d *GlobalRwDarc[T]) encodeDarc(e *codec.Encoder) { d.h.encode(e) }
+func (d *GlobalRwDarc[T]) decodeDarc(dd *codec.Decoder) {
 	if inst := d.h.decode(dd, kindGlobalRw, &d.h); inst != nil {
 		if _, ok := inst.val.(*T); !ok {
-			dd.fail(fmt.Errorf("%v holds %T, the AM carries a GlobalRwDarc of %T", inst.id, inst.val, new(T)))
+			dd.Fail(fmt.Errorf("%v holds %T, the AM carries a GlobalRwDarc of %T", inst.id, inst.val, new(T)))
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/hostshmem"
 )
 
@@ -504,34 +505,34 @@ func (w *World) launch(c *call, e *entry, a any) {
 // when it is done with it (or which peerError reclaims). c, when not
 // nil, is the call whose request this is: it holds the Darc references
 // the message carries.
-func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, c *call) error {
+func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec.Codec, v any, c *call) error {
 	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, c)
 }
 
-func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, c *call) (err error) {
+func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec.Codec, v any, c *call) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.typ, r)
+			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.Type(), r)
 		}
 	}()
-	size := cd.sizeOf(v)
+	size := cd.Size(v)
 	if size >= 0 && size+len(prefix) < w.opt.LargeBytes {
-		return w.sendFrame(pe, kind, 0, id, tid, c, func(e *encoder) {
-			e.buf = append(e.buf, prefix...)
-			cd.encodeValue(e, v)
+		return w.sendFrame(pe, kind, 0, id, tid, c, func(e *codec.Encoder) {
+			e.Buf = append(e.Buf, prefix...)
+			cd.Encode(e, v)
 		})
 	}
-	e := &encoder{call: c} // the large path: one allocation is nothing beside the copy
+	e := &codec.Encoder{Ctx: c} // the large path: one allocation is nothing beside the copy
 	var buf []byte
 	if size < 0 { // only encoding tells: encode into a Go buffer first
-		e.buf = append([]byte(nil), prefix...)
-		cd.encodeValue(e, v)
-		if e.err != nil {
-			return fmt.Errorf("%w: %w", ErrCodec, e.err)
+		e.Buf = append([]byte(nil), prefix...)
+		cd.Encode(e, v)
+		if err := e.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrCodec, err)
 		}
-		buf = e.buf
+		buf = e.Buf
 		if len(buf) < w.opt.LargeBytes {
-			return w.sendFrame(pe, kind, 0, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, buf...) })
+			return w.sendFrame(pe, kind, 0, id, tid, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, buf...) })
 		}
 		size = len(buf) - len(prefix)
 	}
@@ -544,20 +545,20 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 	if buf != nil {
 		copy(mem, buf)
 	} else {
-		e.buf = append(mem[:0], prefix...)
-		cd.encodeValue(e, v)
-		if e.err != nil || len(e.buf) != total || unsafe.SliceData(e.buf) != unsafe.SliceData(mem) {
+		e.Buf = append(mem[:0], prefix...)
+		cd.Encode(e, v)
+		if e.Err() != nil || len(e.Buf) != total || unsafe.SliceData(e.Buf) != unsafe.SliceData(mem) {
 			w.arena.free(off)
-			if e.err != nil {
-				return fmt.Errorf("%w: %w", ErrCodec, e.err)
+			if err := e.Err(); err != nil {
+				return fmt.Errorf("%w: %w", ErrCodec, err)
 			}
-			return fmt.Errorf("%w: %v encoded to %d bytes, its size said %d", ErrCodec, cd.typ, len(e.buf), total)
+			return fmt.Errorf("%w: %v encoded to %d bytes, its size said %d", ErrCodec, cd.Type(), len(e.Buf), total)
 		}
 	}
 	var ref [16]byte
 	binary.LittleEndian.PutUint64(ref[:], off)
 	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
-	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, ref[:]...) }); err != nil {
+	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, ref[:]...) }); err != nil {
 		w.arena.free(off)
 		return err
 	}
@@ -634,7 +635,7 @@ func (w *World) reply(t *task, res any, err error) {
 		} else {
 			var pre [8]byte
 			binary.LittleEndian.PutUint64(pre[:], ne.id)
-			if ne.arg.hasDarc {
+			if ne.arg.HasExt() {
 				err = fmt.Errorf("%w: returned AM %s carries a Darc, which a reply cannot carry", ErrCodec, ne.name)
 			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), nil); err == nil {
 				return
@@ -655,7 +656,7 @@ func (w *World) reply(t *task, res any, err error) {
 		msg = msg[:1024] + "..."
 	}
 	st := uint64(stErr) | uint64(wireKind(err))<<8
-	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, nil, func(e *encoder) { e.buf = append(e.buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
+	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
 		w.opt.Logf("am: PE %d: cannot reply to PE %d: %v", w.me, t.src, ferr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/fabric"
 )
 
@@ -32,37 +33,36 @@ func putHeader(b []byte, size int, kind, flags byte, id, tid uint64) {
 func pad8(n int) int { return (n + 7) &^ 7 }
 
 // appendFrame appends a frame to q's stage with body encoded by enc (which
-// appends to e.buf) with q's encoder, and returns the encoder error. c is
-// the call whose request it is (nil for other frames). The caller holds
-// q.mu.
-func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e *encoder)) error {
+// appends to e.Buf) with q's encoder, and returns the encoder error. c is
+// the call whose request it is (nil for other frames): the encoder's Ctx,
+// for the Darc handles the request carries. The caller holds q.mu.
+func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e *codec.Encoder)) error {
 	start := len(q.stage)
 	q.stage = append(q.stage, make([]byte, frameHdr)...)
 	e := &q.enc
-	e.buf, e.err, e.call, e.depth = q.stage, nil, c, 0 // depth: an encoder that panicked left it anywhere
+	e.Reset(q.stage, c) // also its depth: an encoder that panicked left it anywhere
 	if enc != nil {
 		enc(e)
 	}
-	err := e.err
-	e.call, e.err = nil, nil
-	if err != nil {
+	if err := e.Err(); err != nil {
 		q.stage = q.stage[:start]
-		e.buf = nil
+		e.Reset(nil, nil)
 		return err
 	}
-	end := pad8(len(e.buf))
-	pad := end - len(e.buf)
-	for len(e.buf) < end {
-		e.buf = append(e.buf, 0)
+	end := pad8(len(e.Buf))
+	pad := end - len(e.Buf)
+	for len(e.Buf) < end {
+		e.Buf = append(e.Buf, 0)
 	}
-	q.stage, e.buf = e.buf, nil
+	q.stage = e.Buf
+	e.Reset(nil, nil)
 	putHeader(q.stage[start:], end-start, kind, flags, id, tid)
 	q.stage[start+6] = byte(pad)
 	return nil
 }
 
 // sendFrame stages one frame to pe and flushes by the aggregation rule.
-func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc func(e *encoder)) error {
+func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc func(e *codec.Encoder)) error {
 	if err := w.deadErr(pe); err != nil {
 		return err
 	}
@@ -357,11 +357,13 @@ func (w *World) ctl(pe int, kind byte, id uint64) {
 	}
 }
 
-// decoder returns the World's decoder reset to read b. It is the poll
-// token holder's: frame decodes with it.
-func (w *World) decoder(b []byte) *decoder {
-	w.dec = decoder{b: b, w: w}
-	return &w.dec
+// decoder returns the World's decoder reset to read b (with borrow: Bytes
+// may point into b). It is the poll token holder's: frame decodes with it.
+func (w *World) decoder(b []byte, borrow bool) *decoder {
+	d := &w.dec
+	d.w, d.darcs = w, nil
+	d.Reset(b, borrow, d)
+	return d
 }
 
 // frame handles one frame from src (under the poll token): it returns the
@@ -382,7 +384,7 @@ func (w *World) frame(src int, f []byte) *task {
 		b, aoff, large, err := w.body(src, f)
 		e := w.reg.lookupID(tid)
 		if large {
-			if err == nil && e != nil && e.arg.borrows {
+			if err == nil && e != nil && e.arg.Borrows() {
 				t.chunk, t.held = aoff, true // Bytes read it in place: released after the handler
 			} else {
 				defer w.release(src, aoff)
@@ -395,9 +397,8 @@ func (w *World) frame(src int, f []byte) *task {
 			t.err = ErrUnregistered
 		default:
 			t.e = e
-			d := w.decoder(b)
-			d.borrow = t.held
-			t.arg, t.err = e.arg.decodeValue(d)
+			d := w.decoder(b, t.held)
+			t.arg, t.err = e.arg.Decode(&d.Decoder)
 			t.darcs, d.darcs = d.darcs, nil
 			if t.err != nil {
 				t.err = fmt.Errorf("%w: %w", ErrCodec, t.err)
@@ -421,8 +422,8 @@ func (w *World) frame(src int, f []byte) *task {
 		}
 		switch tid & 0xff {
 		case stOK:
-			d := w.decoder(b)
-			v, err := c.e.res.decodeValue(d)
+			d := w.decoder(b, false)
+			v, err := c.e.res.Decode(&d.Decoder)
 			dropRefs(w, d.darcs) // a Darc in a result is held by the decoded value's own Clone
 			d.darcs = nil
 			if err != nil {
@@ -447,8 +448,8 @@ func (w *World) frame(src int, f []byte) *task {
 				w.complete(c, nil, &Error{PE: w.me, AM: c.name(), Kind: ErrUnregistered, Msg: fmt.Sprintf("returned AM type %#x", ntid)})
 				return nil
 			}
-			d := w.decoder(b[8:])
-			a, err := ne.arg.decodeValue(d)
+			d := w.decoder(b[8:], false)
+			a, err := ne.arg.Decode(&d.Decoder)
 			darcs := d.darcs
 			d.darcs = nil
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/cause"
@@ -151,7 +152,7 @@ type outQ struct {
 	tail  uint64 // bytes written to the ring (published)
 	head  uint64 // the consumer's head, as last read
 	dirty bool
-	enc   encoder // encodes frames into stage
+	enc   codec.Encoder // encodes frames into stage
 }
 
 // Layout of the AM area (offsets from its start; the area is a symmetric

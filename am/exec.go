@@ -16,8 +16,6 @@ import (
 	"github.com/gshmem/gshmem/hostshmem"
 )
 
-func wordIn(r []byte, off uintptr) *uint64 { return (*uint64)(unsafe.Pointer(&r[off])) }
-
 // Context is what a handler gets: the PE it runs on, the PE that sent the
 // AM, and a context.Context that ends when the World closes. Pass it to the
 // waits a handler makes (Future.Wait, WaitAll, Darc locks). The runtime
@@ -537,7 +535,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 		size = len(buf) - len(prefix)
 	}
 	total := size + len(prefix)
-	off, err := w.arena.alloc(w, uint64(total), pe)
+	off, err := w.allocArena(uint64(total), pe)
 	if err != nil {
 		return err
 	}
@@ -548,7 +546,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 		e.Buf = append(mem[:0], prefix...)
 		cd.Encode(e, v)
 		if e.Err() != nil || len(e.Buf) != total || unsafe.SliceData(e.Buf) != unsafe.SliceData(mem) {
-			w.arena.free(off)
+			w.arena.Free(off)
 			if err := e.Err(); err != nil {
 				return fmt.Errorf("%w: %w", ErrCodec, err)
 			}
@@ -559,7 +557,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 	binary.LittleEndian.PutUint64(ref[:], off)
 	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
 	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, ref[:]...) }); err != nil {
-		w.arena.free(off)
+		w.arena.Free(off)
 		return err
 	}
 	return nil

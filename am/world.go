@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/gshmem/gshmem/am/codec"
+	"github.com/gshmem/gshmem/am/internal/ring"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/cause"
@@ -70,8 +71,6 @@ type World struct {
 	area    hostshmem.Sym[uint64]
 	arenaS  hostshmem.Sym[byte]
 	base    uintptr  // region offset of the AM area
-	stride  uintptr  // bytes per ring (header + data)
-	ringB   uint64   // data bytes per ring
 	darcOff uintptr  // region offset of the Darc slot words
 	local   []byte   // this PE's region
 	regions [][]byte // peers' regions, nil where reachable only by RMA
@@ -79,11 +78,10 @@ type World struct {
 	pol     fabric.WaitPolicy
 	spinNs  int64 // pol.SpinFor: how long waiters poll before sleeping
 
+	rings *ring.Rings // the per-pair rings: consumed under the poll token
 	out   []*outQ
-	inH   []atomic.Uint64 // consumer heads: written under the poll token, read by waiters
-	bad   []atomic.Bool   // rings whose producer wrote a corrupt frame: no longer read
-	poll1 atomic.Int32    // the poll token: 1 while someone drains the queues
-	dec   decoder         // the poll token holder's
+	poll1 atomic.Int32 // the poll token: 1 while someone drains the queues
+	dec   decoder      // the poll token holder's
 
 	rel struct { // releases of peers' arena chunks, sent on the next flush
 		sync.Mutex
@@ -120,7 +118,7 @@ type World struct {
 	}
 	deadAny atomic.Bool
 
-	arena  arena
+	arena  ring.Arena
 	darcs  darcTable
 	tracks darcTracks // the Darc handles the program holds (darcleak.go)
 
@@ -148,9 +146,8 @@ type relMsg struct {
 // outQ is this PE's producer side of the queue to one peer.
 type outQ struct {
 	mu    sync.Mutex
-	stage []byte // whole frames not yet in the ring
-	tail  uint64 // bytes written to the ring (published)
-	head  uint64 // the consumer's head, as last read
+	stage []byte        // whole frames not yet in the ring
+	prod  ring.Producer // the ring's tail and the consumer's head as last read
 	dirty bool
 	enc   codec.Encoder // encodes frames into stage
 }
@@ -160,22 +157,20 @@ type outQ struct {
 //
 //	0                      doorbell line: local wake-ups (Notify of our own),
 //	                       Barrier's arrival count (PE 0's) and release epoch
-//	64 + src*stride        ring from PE src: head line (ours: the
-//	                       consumer's head, which the producer reads for
-//	                       room), then RingBytes of frames
-//	64 + n*stride          DarcSlots lines: a Darc's global count and lock
+//	64                     the rings, one from each PE (package ring's
+//	                       layout: ring.AreaBytes(n, RingBytes) bytes)
+//	64 + rings             DarcSlots lines: a Darc's global count and lock
+//	... + DarcSlots*64     two words of scratch for Darc creation
 const (
-	lineB     = 64
-	ringHdr   = lineB
+	lineB     = ring.LineBytes
 	frameHdr  = 24
-	termB     = 8 // the zero word after a run of frames
 	slotBytes = lineB
 )
 
 // Frame kinds.
 const (
-	kPad = iota + 1
-	kReq
+	kPad = ring.KindPad // a pad frame: the ring's own
+	kReq = iota + ring.KindPad
 	kReply
 	kRelease
 	kDarcFree
@@ -204,7 +199,7 @@ const (
 
 // areaBytes is the size of the AM area (see its layout) for n PEs.
 func areaBytes(n int, opt Options) uint64 {
-	return lineB + uint64(n)*(ringHdr+uint64(opt.RingBytes)) + uint64(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
+	return lineB + ring.AreaBytes(n, opt.RingBytes) + uint64(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
 }
 
 // resolve checks opt against its limits and fills in its defaults, for a
@@ -301,8 +296,6 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
 	w.pol = fabric.PolicyOf(w.fab)
 	w.spinNs = int64(w.pol.SpinFor)
-	w.stride = uintptr(ringHdr + opt.RingBytes)
-	w.ringB = uint64(opt.RingBytes)
 	bytes := areaBytes(n, opt)
 	if w.area, err = hostshmem.Calloc[uint64](ctx, pe, int(bytes/8)); err != nil {
 		return nil, fmt.Errorf("am: new world: queues: %w", err)
@@ -312,20 +305,20 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 		return nil, fmt.Errorf("am: new world: arena of %d bytes: %w", opt.ArenaBytes, err)
 	}
 	w.base = w.area.Offset()
-	w.darcOff = w.base + lineB + uintptr(n)*w.stride
-	w.watchN = lineB + uintptr(n)*w.stride
+	rings := uintptr(ring.AreaBytes(n, opt.RingBytes))
+	w.darcOff = w.base + lineB + rings
+	w.watchN = lineB + rings
 	w.local = w.fab.Region(w.me)
 	w.regions = make([][]byte, n)
 	for i := range n {
 		w.regions[i] = w.fab.Region(i)
 	}
-	w.arena.init(w.arenaS.Offset(), uint64(opt.ArenaBytes))
+	w.rings = ring.New(w.fab, ring.Config{Base: w.base + lineB, Size: opt.RingBytes, MinFrame: frameHdr})
+	w.arena.Init(w.arenaS.Offset(), uint64(opt.ArenaBytes))
 	w.out = make([]*outQ, n)
 	for i := range w.out {
 		w.out[i] = &outQ{}
 	}
-	w.inH = make([]atomic.Uint64, n)
-	w.bad = make([]atomic.Bool, n)
 	w.all.w = w
 	w.dead.pes = map[int]error{}
 	w.darcs.init(opt.DarcSlots)
@@ -500,8 +493,6 @@ func (w *World) word(off uintptr) *uint64 {
 	return (*uint64)(unsafe.Pointer(&w.local[off]))
 }
 
-func (w *World) ringOff(src int) uintptr { return w.base + lineB + uintptr(src)*w.stride }
-
 // peerLoad reads the word at off on PE pe.
 func (w *World) peerLoad(pe int, off uintptr) (uint64, error) {
 	if r := w.regions[pe]; r != nil {
@@ -657,24 +648,9 @@ func (w *World) sentinelReady() bool {
 }
 
 // inboundReady reports whether a peer published frames we have not
-// drained: whether the header word at a ring's head is not zero. It is a
-// hint (pollTake reads the rings again under the poll token): a head read
-// here may be stale by the time its header word is, and the producer may
-// be rewriting that word's line. A plain load of an aligned word cannot
-// tear, and the race detector is told to look away, as it cannot see the
-// same access between processes anyway.
-//
-//go:norace
-func (w *World) inboundReady() bool {
-	R := w.ringB
-	for src := range w.n {
-		off := w.ringOff(src) + ringHdr + uintptr(w.inH[src].Load()%R)
-		if *w.word(off) != 0 && !w.bad[src].Load() {
-			return true
-		}
-	}
-	return false
-}
+// drained (ring.Rings.Ready: a hint; pollTake reads the rings again under
+// the poll token).
+func (w *World) inboundReady() bool { return w.rings.Ready() }
 
 // fabWait waits in the fabric until cond (watching the AM area). Once a
 // peer has died the fabric's Wait fails at once; then it polls, paced by
@@ -914,7 +890,7 @@ func (w *World) peerError(err error) {
 	for _, c := range w.calls.each(func(c *call) bool { return c.pe == pe.PE }) {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
 	}
-	w.arena.reclaim(pe.PE) // its releases will never come
+	w.arena.Reclaim(pe.PE) // its releases will never come
 	q := w.out[pe.PE]
 	q.mu.Lock()
 	q.stage = q.stage[:0]

@@ -159,7 +159,7 @@ func (h *handle) live(op string) error {
 	if err := h.check(op); err != nil {
 		return err
 	}
-	if h.w.shut.Load() {
+	if h.w.state.shut.Load() {
 		return fmt.Errorf("am: %s: %v: %w", op, h.inst.id, ErrClosed)
 	}
 	return nil
@@ -265,7 +265,7 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
 	}
 	w := s.w
-	if w.closed.Load() {
+	if w.state.closed.Load() {
 		return nil, nil, fmt.Errorf("am: %s on PE %d: %w", op, w.me, ErrClosed)
 	}
 	team := s.team

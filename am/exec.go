@@ -226,7 +226,7 @@ func (w *World) complete(c *call, res any, err error) {
 	for p := c.s; p != nil; p = p.parent {
 		p.pending.Add(-1)
 	}
-	if w.waiters.Load() > 0 {
+	if w.sched.waiters.Load() > 0 {
 		w.fab.Notify(w.me, w.base, 8)
 	}
 }
@@ -318,7 +318,7 @@ func (f *Future[R]) Done() <-chan struct{} {
 	if f.empty() {
 		return closedChan
 	}
-	if w := f.world(); w != nil && !w.shut.Load() {
+	if w := f.world(); w != nil && !w.state.shut.Load() {
 		w.flushDirty()
 	}
 	if f.all != nil {
@@ -435,7 +435,7 @@ func ExecLocal[A Handler[R], R any](l Launcher, a A) *Future[R] {
 
 func execWorld[A Handler[R], R any](s *scope, wpe int, a A, m *multi) *Future[R] {
 	w := s.w
-	if w.shut.Load() {
+	if w.state.shut.Load() {
 		return failed[R](w, s, m, wpe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), ErrClosed))
 	}
 	e := w.reg.lookupType(reflect.TypeFor[A]())
@@ -546,7 +546,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 		e.Buf = append(mem[:0], prefix...)
 		cd.Encode(e, v)
 		if e.Err() != nil || len(e.Buf) != total || unsafe.SliceData(e.Buf) != unsafe.SliceData(mem) {
-			w.arena.Free(off)
+			w.tx.arena.Free(off)
 			if err := e.Err(); err != nil {
 				return fmt.Errorf("%w: %w", ErrCodec, err)
 			}
@@ -557,7 +557,7 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 	binary.LittleEndian.PutUint64(ref[:], off)
 	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
 	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, ref[:]...) }); err != nil {
-		w.arena.Free(off)
+		w.tx.arena.Free(off)
 		return err
 	}
 	return nil

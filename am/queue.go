@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/am/internal/ring"
@@ -62,12 +64,45 @@ func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e 
 	return nil
 }
 
+// transport is a World's side of the rings: its producer ends (the out
+// queues, each under its lock), its consumer ends (under the poll token),
+// the control frames waiting for a flush, and its arena.
+type transport struct {
+	rings *ring.Rings  // the per-pair rings: consumed under the poll token
+	out   []*outQ      // the producer side of this PE's ring on each PE
+	poll1 atomic.Int32 // the poll token: 1 while someone drains the queues
+	dec   decoder      // the poll token holder's
+	rel   struct {     // releases of peers' arena chunks, sent on the next flush
+		sync.Mutex
+		q []relMsg
+	}
+	dirty atomic.Int32 // out queues with staged bytes, plus pending releases
+	arena ring.Arena   // this PE's arena: chunks lent to peers
+}
+
+// relMsg is a control frame to send on the next flush (it cannot be sent
+// from where it arises: polling never blocks).
+type relMsg struct {
+	pe   int
+	kind byte
+	id   uint64
+}
+
+// outQ is this PE's producer side of the queue to one peer.
+type outQ struct {
+	mu    sync.Mutex
+	stage []byte        // whole frames not yet in the ring
+	prod  ring.Producer // the ring's tail and the consumer's head as last read
+	dirty bool
+	enc   codec.Encoder // encodes frames into stage
+}
+
 // sendFrame stages one frame to pe and flushes by the aggregation rule.
 func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc func(e *codec.Encoder)) error {
 	if err := w.deadErr(pe); err != nil {
 		return err
 	}
-	q := w.out[pe]
+	q := w.tx.out[pe]
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	start := len(q.stage)
@@ -93,7 +128,7 @@ func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
 	behind := func() bool { return q.prod.Backlog() >= uint64(w.opt.RingBytes)/4 }
 	flush := w.opt.FlushBytes < 0 || len(q.stage) >= w.opt.FlushBytes || (first && !behind())
 	if !flush && first {
-		if _, err := w.rings.Refresh(pe, &q.prod); err != nil { // its head word
+		if _, err := w.tx.rings.Refresh(pe, &q.prod); err != nil { // its head word
 			return err
 		}
 		flush = !behind()
@@ -103,7 +138,7 @@ func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
 	}
 	if !q.dirty {
 		q.dirty = true
-		if w.dirty.Add(1) == 1 {
+		if w.tx.dirty.Add(1) == 1 {
 			w.fab.Notify(w.me, w.base, 8) // a sleeping sentinel flushes it
 		}
 	}
@@ -113,19 +148,19 @@ func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
 // flushDirty flushes every queue with staged frames and stages pending
 // releases.
 func (w *World) flushDirty() {
-	if w.dirty.Load() == 0 {
+	if w.tx.dirty.Load() == 0 {
 		return
 	}
-	w.rel.Lock()
-	rel := w.rel.q
-	w.rel.q = nil
-	w.rel.Unlock()
+	w.tx.rel.Lock()
+	rel := w.tx.rel.q
+	w.tx.rel.q = nil
+	w.tx.rel.Unlock()
 	for _, r := range rel {
-		w.dirty.Add(-1)
+		w.tx.dirty.Add(-1)
 		w.sendFrame(r.pe, r.kind, 0, r.id, 0, nil, nil) // a dead peer needs none
 	}
-	for pe, q := range w.out {
-		if w.dirty.Load() == 0 {
+	for pe, q := range w.tx.out {
+		if w.tx.dirty.Load() == 0 {
 			return
 		}
 		if !q.mu.TryLock() {
@@ -145,7 +180,7 @@ func (w *World) flushDirty() {
 func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	if q.dirty {
 		q.dirty = false
-		w.dirty.Add(-1)
+		w.tx.dirty.Add(-1)
 	}
 	if len(q.stage) == 0 {
 		return nil
@@ -154,7 +189,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	var b fabric.Backoff // paces the waits for room
 	waiting := false
 	for len(s) > 0 {
-		k, err := w.rings.Publish(pe, &q.prod, s)
+		k, err := w.tx.rings.Publish(pe, &q.prod, s)
 		if err != nil {
 			return err
 		}
@@ -164,7 +199,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 			continue
 		}
 		// Full: wait for the consumer.
-		moved, err := w.rings.Refresh(pe, &q.prod)
+		moved, err := w.tx.rings.Refresh(pe, &q.prod)
 		if err != nil {
 			return err
 		}
@@ -209,15 +244,15 @@ func (w *World) poll() int {
 func (w *World) pollTake(take bool) (n int, first *task) {
 	// Look before taking the token: a spinning waiter polls empty queues
 	// most of the time, and the token is a locked instruction.
-	if !w.inboundReady() || !w.poll1.CompareAndSwap(0, 1) {
+	if !w.inboundReady() || !w.tx.poll1.CompareAndSwap(0, 1) {
 		return 0, nil
 	}
 	var tbuf [8]*task
 	ts := tbuf[:0]
 	for src := range w.n {
-		cur := w.rings.Open(src)
+		cur := w.tx.rings.Open(src)
 		for {
-			f, err := w.rings.Next(&cur)
+			f, err := w.tx.rings.Next(&cur)
 			if err != nil { // a corrupt ring: fail its producer
 				w.peerError(err)
 				break
@@ -230,9 +265,9 @@ func (w *World) pollTake(take bool) (n int, first *task) {
 			}
 			n++
 		}
-		w.rings.Commit(&cur)
+		w.tx.rings.Commit(&cur)
 	}
-	w.poll1.Store(0)
+	w.tx.poll1.Store(0)
 	if take && len(ts) > 0 {
 		first, ts = ts[0], ts[1:]
 	}
@@ -250,7 +285,7 @@ func (w *World) body(src int, f []byte) (b []byte, arenaOff uint64, large bool, 
 		return b, 0, false, nil
 	}
 	off, n := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
-	b, err = w.rings.Chunk(src, off, n)
+	b, err = w.tx.rings.Chunk(src, off, n)
 	if re := (*ring.RefError)(nil); errors.As(err, &re) {
 		err = fmt.Errorf("%w: %w", ErrCodec, err)
 	}
@@ -262,7 +297,7 @@ func (w *World) release(pe int, off uint64) { w.ctl(pe, kRelease, off) }
 // allocArena takes n bytes of this PE's arena for a message to pe, waiting
 // (and helping w progress) while the arena is full of payloads in flight.
 func (w *World) allocArena(n uint64, pe int) (uint64, error) {
-	a := &w.arena
+	a := &w.tx.arena
 	if n > a.Size() {
 		return 0, fmt.Errorf("%w: %d bytes exceed the arena of %d (Options.ArenaBytes)", ErrTooLarge, n, a.Size())
 	}
@@ -294,10 +329,10 @@ func (w *World) allocArena(n uint64, pe int) (uint64, error) {
 
 // ctl queues a control frame to pe for the next flush.
 func (w *World) ctl(pe int, kind byte, id uint64) {
-	w.rel.Lock()
-	w.rel.q = append(w.rel.q, relMsg{pe, kind, id})
-	w.rel.Unlock()
-	if w.dirty.Add(1) == 1 {
+	w.tx.rel.Lock()
+	w.tx.rel.q = append(w.tx.rel.q, relMsg{pe, kind, id})
+	w.tx.rel.Unlock()
+	if w.tx.dirty.Add(1) == 1 {
 		w.fab.Notify(w.me, w.base, 8)
 	}
 }
@@ -305,7 +340,7 @@ func (w *World) ctl(pe int, kind byte, id uint64) {
 // decoder returns the World's decoder reset to read b (with borrow: Bytes
 // may point into b). It is the poll token holder's: frame decodes with it.
 func (w *World) decoder(b []byte, borrow bool) *decoder {
-	d := &w.dec
+	d := &w.tx.dec
 	d.w, d.darcs = w, nil
 	d.Reset(b, borrow, d)
 	return d
@@ -319,7 +354,7 @@ func (w *World) frame(src int, f []byte) *task {
 	tid := binary.LittleEndian.Uint64(f[16:])
 	switch kind {
 	case kRelease:
-		w.arena.Free(id)
+		w.tx.arena.Free(id)
 		return nil
 	case kDarcFree:
 		w.freeDarc(unpackID(id))

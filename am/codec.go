@@ -21,35 +21,8 @@ var bytesType = reflect.TypeFor[Bytes]()
 
 // wire is how this package compiles its codecs (package codec): Bytes
 // decode in place, and Darc handles encode as references to the
-// receiver's instance.
+// receiver's instance (darcExt, in darc.go).
 func wire() codec.Config { return codec.Config{Ext: darcExt, InPlace: bytesType} }
-
-// darcCodecType is implemented by the Darc handle types (pointers), which
-// encode as a reference to the receiver's instance: the encoder's Ctx is
-// the *call whose request carries the handle, the decoder's Ctx the
-// World's *decoder.
-type darcCodecType interface {
-	encodeDarc(e *codec.Encoder)
-	decodeDarc(d *codec.Decoder)
-}
-
-var darcCodecIface = reflect.TypeFor[darcCodecType]()
-
-// darcExt is wire's Config.Ext: the encoding of the Darc handle types.
-func darcExt(t reflect.Type) *codec.Ext {
-	if t.Kind() != reflect.Pointer || !t.Implements(darcCodecIface) {
-		return nil
-	}
-	return &codec.Ext{
-		Size:   darcWireBytes,
-		Encode: func(e *codec.Encoder, v reflect.Value) { v.Interface().(darcCodecType).encodeDarc(e) },
-		Decode: func(d *codec.Decoder, v reflect.Value) {
-			p := reflect.New(t.Elem())
-			p.Interface().(darcCodecType).decodeDarc(d)
-			v.Set(p)
-		},
-	}
-}
 
 // decoder is the World's codec.Decoder (its Ctx points back to it), with
 // what decoding a Darc handle needs.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,36 @@ type darcInst struct {
 	rw      rwLock       // LocalRwDarc's lock
 }
 
+// darcState is a World's Darcs: the one field of World that holds them.
+// The Darc code (this file and darcleak.go) reaches the rest of the World
+// through a few methods only: its fabric and symmetric words (fab,
+// word, peerLoad), control frames to peers (ctl: kDarcFree, which the
+// drainer hands to freeDarc), waiting while helping (retry), and its
+// launcher's team and Options. A Darc travels in an AM through the codec's
+// Ext (darcExt): the call holds the references its request carries
+// (call.darcs), the task those its decoded value holds (task.darcs).
+//
+// The Darcs are in package am, not a package of their own, because they
+// need the World's internals and the World needs them (decoding a handle
+// finds this PE's instance; a kDarcFree frame frees one; Close reports
+// undropped handles): a separate package would have to export those
+// internals, or am would have to import it while it imports am.
+type darcState struct {
+	off    uintptr    // region offset of the Darc slot words (see the AM area's layout)
+	table  darcTable  // this PE's instances, and the slots it owns
+	tracks darcTracks // the Darc handles the program holds (darcleak.go)
+}
+
+// init readies d for slots Darc slots whose words start at region offset
+// off.
+func (d *darcState) init(off uintptr, slots int) {
+	d.off = off
+	d.table.m = map[darcID]*darcInst{}
+	d.table.used = make([]bool, slots)
+	d.table.gen = make([]uint32, slots)
+}
+
+// darcTable is this PE's Darc instances, and the slots it owns.
 type darcTable struct {
 	mu    sync.Mutex
 	m     map[darcID]*darcInst
@@ -55,13 +86,7 @@ type darcTable struct {
 	freed atomic.Int64
 }
 
-func (t *darcTable) init(slots int) {
-	t.m = map[darcID]*darcInst{}
-	t.used = make([]bool, slots)
-	t.gen = make([]uint32, slots)
-}
-
-func (w *World) counterOff(slot int) uintptr { return w.darcOff + uintptr(slot)*slotBytes }
+func (w *World) counterOff(slot int) uintptr { return w.darcs.off + uintptr(slot)*slotBytes }
 
 // incRef takes a reference on this PE; the first one counts this PE in the
 // owner's global count.
@@ -100,7 +125,7 @@ func unpackID(v uint64) darcID { return darcID{int(v >> 48), int(v >> 32 & 0xfff
 // freeDarc ends this PE's instance of id (its last reference anywhere is
 // gone).
 func (w *World) freeDarc(id darcID) {
-	t := &w.darcs
+	t := &w.darcs.table
 	t.mu.Lock()
 	if _, ok := t.m[id]; ok {
 		delete(t.m, id)
@@ -119,9 +144,36 @@ func (w *World) LiveDarcs() int {
 	if w == nil {
 		return 0
 	}
-	w.darcs.mu.Lock()
-	defer w.darcs.mu.Unlock()
-	return len(w.darcs.m)
+	w.darcs.table.mu.Lock()
+	defer w.darcs.table.mu.Unlock()
+	return len(w.darcs.table.m)
+}
+
+// darcCodecType is implemented by the Darc handle types (pointers), which
+// encode as a reference to the receiver's instance: the encoder's Ctx is
+// the *call whose request carries the handle, the decoder's Ctx the
+// World's *decoder.
+type darcCodecType interface {
+	encodeDarc(e *codec.Encoder)
+	decodeDarc(d *codec.Decoder)
+}
+
+var darcCodecIface = reflect.TypeFor[darcCodecType]()
+
+// darcExt is wire's Config.Ext: the encoding of the Darc handle types.
+func darcExt(t reflect.Type) *codec.Ext {
+	if t.Kind() != reflect.Pointer || !t.Implements(darcCodecIface) {
+		return nil
+	}
+	return &codec.Ext{
+		Size:   darcWireBytes,
+		Encode: func(e *codec.Encoder, v reflect.Value) { v.Interface().(darcCodecType).encodeDarc(e) },
+		Decode: func(d *codec.Decoder, v reflect.Value) {
+			p := reflect.New(t.Elem())
+			p.Interface().(darcCodecType).decodeDarc(d)
+			v.Set(p)
+		},
+	}
 }
 
 // darcRef is a handle the decoder made, dropped after the handler ran.
@@ -232,9 +284,9 @@ func (h *handle) decode(d *codec.Decoder, kind int, self darcRef) *darcInst {
 		return nil
 	}
 	w := wd.w
-	w.darcs.mu.Lock()
-	inst := w.darcs.m[id]
-	w.darcs.mu.Unlock()
+	w.darcs.table.mu.Lock()
+	inst := w.darcs.table.m[id]
+	w.darcs.table.mu.Unlock()
 	if inst == nil {
 		d.Fail(fmt.Errorf("%v is not on PE %d (not created there, or freed)", id, w.me))
 		return nil
@@ -276,7 +328,7 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 	scratch := w.area.Slice(w.area.Len()-16, w.area.Len()-8)
 	dst := w.area.Slice(w.area.Len()-8, w.area.Len())
 	if owner == w.me {
-		t := &w.darcs
+		t := &w.darcs.table
 		t.mu.Lock()
 		slot := -1
 		for i, u := range t.used {
@@ -309,15 +361,15 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 	}
 	if v>>63 == 0 {
 		team.Barrier(ctx)
-		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.used))
+		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.table.used))
 	}
 	id := darcID{owner: owner, slot: int(v >> 32 & 0x7fffffff), gen: uint32(v)}
 	inst := &darcInst{id: id, team: team, members: team.NPEs(), val: val}
 	inst.kind.Store(int32(kind))
 	inst.refs.Store(1)
-	w.darcs.mu.Lock()
-	w.darcs.m[id] = inst
-	w.darcs.mu.Unlock()
+	w.darcs.table.mu.Lock()
+	w.darcs.table.m[id] = inst
+	w.darcs.table.mu.Unlock()
 	// No PE sends the Darc before every member has its instance.
 	if err := team.Barrier(ctx); err != nil {
 		return nil, nil, fmt.Errorf("am: %s: %w", op, err)

@@ -95,9 +95,7 @@ type World struct {
 	}
 	deadAny atomic.Bool // dead.pes is not empty: read without the lock
 
-	darcOff uintptr // region offset of the Darc slot words
-	darcs   darcTable
-	tracks  darcTracks // the Darc handles the program holds (darcleak.go)
+	darcs darcState // the Darcs (darc.go)
 
 	bar struct { // Barrier's: one at a time per PE
 		sync.Mutex
@@ -259,7 +257,6 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	}
 	w.base = w.area.Offset()
 	rings := uintptr(ring.AreaBytes(n, opt.RingBytes))
-	w.darcOff = w.base + lineB + rings
 	w.watchN = lineB + rings
 	w.local = w.fab.Region(w.me)
 	w.regions = make([][]byte, n)
@@ -274,7 +271,7 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	}
 	w.all.w = w
 	w.dead.pes = map[int]error{}
-	w.darcs.init(opt.DarcSlots)
+	w.darcs.init(w.base+lineB+rings, opt.DarcSlots)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.sched.idle = make(chan struct{}, opt.Threads+64)
 	// Every PE's queues must be zero before anyone sends: the barrier

@@ -71,9 +71,9 @@ type Config struct {
 // Decode reads them with d.Take and sets v (or calls d.Fail). A Codec
 // whose values may hold an Ext type says so (HasExt).
 type Ext struct {
-	Size   int
-	Encode func(e *Encoder, v reflect.Value)
-	Decode func(d *Decoder, v reflect.Value)
+	Size   int                               // bytes per value, fixed
+	Encode func(e *Encoder, v reflect.Value) // appends v's Size bytes
+	Decode func(d *Decoder, v reflect.Value) // takes Size bytes and sets v
 }
 
 // Codec encodes and decodes the values of one type (Type).

@@ -311,8 +311,8 @@ func (r *Rings) Commit(c *Cursor) {
 
 // RefError is a reference to bytes outside a peer's region.
 type RefError struct {
-	PE     int
-	Off, N uint64
+	PE     int    // the PE whose region was referenced
+	Off, N uint64 // the bytes referenced: [Off, Off+N)
 }
 
 // Error names the bytes and the PE.

@@ -22,7 +22,7 @@ func drained(w *World) int {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		w.poll()
-		n := w.arena.inUse()
+		n := w.tx.arena.InUse()
 		if n == 0 || time.Now().After(deadline) {
 			return n
 		}

@@ -37,7 +37,7 @@ func (w *World) Barrier(ctx context.Context) error {
 	if err := checkCtx("barrier", ctx); err != nil {
 		return err
 	}
-	if w.shut.Load() {
+	if w.state.shut.Load() {
 		return fmt.Errorf("am: barrier: %w", ErrClosed)
 	}
 	w.bar.Lock()

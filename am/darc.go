@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/cause"
@@ -46,6 +48,36 @@ type darcInst struct {
 	rw      rwLock       // LocalRwDarc's lock
 }
 
+// darcState is a World's Darcs: the one field of World that holds them.
+// The Darc code (this file and darcleak.go) reaches the rest of the World
+// through a few methods only: its fabric and symmetric words (fab,
+// word, peerLoad), control frames to peers (ctl: kDarcFree, which the
+// drainer hands to freeDarc), waiting while helping (retry), and its
+// launcher's team and Options. A Darc travels in an AM through the codec's
+// Ext (darcExt): the call holds the references its request carries
+// (call.darcs), the task those its decoded value holds (task.darcs).
+//
+// The Darcs are in package am, not a package of their own, because they
+// need the World's internals and the World needs them (decoding a handle
+// finds this PE's instance; a kDarcFree frame frees one; Close reports
+// undropped handles): a separate package would have to export those
+// internals, or am would have to import it while it imports am.
+type darcState struct {
+	off    uintptr    // region offset of the Darc slot words (see the AM area's layout)
+	table  darcTable  // this PE's instances, and the slots it owns
+	tracks darcTracks // the Darc handles the program holds (darcleak.go)
+}
+
+// init readies d for slots Darc slots whose words start at region offset
+// off.
+func (d *darcState) init(off uintptr, slots int) {
+	d.off = off
+	d.table.m = map[darcID]*darcInst{}
+	d.table.used = make([]bool, slots)
+	d.table.gen = make([]uint32, slots)
+}
+
+// darcTable is this PE's Darc instances, and the slots it owns.
 type darcTable struct {
 	mu    sync.Mutex
 	m     map[darcID]*darcInst
@@ -54,13 +86,7 @@ type darcTable struct {
 	freed atomic.Int64
 }
 
-func (t *darcTable) init(slots int) {
-	t.m = map[darcID]*darcInst{}
-	t.used = make([]bool, slots)
-	t.gen = make([]uint32, slots)
-}
-
-func (w *World) counterOff(slot int) uintptr { return w.darcOff + uintptr(slot)*slotBytes }
+func (w *World) counterOff(slot int) uintptr { return w.darcs.off + uintptr(slot)*slotBytes }
 
 // incRef takes a reference on this PE; the first one counts this PE in the
 // owner's global count.
@@ -99,7 +125,7 @@ func unpackID(v uint64) darcID { return darcID{int(v >> 48), int(v >> 32 & 0xfff
 // freeDarc ends this PE's instance of id (its last reference anywhere is
 // gone).
 func (w *World) freeDarc(id darcID) {
-	t := &w.darcs
+	t := &w.darcs.table
 	t.mu.Lock()
 	if _, ok := t.m[id]; ok {
 		delete(t.m, id)
@@ -118,9 +144,36 @@ func (w *World) LiveDarcs() int {
 	if w == nil {
 		return 0
 	}
-	w.darcs.mu.Lock()
-	defer w.darcs.mu.Unlock()
-	return len(w.darcs.m)
+	w.darcs.table.mu.Lock()
+	defer w.darcs.table.mu.Unlock()
+	return len(w.darcs.table.m)
+}
+
+// darcCodecType is implemented by the Darc handle types (pointers), which
+// encode as a reference to the receiver's instance: the encoder's Ctx is
+// the *call whose request carries the handle, the decoder's Ctx the
+// World's *decoder.
+type darcCodecType interface {
+	encodeDarc(e *codec.Encoder)
+	decodeDarc(d *codec.Decoder)
+}
+
+var darcCodecIface = reflect.TypeFor[darcCodecType]()
+
+// darcExt is wire's Config.Ext: the encoding of the Darc handle types.
+func darcExt(t reflect.Type) *codec.Ext {
+	if t.Kind() != reflect.Pointer || !t.Implements(darcCodecIface) {
+		return nil
+	}
+	return &codec.Ext{
+		Size:   darcWireBytes,
+		Encode: func(e *codec.Encoder, v reflect.Value) { v.Interface().(darcCodecType).encodeDarc(e) },
+		Decode: func(d *codec.Decoder, v reflect.Value) {
+			p := reflect.New(t.Elem())
+			p.Interface().(darcCodecType).decodeDarc(d)
+			v.Set(p)
+		},
+	}
 }
 
 // darcRef is a handle the decoder made, dropped after the handler ran.
@@ -158,7 +211,7 @@ func (h *handle) live(op string) error {
 	if err := h.check(op); err != nil {
 		return err
 	}
-	if h.w.shut.Load() {
+	if h.w.state.shut.Load() {
 		return fmt.Errorf("am: %s: %v: %w", op, h.inst.id, ErrClosed)
 	}
 	return nil
@@ -186,62 +239,68 @@ func (h *handle) drop() error {
 
 func (h *handle) dropRef() { h.drop() }
 
-func (h *handle) encode(e *encoder) {
+// encode writes h as a reference to the receiver's instance; e.Ctx is the
+// call whose request carries it (nil for results and returned AMs, which
+// cannot carry one).
+func (h *handle) encode(e *codec.Encoder) {
 	if err := h.check("send Darc"); err != nil {
-		if e.err == nil {
-			e.err = err
-		}
+		e.Fail(err)
 		return
 	}
-	if e.call == nil {
-		if e.err == nil {
-			e.err = fmt.Errorf("am: %v: a Darc can travel only in an AM, not in a result or a returned AM", h.inst.id)
-		}
+	c, _ := e.Ctx.(*call)
+	if c == nil {
+		e.Fail(fmt.Errorf("am: %v: a Darc can travel only in an AM, not in a result or a returned AM", h.inst.id))
 		return
 	}
 	h.inst.refs.Add(1) // held by the message until its reply: never 0 here
 	var ds []*darcInst
-	if p := e.call.darcs.Load(); p != nil {
+	if p := c.darcs.Load(); p != nil {
 		ds = *p
 	}
 	ds = append(ds, h.inst)
-	e.call.darcs.Store(&ds) // an atomic: the reply that reads it may come back through memory the race detector does not see
+	c.darcs.Store(&ds) // an atomic: the reply that reads it may come back through memory the race detector does not see
 	id := h.inst.id
 	var b [darcWireBytes]byte
 	binary.LittleEndian.PutUint32(b[0:], uint32(id.owner))
 	binary.LittleEndian.PutUint32(b[4:], uint32(id.slot))
 	binary.LittleEndian.PutUint32(b[8:], id.gen)
 	binary.LittleEndian.PutUint32(b[12:], uint32(h.inst.kind.Load()))
-	e.buf = append(e.buf, b[:]...)
+	e.Buf = append(e.Buf, b[:]...)
 }
 
 // decode resolves a Darc reference to this PE's instance and takes a
-// reference that the handler's return drops.
-func (h *handle) decode(d *decoder, kind int, self darcRef) *darcInst {
-	b := d.take(darcWireBytes)
+// reference that the handler's return drops; d.Ctx is the World's
+// decoder, which collects the handles it makes.
+func (h *handle) decode(d *codec.Decoder, kind int, self darcRef) *darcInst {
+	b := d.Take(darcWireBytes)
 	if b == nil {
 		return nil
 	}
 	id := darcID{int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), binary.LittleEndian.Uint32(b[8:])}
 	k := int(binary.LittleEndian.Uint32(b[12:]))
-	w := d.w
-	w.darcs.mu.Lock()
-	inst := w.darcs.m[id]
-	w.darcs.mu.Unlock()
+	wd, _ := d.Ctx.(*decoder)
+	if wd == nil {
+		d.Fail(fmt.Errorf("%v decoded outside a World", id))
+		return nil
+	}
+	w := wd.w
+	w.darcs.table.mu.Lock()
+	inst := w.darcs.table.m[id]
+	w.darcs.table.mu.Unlock()
 	if inst == nil {
-		d.fail(fmt.Errorf("%v is not on PE %d (not created there, or freed)", id, w.me))
+		d.Fail(fmt.Errorf("%v is not on PE %d (not created there, or freed)", id, w.me))
 		return nil
 	}
 	if k != kind || int(inst.kind.Load()) != kind {
-		d.fail(fmt.Errorf("%v is a %s here, the AM carries it as a %s", id, kindNames[inst.kind.Load()], kindNames[kind]))
+		d.Fail(fmt.Errorf("%v is a %s here, the AM carries it as a %s", id, kindNames[inst.kind.Load()], kindNames[kind]))
 		return nil
 	}
 	if err := inst.incRef(w); err != nil {
-		d.fail(err)
+		d.Fail(err)
 		return nil
 	}
 	h.w, h.inst = w, inst
-	d.darcs = append(d.darcs, self)
+	wd.darcs = append(wd.darcs, self)
 	return inst
 }
 
@@ -258,7 +317,7 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
 	}
 	w := s.w
-	if w.closed.Load() {
+	if w.state.closed.Load() {
 		return nil, nil, fmt.Errorf("am: %s on PE %d: %w", op, w.me, ErrClosed)
 	}
 	team := s.team
@@ -269,7 +328,7 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 	scratch := w.area.Slice(w.area.Len()-16, w.area.Len()-8)
 	dst := w.area.Slice(w.area.Len()-8, w.area.Len())
 	if owner == w.me {
-		t := &w.darcs
+		t := &w.darcs.table
 		t.mu.Lock()
 		slot := -1
 		for i, u := range t.used {
@@ -302,15 +361,15 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 	}
 	if v>>63 == 0 {
 		team.Barrier(ctx)
-		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.used))
+		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.table.used))
 	}
 	id := darcID{owner: owner, slot: int(v >> 32 & 0x7fffffff), gen: uint32(v)}
 	inst := &darcInst{id: id, team: team, members: team.NPEs(), val: val}
 	inst.kind.Store(int32(kind))
 	inst.refs.Store(1)
-	w.darcs.mu.Lock()
-	w.darcs.m[id] = inst
-	w.darcs.mu.Unlock()
+	w.darcs.table.mu.Lock()
+	w.darcs.table.m[id] = inst
+	w.darcs.table.mu.Unlock()
 	// No PE sends the Darc before every member has its instance.
 	if err := team.Barrier(ctx); err != nil {
 		return nil, nil, fmt.Errorf("am: %s: %w", op, err)
@@ -391,11 +450,11 @@ func (d *Darc[T]) GlobalRefs() (int, error) {
 	return d.h.w.globalRefs(d.h.inst)
 }
 
-func (d *Darc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
-func (d *Darc[T]) decodeDarc(dd *decoder) {
+func (d *Darc[T]) encodeDarc(e *codec.Encoder) { d.h.encode(e) }
+func (d *Darc[T]) decodeDarc(dd *codec.Decoder) {
 	if inst := d.h.decode(dd, kindDarc, &d.h); inst != nil {
 		if _, ok := inst.val.(*T); !ok {
-			dd.fail(fmt.Errorf("%v holds %T, the AM carries a Darc of %T", inst.id, inst.val, new(T)))
+			dd.Fail(fmt.Errorf("%v holds %T, the AM carries a Darc of %T", inst.id, inst.val, new(T)))
 		}
 	}
 }
@@ -483,11 +542,11 @@ func (d *LocalRwDarc[T]) Drop() error { return d.handle().drop() }
 // LocalRefs is the number of references on this PE (0 for a nil Darc).
 func (d *LocalRwDarc[T]) LocalRefs() int { return d.handle().localRefs() }
 
-func (d *LocalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
-func (d *LocalRwDarc[T]) decodeDarc(dd *decoder) {
+func (d *LocalRwDarc[T]) encodeDarc(e *codec.Encoder) { d.h.encode(e) }
+func (d *LocalRwDarc[T]) decodeDarc(dd *codec.Decoder) {
 	if inst := d.h.decode(dd, kindLocalRw, &d.h); inst != nil {
 		if _, ok := inst.val.(*T); !ok {
-			dd.fail(fmt.Errorf("%v holds %T, the AM carries a LocalRwDarc of %T", inst.id, inst.val, new(T)))
+			dd.Fail(fmt.Errorf("%v holds %T, the AM carries a LocalRwDarc of %T", inst.id, inst.val, new(T)))
 		}
 	}
 }
@@ -689,11 +748,11 @@ func (d *GlobalRwDarc[T]) Drop() error { return d.handle().drop() }
 // LocalRefs is the number of references on this PE (0 for a nil Darc).
 func (d *GlobalRwDarc[T]) LocalRefs() int { return d.handle().localRefs() }
 
-func (d *GlobalRwDarc[T]) encodeDarc(e *encoder) { d.h.encode(e) }
-func (d *GlobalRwDarc[T]) decodeDarc(dd *decoder) {
+func (d *GlobalRwDarc[T]) encodeDarc(e *codec.Encoder) { d.h.encode(e) }
+func (d *GlobalRwDarc[T]) decodeDarc(dd *codec.Decoder) {
 	if inst := d.h.decode(dd, kindGlobalRw, &d.h); inst != nil {
 		if _, ok := inst.val.(*T); !ok {
-			dd.fail(fmt.Errorf("%v holds %T, the AM carries a GlobalRwDarc of %T", inst.id, inst.val, new(T)))
+			dd.Fail(fmt.Errorf("%v holds %T, the AM carries a GlobalRwDarc of %T", inst.id, inst.val, new(T)))
 		}
 	}
 }

@@ -43,17 +43,17 @@ func tracked[D any](d *D, h *handle) *D {
 	w := h.w
 	tr := &darcTrack{w: w, inst: h.inst}
 	runtime.Callers(3, tr.pc[:]) // 0: Callers, 1: tracked, 2: NewDarc (Clone, IntoDarc, ...), 3: its caller
-	w.tracks.Lock()
-	defer w.tracks.Unlock()
-	if w.tracks.closed {
+	w.darcs.tracks.Lock()
+	defer w.darcs.tracks.Unlock()
+	if w.darcs.tracks.closed {
 		return d
 	}
-	if w.tracks.m == nil {
-		w.tracks.m = map[*darcTrack]struct{}{}
+	if w.darcs.tracks.m == nil {
+		w.darcs.tracks.m = map[*darcTrack]struct{}{}
 	}
-	w.tracks.next++
-	tr.seq = w.tracks.next
-	w.tracks.m[tr] = struct{}{}
+	w.darcs.tracks.next++
+	tr.seq = w.darcs.tracks.next
+	w.darcs.tracks.m[tr] = struct{}{}
 	tr.cleanup = runtime.AddCleanup(d, (*darcTrack).collected, tr)
 	h.tr = tr
 	return d
@@ -67,9 +67,9 @@ func (h *handle) untrack() {
 		return
 	}
 	h.tr = nil
-	tr.w.tracks.Lock()
-	delete(tr.w.tracks.m, tr)
-	tr.w.tracks.Unlock()
+	tr.w.darcs.tracks.Lock()
+	delete(tr.w.darcs.tracks.m, tr)
+	tr.w.darcs.tracks.Unlock()
 	tr.cleanup.Stop()
 }
 
@@ -78,12 +78,12 @@ func (h *handle) untrack() {
 // lock keeps the World from stopping (and its memory from going) meanwhile.
 func (tr *darcTrack) collected() {
 	w := tr.w
-	w.tracks.Lock()
-	defer w.tracks.Unlock()
-	if _, ok := w.tracks.m[tr]; !ok || w.tracks.closed {
+	w.darcs.tracks.Lock()
+	defer w.darcs.tracks.Unlock()
+	if _, ok := w.darcs.tracks.m[tr]; !ok || w.darcs.tracks.closed {
 		return
 	}
-	delete(w.tracks.m, tr)
+	delete(w.darcs.tracks.m, tr)
 	w.opt.Logf("am: PE %d: %s became unreachable without Drop; dropping its reference now", w.me, tr)
 	tr.inst.decRef(w)
 }
@@ -102,14 +102,14 @@ func (tr *darcTrack) String() string {
 // closeTracks stops tracking w's handles; with report, it reports those
 // never dropped through Options.Logf (World.Close does, Abort does not).
 func (w *World) closeTracks(report bool) {
-	w.tracks.Lock()
-	w.tracks.closed = true
-	left := make([]*darcTrack, 0, len(w.tracks.m))
-	for tr := range w.tracks.m {
+	w.darcs.tracks.Lock()
+	w.darcs.tracks.closed = true
+	left := make([]*darcTrack, 0, len(w.darcs.tracks.m))
+	for tr := range w.darcs.tracks.m {
 		left = append(left, tr)
 	}
-	w.tracks.m = nil
-	w.tracks.Unlock()
+	w.darcs.tracks.m = nil
+	w.darcs.tracks.Unlock()
 	slices.SortFunc(left, func(a, b *darcTrack) int { return cmp.Compare(a.seq, b.seq) })
 	for i, tr := range left {
 		tr.cleanup.Stop()

@@ -62,8 +62,8 @@
 // Types that implement encoding.BinaryAppender and
 // encoding.BinaryUnmarshaler (on the pointer) encode themselves (the fast
 // path, for hand-written or generated code); UnmarshalBinary must copy
-// what it keeps, as usual. Every other type gets a codec compiled once at
-// registration: numbers little-endian, lengths as uvarints, structs field
+// what it keeps, as usual. Every other type gets a codec (package
+// am/codec) compiled once at registration: numbers little-endian, lengths as uvarints, structs field
 // by field (exported fields only), slices (of numbers: in one copy),
 // arrays, maps, pointers. Interfaces, channels and functions are refused
 // at registration. A value nests at most 10000 pointers, slices and maps

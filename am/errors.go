@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/errdefs"
 )
 
@@ -25,9 +26,9 @@ var (
 
 	// ErrDuplicate: a name or type registered twice.
 	ErrDuplicate = errors.New("duplicate registration")
-	// ErrCodec: a type the default codec cannot carry, or a payload that
-	// failed to encode or decode.
-	ErrCodec = errors.New("cannot encode")
+	// ErrCodec (codec.ErrCodec): a type the default codec cannot carry,
+	// or a payload that failed to encode or decode.
+	ErrCodec = codec.ErrCodec
 	// ErrUnregistered: the AM's type is not registered (on the sender, or
 	// on the receiver, which sends the error back).
 	ErrUnregistered = errors.New("AM type not registered")

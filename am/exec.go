@@ -12,10 +12,9 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/gshmem/gshmem/am/codec"
 	"github.com/gshmem/gshmem/hostshmem"
 )
-
-func wordIn(r []byte, off uintptr) *uint64 { return (*uint64)(unsafe.Pointer(&r[off])) }
 
 // Context is what a handler gets: the PE it runs on, the PE that sent the
 // AM, and a context.Context that ends when the World closes. Pass it to the
@@ -227,7 +226,7 @@ func (w *World) complete(c *call, res any, err error) {
 	for p := c.s; p != nil; p = p.parent {
 		p.pending.Add(-1)
 	}
-	if w.waiters.Load() > 0 {
+	if w.sched.waiters.Load() > 0 {
 		w.fab.Notify(w.me, w.base, 8)
 	}
 }
@@ -319,7 +318,7 @@ func (f *Future[R]) Done() <-chan struct{} {
 	if f.empty() {
 		return closedChan
 	}
-	if w := f.world(); w != nil && !w.shut.Load() {
+	if w := f.world(); w != nil && !w.state.shut.Load() {
 		w.flushDirty()
 	}
 	if f.all != nil {
@@ -436,7 +435,7 @@ func ExecLocal[A Handler[R], R any](l Launcher, a A) *Future[R] {
 
 func execWorld[A Handler[R], R any](s *scope, wpe int, a A, m *multi) *Future[R] {
 	w := s.w
-	if w.shut.Load() {
+	if w.state.shut.Load() {
 		return failed[R](w, s, m, wpe, fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), ErrClosed))
 	}
 	e := w.reg.lookupType(reflect.TypeFor[A]())
@@ -504,39 +503,39 @@ func (w *World) launch(c *call, e *entry, a any) {
 // when it is done with it (or which peerError reclaims). c, when not
 // nil, is the call whose request this is: it holds the Darc references
 // the message carries.
-func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec, v any, c *call) error {
+func (w *World) encodeSend(pe int, kind byte, id, tid uint64, cd *codec.Codec, v any, c *call) error {
 	return w.encodeSendPrefix(pe, kind, id, tid, nil, cd, v, c)
 }
 
-func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec, v any, c *call) (err error) {
+func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byte, cd *codec.Codec, v any, c *call) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.typ, r)
+			err = fmt.Errorf("%w: encoding %v panicked: %v", ErrCodec, cd.Type(), r)
 		}
 	}()
-	size := cd.sizeOf(v)
+	size := cd.Size(v)
 	if size >= 0 && size+len(prefix) < w.opt.LargeBytes {
-		return w.sendFrame(pe, kind, 0, id, tid, c, func(e *encoder) {
-			e.buf = append(e.buf, prefix...)
-			cd.encodeValue(e, v)
+		return w.sendFrame(pe, kind, 0, id, tid, c, func(e *codec.Encoder) {
+			e.Buf = append(e.Buf, prefix...)
+			cd.Encode(e, v)
 		})
 	}
-	e := &encoder{call: c} // the large path: one allocation is nothing beside the copy
+	e := &codec.Encoder{Ctx: c} // the large path: one allocation is nothing beside the copy
 	var buf []byte
 	if size < 0 { // only encoding tells: encode into a Go buffer first
-		e.buf = append([]byte(nil), prefix...)
-		cd.encodeValue(e, v)
-		if e.err != nil {
-			return fmt.Errorf("%w: %w", ErrCodec, e.err)
+		e.Buf = append([]byte(nil), prefix...)
+		cd.Encode(e, v)
+		if err := e.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrCodec, err)
 		}
-		buf = e.buf
+		buf = e.Buf
 		if len(buf) < w.opt.LargeBytes {
-			return w.sendFrame(pe, kind, 0, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, buf...) })
+			return w.sendFrame(pe, kind, 0, id, tid, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, buf...) })
 		}
 		size = len(buf) - len(prefix)
 	}
 	total := size + len(prefix)
-	off, err := w.arena.alloc(w, uint64(total), pe)
+	off, err := w.allocArena(uint64(total), pe)
 	if err != nil {
 		return err
 	}
@@ -544,21 +543,21 @@ func (w *World) encodeSendPrefix(pe int, kind byte, id, tid uint64, prefix []byt
 	if buf != nil {
 		copy(mem, buf)
 	} else {
-		e.buf = append(mem[:0], prefix...)
-		cd.encodeValue(e, v)
-		if e.err != nil || len(e.buf) != total || unsafe.SliceData(e.buf) != unsafe.SliceData(mem) {
-			w.arena.free(off)
-			if e.err != nil {
-				return fmt.Errorf("%w: %w", ErrCodec, e.err)
+		e.Buf = append(mem[:0], prefix...)
+		cd.Encode(e, v)
+		if e.Err() != nil || len(e.Buf) != total || unsafe.SliceData(e.Buf) != unsafe.SliceData(mem) {
+			w.tx.arena.Free(off)
+			if err := e.Err(); err != nil {
+				return fmt.Errorf("%w: %w", ErrCodec, err)
 			}
-			return fmt.Errorf("%w: %v encoded to %d bytes, its size said %d", ErrCodec, cd.typ, len(e.buf), total)
+			return fmt.Errorf("%w: %v encoded to %d bytes, its size said %d", ErrCodec, cd.Type(), len(e.Buf), total)
 		}
 	}
 	var ref [16]byte
 	binary.LittleEndian.PutUint64(ref[:], off)
 	binary.LittleEndian.PutUint64(ref[8:], uint64(total))
-	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *encoder) { e.buf = append(e.buf, ref[:]...) }); err != nil {
-		w.arena.free(off)
+	if err := w.sendFrame(pe, kind, flagLarge, id, tid, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, ref[:]...) }); err != nil {
+		w.tx.arena.Free(off)
 		return err
 	}
 	return nil
@@ -634,7 +633,7 @@ func (w *World) reply(t *task, res any, err error) {
 		} else {
 			var pre [8]byte
 			binary.LittleEndian.PutUint64(pre[:], ne.id)
-			if ne.arg.hasDarc {
+			if ne.arg.HasExt() {
 				err = fmt.Errorf("%w: returned AM %s carries a Darc, which a reply cannot carry", ErrCodec, ne.name)
 			} else if err = w.encodeSendPrefix(t.src, kReply, t.id, stNext, pre[:], ne.arg, nx.returned(), nil); err == nil {
 				return
@@ -655,7 +654,7 @@ func (w *World) reply(t *task, res any, err error) {
 		msg = msg[:1024] + "..."
 	}
 	st := uint64(stErr) | uint64(wireKind(err))<<8
-	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, nil, func(e *encoder) { e.buf = append(e.buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
+	if ferr := w.sendFrame(t.src, kReply, 0, t.id, st, nil, func(e *codec.Encoder) { e.Buf = append(e.Buf, msg...) }); ferr != nil && w.deadErr(t.src) == nil {
 		w.opt.Logf("am: PE %d: cannot reply to PE %d: %v", w.me, t.src, ferr)
 	}
 }

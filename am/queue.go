@@ -3,15 +3,19 @@ package am
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
+	"github.com/gshmem/gshmem/am/codec"
+	"github.com/gshmem/gshmem/am/internal/ring"
 	"github.com/gshmem/gshmem/fabric"
 )
 
-// A frame in a ring: a 24-byte header, then its body, padded to 8 bytes.
-// Its first word is never zero (the size is at least 8): a zero word where
-// the consumer's head is says that nothing more has been published.
+// A frame in a ring (package ring: the size word and the kind are its,
+// kPad is its ring.KindPad): a 24-byte header, then its body, padded to 8
+// bytes.
 //
 //	0  uint32 size (header and body, padded; a pad frame is 8 bytes long
 //	          and stands for the rest of the ring)
@@ -32,41 +36,73 @@ func putHeader(b []byte, size int, kind, flags byte, id, tid uint64) {
 func pad8(n int) int { return (n + 7) &^ 7 }
 
 // appendFrame appends a frame to q's stage with body encoded by enc (which
-// appends to e.buf) with q's encoder, and returns the encoder error. c is
-// the call whose request it is (nil for other frames). The caller holds
-// q.mu.
-func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e *encoder)) error {
+// appends to e.Buf) with q's encoder, and returns the encoder error. c is
+// the call whose request it is (nil for other frames): the encoder's Ctx,
+// for the Darc handles the request carries. The caller holds q.mu.
+func appendFrame(q *outQ, kind, flags byte, id, tid uint64, c *call, enc func(e *codec.Encoder)) error {
 	start := len(q.stage)
 	q.stage = append(q.stage, make([]byte, frameHdr)...)
 	e := &q.enc
-	e.buf, e.err, e.call, e.depth = q.stage, nil, c, 0 // depth: an encoder that panicked left it anywhere
+	e.Reset(q.stage, c) // also its depth: an encoder that panicked left it anywhere
 	if enc != nil {
 		enc(e)
 	}
-	err := e.err
-	e.call, e.err = nil, nil
-	if err != nil {
+	if err := e.Err(); err != nil {
 		q.stage = q.stage[:start]
-		e.buf = nil
+		e.Reset(nil, nil)
 		return err
 	}
-	end := pad8(len(e.buf))
-	pad := end - len(e.buf)
-	for len(e.buf) < end {
-		e.buf = append(e.buf, 0)
+	end := pad8(len(e.Buf))
+	pad := end - len(e.Buf)
+	for len(e.Buf) < end {
+		e.Buf = append(e.Buf, 0)
 	}
-	q.stage, e.buf = e.buf, nil
+	q.stage = e.Buf
+	e.Reset(nil, nil)
 	putHeader(q.stage[start:], end-start, kind, flags, id, tid)
 	q.stage[start+6] = byte(pad)
 	return nil
 }
 
+// transport is a World's side of the rings: its producer ends (the out
+// queues, each under its lock), its consumer ends (under the poll token),
+// the control frames waiting for a flush, and its arena.
+type transport struct {
+	rings *ring.Rings  // the per-pair rings: consumed under the poll token
+	out   []*outQ      // the producer side of this PE's ring on each PE
+	poll1 atomic.Int32 // the poll token: 1 while someone drains the queues
+	dec   decoder      // the poll token holder's
+	rel   struct {     // releases of peers' arena chunks, sent on the next flush
+		sync.Mutex
+		q []relMsg
+	}
+	dirty atomic.Int32 // out queues with staged bytes, plus pending releases
+	arena ring.Arena   // this PE's arena: chunks lent to peers
+}
+
+// relMsg is a control frame to send on the next flush (it cannot be sent
+// from where it arises: polling never blocks).
+type relMsg struct {
+	pe   int
+	kind byte
+	id   uint64
+}
+
+// outQ is this PE's producer side of the queue to one peer.
+type outQ struct {
+	mu    sync.Mutex
+	stage []byte        // whole frames not yet in the ring
+	prod  ring.Producer // the ring's tail and the consumer's head as last read
+	dirty bool
+	enc   codec.Encoder // encodes frames into stage
+}
+
 // sendFrame stages one frame to pe and flushes by the aggregation rule.
-func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc func(e *encoder)) error {
+func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc func(e *codec.Encoder)) error {
 	if err := w.deadErr(pe); err != nil {
 		return err
 	}
-	q := w.out[pe]
+	q := w.tx.out[pe]
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	start := len(q.stage)
@@ -74,9 +110,9 @@ func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc
 	if err := appendFrame(q, kind, flags, id, tid, c, enc); err != nil {
 		return err
 	}
-	if n := len(q.stage) - start; n > int(w.ringB)/2 {
+	if n := len(q.stage) - start; n > w.opt.RingBytes/2 {
 		q.stage = q.stage[:start]
-		return fmt.Errorf("%w: frame of %d bytes does not fit a queue of %d", ErrTooLarge, n, w.ringB)
+		return fmt.Errorf("%w: frame of %d bytes does not fit a queue of %d", ErrTooLarge, n, w.opt.RingBytes)
 	}
 	return w.afterStageLocked(pe, q, first)
 }
@@ -89,14 +125,12 @@ func (w *World) sendFrame(pe int, kind, flags byte, id, tid uint64, c *call, enc
 // stage until it reaches FlushBytes, or until this PE waits or idles
 // (block and the idle worker flush dirty stages).
 func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
-	behind := func() bool { return q.tail-q.head >= w.ringB/4 }
+	behind := func() bool { return q.prod.Backlog() >= uint64(w.opt.RingBytes)/4 }
 	flush := w.opt.FlushBytes < 0 || len(q.stage) >= w.opt.FlushBytes || (first && !behind())
 	if !flush && first {
-		h, err := w.peerLoad(pe, w.ringOff(w.me)) // its head word
-		if err != nil {
+		if _, err := w.tx.rings.Refresh(pe, &q.prod); err != nil { // its head word
 			return err
 		}
-		q.head = h
 		flush = !behind()
 	}
 	if flush {
@@ -104,7 +138,7 @@ func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
 	}
 	if !q.dirty {
 		q.dirty = true
-		if w.dirty.Add(1) == 1 {
+		if w.tx.dirty.Add(1) == 1 {
 			w.fab.Notify(w.me, w.base, 8) // a sleeping sentinel flushes it
 		}
 	}
@@ -114,19 +148,19 @@ func (w *World) afterStageLocked(pe int, q *outQ, first bool) error {
 // flushDirty flushes every queue with staged frames and stages pending
 // releases.
 func (w *World) flushDirty() {
-	if w.dirty.Load() == 0 {
+	if w.tx.dirty.Load() == 0 {
 		return
 	}
-	w.rel.Lock()
-	rel := w.rel.q
-	w.rel.q = nil
-	w.rel.Unlock()
+	w.tx.rel.Lock()
+	rel := w.tx.rel.q
+	w.tx.rel.q = nil
+	w.tx.rel.Unlock()
 	for _, r := range rel {
-		w.dirty.Add(-1)
+		w.tx.dirty.Add(-1)
 		w.sendFrame(r.pe, r.kind, 0, r.id, 0, nil, nil) // a dead peer needs none
 	}
-	for pe, q := range w.out {
-		if w.dirty.Load() == 0 {
+	for pe, q := range w.tx.out {
+		if w.tx.dirty.Load() == 0 {
 			return
 		}
 		if !q.mu.TryLock() {
@@ -139,72 +173,37 @@ func (w *World) flushDirty() {
 	}
 }
 
-// flushLocked writes q's stage into pe's ring, waiting for room as the
-// consumer drains it (and draining our own queues meanwhile, so two PEs
-// that fill each other's rings both progress). The caller holds q.mu.
-//
-// A ring carries its own signal: the consumer polls the header word at
-// its head, and a frame is there when that word is not zero. The producer
-// writes a run of whole frames with its first header word left out, then
-// a zero word after the run (the terminator: the consumer stops there),
-// then the first header word with one atomic store, which also wakes a
-// sleeping consumer. The frames and the word that announces them share a
-// cache line, so a lone AM costs the consumer one line transfer; the zero
-// word after each run is why the space a run needs is its length plus 8.
+// flushLocked writes q's stage into pe's ring (ring.Rings.Publish),
+// waiting for room as the consumer drains it (and draining our own queues
+// meanwhile, so two PEs that fill each other's rings both progress). The
+// caller holds q.mu.
 func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	if q.dirty {
 		q.dirty = false
-		w.dirty.Add(-1)
+		w.tx.dirty.Add(-1)
 	}
 	if len(q.stage) == 0 {
 		return nil
 	}
-	ring := w.ringOff(w.me) // our ring on pe: same offset on every PE
-	R := w.ringB
 	s := q.stage
 	var b fabric.Backoff // paces the waits for room
 	waiting := false
 	for len(s) > 0 {
-		pos := q.tail % R
-		room := R - pos // contiguous bytes to the ring's end
-		free := R - (q.tail - q.head)
-		free -= min(free, termB) // the terminator's word stays free
-		// Whole frames that fit both.
-		lim := min(room, free)
-		run := uint64(0)
-		for run < uint64(len(s)) {
-			sz := uint64(binary.LittleEndian.Uint32(s[run:]))
-			if run+sz > lim {
-				break
-			}
-			run += sz
-		}
-		if run > 0 {
-			if err := w.writeRun(pe, ring, pos, s[:run], run); err != nil {
-				return err
-			}
-			q.tail += run
-			s = s[run:]
-			waiting = false
-			continue
-		}
-		if free >= room && room < R { // the next frame needs the ring's start: pad to the end
-			var p [8]byte
-			binary.LittleEndian.PutUint32(p[:], uint32(room))
-			p[4] = kPad
-			if err := w.writeRun(pe, ring, pos, p[:], room); err != nil {
-				return err
-			}
-			q.tail += room
-			continue
-		}
-		// Full: wait for the consumer.
-		h, err := w.peerLoad(pe, ring)
+		k, err := w.tx.rings.Publish(pe, &q.prod, s)
 		if err != nil {
 			return err
 		}
-		if h != q.head {
-			q.head = h
+		if k > 0 {
+			s = s[k:]
+			waiting = false
+			continue
+		}
+		// Full: wait for the consumer.
+		moved, err := w.tx.rings.Refresh(pe, &q.prod)
+		if err != nil {
+			return err
+		}
+		if moved {
 			continue
 		}
 		if err := w.deadErr(pe); err != nil {
@@ -231,38 +230,6 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	return nil
 }
 
-// writeRun writes frames b (span bytes of ring from pos on: a pad frame is
-// one header standing for the rest of the ring) into our ring on pe and
-// publishes them, as flushLocked describes: the rest of b, the terminator
-// after the span, then b's first header word, atomically. Where pe is
-// mapped these are stores into its memory and an exchange that also
-// notifies; where it is reachable only by RMA, a PutSignal.
-func (w *World) writeRun(pe int, ring uintptr, pos uint64, b []byte, span uint64) error {
-	data := ring + ringHdr
-	hdr := binary.LittleEndian.Uint64(b)
-	end := data + uintptr((pos+span)%w.ringB)
-	at := data + uintptr(pos)
-	if r := w.regions[pe]; r != nil {
-		copy(r[at+8:], b[8:])
-		*wordIn(r, end) = 0
-		_, err := w.fab.AMO64(pe, at, fabric.AMOSet, hdr, 0)
-		return err
-	}
-	// Frames and terminator, then the header: one message on a network
-	// when the terminator follows the frames (the run does not end at
-	// the ring's end), where it is one PutSignal.
-	if end == at+uintptr(len(b)) {
-		run := make([]byte, len(b)-8+termB)
-		copy(run, b[8:])
-		return w.fab.PutSignal(pe, at+8, run, at, fabric.AMOSet, hdr, fabric.CompleteByProtocol)
-	}
-	var zero [termB]byte
-	if err := w.fab.Put(pe, end, zero[:]); err != nil {
-		return err
-	}
-	return w.fab.PutSignal(pe, at+8, b[8:], at, fabric.AMOSet, hdr, fabric.CompleteByProtocol)
-}
-
 // poll drains every queue to this PE once, if no one else is draining:
 // replies complete their calls, requests become tasks, releases free arena
 // chunks. It never blocks. It returns the frames it handled.
@@ -277,44 +244,30 @@ func (w *World) poll() int {
 func (w *World) pollTake(take bool) (n int, first *task) {
 	// Look before taking the token: a spinning waiter polls empty queues
 	// most of the time, and the token is a locked instruction.
-	if !w.inboundReady() || !w.poll1.CompareAndSwap(0, 1) {
+	if !w.inboundReady() || !w.tx.poll1.CompareAndSwap(0, 1) {
 		return 0, nil
 	}
 	var tbuf [8]*task
 	ts := tbuf[:0]
-	R := w.ringB
 	for src := range w.n {
-		ring := w.ringOff(src)
-		data := w.local[ring+ringHdr : ring+ringHdr+uintptr(R)]
-		head := w.inH[src].Load()
-		start := head
-		for !w.bad[src].Load() {
-			pos := head % R
-			hdr := atomic.LoadUint64(wordIn(data, uintptr(pos)))
-			if hdr == 0 {
+		cur := w.tx.rings.Open(src)
+		for {
+			f, err := w.tx.rings.Next(&cur)
+			if err != nil { // a corrupt ring: fail its producer
+				w.peerError(err)
 				break
 			}
-			sz := uint64(uint32(hdr))
-			if sz < 8 || sz > R-pos || sz%8 != 0 || (sz < frameHdr && byte(hdr>>32) != kPad) {
-				// A corrupt ring cannot be resynchronised: fail the peer.
-				w.bad[src].Store(true)
-				w.peerError(&fabric.PeerError{PE: src, How: fmt.Sprintf("sent a corrupt AM frame (size %d at %d)", sz, pos)})
+			if f == nil {
 				break
 			}
-			if byte(hdr>>32) != kPad {
-				if t := w.frame(src, data[pos:pos+sz]); t != nil {
-					ts = append(ts, t)
-				}
-				n++
+			if t := w.frame(src, f); t != nil {
+				ts = append(ts, t)
 			}
-			head += sz
+			n++
 		}
-		if head != start {
-			w.inH[src].Store(head)
-			atomic.StoreUint64(w.word(ring), head) // the producer's room
-		}
+		w.tx.rings.Commit(&cur)
 	}
-	w.poll1.Store(0)
+	w.tx.poll1.Store(0)
 	if take && len(ts) > 0 {
 		first, ts = ts[0], ts[1:]
 	}
@@ -332,36 +285,65 @@ func (w *World) body(src int, f []byte) (b []byte, arenaOff uint64, large bool, 
 		return b, 0, false, nil
 	}
 	off, n := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
-	if r := w.regions[src]; r != nil {
-		if off+n > uint64(len(r)) {
-			return nil, off, true, fmt.Errorf("%w: arena reference [%d, %d) outside PE %d's region", ErrCodec, off, off+n, src)
-		}
-		return r[off : off+n : off+n], off, true, nil
+	b, err = w.tx.rings.Chunk(src, off, n)
+	if re := (*ring.RefError)(nil); errors.As(err, &re) {
+		err = fmt.Errorf("%w: %w", ErrCodec, err)
 	}
-	buf := make([]byte, n)
-	if err := w.fab.Get(src, uintptr(off), buf); err != nil {
-		return nil, off, true, err
-	}
-	return buf, off, true, nil
+	return b, off, true, err
 }
 
 func (w *World) release(pe int, off uint64) { w.ctl(pe, kRelease, off) }
 
+// allocArena takes n bytes of this PE's arena for a message to pe, waiting
+// (and helping w progress) while the arena is full of payloads in flight.
+func (w *World) allocArena(n uint64, pe int) (uint64, error) {
+	a := &w.tx.arena
+	if n > a.Size() {
+		return 0, fmt.Errorf("%w: %d bytes exceed the arena of %d (Options.ArenaBytes)", ErrTooLarge, n, a.Size())
+	}
+	if off, ok := a.TryAlloc(n, pe); ok {
+		return off, nil
+	}
+	// block may ask again after the answer was yes: allocate once. Chunks
+	// come back as receivers release them, or all at once from a PE that
+	// died (peerError reclaims them); a message to a dead PE stops waiting.
+	var off uint64
+	got := false
+	err := w.block(w.ctx, condFunc(func() bool {
+		if !got {
+			off, got = a.TryAlloc(n, pe)
+		}
+		return got || w.deadErr(pe) != nil
+	}))
+	if err == nil && !got {
+		err = w.deadErr(pe)
+	}
+	if err != nil {
+		if got {
+			a.Free(off)
+		}
+		return 0, fmt.Errorf("am: waiting for %d bytes of arena: %w", n, err)
+	}
+	return off, nil
+}
+
 // ctl queues a control frame to pe for the next flush.
 func (w *World) ctl(pe int, kind byte, id uint64) {
-	w.rel.Lock()
-	w.rel.q = append(w.rel.q, relMsg{pe, kind, id})
-	w.rel.Unlock()
-	if w.dirty.Add(1) == 1 {
+	w.tx.rel.Lock()
+	w.tx.rel.q = append(w.tx.rel.q, relMsg{pe, kind, id})
+	w.tx.rel.Unlock()
+	if w.tx.dirty.Add(1) == 1 {
 		w.fab.Notify(w.me, w.base, 8)
 	}
 }
 
-// decoder returns the World's decoder reset to read b. It is the poll
-// token holder's: frame decodes with it.
-func (w *World) decoder(b []byte) *decoder {
-	w.dec = decoder{b: b, w: w}
-	return &w.dec
+// decoder returns the World's decoder reset to read b (with borrow: Bytes
+// may point into b). It is the poll token holder's: frame decodes with it.
+func (w *World) decoder(b []byte, borrow bool) *decoder {
+	d := &w.tx.dec
+	d.w, d.darcs = w, nil
+	d.Reset(b, borrow, d)
+	return d
 }
 
 // frame handles one frame from src (under the poll token): it returns the
@@ -372,7 +354,7 @@ func (w *World) frame(src int, f []byte) *task {
 	tid := binary.LittleEndian.Uint64(f[16:])
 	switch kind {
 	case kRelease:
-		w.arena.free(id)
+		w.tx.arena.Free(id)
 		return nil
 	case kDarcFree:
 		w.freeDarc(unpackID(id))
@@ -382,7 +364,7 @@ func (w *World) frame(src int, f []byte) *task {
 		b, aoff, large, err := w.body(src, f)
 		e := w.reg.lookupID(tid)
 		if large {
-			if err == nil && e != nil && e.arg.borrows {
+			if err == nil && e != nil && e.arg.Borrows() {
 				t.chunk, t.held = aoff, true // Bytes read it in place: released after the handler
 			} else {
 				defer w.release(src, aoff)
@@ -395,9 +377,8 @@ func (w *World) frame(src int, f []byte) *task {
 			t.err = ErrUnregistered
 		default:
 			t.e = e
-			d := w.decoder(b)
-			d.borrow = t.held
-			t.arg, t.err = e.arg.decodeValue(d)
+			d := w.decoder(b, t.held)
+			t.arg, t.err = e.arg.Decode(&d.Decoder)
 			t.darcs, d.darcs = d.darcs, nil
 			if t.err != nil {
 				t.err = fmt.Errorf("%w: %w", ErrCodec, t.err)
@@ -421,8 +402,8 @@ func (w *World) frame(src int, f []byte) *task {
 		}
 		switch tid & 0xff {
 		case stOK:
-			d := w.decoder(b)
-			v, err := c.e.res.decodeValue(d)
+			d := w.decoder(b, false)
+			v, err := c.e.res.Decode(&d.Decoder)
 			dropRefs(w, d.darcs) // a Darc in a result is held by the decoded value's own Clone
 			d.darcs = nil
 			if err != nil {
@@ -447,8 +428,8 @@ func (w *World) frame(src int, f []byte) *task {
 				w.complete(c, nil, &Error{PE: w.me, AM: c.name(), Kind: ErrUnregistered, Msg: fmt.Sprintf("returned AM type %#x", ntid)})
 				return nil
 			}
-			d := w.decoder(b[8:])
-			a, err := ne.arg.decodeValue(d)
+			d := w.decoder(b[8:], false)
+			a, err := ne.arg.Decode(&d.Decoder)
 			darcs := d.darcs
 			d.darcs = nil
 			if err != nil {

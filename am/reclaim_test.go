@@ -32,7 +32,7 @@ func TestDeadPEArena(t *testing.T) {
 	for range 3 {
 		held = append(held, Exec(ws[0], 1, bigPayload{P: make([]byte, size)}))
 	}
-	require.Equal(t, 3, ws[0].arena.inUse(), "the arena is full of PE 1's chunks")
+	require.Equal(t, 3, ws[0].tx.arena.InUse(), "the arena is full of PE 1's chunks")
 	done := make(chan *Future[int], 1)
 	go func() { done <- Exec(ws[0], 2, bigPayload{P: make([]byte, size)}) }() // waits for room
 	select {

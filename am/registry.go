@@ -1,13 +1,14 @@
 package am
 
 import (
-	"encoding"
 	"fmt"
 	"hash/fnv"
 	"maps"
 	"reflect"
 	"sync"
 	"sync/atomic"
+
+	"github.com/gshmem/gshmem/am/codec"
 )
 
 // Handler is an active message: a value of a registered type whose Exec
@@ -65,9 +66,9 @@ type entry struct {
 	name   string
 	id     uint64 // FNV-1a of name: the type's name on the wire
 	typ    reflect.Type
-	arg    *codec // the AM value's codec
-	res    *codec // the result's codec
-	isNext bool   // R is a Next[X]: the result is an AM run back on the origin
+	arg    *codec.Codec // the AM value's codec
+	res    *codec.Codec // the result's codec
+	isNext bool         // R is a Next[X]: the result is an AM run back on the origin
 	// exec runs the handler on a decoded (or local) AM value.
 	exec func(ctx *Context, a any) (any, error)
 	// mkNext wraps a returned AM's result in R (for isNext entries).
@@ -86,24 +87,22 @@ func Register[A Handler[R], R any](reg *Registry, name string) error {
 		return fmt.Errorf("am: register %v: %w: empty name", reflect.TypeFor[A](), ErrInvalidArg)
 	}
 	t := reflect.TypeFor[A]()
-	argc, err := codecFor(t)
+	argc, err := codec.For[A](wire())
 	if err != nil {
 		return fmt.Errorf("am: register %q (%v): %w", name, t, err)
 	}
 	rt := reflect.TypeFor[R]()
 	var zr R
 	nx, isNext := any(zr).(nextResult)
-	var resc *codec
+	var resc *codec.Codec
 	if !isNext {
-		if resc, err = codecFor(rt); err != nil {
+		if resc, err = codec.For[R](wire()); err != nil {
 			return fmt.Errorf("am: register %q (%v): result %v: %w", name, t, rt, err)
 		}
-		if resc.hasDarc {
+		if resc.HasExt() {
 			return fmt.Errorf("am: register %q (%v): result %v: %w: a result cannot carry a Darc (send it in an AM instead)", name, t, rt, ErrCodec)
 		}
 	}
-	setTyped[A](argc)
-	setTyped[R](resc)
 	e := &entry{
 		name: name, id: nameID(name), typ: t, arg: argc, res: resc, isNext: isNext,
 		exec: func(ctx *Context, a any) (any, error) {
@@ -160,8 +159,3 @@ func nameID(name string) uint64 {
 	h.Write([]byte(name))
 	return h.Sum64()
 }
-
-var (
-	binaryAppenderType    = reflect.TypeFor[encoding.BinaryAppender]()
-	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
-)

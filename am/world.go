@@ -11,9 +11,9 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gshmem/gshmem/am/internal/ring"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
-	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/config"
 )
 
@@ -57,101 +57,50 @@ type Options struct {
 
 // World is one PE's active-message engine: its queues, handler goroutines,
 // outstanding futures and Darcs. New makes it (collectively); Close ends
-// it. A World may be used from several goroutines at once.
+// it. A World may be used from several goroutines at once. Its goroutines,
+// states and locks are described in sched.go.
 type World struct {
-	pe      *hostshmem.PE
-	fab     fabric.Fabric
-	me, n   int
-	reg     *Registry
-	opt     Options
-	ctx     context.Context // ends at Close: handlers' contexts derive from it
-	cancel  context.CancelFunc
+	// Fixed by New.
+	pe     *hostshmem.PE
+	fab    fabric.Fabric
+	me, n  int
+	reg    *Registry
+	opt    Options
+	pol    fabric.WaitPolicy
+	spinNs int64           // pol.SpinFor: how long waiters poll before sleeping
+	t0     time.Time       // mono's origin
+	ctx    context.Context // ends at Close: handlers' contexts derive from it
+	cancel context.CancelFunc
+	own    *hostshmem.Ownership // the PE's hold on w (hostshmem.PE.Own)
+
+	// The AM area and the arena in the symmetric heap (fixed by New; see
+	// the layout below).
 	area    hostshmem.Sym[uint64]
 	arenaS  hostshmem.Sym[byte]
 	base    uintptr  // region offset of the AM area
-	stride  uintptr  // bytes per ring (header + data)
-	ringB   uint64   // data bytes per ring
-	darcOff uintptr  // region offset of the Darc slot words
 	local   []byte   // this PE's region
 	regions [][]byte // peers' regions, nil where reachable only by RMA
 	watchN  uintptr  // bytes of the AM area that waiters watch
-	pol     fabric.WaitPolicy
-	spinNs  int64 // pol.SpinFor: how long waiters poll before sleeping
 
-	out   []*outQ
-	inH   []atomic.Uint64 // consumer heads: written under the poll token, read by waiters
-	bad   []atomic.Bool   // rings whose producer wrote a corrupt frame: no longer read
-	poll1 atomic.Int32    // the poll token: 1 while someone drains the queues
-	dec   decoder         // the poll token holder's
-
-	rel struct { // releases of peers' arena chunks, sent on the next flush
-		sync.Mutex
-		q []relMsg
-	}
-	dirty atomic.Int32 // out queues with staged bytes, plus pending releases
-
-	runq struct {
-		sync.Mutex
-		q    []*task
-		head int
-		pops uint64 // tasks taken, ever
-	}
-	runqN atomic.Int64
-	stall struct { // the watchdog's: when it first saw runq.pops at its value
-		sync.Mutex
-		pops  uint64
-		since int64
-	}
-	idle     chan struct{}
-	parked   atomic.Int32
-	workers  atomic.Int32
-	busy     atomic.Int32
-	sentinel atomic.Bool  // a goroutine watches the queues (an idle worker, or a waiter)
-	roleWant atomic.Int32 // waiters that want the sentinel's role
-	waiters  atomic.Int32 // goroutines asleep (or about to be) in the fabric's Wait
+	state state     // open, closing, stopped (sched.go)
+	sched scheduler // the run queue and who runs it (sched.go)
+	tx    transport // the rings, the out queues and the arena (queue.go)
 
 	calls callTable // calls waiting for a reply
-	all   scope
+	all   scope     // every AM launched through w (WaitAll)
 
-	dead struct {
+	dead struct { // PEs that died, and the error that says so
 		sync.Mutex
 		pes map[int]error
 	}
-	deadAny atomic.Bool
+	deadAny atomic.Bool // dead.pes is not empty: read without the lock
 
-	arena  arena
-	darcs  darcTable
-	tracks darcTracks // the Darc handles the program holds (darcleak.go)
+	darcs darcState // the Darcs (darc.go)
 
 	bar struct { // Barrier's: one at a time per PE
 		sync.Mutex
 		epoch uint64
 	}
-
-	own     *hostshmem.Ownership // the PE's hold on w (hostshmem.PE.Own)
-	wg      sync.WaitGroup
-	closing atomic.Bool // the handler goroutines are stopping
-	closed  atomic.Bool // Close or Abort was called
-	shut    atomic.Bool // no more AMs may be launched
-	t0      time.Time
-}
-
-// relMsg is a control frame to send on the next flush (it cannot be sent
-// from where it arises: polling never blocks).
-type relMsg struct {
-	pe   int
-	kind byte
-	id   uint64
-}
-
-// outQ is this PE's producer side of the queue to one peer.
-type outQ struct {
-	mu    sync.Mutex
-	stage []byte // whole frames not yet in the ring
-	tail  uint64 // bytes written to the ring (published)
-	head  uint64 // the consumer's head, as last read
-	dirty bool
-	enc   encoder // encodes frames into stage
 }
 
 // Layout of the AM area (offsets from its start; the area is a symmetric
@@ -159,22 +108,20 @@ type outQ struct {
 //
 //	0                      doorbell line: local wake-ups (Notify of our own),
 //	                       Barrier's arrival count (PE 0's) and release epoch
-//	64 + src*stride        ring from PE src: head line (ours: the
-//	                       consumer's head, which the producer reads for
-//	                       room), then RingBytes of frames
-//	64 + n*stride          DarcSlots lines: a Darc's global count and lock
+//	64                     the rings, one from each PE (package ring's
+//	                       layout: ring.AreaBytes(n, RingBytes) bytes)
+//	64 + rings             DarcSlots lines: a Darc's global count and lock
+//	... + DarcSlots*64     two words of scratch for Darc creation
 const (
-	lineB     = 64
-	ringHdr   = lineB
+	lineB     = ring.LineBytes
 	frameHdr  = 24
-	termB     = 8 // the zero word after a run of frames
 	slotBytes = lineB
 )
 
 // Frame kinds.
 const (
-	kPad = iota + 1
-	kReq
+	kPad = ring.KindPad // a pad frame: the ring's own
+	kReq = iota + ring.KindPad
 	kReply
 	kRelease
 	kDarcFree
@@ -203,7 +150,7 @@ const (
 
 // areaBytes is the size of the AM area (see its layout) for n PEs.
 func areaBytes(n int, opt Options) uint64 {
-	return lineB + uint64(n)*(ringHdr+uint64(opt.RingBytes)) + uint64(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
+	return lineB + ring.AreaBytes(n, opt.RingBytes) + uint64(opt.DarcSlots)*slotBytes + 2*lineB // + scratch for Darc creation
 }
 
 // resolve checks opt against its limits and fills in its defaults, for a
@@ -300,8 +247,6 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 	w := &World{pe: pe, fab: pe.Fabric(), me: pe.MyPE(), n: n, reg: reg, opt: opt, t0: time.Now()}
 	w.pol = fabric.PolicyOf(w.fab)
 	w.spinNs = int64(w.pol.SpinFor)
-	w.stride = uintptr(ringHdr + opt.RingBytes)
-	w.ringB = uint64(opt.RingBytes)
 	bytes := areaBytes(n, opt)
 	if w.area, err = hostshmem.Calloc[uint64](ctx, pe, int(bytes/8)); err != nil {
 		return nil, fmt.Errorf("am: new world: queues: %w", err)
@@ -311,25 +256,24 @@ func New(ctx context.Context, pe *hostshmem.PE, reg *Registry, opt Options) (*Wo
 		return nil, fmt.Errorf("am: new world: arena of %d bytes: %w", opt.ArenaBytes, err)
 	}
 	w.base = w.area.Offset()
-	w.darcOff = w.base + lineB + uintptr(n)*w.stride
-	w.watchN = lineB + uintptr(n)*w.stride
+	rings := uintptr(ring.AreaBytes(n, opt.RingBytes))
+	w.watchN = lineB + rings
 	w.local = w.fab.Region(w.me)
 	w.regions = make([][]byte, n)
 	for i := range n {
 		w.regions[i] = w.fab.Region(i)
 	}
-	w.arena.init(w.arenaS.Offset(), uint64(opt.ArenaBytes))
-	w.out = make([]*outQ, n)
-	for i := range w.out {
-		w.out[i] = &outQ{}
+	w.tx.rings = ring.New(w.fab, ring.Config{Base: w.base + lineB, Size: opt.RingBytes, MinFrame: frameHdr})
+	w.tx.arena.Init(w.arenaS.Offset(), uint64(opt.ArenaBytes))
+	w.tx.out = make([]*outQ, n)
+	for i := range w.tx.out {
+		w.tx.out[i] = &outQ{}
 	}
-	w.inH = make([]atomic.Uint64, n)
-	w.bad = make([]atomic.Bool, n)
 	w.all.w = w
 	w.dead.pes = map[int]error{}
-	w.darcs.init(opt.DarcSlots)
+	w.darcs.init(w.base+lineB+rings, opt.DarcSlots)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.idle = make(chan struct{}, opt.Threads+64)
+	w.sched.idle = make(chan struct{}, opt.Threads+64)
 	// Every PE's queues must be zero before anyone sends: the barrier
 	// also orders Calloc's zeroing before the first remote write.
 	if err := pe.BarrierAll(ctx); err != nil {
@@ -428,7 +372,7 @@ func (w *World) Close(ctx context.Context) error {
 	if err := checkCtx("close", ctx); err != nil {
 		return err
 	}
-	if w.closed.Swap(true) {
+	if w.state.closed.Swap(true) {
 		return nil
 	}
 	w.own.Disown()
@@ -452,7 +396,7 @@ func (w *World) Close(ctx context.Context) error {
 // is for error paths. Abort after Close, and on a nil World, does
 // nothing.
 func (w *World) Abort() {
-	if w.check("abort") != nil || w.closed.Swap(true) {
+	if w.check("abort") != nil || w.state.closed.Swap(true) {
 		return
 	}
 	w.own.Disown()
@@ -481,11 +425,11 @@ func (o ownedWorld) String() string { return o.w.String() + " (left open)" }
 // left queued (failAll fails the remote ones): their futures would
 // otherwise never complete.
 func (w *World) stop() {
-	w.shut.Store(true)
-	w.closing.Store(true)
+	w.state.shut.Store(true)
+	w.state.closing.Store(true)
 	w.cancel()
 	w.fab.Notify(w.me, w.base, 8)
-	w.wg.Wait()
+	w.sched.wg.Wait()
 	for t := w.pop(); t != nil; t = w.pop() {
 		if t.call != nil {
 			w.complete(t.call, nil, fmt.Errorf("am: %s on PE %d: %w", t.call.name(), w.me, ErrClosed))
@@ -499,399 +443,12 @@ func (w *World) word(off uintptr) *uint64 {
 	return (*uint64)(unsafe.Pointer(&w.local[off]))
 }
 
-func (w *World) ringOff(src int) uintptr { return w.base + lineB + uintptr(src)*w.stride }
-
 // peerLoad reads the word at off on PE pe.
 func (w *World) peerLoad(pe int, off uintptr) (uint64, error) {
 	if r := w.regions[pe]; r != nil {
 		return atomic.LoadUint64((*uint64)(unsafe.Pointer(&r[off]))), nil
 	}
 	return w.fab.AMO64(pe, off, fabric.AMOFetch, 0, 0)
-}
-
-// ---- the run queue and the handler goroutines ----
-
-// task is one handler to run on this PE.
-type task struct {
-	e     *entry
-	arg   any
-	src   int    // origin PE (where the reply goes)
-	id    uint64 // call id at the origin
-	call  *call  // set when the result completes a call here (local, returned AM)
-	wrap  func(any) any
-	err   error // set when the request failed before its handler (decode, unregistered)
-	tid   uint64
-	darcs []darcRef
-	ctx   Context // the handler's (one allocation with the task)
-	chunk uint64  // held: the chunk of src's arena that the argument's Bytes point into
-	held  bool
-}
-
-func (w *World) push(ts ...*task) {
-	if len(ts) == 0 {
-		return
-	}
-	w.runq.Lock()
-	w.runq.q = append(w.runq.q, ts...)
-	w.runq.Unlock()
-	w.runqN.Add(int64(len(ts)))
-	w.wakeWorkers(len(ts))
-}
-
-func (w *World) wakeWorkers(k int) {
-	woke := false
-	for i := 0; i < k && w.parked.Load() > 0; i++ {
-		select {
-		case w.idle <- struct{}{}:
-			woke = true
-		default:
-		}
-	}
-	if !woke {
-		w.fab.Notify(w.me, w.base, 8) // wake a sleeping sentinel or waiter
-	}
-}
-
-func (w *World) pop() *task {
-	if w.runqN.Load() == 0 {
-		return nil
-	}
-	w.runq.Lock()
-	if w.runq.head == len(w.runq.q) {
-		w.runq.Unlock()
-		return nil
-	}
-	t := w.runq.q[w.runq.head]
-	w.runq.q[w.runq.head] = nil
-	w.runq.head++
-	w.runq.pops++
-	if w.runq.head == len(w.runq.q) {
-		w.runq.q, w.runq.head = w.runq.q[:0], 0
-	}
-	w.runq.Unlock()
-	w.runqN.Add(-1)
-	return t
-}
-
-func (w *World) mono() int64 { return int64(time.Since(w.t0)) }
-
-func (w *World) startWorker(temp bool) {
-	w.workers.Add(1)
-	w.wg.Add(1)
-	go w.worker(temp)
-}
-
-// worker is a handler goroutine. It runs queued handlers; with none, one
-// idle worker (the sentinel) drains the queues and sleeps in the fabric's
-// Wait until a peer writes to them, the others park on a channel. A
-// temporary worker (started when every worker is blocked) exits when it
-// finds nothing to do.
-func (w *World) worker(temp bool) {
-	defer w.wg.Done()
-	defer w.workers.Add(-1)
-	for !w.closing.Load() {
-		if t := w.pop(); t != nil {
-			if w.runqN.Load() > 0 || !w.sentinel.Load() {
-				w.wakeOne() // someone else polls (and takes the rest) while we run
-			}
-			w.busy.Add(1)
-			w.run(t)
-			w.busy.Add(-1)
-			continue
-		}
-		w.flushDirty()
-		n, t := w.pollTake(true)
-		if t != nil { // the first request found runs here, not through the run queue
-			if w.runqN.Load() > 0 || !w.sentinel.Load() {
-				w.wakeOne() // someone else polls (and takes the rest) while we run
-			}
-			w.busy.Add(1)
-			w.run(t)
-			w.busy.Add(-1)
-			continue
-		}
-		if n > 0 {
-			continue
-		}
-		if temp {
-			return
-		}
-		if w.roleWant.Load() == 0 && w.sentinel.CompareAndSwap(false, true) {
-			var err error
-			if !w.spinFor(w.sentinelReady) {
-				err = w.fabWait(w.ctx, w.sentinelReady)
-			}
-			w.sentinel.Store(false)
-			if err != nil && w.ctx.Err() == nil {
-				w.peerError(err)
-			}
-			continue
-		}
-		w.parked.Add(1)
-		if !w.sentinel.Load() && w.roleWant.Load() == 0 { // the role came free meanwhile
-			w.parked.Add(-1)
-			continue
-		}
-		select {
-		case <-w.idle:
-		case <-w.ctx.Done():
-		}
-		w.parked.Add(-1)
-	}
-}
-
-// wakeOne wakes a parked worker, unless every parked worker already has a
-// wake-up on its way.
-func (w *World) wakeOne() {
-	if w.parked.Load() > int32(len(w.idle)) {
-		select {
-		case w.idle <- struct{}{}:
-		default:
-		}
-	}
-}
-
-func (w *World) sentinelReady() bool {
-	return w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.roleWant.Load() > 0 || w.inboundReady()
-}
-
-// inboundReady reports whether a peer published frames we have not
-// drained: whether the header word at a ring's head is not zero. It is a
-// hint (pollTake reads the rings again under the poll token): a head read
-// here may be stale by the time its header word is, and the producer may
-// be rewriting that word's line. A plain load of an aligned word cannot
-// tear, and the race detector is told to look away, as it cannot see the
-// same access between processes anyway.
-//
-//go:norace
-func (w *World) inboundReady() bool {
-	R := w.ringB
-	for src := range w.n {
-		off := w.ringOff(src) + ringHdr + uintptr(w.inH[src].Load()%R)
-		if *w.word(off) != 0 && !w.bad[src].Load() {
-			return true
-		}
-	}
-	return false
-}
-
-// fabWait waits in the fabric until cond (watching the AM area). Once a
-// peer has died the fabric's Wait fails at once; then it polls, paced by
-// the policy's Backoff.
-func (w *World) fabWait(ctx context.Context, cond func() bool) error {
-	if w.deadAny.Load() {
-		b := w.pol.Backoff()
-		for !cond() {
-			if err := b.Pause(ctx); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	w.waiters.Add(1)
-	err := w.fab.Wait(ctx, cond, w.base, w.watchN)
-	w.waiters.Add(-1)
-	return err
-}
-
-// waitCond is what block waits for. A *Future is one (so that waiting on
-// it allocates nothing); condFunc makes one of a function.
-type waitCond interface{ ready() bool }
-
-type condFunc func() bool
-
-func (f condFunc) ready() bool { return f() }
-
-// block waits until cond holds, helping: it flushes staged AMs, drains the
-// queues and runs queued handlers while it waits (so a handler that waits
-// on an AM it launched never starves the pool). What wakes it: a peer's
-// write to a queue, a local completion, ctx ending, or a peer dying. Once
-// the World stops it returns ErrClosed: its queues may be freed, or
-// unmapped with its PE.
-func (w *World) block(ctx context.Context, cond waitCond) error {
-	if cond.ready() {
-		return nil
-	}
-	if w.closing.Load() {
-		return ErrClosed
-	}
-	if w.spinWait(cond) {
-		return nil
-	}
-	// The waiter takes the sentinel's role while it waits: one goroutine
-	// watches the queues, and a peer's write wakes the goroutine that needs
-	// it rather than an idle worker (whose wake-up would cost the writer a
-	// system call per message). A sleeping sentinel is asked to step down.
-	role, want := false, false
-	defer func() {
-		if role {
-			w.sentinel.Store(false)
-		}
-		if want {
-			w.roleWant.Add(-1)
-		}
-		if (role || want) && w.roleWant.Load() == 0 {
-			w.wakeOne() // a worker takes the role back
-		}
-	}()
-	wake := func() bool {
-		return cond.ready() || w.runqN.Load() > 0 || w.dirty.Load() > 0 || w.closing.Load() || w.inboundReady()
-	}
-	for {
-		if cond.ready() {
-			return nil
-		}
-		if w.closing.Load() {
-			return ErrClosed
-		}
-		if !role {
-			if w.sentinel.CompareAndSwap(false, true) {
-				role = true
-				if want {
-					want = false
-					w.roleWant.Add(-1)
-				}
-			} else if !want {
-				want = true
-				w.roleWant.Add(1)
-				w.fab.Notify(w.me, w.base, 8)
-			}
-		}
-		done, t := w.help(cond)
-		if done {
-			return nil
-		}
-		if t != nil {
-			if role { // a handler may block: let a worker watch meanwhile
-				role = false
-				w.sentinel.Store(false)
-				w.wakeOne()
-			}
-			w.busy.Add(1)
-			w.run(t)
-			w.busy.Add(-1)
-			continue
-		}
-		w.watchdog()
-		if err := cause.Err(ctx); err != nil {
-			return err
-		}
-		err := w.fabWait(ctx, wake)
-		if err != nil {
-			if ctx.Err() != nil {
-				return cause.Err(ctx)
-			}
-			w.peerError(err)
-		}
-	}
-}
-
-// help is one look of a waiter: it flushes staged AMs, drains the queues
-// and reports whether cond holds; if not, it returns a handler for the
-// caller to run (the first request it found, else a queued one), or nil.
-func (w *World) help(cond waitCond) (done bool, t *task) {
-	w.flushDirty()
-	_, t = w.pollTake(true)
-	if cond.ready() {
-		if t != nil {
-			w.push(t)
-		}
-		return true, nil
-	}
-	if t == nil {
-		t = w.pop()
-	}
-	return false, t
-}
-
-// yieldEvery is how many looks spinWait and spinFor make between reads of
-// the clock and yields of the processor: a look costs tens of
-// nanoseconds, so the PE's other goroutines get the processor every few
-// microseconds and the clock costs the loop almost nothing. The time
-// itself is the policy's SpinFor: a round trip to a peer is a few
-// microseconds, and a goroutine that sleeps in the fabric, or wakes a
-// worker to watch for it, pays tens (see fabric.WaitPolicy).
-const yieldEvery = 256
-
-// spinWait is block's first phase: the waiter polls the queues and runs
-// queued handlers itself for up to the policy's SpinFor, without taking the
-// sentinel's role. It counts in roleWant meanwhile, so that an idle worker
-// stays parked (with one P per PE, a worker that wakes to watch the queues
-// only takes the processor from the waiter) and a watching sentinel steps
-// down when it next looks. It yields the processor now and then, so that
-// the PE's other goroutines run, and reports whether cond came true.
-func (w *World) spinWait(cond waitCond) bool {
-	w.roleWant.Add(1)
-	defer w.dropWant()
-	t0 := int64(-1) // read at the first check: most waits end sooner
-	for i := 1; ; i++ {
-		done, t := w.help(cond)
-		if done {
-			return true
-		}
-		if t != nil {
-			w.busy.Add(1)
-			w.run(t)
-			w.busy.Add(-1)
-			continue
-		}
-		if i%yieldEvery == 0 {
-			if t0 < 0 {
-				t0 = w.mono()
-			}
-			if w.closing.Load() || w.deadAny.Load() || w.mono()-t0 > w.spinNs {
-				return false
-			}
-			runtime.Gosched()
-		}
-	}
-}
-
-// spinFor polls cond for up to the policy's SpinFor, yielding the
-// processor now and then, and reports whether it came true.
-func (w *World) spinFor(cond func() bool) bool {
-	t0 := w.mono()
-	for i := 1; ; i++ {
-		if cond() {
-			return true
-		}
-		if i%yieldEvery == 0 {
-			if w.deadAny.Load() || w.mono()-t0 > w.spinNs {
-				return false
-			}
-			runtime.Gosched()
-		}
-	}
-}
-
-// dropWant ends a waiter's claim on the sentinel's role; the last one out
-// makes sure someone watches the queues again.
-func (w *World) dropWant() {
-	if w.roleWant.Add(-1) == 0 && !w.sentinel.Load() {
-		w.wakeOne()
-	}
-}
-
-// watchdog starts a temporary worker when handlers have been queued for a
-// while (no task was taken for the policy's Stall, by what the watchdog
-// saw on its calls) and every worker is busy (blocked in a handler).
-func (w *World) watchdog() {
-	if w.runqN.Load() == 0 || w.parked.Load() > 0 || w.sentinel.Load() || w.workers.Load() >= int32(4*w.opt.Threads+64) {
-		return
-	}
-	w.runq.Lock()
-	pops := w.runq.pops
-	w.runq.Unlock()
-	now := w.mono()
-	w.stall.Lock()
-	stuck := pops == w.stall.pops && now-w.stall.since > int64(w.pol.Stall)
-	if pops != w.stall.pops || stuck {
-		w.stall.pops, w.stall.since = pops, now
-	}
-	w.stall.Unlock()
-	if stuck {
-		w.startWorker(true)
-	}
 }
 
 // ---- dead peers ----
@@ -913,8 +470,8 @@ func (w *World) peerError(err error) {
 	for _, c := range w.calls.each(func(c *call) bool { return c.pe == pe.PE }) {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
 	}
-	w.arena.reclaim(pe.PE) // its releases will never come
-	q := w.out[pe.PE]
+	w.tx.arena.Reclaim(pe.PE) // its releases will never come
+	q := w.tx.out[pe.PE]
 	q.mu.Lock()
 	q.stage = q.stage[:0]
 	q.mu.Unlock()

@@ -1,4 +1,4 @@
-package am
+package codec
 
 import (
 	"math"
@@ -24,21 +24,28 @@ type numbers struct {
 	Nil   []float64
 	Zero  []int32
 	B     []byte
-	V     Bytes
+	V     inPlace
 }
+
+// inPlace is the test's Config.InPlace (am's Bytes).
+type inPlace []byte
+
+// testConfig is am's Config without its Ext (the Darc handles).
+var testConfig = Config{InPlace: reflect.TypeFor[inPlace]()}
 
 func roundTrip(t *testing.T, v any, borrow bool) (any, []byte) {
 	t.Helper()
-	c, err := codecFor(reflect.TypeOf(v))
+	c, err := Compile(reflect.TypeOf(v), testConfig)
 	require.NoError(t, err)
-	var e encoder
-	c.encodeValue(&e, v)
-	require.NoError(t, e.err)
-	require.Len(t, e.buf, c.sizeOf(v), "size matches the encoding")
-	d := decoder{b: e.buf, borrow: borrow}
-	got, err := c.decodeValue(&d)
+	var e Encoder
+	c.Encode(&e, v)
+	require.NoError(t, e.Err())
+	require.Len(t, e.Buf, c.Size(v), "size matches the encoding")
+	var d Decoder
+	d.Reset(e.Buf, borrow, nil)
+	got, err := c.Decode(&d)
 	require.NoError(t, err)
-	return got, e.buf
+	return got, e.Buf
 }
 
 // TestCodecNumberSlices: slices of numbers go in one copy each way, and
@@ -55,7 +62,7 @@ func TestCodecNumberSlices(t *testing.T) {
 		Bools: []bool{true, false, true},
 		Zero:  []int32{},
 		B:     []byte("bytes"),
-		V:     Bytes("view"),
+		V:     inPlace("view"),
 	}
 	got, _ := roundTrip(t, v, false)
 	assert.Equal(t, v, got)
@@ -93,28 +100,29 @@ func TestCodecNumberSlices(t *testing.T) {
 // TestCodecTruncated: a length that the bytes left cannot hold is an
 // error, not a slice past the end.
 func TestCodecTruncated(t *testing.T) {
-	c, err := codecFor(reflect.TypeFor[[]float64]())
+	c, err := Compile(reflect.TypeFor[[]float64](), testConfig)
 	require.NoError(t, err)
-	var e encoder
-	c.encodeValue(&e, []float64{1, 2, 3})
-	for cut := 1; cut < len(e.buf); cut++ {
-		d := decoder{b: e.buf[:cut]}
-		_, err := c.decodeValue(&d)
-		require.ErrorIs(t, err, errShort, "cut at %d", cut)
+	var e Encoder
+	c.Encode(&e, []float64{1, 2, 3})
+	for cut := 1; cut < len(e.Buf); cut++ {
+		var d Decoder
+		d.Reset(e.Buf[:cut], false, nil)
+		_, err := c.Decode(&d)
+		require.ErrorIs(t, err, ErrShort, "cut at %d", cut)
 	}
 }
 
-// TestCodecBorrow: a Bytes decoded by a decoder that may borrow points
+// TestCodecBorrow: an InPlace slice decoded by a decoder that may borrow points
 // into the message; without, and for []byte, it is a copy.
 func TestCodecBorrow(t *testing.T) {
 	type msg struct {
-		V Bytes
+		V inPlace
 		B []byte
 	}
-	c, err := codecFor(reflect.TypeFor[msg]())
+	c, err := Compile(reflect.TypeFor[msg](), testConfig)
 	require.NoError(t, err)
-	assert.True(t, c.borrows)
-	in := msg{V: Bytes("in place"), B: []byte("copied")}
+	assert.True(t, c.Borrows())
+	in := msg{V: inPlace("in place"), B: []byte("copied")}
 	for _, borrow := range []bool{true, false} {
 		got, buf := roundTrip(t, in, borrow)
 		m := got.(msg)
@@ -124,10 +132,35 @@ func TestCodecBorrow(t *testing.T) {
 			lo := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
 			return p >= lo && p < lo+uintptr(len(buf))
 		}
-		assert.Equal(t, borrow, inBuf(m.V), "Bytes in place iff borrowing")
+		assert.Equal(t, borrow, inBuf(m.V), "InPlace in place iff borrowing")
 		assert.False(t, inBuf(m.B), "[]byte always copied")
 	}
-	plain, err := codecFor(reflect.TypeFor[struct{ B []byte }]())
+	plain, err := Compile(reflect.TypeFor[struct{ B []byte }](), testConfig)
 	require.NoError(t, err)
-	assert.False(t, plain.borrows)
+	assert.False(t, plain.Borrows())
+}
+
+// TestCodecEncodeAllocs: encoding numbers, strings, and slices and structs
+// of them into a buffer with room allocates nothing (the AM hot path).
+func TestCodecEncodeAllocs(t *testing.T) {
+	type small struct {
+		A int64
+		S string
+		F []float64
+		P [4]uint16
+	}
+	v := small{A: -3, S: "seven", F: []float64{1, 2, 3}, P: [4]uint16{1, 2, 3, 4}}
+	c, err := Compile(reflect.TypeFor[small](), testConfig)
+	require.NoError(t, err)
+	i, err := For[int](testConfig)
+	require.NoError(t, err)
+	var sv, x any = v, 12345 // boxed once, here
+	e := Encoder{Buf: make([]byte, 0, 256)}
+	allocs := testing.AllocsPerRun(100, func() {
+		e.Reset(e.Buf[:0], nil)
+		c.Encode(&e, sv)
+		i.Encode(&e, x)
+	})
+	require.NoError(t, e.Err())
+	assert.Zero(t, allocs)
 }

@@ -185,6 +185,10 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 	if len(q.stage) == 0 {
 		return nil
 	}
+	if err := w.deadErr(pe); err != nil {
+		q.stage = q.stage[:0] // it will never read them
+		return err
+	}
 	s := q.stage
 	var b fabric.Backoff // paces the waits for room
 	waiting := false
@@ -207,6 +211,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 			continue
 		}
 		if err := w.deadErr(pe); err != nil {
+			q.stage = q.stage[:0]
 			return err
 		}
 		w.poll()
@@ -217,6 +222,7 @@ func (w *World) flushLocked(ctx context.Context, pe int, q *outQ) error {
 			if err := w.fab.Err(); err != nil {
 				w.peerError(err)
 				if err := w.deadErr(pe); err != nil {
+					q.stage = q.stage[:0]
 					return err
 				}
 			}

@@ -138,15 +138,14 @@ import (
 // The poll token is a lock too, though never waited for: it is taken
 // under bar and outQ.mu, and its holder takes leaves (decoding a Darc
 // handle takes darcTable.mu; completing a call, callTable's and doneMu),
-// and, on a corrupt ring, peerError's outQ.mu (below). As nothing waits
+// and, on a corrupt ring, tries peerError's outQ.mu (below). As nothing waits
 // for it, no cycle through it can deadlock.
 //
-// One exception breaks this order: peerError takes the dead PE's outQ.mu
-// to empty its stage, and it can be called with an outQ.mu held (by
-// flushLocked when the fabric reports a death while it waits for room,
-// and by pollTake when a ring is corrupt, under flushLocked's poll). When
-// the dead PE is the one being flushed to, that is the same mutex, taken
-// twice.
+// peerError, which can run with an outQ.mu held (flushLocked when the
+// fabric reports a death while it waits for room, pollTake on a corrupt
+// ring under flushLocked's poll), only tries the dead PE's outQ.mu: when
+// it is held (by the very caller, flushing to the PE that died), the
+// holder's flush finds the PE dead and drops the stage itself.
 //
 // Darc locks (LocalRwDarc's rwLock, GlobalRwDarc's lock word) are the
 // program's: held while its function runs, which may launch and wait; the

@@ -471,10 +471,14 @@ func (w *World) peerError(err error) {
 		w.complete(c, nil, fmt.Errorf("am: %s to PE %d: %w", c.name(), c.pe, err))
 	}
 	w.tx.arena.Reclaim(pe.PE) // its releases will never come
-	q := w.tx.out[pe.PE]
-	q.mu.Lock()
-	q.stage = q.stage[:0]
-	q.mu.Unlock()
+	// Drop what is staged for it. Whoever holds its queue's mutex (a flush
+	// to it, perhaps this very caller) is left to do so: a flush to a dead
+	// PE drops its stage (flushLocked), and taking the mutex here would
+	// deadlock on a caller holding it.
+	if q := w.tx.out[pe.PE]; q.mu.TryLock() {
+		q.stage = q.stage[:0]
+		q.mu.Unlock()
+	}
 }
 
 // deadErr returns the error that killed PE pe, or nil.

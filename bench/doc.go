@@ -20,7 +20,7 @@
 //
 // [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem then the
 // peers, and prints one table; -ops picks ops or groups of them ([OpGroups]:
-// p2p, coll, dev, all). gshmem's PEs are processes over shm, or with -inproc
+// p2p, coll, dev, array, all). gshmem's PEs are processes over shm, or with -inproc
 // goroutines of one process: on a GPU, PEs sharing one context, the layout
 // in which device collectives run without time-slicing between processes.
 //
@@ -46,6 +46,16 @@
 //     MPI_Barrier, BarrierAll) after each call; NsPerOp is the mean over PEs
 //     of each PE's summed call time over the iterations (osu_oshm_broadcast,
 //     osu_oshm_reduce, osu_oshm_fcollect, osu_oshm_alltoall, osu_allreduce).
+//   - histo, igather (the bale kernels, one operation per update, the
+//     "array" group): not calibrated. Every PE runs a fixed N updates
+//     ([KernelSize]; N is bale's 100000 at the default target, fewer under
+//     a shorter one) per loop, one untimed loop and then Reps timed ones,
+//     each from a barrier to the barrier after the last update (which
+//     completes the atomic adds), with random indices drawn before the
+//     loop; NsPerOp is the mean over PEs of each PE's loop time over N, and
+//     Iters is N. Random indices are uniform over the global table
+//     (math/rand/v2 PCG in Go, splitmix64 in C, each seeded by the PE
+//     number: the same distribution, not the same sequence).
 //
 // The collectives run on all PEs of the job (gshmem's world team, the
 // active set 0..N-1 in OpenSHMEM 1.4, MPI_COMM_WORLD), with distinct source
@@ -61,6 +71,8 @@
 //	allreduce  AllReduce, float32 sum  shmem_float_sum_to_all       MPI_Allreduce, MPI_FLOAT
 //	fcollect   FCollect of bytes       shmem_fcollect64             MPI_Allgather
 //	alltoall   AllToAll of bytes       shmem_alltoall64             MPI_Alltoall
+//	histo      AtomicAdd of int64 1    shmem_long_atomic_add        -
+//	igather    G of int64              shmem_long_g                 -
 //
 // (the OpenSHMEM calls take the 32-bit forms where the size is not a
 // multiple of 8; the sized collectives run only at multiples of 4, see
@@ -68,6 +80,13 @@
 // PE ends with NPEs blocks. OpenSHMEM 1.4 leaves the root's destination of
 // a broadcast alone; gshmem's Broadcast (1.5 semantics) also copies the
 // root's source to its destination, and that copy is in its time.
+//
+// The kernels' table is T int64 per PE on the symmetric heap (histo 1000,
+// zeroed; igather 100000, element o on PE p holding p*T+o), and global
+// element g lives on PE g/T at offset g%T (a Block layout). histo adds 1
+// to N random elements; afterwards the sum of every PE's table (a sum
+// reduction) must be NPEs*N per loop run. igather reads N random
+// elements into a local array and checks that each holds its index.
 //
 // Placement is the same on both sides: Open MPI binds rank i to core i
 // when there are no more ranks than cores (and binds nothing when
@@ -84,4 +103,9 @@
 // also counts as a broadcast's bus bandwidth). The small-message latency of
 // a bandwidth row is Bytes over its bandwidth (times 2(N-1)/N for
 // allreduce), so its speed-up is also the speed-up in time.
+//
+// The kernels ([IsRate]) report NsPerOp as the time per update on one PE
+// (Bytes 8, one int64), and the table prints it as a rate: million updates
+// per second per PE, Mupd/s = 1e3/NsPerOp (an igather request counts as an
+// update), with the speed-up gshmem's rate over the other's.
 package bench

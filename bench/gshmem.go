@@ -19,12 +19,13 @@ type Config struct {
 	Target             time.Duration // one timed loop; default 30ms
 	MinIters, MaxIters int           // defaults 5 and 10,000,000
 	Reps               int           // timed loops per measurement, fastest counts; default 3
+	Histo, IGather     KernelSize    // the bale kernels' sizes; zero fields: see [KernelSize]
 }
 
 // GshmemOps are the ops [Measure] knows, in table order.
 var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
 	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpDevPutSync, OpStreamAllreduceSync,
-	OpDevPutBW, OpStreamAllreduce}
+	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather}
 
 func (c Config) withDefaults() Config {
 	if c.Ops == nil {
@@ -48,6 +49,8 @@ func (c Config) withDefaults() Config {
 	if c.Reps <= 0 {
 		c.Reps = 3
 	}
+	c.Histo = c.Histo.withDefaults(defaultHisto, c.Target)
+	c.IGather = c.IGather.withDefaults(defaultIGather, c.Target)
 	return c
 }
 
@@ -59,6 +62,9 @@ func (c Config) HeapFor(npes int) uintptr {
 	need := 0
 	for _, op := range c.Ops {
 		need = max(need, bufBytes(op, npes, OpSizes(op, c.Sizes, c.CollSizes)))
+		if k, ok := c.kernel(op); ok {
+			need = max(need, kernelBytes(k))
+		}
 	}
 	return uintptr(need) + 1<<20
 }
@@ -96,8 +102,9 @@ func bufBytes(op string, npes int, sizes []int) int {
 // collective: every PE must call it with the same c) and returns the
 // results on PE 0 (nil elsewhere), in the order of c.Ops. Point-to-point
 // ops run from PE 0 to PE 1 while the other PEs wait; collectives run on
-// the world team. Each op is measured as the peer programs measure it (see
-// the package doc), and each collective's result is checked afterwards.
+// the world team, and the kernels (histo, igather) on every PE. Each op is
+// measured as the peer programs measure it (see the package doc), and each
+// collective's and kernel's result is checked afterwards.
 func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 	c = c.withDefaults()
 	if pe.NPEs() < 2 {
@@ -124,6 +131,8 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 			rs, err = m.putBW()
 		case OpDevPutBW, OpStreamAllreduce, OpDevPutSync, OpStreamAllreduceSync:
 			rs, err = m.deviceMeasure(op)
+		case OpHisto, OpIGather:
+			rs, err = m.kernel(op)
 		default:
 			rs, err = m.collective(op)
 		}

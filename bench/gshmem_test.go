@@ -112,3 +112,41 @@ func TestHeapFor(t *testing.T) {
 	assert.Equal(t, uintptr(8<<20+1<<20), c.HeapFor(4), "alltoall: 4 blocks each way")
 	assert.Equal(t, uintptr(2*64<<20+1<<20), Config{}.HeapFor(2), "defaults: allreduce of 64 MiB")
 }
+
+// TestMeasureKernels: the bale kernels on 2 and 3 PEs (where the global
+// table does not split evenly into powers of two) run their fixed N per
+// loop and pass their checks (the histogram's sum, every gathered value).
+func TestMeasureKernels(t *testing.T) {
+	for _, npes := range []int{2, 3} {
+		c := Config{Ops: OpGroups["array"], Histo: KernelSize{Table: 7, Updates: 500},
+			IGather: KernelSize{Table: 13, Updates: 300}, Reps: 2}
+		got := measureInproc(t, npes, c)
+		require.Len(t, got, 2)
+		for i, want := range []struct {
+			op    string
+			iters int
+		}{{OpHisto, 500}, {OpIGather, 300}} {
+			r := got[i]
+			assert.Equal(t, want.op, r.Op)
+			assert.Equal(t, ImplGshmem, r.Impl)
+			assert.Equal(t, npes, r.PEs)
+			assert.Equal(t, 8, r.Bytes)
+			assert.Equal(t, want.iters, r.Iters, "a fixed N per loop")
+			assert.Greater(t, r.NsPerOp, 0.0)
+		}
+	}
+}
+
+func TestKernelSizeDefaults(t *testing.T) {
+	c := Config{}.withDefaults()
+	assert.Equal(t, KernelSize{Table: 1000, Updates: 100_000}, c.Histo)
+	assert.Equal(t, KernelSize{Table: 100_000, Updates: 100_000}, c.IGather)
+	c = Config{Target: 3 * time.Millisecond, IGather: KernelSize{Updates: 7}}.withDefaults()
+	assert.Equal(t, KernelSize{Table: 1000, Updates: 10_000}, c.Histo, "a shorter target, fewer updates")
+	assert.Equal(t, KernelSize{Table: 100_000, Updates: 7}, c.IGather, "a set field is kept")
+	c = Config{Target: time.Microsecond}.withDefaults()
+	assert.Equal(t, 1000, c.Histo.Updates, "at least 1000")
+	c = Config{Target: time.Second}.withDefaults()
+	assert.Equal(t, 100_000, c.Histo.Updates, "a longer target keeps bale's N")
+	assert.Equal(t, uintptr(8*100_000+16+1<<20), Config{Ops: []string{OpIGather}}.HeapFor(2))
+}

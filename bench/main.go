@@ -41,9 +41,9 @@ func newFlags(name string, stderr io.Writer) *flags {
 		pes: fs.String("n", "2", "PEs (processes over shm); a comma-separated list runs each count in turn"),
 		ops: fs.String("ops", "all", "comma-separated benchmarks ("+strings.Join(GshmemOps, ",")+
 			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+
-			"; am: "+strings.Join(AMOps, ",")+", not in all; all)"),
+			"; array: "+strings.Join(OpGroups["array"], ",")+"; am: "+strings.Join(AMOps, ",")+", not in all; all)"),
 		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
-		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop"),
+		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather: a fixed N per loop, 100000, fewer below 30ms)"),
 		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -37,12 +38,28 @@ const (
 	OpBcastBW   = "bcastbw"   // broadcast of Bytes from PE 0 (bandwidth)
 	OpAllreduce = "allreduce" // float32 sum allreduce of Bytes (bus bandwidth)
 	OpMemmove   = "memmove"   // copy of Bytes within one process (bandwidth)
+
+	// OpHisto is bale's histogram kernel, one operation per update: every
+	// PE holds a table of T int64 counters ([KernelSize].Table, default
+	// 1000) and adds 1, by an atomic add, to N ([KernelSize].Updates,
+	// default 100000) uniformly random elements of the global table of
+	// NPEs*T (element g on PE g/T at offset g%T: a Block layout). Bytes 8;
+	// NsPerOp is the time per update on one PE, shown as a rate (see
+	// [IsRate]). The sum of all tables is checked afterwards.
+	OpHisto = "histo"
+	// OpIGather is bale's index-gather kernel, one operation per request:
+	// every PE holds a table of T int64 (default 100000) whose element at
+	// offset o on PE p is the global index p*T+o, and reads N (default
+	// 100000) uniformly random elements of the global table, each with
+	// one get, into a local array. Bytes 8; NsPerOp is the time per
+	// request on one PE, shown as a rate. Every value read is checked.
+	OpIGather = "igather"
 )
 
 // opOrder is the order of ops in a table; ops not in it follow, by name.
 var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
 	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove, OpDevPutSync, OpStreamAllreduceSync,
-	OpDevPutBW, OpStreamAllreduce}
+	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather}
 
 // IsBandwidth reports whether op is compared by bandwidth (higher is better)
 // rather than by latency (lower is better).
@@ -51,14 +68,24 @@ func IsBandwidth(op string) bool {
 		op == OpDevPutBW || op == OpStreamAllreduce || op == OpAMBW || op == OpAMBWView
 }
 
+// IsRate reports whether op is shown as a rate of updates, in million
+// updates per second per PE (1e3/NsPerOp, higher is better) rather than as
+// a time per operation: the bale kernels [OpHisto] and [OpIGather]. Their
+// speed-ups are the same numbers either way (a rate is one over a time).
+func IsRate(op string) bool { return op == OpHisto || op == OpIGather }
+
 // OpGroups are the names `gpurun bench -ops` accepts for sets of ops:
 // "p2p" the point-to-point ops and the barrier (the issue-2 set), "coll"
-// the collectives, "all" both.
+// the collectives, "dev" the device ops, "array" the bale kernels (in
+// their one-operation-per-update form: the bounds the distributed arrays'
+// versions are compared against), "all" every one of these ([GshmemOps];
+// the kernels add well under a second to it).
 var OpGroups = map[string][]string{
-	"p2p":  {OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW},
-	"coll": {OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce},
-	"dev":  DeviceOps,
-	"all":  GshmemOps,
+	"p2p":   {OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW},
+	"coll":  {OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce},
+	"dev":   DeviceOps,
+	"array": {OpHisto, OpIGather},
+	"all":   GshmemOps,
 }
 
 // ExpandOps turns a -ops list (op names and [OpGroups] names) into the
@@ -74,8 +101,8 @@ func ExpandOps(names []string) ([]string, error) {
 			continue
 		}
 		if !slices.Contains(GshmemOps, n) {
-			return nil, fmt.Errorf("unknown benchmark %q (have %s, or a group: p2p, coll, all)",
-				n, strings.Join(GshmemOps, ","))
+			return nil, fmt.Errorf("unknown benchmark %q (have %s, or a group: %s)",
+				n, strings.Join(GshmemOps, ","), strings.Join(slices.Sorted(maps.Keys(OpGroups)), ", "))
 		}
 		want[n] = true
 	}
@@ -101,7 +128,7 @@ var CollSizes = []int{8, 1 << 10, 64 << 10, 1 << 20}
 
 // fixedBytes is the Bytes of each op that runs at one size only.
 var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8,
-	OpDevPutSync: 8, OpStreamAllreduceSync: 1024}
+	OpDevPutSync: 8, OpStreamAllreduceSync: 1024, OpHisto: 8, OpIGather: 8}
 
 // OpSizes returns the Bytes op runs at, given the lists of the sized ops
 // (sizes, for OpPutBW, OpBcastBW and OpAllreduce) and of the collective

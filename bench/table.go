@@ -17,19 +17,22 @@ import (
 // Rows are keyed by (Op, PEs, Bytes) and come from ours and peers; each
 // distinct Impl in peers gets a column, in order of first appearance. Where
 // an implementation has several results for one row, the first counts.
-// There are two sections, each printed only if it has rows:
+// There are three sections, each printed only if it has rows:
 //
-//   - latency (ops for which [IsBandwidth] is false): time per op;
+//   - latency (ops for which neither [IsBandwidth] nor [IsRate] holds):
+//     time per op;
 //   - bandwidth: [Result.BusBandwidth] in decimal units (1 GB/s = 1e9 B/s),
-//     and a memmove column matched by Bytes alone.
+//     and a memmove column matched by Bytes alone;
+//   - rate ([IsRate]: the bale kernels): million updates per second per PE
+//     (Mupd/s, 1e3/NsPerOp; kupd/s below 1 Mupd/s).
 //
-// Both then give, in a column "vs-X" for each other implementation X, the
+// All then give, in a column "vs-X" for each other implementation X, the
 // speed-up of ours over X, one convention for every row: above 1 means ours
-// is faster. For latency that is X's time over ours, for bandwidth ours over
-// X's (the same number where a bandwidth is Bytes over the time). Where a
-// section has two peer columns or more, a last column, vs-best, gives the
-// speed-up over the better peer of the row (the shorter time, the higher
-// bandwidth).
+// is faster. For latency that is X's time over ours, for bandwidth and rate
+// ours over X's (the same number where a bandwidth is Bytes over the time,
+// or a rate one over it). Where a section has two peer columns or more, a
+// last column, vs-best, gives the speed-up over the better peer of the row
+// (the shorter time, the higher bandwidth or rate).
 //
 // A value or speed-up that cannot be computed prints as "-". The column of
 // ours is named after the Impl of ours[0], or [ImplGshmem] if ours is empty.
@@ -66,8 +69,9 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 	}
 
 	var buf bytes.Buffer
-	for _, bw := range []bool{false, true} {
-		rows := sectionRows(bw, mine, theirs)
+	for _, sec := range []section{secLatency, secBandwidth, secRate} {
+		bw := sec == secBandwidth
+		rows := sectionRows(sec, mine, theirs)
 		if len(rows) == 0 {
 			continue
 		}
@@ -96,22 +100,25 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 		if withBest {
 			header = append(header, "vs-best")
 		}
-		if bw {
+		switch sec {
+		case secBandwidth:
 			fmt.Fprintf(&buf, "Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: %s speed-up over X = %s's bandwidth / X's (above 1: %s is faster)\n", name, name, name)
-		} else {
+		case secRate:
+			fmt.Fprintf(&buf, "Rate per PE, 1 Mupd/s = 1e6 updates (histo: atomic adds, igather: gets) per second on each PE; vs-X: %s speed-up over X = %s's rate / X's (above 1: %s is faster)\n", name, name, name)
+		default:
 			fmt.Fprintf(&buf, "Latency, time per operation; vs-X: %s speed-up over X = X's time / %s's (above 1: %s is faster)\n", name, name, name)
 		}
 		table := [][]string{header}
 		for _, k := range rows {
 			m, haveMine := mine[k]
-			row := []string{k.op, formatSize(k.bytes), fmt.Sprint(k.pes), cell(m, haveMine, bw)}
+			row := []string{k.op, formatSize(k.bytes), fmt.Sprint(k.pes), cell(m, haveMine, sec)}
 			for _, c := range cols {
 				p, ok := theirs[c][k]
-				row = append(row, cell(p, ok, bw))
+				row = append(row, cell(p, ok, sec))
 			}
 			mv, haveMM := mm[k.bytes]
 			if withMM {
-				row = append(row, cell(mv, haveMM, true))
+				row = append(row, cell(mv, haveMM, secBandwidth))
 			}
 			for _, c := range cols {
 				p, ok := theirs[c][k]
@@ -133,7 +140,7 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 }
 
 // best returns the better peer's result for row k: the higher bandwidth,
-// or the shorter time; ok is false if no peer has one.
+// or the shorter time (the higher rate); ok is false if no peer has one.
 func best(k rowKey, cols []string, theirs map[string]map[rowKey]Result, bw bool) (b Result, ok bool) {
 	for _, c := range cols {
 		p, have := theirs[c][k]
@@ -154,13 +161,32 @@ type rowKey struct {
 
 func (r Result) key() rowKey { return rowKey{r.Op, r.PEs, r.Bytes} }
 
+// section is a part of the table: its ops share a unit.
+type section int
+
+const (
+	secLatency   section = iota // time per op
+	secBandwidth                // [IsBandwidth]
+	secRate                     // [IsRate]
+)
+
+func sectionOf(op string) section {
+	switch {
+	case IsBandwidth(op):
+		return secBandwidth
+	case IsRate(op):
+		return secRate
+	}
+	return secLatency
+}
+
 // sectionRows returns the keys of one section in table order: ops as in
 // opOrder (others after, by name), then PEs, then bytes.
-func sectionRows(bw bool, mine map[rowKey]Result, theirs map[string]map[rowKey]Result) []rowKey {
+func sectionRows(sec section, mine map[rowKey]Result, theirs map[string]map[rowKey]Result) []rowKey {
 	seen := map[rowKey]bool{}
 	var rows []rowKey
 	add := func(k rowKey) {
-		if IsBandwidth(k.op) == bw && !seen[k] {
+		if sectionOf(k.op) == sec && !seen[k] {
 			seen[k] = true
 			rows = append(rows, k)
 		}
@@ -189,20 +215,23 @@ func sectionRows(bw bool, mine map[rowKey]Result, theirs map[string]map[rowKey]R
 	return rows
 }
 
-func cell(r Result, ok, bw bool) string {
+func cell(r Result, ok bool, sec section) string {
 	switch {
 	case !ok || r.NsPerOp <= 0:
 		return "-"
-	case bw:
+	case sec == secBandwidth:
 		return formatBandwidth(r.BusBandwidth())
+	case sec == secRate:
+		return formatRate(r.NsPerOp)
 	default:
 		return formatLatency(r.NsPerOp)
 	}
 }
 
 // speedup returns the speed-up of a over b as "1.89x", above 1 when a is
-// faster: b's time over a's for latency, a's bandwidth over b's for
-// bandwidth; "-" unless both are there.
+// faster: b's time over a's for latency (and for a rate, one over the
+// time: a's rate over b's), a's bandwidth over b's for bandwidth; "-"
+// unless both are there.
 func speedup(a Result, aok bool, b Result, bok bool, bw bool) string {
 	if !aok || !bok || a.NsPerOp <= 0 || b.NsPerOp <= 0 {
 		return "-"
@@ -238,6 +267,15 @@ func formatLatency(ns float64) string {
 	default:
 		return sig3(ns/1e9) + "s"
 	}
+}
+
+// formatRate prints the rate of one operation every ns nanoseconds in
+// million operations per second as Mupd/s, or below 1 Mupd/s as kupd/s.
+func formatRate(ns float64) string {
+	if mups := 1e3 / ns; mups >= 0.9995 {
+		return sig3(mups) + "Mupd/s"
+	}
+	return sig3(1e6/ns) + "kupd/s"
 }
 
 // formatBandwidth prints bytes per second as MB/s or GB/s (decimal).

@@ -134,6 +134,10 @@ func TestFormat(t *testing.T) {
 	assert.Equal(t, "1.00µs", formatLatency(999.96))
 	assert.Equal(t, "10.0ns", formatLatency(9.996))
 	assert.Equal(t, "1.00GB/s", formatBandwidth(999.9e6))
+	for ns, want := range map[float64]string{1: "1000Mupd/s", 12.5: "80.0Mupd/s", 999: "1.00Mupd/s",
+		1001: "999kupd/s", 2e6: "0.50kupd/s"} {
+		assert.Equal(t, want, formatRate(ns), "%v", ns)
+	}
 }
 
 func TestWriteTableCollectives(t *testing.T) {
@@ -173,4 +177,33 @@ allreduce  1MiB    2  5.24GB/s       2.62GB/s     1.31GB/s             2.00x    
 allreduce  1MiB    4  3.93GB/s              -     7.86GB/s                 -           0.50x    0.50x
 `
 	assert.Equal(t, want, buf.String())
+}
+
+// The kernels are shown as rates, higher is better, with the speed-up
+// above 1 where gshmem's rate is the higher.
+func TestWriteTableRates(t *testing.T) {
+	ours := []Result{
+		{Impl: ImplGshmem, Op: OpIGather, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 25},
+		{Impl: ImplGshmem, Op: OpHisto, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 50},
+		{Impl: ImplGshmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 20},
+		{Impl: ImplGshmem, Op: OpHisto, PEs: 4, Bytes: 8, Iters: 100, NsPerOp: 2000},
+	}
+	peers := []Result{
+		{Impl: ImplShmem, Op: OpHisto, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 100},
+		{Impl: ImplShmem, Op: OpIGather, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 12.5},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, ours, peers, nil))
+	assert.Equal(t, `Latency, time per operation; vs-X: gshmem speed-up over X = X's time / gshmem's (above 1: gshmem is faster)
+op   size  PEs  gshmem
+put    8B    2  20.0ns
+
+Rate per PE, 1 Mupd/s = 1e6 updates (histo: atomic adds, igather: gets) per second on each PE; vs-X: gshmem speed-up over X = gshmem's rate / X's (above 1: gshmem is faster)
+op       size  PEs      gshmem  openmpi-shmem  vs-openmpi-shmem
+histo      8B    2  20.0Mupd/s     10.0Mupd/s             2.00x
+histo      8B    4   500kupd/s              -                 -
+igather    8B    2  40.0Mupd/s     80.0Mupd/s             0.50x
+`, buf.String())
+	assert.True(t, IsRate(OpHisto) && IsRate(OpIGather) && !IsRate(OpPut))
+	assert.False(t, IsBandwidth(OpHisto) || IsBandwidth(OpIGather))
 }

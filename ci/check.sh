@@ -19,7 +19,8 @@
 #     (oshcc, oshrun; Debian: openmpi-bin libopenmpi-dev) and skip themselves
 #     without it;
 #   - the Slurm tests (TestSlurm* in the root package, hostshmem, am,
-#     internal/pmi and internal/pmi/pmix; across 2 nodes with -tags ofi
+#     internal/pmi and internal/pmi/pmix, and am/internal/ring's rings;
+#     across 2 nodes with -tags ofi
 #     when libfabric-dev is here), which run jobs under srun --mpi=pmi2 and
 #     srun --mpi=pmix (one subtest each) on two nodes and skip themselves
 #     unless a Slurm controller answers (sinfo) with two nodes; the pmix
@@ -268,12 +269,13 @@ if [ -f /usr/include/rdma/fi_rma.h ]; then
   go vet -tags ofi ./fabric/hybrid/ .
   FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -race -count=1 ./fabric/hybrid/
   if [ "$slurm" -ge 2 ]; then
-    # The jobs of two emulated nodes: hello-style sums, a kill, and the
-    # host API and AM scenario suites, under srun --mpi=pmi2 and pmix.
+    # The jobs of two emulated nodes: hello-style sums, a kill, the host
+    # API and AM scenario suites, under srun --mpi=pmi2 and pmix, and the
+    # AM rings alone.
     step "Slurm tests across 2 nodes with -tags ofi (srun -N 2 -n 4, tcp;ofi_rxm)"
     # -p 1: one package's jobs at a time on the one Slurm (a job queued
     # behind another package's would count the wait in its time bound).
-    FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -p 1 -count=1 -run Slurm -v . ./hostshmem/ ./am/ |
+    FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -p 1 -count=1 -run Slurm -v . ./hostshmem/ ./am/ ./am/internal/ring/ |
       grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'
     [ "${PIPESTATUS[0]}" = 0 ]
   fi

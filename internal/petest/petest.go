@@ -63,7 +63,7 @@ func Main(m *testing.M, s Scenarios) {
 
 // child runs the scenarios named (a comma-separated list) one after the
 // other in one job, with a barrier between two; each PE prints a line
-// when it passed one.
+// when it passed one (Slurm looks for them, one scenario or several).
 func child(names string, s Scenarios) int {
 	var fns []Scenario
 	list := strings.Split(names, ",")
@@ -89,9 +89,7 @@ func child(names string, s Scenarios) int {
 				if err := run(ctx, fn, pe); err != nil {
 					return fmt.Errorf("scenario %s: %w", list[i], err)
 				}
-				if len(fns) > 1 {
-					fmt.Printf("PE %d of %d (%s): scenario %s passed\n", pe.MyPE(), pe.NPEs(), pe.Transport(), list[i])
-				}
+				fmt.Printf("PE %d of %d (%s): scenario %s passed\n", pe.MyPE(), pe.NPEs(), pe.Transport(), list[i])
 			}
 			return nil
 		})

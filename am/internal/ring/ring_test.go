@@ -30,12 +30,10 @@ func TestRings(t *testing.T) { petest.Both(t, scenarios, "rings", 2, 3) }
 // one node (3 PEs over shared memory) and on two (4 PEs, 2 per node: the
 // rings of PEs on different nodes written by libfabric's PutSignal). It
 // skips where no Slurm cluster answers, and the two-node run without
-// -tags ofi. (The scenario runs twice: a PE reports each scenario it
-// passed only when it runs several, and petest.Slurm looks for those
-// reports.)
+// -tags ofi.
 func TestRingsSlurm(t *testing.T) {
-	t.Run("1node", func(t *testing.T) { petest.Slurm(t, scenarios, "pmi2", 1, 3, "rings", "rings") })
-	t.Run("2nodes", func(t *testing.T) { petest.Slurm(t, scenarios, "pmi2", 2, 4, "rings", "rings") })
+	t.Run("1node", func(t *testing.T) { petest.Slurm(t, scenarios, "pmi2", 1, 3, "rings") })
+	t.Run("2nodes", func(t *testing.T) { petest.Slurm(t, scenarios, "pmi2", 2, 4, "rings") })
 }
 
 const (

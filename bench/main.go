@@ -158,7 +158,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 			}
 			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
 			rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
-				Target: c.Target, Reps: c.Reps, TCP: *f.srun != ""})
+				Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, TCP: *f.srun != ""})
 			peers = append(peers, rs...)
 			switch {
 			case errors.Is(err, ErrNoPeer):

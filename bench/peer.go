@@ -62,6 +62,10 @@ type PeerConfig struct {
 	// programs' stderr as they write it, from one goroutine at a time (not
 	// always the caller's) and never after Peers returns.
 	Log io.Writer
+	// Histo and IGather size the bale kernels (OpHisto, OpIGather) as
+	// [Config]'s fields do; zero fields take the same defaults (see
+	// [KernelSize]). Each field is at most 1<<30.
+	Histo, IGather KernelSize
 	// TCP forces the peers onto TCP between their processes, even on one
 	// node: MPI through the ob1 PML and the tcp BTL, OpenSHMEM through
 	// UCX's tcp transport, both on the loopback interface. It is the
@@ -73,7 +77,7 @@ type PeerConfig struct {
 // shmemOps and mpiOps are the ops each peer program knows, in its order.
 var (
 	shmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
-		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall}
+		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather}
 	mpiOps = []string{OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall}
 )
 
@@ -149,7 +153,9 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs),
 			bin, "-o", strings.Join(ops, ","), "-t", strconv.FormatInt(cfg.Target.Nanoseconds(), 10),
 			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters), "-r", strconv.Itoa(cfg.Reps)}
-		args = append(args, "-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes))
+		args = append(args, "-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes),
+			"-histo", joinInts([]int{cfg.Histo.Table, cfg.Histo.Updates}),
+			"-igather", joinInts([]int{cfg.IGather.Table, cfg.IGather.Updates}))
 		// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
 		env := []string{"OMPI_MCA_osc=ucx"}
 		if cfg.TCP {
@@ -160,10 +166,12 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 		if j.impl == ImplShmem {
 			// Room on the symmetric heap for src and dst (each the largest
 			// message or PEs blocks of the largest fcollect/alltoall
-			// block) and the allreduce's pWrk (half the largest message).
+			// block), the allreduce's pWrk (half the largest message) and
+			// the larger kernel table.
 			maxSize := slices.Max(append([]int{8}, cfg.Sizes...))
 			buf := max(maxSize, cfg.PEs*slices.Max(append([]int{0}, cfg.CollSizes...)))
-			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", (2*buf+maxSize/2)>>20+64))
+			tables := 8 * max(cfg.Histo.Table, cfg.IGather.Table)
+			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", (2*buf+maxSize/2+tables)>>20+64))
 		}
 		stdout, runErr := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
 		res, err := ParseResults(bytes.NewReader(stdout), j.impl, cfg.PEs)
@@ -226,6 +234,18 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 	}
 	if cfg.Reps == 0 {
 		cfg.Reps = 3
+	}
+	for _, k := range []struct {
+		name string
+		k    KernelSize
+	}{{"Histo", cfg.Histo}, {"IGather", cfg.IGather}} {
+		if k.k.Table < 0 || k.k.Table > 1<<30 || k.k.Updates < 0 || k.k.Updates > 1<<30 {
+			return cfg, fmt.Errorf("bench: PeerConfig.%s: %+v: want sizes in 1 .. 1<<30, or 0 for the default", k.name, k.k)
+		}
+	}
+	if cfg.Target > 0 {
+		cfg.Histo = cfg.Histo.withDefaults(defaultHisto, cfg.Target)
+		cfg.IGather = cfg.IGather.withDefaults(defaultIGather, cfg.Target)
 	}
 	if cfg.Target <= 0 || cfg.MinIters < 1 || cfg.MaxIters < cfg.MinIters || cfg.Reps < 1 {
 		return cfg, fmt.Errorf("bench: PeerConfig: bad Target %v, Reps %d or iteration bounds [%d, %d]",

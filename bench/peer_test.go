@@ -49,6 +49,8 @@ func TestPeersRun(t *testing.T) {
 		Target:    2 * time.Millisecond,
 		MinIters:  2,
 		Reps:      1,
+		Histo:     KernelSize{Table: 10, Updates: 1000},
+		IGather:   KernelSize{Table: 100, Updates: 1000},
 		Log:       testLog{t},
 	})
 	require.NoError(t, err)
@@ -66,7 +68,7 @@ func TestPeersRun(t *testing.T) {
 		}
 	}
 	add(ImplShmem, OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
-		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall)
+		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather)
 	if _, err := exec.LookPath("mpirun"); err == nil {
 		add(ImplMPI, OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall)
 	}
@@ -128,6 +130,32 @@ func TestPeersOddSizes(t *testing.T) {
 	assert.ElementsMatch(t, want, rows)
 }
 
+// TestPeersKernels: the C kernels run their fixed N per loop, on 2 PEs and
+// on 3 (the global table split unevenly), and pass their own checks (a
+// failed check exits the job, which Peers reports as an error).
+func TestPeersKernels(t *testing.T) {
+	needPeer(t)
+	for _, pes := range []int{2, 3} {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		got, err := Peers(ctx, PeerConfig{
+			WorkDir: t.TempDir(), PEs: pes, Ops: OpGroups["array"], Reps: 2,
+			Histo: KernelSize{Table: 7, Updates: 3000}, IGather: KernelSize{Table: 13, Updates: 2000},
+			Log: testLog{t},
+		})
+		cancel()
+		require.NoError(t, err)
+		require.Len(t, got, 2, "OpenSHMEM alone: MPI has no kernels")
+		for i, want := range []struct {
+			op    string
+			iters int
+		}{{OpHisto, 3000}, {OpIGather, 2000}} {
+			assert.Equal(t, Result{Impl: ImplShmem, Op: want.op, PEs: pes, Bytes: 8, Iters: want.iters,
+				NsPerOp: got[i].NsPerOp}, got[i])
+			assert.Greater(t, got[i].NsPerOp, 0.0)
+		}
+	}
+}
+
 func TestPeersNoPeer(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	_, err := Peers(context.Background(), PeerConfig{})
@@ -147,6 +175,8 @@ func TestPeersBadConfig(t *testing.T) {
 		{PeerConfig{CollSizes: []int{8, -1}}, "CollSizes: size -1"},
 		{PeerConfig{MinIters: 10, MaxIters: 5}, "iteration bounds"},
 		{PeerConfig{Reps: -1}, "Reps -1"},
+		{PeerConfig{Histo: KernelSize{Table: -1}}, "PeerConfig.Histo"},
+		{PeerConfig{IGather: KernelSize{Updates: 1<<30 + 1}}, "PeerConfig.IGather"},
 	} {
 		_, err := Peers(context.Background(), tc.cfg)
 		require.Error(t, err, "%+v", tc.cfg)

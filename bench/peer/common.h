@@ -13,6 +13,9 @@
  *   -n iters   fewest timed iterations of one measurement (default 5)
  *   -m iters   most timed iterations of one measurement (default 10000000)
  *   -r reps    timed loops per measurement, the fastest reported (default 1)
+ *   -histo T,N   the histo kernel: T longs per PE, N updates per PE per
+ *                timed loop (default 1000,100000; shmem_bench only)
+ *   -igather T,N the igather kernel, likewise (default 100000,100000)
  *
  * and prints, on rank/PE 0, one line per measurement:
  *   RESULT <op> <bytes> <iters> <ns_per_op>
@@ -41,6 +44,8 @@ struct config {
     long min_iters;
     long max_iters;
     long reps;
+    long histo_t, histo_n;     /* -histo */
+    long igather_t, igather_n; /* -igather */
 };
 
 static double now_ns(void)
@@ -83,6 +88,16 @@ static int parse_sizes(size_t *out, const char *v)
     return n;
 }
 
+/* parse_pair parses "a,b" (two positive integers) into a and b. */
+static void parse_pair(long *a, long *b, const char *v)
+{
+    size_t two[MAX_SIZES];
+    if (parse_sizes(two, v) != 2 || two[0] > (size_t)1 << 30 || two[1] > (size_t)1 << 30)
+        die("want two positive integers up to 2^30, comma-separated", v);
+    *a = (long)two[0];
+    *b = (long)two[1];
+}
+
 static void parse_args(struct config *c, int argc, char **argv,
                        const char *default_ops)
 {
@@ -94,6 +109,10 @@ static void parse_args(struct config *c, int argc, char **argv,
     c->min_iters = 5;
     c->max_iters = 10000000;
     c->reps = 1;
+    c->histo_t = 1000;
+    c->histo_n = 100000;
+    c->igather_t = 100000;
+    c->igather_n = 100000;
     for (size_t i = 0; i < sizeof default_sizes / sizeof default_sizes[0]; i++)
         c->sizes[c->nsizes++] = default_sizes[i];
     for (size_t i = 0; i < sizeof default_csizes / sizeof default_csizes[0]; i++)
@@ -120,6 +139,10 @@ static void parse_args(struct config *c, int argc, char **argv,
             c->max_iters = parse_long(v);
         } else if (strcmp(f, "-r") == 0) {
             c->reps = parse_long(v);
+        } else if (strcmp(f, "-histo") == 0) {
+            parse_pair(&c->histo_t, &c->histo_n, v);
+        } else if (strcmp(f, "-igather") == 0) {
+            parse_pair(&c->igather_t, &c->igather_n, v);
         } else {
             die("unknown flag", f);
         }

@@ -19,6 +19,13 @@
  *                      npes * <bytes> gathered on every PE
  *   alltoall  [csizes] shmem_alltoall64 (or 32): <bytes> from every PE to
  *                      every PE, npes * <bytes> sent and received by each
+ *   histo     [8]      bale's histogram, one op per update: N (-histo T,N)
+ *                      shmem_long_atomic_add of 1 to uniformly random
+ *                      elements of the global table of npes*T longs
+ *                      (element g on PE g/T at offset g%T)
+ *   igather   [8]      bale's index gather, one op per request: N
+ *                      (-igather T,N) shmem_long_g of uniformly random
+ *                      elements of the global table, whose element g holds g
  * The collectives on 32/64-bit elements skip sizes not a multiple of 4.
  *
  * put, get, fadd and putbw run on PE 0 alone while the other PEs wait in
@@ -30,6 +37,15 @@
  * osu_oshm_alltoall do; ns_per_op is the mean over PEs of the mean call
  * time. Each collective's result is checked after it is measured.
  *
+ * histo and igather run a fixed N updates per PE per loop rather than
+ * calibrating (as bale's kernels do): one untimed loop, then reps timed
+ * loops, each from a barrier to the shmem_barrier_all after the last update
+ * (which completes the adds), random indices drawn before each loop
+ * (splitmix64 seeded by the PE number); ns_per_op is the mean over PEs of
+ * the loop time over N, the fastest loop reported. igather checks every
+ * value after every loop; histo checks that the tables sum (shmem_long_
+ * sum_to_all) to npes * N per loop run.
+ *
  * pWrk of the float reduction holds max(nreduce/2 + 1,
  * SHMEM_REDUCE_MIN_WRKDATA_SIZE) floats, as OpenSHMEM 1.4 asks; pSync and
  * pWrk are reused across calls, which the barrier between calls allows.
@@ -38,11 +54,13 @@
  * and fetch_or on the symmetric heap returns wrong values.
  */
 #include <shmem.h>
+#include <stdint.h>
 
 #include "common.h"
 
 #define DEFAULT_OPS \
-    "put,get,fadd,barrier,sync,bcast,reduce,putbw,bcastbw,allreduce,fcollect,alltoall"
+    "put,get,fadd,barrier,sync,bcast,reduce,putbw,bcastbw,allreduce,fcollect,alltoall," \
+    "histo,igather"
 #define MAX_PES 1024
 
 #define MAX2(a, b) ((a) > (b) ? (a) : (b))
@@ -70,6 +88,7 @@ struct scalars {
     long rsrc, rdst;
     int bsrc, bdst;
     long word_src, word_dst;
+    long ksum_src, ksum_dst; /* histo's check */
 };
 static struct scalars *sc;
 
@@ -117,6 +136,90 @@ static void check_bytes(const char *op, size_t n, const unsigned char *p,
                     op, n, i, p[i], me, want & 0xff);
             shmem_global_exit(1);
         }
+}
+
+/* splitmix64 is the kernels' random number generator. */
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* uniform returns a uniformly random integer in [0, n) (Lemire's
+ * multiply-shift; the bias is below n / 2^64). */
+static long uniform(uint64_t *s, uint64_t n)
+{
+    return (long)(((unsigned __int128)splitmix64(s) * n) >> 64);
+}
+
+/*
+ * kernel runs histo (gather == 0) or igather on every PE with a table of t
+ * longs per PE and n updates per PE per loop, reports it and checks it (see
+ * the top of the file). Collective.
+ */
+static void kernel(int gather, long t, long n)
+{
+    const char *op = gather ? "igather" : "histo";
+    long *table = shmem_calloc((size_t)t, sizeof(long));
+    long *idx = malloc((size_t)n * sizeof(long));
+    long *got = gather ? malloc((size_t)n * sizeof(long)) : NULL;
+    if (!table || !idx || (gather && !got)) {
+        fprintf(stderr, "bench: %s: allocating %ld + 2 * %ld longs failed on PE %d "
+                "(raise SHMEM_SYMMETRIC_HEAP_SIZE)\n", op, t, n, me);
+        shmem_global_exit(1);
+    }
+    if (gather)
+        for (long o = 0; o < t; o++)
+            table[o] = me * t + o;
+    uint64_t rng = (uint64_t)me;
+    uint64_t global = (uint64_t)npes * (uint64_t)t;
+    double best = -1;
+    for (long r = -1; r < cfg.reps; r++) { /* r == -1: the warm-up */
+        for (long i = 0; i < n; i++)
+            idx[i] = uniform(&rng, global);
+        if (gather)
+            memset(got, 0xff, (size_t)n * sizeof(long)); /* -1: not read */
+        shmem_barrier_all();
+        double t0 = now_ns();
+        if (gather)
+            for (long i = 0; i < n; i++)
+                got[i] = shmem_long_g(&table[idx[i] % t], (int)(idx[i] / t));
+        else
+            for (long i = 0; i < n; i++)
+                shmem_long_atomic_add(&table[idx[i] % t], 1, (int)(idx[i] / t));
+        shmem_barrier_all();
+        double per = mean_over_pes((now_ns() - t0) / (double)n);
+        if (r >= 0 && (best < 0 || per < best))
+            best = per;
+        if (gather)
+            for (long i = 0; i < n; i++)
+                if (got[i] != idx[i]) {
+                    fprintf(stderr, "bench: igather: request %ld for index %ld got %ld on PE %d\n",
+                            i, idx[i], got[i], me);
+                    shmem_global_exit(1);
+                }
+    }
+    if (me == 0)
+        report(op, 8, n, best);
+    if (!gather) {
+        sc->ksum_src = 0;
+        for (long o = 0; o < t; o++)
+            sc->ksum_src += table[o];
+        shmem_barrier_all(); /* every PE is done with psync[0] and pwrk[0] */
+        shmem_long_sum_to_all(&sc->ksum_dst, &sc->ksum_src, 1, 0, 0, npes, pwrk[0], psync[0]);
+        long want = (long)npes * n * (cfg.reps + 1);
+        if (sc->ksum_dst != want) {
+            fprintf(stderr, "bench: histo: the tables sum to %ld on PE %d, want %ld\n",
+                    sc->ksum_dst, me, want);
+            shmem_global_exit(1);
+        }
+    }
+    shmem_barrier_all();
+    free(got);
+    free(idx);
+    shmem_free(table);
 }
 
 /*
@@ -336,6 +439,10 @@ int main(int argc, char **argv)
             for (int pe = 0; pe < npes; pe++)
                 check_bytes("alltoall", n, dst + (size_t)pe * n, n, a2a_byte(pe, me));
         }
+    if (want(&cfg, "histo"))
+        kernel(0, cfg.histo_t, cfg.histo_n);
+    if (want(&cfg, "igather"))
+        kernel(1, cfg.igather_t, cfg.igather_n);
 
     /* Checks that the work was real. */
     shmem_barrier_all();

@@ -79,11 +79,10 @@ func (d *darcState) init(off uintptr, slots int) {
 
 // darcTable is this PE's Darc instances, and the slots it owns.
 type darcTable struct {
-	mu    sync.Mutex
-	m     map[darcID]*darcInst
-	used  []bool   // slots this PE owns
-	gen   []uint32 // next generation per slot
-	freed atomic.Int64
+	mu   sync.Mutex
+	m    map[darcID]*darcInst
+	used []bool   // slots this PE owns
+	gen  []uint32 // next generation per slot
 }
 
 func (w *World) counterOff(slot int) uintptr { return w.darcs.off + uintptr(slot)*slotBytes }
@@ -129,7 +128,6 @@ func (w *World) freeDarc(id darcID) {
 	t.mu.Lock()
 	if _, ok := t.m[id]; ok {
 		delete(t.m, id)
-		t.freed.Add(1)
 	}
 	if id.owner == w.me && id.slot < len(t.used) {
 		t.used[id.slot] = false

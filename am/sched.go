@@ -176,7 +176,6 @@ type scheduler struct {
 	idle     chan struct{}  // parked workers' wake-ups (room for Threads+64)
 	parked   atomic.Int32   // workers parked on idle
 	workers  atomic.Int32   // handler goroutines, temporary ones included
-	busy     atomic.Int32   // goroutines running a handler
 	sentinel atomic.Bool    // a goroutine watches the rings (an idle worker, or a waiter)
 	roleWant atomic.Int32   // waiters that want the sentinel's role
 	waiters  atomic.Int32   // goroutines asleep (or about to be) in the fabric's Wait
@@ -266,9 +265,7 @@ func (w *World) worker(temp bool) {
 			if w.sched.runqN.Load() > 0 || !w.sched.sentinel.Load() {
 				w.wakeOne() // someone else polls (and takes the rest) while we run
 			}
-			w.sched.busy.Add(1)
 			w.run(t)
-			w.sched.busy.Add(-1)
 			continue
 		}
 		w.flushDirty()
@@ -277,9 +274,7 @@ func (w *World) worker(temp bool) {
 			if w.sched.runqN.Load() > 0 || !w.sched.sentinel.Load() {
 				w.wakeOne() // someone else polls (and takes the rest) while we run
 			}
-			w.sched.busy.Add(1)
 			w.run(t)
-			w.sched.busy.Add(-1)
 			continue
 		}
 		if n > 0 {
@@ -424,9 +419,7 @@ func (w *World) block(ctx context.Context, cond waitCond) error {
 				w.sched.sentinel.Store(false)
 				w.wakeOne()
 			}
-			w.sched.busy.Add(1)
 			w.run(t)
-			w.sched.busy.Add(-1)
 			continue
 		}
 		w.watchdog()
@@ -487,9 +480,7 @@ func (w *World) spinWait(cond waitCond) bool {
 			return true
 		}
 		if t != nil {
-			w.sched.busy.Add(1)
 			w.run(t)
-			w.sched.busy.Add(-1)
 			continue
 		}
 		if i%yieldEvery == 0 {

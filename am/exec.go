@@ -294,7 +294,18 @@ func (f *Future[R]) Wait(ctx context.Context) (R, error) {
 	if f.c.err != nil {
 		return zero, f.c.err
 	}
-	return f.c.res.(R), nil
+	r, _ := f.c.res.(R) // a nil interface R was stored as nil
+	return r, nil
+}
+
+// Completed returns a Future that is complete already, with v and err:
+// the result of work done at once (an array element changed with a
+// direct atomic, say), for APIs whose other results come from AMs. Its
+// Wait returns v and err at once and Done is closed.
+func Completed[R any](v R, err error) *Future[R] {
+	c := &call{res: v, err: err}
+	c.state.Store(2)
+	return &Future[R]{c: c}
 }
 
 func (f *Future[R]) ready() bool { return f.Ready() }

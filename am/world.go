@@ -347,6 +347,17 @@ func (w *World) String() string {
 	return fmt.Sprintf("am.World of PE %d", w.me)
 }
 
+// Registry is the Registry w was made with (nil for a nil World).
+// Libraries built on AMs register their own types in it when their
+// objects are created collectively, before the creation's barrier, so
+// that every PE knows them before any is sent.
+func (w *World) Registry() *Registry {
+	if w == nil {
+		return nil
+	}
+	return w.reg
+}
+
 // Threads is the number of handler goroutines w started (0 for a nil
 // World).
 func (w *World) Threads() int {

@@ -52,8 +52,9 @@
 //     a shorter one) per loop, one untimed loop and then Reps timed ones,
 //     each from a barrier to the barrier after the last update (which
 //     completes the atomic adds), with random indices drawn before the
-//     loop; NsPerOp is the mean over PEs of each PE's loop time over N, and
-//     Iters is N. Random indices are uniform over the global table
+//     loop; NsPerOp is the longest PE's loop time over N (the job's span:
+//     where PEs outnumber cores they leave the first barrier a time slice
+//     apart, and a mean over PEs would understate it), and Iters is N. Random indices are uniform over the global table
 //     (math/rand/v2 PCG in Go, splitmix64 in C, each seeded by the PE
 //     number: the same distribution, not the same sequence).
 //

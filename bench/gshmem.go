@@ -152,7 +152,7 @@ type meter struct {
 	pe    *shmem.PE
 	c     Config
 	word  shmem.Sym[uint64]  // [0]: the point-to-point target; [1]: share's
-	table shmem.Sym[float64] // one per PE: meanOverPEs's
+	table shmem.Sym[float64] // one per PE: onPE0's
 }
 
 // newMeter allocates a meter's symmetric words (collective).
@@ -318,20 +318,38 @@ func (m *meter) share(v uint64) (uint64, error) {
 
 // meanOverPEs returns, on PE 0, the mean of every PE's x. Collective.
 func (m *meter) meanOverPEs(x float64) (float64, error) {
+	xs, err := m.onPE0(x)
+	sum := 0.0
+	for _, v := range xs {
+		sum += v
+	}
+	return sum / float64(m.pe.NPEs()), err
+}
+
+// maxOverPEs returns, on PE 0, the largest of every PE's x. Collective.
+func (m *meter) maxOverPEs(x float64) (float64, error) {
+	xs, err := m.onPE0(x)
+	if len(xs) == 0 {
+		return 0, err
+	}
+	return slices.Max(xs), err
+}
+
+// onPE0 returns, on PE 0, every PE's x in PE order (nil elsewhere).
+// Collective.
+func (m *meter) onPE0(x float64) ([]float64, error) {
 	pe := m.pe
 	if err := shmem.P(pe, m.table.At(pe.MyPE()), x, 0); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := pe.BarrierAll(m.ctx); err != nil {
-		return 0, err
+		return nil, err
 	}
-	sum := 0.0
+	var xs []float64
 	if pe.MyPE() == 0 {
-		for _, v := range shmem.Local(pe, m.table) {
-			sum += v
-		}
+		xs = slices.Clone(shmem.Local(pe, m.table))
 	}
-	return sum / float64(pe.NPEs()), pe.BarrierAll(m.ctx)
+	return xs, pe.BarrierAll(m.ctx)
 }
 
 func (m *meter) pointToPoint(op string) ([]Result, error) {

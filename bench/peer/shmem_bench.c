@@ -41,8 +41,9 @@
  * calibrating (as bale's kernels do): one untimed loop, then reps timed
  * loops, each from a barrier to the shmem_barrier_all after the last update
  * (which completes the adds), random indices drawn before each loop
- * (splitmix64 seeded by the PE number); ns_per_op is the mean over PEs of
- * the loop time over N, the fastest loop reported. igather checks every
+ * (splitmix64 seeded by the PE number); ns_per_op is the longest PE's loop
+ * time over N (the job's span: oversubscribed PEs leave the first barrier
+ * up to a time slice apart), the fastest loop reported. igather checks every
  * value after every loop; histo checks that the tables sum (shmem_long_
  * sum_to_all) to npes * N per loop run.
  *
@@ -106,18 +107,28 @@ static long share(long v)
     return r;
 }
 
-/* mean_over_pes returns, on PE 0, the mean of every PE's x. Collective. */
-static double mean_over_pes(double x)
+/* over_pes returns, on PE 0, the mean of every PE's x, or with take_max
+ * the largest. Collective. */
+static double over_pes(double x, int take_max)
 {
     shmem_double_p(&per_pe[me], x, 0);
     shmem_quiet();
     shmem_barrier_all();
-    double sum = 0;
+    double sum = 0, hi = 0;
     if (me == 0)
-        for (int pe = 0; pe < npes; pe++)
+        for (int pe = 0; pe < npes; pe++) {
             sum += per_pe[pe];
+            if (pe == 0 || per_pe[pe] > hi)
+                hi = per_pe[pe];
+        }
     shmem_barrier_all();
-    return sum / npes;
+    return take_max ? hi : sum / npes;
+}
+
+/* mean_over_pes returns, on PE 0, the mean of every PE's x. Collective. */
+static double mean_over_pes(double x)
+{
+    return over_pes(x, 0);
 }
 
 /* a2a_byte is the byte PE from sends to PE to in the alltoall check. */
@@ -190,7 +201,7 @@ static void kernel(int gather, long t, long n)
             for (long i = 0; i < n; i++)
                 shmem_long_atomic_add(&table[idx[i] % t], 1, (int)(idx[i] / t));
         shmem_barrier_all();
-        double per = mean_over_pes((now_ns() - t0) / (double)n);
+        double per = over_pes((now_ns() - t0) / (double)n, 1);
         if (r >= 0 && (best < 0 || per < best))
             best = per;
         if (gather)

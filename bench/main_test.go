@@ -67,3 +67,17 @@ func TestMainInproc(t *testing.T) {
 	assert.Contains(t, out.String(), OpStreamAllreduce)
 	assert.Contains(t, out.String(), OpDevPutBW)
 }
+
+// -ops array runs the kernels end to end (N scaled down by the short
+// target) and prints them as rates.
+func TestMainKernels(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), strings.Fields("-inproc -n 2 -ops array -target 1ms -reps 1 -peers=false -memmove=false"),
+		&out, &errOut, []string{"/nonexistent"})
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), "Rate per PE, 1 Mupd/s")
+	for _, op := range []string{OpHisto, OpIGather} {
+		assert.Regexp(t, `(?m)^`+op+` +8B +2 +[0-9.]+[Mk]upd/s$`, out.String())
+	}
+	assert.NotContains(t, out.String(), "Latency")
+}

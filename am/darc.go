@@ -126,9 +126,7 @@ func unpackID(v uint64) darcID { return darcID{int(v >> 48), int(v >> 32 & 0xfff
 func (w *World) freeDarc(id darcID) {
 	t := &w.darcs.table
 	t.mu.Lock()
-	if _, ok := t.m[id]; ok {
-		delete(t.m, id)
-	}
+	delete(t.m, id)
 	if id.owner == w.me && id.slot < len(t.used) {
 		t.used[id.slot] = false
 	}

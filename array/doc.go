@@ -1,28 +1,54 @@
 // Package array is gshmem's distributed arrays, after Lamellar's
-// LamellarArrays: an array of n elements spread over the PEs of a team,
-// by Block (one contiguous chunk per PE) or Cyclic (round robin)
-// Distribution.
+// LamellarArrays: an array of n elements spread over every PE of an AM
+// World, by Block (one contiguous chunk per PE, the first n%p PEs one
+// element more) or Cyclic (round robin) Distribution, in the symmetric
+// heap.
 //
-// This package is being built (issue 14). What is here:
+//	a, err := array.NewAtomicArray[uint64](ctx, w, 1000, array.Block) // collective
+//	old, err := a.FetchAdd(17, 1).Wait(ctx)                          // any element, from any PE
+//	got, err := a.BatchLoad([]int{3, 999, 3}).Wait(ctx)              // results in batch order
+//	err = a.ForEach(ctx, func(e array.Elem[uint64]) error { ... })   // collective: this PE's elements
+//	seq, done := a.OneSided(ctx, 0)                                  // the whole array, from this PE
+//	err = a.Close(ctx)                                               // collective
 //
-//   - The layout of every distribution, of whole arrays and of sub-arrays
-//     (a range of another array's indices, renumbered from 0): which PE
-//     holds an element and where in its local data, the first and last
-//     index a PE holds, how many it holds. An index outside the array is an
-//     error matching errdefs.ErrOutOfRange that names the index and the
-//     length.
-//   - The element operations (Op) of the atomic arrays on any Number type,
-//     on the array's data in the symmetric heap: every element is read and
-//     changed with the atomics of the 4- or 8-byte word that holds it, so
-//     elements of 1 or 2 bytes stay atomic beside their neighbours, on a PE
-//     this one maps (CPU atomics) and on one it reaches over a network
-//     (fabric atomics) alike. Integer add, sub, and, or, xor, swap, load
-//     and store of 4 and 8 bytes are one atomic; the rest, and floats, are
-//     compare-and-swap loops. An operation a type does not have (a
-//     bitwise op on a float), an integer division by 0 or a negative shift
-//     count is an error matching errdefs.ErrInvalidArg, never a panic.
+// # Kinds
 //
-// The array kinds (UnsafeArray, ReadOnlyArray, AtomicArray, LocalLockArray,
-// GlobalLockArray), their batch operations and iterators come next, on
-// these pieces and on package am.
+//   - AtomicArray: every element operation is atomic, from any PE (Op:
+//     load, store, swap, add, sub, mul, div, rem, and, or, xor, shl, shr,
+//     each with a fetch form, and compare-exchange, with an epsilon form
+//     for floats). Each element is read and changed with the atomics of
+//     the 4- or 8-byte word that holds it, through hostshmem: CPU atomics
+//     on a PE this one maps, fabric atomics on one it reaches over a
+//     network, so elements of 1 or 2 bytes stay atomic beside their
+//     neighbours. Integer add, sub, and, or, xor, swap, load and store of 4
+//     and 8 bytes are one atomic; the rest, and floats, compare-and-swap
+//     loops.
+//   - ReadOnlyArray: loads are plain reads. Made from another kind with
+//     IntoReadOnly, collectively.
+//   - UnsafeArray: plain loads and stores, and this PE's part as a slice
+//     (LocalData).
+//
+// Operations return am futures: the ones this package does with direct
+// operations are complete when they return. Batch operations take indices
+// and values of one length (paired), one index (every value in turn) or
+// one value (to every index) and return results in the batch's order.
+//
+// # Errors
+//
+// An index outside the array is an error matching errdefs.ErrOutOfRange
+// that names the index and the length (and, in a batch, its position; a
+// batch checks every index before it changes anything). An operation a
+// type does not have (a bitwise op on a float), an integer division by 0
+// or a negative shift count is an error matching errdefs.ErrInvalidArg.
+// After Close, every operation returns an error matching
+// errdefs.ErrClosed. None of them panics.
+//
+// # Lifetime
+//
+// An array is created and closed collectively: every PE calls Close once
+// it is done with the array and its sub-arrays (SubArray: a range of
+// indices renumbered from 0, sharing the data). Arrays riding in AMs,
+// reference counting across PEs, the lock-based kinds, batches
+// aggregated into AMs across nodes and the other iterators come next
+// (issue 14; the plan is in docs/DESIGN.md).
 package array

@@ -1,0 +1,240 @@
+package array
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gshmem/gshmem/am"
+)
+
+// AtomicArray is a distributed array whose every element operation is
+// atomic, from any PE, on any element: the operations of Op on Number
+// types (see the package doc for how). Operations return futures, as
+// am.Exec does; the ones on an element this PE reaches with a direct
+// atomic are complete when they return.
+//
+// An AtomicArray is used by the goroutines of its PE at will. It is
+// created and closed collectively.
+type AtomicArray[T Number] struct{ base[T] }
+
+// Exchanged is the result of a compare-exchange: the element's value
+// before, and whether it was replaced.
+type Exchanged[T Number] struct {
+	Old     T
+	Swapped bool
+}
+
+// NewAtomicArray makes, collectively on every PE of w, a zeroed atomic
+// array of n elements of T spread by d. Every PE must pass the same n and
+// d (a different n is an error on every PE).
+func NewAtomicArray[T Number](ctx context.Context, w *am.World, n int, d Distribution) (*AtomicArray[T], error) {
+	b, err := newBase[T](ctx, "new atomic array", w, n, d)
+	if err != nil {
+		return nil, err
+	}
+	return &AtomicArray[T]{b}, nil
+}
+
+// Close frees the array, collectively: every PE calls it once it is done
+// with the array (and with its sub-arrays, which share its data). Later
+// operations on any of them return an error matching errdefs.ErrClosed.
+func (a *AtomicArray[T]) Close(ctx context.Context) error { return a.close(ctx, "close") }
+
+// SubArray is the view of elements [lo, hi), renumbered from 0; it shares
+// the array's data.
+func (a *AtomicArray[T]) SubArray(lo, hi int) (*AtomicArray[T], error) {
+	b, err := a.sub("sub-array", lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	return &AtomicArray[T]{b}, nil
+}
+
+// Apply does op with operand v on element i and returns the element's
+// value before (for OpStore, v; OpLoad ignores v).
+func (a *AtomicArray[T]) Apply(op Op, i int, v T) *am.Future[T] {
+	pe, off, err := a.at(op.String(), i)
+	if err != nil {
+		return am.Completed(v, err)
+	}
+	old, err := a.e.apply(pe, off, op, v)
+	if err != nil {
+		err = fmt.Errorf("array: %v of element %d: %w", op, i, err)
+	}
+	return am.Completed(old, err)
+}
+
+func (a *AtomicArray[T]) unit(op Op, i int, v T) *am.Future[am.Unit] {
+	_, err := a.Apply(op, i, v).Wait(context.Background())
+	return am.Completed(am.Unit{}, err)
+}
+
+// Load returns element i.
+func (a *AtomicArray[T]) Load(i int) *am.Future[T] { return a.Apply(OpLoad, i, 0) }
+
+// Store sets element i to v.
+func (a *AtomicArray[T]) Store(i int, v T) *am.Future[am.Unit] { return a.unit(OpStore, i, v) }
+
+// Swap sets element i to v and returns its value before.
+func (a *AtomicArray[T]) Swap(i int, v T) *am.Future[T] { return a.Apply(OpSwap, i, v) }
+
+// Add adds v to element i.
+func (a *AtomicArray[T]) Add(i int, v T) *am.Future[am.Unit] { return a.unit(OpAdd, i, v) }
+
+// FetchAdd adds v to element i and returns its value before.
+func (a *AtomicArray[T]) FetchAdd(i int, v T) *am.Future[T] { return a.Apply(OpAdd, i, v) }
+
+// Sub subtracts v from element i.
+func (a *AtomicArray[T]) Sub(i int, v T) *am.Future[am.Unit] { return a.unit(OpSub, i, v) }
+
+// FetchSub subtracts v from element i and returns its value before.
+func (a *AtomicArray[T]) FetchSub(i int, v T) *am.Future[T] { return a.Apply(OpSub, i, v) }
+
+// Mul multiplies element i by v.
+func (a *AtomicArray[T]) Mul(i int, v T) *am.Future[am.Unit] { return a.unit(OpMul, i, v) }
+
+// FetchMul multiplies element i by v and returns its value before.
+func (a *AtomicArray[T]) FetchMul(i int, v T) *am.Future[T] { return a.Apply(OpMul, i, v) }
+
+// Div divides element i by v (an integer v of 0 is an error).
+func (a *AtomicArray[T]) Div(i int, v T) *am.Future[am.Unit] { return a.unit(OpDiv, i, v) }
+
+// FetchDiv divides element i by v and returns its value before.
+func (a *AtomicArray[T]) FetchDiv(i int, v T) *am.Future[T] { return a.Apply(OpDiv, i, v) }
+
+// Rem sets element i to its remainder by v (integers).
+func (a *AtomicArray[T]) Rem(i int, v T) *am.Future[am.Unit] { return a.unit(OpRem, i, v) }
+
+// FetchRem sets element i to its remainder by v and returns its value
+// before.
+func (a *AtomicArray[T]) FetchRem(i int, v T) *am.Future[T] { return a.Apply(OpRem, i, v) }
+
+// And ands element i with v (integers).
+func (a *AtomicArray[T]) And(i int, v T) *am.Future[am.Unit] { return a.unit(OpAnd, i, v) }
+
+// FetchAnd ands element i with v and returns its value before.
+func (a *AtomicArray[T]) FetchAnd(i int, v T) *am.Future[T] { return a.Apply(OpAnd, i, v) }
+
+// Or ors element i with v (integers).
+func (a *AtomicArray[T]) Or(i int, v T) *am.Future[am.Unit] { return a.unit(OpOr, i, v) }
+
+// FetchOr ors element i with v and returns its value before.
+func (a *AtomicArray[T]) FetchOr(i int, v T) *am.Future[T] { return a.Apply(OpOr, i, v) }
+
+// Xor xors element i with v (integers).
+func (a *AtomicArray[T]) Xor(i int, v T) *am.Future[am.Unit] { return a.unit(OpXor, i, v) }
+
+// FetchXor xors element i with v and returns its value before.
+func (a *AtomicArray[T]) FetchXor(i int, v T) *am.Future[T] { return a.Apply(OpXor, i, v) }
+
+// Shl shifts element i left by v bits (integers, v at least 0).
+func (a *AtomicArray[T]) Shl(i int, v T) *am.Future[am.Unit] { return a.unit(OpShl, i, v) }
+
+// FetchShl shifts element i left by v bits and returns its value before.
+func (a *AtomicArray[T]) FetchShl(i int, v T) *am.Future[T] { return a.Apply(OpShl, i, v) }
+
+// Shr shifts element i right by v bits (integers, v at least 0; a signed
+// element keeps its sign).
+func (a *AtomicArray[T]) Shr(i int, v T) *am.Future[am.Unit] { return a.unit(OpShr, i, v) }
+
+// FetchShr shifts element i right by v bits and returns its value before.
+func (a *AtomicArray[T]) FetchShr(i int, v T) *am.Future[T] { return a.Apply(OpShr, i, v) }
+
+// CompareExchange sets element i to v if it holds cur (the same bits).
+func (a *AtomicArray[T]) CompareExchange(i int, cur, v T) *am.Future[Exchanged[T]] {
+	return a.CompareExchangeEpsilon(i, cur, v, 0)
+}
+
+// CompareExchangeEpsilon sets element i to v if it is within eps of cur
+// (for floats; integers and eps 0 compare bits).
+func (a *AtomicArray[T]) CompareExchangeEpsilon(i int, cur, v, eps T) *am.Future[Exchanged[T]] {
+	pe, off, err := a.at("compare-exchange", i)
+	if err != nil {
+		return am.Completed(Exchanged[T]{}, err)
+	}
+	old, ok, err := a.e.compareExchange(pe, off, cur, v, eps)
+	if err != nil {
+		err = fmt.Errorf("array: compare-exchange of element %d: %w", i, err)
+	}
+	return am.Completed(Exchanged[T]{old, ok}, err)
+}
+
+// BatchApply does op on many elements: idx and vals of one length pair
+// up; one index takes every value in turn; one value goes to every index.
+// It returns the elements' values before, in the batch's order. Indices
+// are checked first: an index out of range fails the batch (naming it and
+// its position) before any element changes. An operation that fails
+// (a division by 0) stops the batch there, with the ones before it done.
+func (a *AtomicArray[T]) BatchApply(op Op, idx []int, vals []T) *am.Future[[]T] {
+	name := "batch " + op.String()
+	n, err := batchLen(name, len(idx), len(vals))
+	if err != nil {
+		return am.Completed[[]T](nil, err)
+	}
+	pes, offs, err := a.locate(name, idx)
+	if err != nil {
+		return am.Completed[[]T](nil, err)
+	}
+	out := make([]T, n)
+	for k := range n {
+		j := min(k, len(idx)-1)
+		out[k], err = a.e.apply(pes[j], offs[j], op, pick(vals, k))
+		if err != nil {
+			return am.Completed(out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[j], k, err))
+		}
+	}
+	return am.Completed(out, nil)
+}
+
+// BatchLoad returns the elements idx, in order.
+func (a *AtomicArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
+	return a.BatchApply(OpLoad, idx, []T{0})
+}
+
+// BatchStore stores vals at idx (see BatchApply for the pairing).
+func (a *AtomicArray[T]) BatchStore(idx []int, vals []T) *am.Future[am.Unit] {
+	return a.batchUnit(OpStore, idx, vals)
+}
+
+// BatchAdd adds vals to the elements idx (see BatchApply for the pairing).
+func (a *AtomicArray[T]) BatchAdd(idx []int, vals []T) *am.Future[am.Unit] {
+	return a.batchUnit(OpAdd, idx, vals)
+}
+
+// BatchFetchAdd adds vals to the elements idx and returns their values
+// before, in order.
+func (a *AtomicArray[T]) BatchFetchAdd(idx []int, vals []T) *am.Future[[]T] {
+	return a.BatchApply(OpAdd, idx, vals)
+}
+
+func (a *AtomicArray[T]) batchUnit(op Op, idx []int, vals []T) *am.Future[am.Unit] {
+	_, err := a.BatchApply(op, idx, vals).Wait(context.Background())
+	return am.Completed(am.Unit{}, err)
+}
+
+// BatchCompareExchange does a compare-exchange per index (cur and vals
+// pair up with idx as in BatchApply) and returns the results in order.
+func (a *AtomicArray[T]) BatchCompareExchange(idx []int, cur, vals []T) *am.Future[[]Exchanged[T]] {
+	const name = "batch compare-exchange"
+	n, err := batchLen(name, len(idx), max(len(cur), len(vals)))
+	if err == nil && len(cur) != len(vals) && len(cur) != 1 && len(vals) != 1 {
+		err = fmt.Errorf("array: %s: %d current values and %d new ones", name, len(cur), len(vals))
+	}
+	if err != nil {
+		return am.Completed[[]Exchanged[T]](nil, err)
+	}
+	pes, offs, err := a.locate(name, idx)
+	if err != nil {
+		return am.Completed[[]Exchanged[T]](nil, err)
+	}
+	out := make([]Exchanged[T], n)
+	for k := range n {
+		j := min(k, len(idx)-1)
+		old, ok, err := a.e.compareExchange(pes[j], offs[j], pick(cur, k), pick(vals, k), 0)
+		if err != nil {
+			return am.Completed(out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[j], k, err))
+		}
+		out[k] = Exchanged[T]{old, ok}
+	}
+	return am.Completed(out, nil)
+}

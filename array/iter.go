@@ -1,0 +1,172 @@
+package array
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/gshmem/gshmem/errdefs"
+	shmem "github.com/gshmem/gshmem/hostshmem"
+)
+
+// DefaultBuffer is the number of elements a one-sided iterator fetches
+// at a time when asked for 0 or fewer.
+const DefaultBuffer = 4096
+
+// oneSided walks the whole view in index order from this PE, fetching
+// buf elements at a time: each window of indices is one Get per PE that
+// holds some of it, so the walk runs at the transport's bandwidth.
+func (b *base[T]) oneSided(ctx context.Context, buf int) (iter.Seq2[int, T], func() error) {
+	if buf <= 0 {
+		buf = DefaultBuffer
+	}
+	var err error
+	seq := func(yield func(int, T) bool) {
+		if err = b.live("one-sided iterator"); err != nil {
+			return
+		}
+		if ctx == nil {
+			err = fmt.Errorf("array: one-sided iterator: %w: nil context", errdefs.ErrInvalidArg)
+			return
+		}
+		s := b.typed()
+		vals := make([]T, min(buf, b.Len()))
+		stage := make([]T, len(vals))
+		for i := 0; i < b.Len(); i += buf {
+			if err = ctx.Err(); err != nil {
+				return
+			}
+			w, _ := b.l.sub(i, min(i+buf, b.Len()))
+			for pe := range w.npes {
+				from, to := w.localRange(pe)
+				if to == from {
+					continue
+				}
+				got := stage[:to-from]
+				if err = shmem.Get(b.pe, got, s.Slice(from, to), pe); err != nil {
+					err = fmt.Errorf("array: one-sided iterator: elements %d-%d: %w", i, i+w.Len()-1, err)
+					return
+				}
+				for k, v := range got {
+					vals[w.global(pe, from+k)] = v
+				}
+			}
+			for j, v := range vals[:w.Len()] {
+				if !yield(i+j, v) {
+					return
+				}
+			}
+		}
+	}
+	return seq, func() error { return err }
+}
+
+// OneSided returns an iterator over the whole array in index order, as
+// (index, value), for this PE alone: it fetches buf elements at a time (0
+// or less: DefaultBuffer), a Get per PE holding some of them, and sees
+// each window as it was when fetched. The function returned with it
+// reports why the walk stopped early (ctx ended, a PE died, the array was
+// closed), nil when it did not.
+func (a *AtomicArray[T]) OneSided(ctx context.Context, buf int) (iter.Seq2[int, T], func() error) {
+	return a.oneSided(ctx, buf)
+}
+
+// OneSided returns an iterator over the whole array (see
+// AtomicArray.OneSided).
+func (a *ReadOnlyArray[T]) OneSided(ctx context.Context, buf int) (iter.Seq2[int, T], func() error) {
+	return a.oneSided(ctx, buf)
+}
+
+// OneSided returns an iterator over the whole array (see
+// AtomicArray.OneSided).
+func (a *UnsafeArray[T]) OneSided(ctx context.Context, buf int) (iter.Seq2[int, T], func() error) {
+	return a.oneSided(ctx, buf)
+}
+
+// Local returns this PE's elements in index order, as (index, value),
+// each read with an atomic load.
+func (a *AtomicArray[T]) Local() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		if a.live("local iterator") != nil {
+			return
+		}
+		me := a.pe.MyPE()
+		from, to := a.localIndices()
+		for off := from; off < to; off++ {
+			v, err := a.e.apply(me, off, OpLoad, 0)
+			if err != nil || !yield(a.l.global(me, off), v) {
+				return
+			}
+		}
+	}
+}
+
+// Local returns this PE's elements in index order, as (index, value).
+func (a *ReadOnlyArray[T]) Local() iter.Seq2[int, T] {
+	return func(yield func(int, T) bool) {
+		if a.live("local iterator") != nil {
+			return
+		}
+		me := a.pe.MyPE()
+		from, to := a.localIndices()
+		data := shmem.Local(a.pe, a.typed())
+		for off := from; off < to; off++ {
+			if !yield(a.l.global(me, off), data[off]) {
+				return
+			}
+		}
+	}
+}
+
+// Elem is one of this PE's elements of an AtomicArray, as a distributed
+// iteration hands it over: its index and atomic operations on it.
+type Elem[T Number] struct {
+	a      *AtomicArray[T]
+	i, off int
+}
+
+// Index is the element's index in the array.
+func (e Elem[T]) Index() int { return e.i }
+
+// Apply does op with operand v on the element and returns its value
+// before (see AtomicArray.Apply).
+func (e Elem[T]) Apply(op Op, v T) (T, error) {
+	old, err := e.a.e.apply(e.a.pe.MyPE(), e.off, op, v)
+	if err != nil {
+		err = fmt.Errorf("array: %v of element %d: %w", op, e.i, err)
+	}
+	return old, err
+}
+
+// Load returns the element's value.
+func (e Elem[T]) Load() (T, error) { return e.Apply(OpLoad, 0) }
+
+// Store sets the element to v.
+func (e Elem[T]) Store(v T) error {
+	_, err := e.Apply(OpStore, v)
+	return err
+}
+
+// ForEach runs f on every element this PE holds, in index order, and
+// returns, collectively, once every PE has: its last step is a barrier,
+// so what any PE's f did is seen by every PE after ForEach returns. The
+// first error f returns stops this PE's walk (the barrier still runs) and
+// is returned.
+func (a *AtomicArray[T]) ForEach(ctx context.Context, f func(Elem[T]) error) error {
+	if err := a.live("for each"); err != nil {
+		return err
+	}
+	if f == nil {
+		return fmt.Errorf("array: for each: %w: nil function", errdefs.ErrInvalidArg)
+	}
+	me := a.pe.MyPE()
+	from, to := a.localIndices()
+	var ferr error
+	for off := from; off < to && ferr == nil; off++ {
+		ferr = f(Elem[T]{a: a, i: a.l.global(me, off), off: off})
+	}
+	if err := a.pe.BarrierAll(ctx); err != nil {
+		return fmt.Errorf("array: for each: %w", err)
+	}
+	return ferr
+}

@@ -1,0 +1,152 @@
+package array
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gshmem/gshmem/am"
+	shmem "github.com/gshmem/gshmem/hostshmem"
+)
+
+// ReadOnlyArray is a distributed array that no one changes: its loads are
+// plain reads (a load on a PE this one maps, a Get over a network), with
+// no atomics. Make one from the data of another kind with IntoReadOnly.
+type ReadOnlyArray[T Number] struct{ base[T] }
+
+// UnsafeArray is a distributed array with no guarantees: element loads
+// and stores are plain reads and writes, and this PE's part is a slice
+// (LocalData). Concurrent stores to one element, or a store beside a load
+// of it, are the program's race.
+type UnsafeArray[T Number] struct{ base[T] }
+
+// NewUnsafeArray makes, collectively on every PE of w, a zeroed unsafe
+// array of n elements of T spread by d.
+func NewUnsafeArray[T Number](ctx context.Context, w *am.World, n int, d Distribution) (*UnsafeArray[T], error) {
+	b, err := newBase[T](ctx, "new unsafe array", w, n, d)
+	if err != nil {
+		return nil, err
+	}
+	return &UnsafeArray[T]{b}, nil
+}
+
+// Close frees the array collectively (see AtomicArray.Close).
+func (a *UnsafeArray[T]) Close(ctx context.Context) error { return a.close(ctx, "close") }
+
+// Close frees the array collectively (see AtomicArray.Close).
+func (a *ReadOnlyArray[T]) Close(ctx context.Context) error { return a.close(ctx, "close") }
+
+// SubArray is the view of elements [lo, hi), renumbered from 0.
+func (a *UnsafeArray[T]) SubArray(lo, hi int) (*UnsafeArray[T], error) {
+	b, err := a.sub("sub-array", lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	return &UnsafeArray[T]{b}, nil
+}
+
+// SubArray is the view of elements [lo, hi), renumbered from 0.
+func (a *ReadOnlyArray[T]) SubArray(lo, hi int) (*ReadOnlyArray[T], error) {
+	b, err := a.sub("sub-array", lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	return &ReadOnlyArray[T]{b}, nil
+}
+
+// IntoReadOnly returns, collectively, the array as a ReadOnlyArray: after
+// a barrier, so that every PE's stores before it are seen by every load
+// after it. a and its sub-arrays stay usable and share the data: do not
+// store through them while the read-only handle is in use.
+func (a *UnsafeArray[T]) IntoReadOnly(ctx context.Context) (*ReadOnlyArray[T], error) {
+	if err := a.into(ctx, "into read-only"); err != nil {
+		return nil, err
+	}
+	return &ReadOnlyArray[T]{a.base}, nil
+}
+
+// IntoReadOnly returns, collectively, the array as a ReadOnlyArray (see
+// UnsafeArray.IntoReadOnly).
+func (a *AtomicArray[T]) IntoReadOnly(ctx context.Context) (*ReadOnlyArray[T], error) {
+	if err := a.into(ctx, "into read-only"); err != nil {
+		return nil, err
+	}
+	return &ReadOnlyArray[T]{a.base}, nil
+}
+
+// into is the collective step of a conversion.
+func (b *base[T]) into(ctx context.Context, op string) error {
+	if err := b.live(op); err != nil {
+		return err
+	}
+	if err := b.pe.BarrierAll(ctx); err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
+	}
+	return nil
+}
+
+// get reads element i with a plain read.
+func (b *base[T]) get(op string, i int) (T, error) {
+	pe, off, err := b.at(op, i)
+	if err != nil {
+		return 0, err
+	}
+	v, err := shmem.G(b.pe, b.typed().At(off), pe)
+	if err != nil {
+		return v, fmt.Errorf("array: %s of element %d: %w", op, i, err)
+	}
+	return v, nil
+}
+
+// Load returns element i.
+func (a *ReadOnlyArray[T]) Load(i int) *am.Future[T] { return am.Completed(a.get("load", i)) }
+
+// Load returns element i.
+func (a *UnsafeArray[T]) Load(i int) *am.Future[T] { return am.Completed(a.get("load", i)) }
+
+// Store sets element i to v with a plain write.
+func (a *UnsafeArray[T]) Store(i int, v T) *am.Future[am.Unit] {
+	pe, off, err := a.at("store", i)
+	if err == nil {
+		if err = shmem.P(a.pe, a.typed().At(off), v, pe); err != nil {
+			err = fmt.Errorf("array: store of element %d: %w", i, err)
+		}
+	}
+	return am.Completed(am.Unit{}, err)
+}
+
+// batchGet reads the elements idx, in order.
+func (b *base[T]) batchGet(idx []int) ([]T, error) {
+	const name = "batch load"
+	pes, offs, err := b.locate(name, idx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(idx))
+	s := b.typed()
+	for k := range idx {
+		if out[k], err = shmem.G(b.pe, s.At(offs[k]), pes[k]); err != nil {
+			return out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[k], k, err)
+		}
+	}
+	return out, nil
+}
+
+// BatchLoad returns the elements idx, in order.
+func (a *ReadOnlyArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
+	return am.Completed(a.batchGet(idx))
+}
+
+// BatchLoad returns the elements idx, in order.
+func (a *UnsafeArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
+	return am.Completed(a.batchGet(idx))
+}
+
+// LocalData is this PE's part of the array, in index order: a slice of
+// the symmetric heap that other PEs' stores reach (nil after Close).
+func (a *UnsafeArray[T]) LocalData() []T {
+	if a.live("local data") != nil {
+		return nil
+	}
+	from, to := a.localIndices()
+	return shmem.Local(a.pe, a.typed())[from:to]
+}

@@ -159,18 +159,18 @@ func pick[E any](s []E, k int) E {
 	return s[k]
 }
 
-// locate checks a batch's indices and returns each one's PE and offset.
-func (b *base[T]) locate(op string, idx []int) (pes, offs []int, err error) {
+// checkBatch checks a batch's indices, before any element changes.
+func (b *base[T]) checkBatch(op string, idx []int) error {
 	if err := b.live(op); err != nil {
-		return nil, nil, err
+		return err
 	}
-	pes, offs = make([]int, len(idx)), make([]int, len(idx))
 	for k, i := range idx {
-		pe, off, err := b.l.PEAndOffset(i)
-		if err != nil {
-			return nil, nil, fmt.Errorf("array: %s: batch position %d: %w", op, k, err)
+		if i < 0 || i >= b.l.Len() {
+			return fmt.Errorf("array: %s: batch position %d: %w", op, k, b.l.check(i))
 		}
-		pes[k], offs[k] = pe, off
 	}
-	return pes, offs, nil
+	return nil
 }
+
+// owner is PEAndOffset of an index checkBatch passed.
+func (b *base[T]) owner(i int) (pe, off int) { return b.l.owner(b.l.lo + i) }

@@ -171,14 +171,14 @@ func (a *AtomicArray[T]) BatchApply(op Op, idx []int, vals []T) *am.Future[[]T] 
 	if err != nil {
 		return am.Completed[[]T](nil, err)
 	}
-	pes, offs, err := a.locate(name, idx)
-	if err != nil {
+	if err := a.checkBatch(name, idx); err != nil {
 		return am.Completed[[]T](nil, err)
 	}
 	out := make([]T, n)
 	for k := range n {
 		j := min(k, len(idx)-1)
-		out[k], err = a.e.apply(pes[j], offs[j], op, pick(vals, k))
+		pe, off := a.owner(idx[j])
+		out[k], err = a.e.apply(pe, off, op, pick(vals, k))
 		if err != nil {
 			return am.Completed(out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[j], k, err))
 		}
@@ -223,14 +223,14 @@ func (a *AtomicArray[T]) BatchCompareExchange(idx []int, cur, vals []T) *am.Futu
 	if err != nil {
 		return am.Completed[[]Exchanged[T]](nil, err)
 	}
-	pes, offs, err := a.locate(name, idx)
-	if err != nil {
+	if err := a.checkBatch(name, idx); err != nil {
 		return am.Completed[[]Exchanged[T]](nil, err)
 	}
 	out := make([]Exchanged[T], n)
 	for k := range n {
 		j := min(k, len(idx)-1)
-		old, ok, err := a.e.compareExchange(pes[j], offs[j], pick(cur, k), pick(vals, k), 0)
+		pe, off := a.owner(idx[j])
+		old, ok, err := a.e.compareExchange(pe, off, pick(cur, k), pick(vals, k), 0)
 		if err != nil {
 			return am.Completed(out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[j], k, err))
 		}

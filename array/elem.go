@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gshmem/gshmem/errdefs"
@@ -82,16 +83,31 @@ func traitsOf[T Number]() traits {
 // atomics on a PE it maps and the fabric's otherwise. Integers of 4 and 8
 // bytes add, and, or, xor, swap, load and store with one atomic; every
 // other operation is a compare-and-swap loop on the word.
+//
+// On a PE this one maps (hostshmem.Ptr), the words are changed in place
+// with sync/atomic, which is what hostshmem's atomics do there, without
+// the call; on another, with hostshmem's atomics, which reach it over
+// the fabric.
 type elems[T Number] struct {
-	c     shmem.Comm
-	words shmem.Sym[byte] // the data, a whole number of 8-byte words
-	tr    traits
+	c      shmem.Comm
+	words  shmem.Sym[byte] // the data, a whole number of 8-byte words
+	w64    shmem.Sym[uint64]
+	w32    shmem.Sym[uint32]
+	mapped [][]byte // each PE's data where this PE maps it, else nil
+	tr     traits
 }
 
 // newElems works on data, which must start 8-byte aligned and span a
-// multiple of 8 bytes.
-func newElems[T Number](c shmem.Comm, data shmem.Sym[byte]) *elems[T] {
-	return &elems[T]{c: c, words: data, tr: traitsOf[T]()}
+// multiple of 8 bytes, on PE p.
+func newElems[T Number](p *shmem.PE, data shmem.Sym[byte]) *elems[T] {
+	e := &elems[T]{c: p, words: data, w64: shmem.As[uint64](data), w32: shmem.As[uint32](data), tr: traitsOf[T]()}
+	e.mapped = make([][]byte, p.NPEs())
+	for pe := range e.mapped {
+		if b, err := shmem.Ptr(p, data, pe); err == nil && len(b) == data.Len() {
+			e.mapped[pe] = b
+		}
+	}
+	return e
 }
 
 // bitsOf and valueOf convert between an element and its bits in the low
@@ -180,41 +196,83 @@ func combine[T Number](tr traits, op Op, old, v T) T {
 	return old
 }
 
-// word locates element off: the 4- or 8-byte word that holds it (as a
-// one-element Sym of 8 or 4 bytes) and the element's bit shift in it.
-func (e *elems[T]) word(off int) (w64 shmem.Sym[uint64], w32 shmem.Sym[uint32], shift uint) {
+// word locates element off: the index of the 4- or 8-byte word that holds
+// it (in w64 or w32, by the element's size) and the element's bit shift
+// in it.
+func (e *elems[T]) word(off int) (w int, shift uint) {
 	b := uintptr(off) * e.tr.size
 	if e.tr.size == 8 {
-		return shmem.As[uint64](e.words.Slice(int(b), int(b)+8)), w32, 0
+		return int(b / 8), 0
 	}
-	w := b &^ 3
-	return w64, shmem.As[uint32](e.words.Slice(int(w), int(w)+4)), uint(b-w) * 8
+	return int(b / 4), uint(b%4) * 8
+}
+
+// peerData is PE pe's data as elements where this PE maps it, else nil:
+// plain loads (a ReadOnlyArray's) read it directly.
+func (e *elems[T]) peerData(pe int) []T {
+	m := e.mapped[pe]
+	if len(m) < int(e.tr.size) {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&m[0])), uintptr(len(m))/e.tr.size)
+}
+
+// ptr returns the word of element off on PE pe where this PE maps it.
+func (e *elems[T]) ptr(pe, off int) unsafe.Pointer {
+	m := e.mapped[pe]
+	if m == nil {
+		return nil
+	}
+	w, _ := e.word(off)
+	if e.tr.size == 8 {
+		return unsafe.Pointer(&m[w*8])
+	}
+	return unsafe.Pointer(&m[w*4])
 }
 
 // loadWord reads the word of element off on PE pe.
 func (e *elems[T]) loadWord(pe, off int) (uint64, error) {
-	w64, w32, _ := e.word(off)
-	if e.tr.size == 8 {
-		return shmem.AtomicFetch(e.c, w64, pe)
+	w, _ := e.word(off)
+	if p := e.ptr(pe, off); p != nil {
+		if e.tr.size == 8 {
+			return atomic.LoadUint64((*uint64)(p)), nil
+		}
+		return uint64(atomic.LoadUint32((*uint32)(p))), nil
 	}
-	v, err := shmem.AtomicFetch(e.c, w32, pe)
+	if e.tr.size == 8 {
+		return shmem.AtomicFetch(e.c, e.w64.At(w), pe)
+	}
+	v, err := shmem.AtomicFetch(e.c, e.w32.At(w), pe)
 	return uint64(v), err
 }
 
 // casWord writes new to the word of element off on PE pe if it holds
-// old, and returns what it held.
-func (e *elems[T]) casWord(pe, off int, old, new uint64) (uint64, error) {
-	w64, w32, _ := e.word(off)
-	if e.tr.size == 8 {
-		return shmem.AtomicCompareSwap(e.c, w64, old, new, pe)
+// old, and returns what it held and whether it wrote.
+func (e *elems[T]) casWord(pe, off int, old, new uint64) (uint64, bool, error) {
+	w, _ := e.word(off)
+	if p := e.ptr(pe, off); p != nil {
+		if e.tr.size == 8 {
+			if atomic.CompareAndSwapUint64((*uint64)(p), old, new) {
+				return old, true, nil
+			}
+			return atomic.LoadUint64((*uint64)(p)), false, nil
+		}
+		if atomic.CompareAndSwapUint32((*uint32)(p), uint32(old), uint32(new)) {
+			return old, true, nil
+		}
+		return uint64(atomic.LoadUint32((*uint32)(p))), false, nil
 	}
-	v, err := shmem.AtomicCompareSwap(e.c, w32, uint32(old), uint32(new), pe)
-	return uint64(v), err
+	if e.tr.size == 8 {
+		v, err := shmem.AtomicCompareSwap(e.c, e.w64.At(w), old, new, pe)
+		return v, err == nil && v == old, err
+	}
+	v, err := shmem.AtomicCompareSwap(e.c, e.w32.At(w), uint32(old), uint32(new), pe)
+	return uint64(v), err == nil && v == uint32(old), err
 }
 
 // extract and replace get and set element off's bits in its word.
 func (e *elems[T]) extract(off int, w uint64) T {
-	_, _, shift := e.word(off)
+	_, shift := e.word(off)
 	return valueOf[T](w >> shift)
 }
 
@@ -222,7 +280,7 @@ func (e *elems[T]) replace(off int, w uint64, v T) uint64 {
 	if e.tr.size >= 4 {
 		return bitsOf(v)
 	}
-	_, _, shift := e.word(off)
+	_, shift := e.word(off)
 	mask := uint64(1)<<(8*e.tr.size) - 1
 	return w&^(mask<<shift) | (bitsOf(v)&mask)<<shift
 }
@@ -245,12 +303,11 @@ func (e *elems[T]) apply(pe, off int, op Op, v T) (T, error) {
 		if op == OpLoad {
 			return old, nil
 		}
-		var got uint64
-		got, err = e.casWord(pe, off, w, e.replace(off, w, combine(e.tr, op, old, v)))
-		if err == nil && got == w {
+		var ok bool
+		w, ok, err = e.casWord(pe, off, w, e.replace(off, w, combine(e.tr, op, old, v)))
+		if ok {
 			return old, nil
 		}
-		w = got
 	}
 	return v, err
 }
@@ -258,61 +315,124 @@ func (e *elems[T]) apply(pe, off int, op Op, v T) (T, error) {
 // native does op with one atomic of a whole word where there is one:
 // ok is false where apply needs its compare-and-swap loop.
 func (e *elems[T]) native(pe, off int, op Op, v T) (old T, ok bool, err error) {
-	w64, w32, _ := e.word(off)
-	b := bitsOf(v)
-	var r uint64
-	switch {
-	case op == OpLoad:
-		r, err = e.loadWord(pe, off)
-	case op == OpStore && e.tr.size == 8:
-		err = shmem.AtomicSet(e.c, w64, b, pe)
-		return v, true, err
-	case op == OpStore:
-		err = shmem.AtomicSet(e.c, w32, uint32(b), pe)
-		return v, true, err
-	case op == OpSwap && e.tr.size == 8:
-		r, err = shmem.AtomicSwap(e.c, w64, b, pe)
-	case op == OpSwap:
-		var r32 uint32
-		r32, err = shmem.AtomicSwap(e.c, w32, uint32(b), pe)
-		r = uint64(r32)
-	case e.tr.float:
-		return v, false, nil
-	case e.tr.size == 8:
-		switch op {
-		case OpAdd:
-			r, err = shmem.AtomicFetchAdd(e.c, w64, b, pe)
-		case OpSub:
-			r, err = shmem.AtomicFetchAdd(e.c, w64, -b, pe)
-		case OpAnd:
-			r, err = shmem.AtomicFetchAnd(e.c, w64, b, pe)
-		case OpOr:
-			r, err = shmem.AtomicFetchOr(e.c, w64, b, pe)
-		case OpXor:
-			r, err = shmem.AtomicFetchXor(e.c, w64, b, pe)
-		default:
-			return v, false, nil
-		}
-	default:
-		var r32 uint32
-		b32 := uint32(b)
-		switch op {
-		case OpAdd:
-			r32, err = shmem.AtomicFetchAdd(e.c, w32, b32, pe)
-		case OpSub:
-			r32, err = shmem.AtomicFetchAdd(e.c, w32, -b32, pe)
-		case OpAnd:
-			r32, err = shmem.AtomicFetchAnd(e.c, w32, b32, pe)
-		case OpOr:
-			r32, err = shmem.AtomicFetchOr(e.c, w32, b32, pe)
-		case OpXor:
-			r32, err = shmem.AtomicFetchXor(e.c, w32, b32, pe)
-		default:
-			return v, false, nil
-		}
-		r = uint64(r32)
+	if op == OpLoad {
+		r, err := e.loadWord(pe, off)
+		return valueOf[T](r), true, err
 	}
-	return valueOf[T](r), true, err
+	if e.tr.float && op != OpStore && op != OpSwap {
+		return v, false, nil
+	}
+	b := bitsOf(v)
+	if op == OpSub {
+		op, b = OpAdd, -b
+	}
+	var r uint64
+	if p := e.ptr(pe, off); p != nil {
+		if e.tr.size == 8 {
+			r, ok = native64((*uint64)(p), op, b)
+		} else {
+			var r32 uint32
+			r32, ok = native32((*uint32)(p), op, uint32(b))
+			r = uint64(r32)
+		}
+	} else {
+		w, _ := e.word(off)
+		if e.tr.size == 8 {
+			r, ok, err = remote64(e.c, e.w64.At(w), pe, op, b)
+		} else {
+			var r32 uint32
+			r32, ok, err = remote32(e.c, e.w32.At(w), pe, op, uint32(b))
+			r = uint64(r32)
+		}
+	}
+	if op == OpStore {
+		return v, ok, err
+	}
+	return valueOf[T](r), ok, err
+}
+
+// native64 and native32 do op with one CPU atomic on a word this PE maps,
+// and return the word's value before (for OpStore, nothing): ok is false
+// for an op with no such atomic.
+func native64(p *uint64, op Op, b uint64) (uint64, bool) {
+	switch op {
+	case OpStore:
+		atomic.StoreUint64(p, b)
+		return 0, true
+	case OpSwap:
+		return atomic.SwapUint64(p, b), true
+	case OpAdd:
+		return atomic.AddUint64(p, b) - b, true
+	case OpAnd:
+		return atomic.AndUint64(p, b), true
+	case OpOr:
+		return atomic.OrUint64(p, b), true
+	}
+	return 0, false
+}
+
+func native32(p *uint32, op Op, b uint32) (uint32, bool) {
+	switch op {
+	case OpStore:
+		atomic.StoreUint32(p, b)
+		return 0, true
+	case OpSwap:
+		return atomic.SwapUint32(p, b), true
+	case OpAdd:
+		return atomic.AddUint32(p, b) - b, true
+	case OpAnd:
+		return atomic.AndUint32(p, b), true
+	case OpOr:
+		return atomic.OrUint32(p, b), true
+	}
+	return 0, false
+}
+
+// remote64 and remote32 do op with one of hostshmem's atomics.
+func remote64(c shmem.Comm, w shmem.Sym[uint64], pe int, op Op, b uint64) (uint64, bool, error) {
+	switch op {
+	case OpStore:
+		return 0, true, shmem.AtomicSet(c, w, b, pe)
+	case OpSwap:
+		r, err := shmem.AtomicSwap(c, w, b, pe)
+		return r, true, err
+	case OpAdd:
+		r, err := shmem.AtomicFetchAdd(c, w, b, pe)
+		return r, true, err
+	case OpAnd:
+		r, err := shmem.AtomicFetchAnd(c, w, b, pe)
+		return r, true, err
+	case OpOr:
+		r, err := shmem.AtomicFetchOr(c, w, b, pe)
+		return r, true, err
+	case OpXor:
+		r, err := shmem.AtomicFetchXor(c, w, b, pe)
+		return r, true, err
+	}
+	return 0, false, nil
+}
+
+func remote32(c shmem.Comm, w shmem.Sym[uint32], pe int, op Op, b uint32) (uint32, bool, error) {
+	switch op {
+	case OpStore:
+		return 0, true, shmem.AtomicSet(c, w, b, pe)
+	case OpSwap:
+		r, err := shmem.AtomicSwap(c, w, b, pe)
+		return r, true, err
+	case OpAdd:
+		r, err := shmem.AtomicFetchAdd(c, w, b, pe)
+		return r, true, err
+	case OpAnd:
+		r, err := shmem.AtomicFetchAnd(c, w, b, pe)
+		return r, true, err
+	case OpOr:
+		r, err := shmem.AtomicFetchOr(c, w, b, pe)
+		return r, true, err
+	case OpXor:
+		r, err := shmem.AtomicFetchXor(c, w, b, pe)
+		return r, true, err
+	}
+	return 0, false, nil
 }
 
 // compareExchange writes v to element off on PE pe if it holds cur (for
@@ -325,12 +445,11 @@ func (e *elems[T]) compareExchange(pe, off int, cur, v, eps T) (T, bool, error) 
 		if !e.matches(old, cur, eps) {
 			return old, false, nil
 		}
-		var got uint64
-		got, err = e.casWord(pe, off, w, e.replace(off, w, v))
-		if err == nil && got == w {
+		var ok bool
+		w, ok, err = e.casWord(pe, off, w, e.replace(off, w, v))
+		if ok {
 			return old, true, nil
 		}
-		w = got
 	}
 	return cur, false, err
 }

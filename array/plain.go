@@ -114,18 +114,28 @@ func (a *UnsafeArray[T]) Store(i int, v T) *am.Future[am.Unit] {
 	return am.Completed(am.Unit{}, err)
 }
 
-// batchGet reads the elements idx, in order.
+// batchGet reads the elements idx, in order: with loads from the PEs this
+// one maps, with a Get each from the others.
 func (b *base[T]) batchGet(idx []int) ([]T, error) {
 	const name = "batch load"
-	pes, offs, err := b.locate(name, idx)
-	if err != nil {
+	if err := b.checkBatch(name, idx); err != nil {
 		return nil, err
+	}
+	data := make([][]T, b.l.npes)
+	for pe := range data {
+		data[pe] = b.e.peerData(pe)
 	}
 	out := make([]T, len(idx))
 	s := b.typed()
-	for k := range idx {
-		if out[k], err = shmem.G(b.pe, s.At(offs[k]), pes[k]); err != nil {
-			return out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[k], k, err)
+	for k, i := range idx {
+		pe, off := b.owner(i)
+		if d := data[pe]; d != nil {
+			out[k] = d[off]
+			continue
+		}
+		var err error
+		if out[k], err = shmem.G(b.pe, s.At(off), pe); err != nil {
+			return out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, i, k, err)
 		}
 	}
 	return out, nil

@@ -71,7 +71,9 @@ func TestMeasureEveryOp(t *testing.T) {
 	}
 	wantRefs[key{OpDevPutSync, 8}] = []string{ImplDeviceCopy}
 	wantRefs[key{OpStreamAllreduceSync, 1024}] = []string{ImplDeviceCopy}
-	assert.Equal(t, wantRefs, refs, "each device op beside its reference")
+	wantRefs[key{OpHisto, 8}] = []string{ImplDirect}
+	wantRefs[key{OpIGather, 8}] = []string{ImplDirect}
+	assert.Equal(t, wantRefs, refs, "each device op beside its reference, each kernel beside its direct version")
 	for _, op := range []string{OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce} {
 		assert.Contains(t, GshmemOps, op)
 	}
@@ -114,21 +116,23 @@ func TestHeapFor(t *testing.T) {
 }
 
 // TestMeasureKernels: the bale kernels on 2 and 3 PEs (where the global
-// table does not split evenly into powers of two) run their fixed N per
-// loop and pass their checks (the histogram's sum, every gathered value).
+// table does not split evenly into powers of two), with arrays and with
+// one operation per update, run their fixed N per loop and pass their
+// checks (the histogram's sum, every gathered value).
 func TestMeasureKernels(t *testing.T) {
 	for _, npes := range []int{2, 3} {
 		c := Config{Ops: OpGroups["array"], Histo: KernelSize{Table: 7, Updates: 500},
 			IGather: KernelSize{Table: 13, Updates: 300}, Reps: 2}
 		got := measureInproc(t, npes, c)
-		require.Len(t, got, 2)
+		require.Len(t, got, 4)
 		for i, want := range []struct {
 			op    string
+			impl  string
 			iters int
-		}{{OpHisto, 500}, {OpIGather, 300}} {
+		}{{OpHisto, ImplGshmem, 500}, {OpHisto, ImplDirect, 500}, {OpIGather, ImplGshmem, 300}, {OpIGather, ImplDirect, 300}} {
 			r := got[i]
 			assert.Equal(t, want.op, r.Op)
-			assert.Equal(t, ImplGshmem, r.Impl)
+			assert.Equal(t, want.impl, r.Impl)
 			assert.Equal(t, npes, r.PEs)
 			assert.Equal(t, 8, r.Bytes)
 			assert.Equal(t, want.iters, r.Iters, "a fixed N per loop")
@@ -148,5 +152,5 @@ func TestKernelSizeDefaults(t *testing.T) {
 	assert.Equal(t, 1000, c.Histo.Updates, "at least 1000")
 	c = Config{Target: time.Second}.withDefaults()
 	assert.Equal(t, 100_000, c.Histo.Updates, "a longer target keeps bale's N")
-	assert.Equal(t, uintptr(8*100_000+16+1<<20), Config{Ops: []string{OpIGather}}.HeapFor(2))
+	assert.Equal(t, uintptr(16*100_000+16+512<<10+1<<20), Config{Ops: []string{OpIGather}}.HeapFor(2), "two tables (direct, array) and the array's World")
 }

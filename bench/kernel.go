@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/gshmem/gshmem/am"
+	"github.com/gshmem/gshmem/array"
 	shmem "github.com/gshmem/gshmem/hostshmem"
 )
 
@@ -57,18 +59,27 @@ func (c Config) kernel(op string) (KernelSize, bool) {
 }
 
 // kernelBytes is the symmetric memory a kernel of size k takes: its table
-// and the two words of the histogram's check.
-func kernelBytes(k KernelSize) int { return 8*k.Table + 16 }
+// twice (the direct version's and the array's), the two words of the
+// histogram's check, and the array version's AM World (kernelWorld).
+func kernelBytes(k KernelSize) int { return 16*k.Table + 16 + 512<<10 }
 
-// kernel measures one of the bale kernels on every PE (collective).
+// kernelWorld is the AM World the array versions of the kernels run in:
+// small, since they send no AM yet (batches go as direct operations).
+var kernelWorld = am.Options{RingBytes: 4 << 10, ArenaBytes: 64 << 10, DarcSlots: 16}
+
+// kernel measures one of the bale kernels on every PE (collective), twice:
+// with one operation per update (hostshmem.AtomicAdd or hostshmem.G on a
+// symmetric table: the direct bound, [ImplDirect]) and with a
+// distributed array of package array (an AtomicArray's BatchAdd or a
+// ReadOnlyArray's BatchLoad of every index at once: [ImplGshmem]).
 //
 // Unlike the other ops it does not size its loops to the target: each
 // loop is Updates updates on every PE, as bale's kernels run a fixed N,
-// so that the array versions of issue 14 can be compared at the same N. It
-// runs one untimed loop (the warm-up) and then Reps timed loops. Before
-// each, every PE draws Updates uniformly random global indices (math/rand/v2
-// PCG seeded by its PE number; untimed). A loop is timed on every PE from
-// a barrier to the barrier after the last update (which completes the
+// so that the versions compare at the same N. Each version runs one
+// untimed loop (the warm-up) and then Reps timed loops. Before each, every
+// PE draws Updates uniformly random global indices (math/rand/v2 PCG
+// seeded by its PE number; untimed). A loop is timed on every PE from a
+// barrier to the barrier after the last update (which completes the
 // adds: a barrier implies quiet), and its time per update is the longest
 // PE's loop time over Updates: the job's span, which holds where PEs
 // outnumber cores (there the PEs leave the first barrier at times up to a
@@ -86,18 +97,59 @@ func (m *meter) kernel(op string) ([]Result, error) {
 	fail := func(err error) ([]Result, error) {
 		return nil, fmt.Errorf("bench: %s (T=%d, N=%d) on PE %d: %w", op, tsize, n, me, err)
 	}
+	idx := make([]int, n) // global indices: PE g/tsize, offset g%tsize
+	got := make([]int64, n)
+	rng := rand.New(rand.NewPCG(uint64(me), 0))
+	global := uint64(npes * tsize)
+	// timed runs loop Reps+1 times (the first untimed) and returns the
+	// fastest time per update.
+	timed := func(loop func() error) (float64, error) {
+		best := -1.0
+		for rep := -1; rep < m.c.Reps; rep++ { // rep -1: the warm-up
+			for i := range idx {
+				idx[i] = int(rng.Uint64N(global))
+			}
+			fill(got, -1)
+			if err := pe.BarrierAll(ctx); err != nil {
+				return 0, err
+			}
+			t0 := mono()
+			if err := loop(); err != nil {
+				return 0, err
+			}
+			if err := pe.BarrierAll(ctx); err != nil {
+				return 0, err
+			}
+			per, err := m.maxOverPEs(float64((mono() - t0).Nanoseconds()) / float64(n))
+			if err != nil {
+				return 0, err
+			}
+			if rep >= 0 && (best < 0 || per < best) {
+				best = per
+			}
+			if op == OpIGather {
+				for i, v := range got {
+					if v != int64(idx[i]) {
+						return 0, fmt.Errorf("request %d for index %d got %d", i, idx[i], v)
+					}
+				}
+			}
+		}
+		return best, nil
+	}
+	runs := int64(npes) * int64(n) * int64(m.c.Reps+1)
+
+	// One operation per update, on a symmetric table.
 	table, err := alloc[int64](m, tsize)
 	if err != nil {
 		return fail(err)
 	}
-	idx := make([]int64, n) // global indices: PE g/tsize, offset g%tsize
-	var got []int64
 	var loop func() error
 	switch op {
 	case OpHisto:
 		loop = func() error {
 			for _, g := range idx {
-				if err := shmem.AtomicAdd(pe, table.At(int(g)%tsize), 1, int(g)/tsize); err != nil {
+				if err := shmem.AtomicAdd(pe, table.At(g%tsize), 1, g/tsize); err != nil {
 					return err
 				}
 			}
@@ -108,10 +160,9 @@ func (m *meter) kernel(op string) ([]Result, error) {
 		for o := range local {
 			local[o] = int64(me*tsize + o)
 		}
-		got = make([]int64, n)
 		loop = func() error {
 			for i, g := range idx {
-				v, err := shmem.G(pe, table.At(int(g)%tsize), int(g)/tsize)
+				v, err := shmem.G(pe, table.At(g%tsize), g/tsize)
 				if err != nil {
 					return err
 				}
@@ -120,61 +171,104 @@ func (m *meter) kernel(op string) ([]Result, error) {
 			return nil
 		}
 	}
-	rng := rand.New(rand.NewPCG(uint64(me), 0))
-	global := uint64(npes * tsize)
-	best := -1.0
-	for rep := -1; rep < m.c.Reps; rep++ { // rep -1: the warm-up
-		for i := range idx {
-			idx[i] = int64(rng.Uint64N(global))
-		}
-		if op == OpIGather {
-			fill(got, -1)
-		}
-		if err := pe.BarrierAll(ctx); err != nil {
-			return fail(err)
-		}
-		t0 := mono()
-		if err := loop(); err != nil {
-			return fail(err)
-		}
-		if err := pe.BarrierAll(ctx); err != nil {
-			return fail(err)
-		}
-		per, err := m.maxOverPEs(float64((mono() - t0).Nanoseconds()) / float64(n))
-		if err != nil {
-			return fail(err)
-		}
-		if rep >= 0 && (best < 0 || per < best) {
-			best = per
-		}
-		for i, v := range got {
-			if v != idx[i] {
-				return fail(fmt.Errorf("request %d for index %d got %d", i, idx[i], v))
-			}
-		}
+	direct, err := timed(loop)
+	if err != nil {
+		return fail(err)
 	}
 	if op == OpHisto {
-		if err := m.checkHisto(table, int64(npes)*int64(n)*int64(m.c.Reps+1)); err != nil {
+		sum := int64(0)
+		for _, c := range shmem.Local(pe, table) {
+			sum += c
+		}
+		if err := m.checkSum(sum, runs); err != nil {
 			return fail(err)
 		}
 	}
 	if err := shmem.Free(ctx, pe, table); err != nil {
 		return fail(err)
 	}
-	return []Result{{Impl: ImplGshmem, Op: op, PEs: npes, Bytes: 8, Iters: n, NsPerOp: best}}, nil
+
+	// The array version: one batch of every index.
+	batched, err := m.arrayKernel(op, tsize, idx, got, runs, timed)
+	if err != nil {
+		return fail(err)
+	}
+	return []Result{
+		{Impl: ImplGshmem, Op: op, PEs: npes, Bytes: 8, Iters: n, NsPerOp: batched},
+		{Impl: ImplDirect, Op: op, PEs: npes, Bytes: 8, Iters: n, NsPerOp: direct},
+	}, nil
 }
 
-// checkHisto reports an error unless the sum of table over every PE is
-// want. Collective: the sum is a reduction over the world team.
-func (m *meter) checkHisto(table shmem.Sym[int64], want int64) error {
+// arrayKernel times kernel op with a distributed array of npes*tsize
+// int64 spread by Block (element g on PE g/tsize, as the direct table):
+// histo a BatchAdd of 1 at every index of idx, igather a BatchLoad of idx
+// into got.
+func (m *meter) arrayKernel(op string, tsize int, idx []int, got []int64, runs int64, timed func(func() error) (float64, error)) (float64, error) {
+	pe, ctx := m.pe, m.ctx
+	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld)
+	if err != nil {
+		return 0, err
+	}
+	defer w.Abort() // on an error path; after Close it does nothing
+	size := pe.NPEs() * tsize
+	var per float64
+	switch op {
+	case OpHisto:
+		a, err := array.NewAtomicArray[int64](ctx, w, size, array.Block)
+		if err != nil {
+			return 0, err
+		}
+		one := []int64{1}
+		if per, err = timed(func() error {
+			_, err := a.BatchAdd(idx, one).Wait(ctx)
+			return err
+		}); err != nil {
+			return 0, err
+		}
+		sum := int64(0)
+		for _, v := range a.Local() {
+			sum += v
+		}
+		if err := m.checkSum(sum, runs); err != nil {
+			return 0, err
+		}
+		if err := a.Close(ctx); err != nil {
+			return 0, err
+		}
+	case OpIGather:
+		u, err := array.NewUnsafeArray[int64](ctx, w, size, array.Block)
+		if err != nil {
+			return 0, err
+		}
+		first, _ := u.FirstGlobalIndexForPE(pe.MyPE())
+		for o := range u.LocalData() {
+			u.LocalData()[o] = int64(first + o)
+		}
+		r, err := u.IntoReadOnly(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if per, err = timed(func() error {
+			vs, err := r.BatchLoad(idx).Wait(ctx)
+			copy(got, vs)
+			return err
+		}); err != nil {
+			return 0, err
+		}
+		if err := r.Close(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return per, w.Close(ctx)
+}
+
+// checkSum reports an error unless the sum of every PE's sum is want.
+// Collective: a reduction over the world team.
+func (m *meter) checkSum(sum, want int64) error {
 	pe := m.pe
 	v, err := alloc[int64](m, 2)
 	if err != nil {
 		return err
-	}
-	sum := int64(0)
-	for _, c := range shmem.Local(pe, table) {
-		sum += c
 	}
 	shmem.Local(pe, v)[0] = sum
 	src, dst := v.Slice(0, 1), v.Slice(1, 2)

@@ -18,6 +18,7 @@ const (
 	ImplMPI     = "openmpi-mpi"   // Open MPI's MPI (mpirun)
 	ImplMemmove = "memmove"       // plain Go copy, from [Memmove]
 	ImplOFI     = "libfabric"     // raw libfabric in C, from [RawOFI]
+	ImplDirect  = "gshmem-direct" // gshmem with one operation per update, beside its array version (the bale kernels)
 )
 
 // Operation names for [Result.Op]. The Bytes each one reports is fixed
@@ -39,20 +40,24 @@ const (
 	OpAllreduce = "allreduce" // float32 sum allreduce of Bytes (bus bandwidth)
 	OpMemmove   = "memmove"   // copy of Bytes within one process (bandwidth)
 
-	// OpHisto is bale's histogram kernel, one operation per update: every
-	// PE holds a table of T int64 counters ([KernelSize].Table, default
-	// 1000) and adds 1, by an atomic add, to N ([KernelSize].Updates,
-	// default 100000) uniformly random elements of the global table of
-	// NPEs*T (element g on PE g/T at offset g%T: a Block layout). Bytes 8;
-	// NsPerOp is the time per update on one PE, shown as a rate (see
-	// [IsRate]). The sum of all tables is checked afterwards.
+	// OpHisto is bale's histogram kernel: every PE holds a table of T
+	// int64 counters ([KernelSize].Table, default 1000) and adds 1 to N
+	// ([KernelSize].Updates, default 100000) uniformly random elements of
+	// the global table of NPEs*T (element g on PE g/T at offset g%T: a
+	// Block layout). gshmem measures it twice: with an array.AtomicArray's
+	// BatchAdd of all N ([ImplGshmem]) and with one hostshmem.AtomicAdd per
+	// update ([ImplDirect]); the C peer with one shmem_long_atomic_add per
+	// update. Bytes 8; NsPerOp is the time per update on one PE, shown as
+	// a rate (see [IsRate]). The sum of all tables is checked afterwards.
 	OpHisto = "histo"
-	// OpIGather is bale's index-gather kernel, one operation per request:
-	// every PE holds a table of T int64 (default 100000) whose element at
-	// offset o on PE p is the global index p*T+o, and reads N (default
-	// 100000) uniformly random elements of the global table, each with
-	// one get, into a local array. Bytes 8; NsPerOp is the time per
-	// request on one PE, shown as a rate. Every value read is checked.
+	// OpIGather is bale's index-gather kernel: every PE holds a table of T
+	// int64 (default 100000) whose element at offset o on PE p is the
+	// global index p*T+o, and reads N (default 100000) uniformly random
+	// elements of the global table into a local array: gshmem with an
+	// array.ReadOnlyArray's BatchLoad of all N ([ImplGshmem]) and with one
+	// hostshmem.G per request ([ImplDirect]), the C peer with one
+	// shmem_long_g per request. Bytes 8; NsPerOp is the time per request
+	// on one PE, shown as a rate. Every value read is checked.
 	OpIGather = "igather"
 )
 

@@ -492,6 +492,58 @@ func ExecAll[A Handler[R], R any](l Launcher, a A) *Future[[]R] {
 	return f
 }
 
+// ExecMany sends as[i] to PE pes[i] of l's team, for every i, and returns
+// one future of all of them whose result is build's, called by Wait with
+// the results in the order of as (with no AMs, at once). If some fail,
+// Wait returns an error joining the failures and does not call build.
+// It is how a library returns one future for work it splits among PEs
+// (a distributed array's batch: one AM per PE that owns some of it).
+func ExecMany[A Handler[R], R, S any](l Launcher, pes []int, as []A, build func([]R) (S, error)) *Future[S] {
+	s, err := scopeOf(l)
+	if err == nil && len(pes) != len(as) {
+		err = fmt.Errorf("%w: %d PEs for %d AMs", ErrInvalidArg, len(pes), len(as))
+	}
+	if err == nil && build == nil {
+		err = fmt.Errorf("%w: nil build function", ErrInvalidArg)
+	}
+	if err != nil {
+		return failedAlone[S](-1, fmt.Errorf("am: exec many %v: %w", reflect.TypeFor[A](), err))
+	}
+	n := len(as)
+	m := &multi{done: make(chan struct{})}
+	m.left.Store(int32(n))
+	if n == 0 {
+		close(m.done)
+	}
+	cs := make([]*call, n)
+	for i, a := range as {
+		wpe, err := s.worldPE(pes[i])
+		if err != nil {
+			cs[i] = failed[R](s.w, s, m, pes[i], fmt.Errorf("am: exec %v: %w", reflect.TypeFor[A](), err)).c
+			continue
+		}
+		cs[i] = execWorld[A, R](s, wpe, a, m).c
+	}
+	f := &Future[S]{all: &allOf[S]{w: s.w, cs: cs, m: m}}
+	f.all.build = func() (S, error) {
+		out := make([]R, n)
+		var errs []error
+		for i, c := range cs {
+			if c.err != nil {
+				errs = append(errs, c.err)
+				continue
+			}
+			out[i], _ = c.res.(R)
+		}
+		if len(errs) > 0 {
+			var zero S
+			return zero, errors.Join(errs...)
+		}
+		return build(out)
+	}
+	return f
+}
+
 // launch sends c's AM a (or queues it here when c targets this PE).
 func (w *World) launch(c *call, e *entry, a any) {
 	if c.pe == w.me {

@@ -25,6 +25,7 @@ type base[T Number] struct {
 	l  layout
 	s  *store
 	e  *elems[T]
+	d  *am.Darc[*elems[T]] // e on every PE, for the batch AMs
 }
 
 // newBase allocates, collectively, a zeroed array of n elements of T over
@@ -44,11 +45,21 @@ func newBase[T Number](ctx context.Context, op string, w *am.World, n int, d Dis
 		return base[T]{}, fmt.Errorf("array: %s of %d %s: %w", op, n, traitsOf[T]().name, err)
 	}
 	clear(shmem.Local(pe, data))
+	e := newElems[T](pe, data)
+	// The batch AMs: T's type in the registry, e in a Darc, on every PE
+	// before any PE sends one (NewDarc is collective).
+	if err := register[T](w); err != nil {
+		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
+	}
+	darc, err := am.NewDarc(ctx, w, e)
+	if err != nil {
+		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
+	}
 	// No PE may change an element before its owner zeroed it.
 	if err := pe.BarrierAll(ctx); err != nil {
 		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
 	}
-	return base[T]{w: w, pe: pe, l: l, s: &store{data: data}, e: newElems[T](pe, data)}, nil
+	return base[T]{w: w, pe: pe, l: l, s: &store{data: data}, e: e, d: darc}, nil
 }
 
 // live returns ErrClosed once the array's data was freed.
@@ -128,6 +139,9 @@ func (b *base[T]) close(ctx context.Context, op string) error {
 		return fmt.Errorf("array: %s: %w", op, err)
 	}
 	b.s.closed.Store(true)
+	if err := b.d.Drop(); err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
+	}
 	if err := shmem.Free(ctx, b.pe, b.s.data); err != nil {
 		return fmt.Errorf("array: %s: %w", op, err)
 	}

@@ -163,27 +163,39 @@ func (a *AtomicArray[T]) CompareExchangeEpsilon(i int, cur, v, eps T) *am.Future
 // up; one index takes every value in turn; one value goes to every index.
 // It returns the elements' values before, in the batch's order. Indices
 // are checked first: an index out of range fails the batch (naming it and
-// its position) before any element changes. An operation that fails
-// (a division by 0) stops the batch there, with the ones before it done.
+// its position) before any element changes. The operations on the
+// elements of PEs this one maps are done when BatchApply returns; the
+// others go in one AM per PE (the future completes when they ran). An
+// operation that fails (a division by 0) fails the batch, with some of
+// the others done.
 func (a *AtomicArray[T]) BatchApply(op Op, idx []int, vals []T) *am.Future[[]T] {
+	return batchOf(a, op, idx, vals, true, same[[]T])
+}
+
+// batchOf checks a batch and runs it.
+func batchOf[T Number, S any](a *AtomicArray[T], op Op, idx []int, vals []T, fetch bool, finish func([]T) S) *am.Future[S] {
 	name := "batch " + op.String()
+	var zero S
 	n, err := batchLen(name, len(idx), len(vals))
-	if err != nil {
-		return am.Completed[[]T](nil, err)
+	if err == nil {
+		err = a.checkBatch(name, idx)
 	}
-	if err := a.checkBatch(name, idx); err != nil {
-		return am.Completed[[]T](nil, err)
-	}
-	out := make([]T, n)
-	for k := range n {
-		j := min(k, len(idx)-1)
-		pe, off := a.owner(idx[j])
-		out[k], err = a.e.apply(pe, off, op, pick(vals, k))
+	if err == nil && n > 0 {
+		err = a.e.check(op, vals[0])
+		for _, v := range vals[1:] {
+			if err != nil {
+				break
+			}
+			err = a.e.check(op, v)
+		}
 		if err != nil {
-			return am.Completed(out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[j], k, err))
+			err = fmt.Errorf("array: %s: %w", name, err)
 		}
 	}
-	return am.Completed(out, nil)
+	if err != nil {
+		return am.Completed(zero, err)
+	}
+	return runBatch(&a.base, op, idx, vals, n, fetch, false, finish)
 }
 
 // BatchLoad returns the elements idx, in order.
@@ -193,23 +205,18 @@ func (a *AtomicArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
 
 // BatchStore stores vals at idx (see BatchApply for the pairing).
 func (a *AtomicArray[T]) BatchStore(idx []int, vals []T) *am.Future[am.Unit] {
-	return a.batchUnit(OpStore, idx, vals)
+	return batchOf(a, OpStore, idx, vals, false, unit[[]T])
 }
 
 // BatchAdd adds vals to the elements idx (see BatchApply for the pairing).
 func (a *AtomicArray[T]) BatchAdd(idx []int, vals []T) *am.Future[am.Unit] {
-	return a.batchUnit(OpAdd, idx, vals)
+	return batchOf(a, OpAdd, idx, vals, false, unit[[]T])
 }
 
 // BatchFetchAdd adds vals to the elements idx and returns their values
 // before, in order.
 func (a *AtomicArray[T]) BatchFetchAdd(idx []int, vals []T) *am.Future[[]T] {
 	return a.BatchApply(OpAdd, idx, vals)
-}
-
-func (a *AtomicArray[T]) batchUnit(op Op, idx []int, vals []T) *am.Future[am.Unit] {
-	_, err := a.BatchApply(op, idx, vals).Wait(context.Background())
-	return am.Completed(am.Unit{}, err)
 }
 
 // BatchCompareExchange does a compare-exchange per index (cur and vals

@@ -115,41 +115,20 @@ func (a *UnsafeArray[T]) Store(i int, v T) *am.Future[am.Unit] {
 }
 
 // batchGet reads the elements idx, in order: with loads from the PEs this
-// one maps, with a Get each from the others.
-func (b *base[T]) batchGet(idx []int) ([]T, error) {
+// one maps, with one AM per other PE.
+func (b *base[T]) batchGet(idx []int) *am.Future[[]T] {
 	const name = "batch load"
 	if err := b.checkBatch(name, idx); err != nil {
-		return nil, err
+		return am.Completed[[]T](nil, err)
 	}
-	data := make([][]T, b.l.npes)
-	for pe := range data {
-		data[pe] = b.e.peerData(pe)
-	}
-	out := make([]T, len(idx))
-	s := b.typed()
-	for k, i := range idx {
-		pe, off := b.owner(i)
-		if d := data[pe]; d != nil {
-			out[k] = d[off]
-			continue
-		}
-		var err error
-		if out[k], err = shmem.G(b.pe, s.At(off), pe); err != nil {
-			return out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, i, k, err)
-		}
-	}
-	return out, nil
+	return runBatch(b, OpLoad, idx, []T{0}, len(idx), true, true, same[[]T])
 }
 
 // BatchLoad returns the elements idx, in order.
-func (a *ReadOnlyArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
-	return am.Completed(a.batchGet(idx))
-}
+func (a *ReadOnlyArray[T]) BatchLoad(idx []int) *am.Future[[]T] { return a.batchGet(idx) }
 
 // BatchLoad returns the elements idx, in order.
-func (a *UnsafeArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
-	return am.Completed(a.batchGet(idx))
-}
+func (a *UnsafeArray[T]) BatchLoad(idx []int) *am.Future[[]T] { return a.batchGet(idx) }
 
 // LocalData is this PE's part of the array, in index order: a slice of
 // the symmetric heap that other PEs' stores reach (nil after Close).

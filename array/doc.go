@@ -32,6 +32,12 @@
 // operations are complete when they return. Batch operations take indices
 // and values of one length (paired), one index (every value in turn) or
 // one value (to every index) and return results in the batch's order.
+// A batch changes the elements of PEs this one maps in place, with CPU
+// atomics, and sends the rest as one AM per owning PE (at most 8192
+// operations each), which applies them there: across nodes, one message
+// for many updates. The array's data reaches those AMs through an
+// am.Darc; its AM type is registered in the World's registry when the
+// first array of T is created.
 //
 // # Errors
 //
@@ -48,7 +54,8 @@
 // An array is created and closed collectively: every PE calls Close once
 // it is done with the array and its sub-arrays (SubArray: a range of
 // indices renumbered from 0, sharing the data). Arrays riding in AMs,
-// reference counting across PEs, the lock-based kinds, batches
-// aggregated into AMs across nodes and the other iterators come next
+// reference counting across PEs, the lock-based kinds, compare-exchange
+// batches by AM (they go element by element) and the other iterators
+// come next
 // (issue 14; the plan is in docs/DESIGN.md).
 package array

@@ -159,7 +159,9 @@ func (o Options) withDefaults() (Options, error) {
 // the same way.
 //
 // code is the exit status of the first PE to fail (128+n for signal n), or 0
-// when all exit 0; it is what gpurun exits with. A PE that calls
+// when all exit 0; it is what gpurun exits with. A PE killed by a signal
+// the launcher did not send counts as the first to fail, even when PEs
+// that saw it die were reaped before it. A PE that calls
 // GlobalExit(status) (hostshmem.PE.GlobalExit) ends every PE's process
 // with status, so code is status then. err is non-nil when the job
 // could not be started (bad Options, Program not found or not built, fork
@@ -384,13 +386,19 @@ func (j *job) wait(ctx context.Context, sigs <-chan os.Signal) (code int, err er
 		grace    *time.Timer
 		graceC   <-chan time.Time
 		signals  int
+		sent     = map[syscall.Signal]bool{} // signals this launcher sent its PEs
+		byCause  bool                        // code is a PE's death by a signal it was not sent
 	)
+	send := func(sig syscall.Signal) {
+		sent[sig] = true
+		j.signal(sig)
+	}
 	stop := func() {
 		if stopping {
 			return
 		}
 		stopping = true
-		j.signal(syscall.SIGTERM)
+		send(syscall.SIGTERM)
 		grace = time.NewTimer(j.o.KillGrace)
 		graceC = grace.C
 	}
@@ -408,11 +416,15 @@ func (j *job) wait(ctx context.Context, sigs <-chan os.Signal) (code int, err er
 			if c == 0 {
 				continue
 			}
-			if !stopping {
+			// A PE killed by a signal no one here sent is the job's
+			// cause, even when the survivors that saw it die were
+			// reaped first (they exit at once; its zombie may wait).
+			cause := !byCause && killedBy(p.cmd.ProcessState, sent)
+			if !stopping || cause {
 				j.out.printf(j.o.Stderr, "gpurun: PE %d (pid %d) %s\n", p.pe, p.cmd.Process.Pid, how)
 			}
-			if code == 0 {
-				code = c
+			if code == 0 || cause {
+				code, byCause = c, cause
 			}
 			stop()
 		case <-done:
@@ -420,13 +432,13 @@ func (j *job) wait(ctx context.Context, sigs <-chan os.Signal) (code int, err er
 			err = fmt.Errorf("launcher: job %s stopped: %w", j.id, ctx.Err())
 			stop()
 		case s := <-sigs:
-			j.signal(s.(syscall.Signal))
+			send(s.(syscall.Signal))
 			if signals++; signals > 1 {
 				stop()
 			}
 		case <-graceC:
 			graceC = nil
-			j.signal(syscall.SIGKILL)
+			send(syscall.SIGKILL)
 		}
 	}
 	if err != nil && code == 0 {
@@ -495,6 +507,15 @@ func (j *job) finish() {
 	}
 	t.Stop()
 	j.closeSegments()
+}
+
+// killedBy reports whether a PE died of a signal not in sent.
+func killedBy(ps *os.ProcessState, sent map[syscall.Signal]bool) bool {
+	if ps == nil {
+		return false
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && !sent[ws.Signal()]
 }
 
 // exitStatus returns the exit code a PE's end maps to (128+n for signal n)

@@ -338,10 +338,10 @@ func (e *elems[T]) native(pe, off int, op Op, v T) (old T, ok bool, err error) {
 	} else {
 		w, _ := e.word(off)
 		if e.tr.size == 8 {
-			r, ok, err = remote64(e.c, e.w64.At(w), pe, op, b)
+			r, ok, err = remote(e.c, e.w64.At(w), pe, op, b)
 		} else {
 			var r32 uint32
-			r32, ok, err = remote32(e.c, e.w32.At(w), pe, op, uint32(b))
+			r32, ok, err = remote(e.c, e.w32.At(w), pe, op, uint32(b))
 			r = uint64(r32)
 		}
 	}
@@ -388,51 +388,29 @@ func native32(p *uint32, op Op, b uint32) (uint32, bool) {
 	return 0, false
 }
 
-// remote64 and remote32 do op with one of hostshmem's atomics.
-func remote64(c shmem.Comm, w shmem.Sym[uint64], pe int, op Op, b uint64) (uint64, bool, error) {
+// remote does op with one of hostshmem's atomics on a word of 4 or 8
+// bytes, and returns its value before (for OpStore, nothing): ok is false
+// for an op with no such atomic.
+func remote[W uint32 | uint64](c shmem.Comm, w shmem.Sym[W], pe int, op Op, b W) (W, bool, error) {
+	var r W
+	var err error
 	switch op {
 	case OpStore:
 		return 0, true, shmem.AtomicSet(c, w, b, pe)
 	case OpSwap:
-		r, err := shmem.AtomicSwap(c, w, b, pe)
-		return r, true, err
+		r, err = shmem.AtomicSwap(c, w, b, pe)
 	case OpAdd:
-		r, err := shmem.AtomicFetchAdd(c, w, b, pe)
-		return r, true, err
+		r, err = shmem.AtomicFetchAdd(c, w, b, pe)
 	case OpAnd:
-		r, err := shmem.AtomicFetchAnd(c, w, b, pe)
-		return r, true, err
+		r, err = shmem.AtomicFetchAnd(c, w, b, pe)
 	case OpOr:
-		r, err := shmem.AtomicFetchOr(c, w, b, pe)
-		return r, true, err
+		r, err = shmem.AtomicFetchOr(c, w, b, pe)
 	case OpXor:
-		r, err := shmem.AtomicFetchXor(c, w, b, pe)
-		return r, true, err
+		r, err = shmem.AtomicFetchXor(c, w, b, pe)
+	default:
+		return 0, false, nil
 	}
-	return 0, false, nil
-}
-
-func remote32(c shmem.Comm, w shmem.Sym[uint32], pe int, op Op, b uint32) (uint32, bool, error) {
-	switch op {
-	case OpStore:
-		return 0, true, shmem.AtomicSet(c, w, b, pe)
-	case OpSwap:
-		r, err := shmem.AtomicSwap(c, w, b, pe)
-		return r, true, err
-	case OpAdd:
-		r, err := shmem.AtomicFetchAdd(c, w, b, pe)
-		return r, true, err
-	case OpAnd:
-		r, err := shmem.AtomicFetchAnd(c, w, b, pe)
-		return r, true, err
-	case OpOr:
-		r, err := shmem.AtomicFetchOr(c, w, b, pe)
-		return r, true, err
-	case OpXor:
-		r, err := shmem.AtomicFetchXor(c, w, b, pe)
-		return r, true, err
-	}
-	return 0, false, nil
+	return r, true, err
 }
 
 // compareExchange writes v to element off on PE pe if it holds cur (for

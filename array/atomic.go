@@ -53,20 +53,22 @@ func (a *AtomicArray[T]) SubArray(lo, hi int) (*AtomicArray[T], error) {
 // Apply does op with operand v on element i and returns the element's
 // value before (for OpStore, v; OpLoad ignores v).
 func (a *AtomicArray[T]) Apply(op Op, i int, v T) *am.Future[T] {
-	pe, off, err := a.at(op.String(), i)
-	if err != nil {
-		return am.Completed(v, err)
-	}
-	old, err := a.e.apply(pe, off, op, v)
-	if err != nil {
-		err = fmt.Errorf("array: %v of element %d: %w", op, i, err)
-	}
-	return am.Completed(old, err)
+	return am.Completed(a.apply(op, i, v))
 }
 
+// unit is Apply for the operations whose result is only their error.
 func (a *AtomicArray[T]) unit(op Op, i int, v T) *am.Future[am.Unit] {
-	_, err := a.Apply(op, i, v).Wait(context.Background())
+	_, err := a.apply(op, i, v)
 	return am.Completed(am.Unit{}, err)
+}
+
+// apply does op with operand v on element i, at once.
+func (a *AtomicArray[T]) apply(op Op, i int, v T) (T, error) {
+	pe, off, err := a.at(op.String(), i)
+	if err != nil {
+		return v, err
+	}
+	return a.e.applyAt(pe, off, i, op, v)
 }
 
 // Load returns element i.

@@ -312,6 +312,16 @@ func (e *elems[T]) apply(pe, off int, op Op, v T) (T, error) {
 	return v, err
 }
 
+// applyAt is apply for element i of an array (at offset off of PE pe),
+// its error naming the element.
+func (e *elems[T]) applyAt(pe, off, i int, op Op, v T) (T, error) {
+	old, err := e.apply(pe, off, op, v)
+	if err != nil {
+		err = fmt.Errorf("array: %v of element %d: %w", op, i, err)
+	}
+	return old, err
+}
+
 // native does op with one atomic of a whole word where there is one:
 // ok is false where apply needs its compare-and-swap loop.
 func (e *elems[T]) native(pe, off int, op Op, v T) (old T, ok bool, err error) {

@@ -131,11 +131,7 @@ func (e Elem[T]) Index() int { return e.i }
 // Apply does op with operand v on the element and returns its value
 // before (see AtomicArray.Apply).
 func (e Elem[T]) Apply(op Op, v T) (T, error) {
-	old, err := e.a.e.apply(e.a.pe.MyPE(), e.off, op, v)
-	if err != nil {
-		err = fmt.Errorf("array: %v of element %d: %w", op, e.i, err)
-	}
-	return old, err
+	return e.a.e.applyAt(e.a.pe.MyPE(), e.off, e.i, op, v)
 }
 
 // Load returns the element's value.

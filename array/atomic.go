@@ -19,7 +19,7 @@ type AtomicArray[T Number] struct{ base[T] }
 
 // Exchanged is the result of a compare-exchange: the element's value
 // before, and whether it was replaced.
-type Exchanged[T Number] struct {
+type Exchanged[T any] struct {
 	Old     T
 	Swapped bool
 }

@@ -95,7 +95,11 @@ func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
 		return err
 	}
 	if r == nil {
-		return p.rma.Put(pe, dst.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
+		// A copy declared here, not v: the transport keeps its address,
+		// which moves a variable to the heap, and a parameter's move
+		// would cost every P an allocation, mapped or not.
+		w := v
+		return p.rma.Put(pe, dst.off, unsafe.Slice((*byte)(unsafe.Pointer(&w)), sizeOf[T]()))
 	}
 	*(*T)(unsafe.Pointer(&r[0])) = v
 	p.fab.Notify(pe, dst.off, uintptr(len(r)))
@@ -104,16 +108,16 @@ func P[T Elem](c Comm, dst Sym[T], v T, pe int) error {
 
 // G reads the first element of src on PE pe.
 func G[T Elem](c Comm, src Sym[T], pe int) (T, error) {
-	var v T
 	p, pe, err := c.comm().live("g", opBlocking, pe)
 	if err != nil {
-		return v, err
+		return *new(T), err
 	}
 	r, err := target(p, "g", src, 1, pe)
 	if err != nil {
-		return v, err
+		return *new(T), err
 	}
 	if r == nil {
+		var v T // declared on this path only: see P
 		err = p.rma.Get(pe, src.off, unsafe.Slice((*byte)(unsafe.Pointer(&v)), sizeOf[T]()))
 		return v, err
 	}

@@ -122,6 +122,7 @@ type Config struct {
 	Bootstrap string
 
 	npesFrom string     // how LoadConfig found NPEs, for errors about it
+	bindCPU  int        // GSHMEM_BIND plus one: the CPU a gpurun PE binds itself to, plus one; 0: none
 	slurm    *slurmTask // what LoadConfig read of a Slurm task; nil otherwise
 	node     []int      // under srun, every PE's node when they span several (bootPM); else nil
 }
@@ -156,6 +157,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SegmentFD:      c.SegmentFD,
 		Bootstrap:      c.Bootstrap,
 		npesFrom:       fmt.Sprintf("%s=%d", config.EnvNPES, c.NPES),
+		bindCPU:        c.BindCPU + 1,
 	}
 	if c.Bootstrap == config.BootstrapPMI2 || c.Bootstrap == config.BootstrapPMIx {
 		cfg.slurm = &slurmTask{pmi: c.PMI, pmix: c.PMIx, pmixLib: c.PMIxLibrary, localID: c.SlurmLocalID, nodeName: c.NodeName}

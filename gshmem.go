@@ -61,6 +61,7 @@ import (
 	"github.com/gshmem/gshmem/fabric/inproc"
 	"github.com/gshmem/gshmem/fabric/shm"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/affinity"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/testseam"
 )
@@ -448,6 +449,13 @@ func join(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
 func joinShm(ctx context.Context, cfg Config, plan *device.Plan) (*PE, error) {
 	if err := checkNPEs(cfg.NPEs, cfg.npesFrom); err != nil {
 		return nil, err
+	}
+	if cfg.bindCPU > 0 {
+		// Before the segments are mapped and the PE's goroutines start,
+		// so that its memory is first touched from its CPU.
+		if err := affinity.Set([]int{cfg.bindCPU - 1}); err != nil {
+			return nil, fmt.Errorf("gshmem: PE %d: %s=%d: %w", cfg.PE, config.EnvBind, cfg.bindCPU-1, err)
+		}
 	}
 	f, err := shm.Open(ctx, shm.Options{
 		Job: cfg.Job, PE: cfg.PE, NPEs: cfg.NPEs, Size: regionSize(cfg, plan),

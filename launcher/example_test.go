@@ -39,6 +39,7 @@ func ExampleInfo() {
 	// gpurun 0.1.0
 	// transports: inproc shm
 	// bootstrap: in-process (4 goroutine PEs; gpurun -n N PROGRAM runs one process per PE, srun --mpi=pmi2 or --mpi=pmix PROGRAM one per Slurm task)
+	// binding: gpurun binds PE i to the i-th CPU it may use when there are no more PEs than CPUs, none when oversubscribed (-bind=false: none; srun places its tasks itself)
 	// devices: CPU fallback (GSHMEM_DEVICE=cpu)
 	//
 	// VARIABLE                      VALUE  DEFAULT   MEANING
@@ -52,6 +53,7 @@ func ExampleInfo() {
 	// GSHMEM_LOCAL_SIZE             -      -         number of PEs on this node (set by gpurun)
 	// GSHMEM_BOOT_TIMEOUT           -      30s       how long a PE waits for its peers to appear at start-up
 	// GSHMEM_PREFAULT               -      1         pre-fault shared-memory segments at start-up (0 to skip)
+	// GSHMEM_BIND                   -      none      the CPU this PE binds itself (every thread) to at start-up; gpurun sets PE i's to the i-th CPU it may use when there are no more PEs than CPUs, as mpirun --bind-to core does (gpurun -bind=false: none)
 	// GSHMEM_SHM_DIR                -      /dev/shm  directory (tmpfs) where PEs not started by gpurun create their shared-memory segments; unused under gpurun
 	// GSHMEM_SEGMENT_FDS            -      -         set by gpurun: the first of GSHMEM_NPES inherited descriptors holding the job's segments (unnamed memory files), PE i's at this number + i
 	// GSHMEM_COLL_PUSH_MAX          -      2048      largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)

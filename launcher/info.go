@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 
+	"github.com/gshmem/gshmem/internal/affinity"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/internal/pmi/pmix"
 )
@@ -14,7 +15,8 @@ import (
 // Info writes what `gpurun info` prints: the version, the transports this
 // build has, how a program started with this environment finds its job
 // (bootstrap: see Bootstrap; in a task of srun --mpi=pmix, also which PMIx
-// library it loads, or why none loads), the device side (devices: what
+// library it loads, or why none loads), how gpurun binds PEs to CPUs, the
+// device side (devices: what
 // device.Plan.Describe says), and a table of every variable in
 // config.Vars with its value from getenv (os.Getenv when nil) and its
 // default; "-" marks an empty one. In a task of a Slurm step (srun), a
@@ -34,6 +36,7 @@ func Info(w io.Writer, getenv func(string) string, devices string) {
 		}
 		fmt.Fprintf(w, "pmix library: %s\n", lib)
 	}
+	fmt.Fprintf(w, "binding: %s\n", binding())
 	fmt.Fprintf(w, "devices: %s\n\n", devices)
 	table(w, getenv, config.Vars)
 	if getenv(config.EnvSlurmStepID) != "" {
@@ -89,4 +92,12 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// binding says how gpurun places its PEs on this machine's CPUs.
+func binding() string {
+	if _, err := affinity.Allowed(); err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	return "gpurun binds PE i to the i-th CPU it may use when there are no more PEs than CPUs, none when oversubscribed (-bind=false: none; srun places its tasks itself)"
 }

@@ -44,6 +44,7 @@ import (
 
 	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/fabric/shm"
+	"github.com/gshmem/gshmem/internal/affinity"
 	"github.com/gshmem/gshmem/internal/config"
 )
 
@@ -102,6 +103,14 @@ type Options struct {
 	// CUDA driver). When it is positive and Env does not set
 	// GSHMEM_DEVICE, PE i gets GSHMEM_DEVICE=i mod GPUs.
 	GPUs int
+	// Bind binds PE i to the i-th CPU the launcher may run on
+	// (GSHMEM_BIND=<cpu>: the PE binds every thread of its process at
+	// start-up) when N is at most their number, as mpirun --bind-to core
+	// binds its ranks; with more PEs than CPUs nothing is bound. gpurun
+	// sets it unless given -bind=false. Bound PEs' latencies vary less
+	// from run to run: two unbound spinning PEs and their Go threads move
+	// between CPUs as the kernel sees fit.
+	Bind bool
 	// NFrom says how the user gave N, for errors about it (gpurun: "-n 8"
 	// or "GSHMEM_NPES=8"); empty means "N=<N>".
 	NFrom string
@@ -141,7 +150,7 @@ func (o Options) withDefaults() (Options, error) {
 // GSHMEM_SEGMENT_FDS=3 (descriptors 3 to N+2 are the job's segments, PE j's
 // at 3+j), GSHMEM_SHM_DIR=<ShmDir> if ShmDir is set and, unless Env sets
 // them, GOMAXPROCS=max(1, runtime.NumCPU()/N) and (with GPUs > 0)
-// GSHMEM_DEVICE=i mod GPUs.
+// GSHMEM_DEVICE=i mod GPUs; with Bind, GSHMEM_BIND=<CPU> (see Bind).
 //
 // The PEs' stdin is /dev/null. Each PE leads its own process group, so a
 // terminal's ^C reaches only the launcher, which forwards it; the PEs'
@@ -201,13 +210,37 @@ func Run(ctx context.Context, o Options) (code int, err error) {
 	defer j.finish() // after a failed start or a panic too: kill, reap, close
 
 	env := j.baseEnv()
+	cpus := o.cpus()
 	for pe := range o.N {
-		if err := j.start(prog, pe, env); err != nil {
+		penv := env
+		if cpus != nil {
+			penv = append(slices.Clip(env), config.EnvBind+"="+strconv.Itoa(cpus[pe]))
+		}
+		if err := j.start(prog, pe, penv); err != nil {
 			return 1, fmt.Errorf("launcher: start PE %d of %d (%s): %w", pe, o.N, prog, err)
 		}
 	}
 	j.closeSegments() // every PE holds its own copies
 	return j.wait(ctx, sigs)
+}
+
+// cpus returns the CPU each PE binds to, or nil when o does not bind
+// (Bind unset, more PEs than CPUs, or no CPU affinity on this system).
+func (o Options) cpus() []int {
+	if !o.Bind {
+		return nil
+	}
+	allowed, err := affinity.Allowed()
+	if err != nil {
+		return nil
+	}
+	cpus := make([]int, o.N)
+	for pe := range o.N {
+		if cpus[pe], err = affinity.Plan(allowed, pe, o.N); err != nil || cpus[pe] < 0 {
+			return nil
+		}
+	}
+	return cpus
 }
 
 // check fails when the job cannot start on this machine (see
@@ -218,7 +251,7 @@ func (o Options) check() error {
 	getenv := func(k string) string {
 		switch k {
 		case config.EnvNPES, config.EnvPE, config.EnvTransport, config.EnvJob, config.EnvLocalRank,
-			config.EnvLocalSize, config.EnvSegmentFDs, config.EnvShmDir:
+			config.EnvLocalSize, config.EnvSegmentFDs, config.EnvShmDir, config.EnvBind:
 			return ""
 		}
 		return lookupEnv(o.Env, k)
@@ -292,7 +325,7 @@ type proc struct {
 // common to every PE.
 func (j *job) baseEnv() []string {
 	set := []string{config.EnvNPES, config.EnvPE, config.EnvTransport, config.EnvJob,
-		config.EnvLocalRank, config.EnvLocalSize, config.EnvSegmentFDs}
+		config.EnvLocalRank, config.EnvLocalSize, config.EnvSegmentFDs, config.EnvBind}
 	if j.o.ShmDir != "" {
 		set = append(set, config.EnvShmDir)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gshmem/gshmem/internal/affinity"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/launcher"
 )
@@ -239,6 +240,64 @@ func TestGOMAXPROCS(t *testing.T) {
 			assert.Equal(t, "3", e["runtime.GOMAXPROCS"])
 		}
 	})
+}
+
+// TestBind: with Bind, PE i of a job of no more PEs than CPUs binds every
+// thread of its process to the i-th CPU the launcher may use; with more
+// PEs than CPUs, or without Bind, nothing is bound, whatever GSHMEM_BIND
+// the environment held.
+func TestBind(t *testing.T) {
+	allowed, err := affinity.Allowed()
+	if err != nil {
+		t.Skipf("no CPU affinity here: %v", err)
+	}
+	all := func() string {
+		var b strings.Builder
+		for i, c := range allowed { // as the kernel writes a list: ranges
+			if i > 0 && allowed[i-1] == c-1 {
+				if i+1 < len(allowed) && allowed[i+1] == c+1 {
+					continue
+				}
+				fmt.Fprintf(&b, "-%d", c)
+				continue
+			}
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%d", c)
+		}
+		return b.String()
+	}()
+	stale := append(envWithout(config.EnvBind), config.EnvBind+"=0")
+	for _, c := range []struct {
+		name string
+		o    launcher.Options
+		bind bool
+	}{
+		{"bind", launcher.Options{N: len(allowed), Bind: true, Env: stale}, true},
+		{"oversubscribed", launcher.Options{N: len(allowed) + 1, Bind: true, Env: stale}, false},
+		{"off", launcher.Options{N: len(allowed), Env: stale}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := run(t, context.Background(), c.o, "-gshmem", "-print-env")
+			require.NoError(t, r.err)
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			envs := parseEnvLines(t, r.stdout)
+			require.Len(t, envs, c.o.N)
+			for _, e := range envs {
+				pe, err := strconv.Atoi(e[config.EnvPE])
+				require.NoError(t, err)
+				if c.bind {
+					cpu := strconv.Itoa(allowed[pe])
+					assert.Equal(t, cpu, e[config.EnvBind], "PE %d", pe)
+					assert.Equal(t, cpu, e["cpus"], "PE %d: every thread on its CPU", pe)
+				} else {
+					assert.Empty(t, e[config.EnvBind], "PE %d", pe)
+					assert.Equal(t, all, e["cpus"], "PE %d: unbound", pe)
+				}
+			}
+		})
+	}
 }
 
 // With GPUs, PE i gets GPU i mod GPUs unless the environment names one.

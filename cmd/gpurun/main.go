@@ -3,14 +3,16 @@
 //
 // Usage:
 //
-//	gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
+//	gpurun [-n N] [-prefix] [-grace 2s] [-bind=false] PROGRAM [ARGS...]
 //	gpurun info
 //	gpurun bench [-n 2[,4]] [-inproc] [-ops all|p2p|coll|dev|op,...] [-max-size 64m] [-peers=false] [-bind=false]
 //
 // PROGRAM is a Go package directory, a .go file or an import path (built
 // first), an executable file, or a command in $PATH. Flags after PROGRAM
 // are the program's own. gpurun exits with the status of the first PE to
-// fail (128+n for signal n), or 0. See package launcher for the details.
+// fail (128+n for signal n), or 0. PE i is bound to the i-th CPU gpurun
+// may use when there are no more PEs than CPUs (-bind=false: not bound).
+// See package launcher for the details.
 package main
 
 import (
@@ -59,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gpurun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: gpurun [-n N] [-prefix] [-grace 2s] PROGRAM [ARGS...]
+		fmt.Fprint(stderr, `usage: gpurun [-n N] [-prefix] [-grace 2s] [-bind=false] PROGRAM [ARGS...]
        gpurun info
        gpurun bench [-h for its flags]
 
@@ -73,6 +75,7 @@ are passed to it.
 	n := fs.Int("n", 0, "number of PEs (default $"+config.EnvNPES+" if set, else the number of CPUs)")
 	prefix := fs.Bool("prefix", false, `start every output line with "PE <i>: "`)
 	grace := fs.Duration("grace", launcher.DefaultKillGrace, "time between SIGTERM and SIGKILL when the job is torn down")
+	bind := fs.Bool("bind", true, "bind PE i to the i-th CPU when there are no more PEs than CPUs, as mpirun --bind-to core does (nothing is bound when oversubscribed)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -122,6 +125,7 @@ are passed to it.
 		Stderr:    stderr,
 		KillGrace: *grace,
 		NFrom:     nFrom,
+		Bind:      *bind,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, err) // "launcher: ..."

@@ -23,6 +23,7 @@ const (
 	EnvLocalSize     = "GSHMEM_LOCAL_SIZE"
 	EnvBootTimeout   = "GSHMEM_BOOT_TIMEOUT"
 	EnvPrefault      = "GSHMEM_PREFAULT"
+	EnvBind          = "GSHMEM_BIND"
 	EnvShmDir        = "GSHMEM_SHM_DIR"
 	EnvSegmentFDs    = "GSHMEM_SEGMENT_FDS"
 	EnvCollPushMax   = "GSHMEM_COLL_PUSH_MAX"
@@ -111,6 +112,7 @@ var Vars = []Var{
 	{EnvLocalSize, "", "number of PEs on this node (set by gpurun)"},
 	{EnvBootTimeout, DefaultBootTimeout.String(), "how long a PE waits for its peers to appear at start-up"},
 	{EnvPrefault, "1", "pre-fault shared-memory segments at start-up (0 to skip)"},
+	{EnvBind, "none", "the CPU this PE binds itself (every thread) to at start-up; gpurun sets PE i's to the i-th CPU it may use when there are no more PEs than CPUs, as mpirun --bind-to core does (gpurun -bind=false: none)"},
 	{EnvShmDir, DefaultShmDir, "directory (tmpfs) where PEs not started by gpurun create their shared-memory segments; unused under gpurun"},
 	{EnvSegmentFDs, "", "set by gpurun: the first of " + EnvNPES + " inherited descriptors holding the job's segments (unnamed memory files), PE i's at this number + i"},
 	{EnvCollPushMax, "2048", "largest per-PE collective payload (bytes, k suffix) sent with the one-shot push algorithms; larger ones use direct loads between syncs (at most 16k)"},
@@ -153,7 +155,10 @@ type Config struct {
 	LocalSize   int
 	BootTimeout time.Duration
 	Prefault    bool
-	ShmDir      string
+	// BindCPU is GSHMEM_BIND: the CPU this PE binds itself to at
+	// start-up; -1 (unset or "none"): not bound.
+	BindCPU int
+	ShmDir  string
 	// SegmentFD is GSHMEM_SEGMENT_FDS: the first of NPES inherited
 	// descriptors holding the job's segments; 0 when unset (each PE then
 	// creates its segment in ShmDir).
@@ -222,6 +227,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LocalSize:    -1,
 		BootTimeout:  DefaultBootTimeout,
 		Prefault:     true,
+		BindCPU:      -1,
 		ShmDir:       DefaultShmDir,
 		DevSymSize:   DefaultDevSymSize,
 		Bootstrap:    BootstrapInproc,
@@ -279,6 +285,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Prefault, err = boolVar(getenv, EnvPrefault, c.Prefault); err != nil {
 		return c, err
+	}
+	if v := strings.TrimSpace(getenv(EnvBind)); v != "" && v != "none" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return c, fmt.Errorf("config: %s=%q: want a CPU number >= 0 or none", EnvBind, v)
+		}
+		c.BindCPU = n
 	}
 	if c.Checked, err = boolVar(getenv, EnvChecked, false); err != nil {
 		return c, err

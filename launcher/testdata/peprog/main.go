@@ -10,10 +10,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,7 +75,7 @@ func main() {
 	if *printEnv {
 		var b strings.Builder
 		for _, k := range []string{config.EnvPE, config.EnvNPES, config.EnvTransport, config.EnvJob,
-			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, config.EnvSegmentFDs, config.EnvDevice, "GOMAXPROCS", "PEPROG_MARK"} {
+			config.EnvLocalRank, config.EnvLocalSize, config.EnvShmDir, config.EnvSegmentFDs, config.EnvDevice, config.EnvBind, "GOMAXPROCS", "PEPROG_MARK"} {
 			fmt.Fprintf(&b, "%s=%s ", k, os.Getenv(k))
 		}
 		// What descriptors GSHMEM_SEGMENT_FDS on are, one per PE.
@@ -86,7 +88,7 @@ func main() {
 			}
 			segs = append(segs, strings.TrimSuffix(link, " (deleted)"))
 		}
-		fmt.Fprintf(&b, "segments=%s ", strings.Join(segs, ","))
+		fmt.Fprintf(&b, "segments=%s cpus=%s ", strings.Join(segs, ","), threadCPUs())
 		fmt.Printf("%sruntime.GOMAXPROCS=%d\n", b.String(), runtime.GOMAXPROCS(0))
 	}
 	payload := strings.Repeat("x", 150)
@@ -111,6 +113,29 @@ func main() {
 		time.Sleep(time.Minute)
 	}
 	time.Sleep(*sleep)
+}
+
+// threadCPUs returns the distinct CPU lists the threads of this process
+// may run on (their Cpus_allowed_list), sorted and joined by ";".
+func threadCPUs() string {
+	paths, _ := filepath.Glob("/proc/self/task/*/status")
+	seen := map[string]bool{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+				seen[strings.TrimSpace(v)] = true
+			}
+		}
+	}
+	lists := slices.Sorted(maps.Keys(seen))
+	if len(lists) == 0 {
+		return "unknown"
+	}
+	return strings.Join(lists, ";")
 }
 
 func joinJob() error {

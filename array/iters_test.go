@@ -467,9 +467,12 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 	r := f.r
 
 	// An error of f on PE 1 reaches every PE: PE 1's own, the others'
-	// naming PE 1.
+	// naming PE 1. (Cyclic at 2 and 3 PEs: PE 1 holds element 7, PE 0
+	// element 6.)
+	require.Equal(t, 1, f.owner[7])
+	require.Equal(t, 0, f.owner[6])
 	err := r.DistIter().Schedule(Dynamic()).ForEach(ctx, func(x Indexed[int64]) error {
-		if me == 1 && x.Index == 4 {
+		if me == 1 && x.Index == 7 {
 			return fmt.Errorf("element %d: %w", x.Index, errBoom)
 		}
 		return nil
@@ -477,7 +480,7 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 	require.Error(t, err)
 	if me == 1 {
 		require.ErrorIs(t, err, errBoom)
-		require.ErrorContains(t, err, "for each on PE 1: element 4: boom")
+		require.ErrorContains(t, err, "for each on PE 1: element 7: boom")
 	} else {
 		require.ErrorContains(t, err, "array: for each: PE 1 failed: ")
 		require.ErrorContains(t, err, "boom")
@@ -485,7 +488,7 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 	// A panic in a function on PE 0, under every schedule.
 	for _, s := range schedules {
 		_, _, err = Map(r.DistIter(), func(x Indexed[int64]) int64 {
-			if me == 0 && x.Index == 2 {
+			if me == 0 && x.Index == 6 {
 				panic("kaboom")
 			}
 			return x.Value

@@ -385,3 +385,176 @@ func (a *UnsafeArray[T]) Max(ctx context.Context) (T, error) {
 func (a *UnsafeArray[T]) Reduce(ctx context.Context, op func(T, T) T) (T, error) {
 	return extreme(ctx, a.numbers(), "reduce", op)
 }
+
+// Broadcast stores, collectively, PE root's vals (one per element, in
+// index order) into the array: each PE's part comes from root with one
+// Put, and when Broadcast returns, on every PE, every PE sees the array
+// holding root's values (AllGather then gives each PE the whole of it:
+// together, a broadcast of root's slice). The other PEs' vals are
+// ignored. Stores and operations on the array's elements during the call
+// race with it. A root out of range, or vals of another length on root,
+// is an error on every PE (root's names the lengths).
+func (a *AtomicArray[T]) Broadcast(ctx context.Context, root int, vals []T) error {
+	return a.broadcast(ctx, root, vals)
+}
+
+// Broadcast stores, collectively, PE root's vals into the array (see
+// AtomicArray.Broadcast).
+func (a *UnsafeArray[T]) Broadcast(ctx context.Context, root int, vals []T) error {
+	return a.broadcast(ctx, root, vals)
+}
+
+// AllReduce combines, collectively, every PE's vals (one per element, in
+// index order, on every PE) element by element with op, in PE order, and
+// stores the results in the array: element i becomes
+// op(...op(op(vals₀[i], vals₁[i]), vals₂[i])..., vals₋₁[i]), the same bits
+// on every PE. When it returns, on every PE, every PE sees the results.
+// Each PE sends every other PE the values of its part with one Put, and
+// each PE combines its own part, so op runs on the PE that holds the
+// element. Stores and operations on the array's elements during the call
+// race with it. vals of another length, or a nil op, on any PE, or a
+// panic in op, is an error on every PE, naming the PE and the values.
+func (a *AtomicArray[T]) AllReduce(ctx context.Context, vals []T, op func(T, T) T) error {
+	return a.allReduce(ctx, vals, op)
+}
+
+// AllReduce combines, collectively, every PE's vals element by element
+// into the array (see AtomicArray.AllReduce).
+func (a *UnsafeArray[T]) AllReduce(ctx context.Context, vals []T, op func(T, T) T) error {
+	return a.allReduce(ctx, vals, op)
+}
+
+// begin checks a write collective's arguments and agrees on them: every
+// PE returns an error when any PE's lerr is one.
+func (b *base[T]) begin(ctx context.Context, op string, lerr error) error {
+	if err := b.live(op); err != nil {
+		return err
+	}
+	if ctx == nil {
+		return fmt.Errorf("array: %s: %w: nil context", op, errdefs.ErrInvalidArg)
+	}
+	_, err := agree(ctx, b.pe, op, nil, lerr)
+	return err
+}
+
+// local is vals' values for PE q's part of the view, in q's local order,
+// and the local offset of the first.
+func (b *base[T]) local(vals []T, q int) (from int, part []T) {
+	from, to := b.l.localRange(q)
+	part = make([]T, to-from)
+	for off := from; off < to; off++ {
+		part[off-from] = vals[b.l.global(q, off)]
+	}
+	return from, part
+}
+
+func (b *base[T]) broadcast(ctx context.Context, root int, vals []T) error {
+	const op = "broadcast"
+	me := b.pe.MyPE()
+	var lerr error
+	switch {
+	case b.live(op) != nil:
+	case root < 0 || root >= b.NumPEs():
+		lerr = fmt.Errorf("array: %s: %w: root PE %d of %d", op, errdefs.ErrInvalidPE, root, b.NumPEs())
+	case me == root && len(vals) != b.Len():
+		lerr = fmt.Errorf("array: %s from PE %d: %w: %d values for %d elements", op, me, errdefs.ErrInvalidArg, len(vals), b.Len())
+	}
+	if err := b.begin(ctx, op, lerr); err != nil {
+		return err
+	}
+	var perr error
+	if me == root {
+		s := b.typed()
+		for q := range b.NumPEs() {
+			from, part := b.local(vals, q)
+			if len(part) == 0 {
+				continue
+			}
+			if err := shmem.Put(b.pe, s.Slice(from, from+len(part)), part, q); err != nil {
+				perr = fmt.Errorf("array: %s from PE %d to PE %d: %w", op, me, q, err)
+				break
+			}
+		}
+	}
+	// The barrier completes root's Puts; then every PE learns whether
+	// they all went.
+	if err := b.pe.BarrierAll(ctx); err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
+	}
+	_, err := agree(ctx, b.pe, op, nil, perr)
+	return err
+}
+
+func (b *base[T]) allReduce(ctx context.Context, vals []T, f func(T, T) T) error {
+	const op = "all-reduce"
+	me, np := b.pe.MyPE(), b.NumPEs()
+	var lerr error
+	switch {
+	case b.live(op) != nil:
+	case len(vals) != b.Len():
+		lerr = fmt.Errorf("array: %s on PE %d: %w: %d values for %d elements", op, me, errdefs.ErrInvalidArg, len(vals), b.Len())
+	case f == nil:
+		lerr = fmt.Errorf("array: %s on PE %d: %w: nil function", op, me, errdefs.ErrInvalidArg)
+	}
+	if err := b.begin(ctx, op, lerr); err != nil {
+		return err
+	}
+	// stage holds, on every PE, one slot of width elements per PE: slot
+	// q is PE q's values for this PE's part.
+	width := 0
+	for q := range np {
+		width = max(width, b.l.LocalLen(q))
+	}
+	if width == 0 {
+		return nil // an empty view: nothing to send, on every PE alike
+	}
+	stage, err := shmem.Malloc[T](ctx, b.pe, np*width)
+	if err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
+	}
+	var perr error
+	for q := range np {
+		_, part := b.local(vals, q)
+		if len(part) == 0 {
+			continue
+		}
+		if err := shmem.Put(b.pe, stage.Slice(me*width, me*width+len(part)), part, q); err != nil {
+			perr = fmt.Errorf("array: %s from PE %d to PE %d: %w", op, me, q, err)
+			break
+		}
+	}
+	if err := b.pe.BarrierAll(ctx); err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
+	}
+	if perr == nil {
+		perr = b.combineStage(op, shmem.Local(b.pe, stage), width, f)
+	}
+	_, err = agree(ctx, b.pe, op, nil, perr)
+	if ferr := shmem.Free(ctx, b.pe, stage); err == nil && ferr != nil {
+		err = fmt.Errorf("array: %s: %w", op, ferr)
+	}
+	return err
+}
+
+// combineStage folds the staged slots of this PE's part in PE order and
+// stores the results, and turns a panic of f into an error.
+func (b *base[T]) combineStage(op string, stage []T, width int, f func(T, T) T) (err error) {
+	me, np := b.pe.MyPE(), b.NumPEs()
+	from, to := b.l.localRange(me)
+	k := 0
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("array: %s on PE %d: panic in the function, element %d: %v", op, me, b.l.global(me, from+k), r)
+		}
+	}()
+	for ; k < to-from; k++ {
+		r := stage[k]
+		for q := 1; q < np; q++ {
+			r = f(r, stage[q*width+k])
+		}
+		if _, err := b.e.apply(me, from+k, OpStore, r); err != nil {
+			return fmt.Errorf("array: %s on PE %d: %w", op, me, err)
+		}
+	}
+	return nil
+}

@@ -26,6 +26,7 @@ var iterScenarios = petest.Scenarios{
 	"iters":        scenarioIters,
 	"iters-errors": scenarioItersErrors,
 	"iters-reduce": scenarioArrayReductions,
+	"array-coll":   scenarioArrayColl,
 }
 
 // TestIters: every adaptor and consumer, distributed and local, against
@@ -39,6 +40,11 @@ func TestItersErrors(t *testing.T) { petest.Both(t, scenarios, "iters-errors", 2
 
 // TestArrayReductions: Sum, Prod, Min, Max and Reduce of the three kinds.
 func TestArrayReductions(t *testing.T) { petest.Both(t, scenarios, "iters-reduce", 2, 3) }
+
+// TestArrayCollectives: Broadcast and AllReduce into atomic and unsafe
+// arrays and sub-arrays, checked with AllGather; their bad arguments and
+// a panicking function fail every PE.
+func TestArrayCollectives(t *testing.T) { petest.Both(t, scenarios, "array-coll", 2, 3) }
 
 // val is element i's value in the scenarios' arrays.
 func val(i int) int64 { return int64((i*7+3)%23 - 5) }
@@ -738,4 +744,138 @@ func TestSchedules(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, newPool(context.Background(), Chunk(0), 2, 0).run(10, nil, nil), errdefs.ErrInvalidArg)
 	require.Equal(t, "Chunk(4)", Chunk(4).String())
+}
+
+// writer is what the collectives' checks need of an array kind.
+type writer[T Number] interface {
+	Broadcast(ctx context.Context, root int, vals []T) error
+	AllReduce(ctx context.Context, vals []T, op func(T, T) T) error
+	AllGather(ctx context.Context) ([]T, error)
+	Len() int
+}
+
+// checkColl runs Broadcast from every root and AllReduce with two ops on
+// a, against the model.
+func checkColl[T Number](t *petest.T, w *am.World, name string, a writer[T]) {
+	ctx := t.Context()
+	me, np := w.MyPE(), w.NPEs()
+	n := a.Len()
+	mine := func(pe int) []T { // PE pe's values
+		v := make([]T, n)
+		for i := range v {
+			v[i] = T((i*5+pe*3)%11 + 1)
+		}
+		return v
+	}
+	for root := range np {
+		vals := mine(root)
+		if me != root {
+			vals = nil // ignored
+		}
+		require.NoError(t, a.Broadcast(ctx, root, vals), "%s: broadcast from %d", name, root)
+		got, err := a.AllGather(ctx)
+		require.NoError(t, err, name)
+		require.Equal(t, mine(root), got, "%s: broadcast from %d", name, root)
+	}
+	sum, mx := make([]T, n), make([]T, n)
+	for pe := range np {
+		for i, v := range mine(pe) {
+			sum[i] += v
+			mx[i] = max(mx[i], v)
+		}
+	}
+	require.NoError(t, a.AllReduce(ctx, mine(me), func(x, y T) T { return x + y }), name)
+	got, err := a.AllGather(ctx)
+	require.NoError(t, err, name)
+	require.Equal(t, sum, got, "%s: all-reduce sum", name)
+	require.NoError(t, a.AllReduce(ctx, mine(me), func(x, y T) T { return max(x, y) }), name)
+	got, err = a.AllGather(ctx)
+	require.NoError(t, err, name)
+	require.Equal(t, mx, got, "%s: all-reduce max", name)
+	// op runs in PE order: the first PE's value, the others' ignored.
+	require.NoError(t, a.AllReduce(ctx, mine(me), func(x, _ T) T { return x }), name)
+	got, err = a.AllGather(ctx)
+	require.NoError(t, err, name)
+	require.Equal(t, mine(0), got, "%s: all-reduce in PE order", name)
+}
+
+func scenarioArrayColl(t *petest.T, pe *shmem.PE) {
+	w := newWorld(t, pe)
+	ctx := t.Context()
+	me := w.MyPE()
+	for _, d := range []Distribution{Block, Cyclic} {
+		for _, n := range append([]int{0}, lengths...) {
+			name := fmt.Sprintf("%v n=%d", d, n)
+			a, err := NewAtomicArray[uint16](ctx, w, n, d)
+			require.NoError(t, err)
+			checkColl[uint16](t, w, "atomic "+name, a)
+			u, err := NewUnsafeArray[float64](ctx, w, n, d)
+			require.NoError(t, err)
+			checkColl[float64](t, w, "unsafe "+name, u)
+			if n > 3 {
+				// A sub-array: the elements around it do not change.
+				require.NoError(t, u.Broadcast(ctx, 0, make([]float64, n)))
+				sub, err := u.SubArray(1, n-2)
+				require.NoError(t, err)
+				checkColl[float64](t, w, "unsafe sub-array "+name, sub)
+				all, err := u.AllGather(ctx)
+				require.NoError(t, err)
+				require.Zero(t, all[0], name)
+				require.Zero(t, all[n-2], name)
+				require.Zero(t, all[n-1], name)
+			}
+			require.NoError(t, a.Close(ctx))
+			require.NoError(t, u.Close(ctx))
+		}
+	}
+
+	// Bad arguments and a panic: an error on every PE, after which the
+	// array still works.
+	const n = 19
+	a, err := NewAtomicArray[int64](ctx, w, n, Cyclic)
+	require.NoError(t, err)
+	err = a.Broadcast(ctx, 5, nil)
+	require.ErrorIs(t, err, errdefs.ErrInvalidPE)
+	require.ErrorContains(t, err, "root PE 5 of")
+	err = a.Broadcast(ctx, 1, make([]int64, n+me)) // right only on PE 0
+	require.Error(t, err)
+	if me == 1 {
+		require.ErrorIs(t, err, errdefs.ErrInvalidArg)
+		require.ErrorContains(t, err, "broadcast from PE 1: invalid argument: 20 values for 19 elements")
+	} else {
+		require.ErrorContains(t, err, "PE 1 failed: ")
+		require.ErrorContains(t, err, "20 values for 19 elements")
+	}
+	err = a.AllReduce(ctx, make([]int64, n+me), func(x, y int64) int64 { return x + y })
+	if me == 0 {
+		require.ErrorContains(t, err, "all-reduce: PE 1 failed: ")
+	} else {
+		require.ErrorIs(t, err, errdefs.ErrInvalidArg)
+		require.ErrorContains(t, err, fmt.Sprintf("%d values for 19 elements", n+me))
+	}
+	var op func(int64, int64) int64
+	if me != 1 {
+		op = func(x, y int64) int64 { return x + y }
+	}
+	err = a.AllReduce(ctx, make([]int64, n), op)
+	require.ErrorContains(t, err, "nil function")
+	err = a.AllReduce(ctx, make([]int64, n), func(x, y int64) int64 {
+		if me == 0 {
+			panic("kaboom")
+		}
+		return x + y
+	})
+	require.ErrorContains(t, err, "PE 0")
+	require.ErrorContains(t, err, "kaboom")
+	ones := slices.Repeat([]int64{1}, n)
+	require.NoError(t, a.AllReduce(ctx, ones, func(x, y int64) int64 { return x + y }))
+	s, err := a.Sum(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(n*w.NPEs()), s)
+	//lint:ignore SA1012 a nil context is the bad argument under test
+	require.ErrorIs(t, a.Broadcast(nil, 0, ones), errdefs.ErrInvalidArg)
+	require.NoError(t, a.Close(ctx))
+	require.ErrorIs(t, a.Broadcast(ctx, 0, ones), errdefs.ErrClosed)
+	require.ErrorIs(t, a.AllReduce(ctx, ones, op), errdefs.ErrClosed)
+	require.NoError(t, w.Close(ctx))
 }

@@ -499,6 +499,24 @@ func pieces[E, R any](p *pool, u units[E], fold func(r *R, e E, m meta) error) (
 	return out, nil
 }
 
+// walk runs f on the units' items on the pool, keeping no result (so no
+// record of the pieces, which Dynamic makes one per item).
+func walk[E any](p *pool, u units[E], f func(E) error) error {
+	return p.run(u.n, nil, func(_, lo, hi int) error {
+		for k := lo; k < hi; k++ {
+			if (k-lo)%ctxEvery == ctxEvery-1 && p.stopped() {
+				return nil
+			}
+			if e, _, ok := u.at(k); ok {
+				if err := f(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
 // gather returns the units' items, and their metas, in order.
 func gather[E any](p *pool, u units[E]) ([]E, []meta, error) {
 	type got struct {
@@ -590,8 +608,7 @@ func (it Iter[M, E]) ForEach(ctx context.Context, f func(E) error) error {
 		it = it.invalid(op, "nil function")
 	}
 	lerr := it.run(ctx, op, func(p *pool, u units[E]) error {
-		_, err := pieces(p, u, func(_ *struct{}, e E, _ meta) error { return f(e) })
-		return err
+		return walk(p, u, f)
 	})
 	if !it.src.collective {
 		return lerr

@@ -525,10 +525,24 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 		"skip after Chunk": Map(Chunks(r.DistIter(), 2).Skip(1), func([]Indexed[int64]) int64 { return 0 }),
 		"enumerate":        Map(Enumerate(Chunks(r.DistIter(), 2)), func(Indexed[[]Indexed[int64]]) int64 { return 0 }),
 	}
+	// What each error says: the adaptor and the wrong value.
+	says := map[string]string{
+		"filter":           "filter: invalid argument: nil function",
+		"map":              "map: invalid argument: nil function",
+		"step by":          "step by: invalid argument: 0 (want at least 1)",
+		"skip":             "skip: invalid argument: -1 (want at least 0)",
+		"take":             "take: invalid argument: -2 (want at least 0)",
+		"workers":          "workers: invalid argument: -1",
+		"chunk size 0":     "invalid argument: chunk size 0 (want at least 1)",
+		"chunks":           "chunks: invalid argument: size 0 (want at least 1)",
+		"skip after Chunk": "skip: invalid argument: after Chunks",
+		"enumerate":        "enumerate: invalid argument: after Chunks",
+	}
 	for _, what := range slices.Sorted(maps.Keys(bad)) { // the same order on every PE: the consumers are collective
 		it := bad[what]
 		_, err := it.Count(ctx)
 		require.ErrorIs(t, err, errdefs.ErrInvalidArg, what)
+		require.ErrorContains(t, err, says[what], what)
 		_, err = Sum(ctx, it)
 		require.ErrorIs(t, err, errdefs.ErrInvalidArg, what)
 		_, err = Collect(ctx, it, Block)
@@ -574,6 +588,8 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 		require.ErrorIs(t, err, errdefs.ErrInvalidArg, what)
 		require.ErrorContains(t, err, "zip", what)
 	}
+	require.ErrorContains(t, zips["length"], "arrays of 19 elements by Cyclic and of 20 by Cyclic")
+	require.ErrorContains(t, zips["distribution"], "arrays of 19 elements by Cyclic and of 19 by Block")
 	c, err = Zip(sub1.DistIter(), block.DistIter()).Count(ctx)
 	require.ErrorIs(t, err, errdefs.ErrInvalidArg, "sub-array against a whole array of another layout")
 	// A sub-array lines up with the same range of another array.

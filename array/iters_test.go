@@ -590,7 +590,7 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 	}
 	require.ErrorContains(t, zips["length"], "arrays of 19 elements by Cyclic and of 20 by Cyclic")
 	require.ErrorContains(t, zips["distribution"], "arrays of 19 elements by Cyclic and of 19 by Block")
-	c, err = Zip(sub1.DistIter(), block.DistIter()).Count(ctx)
+	_, err = Zip(sub1.DistIter(), block.DistIter()).Count(ctx)
 	require.ErrorIs(t, err, errdefs.ErrInvalidArg, "sub-array against a whole array of another layout")
 	// A sub-array lines up with the same range of another array.
 	sub3, err := longer.SubArray(0, n)

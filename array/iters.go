@@ -342,7 +342,10 @@ func (it Iter[M, E]) Schedule(s Schedule) Iter[M, E] {
 }
 
 // Workers sets the consumer's number of worker goroutines (0: GOMAXPROCS;
-// never more than the items).
+// never more than the items). A worker never waits for work: it exits
+// once the schedule has none left for it, so the default keeps at most
+// GOMAXPROCS goroutines of a PE busy; more only help functions that
+// block (on a remote element's future, say).
 func (it Iter[M, E]) Workers(n int) Iter[M, E] {
 	if n < 0 {
 		return it.invalid("workers", "%d", n)

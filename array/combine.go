@@ -20,7 +20,12 @@ import (
 // FCollect of each PE's header (its payload's length, or its message's
 // as a negative), then, unless every payload is empty, an FCollect of
 // the payloads padded to the longest.
+//
+// It runs without ctx's cancellation and deadline: a PE whose ctx ended
+// (which is then its lerr) still takes part, so that the others learn
+// of its error rather than wait for it. A dead PE still ends it.
 func agree(ctx context.Context, pe *shmem.PE, op string, payload []byte, lerr error) ([][]byte, error) {
+	ctx = context.WithoutCancel(ctx)
 	np := pe.NPEs()
 	hdr := int64(len(payload))
 	if lerr != nil {
@@ -168,6 +173,9 @@ func Collect[N Number](ctx context.Context, it Dist[N], d Distribution) (*Atomic
 		items, metas, err = gather(p, u)
 		return err
 	})
+	// The steps after the walk are collective: they run to the end on
+	// every PE even when ctx ended (see agree).
+	ctx = context.WithoutCancel(ctx)
 	pe, l := it.src.pe, it.src.l
 	byPE := it.unpos || l.dist == Block
 	var payload []byte
@@ -247,8 +255,8 @@ func (a *UnsafeArray[T]) numbers() Dist[T] {
 
 // arithmetic is Sum or Prod of an array: each PE folds its elements (in
 // index order, on one goroutine for floats, so that every machine gets
-// the same bits), then the PEs' results are combined in PE order (the
-// order of hostshmem's Reduce), the same bits on every PE.
+// the same bits), then every PE combines the PEs' results in PE order,
+// the same bits on every PE.
 func arithmetic[T Number](ctx context.Context, it Dist[T], name string, f func(T, T) T, unit T) (T, error) {
 	it, ctx, err := it.start(ctx, name)
 	if err != nil {
@@ -298,9 +306,9 @@ func least[T Number](a, b T) T { return min(a, b) }
 func greatest[T Number](a, b T) T { return max(a, b) }
 
 // Sum returns, collectively, the sum of the elements on every PE (0 for
-// an empty array): each PE adds its own in index order, then the PEs'
-// sums are added in PE order (hostshmem's Reduce), so every PE gets the
-// same bits. Integer sums wrap around.
+// an empty array): each PE adds its own in index order, then every PE
+// adds the PEs' sums in PE order, so every PE gets the same bits.
+// Integer sums wrap around.
 func (a *AtomicArray[T]) Sum(ctx context.Context) (T, error) {
 	return arithmetic(ctx, a.numbers(), "sum", add[T], 0)
 }
@@ -415,23 +423,28 @@ func (a *UnsafeArray[T]) Broadcast(ctx context.Context, root int, vals []T) erro
 // race with it. vals of another length, or a nil op, on any PE, or a
 // panic in op, is an error on every PE, naming the PE and the values.
 func (a *AtomicArray[T]) AllReduce(ctx context.Context, vals []T, op func(T, T) T) error {
-	return a.allReduce(ctx, vals, op)
+	return a.allReduceInto(ctx, vals, op)
 }
 
 // AllReduce combines, collectively, every PE's vals element by element
 // into the array (see AtomicArray.AllReduce).
 func (a *UnsafeArray[T]) AllReduce(ctx context.Context, vals []T, op func(T, T) T) error {
-	return a.allReduce(ctx, vals, op)
+	return a.allReduceInto(ctx, vals, op)
 }
 
 // begin checks a write collective's arguments and agrees on them: every
-// PE returns an error when any PE's lerr is one.
+// PE returns an error when any PE's lerr is one, or its ctx had ended.
+// The steps after it run without ctx's cancellation (see agree): they
+// are short, and a PE that left them would leave the others waiting.
 func (b *base[T]) begin(ctx context.Context, op string, lerr error) error {
 	if err := b.live(op); err != nil {
 		return err
 	}
 	if ctx == nil {
 		return fmt.Errorf("array: %s: %w: nil context", op, errdefs.ErrInvalidArg)
+	}
+	if err := ctx.Err(); err != nil && lerr == nil {
+		lerr = fmt.Errorf("array: %s on PE %d: %w", op, b.pe.MyPE(), err)
 	}
 	_, err := agree(ctx, b.pe, op, nil, lerr)
 	return err
@@ -462,6 +475,7 @@ func (b *base[T]) broadcast(ctx context.Context, root int, vals []T) error {
 	if err := b.begin(ctx, op, lerr); err != nil {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx)
 	var perr error
 	if me == root {
 		s := b.typed()
@@ -485,7 +499,7 @@ func (b *base[T]) broadcast(ctx context.Context, root int, vals []T) error {
 	return err
 }
 
-func (b *base[T]) allReduce(ctx context.Context, vals []T, f func(T, T) T) error {
+func (b *base[T]) allReduceInto(ctx context.Context, vals []T, f func(T, T) T) error {
 	const op = "all-reduce"
 	me, np := b.pe.MyPE(), b.NumPEs()
 	var lerr error
@@ -499,6 +513,7 @@ func (b *base[T]) allReduce(ctx context.Context, vals []T, f func(T, T) T) error
 	if err := b.begin(ctx, op, lerr); err != nil {
 		return err
 	}
+	ctx = context.WithoutCancel(ctx)
 	// stage holds, on every PE, one slot of width elements per PE: slot
 	// q is PE q's values for this PE's part.
 	width := 0

@@ -77,7 +77,8 @@ type Pair[E, F any] struct {
 // result on every PE, after a barrier, so what any PE's functions did is
 // seen by every PE once it returns. An error on any PE (a function's
 // error or panic, a bad argument, a closed array, the context) stops that
-// PE's walk, which still takes part in the collective steps: then every
+// PE's walk, which still takes part in the collective steps (they run
+// without ctx's cancellation and deadline; a dead PE ends them): then every
 // PE returns an error, its own where it failed and one naming the lowest
 // PE that failed elsewhere, and no PE hangs.
 //
@@ -588,10 +589,12 @@ func (it Iter[M, E]) start(ctx context.Context, op string) (Iter[M, E], context.
 }
 
 // finish is a distributed consumer's collective end: it agrees on the
-// PEs' payloads and errors, then waits at a barrier.
+// PEs' payloads and errors, then waits at a barrier, both without ctx's
+// cancellation (see agree), so that a PE whose ctx ended during its walk
+// still meets the others there.
 func (it Iter[M, E]) finish(ctx context.Context, op string, payload []byte, lerr error) ([][]byte, error) {
 	all, err := agree(ctx, it.src.pe, op, payload, lerr)
-	if berr := it.src.w.Barrier(ctx); err == nil && berr != nil {
+	if berr := it.src.w.Barrier(context.WithoutCancel(ctx)); err == nil && berr != nil {
 		err = fmt.Errorf("array: %s: %w", op, berr)
 	}
 	return all, err

@@ -27,6 +27,7 @@ var iterScenarios = petest.Scenarios{
 	"iters-errors": scenarioItersErrors,
 	"iters-reduce": scenarioArrayReductions,
 	"array-coll":   scenarioArrayColl,
+	"iters-cancel": scenarioItersCancel,
 }
 
 // TestIters: every adaptor and consumer, distributed and local, against
@@ -40,6 +41,11 @@ func TestItersErrors(t *testing.T) { petest.Both(t, scenarios, "iters-errors", 2
 
 // TestArrayReductions: Sum, Prod, Min, Max and Reduce of the three kinds.
 func TestArrayReductions(t *testing.T) { petest.Both(t, scenarios, "iters-reduce", 2, 3) }
+
+// TestItersCancel: a PE whose context ends in the middle of a
+// distributed consumer fails it, and the others fail too, naming it,
+// rather than wait for it.
+func TestItersCancel(t *testing.T) { petest.Both(t, scenarios, "iters-cancel", 2, 3) }
 
 // TestArrayCollectives: Broadcast and AllReduce into atomic and unsafe
 // arrays and sub-arrays, checked with AllGather; their bad arguments and
@@ -893,5 +899,47 @@ func scenarioArrayColl(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, a.Close(ctx))
 	require.ErrorIs(t, a.Broadcast(ctx, 0, ones), errdefs.ErrClosed)
 	require.ErrorIs(t, a.AllReduce(ctx, ones, op), errdefs.ErrClosed)
+	require.NoError(t, w.Close(ctx))
+}
+
+func scenarioItersCancel(t *petest.T, pe *shmem.PE) {
+	w := newWorld(t, pe)
+	ctx := t.Context()
+	me := w.MyPE()
+	a, err := NewAtomicArray[int64](ctx, w, 100, Block)
+	require.NoError(t, err)
+	for _, s := range schedules {
+		cctx, cancel := context.WithCancel(ctx)
+		err = a.DistIter().Schedule(s.s).Workers(s.workers).ForEach(cctx, func(e Elem[int64]) error {
+			if me == 1 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if me == 1 {
+			require.ErrorIs(t, err, context.Canceled, s.s.String())
+		} else {
+			require.ErrorContains(t, err, "PE 1", s.s.String())
+			require.ErrorContains(t, err, "context canceled", s.s.String())
+		}
+	}
+	// Collect, and the write collectives with PE 1's ctx ended before the
+	// call.
+	cctx, cancel := context.WithCancel(ctx)
+	if me == 1 {
+		cancel()
+	}
+	_, err = Collect(cctx, Map(a.DistIter(), func(e Elem[int64]) int64 { return 0 }), Cyclic)
+	require.ErrorContains(t, err, "context canceled")
+	err = a.AllReduce(cctx, make([]int64, 100), func(x, y int64) int64 { return x + y })
+	require.ErrorContains(t, err, "context canceled")
+	require.ErrorContains(t, a.Broadcast(cctx, 0, make([]int64, 100)), "context canceled")
+	cancel()
+	// Every PE is still in step.
+	n, err := a.DistIter().Count(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 100, n)
+	require.NoError(t, a.Close(ctx))
 	require.NoError(t, w.Close(ctx))
 }

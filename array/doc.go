@@ -8,6 +8,7 @@
 //	old, err := a.FetchAdd(17, 1).Wait(ctx)                          // any element, from any PE
 //	got, err := a.BatchLoad([]int{3, 999, 3}).Wait(ctx)              // results in batch order
 //	err = a.ForEach(ctx, func(e array.Elem[uint64]) error { ... })   // collective: this PE's elements
+//	sum, err := a.Sum(ctx)                                           // collective: on every PE
 //	seq, done := a.OneSided(ctx, 0)                                  // the whole array, from this PE
 //	err = a.Close(ctx)                                               // collective
 //
@@ -39,6 +40,39 @@
 // am.Darc; its AM type is registered in the World's registry when the
 // first array of T is created.
 //
+// # Iterators
+//
+// Every kind has a distributed iterator (DistIter: collective, each PE
+// walks the elements it holds) and a local one (LocalIter: this PE's
+// elements alone); an atomic array's items are Elems (an index and
+// atomic operations), the others' Indexed values (UnsafeArray's Mut forms
+// hand out pointers into LocalData). Adaptors describe the walk without
+// running it: the methods Filter, Skip, StepBy and Take, and the
+// functions Map, Enumerate (global indices), Chunks and Zip (with another
+// array of the same layout). Consumers run it on a pool of goroutines
+// (Workers, GOMAXPROCS by default) handing out contiguous pieces by a
+// Schedule (Static, Dynamic, Chunk(n), Guided, WorkStealing): ForEach,
+// Count, Reduce and All, and the functions Sum, Collect (into a new
+// AtomicArray by a chosen Distribution) and CollectLocal.
+//
+//	evens := array.Map(a.DistIter().Filter(even), load)             // nothing runs yet
+//	n, err := array.Sum(ctx, evens.Schedule(array.WorkStealing()))  // collective: the job's sum on every PE
+//
+// A distributed consumer returns the job-wide result on every PE, after
+// a barrier; an error on one PE (a function's error or panic, a bad
+// argument) is an error on every PE, its own where it failed and one
+// naming it elsewhere, and no PE hangs. OneSided is the third kind: any
+// PE walks the whole array, fetching a window at a time.
+//
+// # Reductions and collectives
+//
+// Sum, Prod, Min, Max and Reduce (a user's function) of an array are
+// collective and return the same result on every PE. Gather and
+// AllGather read the whole array into a slice on one or every PE;
+// Broadcast stores one PE's slice into the array, and AllReduce stores
+// every PE's slices combined element by element (atomic and unsafe
+// arrays).
+//
 // # Errors
 //
 // An index outside the array is an error matching errdefs.ErrOutOfRange
@@ -54,8 +88,7 @@
 // An array is created and closed collectively: every PE calls Close once
 // it is done with the array and its sub-arrays (SubArray: a range of
 // indices renumbered from 0, sharing the data). Arrays riding in AMs,
-// reference counting across PEs, the lock-based kinds, compare-exchange
-// batches by AM (they go element by element) and the other iterators
-// come next
+// reference counting across PEs, the lock-based kinds and
+// compare-exchange batches by AM (they go element by element) come next
 // (issue 14; the plan is in docs/DESIGN.md).
 package array

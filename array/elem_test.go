@@ -3,6 +3,7 @@ package array
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,7 +19,10 @@ var scenarios = petest.Scenarios{
 	"elem-wrong": scenarioElemWrong,
 }
 
-func TestMain(m *testing.M) { petest.Main(m, scenarios) }
+func TestMain(m *testing.M) {
+	maps.Copy(scenarios, iterScenarios)
+	petest.Main(m, scenarios)
+}
 
 // TestElemOps: every operation on every element type, on an element of
 // another PE, against a model (the same combination on a plain value),

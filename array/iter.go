@@ -143,26 +143,11 @@ func (e Elem[T]) Store(v T) error {
 	return err
 }
 
-// ForEach runs f on every element this PE holds, in index order, and
-// returns, collectively, once every PE has: its last step is a barrier,
-// so what any PE's f did is seen by every PE after ForEach returns. The
-// first error f returns stops this PE's walk (the barrier still runs) and
-// is returned.
+// ForEach runs f on every element this PE holds, collectively: it is
+// DistIter().ForEach, f running on a pool of goroutines (see Iter), and
+// returns once every PE's walk is done, after a barrier, so that what
+// any PE's f did is seen by every PE. An error of f on any PE stops that
+// PE's walk and is returned on every PE.
 func (a *AtomicArray[T]) ForEach(ctx context.Context, f func(Elem[T]) error) error {
-	if err := a.live("for each"); err != nil {
-		return err
-	}
-	if f == nil {
-		return fmt.Errorf("array: for each: %w: nil function", errdefs.ErrInvalidArg)
-	}
-	me := a.pe.MyPE()
-	from, to := a.localIndices()
-	var ferr error
-	for off := from; off < to && ferr == nil; off++ {
-		ferr = f(Elem[T]{a: a, i: a.l.global(me, off), off: off})
-	}
-	if err := a.pe.BarrierAll(ctx); err != nil {
-		return fmt.Errorf("array: for each: %w", err)
-	}
-	return ferr
+	return a.DistIter().ForEach(ctx, f)
 }

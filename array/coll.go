@@ -34,9 +34,10 @@ func (b *base[T]) gather(ctx context.Context, op string, want bool) ([]T, error)
 			rerr = fmt.Errorf("array: %s: %w", op, rerr)
 		}
 	}
-	// The closing barrier runs even when this PE's read failed: the
-	// others wait in it.
-	if err := b.pe.BarrierAll(ctx); err != nil && rerr == nil {
+	// The closing barrier runs even when this PE's read failed, its ctx
+	// ended included (so without ctx's cancellation; a dead PE still
+	// ends it): the others wait in it.
+	if err := b.pe.BarrierAll(context.WithoutCancel(ctx)); err != nil && rerr == nil {
 		return nil, fmt.Errorf("array: %s: %w", op, err)
 	}
 	return out, rerr

@@ -53,7 +53,7 @@ func (b batchAM[T]) Exec(ctx *am.Context) ([]T, error) {
 		var old T
 		var err error
 		if cas {
-			old, _, err = e.compareExchange(me, int(off), pick(b.Cur, k), pick(b.Vals, k), b.Eps)
+			old, err = e.cas(me, int(off), pick(b.Cur, k), pick(b.Vals, k), b.Eps)
 		} else {
 			old, err = e.apply(me, int(off), Op(b.Op), pick(b.Vals, k))
 		}
@@ -65,6 +65,27 @@ func (b batchAM[T]) Exec(ctx *am.Context) ([]T, error) {
 		}
 	}
 	return out, nil
+}
+
+// cas is compareExchange for batches: it returns the value the element
+// held, and it swapped exactly when that value matches cur (see
+// elems.matches), which is how a batch tells its Swapped. An element of a
+// word of its own compared by bits is one compare-and-swap, retried only
+// where it failed on a value that matches (as compareExchange does: a
+// value that changed back between the failed swap and the load that read
+// it).
+func (e *elems[T]) cas(pe, off int, cur, v, eps T) (T, error) {
+	if e.tr.size < 4 || e.tr.float && eps > 0 {
+		old, _, err := e.compareExchange(pe, off, cur, v, eps)
+		return old, err
+	}
+	c := bitsOf(cur)
+	for {
+		old, ok, err := e.casWord(pe, off, c, bitsOf(v))
+		if err != nil || ok || old != c {
+			return valueOf[T](old), err
+		}
+	}
 }
 
 // opName names a batch AM's operation.
@@ -185,7 +206,7 @@ func runOps[T Number, S any](b *base[T], bt *batch[T], finish func([]T) S) *am.F
 		var old T
 		var err error
 		if cas {
-			old, _, err = b.e.compareExchange(pe, off, pick(bt.cur, k), pick(bt.vals, k), bt.eps)
+			old, err = b.e.cas(pe, off, pick(bt.cur, k), pick(bt.vals, k), bt.eps)
 		} else {
 			old, err = b.e.apply(pe, off, Op(bt.op), pick(bt.vals, k))
 		}

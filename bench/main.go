@@ -43,7 +43,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+
 			"; array: "+strings.Join(OpGroups["array"], ",")+"; am: "+strings.Join(AMOps, ",")+", not in all; all)"),
 		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
-		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather: a fixed N per loop, 100000, fewer below 30ms)"),
+		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather, randperm: a fixed N per loop, 100000, fewer below 30ms)"),
 		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
@@ -158,7 +158,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 			}
 			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
 			rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
-				Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, TCP: *f.srun != ""})
+				Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm, TCP: *f.srun != ""})
 			peers = append(peers, rs...)
 			switch {
 			case errors.Is(err, ErrNoPeer):

@@ -76,7 +76,7 @@ func TestMainKernels(t *testing.T) {
 		&out, &errOut, []string{"/nonexistent"})
 	require.Equal(t, 0, code, errOut.String())
 	assert.Contains(t, out.String(), "Rate per PE, 1 Mupd/s")
-	for _, op := range []string{OpHisto, OpIGather} {
+	for _, op := range []string{OpHisto, OpIGather, OpRandperm} {
 		assert.Regexp(t, `(?m)^`+op+` +8B +2 +[0-9.]+[Mk]upd/s +[0-9.]+[Mk]upd/s +[0-9.]+x$`, out.String(), "the array version beside the direct one")
 	}
 	assert.NotContains(t, out.String(), "Latency")

@@ -46,15 +46,17 @@
 //     MPI_Barrier, BarrierAll) after each call; NsPerOp is the mean over PEs
 //     of each PE's summed call time over the iterations (osu_oshm_broadcast,
 //     osu_oshm_reduce, osu_oshm_fcollect, osu_oshm_alltoall, osu_allreduce).
-//   - histo, igather, randperm (the bale kernels, one operation per update, the
-//     "array" group): not calibrated. Every PE runs a fixed N updates
-//     ([KernelSize]; N is bale's 100000 at the default target, fewer under
-//     a shorter one) per loop, one untimed loop and then Reps timed ones,
-//     each from a barrier to the barrier after the last update (which
-//     completes the atomic adds), with random indices drawn before the
-//     loop (randperm's in it: a miss draws again); NsPerOp is the longest PE's loop time over N (the job's span:
-//     where PEs outnumber cores they leave the first barrier a time slice
-//     apart, and a mean over PEs would understate it), and Iters is N. Random indices are uniform over the global table
+//   - histo, igather, randperm (the bale kernels, one operation per
+//     update, the "array" group): not calibrated. Every PE runs a fixed N
+//     updates ([KernelSize]; N is bale's 100000 at the default target,
+//     fewer under a shorter one) per loop, one untimed loop and then Reps
+//     timed ones, each from a barrier to the barrier after the last update
+//     (which completes the atomic adds), with random indices drawn before
+//     the loop (randperm's in it: a miss draws again); NsPerOp is the
+//     longest PE's loop time over N (the job's span: where PEs outnumber
+//     cores they leave the first barrier a time slice apart, and a mean
+//     over PEs would understate it), and Iters is N. Random indices are
+//     uniform over the global table
 //     (math/rand/v2 PCG in Go, splitmix64 in C, each seeded by the PE
 //     number: the same distribution, not the same sequence).
 //

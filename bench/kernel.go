@@ -463,7 +463,7 @@ func (m *meter) randperm() ([]Result, error) {
 				}
 				missed := left[:0]
 				for k, x := range res {
-					if x.Swapped && k > 0 {
+					if x.Swapped {
 						slot[left[k]] = idx[k]
 					} else {
 						missed = append(missed, left[k])

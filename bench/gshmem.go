@@ -21,6 +21,10 @@ type Config struct {
 	Reps               int           // timed loops per measurement, fastest counts; default 3
 	Histo, IGather     KernelSize    // the bale kernels' sizes; zero fields: see [KernelSize]
 	Randperm           KernelSize    // randperm's: Table slots and Updates darts per PE; zero fields: see [KernelSize]
+	// AMSizeThreshold is the PEs' GSHMEM_AM_SIZE_THRESHOLD (0: the
+	// default), which sizes the kernels' AM arena in [Config.HeapFor]; the
+	// PEs size the arena by their own setting.
+	AMSizeThreshold uintptr
 }
 
 // GshmemOps are the ops [Measure] knows, in table order.
@@ -65,7 +69,7 @@ func (c Config) HeapFor(npes int) uintptr {
 	for _, op := range c.Ops {
 		need = max(need, bufBytes(op, npes, OpSizes(op, c.Sizes, c.CollSizes)))
 		if k, ok := c.kernel(op); ok {
-			need = max(need, kernelBytes(k))
+			need = max(need, kernelBytes(k, c.AMSizeThreshold))
 		}
 	}
 	return uintptr(need) + 1<<20

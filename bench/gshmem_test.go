@@ -159,6 +159,8 @@ func TestKernelSizeDefaults(t *testing.T) {
 	c = Config{Target: time.Second}.withDefaults()
 	assert.Equal(t, 100_000, c.Histo.Updates, "a longer target keeps bale's N")
 	assert.Equal(t, uintptr(16*100_000+16+1<<20+1<<20), Config{Ops: []string{OpIGather}}.HeapFor(2), "two tables (direct, array) and the array's World")
+	assert.Equal(t, uintptr(16*100_000+16+768<<10+3*(1<<20+4<<10)+1<<20), Config{Ops: []string{OpIGather}, AMSizeThreshold: 1 << 20}.HeapFor(2),
+		"a larger batch AM threshold, an arena that holds three of its AMs")
 }
 
 // TestMeasureRandpermTooFewSlots: fewer slots than darts would never

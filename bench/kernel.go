@@ -9,6 +9,7 @@ import (
 	"github.com/gshmem/gshmem/array"
 	"github.com/gshmem/gshmem/errdefs"
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
 )
 
 // KernelSize sizes one of the bale kernels ([OpHisto], [OpIGather],
@@ -70,15 +71,24 @@ func (c Config) kernel(op string) (KernelSize, bool) {
 
 // kernelBytes is the symmetric memory a kernel of size k takes: its table
 // twice (the direct version's and the array's), the two words of the
-// histogram's check, and the array version's AM World (kernelWorld).
-func kernelBytes(k KernelSize) int { return 16*k.Table + 16 + 1<<20 }
+// histogram's check, and the array version's AM World (kernelWorld) at
+// the batch AM threshold (0: the default).
+func kernelBytes(k KernelSize, threshold uintptr) int {
+	return 16*k.Table + 16 + 768<<10 + kernelWorld(threshold).ArenaBytes
+}
 
-// kernelWorld is the AM World the array versions of the kernels run in:
-// small, since batches send AMs only to PEs this one does not map (other
-// nodes), but with an arena that holds a few of the largest batch AMs
-// (GSHMEM_AM_SIZE_THRESHOLD, default 64 KiB of operations, and their
-// header).
-var kernelWorld = am.Options{RingBytes: 4 << 10, ArenaBytes: 256 << 10, DarcSlots: 16}
+// kernelWorld is the AM World the array versions of the kernels run in,
+// at the batch AM threshold (GSHMEM_AM_SIZE_THRESHOLD; 0: the default of
+// 64 KiB of operations): small, since batches send AMs only to PEs this
+// one does not map (other nodes), but with an arena that holds a few of
+// the largest batch AMs and their headers (at least 256 KiB).
+func kernelWorld(threshold uintptr) am.Options {
+	if threshold == 0 {
+		threshold = config.DefaultAMSizeThreshold
+	}
+	arena := max(256<<10, 3*(int(threshold)+4<<10))
+	return am.Options{RingBytes: 4 << 10, ArenaBytes: arena, DarcSlots: 16}
+}
 
 // kernel measures one of the bale kernels on every PE (collective), twice:
 // with one operation per update (hostshmem.AtomicAdd or hostshmem.G on a
@@ -218,7 +228,7 @@ func (m *meter) kernel(op string) ([]Result, error) {
 // into got.
 func (m *meter) arrayKernel(op string, tsize int, idx []int, got []int64, runs int64, timed func(func() error) (float64, error)) (float64, error) {
 	pe, ctx := m.pe, m.ctx
-	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld)
+	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld(pe.Config().AMSizeThreshold))
 	if err != nil {
 		return 0, err
 	}
@@ -427,7 +437,7 @@ func (m *meter) randperm() ([]Result, error) {
 
 	// The array version: every dart in flight in one batch, then the
 	// misses, until none is left.
-	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld)
+	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld(pe.Config().AMSizeThreshold))
 	if err != nil {
 		return fail(err)
 	}

@@ -79,7 +79,16 @@ func (f *flags) configAM() (Config, []string, error) {
 	upTo := func(ns []int) []int {
 		return slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return int64(n) > max })
 	}
-	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps}, amOps, nil
+	// The PEs read GSHMEM_AM_SIZE_THRESHOLD themselves; the heap for
+	// their kernels' AM arena is sized here, before they start.
+	var threshold int64
+	if v := os.Getenv(config.EnvAMSizeThreshold); v != "" {
+		if threshold, err = config.ParseSize(v); err != nil || threshold <= 0 || threshold > config.MaxAMSizeThreshold {
+			return Config{}, nil, fmt.Errorf("%s=%q: want a size from 1 to 1g, such as 64k", config.EnvAMSizeThreshold, v)
+		}
+	}
+	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps,
+		AMSizeThreshold: uintptr(threshold)}, amOps, nil
 }
 
 // peCounts parses -n: PE counts of 2 or more, comma-separated.

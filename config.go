@@ -61,6 +61,11 @@ type Config struct {
 	// one-shot with a signal (GSHMEM_COLL_PUSH_MAX; default 2048, at most
 	// 16 KiB); larger ones use direct loads between team syncs.
 	CollPushMax uintptr
+	// AMSizeThreshold is the most bytes of operations (an 8-byte offset,
+	// and the operands where each operation has its own) one active
+	// message of a distributed array's batch carries to a PE this one does
+	// not map (GSHMEM_AM_SIZE_THRESHOLD; default 64 KiB, at most 1 GiB).
+	AMSizeThreshold uintptr
 	// Checked makes every RMA, atomic and wait check that its symmetric
 	// object is still allocated, so that a put into a freed object is an
 	// error (GSHMEM_CHECKED=1; a lock per call).
@@ -136,28 +141,29 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	cfg := Config{
-		NPEs:           c.NPES,
-		HeapSize:       c.SymSize,
-		DeviceHeapSize: c.DevSymSize,
-		Device:         c.Device,
-		SharedGPU:      c.SharedGPU,
-		Threads:        c.Threads,
-		CollPushMax:    c.CollPushMax,
-		Checked:        c.Checked,
-		BootTimeout:    c.BootTimeout,
-		NoPrefault:     !c.Prefault,
-		ShmDir:         c.ShmDir,
-		OFIProvider:    c.OFIProvider,
-		PeerTimeout:    c.PeerTimeout,
-		Transport:      c.Transport,
-		Job:            c.Job,
-		PE:             max(c.PE, 0),
-		LocalRank:      c.LocalRank,
-		LocalSize:      max(c.LocalSize, 0),
-		SegmentFD:      c.SegmentFD,
-		Bootstrap:      c.Bootstrap,
-		npesFrom:       fmt.Sprintf("%s=%d", config.EnvNPES, c.NPES),
-		bindCPU:        c.BindCPU + 1,
+		NPEs:            c.NPES,
+		HeapSize:        c.SymSize,
+		DeviceHeapSize:  c.DevSymSize,
+		Device:          c.Device,
+		SharedGPU:       c.SharedGPU,
+		Threads:         c.Threads,
+		CollPushMax:     c.CollPushMax,
+		AMSizeThreshold: c.AMSizeThreshold,
+		Checked:         c.Checked,
+		BootTimeout:     c.BootTimeout,
+		NoPrefault:      !c.Prefault,
+		ShmDir:          c.ShmDir,
+		OFIProvider:     c.OFIProvider,
+		PeerTimeout:     c.PeerTimeout,
+		Transport:       c.Transport,
+		Job:             c.Job,
+		PE:              max(c.PE, 0),
+		LocalRank:       c.LocalRank,
+		LocalSize:       max(c.LocalSize, 0),
+		SegmentFD:       c.SegmentFD,
+		Bootstrap:       c.Bootstrap,
+		npesFrom:        fmt.Sprintf("%s=%d", config.EnvNPES, c.NPES),
+		bindCPU:         c.BindCPU + 1,
 	}
 	if c.Bootstrap == config.BootstrapPMI2 || c.Bootstrap == config.BootstrapPMIx {
 		cfg.slurm = &slurmTask{pmi: c.PMI, pmix: c.PMIx, pmixLib: c.PMIxLibrary, localID: c.SlurmLocalID, nodeName: c.NodeName}
@@ -200,6 +206,12 @@ func (c Config) resolve() (Config, error) {
 	}
 	if c.CollPushMax > 16<<10 {
 		return bad("CollPushMax %d exceeds 16384", c.CollPushMax)
+	}
+	switch {
+	case c.AMSizeThreshold > config.MaxAMSizeThreshold:
+		return bad("AMSizeThreshold %d exceeds %d", c.AMSizeThreshold, config.MaxAMSizeThreshold)
+	case c.AMSizeThreshold == 0:
+		c.AMSizeThreshold = config.DefaultAMSizeThreshold
 	}
 	switch {
 	case c.BootTimeout < 0:

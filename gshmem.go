@@ -324,7 +324,7 @@ var fallbackNotice sync.Once
 // closes f, so peers waiting on this PE fail instead of hanging.
 func newPE(ctx context.Context, f fabric.Fabric, c Config, plan *device.Plan, localRank int, exit func(int)) (*PE, error) {
 	pe, err := hostshmem.New(f, hostshmem.Config{
-		CollPushMax: c.CollPushMax, Checked: c.Checked, Threads: c.Threads,
+		CollPushMax: c.CollPushMax, Checked: c.Checked, Threads: c.Threads, AMSizeThreshold: c.AMSizeThreshold,
 		DeviceHeap: c.DeviceHeapSize, DeviceExternal: plan.GPU(), Exit: exit,
 		OnDevice: onDevice(c, plan),
 	})

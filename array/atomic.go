@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gshmem/gshmem/am"
+	"github.com/gshmem/gshmem/errdefs"
 )
 
 // AtomicArray is a distributed array whose every element operation is
@@ -221,29 +222,61 @@ func (a *AtomicArray[T]) BatchFetchAdd(idx []int, vals []T) *am.Future[[]T] {
 	return a.BatchApply(OpAdd, idx, vals)
 }
 
-// BatchCompareExchange does a compare-exchange per index (cur and vals
-// pair up with idx as in BatchApply) and returns the results in order.
+// BatchCompareExchange does a compare-exchange per operation: element
+// idx[k] becomes vals[k] if it holds cur[k] (the same bits). idx, cur and
+// vals pair up as BatchApply's indices and values do: each has the
+// batch's length or one item, used by every operation (one index and
+// many values: a sequence of compare-exchanges on one element). It
+// returns the results in the batch's order. Indices are checked first: an
+// index out of range fails the batch (naming it and its position) before
+// any element changes. The operations on elements of PEs this one maps
+// are done when it returns, in the batch's order; the others go in one
+// AM per PE (and per GSHMEM_AM_SIZE_THRESHOLD bytes of operations),
+// which runs them there in the batch's order. A batch larger than that
+// to one PE goes in several AMs, which may run at once: the order of its
+// operations on one element across them is not defined (each stays
+// atomic).
 func (a *AtomicArray[T]) BatchCompareExchange(idx []int, cur, vals []T) *am.Future[[]Exchanged[T]] {
+	return a.BatchCompareExchangeEpsilon(idx, cur, vals, 0)
+}
+
+// BatchCompareExchangeEpsilon is BatchCompareExchange for floats: element
+// idx[k] becomes vals[k] if it is within eps of cur[k] (integers, and eps
+// 0, compare bits).
+func (a *AtomicArray[T]) BatchCompareExchangeEpsilon(idx []int, cur, vals []T, eps T) *am.Future[[]Exchanged[T]] {
 	const name = "batch compare-exchange"
-	n, err := batchLen(name, len(idx), max(len(cur), len(vals)))
-	if err == nil && len(cur) != len(vals) && len(cur) != 1 && len(vals) != 1 {
-		err = fmt.Errorf("array: %s: %d current values and %d new ones", name, len(cur), len(vals))
+	n := max(len(idx), len(cur), len(vals))
+	var err error
+	switch {
+	case min(len(idx), len(cur), len(vals)) == 0 && n <= 1:
+		n = 0
+	case !fits(len(idx), n) || !fits(len(cur), n) || !fits(len(vals), n):
+		err = fmt.Errorf("array: %s: %w: %d indices, %d current values and %d new values (want equal counts, or one of any)", name, errdefs.ErrInvalidArg, len(idx), len(cur), len(vals))
+	default:
+		err = a.checkBatch(name, idx)
+	}
+	if err == nil && n == 0 {
+		err = a.live(name)
 	}
 	if err != nil {
 		return am.Completed[[]Exchanged[T]](nil, err)
 	}
-	if err := a.checkBatch(name, idx); err != nil {
-		return am.Completed[[]Exchanged[T]](nil, err)
+	if n == 0 {
+		return am.Completed([]Exchanged[T]{}, nil)
 	}
-	out := make([]Exchanged[T], n)
-	for k := range n {
-		j := min(k, len(idx)-1)
-		pe, off := a.owner(idx[j])
-		old, ok, err := a.e.compareExchange(pe, off, pick(cur, k), pick(vals, k), 0)
-		if err != nil {
-			return am.Completed(out[:k], fmt.Errorf("array: %s: element %d (batch position %d): %w", name, idx[j], k, err))
+	bt := &batch[T]{op: opCompareExchange, idx: idx, vals: vals, cur: cur, eps: eps, n: n, fetch: true}
+	return runOps(&a.base, bt, func(olds []T) []Exchanged[T] {
+		out := make([]Exchanged[T], n)
+		for k, old := range olds {
+			// compareExchange swapped exactly when the value it met
+			// matched: it retries a failed word CAS until it does or the
+			// value no longer matches.
+			out[k] = Exchanged[T]{old, a.e.matches(old, pick(cur, k), eps)}
 		}
-		out[k] = Exchanged[T]{old, ok}
-	}
-	return am.Completed(out, nil)
+		return out
+	})
 }
+
+// fits reports whether a batch operand of length l serves a batch of n
+// operations: l is n, or 1.
+func fits(l, n int) bool { return l == n || l == 1 }

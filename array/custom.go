@@ -413,10 +413,11 @@ func (a *StructArray[T]) Apply(name string, i int, v T) *am.Future[T] {
 
 func old[T any](x Exchanged[T]) T { return x.Old }
 
-// batch runs op on the elements idx (vals and, for a compare-exchange,
-// cur paired with them as BatchApply says): in place on the PEs this one
-// maps, by one AM per other PE (per batchMax operations).
-func batch[T comparable, S any](a *StructArray[T], op string, code uint8, idx []int, cur, vals []T, finish func([]Exchanged[T]) S) *am.Future[S] {
+// structBatch runs op on the elements idx (vals and, for a
+// compare-exchange, cur paired with them as BatchApply says): in place on
+// the PEs this one maps, by one AM per other PE (per AMSizeThreshold bytes
+// of operations: each an offset and its operands).
+func structBatch[T comparable, S any](a *StructArray[T], op string, code uint8, idx []int, cur, vals []T, finish func([]Exchanged[T]) S) *am.Future[S] {
 	var zero S
 	n, err := batchLen(op, len(idx), len(vals))
 	if err == nil && code == structCAS && n > 0 {
@@ -473,6 +474,11 @@ func batch[T comparable, S any](a *StructArray[T], op string, code uint8, idx []
 	if len(buckets) == 0 {
 		return am.Completed(finish(out), nil)
 	}
+	opBytes := 8 + int(reflect.TypeFor[T]().Size())
+	if code == structCAS {
+		opBytes += int(reflect.TypeFor[T]().Size())
+	}
+	perAM := opsPerAM(a.pe.Config().AMSizeThreshold, opBytes)
 	var pes []int
 	var ams []structAM[T]
 	var pos [][]int
@@ -481,8 +487,8 @@ func batch[T comparable, S any](a *StructArray[T], op string, code uint8, idx []
 		if bk == nil {
 			continue
 		}
-		for lo := 0; lo < len(bk.offs); lo += batchMax {
-			hi := min(lo+batchMax, len(bk.offs))
+		for lo := 0; lo < len(bk.offs); lo += perAM {
+			hi := min(lo+perAM, len(bk.offs))
 			m := structAM[T]{Array: a.s.d, Op: code, Offs: bk.offs[lo:hi], Vals: bk.vals[lo:hi], Fetch: true}
 			if code == structCAS {
 				m.Cur = bk.curs[lo:hi]
@@ -514,23 +520,23 @@ func olds[T any](xs []Exchanged[T]) []T {
 
 // BatchLoad returns the elements idx, in order.
 func (a *StructArray[T]) BatchLoad(idx []int) *am.Future[[]T] {
-	return batch(a, "batch load", structLoad, idx, nil, make([]T, 1), olds[T])
+	return structBatch(a, "batch load", structLoad, idx, nil, make([]T, 1), olds[T])
 }
 
 // BatchStore stores vals at idx (paired as AtomicArray.BatchApply says).
 func (a *StructArray[T]) BatchStore(idx []int, vals []T) *am.Future[am.Unit] {
-	return batch(a, "batch store", structSet, idx, nil, vals, unit[[]Exchanged[T]])
+	return structBatch(a, "batch store", structSet, idx, nil, vals, unit[[]Exchanged[T]])
 }
 
 // BatchSwap stores vals at idx and returns the values before, in order.
 func (a *StructArray[T]) BatchSwap(idx []int, vals []T) *am.Future[[]T] {
-	return batch(a, "batch swap", structSwap, idx, nil, vals, olds[T])
+	return structBatch(a, "batch swap", structSwap, idx, nil, vals, olds[T])
 }
 
 // BatchCompareExchange does a compare-exchange per index (cur and vals
 // paired with idx as in BatchApply) and returns the results in order.
 func (a *StructArray[T]) BatchCompareExchange(idx []int, cur, vals []T) *am.Future[[]Exchanged[T]] {
-	return batch(a, "batch compare-exchange", structCAS, idx, cur, vals, same[[]Exchanged[T]])
+	return structBatch(a, "batch compare-exchange", structCAS, idx, cur, vals, same[[]Exchanged[T]])
 }
 
 // BatchApply runs the user operation name on the elements idx with vals
@@ -541,7 +547,7 @@ func (a *StructArray[T]) BatchApply(name string, idx []int, vals []T) *am.Future
 	if err != nil {
 		return am.Completed[[]T](nil, err)
 	}
-	return batch(a, "batch apply "+name, code, idx, nil, vals, olds[T])
+	return structBatch(a, "batch apply "+name, code, idx, nil, vals, olds[T])
 }
 
 // Local returns this PE's elements in index order, as (index, value),

@@ -46,15 +46,17 @@
 //     MPI_Barrier, BarrierAll) after each call; NsPerOp is the mean over PEs
 //     of each PE's summed call time over the iterations (osu_oshm_broadcast,
 //     osu_oshm_reduce, osu_oshm_fcollect, osu_oshm_alltoall, osu_allreduce).
-//   - histo, igather (the bale kernels, one operation per update, the
-//     "array" group): not calibrated. Every PE runs a fixed N updates
-//     ([KernelSize]; N is bale's 100000 at the default target, fewer under
-//     a shorter one) per loop, one untimed loop and then Reps timed ones,
-//     each from a barrier to the barrier after the last update (which
-//     completes the atomic adds), with random indices drawn before the
-//     loop; NsPerOp is the longest PE's loop time over N (the job's span:
-//     where PEs outnumber cores they leave the first barrier a time slice
-//     apart, and a mean over PEs would understate it), and Iters is N. Random indices are uniform over the global table
+//   - histo, igather, randperm (the bale kernels, one operation per
+//     update, the "array" group): not calibrated. Every PE runs a fixed N
+//     updates ([KernelSize]; N is bale's 100000 at the default target,
+//     fewer under a shorter one) per loop, one untimed loop and then Reps
+//     timed ones, each from a barrier to the barrier after the last update
+//     (which completes the atomic adds), with random indices drawn before
+//     the loop (randperm's in it: a miss draws again); NsPerOp is the
+//     longest PE's loop time over N (the job's span: where PEs outnumber
+//     cores they leave the first barrier a time slice apart, and a mean
+//     over PEs would understate it), and Iters is N. Random indices are
+//     uniform over the global table
 //     (math/rand/v2 PCG in Go, splitmix64 in C, each seeded by the PE
 //     number: the same distribution, not the same sequence).
 //
@@ -74,6 +76,7 @@
 //	alltoall   AllToAll of bytes       shmem_alltoall64             MPI_Alltoall
 //	histo      AtomicAdd of int64 1    shmem_long_atomic_add        -
 //	igather    G of int64              shmem_long_g                 -
+//	randperm   AtomicCompareSwap int64 shmem_long_atomic_compare_swap -
 //
 // (the OpenSHMEM calls take the 32-bit forms where the size is not a
 // multiple of 8; the sized collectives run only at multiples of 4, see
@@ -88,6 +91,13 @@
 // to N random elements; afterwards the sum of every PE's table (a sum
 // reduction) must be NPEs*N per loop run. igather reads N random
 // elements into a local array and checks that each holds its index.
+// randperm throws N darts per PE (numbered me*N+i) into a target of T
+// slots per PE (default 2N), all -1 before each loop, each with a
+// compare-and-swap of -1 for the dart at a random slot, again at another
+// after a miss, until it lands: its random slots are drawn in the loop,
+// and its NsPerOp is per dart, throws included. After every loop each PE
+// checks that its darts are in the slots they landed in, and the filled
+// slots of every PE must number NPEs*N.
 //
 // Placement is the same on both sides: Open MPI binds rank i to core i
 // when there are no more ranks than cores (and binds nothing when

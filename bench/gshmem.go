@@ -20,12 +20,17 @@ type Config struct {
 	MinIters, MaxIters int           // defaults 5 and 10,000,000
 	Reps               int           // timed loops per measurement, fastest counts; default 3
 	Histo, IGather     KernelSize    // the bale kernels' sizes; zero fields: see [KernelSize]
+	Randperm           KernelSize    // randperm's: Table slots and Updates darts per PE; zero fields: see [KernelSize]
+	// AMSizeThreshold is the PEs' GSHMEM_AM_SIZE_THRESHOLD (0: the
+	// default), which sizes the kernels' AM arena in [Config.HeapFor]; the
+	// PEs size the arena by their own setting.
+	AMSizeThreshold uintptr
 }
 
 // GshmemOps are the ops [Measure] knows, in table order.
 var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
 	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpDevPutSync, OpStreamAllreduceSync,
-	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather}
+	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather, OpRandperm}
 
 func (c Config) withDefaults() Config {
 	if c.Ops == nil {
@@ -51,6 +56,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Histo = c.Histo.withDefaults(defaultHisto, c.Target)
 	c.IGather = c.IGather.withDefaults(defaultIGather, c.Target)
+	c.Randperm = c.Randperm.withDefaults(defaultRandperm, c.Target)
 	return c
 }
 
@@ -63,7 +69,7 @@ func (c Config) HeapFor(npes int) uintptr {
 	for _, op := range c.Ops {
 		need = max(need, bufBytes(op, npes, OpSizes(op, c.Sizes, c.CollSizes)))
 		if k, ok := c.kernel(op); ok {
-			need = max(need, kernelBytes(k))
+			need = max(need, kernelBytes(k, c.AMSizeThreshold))
 		}
 	}
 	return uintptr(need) + 1<<20
@@ -102,7 +108,7 @@ func bufBytes(op string, npes int, sizes []int) int {
 // collective: every PE must call it with the same c) and returns the
 // results on PE 0 (nil elsewhere), in the order of c.Ops. Point-to-point
 // ops run from PE 0 to PE 1 while the other PEs wait; collectives run on
-// the world team, and the kernels (histo, igather) on every PE. Each op is
+// the world team, and the kernels (histo, igather, randperm) on every PE. Each op is
 // measured as the peer programs measure it (see the package doc), and each
 // collective's and kernel's result is checked afterwards.
 func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
@@ -133,6 +139,8 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 			rs, err = m.deviceMeasure(op)
 		case OpHisto, OpIGather:
 			rs, err = m.kernel(op)
+		case OpRandperm:
+			rs, err = m.randperm()
 		default:
 			rs, err = m.collective(op)
 		}

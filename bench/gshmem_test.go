@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/errdefs"
 )
 
 // measureInproc runs Measure on npes goroutine PEs and returns PE 0's results.
@@ -73,6 +74,7 @@ func TestMeasureEveryOp(t *testing.T) {
 	wantRefs[key{OpStreamAllreduceSync, 1024}] = []string{ImplDeviceCopy}
 	wantRefs[key{OpHisto, 8}] = []string{ImplDirect}
 	wantRefs[key{OpIGather, 8}] = []string{ImplDirect}
+	wantRefs[key{OpRandperm, 8}] = []string{ImplDirect}
 	assert.Equal(t, wantRefs, refs, "each device op beside its reference, each kernel beside its direct version")
 	for _, op := range []string{OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce} {
 		assert.Contains(t, GshmemOps, op)
@@ -118,18 +120,20 @@ func TestHeapFor(t *testing.T) {
 // TestMeasureKernels: the bale kernels on 2 and 3 PEs (where the global
 // table does not split evenly into powers of two), with arrays and with
 // one operation per update, run their fixed N per loop and pass their
-// checks (the histogram's sum, every gathered value).
+// checks (the histogram's sum, every gathered value, every dart of the
+// permutation in its slot and the filled slots' count).
 func TestMeasureKernels(t *testing.T) {
 	for _, npes := range []int{2, 3} {
 		c := Config{Ops: OpGroups["array"], Histo: KernelSize{Table: 7, Updates: 500},
-			IGather: KernelSize{Table: 13, Updates: 300}, Reps: 2}
+			IGather: KernelSize{Table: 13, Updates: 300}, Randperm: KernelSize{Updates: 400}, Reps: 2}
 		got := measureInproc(t, npes, c)
-		require.Len(t, got, 4)
+		require.Len(t, got, 6)
 		for i, want := range []struct {
 			op    string
 			impl  string
 			iters int
-		}{{OpHisto, ImplGshmem, 500}, {OpHisto, ImplDirect, 500}, {OpIGather, ImplGshmem, 300}, {OpIGather, ImplDirect, 300}} {
+		}{{OpHisto, ImplGshmem, 500}, {OpHisto, ImplDirect, 500}, {OpIGather, ImplGshmem, 300}, {OpIGather, ImplDirect, 300},
+			{OpRandperm, ImplGshmem, 400}, {OpRandperm, ImplDirect, 400}} {
 			r := got[i]
 			assert.Equal(t, want.op, r.Op)
 			assert.Equal(t, want.impl, r.Impl)
@@ -145,12 +149,29 @@ func TestKernelSizeDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	assert.Equal(t, KernelSize{Table: 1000, Updates: 100_000}, c.Histo)
 	assert.Equal(t, KernelSize{Table: 100_000, Updates: 100_000}, c.IGather)
+	assert.Equal(t, KernelSize{Table: 200_000, Updates: 100_000}, c.Randperm, "randperm: twice as many slots as darts")
 	c = Config{Target: 3 * time.Millisecond, IGather: KernelSize{Updates: 7}}.withDefaults()
 	assert.Equal(t, KernelSize{Table: 1000, Updates: 10_000}, c.Histo, "a shorter target, fewer updates")
 	assert.Equal(t, KernelSize{Table: 100_000, Updates: 7}, c.IGather, "a set field is kept")
+	assert.Equal(t, KernelSize{Table: 20_000, Updates: 10_000}, c.Randperm, "twice the scaled darts")
 	c = Config{Target: time.Microsecond}.withDefaults()
 	assert.Equal(t, 1000, c.Histo.Updates, "at least 1000")
 	c = Config{Target: time.Second}.withDefaults()
 	assert.Equal(t, 100_000, c.Histo.Updates, "a longer target keeps bale's N")
-	assert.Equal(t, uintptr(16*100_000+16+512<<10+1<<20), Config{Ops: []string{OpIGather}}.HeapFor(2), "two tables (direct, array) and the array's World")
+	assert.Equal(t, uintptr(16*100_000+16+1<<20+1<<20), Config{Ops: []string{OpIGather}}.HeapFor(2), "two tables (direct, array) and the array's World")
+	assert.Equal(t, uintptr(16*100_000+16+768<<10+3*(1<<20+4<<10)+1<<20), Config{Ops: []string{OpIGather}, AMSizeThreshold: 1 << 20}.HeapFor(2),
+		"a larger batch AM threshold, an arena that holds three of its AMs")
+}
+
+// TestMeasureRandpermTooFewSlots: fewer slots than darts would never
+// finish; it is an error that says so.
+func TestMeasureRandpermTooFewSlots(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := gshmem.RunWith(ctx, gshmem.Config{NPEs: 2, HeapSize: 8 << 20}, func(ctx context.Context, pe *gshmem.PE) error {
+		_, err := Measure(ctx, pe, Config{Ops: []string{OpRandperm}, Randperm: KernelSize{Table: 5, Updates: 10}})
+		return err
+	})
+	require.ErrorIs(t, err, errdefs.ErrInvalidArg)
+	require.ErrorContains(t, err, "5 slots per PE for 10 darts per PE")
 }

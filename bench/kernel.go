@@ -7,17 +7,21 @@ import (
 
 	"github.com/gshmem/gshmem/am"
 	"github.com/gshmem/gshmem/array"
+	"github.com/gshmem/gshmem/errdefs"
 	shmem "github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
 )
 
-// KernelSize sizes one of the bale kernels ([OpHisto], [OpIGather]) on
-// every PE: a table of Table int64 on the symmetric heap, and Updates
-// updates (histo: atomic adds; igather: gets) per PE in each timed loop.
+// KernelSize sizes one of the bale kernels ([OpHisto], [OpIGather],
+// [OpRandperm]) on every PE: a table of Table int64 on the symmetric heap,
+// and Updates updates (histo: atomic adds; igather: gets; randperm: darts)
+// per PE in each timed loop.
 //
 // A zero field takes the kernel's default: Table 1000 for histo, 100000
-// for igather; Updates 100000 for both at the default target of 30 ms or
-// more, and in proportion to a shorter target (at least 1000), so that a
-// quick run (-target 1ms) stays quick as the other ops' loops do.
+// for igather, twice Updates for randperm (bale's target of 2N slots);
+// Updates 100000 for all at the default target of 30 ms or more, and in
+// proportion to a shorter target (at least 1000), so that a quick run
+// (-target 1ms) stays quick as the other ops' loops do.
 type KernelSize struct {
 	Table   int // int64 elements per PE; the global table has NPEs*Table
 	Updates int // updates per PE per timed loop (N)
@@ -26,6 +30,8 @@ type KernelSize struct {
 var (
 	defaultHisto   = KernelSize{Table: 1000, Updates: 100_000}
 	defaultIGather = KernelSize{Table: 100_000, Updates: 100_000}
+	// defaultRandperm's Table 0 stands for twice Updates (withDefaults).
+	defaultRandperm = KernelSize{Updates: 100_000}
 )
 
 // defaultTarget is the default length of one timed loop, at which the
@@ -44,6 +50,9 @@ func (k KernelSize) withDefaults(def KernelSize, target time.Duration) KernelSiz
 			k.Updates = max(1000, int(int64(def.Updates)*int64(target)/int64(defaultTarget)))
 		}
 	}
+	if k.Table <= 0 { // randperm: bale's factor of 2
+		k.Table = 2 * k.Updates
+	}
 	return k
 }
 
@@ -54,18 +63,32 @@ func (c Config) kernel(op string) (KernelSize, bool) {
 		return c.Histo, true
 	case OpIGather:
 		return c.IGather, true
+	case OpRandperm:
+		return c.Randperm, true
 	}
 	return KernelSize{}, false
 }
 
 // kernelBytes is the symmetric memory a kernel of size k takes: its table
 // twice (the direct version's and the array's), the two words of the
-// histogram's check, and the array version's AM World (kernelWorld).
-func kernelBytes(k KernelSize) int { return 16*k.Table + 16 + 512<<10 }
+// histogram's check, and the array version's AM World (kernelWorld) at
+// the batch AM threshold (0: the default).
+func kernelBytes(k KernelSize, threshold uintptr) int {
+	return 16*k.Table + 16 + 768<<10 + kernelWorld(threshold).ArenaBytes
+}
 
-// kernelWorld is the AM World the array versions of the kernels run in:
-// small, since they send no AM yet (batches go as direct operations).
-var kernelWorld = am.Options{RingBytes: 4 << 10, ArenaBytes: 64 << 10, DarcSlots: 16}
+// kernelWorld is the AM World the array versions of the kernels run in,
+// at the batch AM threshold (GSHMEM_AM_SIZE_THRESHOLD; 0: the default of
+// 64 KiB of operations): small, since batches send AMs only to PEs this
+// one does not map (other nodes), but with an arena that holds a few of
+// the largest batch AMs and their headers (at least 256 KiB).
+func kernelWorld(threshold uintptr) am.Options {
+	if threshold == 0 {
+		threshold = config.DefaultAMSizeThreshold
+	}
+	arena := max(256<<10, 3*(int(threshold)+4<<10))
+	return am.Options{RingBytes: 4 << 10, ArenaBytes: arena, DarcSlots: 16}
+}
 
 // kernel measures one of the bale kernels on every PE (collective), twice:
 // with one operation per update (hostshmem.AtomicAdd or hostshmem.G on a
@@ -205,7 +228,7 @@ func (m *meter) kernel(op string) ([]Result, error) {
 // into got.
 func (m *meter) arrayKernel(op string, tsize int, idx []int, got []int64, runs int64, timed func(func() error) (float64, error)) (float64, error) {
 	pe, ctx := m.pe, m.ctx
-	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld)
+	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld(pe.Config().AMSizeThreshold))
 	if err != nil {
 		return 0, err
 	}
@@ -279,4 +302,214 @@ func (m *meter) checkSum(sum, want int64) error {
 		return fmt.Errorf("the tables sum to %d, want %d", got, want)
 	}
 	return shmem.Free(m.ctx, pe, v)
+}
+
+// randperm measures bale's random permutation by dart throwing
+// ([OpRandperm]) on every PE (collective), twice, as kernel does: with
+// one hostshmem.AtomicCompareSwap per throw on a symmetric table
+// ([ImplDirect]) and with an AtomicArray's BatchCompareExchange of every
+// dart still in flight, round after round ([ImplGshmem]). The target is
+// NPEs*Table int64 slots (slot g on PE g/Table at offset g%Table, as
+// Block spreads an array), set to -1 before each loop (untimed); each PE
+// throws Updates darts, its numbers me*Updates+i, at uniformly random
+// slots (math/rand/v2 PCG seeded by its PE number, drawn in the loop:
+// each miss draws again), swapping -1 for the dart, until every one has
+// landed. A loop is timed, as kernel's are, from a barrier to the barrier
+// after the last dart landed; NsPerOp is the longest PE's loop time per
+// dart (throws included), the fastest loop counting.
+//
+// Checks, after every loop: each dart of each PE is in the slot it landed
+// in, and the slots that are not -1 over every PE (a sum reduction) are
+// NPEs*Updates: so every number of 0..NPEs*Updates-1 is there exactly once,
+// and the filled slots in order are a permutation of them.
+func (m *meter) randperm() ([]Result, error) {
+	pe, ctx := m.pe, m.ctx
+	me, npes := pe.MyPE(), pe.NPEs()
+	k := m.c.Randperm
+	tsize, n := k.Table, k.Updates
+	fail := func(err error) ([]Result, error) {
+		return nil, fmt.Errorf("bench: %s (T=%d, N=%d) on PE %d: %w", OpRandperm, tsize, n, me, err)
+	}
+	if tsize < n {
+		return fail(fmt.Errorf("%w: %d slots per PE for %d darts per PE: every dart needs a slot", errdefs.ErrInvalidArg, tsize, n))
+	}
+	rng := rand.New(rand.NewPCG(uint64(me), 0))
+	global := uint64(npes * tsize)
+	slot := make([]int, n) // where each of this PE's darts landed
+	timed := func(reset, loop func() error, check func(filled int64) error, filled func() (int64, error)) (float64, error) {
+		best := -1.0
+		for rep := -1; rep < m.c.Reps; rep++ { // rep -1: the warm-up
+			if err := reset(); err != nil {
+				return 0, err
+			}
+			if err := pe.BarrierAll(ctx); err != nil {
+				return 0, err
+			}
+			t0 := mono()
+			if err := loop(); err != nil {
+				return 0, err
+			}
+			if err := pe.BarrierAll(ctx); err != nil {
+				return 0, err
+			}
+			per, err := m.maxOverPEs(float64((mono() - t0).Nanoseconds()) / float64(n))
+			if err != nil {
+				return 0, err
+			}
+			if rep >= 0 && (best < 0 || per < best) {
+				best = per
+			}
+			f, err := filled()
+			if err != nil {
+				return 0, err
+			}
+			if err := check(f); err != nil {
+				return 0, err
+			}
+		}
+		return best, nil
+	}
+	dart := func(i int) int64 { return int64(me*n + i) }
+	// checkSum is collective: every PE calls check, even one whose darts
+	// are wrong, so that no PE waits alone in the reduction.
+	check := func(get func(slots []int) ([]int64, error)) func(int64) error {
+		return func(filled int64) error {
+			got, err := get(slot)
+			if err != nil {
+				return err
+			}
+			var bad error
+			for i, v := range got {
+				if v != dart(i) {
+					bad = fmt.Errorf("dart %d landed in slot %d, which holds %d", dart(i), slot[i], v)
+					break
+				}
+			}
+			if err := m.checkSum(filled, int64(npes*n)); err != nil {
+				return fmt.Errorf("filled slots: %w", err)
+			}
+			return bad
+		}
+	}
+
+	// One compare-and-swap per throw, on a symmetric table.
+	table, err := alloc[int64](m, tsize)
+	if err != nil {
+		return fail(err)
+	}
+	local := shmem.Local(pe, table)
+	direct, err := timed(
+		func() error { fill(local, -1); return nil },
+		func() error {
+			for i := range n {
+				for {
+					g := int(rng.Uint64N(global))
+					old, err := shmem.AtomicCompareSwap(pe, table.At(g%tsize), -1, dart(i), g/tsize)
+					if err != nil {
+						return err
+					}
+					if old == -1 {
+						slot[i] = g
+						break
+					}
+				}
+			}
+			return nil
+		},
+		check(func(slots []int) ([]int64, error) {
+			got := make([]int64, len(slots))
+			for i, g := range slots {
+				v, err := shmem.G(pe, table.At(g%tsize), g/tsize)
+				if err != nil {
+					return nil, err
+				}
+				got[i] = v
+			}
+			return got, nil
+		}),
+		func() (int64, error) { return countFilled(local), nil })
+	if err != nil {
+		return fail(err)
+	}
+	if err := shmem.Free(ctx, pe, table); err != nil {
+		return fail(err)
+	}
+
+	// The array version: every dart in flight in one batch, then the
+	// misses, until none is left.
+	w, err := am.New(ctx, pe, am.NewRegistry(), kernelWorld(pe.Config().AMSizeThreshold))
+	if err != nil {
+		return fail(err)
+	}
+	defer w.Abort() // on an error path; after Close it does nothing
+	a, err := array.NewAtomicArray[int64](ctx, w, npes*tsize, array.Block)
+	if err != nil {
+		return fail(err)
+	}
+	first, _ := a.FirstGlobalIndexForPE(me)
+	mine := make([]int, a.NumElemsLocal()) // this PE's slots
+	for o := range mine {
+		mine[o] = first + o
+	}
+	left, idx, vals := make([]int, n), make([]int, n), make([]int64, n)
+	none := []int64{-1}
+	batched, err := timed(
+		func() error {
+			_, err := a.BatchStore(mine, none).Wait(ctx)
+			return err
+		},
+		func() error {
+			left = left[:n]
+			for i := range left {
+				left[i] = i
+			}
+			for len(left) > 0 {
+				for k, i := range left {
+					idx[k], vals[k] = int(rng.Uint64N(global)), dart(i)
+				}
+				res, err := a.BatchCompareExchange(idx[:len(left)], none, vals[:len(left)]).Wait(ctx)
+				if err != nil {
+					return err
+				}
+				missed := left[:0]
+				for k, x := range res {
+					if x.Swapped {
+						slot[left[k]] = idx[k]
+					} else {
+						missed = append(missed, left[k])
+					}
+				}
+				left = missed
+			}
+			return nil
+		},
+		check(func(slots []int) ([]int64, error) { return a.BatchLoad(slots).Wait(ctx) }),
+		func() (int64, error) {
+			vs, err := a.BatchLoad(mine).Wait(ctx)
+			return countFilled(vs), err
+		})
+	if err != nil {
+		return fail(err)
+	}
+	if err := a.Close(ctx); err != nil {
+		return fail(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		return fail(err)
+	}
+	return []Result{
+		{Impl: ImplGshmem, Op: OpRandperm, PEs: npes, Bytes: 8, Iters: n, NsPerOp: batched},
+		{Impl: ImplDirect, Op: OpRandperm, PEs: npes, Bytes: 8, Iters: n, NsPerOp: direct},
+	}, nil
+}
+
+// countFilled is the number of slots of s that hold a dart (not -1).
+func countFilled(s []int64) int64 {
+	c := int64(0)
+	for _, v := range s {
+		if v != -1 {
+			c++
+		}
+	}
+	return c
 }

@@ -43,7 +43,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+
 			"; array: "+strings.Join(OpGroups["array"], ",")+"; am: "+strings.Join(AMOps, ",")+", not in all; all)"),
 		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
-		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather: a fixed N per loop, 100000, fewer below 30ms)"),
+		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather, randperm: a fixed N per loop, 100000, fewer below 30ms)"),
 		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
@@ -79,7 +79,16 @@ func (f *flags) configAM() (Config, []string, error) {
 	upTo := func(ns []int) []int {
 		return slices.DeleteFunc(slices.Clone(ns), func(n int) bool { return int64(n) > max })
 	}
-	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps}, amOps, nil
+	// The PEs read GSHMEM_AM_SIZE_THRESHOLD themselves; the heap for
+	// their kernels' AM arena is sized here, before they start.
+	var threshold int64
+	if v := os.Getenv(config.EnvAMSizeThreshold); v != "" {
+		if threshold, err = config.ParseSize(v); err != nil || threshold <= 0 || threshold > config.MaxAMSizeThreshold {
+			return Config{}, nil, fmt.Errorf("%s=%q: want a size from 1 to 1g, such as 64k", config.EnvAMSizeThreshold, v)
+		}
+	}
+	return Config{Ops: ops, Sizes: upTo(Sizes), CollSizes: upTo(CollSizes), Target: *f.target, Reps: *f.reps,
+		AMSizeThreshold: uintptr(threshold)}, amOps, nil
 }
 
 // peCounts parses -n: PE counts of 2 or more, comma-separated.
@@ -158,7 +167,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 			}
 			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
 			rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
-				Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, TCP: *f.srun != ""})
+				Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm, TCP: *f.srun != ""})
 			peers = append(peers, rs...)
 			switch {
 			case errors.Is(err, ErrNoPeer):

@@ -76,8 +76,27 @@ func TestMainKernels(t *testing.T) {
 		&out, &errOut, []string{"/nonexistent"})
 	require.Equal(t, 0, code, errOut.String())
 	assert.Contains(t, out.String(), "Rate per PE, 1 Mupd/s")
-	for _, op := range []string{OpHisto, OpIGather} {
+	for _, op := range []string{OpHisto, OpIGather, OpRandperm} {
 		assert.Regexp(t, `(?m)^`+op+` +8B +2 +[0-9.]+[Mk]upd/s +[0-9.]+[Mk]upd/s +[0-9.]+x$`, out.String(), "the array version beside the direct one")
 	}
 	assert.NotContains(t, out.String(), "Latency")
+}
+
+// GSHMEM_AM_SIZE_THRESHOLD sizes the kernels' AM arena (a batch AM of
+// up to 1 MiB of operations fits it), and a bad value is a usage error
+// that names it.
+func TestMainAMSizeThreshold(t *testing.T) {
+	t.Setenv("GSHMEM_AM_SIZE_THRESHOLD", "1m")
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), strings.Fields("-inproc -n 2 -ops randperm -target 1ms -reps 1 -peers=false -memmove=false"),
+		&out, &errOut, []string{"/nonexistent"})
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), OpRandperm)
+
+	t.Setenv("GSHMEM_AM_SIZE_THRESHOLD", "12q")
+	out.Reset()
+	errOut.Reset()
+	code = Main(t.Context(), strings.Fields("-inproc -n 2 -ops randperm"), &out, &errOut, []string{"/nonexistent"})
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut.String(), `GSHMEM_AM_SIZE_THRESHOLD="12q"`)
 }

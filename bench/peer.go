@@ -62,10 +62,10 @@ type PeerConfig struct {
 	// programs' stderr as they write it, from one goroutine at a time (not
 	// always the caller's) and never after Peers returns.
 	Log io.Writer
-	// Histo and IGather size the bale kernels (OpHisto, OpIGather) as
-	// [Config]'s fields do; zero fields take the same defaults (see
-	// [KernelSize]). Each field is at most 1<<30.
-	Histo, IGather KernelSize
+	// Histo, IGather and Randperm size the bale kernels (OpHisto,
+	// OpIGather, OpRandperm) as [Config]'s fields do; zero fields take the
+	// same defaults (see [KernelSize]). Each field is at most 1<<30.
+	Histo, IGather, Randperm KernelSize
 	// TCP forces the peers onto TCP between their processes, even on one
 	// node: MPI through the ob1 PML and the tcp BTL, OpenSHMEM through
 	// UCX's tcp transport, both on the loopback interface. It is the
@@ -77,7 +77,7 @@ type PeerConfig struct {
 // shmemOps and mpiOps are the ops each peer program knows, in its order.
 var (
 	shmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
-		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather}
+		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather, OpRandperm}
 	mpiOps = []string{OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall}
 )
 
@@ -155,7 +155,8 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters), "-r", strconv.Itoa(cfg.Reps)}
 		args = append(args, "-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes),
 			"-histo", joinInts([]int{cfg.Histo.Table, cfg.Histo.Updates}),
-			"-igather", joinInts([]int{cfg.IGather.Table, cfg.IGather.Updates}))
+			"-igather", joinInts([]int{cfg.IGather.Table, cfg.IGather.Updates}),
+			"-randperm", joinInts([]int{cfg.Randperm.Table, cfg.Randperm.Updates}))
 		// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
 		env := []string{"OMPI_MCA_osc=ucx"}
 		if cfg.TCP {
@@ -167,10 +168,10 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			// Room on the symmetric heap for src and dst (each the largest
 			// message or PEs blocks of the largest fcollect/alltoall
 			// block), the allreduce's pWrk (half the largest message) and
-			// the larger kernel table.
+			// the largest kernel table.
 			maxSize := slices.Max(append([]int{8}, cfg.Sizes...))
 			buf := max(maxSize, cfg.PEs*slices.Max(append([]int{0}, cfg.CollSizes...)))
-			tables := 8 * max(cfg.Histo.Table, cfg.IGather.Table)
+			tables := 8 * max(cfg.Histo.Table, cfg.IGather.Table, cfg.Randperm.Table)
 			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", (2*buf+maxSize/2+tables)>>20+64))
 		}
 		stdout, runErr := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
@@ -238,7 +239,7 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 	for _, k := range []struct {
 		name string
 		k    KernelSize
-	}{{"Histo", cfg.Histo}, {"IGather", cfg.IGather}} {
+	}{{"Histo", cfg.Histo}, {"IGather", cfg.IGather}, {"Randperm", cfg.Randperm}} {
 		if k.k.Table < 0 || k.k.Table > 1<<30 || k.k.Updates < 0 || k.k.Updates > 1<<30 {
 			return cfg, fmt.Errorf("bench: PeerConfig.%s: %+v: want sizes in 1 .. 1<<30, or 0 for the default", k.name, k.k)
 		}
@@ -246,6 +247,7 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 	if cfg.Target > 0 {
 		cfg.Histo = cfg.Histo.withDefaults(defaultHisto, cfg.Target)
 		cfg.IGather = cfg.IGather.withDefaults(defaultIGather, cfg.Target)
+		cfg.Randperm = cfg.Randperm.withDefaults(defaultRandperm, cfg.Target)
 	}
 	if cfg.Target <= 0 || cfg.MinIters < 1 || cfg.MaxIters < cfg.MinIters || cfg.Reps < 1 {
 		return cfg, fmt.Errorf("bench: PeerConfig: bad Target %v, Reps %d or iteration bounds [%d, %d]",

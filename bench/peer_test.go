@@ -51,6 +51,7 @@ func TestPeersRun(t *testing.T) {
 		Reps:      1,
 		Histo:     KernelSize{Table: 10, Updates: 1000},
 		IGather:   KernelSize{Table: 100, Updates: 1000},
+		Randperm:  KernelSize{Updates: 1000},
 		Log:       testLog{t},
 	})
 	require.NoError(t, err)
@@ -68,7 +69,7 @@ func TestPeersRun(t *testing.T) {
 		}
 	}
 	add(ImplShmem, OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
-		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather)
+		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather, OpRandperm)
 	if _, err := exec.LookPath("mpirun"); err == nil {
 		add(ImplMPI, OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall)
 	}
@@ -140,15 +141,15 @@ func TestPeersKernels(t *testing.T) {
 		got, err := Peers(ctx, PeerConfig{
 			WorkDir: t.TempDir(), PEs: pes, Ops: OpGroups["array"], Reps: 2,
 			Histo: KernelSize{Table: 7, Updates: 3000}, IGather: KernelSize{Table: 13, Updates: 2000},
-			Log: testLog{t},
+			Randperm: KernelSize{Updates: 2500}, Log: testLog{t},
 		})
 		cancel()
 		require.NoError(t, err)
-		require.Len(t, got, 2, "OpenSHMEM alone: MPI has no kernels")
+		require.Len(t, got, 3, "OpenSHMEM alone: MPI has no kernels")
 		for i, want := range []struct {
 			op    string
 			iters int
-		}{{OpHisto, 3000}, {OpIGather, 2000}} {
+		}{{OpHisto, 3000}, {OpIGather, 2000}, {OpRandperm, 2500}} {
 			assert.Equal(t, Result{Impl: ImplShmem, Op: want.op, PEs: pes, Bytes: 8, Iters: want.iters,
 				NsPerOp: got[i].NsPerOp}, got[i])
 			assert.Greater(t, got[i].NsPerOp, 0.0)
@@ -177,6 +178,7 @@ func TestPeersBadConfig(t *testing.T) {
 		{PeerConfig{Reps: -1}, "Reps -1"},
 		{PeerConfig{Histo: KernelSize{Table: -1}}, "PeerConfig.Histo"},
 		{PeerConfig{IGather: KernelSize{Updates: 1<<30 + 1}}, "PeerConfig.IGather"},
+		{PeerConfig{Randperm: KernelSize{Table: 1<<30 + 1}}, "PeerConfig.Randperm"},
 	} {
 		_, err := Peers(context.Background(), tc.cfg)
 		require.Error(t, err, "%+v", tc.cfg)

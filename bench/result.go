@@ -59,12 +59,28 @@ const (
 	// shmem_long_g per request. Bytes 8; NsPerOp is the time per request
 	// on one PE, shown as a rate. Every value read is checked.
 	OpIGather = "igather"
+	// OpRandperm is bale's random permutation by dart throwing: every PE
+	// throws N darts (default 100000), its global numbers me*N+i, into a
+	// target of NPEs*T int64 slots (T default 2N: bale's factor of 2),
+	// all -1 at first, each with a compare-and-swap of -1 for the dart at a
+	// uniformly random slot, throwing the misses again until every dart
+	// has landed; the slots that are not -1 then hold, in order, a random
+	// permutation of 0..NPEs*N-1. gshmem measures it with an
+	// array.AtomicArray's BatchCompareExchange of every dart in flight,
+	// round after round ([ImplGshmem]), and with one
+	// hostshmem.AtomicCompareSwap per throw ([ImplDirect]); the C peer with
+	// one shmem_long_atomic_compare_swap per throw. Bytes 8; NsPerOp is
+	// the time per dart (not per throw: about 1.4 throws per dart at a
+	// factor of 2) on one PE, shown as a rate. After every loop each PE
+	// checks that each of its darts is where it landed, and the count of
+	// filled slots over every PE is NPEs*N: every value exactly once.
+	OpRandperm = "randperm"
 )
 
 // opOrder is the order of ops in a table; ops not in it follow, by name.
 var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
 	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove, OpDevPutSync, OpStreamAllreduceSync,
-	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather}
+	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather, OpRandperm}
 
 // IsBandwidth reports whether op is compared by bandwidth (higher is better)
 // rather than by latency (lower is better).
@@ -75,9 +91,10 @@ func IsBandwidth(op string) bool {
 
 // IsRate reports whether op is shown as a rate of updates, in million
 // updates per second per PE (1e3/NsPerOp, higher is better) rather than as
-// a time per operation: the bale kernels [OpHisto] and [OpIGather]. Their
-// speed-ups are the same numbers either way (a rate is one over a time).
-func IsRate(op string) bool { return op == OpHisto || op == OpIGather }
+// a time per operation: the bale kernels [OpHisto], [OpIGather] and
+// [OpRandperm]. Their speed-ups are the same numbers either way (a rate
+// is one over a time).
+func IsRate(op string) bool { return op == OpHisto || op == OpIGather || op == OpRandperm }
 
 // OpGroups are the names `gpurun bench -ops` accepts for sets of ops:
 // "p2p" the point-to-point ops and the barrier (the issue-2 set), "coll"
@@ -89,7 +106,7 @@ var OpGroups = map[string][]string{
 	"p2p":   {OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW},
 	"coll":  {OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce},
 	"dev":   DeviceOps,
-	"array": {OpHisto, OpIGather},
+	"array": {OpHisto, OpIGather, OpRandperm},
 	"all":   GshmemOps,
 }
 
@@ -133,7 +150,7 @@ var CollSizes = []int{8, 1 << 10, 64 << 10, 1 << 20}
 
 // fixedBytes is the Bytes of each op that runs at one size only.
 var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8,
-	OpDevPutSync: 8, OpStreamAllreduceSync: 1024, OpHisto: 8, OpIGather: 8}
+	OpDevPutSync: 8, OpStreamAllreduceSync: 1024, OpHisto: 8, OpIGather: 8, OpRandperm: 8}
 
 // OpSizes returns the Bytes op runs at, given the lists of the sized ops
 // (sizes, for OpPutBW, OpBcastBW and OpAllreduce) and of the collective

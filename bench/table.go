@@ -104,7 +104,7 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 		case secBandwidth:
 			fmt.Fprintf(&buf, "Bandwidth, 1 GB/s = 1e9 B/s, allreduce as bus bandwidth; vs-X: %s speed-up over X = %s's bandwidth / X's (above 1: %s is faster)\n", name, name, name)
 		case secRate:
-			fmt.Fprintf(&buf, "Rate per PE, 1 Mupd/s = 1e6 updates (histo: atomic adds, igather: gets) per second on each PE; vs-X: %s speed-up over X = %s's rate / X's (above 1: %s is faster)\n", name, name, name)
+			fmt.Fprintf(&buf, "Rate per PE, 1 Mupd/s = 1e6 updates (histo: atomic adds, igather: gets, randperm: darts landed) per second on each PE; vs-X: %s speed-up over X = %s's rate / X's (above 1: %s is faster)\n", name, name, name)
 		default:
 			fmt.Fprintf(&buf, "Latency, time per operation; vs-X: %s speed-up over X = X's time / %s's (above 1: %s is faster)\n", name, name, name)
 		}

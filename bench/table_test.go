@@ -198,7 +198,7 @@ func TestWriteTableRates(t *testing.T) {
 op   size  PEs  gshmem
 put    8B    2  20.0ns
 
-Rate per PE, 1 Mupd/s = 1e6 updates (histo: atomic adds, igather: gets) per second on each PE; vs-X: gshmem speed-up over X = gshmem's rate / X's (above 1: gshmem is faster)
+Rate per PE, 1 Mupd/s = 1e6 updates (histo: atomic adds, igather: gets, randperm: darts landed) per second on each PE; vs-X: gshmem speed-up over X = gshmem's rate / X's (above 1: gshmem is faster)
 op       size  PEs      gshmem  openmpi-shmem  vs-openmpi-shmem
 histo      8B    2  20.0Mupd/s     10.0Mupd/s             2.00x
 histo      8B    4   500kupd/s              -                 -

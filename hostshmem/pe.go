@@ -114,6 +114,11 @@ type Config struct {
 	// (GSHMEM_THREADS); 0 leaves it to them. hostshmem itself does not use
 	// it: it travels with the PE so that no layer reads the environment.
 	Threads int
+	// AMSizeThreshold is the most bytes of operations in one active
+	// message of a distributed array's batch (GSHMEM_AM_SIZE_THRESHOLD);
+	// 0: package array's default, 64 KiB. Like Threads, it travels with
+	// the PE for the layers above.
+	AMSizeThreshold uintptr
 	// Exit ends the job after GlobalExit has recorded it, with the status
 	// GlobalExit got; it should not return. gshmem sets os.Exit for a PE
 	// that runs alone in its process; nil (in-process PEs) ends the

@@ -16,6 +16,8 @@
  *   -histo T,N   the histo kernel: T longs per PE, N updates per PE per
  *                timed loop (default 1000,100000; shmem_bench only)
  *   -igather T,N the igather kernel, likewise (default 100000,100000)
+ *   -randperm T,N the randperm kernel: T slots per PE, N darts per PE
+ *                (default 200000,100000)
  *
  * and prints, on rank/PE 0, one line per measurement:
  *   RESULT <op> <bytes> <iters> <ns_per_op>
@@ -46,6 +48,7 @@ struct config {
     long reps;
     long histo_t, histo_n;     /* -histo */
     long igather_t, igather_n; /* -igather */
+    long randperm_t, randperm_n; /* -randperm */
 };
 
 static double now_ns(void)
@@ -113,6 +116,8 @@ static void parse_args(struct config *c, int argc, char **argv,
     c->histo_n = 100000;
     c->igather_t = 100000;
     c->igather_n = 100000;
+    c->randperm_t = 200000;
+    c->randperm_n = 100000;
     for (size_t i = 0; i < sizeof default_sizes / sizeof default_sizes[0]; i++)
         c->sizes[c->nsizes++] = default_sizes[i];
     for (size_t i = 0; i < sizeof default_csizes / sizeof default_csizes[0]; i++)
@@ -143,6 +148,8 @@ static void parse_args(struct config *c, int argc, char **argv,
             parse_pair(&c->histo_t, &c->histo_n, v);
         } else if (strcmp(f, "-igather") == 0) {
             parse_pair(&c->igather_t, &c->igather_n, v);
+        } else if (strcmp(f, "-randperm") == 0) {
+            parse_pair(&c->randperm_t, &c->randperm_n, v);
         } else {
             die("unknown flag", f);
         }

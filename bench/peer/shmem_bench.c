@@ -26,6 +26,12 @@
  *   igather   [8]      bale's index gather, one op per request: N
  *                      (-igather T,N) shmem_long_g of uniformly random
  *                      elements of the global table, whose element g holds g
+ *   randperm  [8]      bale's random permutation by dart throwing, one op
+ *                      per throw: N darts per PE (-randperm T,N), numbered
+ *                      me*N+i, each thrown with shmem_long_atomic_compare_
+ *                      swap(-1 -> dart) at uniformly random slots of the
+ *                      global target of npes*T longs (all -1 before each
+ *                      loop) until it lands
  * The collectives on 32/64-bit elements skip sizes not a multiple of 4.
  *
  * put, get, fadd and putbw run on PE 0 alone while the other PEs wait in
@@ -45,7 +51,11 @@
  * time over N (the job's span: oversubscribed PEs leave the first barrier
  * up to a time slice apart), the fastest loop reported. igather checks every
  * value after every loop; histo checks that the tables sum (shmem_long_
- * sum_to_all) to npes * N per loop run.
+ * sum_to_all) to npes * N per loop run. randperm draws its slots in the
+ * loop (a miss draws again); ns_per_op is per dart, and after every loop
+ * each PE checks that each of its darts holds the slot it landed in and
+ * that the filled slots over every PE number npes * N (so each dart is
+ * there exactly once).
  *
  * pWrk of the float reduction holds max(nreduce/2 + 1,
  * SHMEM_REDUCE_MIN_WRKDATA_SIZE) floats, as OpenSHMEM 1.4 asks; pSync and
@@ -61,7 +71,7 @@
 
 #define DEFAULT_OPS \
     "put,get,fadd,barrier,sync,bcast,reduce,putbw,bcastbw,allreduce,fcollect,alltoall," \
-    "histo,igather"
+    "histo,igather,randperm"
 #define MAX_PES 1024
 
 #define MAX2(a, b) ((a) > (b) ? (a) : (b))
@@ -89,7 +99,7 @@ struct scalars {
     long rsrc, rdst;
     int bsrc, bdst;
     long word_src, word_dst;
-    long ksum_src, ksum_dst; /* histo's check */
+    long ksum_src, ksum_dst; /* histo's and randperm's checks */
 };
 static struct scalars *sc;
 
@@ -231,6 +241,77 @@ static void kernel(int gather, long t, long n)
     free(got);
     free(idx);
     shmem_free(table);
+}
+
+/* global_sum returns the sum of every PE's v. Collective. */
+static long global_sum(long v)
+{
+    sc->ksum_src = v;
+    shmem_barrier_all(); /* every PE is done with psync[0] and pwrk[0] */
+    shmem_long_sum_to_all(&sc->ksum_dst, &sc->ksum_src, 1, 0, 0, npes, pwrk[0], psync[0]);
+    return sc->ksum_dst;
+}
+
+/*
+ * randperm runs bale's random permutation by dart throwing on every PE: a
+ * target of t longs per PE, n darts per PE per loop, reports it and checks
+ * it (see the top of the file). Collective.
+ */
+static void randperm(long t, long n)
+{
+    if (t < n) {
+        fprintf(stderr, "bench: randperm: %ld slots per PE for %ld darts per PE: every dart needs a slot\n", t, n);
+        shmem_global_exit(1);
+    }
+    long *target = shmem_malloc((size_t)t * sizeof(long));
+    long *slot = malloc((size_t)n * sizeof(long));
+    if (!target || !slot) {
+        fprintf(stderr, "bench: randperm: allocating %ld + %ld longs failed on PE %d "
+                "(raise SHMEM_SYMMETRIC_HEAP_SIZE)\n", t, n, me);
+        shmem_global_exit(1);
+    }
+    uint64_t rng = (uint64_t)me;
+    uint64_t global = (uint64_t)npes * (uint64_t)t;
+    double best = -1;
+    for (long r = -1; r < cfg.reps; r++) { /* r == -1: the warm-up */
+        for (long o = 0; o < t; o++)
+            target[o] = -1;
+        shmem_barrier_all();
+        double t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            long dart = me * n + i, g;
+            do
+                g = uniform(&rng, global);
+            while (shmem_long_atomic_compare_swap(&target[g % t], -1, dart, (int)(g / t)) != -1);
+            slot[i] = g;
+        }
+        shmem_barrier_all();
+        double per = over_pes((now_ns() - t0) / (double)n, 1);
+        if (r >= 0 && (best < 0 || per < best))
+            best = per;
+        for (long i = 0; i < n; i++) {
+            long v = shmem_long_g(&target[slot[i] % t], (int)(slot[i] / t));
+            if (v != me * n + i) {
+                fprintf(stderr, "bench: randperm: dart %ld landed in slot %ld, which holds %ld (PE %d)\n",
+                        me * n + i, slot[i], v, me);
+                shmem_global_exit(1);
+            }
+        }
+        long filled = 0;
+        for (long o = 0; o < t; o++)
+            filled += target[o] != -1;
+        long all = global_sum(filled);
+        if (all != (long)npes * n) {
+            fprintf(stderr, "bench: randperm: %ld slots filled on PE %d, want %ld\n", all, me, (long)npes * n);
+            shmem_global_exit(1);
+        }
+        shmem_barrier_all(); /* the next loop's reset comes after every check */
+    }
+    if (me == 0)
+        report("randperm", 8, n, best);
+    shmem_barrier_all();
+    free(slot);
+    shmem_free(target);
 }
 
 /*
@@ -454,6 +535,8 @@ int main(int argc, char **argv)
         kernel(0, cfg.histo_t, cfg.histo_n);
     if (want(&cfg, "igather"))
         kernel(1, cfg.igather_t, cfg.igather_n);
+    if (want(&cfg, "randperm"))
+        randperm(cfg.randperm_t, cfg.randperm_n);
 
     /* Checks that the work was real. */
     shmem_barrier_all();

@@ -13,29 +13,30 @@ import (
 
 // Names of the environment variables gshmem reads or sets.
 const (
-	EnvNPES          = "GSHMEM_NPES"
-	EnvPE            = "GSHMEM_PE"
-	EnvTransport     = "GSHMEM_TRANSPORT"
-	EnvJob           = "GSHMEM_JOB"
-	EnvSymSize       = "GSHMEM_SYMMETRIC_SIZE"
-	EnvSymSizeCompat = "SHMEM_SYMMETRIC_SIZE"
-	EnvLocalRank     = "GSHMEM_LOCAL_RANK"
-	EnvLocalSize     = "GSHMEM_LOCAL_SIZE"
-	EnvBootTimeout   = "GSHMEM_BOOT_TIMEOUT"
-	EnvPrefault      = "GSHMEM_PREFAULT"
-	EnvBind          = "GSHMEM_BIND"
-	EnvShmDir        = "GSHMEM_SHM_DIR"
-	EnvSegmentFDs    = "GSHMEM_SEGMENT_FDS"
-	EnvCollPushMax   = "GSHMEM_COLL_PUSH_MAX"
-	EnvChecked       = "GSHMEM_CHECKED"
-	EnvDevice        = "GSHMEM_DEVICE"
-	EnvDevSymSize    = "GSHMEM_DEVICE_SYMMETRIC_SIZE"
-	EnvSharedGPU     = "GSHMEM_SHARED_GPU"
-	EnvThreads       = "GSHMEM_THREADS"
-	EnvThreadsCompat = "LAMELLAR_THREADS"
-	EnvOFIProvider   = "GSHMEM_OFI_PROVIDER"
-	EnvPeerTimeout   = "GSHMEM_PEER_TIMEOUT"
-	EnvPMIxLibrary   = "GSHMEM_PMIX_LIBRARY"
+	EnvNPES            = "GSHMEM_NPES"
+	EnvPE              = "GSHMEM_PE"
+	EnvTransport       = "GSHMEM_TRANSPORT"
+	EnvJob             = "GSHMEM_JOB"
+	EnvSymSize         = "GSHMEM_SYMMETRIC_SIZE"
+	EnvSymSizeCompat   = "SHMEM_SYMMETRIC_SIZE"
+	EnvLocalRank       = "GSHMEM_LOCAL_RANK"
+	EnvLocalSize       = "GSHMEM_LOCAL_SIZE"
+	EnvBootTimeout     = "GSHMEM_BOOT_TIMEOUT"
+	EnvPrefault        = "GSHMEM_PREFAULT"
+	EnvBind            = "GSHMEM_BIND"
+	EnvShmDir          = "GSHMEM_SHM_DIR"
+	EnvSegmentFDs      = "GSHMEM_SEGMENT_FDS"
+	EnvCollPushMax     = "GSHMEM_COLL_PUSH_MAX"
+	EnvChecked         = "GSHMEM_CHECKED"
+	EnvDevice          = "GSHMEM_DEVICE"
+	EnvDevSymSize      = "GSHMEM_DEVICE_SYMMETRIC_SIZE"
+	EnvSharedGPU       = "GSHMEM_SHARED_GPU"
+	EnvThreads         = "GSHMEM_THREADS"
+	EnvThreadsCompat   = "LAMELLAR_THREADS"
+	EnvOFIProvider     = "GSHMEM_OFI_PROVIDER"
+	EnvPeerTimeout     = "GSHMEM_PEER_TIMEOUT"
+	EnvPMIxLibrary     = "GSHMEM_PMIX_LIBRARY"
+	EnvAMSizeThreshold = "GSHMEM_AM_SIZE_THRESHOLD"
 )
 
 // Names of the process manager's variables gshmem reads to join a Slurm
@@ -87,6 +88,11 @@ const (
 	// DefaultPeerTimeout is how long a PE on another node may stay silent
 	// before its peers take it for dead.
 	DefaultPeerTimeout = 10 * time.Second
+	// DefaultAMSizeThreshold is the most bytes of operations one batch AM
+	// of a distributed array carries (8192 operations of 8 bytes).
+	DefaultAMSizeThreshold = 64 << 10
+	// MaxAMSizeThreshold bounds GSHMEM_AM_SIZE_THRESHOLD.
+	MaxAMSizeThreshold = 1 << 30
 	// SegmentPrefix starts the name of every file gshmem creates in the shm
 	// directory: <prefix><job>-<pe>.
 	SegmentPrefix = "gshmem-"
@@ -125,6 +131,7 @@ var Vars = []Var{
 	{EnvThreadsCompat, "", "Lamellar spelling of " + EnvThreads + "; used when that is unset"},
 	{EnvOFIProvider, "", "libfabric provider for PEs on other nodes, e.g. tcp;ofi_rxm or verbs;ofi_rxm; default: the best this host offers (needs a build with -tags ofi)"},
 	{EnvPeerTimeout, DefaultPeerTimeout.String(), "how long a PE on another node may send nothing, not even its heartbeat, before its peers take it for dead"},
+	{EnvAMSizeThreshold, "64k", "most bytes of operations (an 8-byte offset, and the operands where each operation has its own) in one active message of a distributed array's batch; a batch's share of a PE it does not map goes in as many as that takes (k, m suffixes; at most 1g)"},
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
 }
 
@@ -178,6 +185,9 @@ type Config struct {
 	OFIProvider string
 	// PeerTimeout is GSHMEM_PEER_TIMEOUT.
 	PeerTimeout time.Duration
+	// AMSizeThreshold is GSHMEM_AM_SIZE_THRESHOLD: the most bytes of
+	// operations in one batch AM of a distributed array.
+	AMSizeThreshold uintptr
 
 	// Bootstrap is how this process finds its job: BootstrapInproc,
 	// BootstrapGpurun (GSHMEM_TRANSPORT=shm or GSHMEM_JOB set, which win
@@ -218,22 +228,23 @@ func Load(getenv func(string) string) (Config, error) {
 		getenv = os.Getenv
 	}
 	c := Config{
-		NPES:         DefaultNPES,
-		PE:           -1,
-		Transport:    TransportInproc,
-		Job:          getenv(EnvJob),
-		SymSize:      DefaultSymSize,
-		LocalRank:    -1,
-		LocalSize:    -1,
-		BootTimeout:  DefaultBootTimeout,
-		Prefault:     true,
-		BindCPU:      -1,
-		ShmDir:       DefaultShmDir,
-		DevSymSize:   DefaultDevSymSize,
-		Bootstrap:    BootstrapInproc,
-		SlurmLocalID: -1,
-		OFIProvider:  strings.TrimSpace(getenv(EnvOFIProvider)),
-		PeerTimeout:  DefaultPeerTimeout,
+		NPES:            DefaultNPES,
+		PE:              -1,
+		Transport:       TransportInproc,
+		Job:             getenv(EnvJob),
+		SymSize:         DefaultSymSize,
+		LocalRank:       -1,
+		LocalSize:       -1,
+		BootTimeout:     DefaultBootTimeout,
+		Prefault:        true,
+		BindCPU:         -1,
+		ShmDir:          DefaultShmDir,
+		DevSymSize:      DefaultDevSymSize,
+		Bootstrap:       BootstrapInproc,
+		SlurmLocalID:    -1,
+		OFIProvider:     strings.TrimSpace(getenv(EnvOFIProvider)),
+		PeerTimeout:     DefaultPeerTimeout,
+		AMSizeThreshold: DefaultAMSizeThreshold,
 	}
 	var err error
 	if c.NPES, err = intVar(getenv, EnvNPES, c.NPES, 1); err != nil {
@@ -282,6 +293,13 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("config: %s=%q: want a duration of at least 100ms, such as 10s", EnvPeerTimeout, v)
 		}
 		c.PeerTimeout = d
+	}
+	if v := getenv(EnvAMSizeThreshold); v != "" {
+		n, err := ParseSize(v)
+		if err != nil || n <= 0 || n > MaxAMSizeThreshold {
+			return c, fmt.Errorf("config: %s=%q: want a size from 1 to 1g, such as 64k", EnvAMSizeThreshold, v)
+		}
+		c.AMSizeThreshold = uintptr(n)
 	}
 	if c.Prefault, err = boolVar(getenv, EnvPrefault, c.Prefault); err != nil {
 		return c, err

@@ -34,20 +34,21 @@ func TestLoadDefaults(t *testing.T) {
 	c, err := config.Load(env(nil))
 	require.NoError(t, err)
 	assert.Equal(t, config.Config{
-		NPES:         config.DefaultNPES,
-		PE:           -1,
-		Transport:    config.TransportInproc,
-		SymSize:      config.DefaultSymSize,
-		LocalRank:    -1,
-		LocalSize:    -1,
-		BootTimeout:  config.DefaultBootTimeout,
-		Prefault:     true,
-		BindCPU:      -1,
-		ShmDir:       config.DefaultShmDir,
-		DevSymSize:   config.DefaultDevSymSize,
-		Bootstrap:    config.BootstrapInproc,
-		SlurmLocalID: -1,
-		PeerTimeout:  config.DefaultPeerTimeout,
+		NPES:            config.DefaultNPES,
+		PE:              -1,
+		Transport:       config.TransportInproc,
+		SymSize:         config.DefaultSymSize,
+		LocalRank:       -1,
+		LocalSize:       -1,
+		BootTimeout:     config.DefaultBootTimeout,
+		Prefault:        true,
+		BindCPU:         -1,
+		ShmDir:          config.DefaultShmDir,
+		DevSymSize:      config.DefaultDevSymSize,
+		Bootstrap:       config.BootstrapInproc,
+		SlurmLocalID:    -1,
+		PeerTimeout:     config.DefaultPeerTimeout,
+		AMSizeThreshold: config.DefaultAMSizeThreshold,
 	}, c)
 	assert.Equal(t, uintptr(128<<20), c.SymSize)
 	assert.Equal(t, 30*time.Second, c.BootTimeout)
@@ -447,4 +448,19 @@ func TestLoadSlurm(t *testing.T) {
 	c, err = config.Load(env(map[string]string{config.EnvPMIFD: "11"}))
 	require.NoError(t, err)
 	assert.Equal(t, config.BootstrapInproc, c.Bootstrap, "PMI_FD outside a Slurm step is not ours")
+}
+
+// GSHMEM_AM_SIZE_THRESHOLD: a size from 1 byte to 1g; anything else is an
+// error naming the variable and its value.
+func TestLoadAMSizeThreshold(t *testing.T) {
+	c, err := config.Load(env(map[string]string{config.EnvAMSizeThreshold: "16k"}))
+	require.NoError(t, err)
+	assert.Equal(t, uintptr(16<<10), c.AMSizeThreshold)
+	c, err = config.Load(env(map[string]string{config.EnvAMSizeThreshold: "1g"}))
+	require.NoError(t, err)
+	assert.Equal(t, uintptr(1<<30), c.AMSizeThreshold)
+	for _, bad := range []string{"0", "-5", "big", "2g"} {
+		_, err := config.Load(env(map[string]string{config.EnvAMSizeThreshold: bad}))
+		require.ErrorContains(t, err, config.EnvAMSizeThreshold+"="+strconv.Quote(bad), bad)
+	}
 }

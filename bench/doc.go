@@ -102,8 +102,8 @@
 // Placement is the same on both sides: Open MPI binds rank i to core i
 // when there are no more ranks than cores (and binds nothing when
 // oversubscribed, as 4 PEs on this 2-core machine are); `gpurun bench`
-// binds gshmem's PE i to CPU i under the same condition (-bind, default
-// on; gpurun itself does not bind).
+// binds gshmem's PE i to CPU i under the same condition, as gpurun binds
+// a user's PEs by default (-bind, default on).
 //
 // # Units
 //

@@ -47,7 +47,7 @@ func newFlags(name string, stderr io.Writer) *flags {
 		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
-		bind: fs.Bool("bind", true, "bind gshmem PE i to CPU i when there are no more PEs than CPUs, "+
+		bind: fs.Bool("bind", true, "bind gshmem PE i to CPU i when there are no more PEs than CPUs (as gpurun does by default), "+
 			"as Open MPI binds its ranks to cores then (not when oversubscribed)"),
 		inproc: fs.Bool("inproc", false, "run gshmem's PEs as goroutines of this process instead of processes over shm "+
 			"(on a GPU: every PE on one context, the layout of in-process device collectives)"),
@@ -147,7 +147,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 			rs, err = runInproc(ctx, c, n, amOps)
 		default:
 			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
-			rs, err = runGshmem(ctx, c, n, len(amOps) > 0, stderr, self, f.args())
+			rs, err = runGshmem(ctx, c, n, len(amOps) > 0, *f.bind, stderr, self, f.args())
 		}
 		for _, r := range rs {
 			if r.Impl == ImplGshmem {
@@ -207,8 +207,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 }
 
 // runGshmem runs the gshmem benchmarks c on n PEs: workers started with
-// self and the flags args.
-func runGshmem(ctx context.Context, c Config, n int, withAM bool, stderr io.Writer, self, args []string) ([]Result, error) {
+// self and the flags args, bound to CPUs as gpurun binds a user's PEs
+// (launcher.Options.Bind) when bind is set.
+func runGshmem(ctx context.Context, c Config, n int, withAM, bind bool, stderr io.Writer, self, args []string) ([]Result, error) {
 	var out bytes.Buffer
 	heap := c.HeapFor(n)
 	if withAM {
@@ -218,7 +219,7 @@ func runGshmem(ctx context.Context, c Config, n int, withAM bool, stderr io.Writ
 		fmt.Sprintf("%s=%d", config.EnvDevSymSize, c.DeviceHeapFor()))
 	code, err := launcher.Run(ctx, launcher.Options{
 		N: n, Program: self[0], Args: append(slices.Clone(self[1:]), args...),
-		Stdout: &out, Stderr: stderr, Env: env,
+		Stdout: &out, Stderr: stderr, Env: env, Bind: bind,
 	})
 	if err != nil || code != 0 {
 		return nil, fmt.Errorf("gshmem run on %d PEs failed (exit %d): %v\n%s", n, code, err, out.String())
@@ -284,30 +285,6 @@ func runInproc(ctx context.Context, c Config, n int, amOps []string) ([]Result, 
 	return ParseResults(&out, ImplGshmem, n)
 }
 
-// bindPE binds this process, local PE i of a job of n PEs on this node (as
-// the launcher's environment says), to CPU i when n is at most the number
-// of CPUs it may use: the binding Open MPI gives its ranks by default
-// (--bind-to core up to one rank per core, none when oversubscribed), so
-// that the two sides run under the same placement. Unpinned, two spinning
-// PEs and their Go runtime threads share the two CPUs as the kernel sees
-// fit, and a 2-PE barrier swings between 0.3 and 0.9 µs from run to run.
-func bindPE(getenv func(string) string) error {
-	rank, err1 := strconv.Atoi(getenv(config.EnvLocalRank))
-	size, err2 := strconv.Atoi(getenv(config.EnvLocalSize))
-	if err1 != nil || err2 != nil || rank < 0 || rank >= size {
-		return fmt.Errorf("no local rank and size in %s, %s", config.EnvLocalRank, config.EnvLocalSize)
-	}
-	cpus, err := allowedCPUs()
-	if err != nil {
-		return err
-	}
-	if size > len(cpus) {
-		return nil // oversubscribed: like Open MPI, bind nothing
-	}
-	_, err = bindCPU(rank)
-	return err
-}
-
 // Worker is the PE side of Main: run in each process of the job, it
 // measures and prints PE 0's results as RESULT lines on stdout.
 func Worker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -319,11 +296,6 @@ func Worker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "bench worker:", err)
 		return 2
-	}
-	if *f.bind && *f.srun == "" { // srun places its tasks itself
-		if err := bindPE(os.Getenv); err != nil {
-			fmt.Fprintln(stderr, "bench worker: not bound to a CPU:", err)
-		}
 	}
 	cfg, err := gshmem.LoadConfig(nil)
 	if err != nil {

@@ -2,14 +2,12 @@ package bench
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // newSessionAttr makes a started command lead a new session.
@@ -114,67 +112,4 @@ func mappedShm(pid int) []string {
 		}
 	}
 	return out
-}
-
-// cpuMask is a CPU set as sched_setaffinity takes it: 1024 CPUs.
-type cpuMask [16]uint64
-
-func (m *cpuMask) has(cpu int) bool { return m[cpu/64]&(1<<(cpu%64)) != 0 }
-
-// allowedCPUs returns the CPUs this process may run on, in order.
-func allowedCPUs() ([]int, error) {
-	var m cpuMask
-	_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, unsafe.Sizeof(m), uintptr(unsafe.Pointer(&m)))
-	if errno != 0 {
-		return nil, errno
-	}
-	var cpus []int
-	for cpu := range len(m) * 64 {
-		if m.has(cpu) {
-			cpus = append(cpus, cpu)
-		}
-	}
-	return cpus, nil
-}
-
-// setAffinity restricts every thread of this process to the CPUs of m.
-// Threads started later inherit it from the thread that starts them, so
-// the loop runs until a pass finds no thread it had not seen.
-func setAffinity(m *cpuMask) error {
-	seen := map[int]bool{}
-	for {
-		ents, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return err
-		}
-		fresh := false
-		for _, e := range ents {
-			tid, err := strconv.Atoi(e.Name())
-			if err != nil || seen[tid] {
-				continue
-			}
-			seen[tid], fresh = true, true
-			_, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(*m), uintptr(unsafe.Pointer(m)))
-			if errno != 0 && errno != syscall.ESRCH { // ESRCH: the thread is gone
-				return fmt.Errorf("sched_setaffinity(%d): %w", tid, errno)
-			}
-		}
-		if !fresh {
-			return nil
-		}
-	}
-}
-
-// bindCPU binds this process to the i-th CPU (mod their number) it may
-// run on, as Open MPI's --bind-to core does for rank i, and returns the
-// CPU.
-func bindCPU(i int) (int, error) {
-	cpus, err := allowedCPUs()
-	if err != nil || len(cpus) == 0 {
-		return -1, fmt.Errorf("sched_getaffinity: %v", err)
-	}
-	cpu := cpus[i%len(cpus)]
-	var m cpuMask
-	m[cpu/64] |= 1 << (cpu % 64)
-	return cpu, setAffinity(&m)
 }

@@ -17,9 +17,3 @@ func killSession(int) {}
 
 // removeLauncherDir does nothing outside Linux.
 func removeLauncherDir(int) {}
-
-// bindCPU is not supported outside Linux.
-func bindCPU(int) (int, error) { return -1, errors.New("binding to a CPU needs Linux") }
-
-// allowedCPUs is not supported outside Linux.
-func allowedCPUs() ([]int, error) { return nil, errors.New("CPU affinity needs Linux") }

@@ -19,7 +19,8 @@
 //     bandwidth: gshmem's bandwidth over theirs).
 //
 // [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem then the
-// peers, and prints one table; -ops picks ops or groups of them ([OpGroups]:
+// peers, -rounds times (default 5) alternating, and prints one table whose
+// every row is the median of its rounds ([Median]); -ops picks ops or groups of them ([OpGroups]:
 // p2p, coll, dev, array, all). gshmem's PEs are processes over shm, or with -inproc
 // goroutines of one process: on a GPU, PEs sharing one context, the layout
 // in which device collectives run without time-slicing between processes.
@@ -36,9 +37,13 @@
 // loop starts after a barrier, PE 0's round decides the loop length for
 // all, and "the fastest" is the fastest mean over PEs.
 //
-//   - put, get, fadd, putbw: PE 0 alone runs the loop against PE 1 while the
-//     other PEs wait; NsPerOp is the loop time over the iterations. Each put
-//     is followed by shmem_quiet, so one op is "delivered", not "issued".
+//   - put, p, get, g, fadd, putbw: PE 0 alone runs the loop against PE 1
+//     while the other PEs wait; NsPerOp is the loop time over the
+//     iterations. Each put or p is followed by shmem_quiet, so one op is
+//     "delivered", not "issued". put and get move 8 bytes as a slice (the
+//     C peer: shmem_putmem, shmem_getmem); p and g one 64-bit integer
+//     (hostshmem.P and G; shmem_long_p and shmem_long_g, the forms
+//     OpenSHMEM codes use most).
 //   - barrier, sync: every PE runs the loop; NsPerOp is the mean over PEs
 //     of each PE's loop time over the iterations.
 //   - bcast, reduce, bcastbw, allreduce, fcollect, alltoall: every PE times

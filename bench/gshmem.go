@@ -28,7 +28,7 @@ type Config struct {
 }
 
 // GshmemOps are the ops [Measure] knows, in table order.
-var GshmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
+var GshmemOps = []string{OpPut, OpP, OpGet, OpG, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
 	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpDevPutSync, OpStreamAllreduceSync,
 	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather, OpRandperm}
 
@@ -129,7 +129,7 @@ func Measure(ctx context.Context, pe *shmem.PE, c Config) ([]Result, error) {
 	for _, op := range c.Ops {
 		var rs []Result
 		switch op {
-		case OpPut, OpGet, OpFetchAdd:
+		case OpPut, OpP, OpGet, OpG, OpFetchAdd:
 			rs, err = m.pointToPoint(op)
 		case OpBarrier, OpSync:
 			rs, err = m.barrier(op)
@@ -383,6 +383,29 @@ func (m *meter) pointToPoint(op string) ([]Result, error) {
 				if err := shmem.Get(pe, dst, w, 1); err != nil {
 					return err
 				}
+			}
+			return nil
+		}
+	case OpP: // the single-element forms OpenSHMEM codes use most
+		loop = func(n int) error {
+			for range n {
+				if err := shmem.P(pe, w, 42, 1); err != nil {
+					return err
+				}
+				if err := pe.Quiet(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	case OpG:
+		loop = func(n int) error {
+			for range n {
+				v, err := shmem.G(pe, w, 1)
+				if err != nil {
+					return err
+				}
+				dst[0] += v
 			}
 			return nil
 		}

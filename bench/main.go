@@ -27,6 +27,7 @@ type flags struct {
 	maxSize           *string
 	target            *time.Duration
 	reps              *int
+	rounds            *int
 	peers, memmoveCol *bool
 	bind              *bool
 	inproc            *bool
@@ -42,9 +43,11 @@ func newFlags(name string, stderr io.Writer) *flags {
 		ops: fs.String("ops", "all", "comma-separated benchmarks ("+strings.Join(GshmemOps, ",")+
 			") or groups (p2p: "+strings.Join(OpGroups["p2p"], ",")+"; coll: "+strings.Join(OpGroups["coll"], ",")+
 			"; array: "+strings.Join(OpGroups["array"], ",")+"; am: "+strings.Join(AMOps, ",")+", not in all; all)"),
-		maxSize:    fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
-		target:     fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather, randperm: a fixed N per loop, 100000, fewer below 30ms)"),
-		reps:       fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
+		maxSize: fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
+		target:  fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather, randperm: a fixed N per loop, 100000, fewer below 30ms)"),
+		reps:    fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
+		rounds: fs.Int("rounds", 5, "runs of gshmem and of its peers, alternating, for each PE count; each row is "+
+			"the median of its runs, so that one lucky or unlucky placement does not decide a ratio"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
 		bind: fs.Bool("bind", true, "bind gshmem PE i to CPU i when there are no more PEs than CPUs (as gpurun does by default), "+
@@ -114,8 +117,10 @@ func (f *flags) args() []string {
 // Main is `gpurun bench [flags]`: for each PE count of -n in turn it runs
 // the gshmem benchmarks on that many PEs (processes over shm started with
 // self, a command line that runs this binary as a bench worker, see
-// Worker; with -inproc, goroutines of this process), then the same measurements with Open MPI where it is installed;
-// then memmove, for the bandwidth rows; and it writes one comparison table
+// Worker; with -inproc, goroutines of this process), then the same
+// measurements with Open MPI where it is installed, -rounds times in turn
+// (each row of the table is the median of its rounds: see Median); then
+// memmove, for the bandwidth rows; and it writes one comparison table
 // to stdout. It returns the process exit status: 1 if a gshmem run failed
 // (the table is still written, without it), 0 otherwise; a failing peer is
 // reported on stderr and leaves its cells empty.
@@ -135,61 +140,25 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 	}
 	status := 0
 	var ours, peers []Result
+	if *f.rounds < 1 {
+		fmt.Fprintf(stderr, "gpurun bench: -rounds %d: want at least 1\n", *f.rounds)
+		return 2
+	}
 	for _, n := range counts {
 		start := time.Now()
-		var rs []Result
-		switch {
-		case *f.srun != "":
-			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (srun %s)...\n", n, *f.srun)
-			rs, err = runSrun(ctx, c, n, len(amOps) > 0, stderr, strings.Fields(*f.srun), self, f.args())
-		case *f.inproc:
-			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (in-process)...\n", n)
-			rs, err = runInproc(ctx, c, n, amOps)
-		default:
-			fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
-			rs, err = runGshmem(ctx, c, n, len(amOps) > 0, *f.bind, stderr, self, f.args())
-		}
-		for _, r := range rs {
-			if r.Impl == ImplGshmem {
-				ours = append(ours, r)
-			} else { // a reference measured in the same run: a column of its own
-				peers = append(peers, r)
+		for round := range *f.rounds {
+			if *f.rounds > 1 {
+				fmt.Fprintf(stderr, "gpurun bench: %d PEs, round %d of %d\n", n, round+1, *f.rounds)
 			}
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "gpurun bench:", err)
-			status = 1
-		}
-		if pops := PeerOps(c.Ops); *f.peers && len(pops) > 0 {
-			over := ""
-			if *f.srun != "" {
-				over = " (over TCP)"
-			}
-			fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
-			rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
-				Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm, TCP: *f.srun != ""})
-			peers = append(peers, rs...)
-			switch {
-			case errors.Is(err, ErrNoPeer):
-				fmt.Fprintln(stderr, "gpurun bench: no Open MPI (oshcc/oshrun): peer columns left out")
-			case err != nil:
-				fmt.Fprintln(stderr, "gpurun bench: peers:", err)
-			}
-		}
-		if *f.srun != "" && *f.peers && n == counts[0] {
-			// The transport's own limit, between two processes: once.
-			fmt.Fprintf(stderr, "gpurun bench: raw libfabric (C) between 2 processes...\n")
-			rs, err := RawOFI(ctx, PeerConfig{Ops: c.Ops, Sizes: c.Sizes, Target: c.Target, Reps: c.Reps}, os.Getenv("GSHMEM_OFI_PROVIDER"))
-			peers = append(peers, rs...)
-			switch {
-			case errors.Is(err, ErrNoLibfabric):
-				fmt.Fprintln(stderr, "gpurun bench: no raw libfabric column:", err)
-			case err != nil:
-				fmt.Fprintln(stderr, "gpurun bench: raw libfabric:", err)
+			o, p, ok := runRound(ctx, f, c, n, amOps, round == 0 && n == counts[0], stderr, self)
+			ours, peers = append(ours, o...), append(peers, p...)
+			if !ok {
+				status = 1
 			}
 		}
 		fmt.Fprintf(stderr, "gpurun bench: %d PEs took %v\n", n, time.Since(start).Round(time.Second))
 	}
+	ours, peers = Median(ours), Median(peers)
 	var mm []Result
 	if *f.memmoveCol && (slices.ContainsFunc(c.Ops, IsBandwidth) || slices.ContainsFunc(amOps, IsBandwidth)) {
 		sizes := c.Sizes
@@ -283,6 +252,66 @@ func runInproc(ctx context.Context, c Config, n int, amOps []string) ([]Result, 
 		return nil, fmt.Errorf("gshmem run on %d in-process PEs failed: %w", n, err)
 	}
 	return ParseResults(&out, ImplGshmem, n)
+}
+
+// runRound runs one round of Main for n PEs: gshmem, then its peers (and,
+// in the first round of a cross-node run, raw libfabric once). It returns
+// gshmem's results, the others', and false when a gshmem run failed.
+func runRound(ctx context.Context, f *flags, c Config, n int, amOps []string, first bool, stderr io.Writer, self []string) (ours, peers []Result, ok bool) {
+	ok = true
+	var err error
+	var rs []Result
+	switch {
+	case *f.srun != "":
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (srun %s)...\n", n, *f.srun)
+		rs, err = runSrun(ctx, c, n, len(amOps) > 0, stderr, strings.Fields(*f.srun), self, f.args())
+	case *f.inproc:
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (in-process)...\n", n)
+		rs, err = runInproc(ctx, c, n, amOps)
+	default:
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
+		rs, err = runGshmem(ctx, c, n, len(amOps) > 0, *f.bind, stderr, self, f.args())
+	}
+	for _, r := range rs {
+		if r.Impl == ImplGshmem {
+			ours = append(ours, r)
+		} else { // a reference measured in the same run: a column of its own
+			peers = append(peers, r)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "gpurun bench:", err)
+		ok = false
+	}
+	if pops := PeerOps(c.Ops); *f.peers && len(pops) > 0 {
+		over := ""
+		if *f.srun != "" {
+			over = " (over TCP)"
+		}
+		fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
+		rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
+			Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm, TCP: *f.srun != ""})
+		peers = append(peers, rs...)
+		switch {
+		case errors.Is(err, ErrNoPeer):
+			fmt.Fprintln(stderr, "gpurun bench: no Open MPI (oshcc/oshrun): peer columns left out")
+		case err != nil:
+			fmt.Fprintln(stderr, "gpurun bench: peers:", err)
+		}
+	}
+	if *f.srun != "" && *f.peers && first {
+		// The transport's own limit, between two processes: once.
+		fmt.Fprintf(stderr, "gpurun bench: raw libfabric (C) between 2 processes...\n")
+		rs, err := RawOFI(ctx, PeerConfig{Ops: c.Ops, Sizes: c.Sizes, Target: c.Target, Reps: c.Reps}, os.Getenv("GSHMEM_OFI_PROVIDER"))
+		peers = append(peers, rs...)
+		switch {
+		case errors.Is(err, ErrNoLibfabric):
+			fmt.Fprintln(stderr, "gpurun bench: no raw libfabric column:", err)
+		case err != nil:
+			fmt.Fprintln(stderr, "gpurun bench: raw libfabric:", err)
+		}
+	}
+	return ours, peers, ok
 }
 
 // Worker is the PE side of Main: run in each process of the job, it

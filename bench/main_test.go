@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ func TestMainBadFlags(t *testing.T) {
 		{"-n 2,x", `-n "2,x"`},
 		{"-ops barrier,colls", `unknown benchmark "colls"`},
 		{"-max-size 12q", `-max-size "12q"`},
+		{"-rounds 0", "-rounds 0: want at least 1"},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(t.Context(), strings.Fields(tc.args), &out, &errOut, []string{"/nonexistent"})
@@ -66,6 +68,20 @@ func TestMainInproc(t *testing.T) {
 	assert.Contains(t, errOut.String(), "gshmem on 2 PEs (in-process)")
 	assert.Contains(t, out.String(), OpStreamAllreduce)
 	assert.Contains(t, out.String(), OpDevPutBW)
+}
+
+// -rounds runs gshmem that many times per PE count and prints each row
+// once: p and g, the single-element forms, are rows of their own.
+func TestMainRounds(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), strings.Fields("-inproc -n 2 -ops p,g -target 1ms -reps 1 -rounds 3 -peers=false -memmove=false"),
+		&out, &errOut, []string{"/nonexistent"})
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, errOut.String(), "2 PEs, round 3 of 3")
+	assert.Equal(t, 3, strings.Count(errOut.String(), "gshmem on 2 PEs (in-process)"))
+	for _, op := range []string{OpP, OpG} {
+		assert.Len(t, regexp.MustCompile(`(?m)^`+op+` +8B +2 `).FindAllString(out.String(), -1), 1, "one %s row: %s", op, out.String())
+	}
 }
 
 // -ops array runs the kernels end to end (N scaled down by the short

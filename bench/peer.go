@@ -76,7 +76,7 @@ type PeerConfig struct {
 
 // shmemOps and mpiOps are the ops each peer program knows, in its order.
 var (
-	shmemOps = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
+	shmemOps = []string{OpPut, OpP, OpGet, OpG, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
 		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather, OpRandperm}
 	mpiOps = []string{OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall}
 )

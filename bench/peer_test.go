@@ -68,7 +68,7 @@ func TestPeersRun(t *testing.T) {
 			}
 		}
 	}
-	add(ImplShmem, OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
+	add(ImplShmem, OpPut, OpP, OpGet, OpG, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce, OpPutBW,
 		OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall, OpHisto, OpIGather, OpRandperm)
 	if _, err := exec.LookPath("mpirun"); err == nil {
 		add(ImplMPI, OpBarrier, OpBcast, OpReduce, OpBcastBW, OpAllreduce, OpFCollect, OpAlltoall)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -28,6 +29,8 @@ const (
 const (
 	OpPut       = "put"       // 8-byte put + quiet, PE 0 to PE 1 (latency)
 	OpGet       = "get"       // 8-byte get from PE 1 (latency)
+	OpP         = "p"         // single-element put of a 64-bit integer + quiet (shmem_long_p), PE 0 to PE 1 (latency)
+	OpG         = "g"         // single-element get of a 64-bit integer from PE 1 (shmem_long_g) (latency)
 	OpFetchAdd  = "fadd"      // 64-bit atomic fetch-add on PE 1 (latency)
 	OpBarrier   = "barrier"   // barrier of all PEs, Bytes 0 (latency)
 	OpSync      = "sync"      // barrier without quiet (team sync, shmem_sync_all), Bytes 0 (latency)
@@ -78,7 +81,7 @@ const (
 )
 
 // opOrder is the order of ops in a table; ops not in it follow, by name.
-var opOrder = []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
+var opOrder = []string{OpPut, OpP, OpGet, OpG, OpFetchAdd, OpBarrier, OpSync, OpBcast, OpReduce,
 	OpFCollect, OpAlltoall, OpPutBW, OpBcastBW, OpAllreduce, OpMemmove, OpDevPutSync, OpStreamAllreduceSync,
 	OpDevPutBW, OpStreamAllreduce, OpHisto, OpIGather, OpRandperm}
 
@@ -103,7 +106,7 @@ func IsRate(op string) bool { return op == OpHisto || op == OpIGather || op == O
 // versions are compared against), "all" every one of these ([GshmemOps];
 // the kernels add well under a second to it).
 var OpGroups = map[string][]string{
-	"p2p":   {OpPut, OpGet, OpFetchAdd, OpBarrier, OpPutBW},
+	"p2p":   {OpPut, OpP, OpGet, OpG, OpFetchAdd, OpBarrier, OpPutBW},
 	"coll":  {OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce},
 	"dev":   DeviceOps,
 	"array": {OpHisto, OpIGather, OpRandperm},
@@ -149,7 +152,7 @@ var Sizes = powersOfTwo(8, 64<<20)
 var CollSizes = []int{8, 1 << 10, 64 << 10, 1 << 20}
 
 // fixedBytes is the Bytes of each op that runs at one size only.
-var fixedBytes = map[string]int{OpPut: 8, OpGet: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8,
+var fixedBytes = map[string]int{OpPut: 8, OpP: 8, OpGet: 8, OpG: 8, OpFetchAdd: 8, OpBarrier: 0, OpSync: 0, OpBcast: 4, OpReduce: 8,
 	OpDevPutSync: 8, OpStreamAllreduceSync: 1024, OpHisto: 8, OpIGather: 8, OpRandperm: 8}
 
 // OpSizes returns the Bytes op runs at, given the lists of the sized ops
@@ -275,4 +278,32 @@ func parseFields(f []string) (Result, error) {
 		return Result{}, fmt.Errorf("ns_per_op %q is not a positive number", f[4])
 	}
 	return Result{Op: f[1], Bytes: bytes, Iters: iters, NsPerOp: ns}, nil
+}
+
+// Median returns one result per (Impl, Op, PEs, Bytes) of rs, in the
+// order each first appears: of several runs of one row, the one of median
+// NsPerOp (the lower middle one of an even count), so that a row of
+// `gpurun bench -rounds 5` is a measurement that was made, not an
+// average of differently placed runs.
+func Median(rs []Result) []Result {
+	type key struct {
+		impl, op   string
+		pes, bytes int
+	}
+	groups := map[key][]Result{}
+	var order []key
+	for _, r := range rs {
+		k := key{r.Impl, r.Op, r.PEs, r.Bytes}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	out := make([]Result, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		slices.SortStableFunc(g, func(a, b Result) int { return cmp.Compare(a.NsPerOp, b.NsPerOp) })
+		out = append(out, g[(len(g)-1)/2])
+	}
+	return out
 }

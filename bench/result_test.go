@@ -88,7 +88,7 @@ func TestExpandOps(t *testing.T) {
 	assert.Equal(t, []string{OpBarrier, OpSync, OpBcast, OpReduce, OpFCollect, OpAlltoall, OpBcastBW, OpAllreduce}, ops)
 	ops, err = ExpandOps([]string{OpPutBW, "p2p", OpFCollect, OpPut})
 	require.NoError(t, err)
-	assert.Equal(t, []string{OpPut, OpGet, OpFetchAdd, OpBarrier, OpFCollect, OpPutBW}, ops, "GshmemOps order, once each")
+	assert.Equal(t, []string{OpPut, OpP, OpGet, OpG, OpFetchAdd, OpBarrier, OpFCollect, OpPutBW}, ops, "GshmemOps order, once each")
 	ops, err = ExpandOps([]string{"all"})
 	require.NoError(t, err)
 	assert.Equal(t, GshmemOps, ops)
@@ -123,4 +123,20 @@ func TestBusBandwidthCollectives(t *testing.T) {
 	assert.False(t, IsBandwidth(OpFCollect))
 	assert.False(t, IsBandwidth(OpAlltoall))
 	assert.False(t, IsBandwidth(OpSync))
+}
+
+func TestMedian(t *testing.T) {
+	r := func(impl string, pes int, ns float64) Result {
+		return Result{Impl: impl, Op: OpBarrier, PEs: pes, NsPerOp: ns, Iters: int(ns)}
+	}
+	got := Median([]Result{
+		r(ImplGshmem, 2, 500), r(ImplShmem, 2, 40), r(ImplGshmem, 2, 300), r(ImplGshmem, 2, 900),
+		r(ImplGshmem, 4, 7), r(ImplShmem, 2, 60), r(ImplGshmem, 2, 400), r(ImplGshmem, 2, 100),
+	})
+	assert.Equal(t, []Result{
+		r(ImplGshmem, 2, 400), // 100 300 [400] 500 900
+		r(ImplShmem, 2, 40),   // [40] 60: the lower middle
+		r(ImplGshmem, 4, 7),
+	}, got)
+	assert.Empty(t, Median(nil))
 }

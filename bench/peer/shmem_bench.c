@@ -417,6 +417,13 @@ int main(int argc, char **argv)
         });
     if (want(&cfg, "get"))
         MEASURE("get", 8, 0, 0, { shmem_getmem(&local, &sc->word_src, 8, 1); });
+    if (want(&cfg, "p"))
+        MEASURE("p", 8, 0, 0, {
+            shmem_long_p(&sc->word_dst, 42, 1);
+            shmem_quiet();
+        });
+    if (want(&cfg, "g"))
+        MEASURE("g", 8, 0, 0, { local += shmem_long_g(&sc->word_src, 1); });
     if (want(&cfg, "fadd"))
         MEASURE("fadd", 8, 0, 0,
                 { local += shmem_long_atomic_fetch_add(&sc->counter, 1, 1); });

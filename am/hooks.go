@@ -89,10 +89,10 @@ type Carrier interface {
 	// value's bytes to b, the same number for every value (a zero C's
 	// included). A nil handle fails the encoding, as does a dropped one.
 	Carried(b []byte) (darc any, out []byte)
-	// Land sets a new zero C, on the receiver, from darc, the receiver's
-	// handle of the Darc (of Carried's type), and the bytes Carried
-	// appended. An error fails the AM's decoding.
-	Land(darc any, b []byte) error
+	// Land sets a new zero C, on the receiver, whose World is w, from
+	// darc, the receiver's handle of the Darc (of Carried's type), and the
+	// bytes Carried appended. An error fails the AM's decoding.
+	Land(w *World, darc any, b []byte) error
 }
 
 var carrierIface = reflect.TypeFor[Carrier]()
@@ -142,7 +142,11 @@ func carrierExt(t reflect.Type) *codec.Ext {
 				return // the decoder recorded why
 			}
 			p := reflect.New(t.Elem())
-			if err := p.Interface().(Carrier).Land(h.Interface(), b); err != nil {
+			wd, _ := d.Ctx.(*decoder)
+			if wd == nil { // decodeDarc failed already
+				return
+			}
+			if err := p.Interface().(Carrier).Land(wd.w, h.Interface(), b); err != nil {
 				d.Fail(fmt.Errorf("am: %v: land: %w", t, err))
 				return
 			}

@@ -32,7 +32,10 @@ func (b *boxed) Carried(buf []byte) (any, []byte) {
 	return b.d, binary.LittleEndian.AppendUint32(buf, b.tag)
 }
 
-func (b *boxed) Land(d any, buf []byte) error {
+func (b *boxed) Land(w *am.World, d any, buf []byte) error {
+	if w == nil {
+		return fmt.Errorf("no World")
+	}
 	b.d, b.tag = d.(*am.Darc[probe]), binary.LittleEndian.Uint32(buf)
 	if b.tag == 0xdead {
 		return fmt.Errorf("tag %#x refused", b.tag)

@@ -16,7 +16,7 @@ const batchMax = 8192
 // runs them there, on that PE's data, with its CPU atomics: one message
 // for many updates where the PE is not mapped (another node).
 type batchAM[T Number] struct {
-	Array *am.Darc[*elems[T]] // the array's data on the receiving PE
+	Array *am.Darc[*shared[T]] // the array on the receiving PE
 	Op    uint8
 	Offs  []int64 // local offsets, in the batch's order
 	Vals  []T     // one per offset, or one for all
@@ -31,7 +31,7 @@ func (b batchAM[T]) Exec(ctx *am.Context) ([]T, error) {
 	if p == nil || *p == nil {
 		return nil, fmt.Errorf("array: batch on PE %d: %w: the array is gone", ctx.MyPE(), am.ErrClosed)
 	}
-	e, me := *p, ctx.MyPE()
+	e, me := (*p).e, ctx.MyPE()
 	words := len(e.mapped[me])
 	if len(b.Vals) != 1 && len(b.Vals) != len(b.Offs) {
 		return nil, fmt.Errorf("array: batch on PE %d: %w: %d values for %d offsets", me, am.ErrInvalidArg, len(b.Vals), len(b.Offs))

@@ -160,13 +160,14 @@ type lockAM[T Number] struct {
 	Cur   []T                // compare-exchange: the values expected (one per offset, or one)
 	Eps   T                  // compare-exchange: the tolerance (floats)
 	Fetch bool               // return the values before
-	own   bool               // sent to this PE: A is a clone the handler drops
 }
 
 // Exec applies the operations in order under the lock and returns the
 // values before (nil without Fetch).
 func (m lockAM[T]) Exec(ctx *am.Context) ([]T, error) {
-	if m.own {
+	if ctx.Origin() == ctx.MyPE() && m.A != nil {
+		// Sent to this PE, so not encoded: A is a clone run made for
+		// it (an AM from another PE carries a handle am drops).
 		defer m.A.Drop()
 	}
 	me := ctx.MyPE()
@@ -209,6 +210,18 @@ func (m lockAM[T]) Exec(ctx *am.Context) ([]T, error) {
 type globalAM[T Number] struct {
 	G   *GlobalLockArray[T] // a clone the handler drops
 	job *lockJob[T]
+}
+
+// AppendBinary implements encoding.BinaryAppender: a globalAM runs only
+// on the PE that made it, so encoding one is an error.
+func (m globalAM[T]) AppendBinary(b []byte) ([]byte, error) {
+	return b, fmt.Errorf("array: global-lock operation: %w: it runs only on the PE that made it", errdefs.ErrInvalidArg)
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler (see
+// AppendBinary).
+func (m *globalAM[T]) UnmarshalBinary([]byte) error {
+	return fmt.Errorf("array: global-lock operation: %w: it runs only on the PE that made it", errdefs.ErrInvalidArg)
 }
 
 // Exec takes the global lock, applies the job and returns the values
@@ -389,14 +402,14 @@ func run[T Number, S any](a *lockBase[T], j *lockJob[T], idx []int, n int, finis
 			if pe == me {
 				c, err := a.clone("clone for an operation")
 				if err != nil {
-					for _, m := range ams {
-						if m.own {
+					for i, m := range ams {
+						if pes[i] == me {
 							m.A.Drop()
 						}
 					}
 					return am.Completed(zero, err)
 				}
-				m.A, m.own = &LocalLockArray[T]{lockBase[T]{c}}, true
+				m.A = &LocalLockArray[T]{lockBase[T]{c}}
 			}
 			pes, ams, pos = append(pes, pe), append(ams, m), append(pos, bk.pos[lo:hi])
 		}

@@ -127,7 +127,8 @@ func (a *GlobalLockArray[T]) Write(ctx context.Context, fn func([]T) error) erro
 	return a.withLocal(ctx, "write", true, fn)
 }
 
-// CollectiveWrite is collective: the PEs take the global write lock once,
+// CollectiveWrite is collective: after a barrier (every PE's Read and
+// Write before it are done), the PEs take the global write lock once,
 // every PE runs fn on its own part, and the lock is released when all are
 // done. It returns this PE's fn's error.
 func (a *GlobalLockArray[T]) CollectiveWrite(ctx context.Context, fn func([]T) error) error {
@@ -137,6 +138,12 @@ func (a *GlobalLockArray[T]) CollectiveWrite(ctx context.Context, fn func([]T) e
 	}
 	if ctx == nil || fn == nil {
 		return fmt.Errorf("array: %s: %w: nil context or function", op, errdefs.ErrInvalidArg)
+	}
+	// A barrier first: PE 0 takes the write lock as it enters, so a PE
+	// still in a Read or Write of its own before this call would wait for
+	// it, and PE 0 for that PE.
+	if err := a.pe.BarrierAll(ctx); err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
 	}
 	if err := a.gd.CollectiveWrite(ctx, func(p **shared[T]) error { return fn(a.local(*p)) }); err != nil {
 		return fmt.Errorf("array: %s: %w", op, err)

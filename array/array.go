@@ -53,6 +53,7 @@ func newBase[T Number](ctx context.Context, op string, w *am.World, n int, d Dis
 	data := all.Slice(0, nb)
 	e := newElems[T](pe, data)
 	s := &store{all: all, data: data, mark: shmem.As[uint64](all.Slice(nb, nb+8)), released: make(chan struct{})}
+	s.free = func(ctx context.Context) error { return shmem.Free(ctx, pe, all) }
 	sh := &shared[T]{w: w, pe: pe, l: l, e: e, s: s}
 	// The batch AMs: T's types in the registry, sh in a Darc, on every PE
 	// before any PE sends one (making a Darc is collective).

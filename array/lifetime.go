@@ -50,11 +50,12 @@ type ref struct{ dropped atomic.Bool }
 // store is the memory of one array: its symmetric allocation, freed by a
 // sweep once the array's Darc is freed.
 type store struct {
-	all      shmem.Sym[byte]   // the allocation: data, then mark
-	data     shmem.Sym[byte]   // the elements, in 8-byte words
-	mark     shmem.Sym[uint64] // the sweep that frees the array (PE 0 writes it)
-	id       uint64            // the array's number in its World, the same on every PE
-	released chan struct{}     // closed when the Darc was freed on this PE
+	free     func(context.Context) error // frees the allocations (collective)
+	all      shmem.Sym[byte]             // the allocation: data, then mark
+	data     shmem.Sym[byte]             // the elements, in 8-byte words
+	mark     shmem.Sym[uint64]           // the sweep that frees the array (PE 0 writes it)
+	id       uint64                      // the array's number in its World, the same on every PE
+	released chan struct{}               // closed when the Darc was freed on this PE
 	once     sync.Once
 	gone     atomic.Bool // the memory was freed
 }
@@ -159,7 +160,7 @@ func sweep(ctx context.Context, w *am.World) error {
 	}
 	var errs []error
 	for _, s := range doomed {
-		if err := shmem.Free(ctx, pe, s.all); err != nil {
+		if err := s.free(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("sweep: free array %d: %w", s.id, err))
 		}
 		s.gone.Store(true)
@@ -264,17 +265,22 @@ func (b *base[T]) close(ctx context.Context, op string) error {
 	if ctx == nil {
 		return fmt.Errorf("array: %s: %w: nil context", op, errdefs.ErrInvalidArg)
 	}
-	s, d := b.s, b.handle()
-	if err := b.drop(op); err != nil {
+	return closeStore(ctx, op, b.w, b.s, b.drop, b.handle().LocalRefs)
+}
+
+// closeStore drops a handle of s's array (drop), waits until the array's
+// Darc is freed everywhere, and sweeps: the collective end of Close.
+func closeStore(ctx context.Context, op string, w *am.World, s *store, drop func(string) error, refs func() int) error {
+	if err := drop(op); err != nil {
 		return err
 	}
 	select {
 	case <-s.released:
 	case <-ctx.Done():
 		return fmt.Errorf("array: %s of array %d: still waiting for its other references to be dropped (%d on this PE; clones, sub-arrays and AMs carrying it count, on every PE): %w",
-			op, s.id, d.LocalRefs(), context.Cause(ctx))
+			op, s.id, refs(), context.Cause(ctx))
 	}
-	if err := sweep(ctx, b.w); err != nil {
+	if err := sweep(ctx, w); err != nil {
 		return fmt.Errorf("array: %s: %w", op, err)
 	}
 	return nil

@@ -120,6 +120,27 @@ func scenarioLifeRefs(t *petest.T, pe *shmem.PE) {
 	require.NoError(t, Reclaim(ctx, w))
 	require.Equal(t, 0, Live(w))
 	require.ErrorIs(t, Reclaim(ctx, nil), errdefs.ErrInvalidArg)
+
+	// A StructArray's handles are references too.
+	sa, err := NewStructArray(ctx, w, n, Block, StructOptions[particle]{Ops: particleOps})
+	require.NoError(t, err)
+	sc, err := sa.Clone()
+	require.NoError(t, err)
+	ss, err := sa.SubArray(1, n)
+	require.NoError(t, err)
+	require.NoError(t, sa.Drop())
+	_, err = sa.Load(0).Wait(ctx)
+	require.ErrorIs(t, err, errdefs.ErrClosed)
+	require.ErrorContains(t, err, "array: load")
+	require.ErrorIs(t, sa.Drop(), errdefs.ErrClosed)
+	require.NoError(t, ignore(ss.Store(0, particle{Count: 7}).Wait(ctx)))
+	v, err := sc.Load(1).Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), v.Count, "a clone sees a sub-array's store")
+	require.NoError(t, ss.Drop())
+	require.Equal(t, 1, Live(w))
+	require.NoError(t, sc.Close(ctx))
+	require.Equal(t, 0, Live(w))
 	require.NoError(t, w.Close(ctx))
 }
 
@@ -287,4 +308,3 @@ func scenarioLifeCarry(t *petest.T, pe *shmem.PE) {
 	require.Equal(t, 0, Live(w))
 	require.NoError(t, w.Close(ctx))
 }
-

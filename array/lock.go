@@ -66,8 +66,8 @@ func NewGlobalLockArray[T Number](ctx context.Context, w *am.World, n int, d Dis
 	return &GlobalLockArray[T]{lockBase[T]{b}}, nil
 }
 
-// local is this PE's part of the view in sh's data.
-func (b *base[T]) local(sh *shared[T]) []T {
+// localPart is this PE's part of the view in sh's data.
+func (b *base[T]) localPart(sh *shared[T]) []T {
 	from, to := b.localIndices()
 	return shmem.Local(sh.pe, shmem.As[T](sh.s.data).Slice(0, b.l.capacity()))[from:to]
 }
@@ -81,7 +81,7 @@ func (a *lockBase[T]) withLocal(ctx context.Context, op string, write bool, fn f
 	if ctx == nil || fn == nil {
 		return fmt.Errorf("array: %s: %w: nil context or function", op, errdefs.ErrInvalidArg)
 	}
-	f := func(p **shared[T]) error { return fn(a.local(*p)) }
+	f := func(p **shared[T]) error { return fn(a.localPart(*p)) }
 	var err error
 	switch {
 	case a.ld != nil && write:
@@ -145,7 +145,7 @@ func (a *GlobalLockArray[T]) CollectiveWrite(ctx context.Context, fn func([]T) e
 	if err := a.pe.BarrierAll(ctx); err != nil {
 		return fmt.Errorf("array: %s: %w", op, err)
 	}
-	if err := a.gd.CollectiveWrite(ctx, func(p **shared[T]) error { return fn(a.local(*p)) }); err != nil {
+	if err := a.gd.CollectiveWrite(ctx, func(p **shared[T]) error { return fn(a.localPart(*p)) }); err != nil {
 		return fmt.Errorf("array: %s: %w", op, err)
 	}
 	return nil

@@ -46,6 +46,7 @@ type darcInst struct {
 	kind    atomic.Int32
 	refs    atomic.Int64 // handles on this PE, plus references held by messages in flight
 	rw      rwLock       // LocalRwDarc's lock
+	freer   Freer        // val's, told when the Darc is freed here
 }
 
 // darcState is a World's Darcs: the one field of World that holds them.
@@ -126,11 +127,15 @@ func unpackID(v uint64) darcID { return darcID{int(v >> 48), int(v >> 32 & 0xfff
 func (w *World) freeDarc(id darcID) {
 	t := &w.darcs.table
 	t.mu.Lock()
+	inst := t.m[id]
 	delete(t.m, id)
 	if id.owner == w.me && id.slot < len(t.used) {
 		t.used[id.slot] = false
 	}
 	t.mu.Unlock()
+	if inst != nil && inst.freer != nil {
+		inst.freer.DarcFreed()
+	}
 }
 
 // LiveDarcs is the number of Darc instances alive on this PE: every Darc
@@ -152,12 +157,17 @@ func (w *World) LiveDarcs() int {
 type darcCodecType interface {
 	encodeDarc(e *codec.Encoder)
 	decodeDarc(d *codec.Decoder)
+	handle() *handle
 }
 
 var darcCodecIface = reflect.TypeFor[darcCodecType]()
 
-// darcExt is wire's Config.Ext: the encoding of the Darc handle types.
+// darcExt is wire's Config.Ext: the encoding of the Darc handle types,
+// and of the Carrier types (hooks.go).
 func darcExt(t reflect.Type) *codec.Ext {
+	if t.Kind() == reflect.Pointer && t.Implements(carrierIface) {
+		return carrierExt(t)
+	}
 	if t.Kind() != reflect.Pointer || !t.Implements(darcCodecIface) {
 		return nil
 	}
@@ -360,7 +370,7 @@ func newDarc(ctx context.Context, l Launcher, val any, kind int) (*darcInst, *Wo
 		return nil, nil, fmt.Errorf("am: %s: %w: PE %d owns %d Darcs already (Options.DarcSlots)", op, ErrInvalidArg, owner, len(w.darcs.table.used))
 	}
 	id := darcID{owner: owner, slot: int(v >> 32 & 0x7fffffff), gen: uint32(v)}
-	inst := &darcInst{id: id, team: team, members: team.NPEs(), val: val}
+	inst := &darcInst{id: id, team: team, members: team.NPEs(), val: val, freer: freerOf(val)}
 	inst.kind.Store(int32(kind))
 	inst.refs.Store(1)
 	w.darcs.table.mu.Lock()

@@ -19,6 +19,7 @@ var scenarios = petest.Scenarios{
 	"aggregate":  scenarioAggregate,
 	"flood":      scenarioFlood,
 	"idlewait":   scenarioIdleWait,
+	"hooks":      scenarioHooks,
 }
 
 func TestMain(m *testing.M) { petest.Main(m, scenarios) }

@@ -97,6 +97,8 @@ type World struct {
 
 	darcs darcState // the Darcs (darc.go)
 
+	attach attachments // Attach's (hooks.go)
+
 	bar struct { // Barrier's: one at a time per PE
 		sync.Mutex
 		epoch uint64

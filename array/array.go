@@ -2,73 +2,95 @@ package array
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/gshmem/gshmem/am"
 	"github.com/gshmem/gshmem/errdefs"
 	shmem "github.com/gshmem/gshmem/hostshmem"
 )
 
-// store is the data of one array: its symmetric allocation, shared by the
-// array, its sub-arrays and the handles conversions return.
-type store struct {
-	data   shmem.Sym[byte] // the whole array's local data, in 8-byte words
-	closed atomic.Bool
-}
-
 // base is what every array kind holds: the World, the layout of its view
-// of the data, and the operations on the data.
+// of the data, the operations on the data, and this handle's reference to
+// the array (lifetime.go): a Darc handle of one of three types, by kind.
 type base[T Number] struct {
 	w  *am.World
 	pe *shmem.PE
 	l  layout
 	s  *store
 	e  *elems[T]
-	d  *am.Darc[*elems[T]] // e on every PE, for the batch AMs
+	d  *am.Darc[*shared[T]]         // the plain kinds' (atomic, read-only, unsafe); else nil
+	ld *am.LocalRwDarc[*shared[T]]  // LocalLockArray's; else nil
+	gd *am.GlobalRwDarc[*shared[T]] // GlobalLockArray's; else nil
+	h  *ref                         // this handle's state
 }
 
 // newBase allocates, collectively, a zeroed array of n elements of T over
-// every PE of w.
-func newBase[T Number](ctx context.Context, op string, w *am.World, n int, d Distribution) (base[T], error) {
+// every PE of w, whose handles are Darcs of kind k. It first frees the
+// arrays whose last reference is gone (sweep).
+func newBase[T Number](ctx context.Context, op string, w *am.World, n int, d Distribution, k darcKind) (base[T], error) {
 	if w == nil {
 		return base[T]{}, fmt.Errorf("array: %s: %w: nil World", op, errdefs.ErrInvalidArg)
+	}
+	if ctx == nil {
+		return base[T]{}, fmt.Errorf("array: %s: %w: nil context", op, errdefs.ErrInvalidArg)
 	}
 	l, err := newLayout(n, w.NPEs(), d)
 	if err != nil {
 		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
 	}
+	if err := sweep(ctx, w); err != nil {
+		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
+	}
 	pe := w.PE()
 	nb := (l.capacity()*int(traitsOf[T]().size) + 7) &^ 7
-	data, err := shmem.Align[byte](ctx, pe, 8, max(nb, 8))
+	nb = max(nb, 8)
+	all, err := shmem.Align[byte](ctx, pe, 8, nb+8) // the data, then the sweep word
 	if err != nil {
 		return base[T]{}, fmt.Errorf("array: %s of %d %s: %w", op, n, traitsOf[T]().name, err)
 	}
-	clear(shmem.Local(pe, data))
+	clear(shmem.Local(pe, all))
+	data := all.Slice(0, nb)
 	e := newElems[T](pe, data)
-	// The batch AMs: T's type in the registry, e in a Darc, on every PE
-	// before any PE sends one (NewDarc is collective).
+	s := &store{all: all, data: data, mark: shmem.As[uint64](all.Slice(nb, nb+8)), released: make(chan struct{})}
+	s.free = func(ctx context.Context) error { return shmem.Free(ctx, pe, all) }
+	sh := &shared[T]{w: w, pe: pe, l: l, e: e, s: s}
+	// The batch AMs: T's types in the registry, sh in a Darc, on every PE
+	// before any PE sends one (making a Darc is collective).
 	if err := register[T](w); err != nil {
-		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
+		return base[T]{}, fmt.Errorf("array: %s: %w", op, errors.Join(err, shmem.Free(ctx, pe, all)))
 	}
-	darc, err := am.NewDarc(ctx, w, e)
+	if err := registerLock[T](w); err != nil {
+		return base[T]{}, fmt.Errorf("array: %s: %w", op, errors.Join(err, shmem.Free(ctx, pe, all)))
+	}
+	b := base[T]{w: w, pe: pe, l: l, s: s, e: e, h: &ref{}}
+	switch k {
+	case kindLocalLock:
+		b.ld, err = am.NewLocalRwDarc(ctx, w, sh)
+	case kindGlobalLock:
+		b.gd, err = am.NewGlobalRwDarc(ctx, w, sh)
+	default:
+		b.d, err = am.NewDarc(ctx, w, sh)
+	}
 	if err != nil {
-		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
+		return base[T]{}, fmt.Errorf("array: %s: %w", op, errors.Join(err, shmem.Free(ctx, pe, all)))
 	}
+	heapOf(w).add(s, sh)
 	// No PE may change an element before its owner zeroed it.
 	if err := pe.BarrierAll(ctx); err != nil {
 		return base[T]{}, fmt.Errorf("array: %s: %w", op, err)
 	}
-	return base[T]{w: w, pe: pe, l: l, s: &store{data: data}, e: e, d: darc}, nil
+	return b, nil
 }
 
-// live returns ErrClosed once the array's data was freed.
+// live returns ErrClosed once this handle was dropped, closed or
+// converted (or, for a handle an AM carried, once its handler returned).
 func (b *base[T]) live(op string) error {
-	if b == nil || b.s == nil {
+	if b == nil || b.s == nil || b.h == nil {
 		return fmt.Errorf("array: %s: %w: nil or zero array", op, errdefs.ErrInvalidArg)
 	}
-	if b.s.closed.Load() {
-		return fmt.Errorf("array: %s: %w", op, errdefs.ErrClosed)
+	if b.h.dropped.Load() || (b.d != nil && b.d.Get() == nil) {
+		return fmt.Errorf("array: %s: %w: the handle was dropped, closed or converted", op, errdefs.ErrClosed)
 	}
 	return nil
 }
@@ -115,7 +137,7 @@ func (b *base[T]) LastGlobalIndexForPE(pe int) (int, bool) { return b.l.LastGlob
 // NumElemsLocal is the number of elements this PE holds.
 func (b *base[T]) NumElemsLocal() int { return b.l.LocalLen(b.pe.MyPE()) }
 
-// sub is the base of the sub-array [lo, hi).
+// sub is the base of the sub-array [lo, hi): another reference.
 func (b *base[T]) sub(op string, lo, hi int) (base[T], error) {
 	if err := b.live(op); err != nil {
 		return base[T]{}, err
@@ -124,28 +146,12 @@ func (b *base[T]) sub(op string, lo, hi int) (base[T], error) {
 	if err != nil {
 		return base[T]{}, err
 	}
-	c := *b
+	c, err := b.clone(op)
+	if err != nil {
+		return base[T]{}, err
+	}
 	c.l = l
 	return c, nil
-}
-
-// close frees the data collectively: after a barrier, so that no PE
-// still reaches this one's elements.
-func (b *base[T]) close(ctx context.Context, op string) error {
-	if err := b.live(op); err != nil {
-		return err
-	}
-	if err := b.pe.BarrierAll(ctx); err != nil {
-		return fmt.Errorf("array: %s: %w", op, err)
-	}
-	b.s.closed.Store(true)
-	if err := b.d.Drop(); err != nil {
-		return fmt.Errorf("array: %s: %w", op, err)
-	}
-	if err := shmem.Free(ctx, b.pe, b.s.data); err != nil {
-		return fmt.Errorf("array: %s: %w", op, err)
-	}
-	return nil
 }
 
 // localIndices returns this PE's local offsets [from, to) of the view.

@@ -173,6 +173,7 @@ func atomicGrid[T Number](t *petest.T, w *am.World, d Distribution, n int) {
 	_, err = sub.SubArray(2, n)
 	require.ErrorIs(t, err, errdefs.ErrOutOfRange)
 
+	require.NoError(t, sub.Drop()) // a reference, like a clone
 	require.NoError(t, a.Close(ctx))
 	_, err = a.Load(0).Wait(ctx)
 	require.ErrorIs(t, err, errdefs.ErrClosed)

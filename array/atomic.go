@@ -15,7 +15,8 @@ import (
 // atomic are complete when they return.
 //
 // An AtomicArray is used by the goroutines of its PE at will. It is
-// created and closed collectively.
+// created collectively; each handle (this one, its clones, sub-arrays and
+// conversions) is a reference to drop (Drop, or Close collectively).
 type AtomicArray[T Number] struct{ base[T] }
 
 // Exchanged is the result of a compare-exchange: the element's value
@@ -29,20 +30,23 @@ type Exchanged[T any] struct {
 // array of n elements of T spread by d. Every PE must pass the same n and
 // d (a different n is an error on every PE).
 func NewAtomicArray[T Number](ctx context.Context, w *am.World, n int, d Distribution) (*AtomicArray[T], error) {
-	b, err := newBase[T](ctx, "new atomic array", w, n, d)
+	b, err := newBase[T](ctx, "new atomic array", w, n, d, kindPlain)
 	if err != nil {
 		return nil, err
 	}
 	return &AtomicArray[T]{b}, nil
 }
 
-// Close frees the array, collectively: every PE calls it once it is done
-// with the array (and with its sub-arrays, which share its data). Later
-// operations on any of them return an error matching errdefs.ErrClosed.
+// Close drops this handle and waits, until ctx ends, for the array to be
+// freed: for every other reference to be dropped, on every PE (clones,
+// sub-arrays, handles AMs carry), and then frees its memory. It is
+// collective: every PE calls it, with its last handle. Later operations
+// on the handle return an error matching errdefs.ErrClosed. When ctx ends
+// first, the error says how many references this PE still holds.
 func (a *AtomicArray[T]) Close(ctx context.Context) error { return a.close(ctx, "close") }
 
-// SubArray is the view of elements [lo, hi), renumbered from 0; it shares
-// the array's data.
+// SubArray is the view of elements [lo, hi), renumbered from 0: another
+// reference to the array, sharing its data, to Drop.
 func (a *AtomicArray[T]) SubArray(lo, hi int) (*AtomicArray[T], error) {
 	b, err := a.sub("sub-array", lo, hi)
 	if err != nil {

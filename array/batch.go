@@ -17,13 +17,13 @@ const opCompareExchange = uint8(numOps)
 // runs them there, on that PE's data, with its CPU atomics: one message
 // for many updates where the PE is not mapped (another node).
 type batchAM[T Number] struct {
-	Array *am.Darc[*elems[T]] // the array's data on the receiving PE
-	Op    uint8               // an Op, or opCompareExchange
-	Offs  []int64             // local offsets, in the batch's order
-	Vals  []T                 // one per offset, or one for all
-	Cur   []T                 // compare-exchange: the current values, one per offset or one for all
-	Eps   T                   // compare-exchange: the epsilon (floats)
-	Fetch bool                // return the values before
+	Array *am.Darc[*shared[T]] // the array on the receiving PE
+	Op    uint8                // an Op, or opCompareExchange
+	Offs  []int64              // local offsets, in the batch's order
+	Vals  []T                  // one per offset, or one for all
+	Cur   []T                  // compare-exchange: the current values, one per offset or one for all
+	Eps   T                    // compare-exchange: the epsilon (floats)
+	Fetch bool                 // return the values before
 }
 
 // Exec applies the operations in order and returns the values before
@@ -34,7 +34,7 @@ func (b batchAM[T]) Exec(ctx *am.Context) ([]T, error) {
 	if p == nil || *p == nil {
 		return nil, fmt.Errorf("array: batch on PE %d: %w: the array is gone", ctx.MyPE(), am.ErrClosed)
 	}
-	e, me := *p, ctx.MyPE()
+	e, me := (*p).e, ctx.MyPE()
 	words := len(e.mapped[me])
 	cas := b.Op == opCompareExchange
 	if len(b.Vals) != 1 && len(b.Vals) != len(b.Offs) || cas && len(b.Cur) != 1 && len(b.Cur) != len(b.Offs) {

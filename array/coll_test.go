@@ -56,13 +56,16 @@ func scenarioGather(t *petest.T, pe *shmem.PE) {
 			_, err = a.Gather(ctx, npes)
 			require.ErrorIs(t, err, errdefs.ErrInvalidPE)
 			require.ErrorContains(t, err, fmt.Sprintf("root PE %d of %d", npes, npes))
+			require.NoError(t, sub.Drop()) // a reference: a conversion waits for it
 			r, err := a.IntoReadOnly(ctx)
 			require.NoError(t, err)
 			got, err = r.AllGather(ctx)
 			require.NoError(t, err, name)
 			require.Equal(t, want, got, "%s: read-only", name)
-			require.NoError(t, a.Close(ctx))
-			_, err = a.AllGather(ctx)
+			require.NoError(t, r.Close(ctx))
+			_, err = a.AllGather(ctx) // consumed by the conversion
+			require.ErrorIs(t, err, errdefs.ErrClosed)
+			_, err = r.AllGather(ctx)
 			require.ErrorIs(t, err, errdefs.ErrClosed)
 		}
 	}

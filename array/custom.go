@@ -39,28 +39,32 @@ type StructOptions[T any] struct {
 // Operations return futures, as AtomicArray's do.
 //
 // A StructArray is used by the goroutines of its PE at will. It is
-// created and closed collectively.
+// created collectively; each handle (this one, its clones and sub-arrays)
+// is a reference to drop (Drop, or Close collectively), as for
+// AtomicArray: the memory is freed once no PE holds one.
 type StructArray[T comparable] struct {
 	w  *am.World
 	pe *shmem.PE
 	l  layout
 	s  *structStore[T]
+	d  *am.Darc[*structInst[T]] // this handle's reference
+	h  *ref
 }
 
 // structStore is the data of one StructArray, shared by its sub-arrays.
 type structStore[T comparable] struct {
-	data   shmem.Sym[byte]   // capacity elements of T, 8-byte aligned
-	locks  shmem.Sym[uint32] // one lock word per element
-	inst   *structInst[T]
-	d      *am.Darc[*structInst[T]]
-	names  []string // the user operations' names, sorted: an op's number is its place
-	closed atomic.Bool
+	data  shmem.Sym[byte]   // capacity elements of T, 8-byte aligned
+	locks shmem.Sym[uint32] // one lock word per element
+	inst  *structInst[T]
+	names []string // the user operations' names, sorted: an op's number is its place
+	life  *store   // the allocations' lifetime (lifetime.go)
 }
 
 // structInst is what the operations on one PE need: this PE's view of
 // every PE's elements and locks where it maps them (nil where not), and
 // the user operations. It is the Darc's value, so the AMs reach it.
 type structInst[T comparable] struct {
+	life  *store
 	fab   interface{ Err() error }
 	elems [][]T
 	locks [][]uint32
@@ -109,16 +113,25 @@ func NewStructArray[T comparable](ctx context.Context, w *am.World, n int, d Dis
 	}
 	pe := w.PE()
 	size := int(t.Size())
-	data, err := shmem.Align[byte](ctx, pe, 8, max((l.capacity()*size+7)&^7, 8))
+	if err := sweep(ctx, w); err != nil {
+		return nil, fmt.Errorf("array: %s: %w", op, err)
+	}
+	nb := max((l.capacity()*size+7)&^7, 8)
+	all, err := shmem.Align[byte](ctx, pe, 8, nb+8) // the data, then the sweep word
 	if err != nil {
 		return nil, fmt.Errorf("array: %s of %d %s: %w", op, n, t, err)
 	}
 	locks, err := shmem.Calloc[uint32](ctx, pe, max(l.capacity(), 1))
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("array: %s of %d %s: %w", op, n, t, err), shmem.Free(ctx, pe, data))
+		return nil, errors.Join(fmt.Errorf("array: %s of %d %s: %w", op, n, t, err), shmem.Free(ctx, pe, all))
 	}
-	clear(shmem.Local(pe, data))
-	inst := &structInst[T]{fab: pe.Fabric(), elems: make([][]T, w.NPEs()), locks: make([][]uint32, w.NPEs())}
+	clear(shmem.Local(pe, all))
+	data := all.Slice(0, nb)
+	life := &store{all: all, data: data, mark: shmem.As[uint64](all.Slice(nb, nb+8)), released: make(chan struct{})}
+	life.free = func(ctx context.Context) error {
+		return errors.Join(shmem.Free(ctx, pe, locks), shmem.Free(ctx, pe, all))
+	}
+	inst := &structInst[T]{life: life, fab: pe.Fabric(), elems: make([][]T, w.NPEs()), locks: make([][]uint32, w.NPEs())}
 	for _, name := range names {
 		inst.ops = append(inst.ops, opts.Ops[name])
 	}
@@ -131,14 +144,19 @@ func NewStructArray[T comparable](ctx context.Context, w *am.World, n int, d Dis
 		}
 	}
 	darc, err := am.NewDarc(ctx, w, inst)
-	if err == nil {
-		err = pe.BarrierAll(ctx) // no PE changes an element before its owner zeroed it
-	}
 	if err != nil {
+		return nil, fmt.Errorf("array: %s: %w", op, errors.Join(err, life.free(ctx)))
+	}
+	heapOf(w).add(life, inst)
+	if err := pe.BarrierAll(ctx); err != nil { // no PE changes an element before its owner zeroed it
 		return nil, fmt.Errorf("array: %s: %w", op, err)
 	}
-	return &StructArray[T]{w: w, pe: pe, l: l, s: &structStore[T]{data: data, locks: locks, inst: inst, d: darc, names: names}}, nil
+	st := &structStore[T]{data: data, locks: locks, inst: inst, names: names, life: life}
+	return &StructArray[T]{w: w, pe: pe, l: l, s: st, d: darc, h: &ref{}}, nil
 }
+
+// DarcFreed implements am.Freer: the array's last reference is gone.
+func (in *structInst[T]) DarcFreed() { in.life.release() }
 
 // plainData returns an error naming the part of t (at path) that is not
 // plain data: what a StructArray keeps in the symmetric heap as bytes.
@@ -284,13 +302,13 @@ func (in *structInst[T]) apply(ctx context.Context, pe, off int, op uint8, cur, 
 	return old, swapped, nil
 }
 
-// live returns ErrClosed once the array's data was freed.
+// live returns ErrClosed once this handle was dropped or closed.
 func (a *StructArray[T]) live(op string) error {
-	if a == nil || a.s == nil {
+	if a == nil || a.s == nil || a.h == nil || a.d == nil {
 		return fmt.Errorf("array: %s: %w: nil or zero array", op, errdefs.ErrInvalidArg)
 	}
-	if a.s.closed.Load() {
-		return fmt.Errorf("array: %s: %w", op, errdefs.ErrClosed)
+	if a.h.dropped.Load() || a.d.Get() == nil {
+		return fmt.Errorf("array: %s: %w: the handle was dropped or closed", op, errdefs.ErrClosed)
 	}
 	return nil
 }
@@ -320,32 +338,68 @@ func (a *StructArray[T]) PEAndOffset(i int) (pe, off int, err error) { return a.
 // NumElemsLocal is the number of elements this PE holds.
 func (a *StructArray[T]) NumElemsLocal() int { return a.l.LocalLen(a.pe.MyPE()) }
 
-// SubArray is the view of elements [lo, hi), renumbered from 0; it shares
-// the array's data.
+// SubArray is the view of elements [lo, hi), renumbered from 0: another
+// reference to the array, sharing its data, to Drop.
 func (a *StructArray[T]) SubArray(lo, hi int) (*StructArray[T], error) {
-	if err := a.live("sub-array"); err != nil {
+	const op = "sub-array"
+	if err := a.live(op); err != nil {
 		return nil, err
 	}
 	l, err := a.l.sub(lo, hi)
 	if err != nil {
 		return nil, err
 	}
-	c := *a
+	c, err := a.clone(op)
+	if err != nil {
+		return nil, err
+	}
 	c.l = l
+	return c, nil
+}
+
+// Clone returns another reference to the array, with this handle's view.
+func (a *StructArray[T]) Clone() (*StructArray[T], error) { return a.clone("clone") }
+
+func (a *StructArray[T]) clone(op string) (*StructArray[T], error) {
+	if err := a.live(op); err != nil {
+		return nil, err
+	}
+	d, err := a.d.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("array: %s: %w", op, err)
+	}
+	c := *a
+	c.d, c.h = d, &ref{}
 	return &c, nil
 }
 
-// Close frees the array, collectively (see AtomicArray.Close).
+// Drop releases this handle (see AtomicArray.Drop).
+func (a *StructArray[T]) Drop() error { return a.drop("drop") }
+
+func (a *StructArray[T]) drop(op string) error {
+	if a == nil || a.s == nil || a.h == nil || a.d == nil {
+		return fmt.Errorf("array: %s: %w: nil or zero array", op, errdefs.ErrInvalidArg)
+	}
+	if a.h.dropped.Swap(true) {
+		return fmt.Errorf("array: %s: %w: the handle was dropped or closed already", op, errdefs.ErrClosed)
+	}
+	if err := a.d.Drop(); err != nil {
+		return fmt.Errorf("array: %s: %w", op, err)
+	}
+	return nil
+}
+
+// Close drops this handle and waits until the array is freed (see
+// AtomicArray.Close): collective.
 func (a *StructArray[T]) Close(ctx context.Context) error {
 	const op = "close"
 	if err := a.live(op); err != nil {
 		return err
 	}
-	if err := a.pe.BarrierAll(ctx); err != nil {
-		return fmt.Errorf("array: %s: %w", op, err)
+	if ctx == nil {
+		return fmt.Errorf("array: %s: %w: nil context", op, errdefs.ErrInvalidArg)
 	}
-	a.s.closed.Store(true)
-	return errors.Join(a.s.d.Drop(), shmem.Free(ctx, a.pe, a.s.data), shmem.Free(ctx, a.pe, a.s.locks))
+	return closeStore(ctx, op, a.w, a.s.life, a.drop, a.d.LocalRefs)
 }
 
 // one does one operation on element i and returns a future of finish of
@@ -366,7 +420,7 @@ func one[T comparable, S any](a *StructArray[T], op string, code uint8, i int, c
 		}
 		return am.Completed(finish(Exchanged[T]{old, ok}), nil)
 	}
-	m := structAM[T]{Array: a.s.d, Op: code, Offs: []int64{int64(off)}, Vals: []T{v}, Cur: []T{cur}, Fetch: true}
+	m := structAM[T]{Array: a.d, Op: code, Offs: []int64{int64(off)}, Vals: []T{v}, Cur: []T{cur}, Fetch: true}
 	return am.ExecMany(a.w, []int{pe}, []structAM[T]{m}, func(rs []structResult[T]) (S, error) {
 		x := Exchanged[T]{Old: rs[0].Old[0]}
 		if rs[0].Swapped != nil {
@@ -489,7 +543,7 @@ func structBatch[T comparable, S any](a *StructArray[T], op string, code uint8, 
 		}
 		for lo := 0; lo < len(bk.offs); lo += perAM {
 			hi := min(lo+perAM, len(bk.offs))
-			m := structAM[T]{Array: a.s.d, Op: code, Offs: bk.offs[lo:hi], Vals: bk.vals[lo:hi], Fetch: true}
+			m := structAM[T]{Array: a.d, Op: code, Offs: bk.offs[lo:hi], Vals: bk.vals[lo:hi], Fetch: true}
 			if code == structCAS {
 				m.Cur = bk.curs[lo:hi]
 			}

@@ -187,11 +187,13 @@ func structGrid(t *petest.T, w *am.World, d Distribution, n int) {
 	require.NoError(t, err)
 	require.Equal(t, 3.0, v.Mass, "%s: the sub-array's element 0 is element 1", name)
 
+	require.NoError(t, sub.Drop()) // a reference: Close waits for it
 	require.NoError(t, a.Close(ctx))
 	_, err = a.Load(0).Wait(ctx)
 	require.ErrorIs(t, err, errdefs.ErrClosed)
 	_, err = sub.BatchLoad([]int{0}).Wait(ctx)
 	require.ErrorIs(t, err, errdefs.ErrClosed)
+	require.ErrorContains(t, err, "array: batch load")
 }
 
 type withPointer struct {

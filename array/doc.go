@@ -28,6 +28,16 @@
 //     IntoReadOnly, collectively.
 //   - UnsafeArray: plain loads and stores, and this PE's part as a slice
 //     (LocalData).
+//   - LocalLockArray: each PE's part is guarded by a reader/writer lock of
+//     that PE; element operations run on the owner under its lock (loads
+//     under the read lock), and ReadLocalData and WriteLocalData hand this
+//     PE's part to a function under it.
+//   - GlobalLockArray: one reader/writer lock across every PE; Read and
+//     Write hand this PE's part to a function under it, CollectiveWrite
+//     every PE's at once, and element operations take it (loads the read
+//     lock, the rest the write lock).
+//   - StructArray: elements of a custom plain-data type, each changed
+//     atomically under a lock of the element (custom.go).
 //
 // Operations return am futures: the ones this package does with direct
 // operations are complete when they return. Batch operations take indices
@@ -80,15 +90,28 @@
 // batch checks every index before it changes anything). An operation a
 // type does not have (a bitwise op on a float), an integer division by 0
 // or a negative shift count is an error matching errdefs.ErrInvalidArg.
-// After Close, every operation returns an error matching
-// errdefs.ErrClosed. None of them panics.
+// After Drop, Close or a conversion, every operation on that handle
+// returns an error matching errdefs.ErrClosed that names the operation.
+// None of them panics.
 //
 // # Lifetime
 //
-// An array is created and closed collectively: every PE calls Close once
-// it is done with the array and its sub-arrays (SubArray: a range of
-// indices renumbered from 0, sharing the data). Arrays riding in AMs,
-// reference counting across PEs, the lock-based kinds and
-// compare-exchange batches by AM (they go element by element) come next
-// (issue 14; the plan is in docs/DESIGN.md).
+// An array is created collectively. Every handle of it (from the
+// constructor, Clone, SubArray, a conversion, or an AM that carried it) is
+// a reference, counted across PEs as an am.Darc's: Drop releases one, and
+// Close drops one and waits, collectively, until the array is freed. Its
+// memory is freed once no PE holds a reference and no AM in flight
+// carries one, by a collective sweep that the next collective array call
+// on the World runs (making an array, Close, a conversion, Reclaim).
+//
+// The conversions (IntoReadOnly, IntoAtomic, IntoUnsafe, IntoLocalLock,
+// IntoGlobalLock) are collective: each waits until its handle is the
+// only reference left, saying what it waits on (after
+// am.Options.ConvertWarn, and in its error when ctx ends), and consumes
+// it.
+//
+// A handle in an AM's field (a *AtomicArray, *LocalLockArray... of the
+// AM's struct) travels as the array's Darc and its view's range: the
+// handler gets the receiver's handle of the same array, valid while it
+// runs (Clone it to keep it).
 package array

@@ -604,6 +604,9 @@ func scenarioItersErrors(t *petest.T, pe *shmem.PE) {
 	c, err = Zip(r.DistIter(), sub3.DistIter()).Count(ctx)
 	require.NoError(t, err)
 	require.Equal(t, n, c)
+	for _, sub := range []*AtomicArray[int64]{sub1, sub2, sub3} {
+		require.NoError(t, sub.Drop()) // references: Close waits for them
+	}
 	for _, a := range []*AtomicArray[int64]{longer, block, same} {
 		require.NoError(t, a.Close(ctx))
 	}
@@ -845,6 +848,7 @@ func scenarioArrayColl(t *petest.T, pe *shmem.PE) {
 				require.Zero(t, all[0], name)
 				require.Zero(t, all[n-2], name)
 				require.Zero(t, all[n-1], name)
+				require.NoError(t, sub.Drop()) // a reference: Close waits for it
 			}
 			require.NoError(t, a.Close(ctx))
 			require.NoError(t, u.Close(ctx))

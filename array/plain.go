@@ -22,20 +22,23 @@ type UnsafeArray[T Number] struct{ base[T] }
 // NewUnsafeArray makes, collectively on every PE of w, a zeroed unsafe
 // array of n elements of T spread by d.
 func NewUnsafeArray[T Number](ctx context.Context, w *am.World, n int, d Distribution) (*UnsafeArray[T], error) {
-	b, err := newBase[T](ctx, "new unsafe array", w, n, d)
+	b, err := newBase[T](ctx, "new unsafe array", w, n, d, kindPlain)
 	if err != nil {
 		return nil, err
 	}
 	return &UnsafeArray[T]{b}, nil
 }
 
-// Close frees the array collectively (see AtomicArray.Close).
+// Close drops this handle and waits until the array is freed (see
+// AtomicArray.Close): collective.
 func (a *UnsafeArray[T]) Close(ctx context.Context) error { return a.close(ctx, "close") }
 
-// Close frees the array collectively (see AtomicArray.Close).
+// Close drops this handle and waits until the array is freed (see
+// AtomicArray.Close): collective.
 func (a *ReadOnlyArray[T]) Close(ctx context.Context) error { return a.close(ctx, "close") }
 
-// SubArray is the view of elements [lo, hi), renumbered from 0.
+// SubArray is the view of elements [lo, hi), renumbered from 0: another
+// reference to the array, to Drop.
 func (a *UnsafeArray[T]) SubArray(lo, hi int) (*UnsafeArray[T], error) {
 	b, err := a.sub("sub-array", lo, hi)
 	if err != nil {
@@ -44,44 +47,14 @@ func (a *UnsafeArray[T]) SubArray(lo, hi int) (*UnsafeArray[T], error) {
 	return &UnsafeArray[T]{b}, nil
 }
 
-// SubArray is the view of elements [lo, hi), renumbered from 0.
+// SubArray is the view of elements [lo, hi), renumbered from 0: another
+// reference to the array, to Drop.
 func (a *ReadOnlyArray[T]) SubArray(lo, hi int) (*ReadOnlyArray[T], error) {
 	b, err := a.sub("sub-array", lo, hi)
 	if err != nil {
 		return nil, err
 	}
 	return &ReadOnlyArray[T]{b}, nil
-}
-
-// IntoReadOnly returns, collectively, the array as a ReadOnlyArray: after
-// a barrier, so that every PE's stores before it are seen by every load
-// after it. a and its sub-arrays stay usable and share the data: do not
-// store through them while the read-only handle is in use.
-func (a *UnsafeArray[T]) IntoReadOnly(ctx context.Context) (*ReadOnlyArray[T], error) {
-	if err := a.into(ctx, "into read-only"); err != nil {
-		return nil, err
-	}
-	return &ReadOnlyArray[T]{a.base}, nil
-}
-
-// IntoReadOnly returns, collectively, the array as a ReadOnlyArray (see
-// UnsafeArray.IntoReadOnly).
-func (a *AtomicArray[T]) IntoReadOnly(ctx context.Context) (*ReadOnlyArray[T], error) {
-	if err := a.into(ctx, "into read-only"); err != nil {
-		return nil, err
-	}
-	return &ReadOnlyArray[T]{a.base}, nil
-}
-
-// into is the collective step of a conversion.
-func (b *base[T]) into(ctx context.Context, op string) error {
-	if err := b.live(op); err != nil {
-		return err
-	}
-	if err := b.pe.BarrierAll(ctx); err != nil {
-		return fmt.Errorf("array: %s: %w", op, err)
-	}
-	return nil
 }
 
 // get reads element i with a plain read.

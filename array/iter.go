@@ -42,13 +42,22 @@ func (b *base[T]) oneSided(ctx context.Context, buf int) (iter.Seq2[int, T], fun
 				if to == from {
 					continue
 				}
-				got := stage[:to-from]
+				// PE pe's elements of the window are a run of its data:
+				// contiguous in the window too (Block), straight into
+				// place, or every npes-th (Cyclic), staged.
+				g := w.global(pe, from)
+				got := vals[g : g+to-from]
+				if w.dist == Cyclic {
+					got = stage[:to-from]
+				}
 				if err = shmem.Get(b.pe, got, s.Slice(from, to), pe); err != nil {
 					err = fmt.Errorf("array: one-sided iterator: elements %d-%d: %w", i, i+w.Len()-1, err)
 					return
 				}
-				for k, v := range got {
-					vals[w.global(pe, from+k)] = v
+				if w.dist == Cyclic {
+					for k, v := range got {
+						vals[g+k*w.npes] = v
+					}
 				}
 			}
 			for j, v := range vals[:w.Len()] {

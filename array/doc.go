@@ -36,17 +36,20 @@
 //     Write hand this PE's part to a function under it, CollectiveWrite
 //     every PE's at once, and element operations take it (loads the read
 //     lock, the rest the write lock).
-//   - StructArray: elements of a custom plain-data type, each changed
-//     atomically under a lock of the element (custom.go).
+//   - StructArray: elements of a custom plain-data type (a struct of
+//     fixed-size fields the am codec carries), loaded, stored, swapped,
+//     compare-exchanged and changed by named user operations
+//     (StructOptions.Ops), each atomically under a lock of the element.
 //
 // Operations return am futures: the ones this package does with direct
 // operations are complete when they return. Batch operations take indices
 // and values of one length (paired), one index (every value in turn) or
 // one value (to every index) and return results in the batch's order.
 // A batch changes the elements of PEs this one maps in place, with CPU
-// atomics, and sends the rest as one AM per owning PE (at most 8192
-// operations each), which applies them there: across nodes, one message
-// for many updates. The array's data reaches those AMs through an
+// atomics, and sends the rest as AMs to each owning PE (each carrying up
+// to GSHMEM_AM_SIZE_THRESHOLD bytes of operations, 64k by default:
+// gshmem.Config.AMSizeThreshold), which apply them there: across
+// nodes, one message for many updates. The array's data reaches those AMs through an
 // am.Darc; its AM type is registered in the World's registry when the
 // first array of T is created.
 //

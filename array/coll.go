@@ -46,7 +46,9 @@ func (b *base[T]) gather(ctx context.Context, op string, want bool) ([]T, error)
 // Gather returns, collectively, the whole array in index order on PE
 // root, and nil on the others: what every PE had stored before calling
 // it (stores made during the call race with it). Every PE calls it; a
-// root out of range is an error on every PE.
+// root out of range is an error on every PE. On a LocalLockArray or
+// GlobalLockArray it takes no lock: call it where no PE writes (after a
+// barrier that follows the writes), or read under Read/ReadLocalData.
 func (b *base[T]) Gather(ctx context.Context, root int) ([]T, error) {
 	if err := b.live("gather"); err != nil {
 		return nil, err

@@ -51,6 +51,8 @@ type PE struct {
 	state atomic.Uint32
 
 	checked   bool        // Config.Checked
+	// cachedCopy is the largest put or get copyMem keeps in the caches.
+	cachedCopy int
 	finalized atomic.Bool // a Finalize released p (see Finalized)
 	cfg       Config      // as New got it
 	devUsed   atomic.Bool
@@ -140,7 +142,7 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	if size < ReservedBytes+heapAlign {
 		return nil, fmt.Errorf("gshmem: symmetric region of %d bytes is too small: need more than %d reserved bytes", size, ReservedBytes)
 	}
-	p := &PE{fab: f, rma: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs())}
+	p := &PE{fab: f, rma: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs()), cachedCopy: cachedCopyMax("/sys")}
 	for pe := range p.regions {
 		p.regions[pe] = f.Region(pe)
 	}

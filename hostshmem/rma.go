@@ -36,7 +36,7 @@ func put[T Elem](c *Ctx, op string, k opKind, dst Sym[T], src []T, pe int) error
 	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
 		return fmt.Errorf("gshmem: %s: %w: source overlaps %v on this PE", op, ErrOverlap, dst)
 	}
-	copy(r, b)
+	p.copyMem(r, b)
 	p.fab.Notify(pe, dst.off, uintptr(len(b)))
 	return nil
 }
@@ -69,7 +69,7 @@ func get[T Elem](c *Ctx, op string, k opKind, dst []T, src Sym[T], pe int) error
 	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
 		return fmt.Errorf("gshmem: %s: %w: destination overlaps %v on this PE", op, ErrOverlap, src)
 	}
-	copy(b, r)
+	p.copyMem(b, r)
 	return nil
 }
 

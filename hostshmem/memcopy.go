@@ -1,0 +1,81 @@
+package hostshmem
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// copyChunk is the piece a cached copy moves at a time: below 1 MiB,
+// where Go's copy (runtime memmove on amd64) switches to non-temporal
+// stores.
+const copyChunk = 512 << 10
+
+// defaultCachedCopy is cachedCopyMax where the last-level cache's size
+// is unknown: a quarter of a 32 MiB L3.
+const defaultCachedCopy = 8 << 20
+
+// copyMem copies src into dst, as copy does, for the data of a put or a
+// get. Go's copy moves 1 MiB or more with non-temporal stores, which
+// bypass the caches: right for copies larger than the last-level cache,
+// but a put of 1-8 MiB whose source and destination fit in it then runs
+// at half the speed of cached stores (26 against 47 GB/s measured on the
+// development machine, whose L2 is 1 MiB a core and L3 32 MiB), and the
+// reader of a put finds it in memory rather than in the shared cache.
+// So copies from 1 MiB up to p.cachedCopy bytes go in pieces below Go's
+// threshold; larger ones keep the non-temporal path.
+func (p *PE) copyMem(dst, src []byte) int {
+	n := min(len(dst), len(src))
+	if n < 1<<20 || n > p.cachedCopy {
+		return copy(dst, src)
+	}
+	for o := 0; o < n; o += copyChunk {
+		e := min(o+copyChunk, n)
+		copy(dst[o:e], src[o:e])
+	}
+	return n
+}
+
+// cachedCopyMax returns how large a copy copyMem keeps in the caches: a
+// quarter of the last-level cache that sysfs reports for CPU 0 (source
+// and destination both fit, with room for the rest of the job's data),
+// or defaultCachedCopy where it reports none.
+func cachedCopyMax(sysfs string) int {
+	dirs, _ := filepath.Glob(filepath.Join(sysfs, "devices/system/cpu/cpu0/cache/index*"))
+	best := 0
+	for _, d := range dirs {
+		lvl, err1 := os.ReadFile(filepath.Join(d, "level"))
+		size, err2 := os.ReadFile(filepath.Join(d, "size"))
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if l, err := strconv.Atoi(strings.TrimSpace(string(lvl))); err != nil || l < 3 {
+			continue
+		}
+		if b := parseCacheSize(strings.TrimSpace(string(size))); b > best {
+			best = b
+		}
+	}
+	if best == 0 {
+		return defaultCachedCopy
+	}
+	return best / 4
+}
+
+// parseCacheSize parses sysfs's cache size ("32768K", "1M"); 0 when it
+// cannot.
+func parseCacheSize(s string) int {
+	mult := 1
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n * mult
+}

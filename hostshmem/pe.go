@@ -50,12 +50,12 @@ type PE struct {
 	// that close writes.
 	state atomic.Uint32
 
-	checked   bool        // Config.Checked
+	checked bool // Config.Checked
 	// cachedCopy is the largest put or get copyMem keeps in the caches.
 	cachedCopy int
-	finalized atomic.Bool // a Finalize released p (see Finalized)
-	cfg       Config      // as New got it
-	devUsed   atomic.Bool
+	finalized  atomic.Bool // a Finalize released p (see Finalized)
+	cfg        Config      // as New got it
+	devUsed    atomic.Bool
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region

@@ -253,6 +253,40 @@ func (a *UnsafeArray[T]) numbers() Dist[T] {
 	return Map(a.DistIter(), func(e Indexed[T]) T { return e.Value })
 }
 
+func (a *lockBase[T]) numbers() Dist[T] {
+	return Map(a.DistIter(), func(e Indexed[T]) T { return e.Value })
+}
+
+// Sum returns, collectively, the sum of the elements, each PE's read
+// under the read lock (see AtomicArray.Sum).
+func (a *lockBase[T]) Sum(ctx context.Context) (T, error) {
+	return arithmetic(ctx, a.numbers(), "sum", add[T], 0)
+}
+
+// Prod returns, collectively, the product of the elements (see
+// AtomicArray.Prod), read under the read lock.
+func (a *lockBase[T]) Prod(ctx context.Context) (T, error) {
+	return arithmetic(ctx, a.numbers(), "prod", mul[T], 1)
+}
+
+// Min returns, collectively, the least element (see AtomicArray.Min),
+// read under the read lock.
+func (a *lockBase[T]) Min(ctx context.Context) (T, error) {
+	return extreme(ctx, a.numbers(), "min", least[T])
+}
+
+// Max returns, collectively, the greatest element (see AtomicArray.Max),
+// read under the read lock.
+func (a *lockBase[T]) Max(ctx context.Context) (T, error) {
+	return extreme(ctx, a.numbers(), "max", greatest[T])
+}
+
+// Reduce returns, collectively, the elements combined with op (see
+// AtomicArray.Reduce), read under the read lock.
+func (a *lockBase[T]) Reduce(ctx context.Context, op func(T, T) T) (T, error) {
+	return extreme(ctx, a.numbers(), "reduce", op)
+}
+
 // arithmetic is Sum or Prod of an array: each PE folds its elements (in
 // index order, on one goroutine for floats, so that every machine gets
 // the same bits), then every PE combines the PEs' results in PE order,

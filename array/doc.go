@@ -59,7 +59,10 @@
 // walks the elements it holds) and a local one (LocalIter: this PE's
 // elements alone); an atomic array's items are Elems (an index and
 // atomic operations), the others' Indexed values (UnsafeArray's Mut forms
-// hand out pointers into LocalData). Adaptors describe the walk without
+// hand out pointers into LocalData). The lock kinds walk each PE's part
+// under their lock, the read lock for DistIter and LocalIter, the write
+// lock for their Mut forms, taken for the walk and released before a
+// distributed consumer's collective end. Adaptors describe the walk without
 // running it: the methods Filter, Skip, StepBy and Take, and the
 // functions Map, Enumerate (global indices), Chunks and Zip (with another
 // array of the same layout). Consumers run it on a pool of goroutines

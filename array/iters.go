@@ -103,6 +103,9 @@ type source struct {
 	l          layout
 	live       func(op string) error
 	collective bool
+	// guard, when set, runs a consumer's walk of this PE's items (not its
+	// collective steps) under the array's lock: the lock kinds'.
+	guard func(ctx context.Context, op string, walk func() error) error
 }
 
 // meta is an item's position and its element's index in the view (-1
@@ -399,6 +402,18 @@ func Zip[M Mode, E, F any](it Iter[M, E], other Iter[M, F]) Iter[M, Pair[E, F]] 
 	}
 	prev, mk := it.prep, other.mk
 	out := derive[M, E, Pair[E, F]](it)
+	if out.src != nil && other.src != nil && other.src.guard != nil {
+		// The other array's lock too, inside this one's (in the zip's
+		// order on every PE).
+		s, g1, g2 := *out.src, out.src.guard, other.src.guard
+		s.guard = func(ctx context.Context, op string, walk func() error) error {
+			if g1 == nil {
+				return g2(ctx, op, walk)
+			}
+			return g1(ctx, op, func() error { return g2(ctx, op, walk) })
+		}
+		out.src = &s
+	}
 	out.prep = func(p *pool) (units[Pair[E, F]], error) {
 		u, err := prev(p)
 		if err != nil {
@@ -565,9 +580,18 @@ func (it Iter[M, E]) run(ctx context.Context, op string, body func(p *pool, u un
 		return err
 	}
 	p := newPool(ctx, it.sched, it.workers, me)
-	u, err := it.prep(p)
-	if err == nil {
-		err = body(p, u)
+	walk := func() error {
+		u, err := it.prep(p)
+		if err == nil {
+			err = body(p, u)
+		}
+		return err
+	}
+	var err error
+	if g := it.src.guard; g != nil {
+		err = g(ctx, op, walk)
+	} else {
+		err = walk()
 	}
 	if err != nil {
 		return fmt.Errorf("array: %s on PE %d: %w", op, me, err)

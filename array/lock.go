@@ -81,22 +81,78 @@ func (a *lockBase[T]) withLocal(ctx context.Context, op string, write bool, fn f
 	if ctx == nil || fn == nil {
 		return fmt.Errorf("array: %s: %w: nil context or function", op, errdefs.ErrInvalidArg)
 	}
-	f := func(p **shared[T]) error { return fn(a.localPart(*p)) }
-	var err error
-	switch {
-	case a.ld != nil && write:
-		err = a.ld.Write(ctx, f)
-	case a.ld != nil:
-		err = a.ld.Read(ctx, f)
-	case write:
-		err = a.gd.Write(ctx, f)
-	default:
-		err = a.gd.Read(ctx, f)
-	}
-	if err != nil {
+	if err := a.locked(ctx, write, func(sh *shared[T]) error { return fn(a.localPart(sh)) }); err != nil {
 		return fmt.Errorf("array: %s: %w", op, err)
 	}
 	return nil
+}
+
+// locked runs fn under the array's lock: this PE's (LocalLockArray) or
+// the global one (GlobalLockArray), for writing or for reading.
+func (a *lockBase[T]) locked(ctx context.Context, write bool, fn func(*shared[T]) error) error {
+	f := func(p **shared[T]) error { return fn(*p) }
+	switch {
+	case a.ld != nil && write:
+		return a.ld.Write(ctx, f)
+	case a.ld != nil:
+		return a.ld.Read(ctx, f)
+	case write:
+		return a.gd.Write(ctx, f)
+	default:
+		return a.gd.Read(ctx, f)
+	}
+}
+
+// lockIter is an iterator over a's elements whose consumers walk this
+// PE's part under the array's lock (read or write): taken for the walk,
+// released before a distributed consumer's collective end, so that no
+// PE holds it while it waits for the others.
+func lockIter[M Mode, T Number, E any](a *lockBase[T], write bool, mk func() (func(off, g int) E, error)) Iter[M, E] {
+	it := fromArray[M](&a.base, mk)
+	it.src.guard = func(ctx context.Context, _ string, walk func() error) error {
+		return a.locked(ctx, write, func(*shared[T]) error { return walk() })
+	}
+	return it
+}
+
+// DistIter returns the distributed iterator over the array as (index,
+// value) items: each PE's consumer walks the elements it holds under the
+// read lock (a LocalLockArray's of that PE, a GlobalLockArray's global
+// one), so no writer changes them during the walk.
+func (a *lockBase[T]) DistIter() Dist[Indexed[T]] {
+	if a == nil {
+		return nilArray[Distributed, Indexed[T]]("distributed iterator")
+	}
+	return lockIter[Distributed](a, false, a.values)
+}
+
+// LocalIter returns the local iterator over this PE's elements as
+// (index, value) items, walked under the read lock (see DistIter).
+func (a *lockBase[T]) LocalIter() Local[Indexed[T]] {
+	if a == nil {
+		return nilArray[OnPE, Indexed[T]]("local iterator")
+	}
+	return lockIter[OnPE](a, false, a.values)
+}
+
+// DistIterMut returns the distributed iterator over the array as (index,
+// pointer) items into this PE's part, walked under the write lock: no
+// other reader or writer (on a GlobalLockArray, on any PE: the PEs' walks
+// take turns) while a consumer changes the elements in place.
+func (a *lockBase[T]) DistIterMut() Dist[Indexed[*T]] {
+	if a == nil {
+		return nilArray[Distributed, Indexed[*T]]("distributed iterator")
+	}
+	return lockIter[Distributed](a, true, a.refs)
+}
+
+// LocalIterMut returns the local iterator over this PE's elements as
+// (index, pointer) items, walked under the write lock (see DistIterMut).
+func (a *lockBase[T]) LocalIterMut() Local[Indexed[*T]] {
+	if a == nil {
+		return nilArray[OnPE, Indexed[*T]]("local iterator")
+	}
+	return lockIter[OnPE](a, true, a.refs)
 }
 
 // ReadLocalData runs fn on this PE's part of the array, in index order,

@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/gshmem/gshmem/fabric"
+	"github.com/gshmem/gshmem/internal/memcopy"
 )
 
 // Layout of the runtime's reserved area at the start of every symmetric
@@ -51,11 +52,11 @@ type PE struct {
 	state atomic.Uint32
 
 	checked bool // Config.Checked
-	// cachedCopy is the largest put or get copyMem keeps in the caches.
-	cachedCopy int
-	finalized  atomic.Bool // a Finalize released p (see Finalized)
-	cfg        Config      // as New got it
-	devUsed    atomic.Bool
+	// copier copies the data of puts and gets on mapped PEs.
+	copier    memcopy.Copier
+	finalized atomic.Bool // a Finalize released p (see Finalized)
+	cfg       Config      // as New got it
+	devUsed   atomic.Bool
 
 	// The device heap is [devOff, devOff+devSize) of the symmetric space:
 	// the end of the region on the CPU fallback, GPU memory past the region
@@ -142,7 +143,7 @@ func New(f fabric.Fabric, cfg Config) (*PE, error) {
 	if size < ReservedBytes+heapAlign {
 		return nil, fmt.Errorf("gshmem: symmetric region of %d bytes is too small: need more than %d reserved bytes", size, ReservedBytes)
 	}
-	p := &PE{fab: f, rma: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs()), cachedCopy: cachedCopyMax("/sys")}
+	p := &PE{fab: f, rma: f, me: f.PE(), n: f.NPEs(), size: size, regions: make([][]byte, f.NPEs()), copier: memcopy.New("/sys")}
 	for pe := range p.regions {
 		p.regions[pe] = f.Region(pe)
 	}

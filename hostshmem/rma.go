@@ -36,7 +36,7 @@ func put[T Elem](c *Ctx, op string, k opKind, dst Sym[T], src []T, pe int) error
 	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
 		return fmt.Errorf("gshmem: %s: %w: source overlaps %v on this PE", op, ErrOverlap, dst)
 	}
-	p.copyMem(r, b)
+	p.copier.Copy(r, b)
 	p.fab.Notify(pe, dst.off, uintptr(len(b)))
 	return nil
 }
@@ -69,7 +69,7 @@ func get[T Elem](c *Ctx, op string, k opKind, dst []T, src Sym[T], pe int) error
 	if pe == p.me && overlaps(r, b) && unsafe.SliceData(r) != unsafe.SliceData(b) {
 		return fmt.Errorf("gshmem: %s: %w: destination overlaps %v on this PE", op, ErrOverlap, src)
 	}
-	p.copyMem(b, r)
+	p.copier.Copy(b, r)
 	return nil
 }
 

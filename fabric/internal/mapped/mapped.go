@@ -13,6 +13,7 @@ import (
 
 	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/futex"
+	"github.com/gshmem/gshmem/internal/memcopy"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -154,6 +155,7 @@ func (f futexSleeper) Wake(pe int) { futex.Wake(&f.hdrs[pe].Seq, math.MaxInt32) 
 // segment is mapped, puts and gets are memmoves, AMOs are CPU atomics on the
 // shared mapping, and waits sleep on a futex in the waiter's own header.
 type Mapped struct {
+	copier    memcopy.Copier // the data of Put, Get and PutSignal
 	pe, npes  int
 	transport string
 	size      uintptr
@@ -274,7 +276,7 @@ func New(c Config) (*Mapped, error) {
 		pe: c.PE, npes: n, transport: c.Transport,
 		regions: make([][]byte, n), hdrs: make([]*Header, n),
 		live: c.Liveness, yield: c.Yield, pol: c.Wait, sleeper: c.Sleeper,
-		alone: c.AlonePE,
+		alone: c.AlonePE, copier: memcopy.New("/sys"),
 	}
 	if m.pol == (fabric.WaitPolicy{}) {
 		m.pol = fabric.DefaultWaitPolicy(false)
@@ -339,14 +341,14 @@ func (m *Mapped) Header(pe int) *Header { return m.hdrs[pe] }
 
 // Put implements Fabric with a memmove into the peer's mapping.
 func (m *Mapped) Put(pe int, off uintptr, src []byte) error {
-	copy(m.regions[pe][off:], src)
+	m.copier.Copy(m.regions[pe][off:], src)
 	m.Notify(pe, off, uintptr(len(src)))
 	return nil
 }
 
 // Get implements Fabric with a memmove from the peer's mapping.
 func (m *Mapped) Get(pe int, off uintptr, dst []byte) error {
-	copy(dst, m.regions[pe][off:])
+	m.copier.Copy(dst, m.regions[pe][off:])
 	return nil
 }
 
@@ -374,7 +376,7 @@ func (m *Mapped) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint32
 // signal word, which orders the data before it.
 func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64, _ fabric.Completion) error {
 	r := m.regions[pe]
-	copy(r[off:], src)
+	m.copier.Copy(r[off:], src)
 	fabric.AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
 	if len(src) > 0 {
 		m.notify(pe, off, uintptr(len(src)))

@@ -1,4 +1,6 @@
-package hostshmem
+// Package memcopy copies the data of puts and gets: Go's copy, but with
+// cached stores for copies that fit in the last-level cache.
+package memcopy
 
 import (
 	"os"
@@ -12,22 +14,38 @@ import (
 // stores.
 const copyChunk = 512 << 10
 
-// defaultCachedCopy is cachedCopyMax where the last-level cache's size
+// defaultCachedCopy is Copier's limit where the last-level cache's size
 // is unknown: a quarter of a 32 MiB L3.
 const defaultCachedCopy = 8 << 20
 
-// copyMem copies src into dst, as copy does, for the data of a put or a
+// Copier copies the data of puts and gets (see Copy). Its zero value
+// keeps copies up to defaultCachedCopy in the caches.
+type Copier struct {
+	max int // the largest copy kept in the caches; 0: defaultCachedCopy
+}
+
+// New returns the Copier for this machine, whose limit is a quarter of
+// the last-level cache that sysfs (normally "/sys") reports for CPU 0:
+// source and destination both fit, with room for the rest of the job's
+// data.
+func New(sysfs string) Copier { return Copier{max: cachedCopyMax(sysfs)} }
+
+// Copy copies src into dst, as copy does, for the data of a put or a
 // get. Go's copy moves 1 MiB or more with non-temporal stores, which
 // bypass the caches: right for copies larger than the last-level cache,
 // but a put of 1-8 MiB whose source and destination fit in it then runs
 // at half the speed of cached stores (26 against 47 GB/s measured on the
 // development machine, whose L2 is 1 MiB a core and L3 32 MiB), and the
 // reader of a put finds it in memory rather than in the shared cache.
-// So copies from 1 MiB up to p.cachedCopy bytes go in pieces below Go's
+// So copies from 1 MiB up to c's limit go in pieces below Go's
 // threshold; larger ones keep the non-temporal path.
-func (p *PE) copyMem(dst, src []byte) int {
+func (c Copier) Copy(dst, src []byte) int {
+	limit := c.max
+	if limit == 0 {
+		limit = defaultCachedCopy
+	}
 	n := min(len(dst), len(src))
-	if n < 1<<20 || n > p.cachedCopy {
+	if n < 1<<20 || n > limit {
 		return copy(dst, src)
 	}
 	for o := 0; o < n; o += copyChunk {
@@ -37,10 +55,9 @@ func (p *PE) copyMem(dst, src []byte) int {
 	return n
 }
 
-// cachedCopyMax returns how large a copy copyMem keeps in the caches: a
-// quarter of the last-level cache that sysfs reports for CPU 0 (source
-// and destination both fit, with room for the rest of the job's data),
-// or defaultCachedCopy where it reports none.
+// cachedCopyMax returns how large a copy Copy keeps in the caches: a
+// quarter of the last-level cache that sysfs reports for CPU 0, or
+// defaultCachedCopy where it reports none.
 func cachedCopyMax(sysfs string) int {
 	dirs, _ := filepath.Glob(filepath.Join(sysfs, "devices/system/cpu/cpu0/cache/index*"))
 	best := 0

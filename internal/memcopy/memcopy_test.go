@@ -1,4 +1,4 @@
-package hostshmem
+package memcopy
 
 import (
 	"os"
@@ -31,10 +31,10 @@ func TestCachedCopyMax(t *testing.T) {
 	assert.Zero(t, parseCacheSize("-4K"))
 }
 
-// copyMem copies every byte, in pieces or not, whatever the size against
+// Copy copies every byte, in pieces or not, whatever the size against
 // the chunk and the cached limit.
 func TestCopyMem(t *testing.T) {
-	p := &PE{cachedCopy: 3 << 20}
+	c := Copier{max: 3 << 20}
 	for _, n := range []int{0, 1, copyChunk - 1, copyChunk + 3, 1 << 20, 1<<20 + 5, 3 << 20, 3<<20 + 1} {
 		src := make([]byte, n)
 		for i := range src {
@@ -42,9 +42,10 @@ func TestCopyMem(t *testing.T) {
 		}
 		dst := make([]byte, n+2)
 		dst[n], dst[n+1] = 0xAA, 0xBB
-		assert.Equal(t, n, p.copyMem(dst, src), "n=%d", n)
+		assert.Equal(t, n, c.Copy(dst, src), "n=%d", n)
 		require.Equal(t, src, dst[:n], "n=%d", n)
 		assert.Equal(t, []byte{0xAA, 0xBB}, dst[n:], "n=%d: nothing past the source", n)
 	}
-	assert.Equal(t, 2, p.copyMem(make([]byte, 2), make([]byte, 5<<20)), "a short destination bounds it, as copy's does")
+	assert.Equal(t, 2, c.Copy(make([]byte, 2), make([]byte, 5<<20)), "a short destination bounds it, as copy's does")
+	assert.Equal(t, 2<<20, Copier{}.Copy(make([]byte, 2<<20), make([]byte, 2<<20)), "the zero Copier works")
 }

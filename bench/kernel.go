@@ -133,17 +133,7 @@ func (m *meter) kernel(op string) ([]Result, error) {
 				idx[i] = int(rng.Uint64N(global))
 			}
 			fill(got, -1)
-			if err := pe.BarrierAll(ctx); err != nil {
-				return 0, err
-			}
-			t0 := mono()
-			if err := loop(); err != nil {
-				return 0, err
-			}
-			if err := pe.BarrierAll(ctx); err != nil {
-				return 0, err
-			}
-			per, err := m.maxOverPEs(float64((mono() - t0).Nanoseconds()) / float64(n))
+			per, err := m.timed(n, loop)
 			if err != nil {
 				return 0, err
 			}
@@ -304,6 +294,22 @@ func (m *meter) checkSum(sum, want int64) error {
 	return shmem.Free(m.ctx, pe, v)
 }
 
+// timed runs loop (n updates on each PE) between two barriers, the way
+// every kernel is timed, and returns the longest PE's time per update.
+func (m *meter) timed(n int, loop func() error) (float64, error) {
+	if err := m.pe.BarrierAll(m.ctx); err != nil {
+		return 0, err
+	}
+	t0 := mono()
+	if err := loop(); err != nil {
+		return 0, err
+	}
+	if err := m.pe.BarrierAll(m.ctx); err != nil {
+		return 0, err
+	}
+	return m.maxOverPEs(float64((mono() - t0).Nanoseconds()) / float64(n))
+}
+
 // randperm measures bale's random permutation by dart throwing
 // ([OpRandperm]) on every PE (collective), twice, as kernel does: with
 // one hostshmem.AtomicCompareSwap per throw on a symmetric table
@@ -342,17 +348,7 @@ func (m *meter) randperm() ([]Result, error) {
 			if err := reset(); err != nil {
 				return 0, err
 			}
-			if err := pe.BarrierAll(ctx); err != nil {
-				return 0, err
-			}
-			t0 := mono()
-			if err := loop(); err != nil {
-				return 0, err
-			}
-			if err := pe.BarrierAll(ctx); err != nil {
-				return 0, err
-			}
-			per, err := m.maxOverPEs(float64((mono() - t0).Nanoseconds()) / float64(n))
+			per, err := m.timed(n, loop)
 			if err != nil {
 				return 0, err
 			}

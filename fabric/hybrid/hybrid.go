@@ -144,6 +144,13 @@ type Fabric struct {
 	// yet; wiredUp closes when it reaches 0 (see wireUp).
 	unwired atomic.Int32
 	wiredUp chan struct{}
+	// hellos holds the hellos that arrived before Connect, when no answer
+	// can be sent yet: wireUp answers them once connected.
+	hellos struct {
+		sync.Mutex
+		connected bool
+		pending   []int
+	}
 
 	// serve orders the AMOs this PE applies for other nodes before its
 	// leave messages: a request is applied and answered before Close
@@ -256,6 +263,11 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 	if f.net, err = ofi.Open(ctx, o.OFI); err != nil {
 		return nil, fmt.Errorf("hybrid: PE %d: the job's PEs run on several nodes, which needs a libfabric endpoint: %w", f.me, err)
 	}
+	// The handler before the exchange: from then on peers know this
+	// endpoint's address and may send it their hellos, and the endpoint
+	// drops what arrives with no handler (a lost hello held both PEs in
+	// wireUp until start-up timed out, about one job in twenty).
+	f.net.SetHandler(handler{f})
 	f.cpuAtomics = f.net.CPUAtomics() && !o.MessageAMO
 	so.Remote = remoteLiveness{f}
 	if f.loc, err = shm.Open(ctx, so); err != nil {
@@ -286,7 +298,6 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 			return nil, fmt.Errorf("hybrid: PE %d: the address PE %d published: %w", f.me, pe, err)
 		}
 	}
-	f.net.SetHandler(handler{f})
 	if err := f.net.Connect(ctx, peers); err != nil {
 		return nil, fmt.Errorf("hybrid: PE %d: connect to the PEs of other nodes over %s: %w", f.me, f.net.Provider(), err)
 	}
@@ -924,8 +935,14 @@ func (h handler) OnMessage(from int, msg []byte) {
 		// Only the lower PE of a pair connects (wireUp): from now on the
 		// connection it made carries this PE's messages to it too.
 		if from < f.me && f.remote[from] {
-			f.net.Send(from, []byte{msgHelloAck})
-			f.wired(from)
+			f.hellos.Lock()
+			if !f.hellos.connected { // answered by wireUp, once it can send
+				f.hellos.pending = append(f.hellos.pending, from)
+				f.hellos.Unlock()
+				return
+			}
+			f.hellos.Unlock()
+			f.answerHello(from)
 		}
 	case msgHelloAck:
 		if from > f.me && f.remote[from] {
@@ -958,6 +975,14 @@ func (f *Fabric) wireUp(ctx context.Context) error {
 		close(f.wiredUp)
 		return nil
 	}
+	f.hellos.Lock()
+	f.hellos.connected = true
+	early := f.hellos.pending
+	f.hellos.pending = nil
+	f.hellos.Unlock()
+	for _, pe := range early {
+		f.answerHello(pe)
+	}
 	hello := []byte{msgHello}
 	for pe := f.me + 1; pe < f.npes; pe++ {
 		if !f.remote[pe] {
@@ -979,6 +1004,12 @@ func (f *Fabric) wireUp(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("hybrid: PE %d: no answer over %s from PEs %v of other nodes before start-up ended: %w", f.me, f.net.Provider(), missing, context.Cause(ctx))
+}
+
+// answerHello answers lower PE pe's hello, whose connection is now up.
+func (f *Fabric) answerHello(pe int) {
+	f.net.Send(pe, []byte{msgHelloAck})
+	f.wired(pe)
 }
 
 // wired records that the connection to pe is up.

@@ -127,7 +127,7 @@ type Config struct {
 	Bootstrap string
 
 	npesFrom string     // how LoadConfig found NPEs, for errors about it
-	bindCPU  int        // GSHMEM_BIND plus one: the CPU a gpurun PE binds itself to, plus one; 0: none
+	bindCPU  int        // GSHMEM_BIND's CPU plus one, which a gpurun PE binds itself to; 0: not bound
 	slurm    *slurmTask // what LoadConfig read of a Slurm task; nil otherwise
 	node     []int      // under srun, every PE's node when they span several (bootPM); else nil
 }

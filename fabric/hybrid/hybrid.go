@@ -266,7 +266,7 @@ func Open(ctx context.Context, o Options) (_ *Fabric, err error) {
 	// The handler before the exchange: from then on peers know this
 	// endpoint's address and may send it their hellos, and the endpoint
 	// drops what arrives with no handler (a lost hello held both PEs in
-	// wireUp until start-up timed out, about one job in twenty).
+	// wireUp until start-up timed out, about one srun job in ten).
 	f.net.SetHandler(handler{f})
 	f.cpuAtomics = f.net.CPUAtomics() && !o.MessageAMO
 	so.Remote = remoteLiveness{f}

@@ -399,3 +399,27 @@ func TestConformance(t *testing.T) {
 	}
 	fabrictest.Run(t, fs)
 }
+
+// TestHelloBeforeHandler: a PE that is slow between the address exchange
+// and its connections (here PE 1, held 300 ms after the exchange) gets
+// the lower PE's hello while it cannot answer yet; it must still answer
+// it. (The endpoint once had no handler then and dropped the hello, and
+// both PEs waited in start-up until it timed out: a hang in about one
+// srun job in ten.)
+func TestHelloBeforeHandler(t *testing.T) {
+	fs := openJobWith(t, []int{0, 1}, func(o *hybrid.Options) {
+		if o.Shm.PE != 1 {
+			return
+		}
+		ex := o.Exchange
+		o.Exchange = func(ctx context.Context, mine []byte) ([][]byte, error) {
+			all, err := ex(ctx, mine)
+			time.Sleep(300 * time.Millisecond) // PE 0's hello lands in this window
+			return all, err
+		}
+	})
+	require.Len(t, fs, 2)
+	v, err := fs[0].AMO64(1, 4096, fabric.AMOAdd, 1, 0)
+	require.NoError(t, err, "PE 0 reaches PE 1 after start-up")
+	assert.Zero(t, v)
+}

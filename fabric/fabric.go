@@ -235,3 +235,18 @@ func (e *PeerError) Is(target error) bool { return target == ErrPeerDead }
 // only: the shared-memory transports reserve RegionAlign bytes more than a segment and gives
 // them back at once.
 const RegionAlign = 2 << 20
+
+// Sleepers is implemented by fabrics that map their peers' regions
+// (fabric/inproc, fabric/shm, and fabric/hybrid for the PEs of its node):
+// it lets code that stores into a mapped region without Put (the C ABI's
+// hot paths, which run in C on the same mappings) skip Notify when nobody
+// can need it.
+type Sleepers interface {
+	// SleepWord returns the word that a store into PE pe's region must
+	// look at, after ordering the store before the look (a locked
+	// instruction or a full fence): when its low 32 bits are nonzero
+	// and its high 32 bits are zero, a waiter of pe may sleep on the
+	// bytes stored, and the storer must call Notify; otherwise Notify
+	// would do nothing. Nil for a PE whose region is not mapped here.
+	SleepWord(pe int) *uint64
+}

@@ -353,6 +353,10 @@ func (f *Fabric) Region(pe int) []byte { return f.loc.Region(pe) }
 // PEs of other nodes.
 func (f *Fabric) Header(pe int) *mapped.Header { return f.loc.Header(pe) }
 
+// SleepWord implements fabric.Sleepers for the PEs of this node; nil for
+// the others.
+func (f *Fabric) SleepWord(pe int) *uint64 { return f.loc.SleepWord(pe) }
+
 // WaitPolicy is shm's: every wait sleeps on this node's futex.
 func (f *Fabric) WaitPolicy() fabric.WaitPolicy { return f.loc.WaitPolicy() }
 

@@ -84,6 +84,9 @@ func init() {
 	if unsafe.Sizeof(Header{}) > HeaderSize {
 		panic("fabric: Header larger than HeaderSize")
 	}
+	if unsafe.Offsetof(Header{}.Sleepers)%8 != 0 || unsafe.Offsetof(Header{}.Pending) != unsafe.Offsetof(Header{}.Sleepers)+4 {
+		panic("fabric: Sleepers and Pending do not form one aligned word (SleepWord)")
+	}
 }
 
 // HeaderOf returns the Header at the start of seg, which must be at least
@@ -263,7 +266,10 @@ func (s *localSleep) follow(ctx context.Context, seqp *uint32, seq uint32, d tim
 	s.mu.Unlock()
 }
 
-var _ fabric.Fabric = (*Mapped)(nil)
+var (
+	_ fabric.Fabric   = (*Mapped)(nil)
+	_ fabric.Sleepers = (*Mapped)(nil)
+)
 
 // New returns the engine for c. It checks that every segment carries a
 // ready header of the same size.
@@ -338,6 +344,17 @@ func (m *Mapped) Region(pe int) []byte { return m.regions[pe] }
 
 // Header returns PE pe's control header, nil for a PE not mapped here.
 func (m *Mapped) Header(pe int) *Header { return m.hdrs[pe] }
+
+// SleepWord implements fabric.Sleepers: the Sleepers and Pending words of
+// pe's header, which share one aligned 8-byte word (Sleepers the low half
+// on a little-endian CPU, which every target of this package is).
+func (m *Mapped) SleepWord(pe int) *uint64 {
+	h := m.hdrs[pe]
+	if h == nil {
+		return nil
+	}
+	return (*uint64)(unsafe.Pointer(&h.Sleepers))
+}
 
 // Put implements Fabric with a memmove into the peer's mapping.
 func (m *Mapped) Put(pe int, off uintptr, src []byte) error {

@@ -1,0 +1,359 @@
+//go:build cgo
+
+package capi
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include -O2 -fno-strict-aliasing
+#include <stdlib.h>
+#include "gs.h"
+
+void gs_call(void (*fn)(void *), void *arg, gs_pe *s);
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"unsafe"
+
+	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/hostshmem"
+)
+
+// binding is one PE of the C interface: its hostshmem.PE, its C state,
+// and the contexts and teams C holds handles of.
+type binding struct {
+	pe     *hostshmem.PE
+	st     *C.gs_pe
+	ctx    context.Context
+	inproc bool
+	h      cgo.Handle
+
+	mu    sync.Mutex
+	ctxs  map[uintptr]*hostshmem.Ctx
+	teams map[uintptr]*hostshmem.Team
+	next  uintptr
+}
+
+func lookup(h C.uintptr_t) *binding {
+	return cgo.Handle(h).Value().(*binding)
+}
+
+// newBinding fills the C state of pe: the regions' bases and the sleep
+// words, in memory C owns.
+func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
+	n := pe.NPEs()
+	st := (*C.gs_pe)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gs_pe{}))))
+	st.me, st.npes = C.int(pe.MyPE()), C.int(n)
+	local := pe.Region(pe.MyPE())
+	st.local = (*C.char)(unsafe.Pointer(unsafe.SliceData(local)))
+	st.size = C.uintptr_t(len(local))
+	lo, hi := pe.HostHeap()
+	st.lo, st.hi = C.uintptr_t(lo), C.uintptr_t(hi)
+	st.base = (**C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	st.sleep = (**C.uint64_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.uint64_t)(nil)))))
+	bases := unsafe.Slice(st.base, n)
+	sleeps := unsafe.Slice(st.sleep, n)
+	st.all_mapped = 1
+	for i := range n {
+		if r := pe.Region(i); r != nil {
+			bases[i] = (*C.char)(unsafe.Pointer(unsafe.SliceData(r)))
+		} else {
+			st.all_mapped = 0
+		}
+		sleeps[i] = (*C.uint64_t)(unsafe.Pointer(pe.SleepWord(i)))
+	}
+	sh := pe.TeamShared()
+	st.shared_start, st.shared_size, st.shared_stride = C.int(sh.WorldPE(0)), C.int(sh.NPEs()), 1
+	if sh.NPEs() > 1 {
+		st.shared_stride = C.int(sh.WorldPE(1) - sh.WorldPE(0))
+	}
+	// A PE with a processor of its own spins a few µs in C before it
+	// sleeps in Go; PEs that outnumber the processors hardly spin.
+	st.spin = 4096
+	if runtime.NumCPU() < n {
+		st.spin = 64
+	}
+	if inproc {
+		st.inproc = 1
+	}
+	b := &binding{pe: pe, st: st, ctx: ctx, inproc: inproc, ctxs: map[uintptr]*hostshmem.Ctx{}, teams: map[uintptr]*hostshmem.Team{}}
+	b.h = cgo.NewHandle(b)
+	st.handle = C.uintptr_t(b.h)
+	return b
+}
+
+// fatal prints what went wrong in call and ends the job as
+// shmem_global_exit(1) does.
+func (b *binding) fatal(call string, err error) {
+	fatal(b, call, err.Error())
+}
+
+func fatal(b *binding, call, msg string) {
+	if b == nil {
+		fmt.Fprintf(os.Stderr, "gshmem: %s: %s\n", call, msg)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "gshmem: PE %d: %s: %s\n", b.pe.MyPE(), call, msg)
+	exit(b, 1)
+}
+
+// exit ends the job with status: every PE's process (GlobalExit), or,
+// for shmemx_run's PEs, this process.
+func exit(b *binding, status int) {
+	if b == nil || b.inproc {
+		os.Exit(status)
+	}
+	b.pe.GlobalExit(status)
+	os.Exit(status)
+}
+
+//export gshmemGoFatal
+func gshmemGoFatal(h C.uintptr_t, call, msg *C.char) {
+	var b *binding
+	if h != 0 {
+		b = lookup(h)
+	}
+	fatal(b, C.GoString(call), C.GoString(msg))
+}
+
+//export gshmemGoGlobalExit
+func gshmemGoGlobalExit(h C.uintptr_t, status C.int) {
+	var b *binding
+	if h != 0 {
+		b = lookup(h)
+	}
+	exit(b, int(status))
+}
+
+//export gshmemGoInit
+func gshmemGoInit() *C.gs_pe {
+	ctx := context.Background()
+	pe, err := gshmem.Init(ctx)
+	if err != nil {
+		fatal(nil, "shmem_init", err.Error())
+	}
+	return newBinding(ctx, pe, false).st
+}
+
+//export gshmemGoFinalize
+func gshmemGoFinalize(h C.uintptr_t) {
+	b := lookup(h)
+	if b.inproc {
+		// shmemx_run finalizes the PE when its function returns; here
+		// the PEs only meet.
+		if err := b.pe.BarrierAll(b.ctx); err != nil {
+			b.fatal("shmem_finalize", err)
+		}
+		return
+	}
+	b.st.finalized = 1
+	if err := b.pe.Finalize(b.ctx); err != nil {
+		b.fatal("shmem_finalize", err)
+	}
+}
+
+//export gshmemGoRun
+func gshmemGoRun(npes C.int, fn, arg unsafe.Pointer) C.int {
+	cfg, err := gshmem.LoadConfig(nil)
+	if err != nil {
+		fatal(nil, "shmemx_run", err.Error())
+	}
+	cfg.NPEs = int(npes)
+	cfg.Transport = gshmem.TransportInproc
+	cfg.Bootstrap = gshmem.BootstrapInproc
+	err = gshmem.RunWith(context.Background(), cfg, func(ctx context.Context, pe *gshmem.PE) error {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		b := newBinding(ctx, pe, true)
+		defer b.free()
+		C.gs_call((*[0]byte)(fn), arg, b.st)
+		return nil
+	})
+	if err != nil {
+		var ee *gshmem.ExitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.Status)
+		}
+		fmt.Fprintf(os.Stderr, "gshmem: shmemx_run: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// free releases b's C state once its PE is done with it.
+func (b *binding) free() {
+	b.st.finalized = 1
+	b.h.Delete()
+	C.free(unsafe.Pointer(b.st.base))
+	C.free(unsafe.Pointer(b.st.sleep))
+	C.free(unsafe.Pointer(b.st))
+}
+
+//export gshmemGoTransport
+func gshmemGoTransport(h C.uintptr_t, buf *C.char, n C.size_t) {
+	t := lookup(h).pe.Transport()
+	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
+	out[copy(out[:len(out)-1], t)] = 0
+}
+
+//export gshmemGoNotify
+func gshmemGoNotify(h C.uintptr_t, pe C.int, off, n C.size_t) {
+	lookup(h).pe.Notify(int(pe), uintptr(off), uintptr(n))
+}
+
+// comm is the Go context a C context handle names: the PE itself for 0
+// (the default context).
+func (b *binding) comm(ctxh C.uintptr_t) hostshmem.Comm {
+	if ctxh == 0 {
+		return b.pe
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ctxs[uintptr(ctxh)]
+}
+
+// Kinds of gshmemGoRMA (gs.h).
+const (
+	kindPut = iota
+	kindGet
+	kindPutNBI
+	kindGetNBI
+)
+
+//export gshmemGoRMA
+func gshmemGoRMA(h, ctxh C.uintptr_t, call *C.char, kind, pe C.int, off C.uintptr_t, local unsafe.Pointer, n C.size_t) {
+	b := lookup(h)
+	s, err := hostshmem.SymAt[byte](b.pe, uintptr(off), int(n))
+	if err == nil {
+		buf := unsafe.Slice((*byte)(local), int(n))
+		c := b.comm(ctxh)
+		switch kind {
+		case kindPut:
+			err = hostshmem.Put(c, s, buf, int(pe))
+		case kindGet:
+			err = hostshmem.Get(c, buf, s, int(pe))
+		case kindPutNBI:
+			err = hostshmem.PutNBI(c, s, buf, int(pe))
+		case kindGetNBI:
+			err = hostshmem.GetNBI(c, buf, s, int(pe))
+		}
+	}
+	if err != nil {
+		b.fatal(C.GoString(call), err)
+	}
+}
+
+//export gshmemGoStrided
+func gshmemGoStrided(h, ctxh C.uintptr_t, call *C.char, put, pe C.int, off C.uintptr_t, local unsafe.Pointer, dst, sst C.ptrdiff_t, nelems, size C.size_t) {
+	b := lookup(h)
+	c := b.comm(ctxh)
+	// Element by element: the strided forms of hostshmem are typed, and
+	// this path serves only the device heap and unmapped peers.
+	stride := dst
+	lstride := sst
+	if put == 0 {
+		stride, lstride = sst, dst
+	}
+	for i := 0; i < int(nelems); i++ {
+		s, err := hostshmem.SymAt[byte](b.pe, uintptr(off)+uintptr(i)*uintptr(stride)*uintptr(size), int(size))
+		if err == nil {
+			buf := unsafe.Slice((*byte)(unsafe.Add(local, i*int(lstride)*int(size))), int(size))
+			if put != 0 {
+				err = hostshmem.Put(c, s, buf, int(pe))
+			} else {
+				err = hostshmem.Get(c, buf, s, int(pe))
+			}
+		}
+		if err != nil {
+			b.fatal(C.GoString(call), err)
+		}
+	}
+}
+
+//export gshmemGoQuiet
+func gshmemGoQuiet(h, ctxh C.uintptr_t) {
+	b := lookup(h)
+	if err := hostshmem.Quiet(b.comm(ctxh)); err != nil {
+		b.fatal("shmem_quiet", err)
+	}
+}
+
+//export gshmemGoBarrierAll
+func gshmemGoBarrierAll(h C.uintptr_t, call *C.char) {
+	b := lookup(h)
+	if err := b.pe.BarrierAll(b.ctx); err != nil {
+		b.fatal(C.GoString(call), err)
+	}
+}
+
+//export gshmemGoSyncAll
+func gshmemGoSyncAll(h C.uintptr_t) {
+	b := lookup(h)
+	if err := b.pe.SyncAll(b.ctx); err != nil {
+		b.fatal("shmem_sync_all", err)
+	}
+}
+
+// Kinds of gshmemGoAlloc (core.c).
+const (
+	allocMalloc = iota
+	allocCalloc
+	allocAlign
+	allocRealloc
+)
+
+//export gshmemGoAlloc
+func gshmemGoAlloc(h C.uintptr_t, call *C.char, kind C.int, size, align C.size_t, hints C.long, old C.uintptr_t) C.int64_t {
+	b := lookup(h)
+	var (
+		s   hostshmem.Sym[byte]
+		err error
+	)
+	n := int(size)
+	if n < 0 {
+		err = fmt.Errorf("%w: %d bytes", hostshmem.ErrInvalidArg, uint64(size))
+	} else {
+		switch kind {
+		case allocMalloc:
+			s, err = hostshmem.MallocWithHints[byte](b.ctx, b.pe, n, hostshmem.MallocHint(hints))
+		case allocCalloc:
+			s, err = hostshmem.Calloc[byte](b.ctx, b.pe, n)
+		case allocAlign:
+			s, err = hostshmem.Align[byte](b.ctx, b.pe, uintptr(align), n)
+		case allocRealloc:
+			if s, err = hostshmem.ObjectAt(b.pe, uintptr(old)); err == nil {
+				s, err = hostshmem.Realloc(b.ctx, b.pe, s, n)
+			}
+		}
+	}
+	if err != nil {
+		// The specification's answer is a null pointer; say why.
+		fmt.Fprintf(os.Stderr, "gshmem: PE %d: %s(%d bytes): %v\n", b.pe.MyPE(), C.GoString(call), uint64(size), err)
+		return -1
+	}
+	if s.Len() == 0 {
+		return -1 // size 0: a null pointer, as the specification says
+	}
+	return C.int64_t(s.Offset())
+}
+
+//export gshmemGoFree
+func gshmemGoFree(h C.uintptr_t, some C.int, off C.uintptr_t) {
+	b := lookup(h)
+	var s hostshmem.Sym[byte]
+	if some != 0 {
+		var err error
+		if s, err = hostshmem.ObjectAt(b.pe, uintptr(off)); err != nil {
+			b.fatal("shmem_free", err)
+		}
+	}
+	if err := hostshmem.Free(b.ctx, b.pe, s); err != nil {
+		b.fatal("shmem_free", err)
+	}
+}

@@ -1,0 +1,27 @@
+// Package capi is gshmem's OpenSHMEM 1.5 C interface: the Go half of
+// libgshmem.so (built by cmd/libgshmem) and, in C beside it, the hot paths
+// that run on the mappings the Go runtime set up.
+//
+// A C program sees include/shmem.h. Its puts, gets, p and g, atomics,
+// fence, quiet and the first phase of its waits run in C, on the table of
+// peer region bases and wake words (gs.h) that shmem_init fills from the
+// PE's hostshmem.PE (Region, SleepWord): a call from C into Go costs
+// ~120 ns, four times an 8-byte put. Setup, allocation, teams, contexts,
+// collectives, the waits' sleeping phase and everything that reaches a PE
+// whose memory is not mapped here (another node, the GPU heap) call into
+// Go, which runs hostshmem's code.
+//
+// The C interface is a process-wide singleton by its definition (shmem_init
+// takes no handle), so its state is too: one PE per process, or, for
+// shmemx_run's in-process PEs, one per OS thread (a thread-local pointer).
+// That is the one place in gshmem with process-wide mutable state.
+//
+// A bad argument (a PE out of range, an address outside the symmetric
+// heap, a size that overflows, a call before shmem_init) prints a message
+// that names the call and the values and ends the job as
+// shmem_global_exit(1) does: never a segfault. Where the specification
+// defines a result for a failure (shmem_malloc's null pointer), that is
+// what a C program gets, with a message on stderr saying why.
+//
+//go:generate go run ./gen -root ..
+package capi

@@ -1,0 +1,279 @@
+/*
+ * gs.h: the C half of libgshmem's state and its hot paths (not installed).
+ *
+ * A PE's state (gs_pe) is filled by Go at shmem_init (capi.go, newState)
+ * from its hostshmem.PE and never changes until shmem_finalize sets
+ * finalized: the bases of the peers' regions mapped into this process
+ * (NULL where a peer is reached only through the fabric), each peer's
+ * sleep word (fabric.Sleepers), this PE's host heap. Puts, gets, p, g and
+ * the atomics on a mapped peer run here; anything else calls into Go
+ * through the functions cgo exports (_cgo_export.h).
+ *
+ * The wake protocol is fabric's (fabric/internal/mapped): after a store
+ * into a peer's region, order it before a look at the peer's sleep word (a
+ * locked instruction), and call Notify only when the word says a waiter
+ * may sleep and no wake is pending.
+ */
+#ifndef GSHMEM_GS_H
+#define GSHMEM_GS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "shmem.h"
+#include "shmemx.h"
+
+#define GS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GS_HIDDEN __attribute__((visibility("hidden")))
+
+typedef struct gs_pe {
+    int me, npes;
+    char *local;       /* this PE's region: base[me] */
+    uintptr_t lo, hi;  /* the host heap: offsets [lo, hi) of the region */
+    uintptr_t size;    /* bytes of the region */
+    char **base;       /* per PE: its region mapped here, or NULL */
+    uint64_t **sleep;  /* per PE: its sleep word, or NULL (always notify) */
+    uintptr_t handle;  /* the Go binding (a cgo.Handle) */
+    int all_mapped;    /* every peer's region is mapped here */
+    int inproc;        /* one of shmemx_run's PEs (a thread of this process) */
+    int shared_start, shared_stride, shared_size; /* SHMEM_TEAM_SHARED */
+    uint64_t spin;     /* looks a wait makes in C before it calls into Go */
+    volatile int finalized;
+    volatile int go_nbi; /* non-blocking operations went through Go: quiet there */
+    char pad_[64];
+    uint64_t fence_word; /* the target of the locked add that orders stores */
+} gs_pe;
+
+/* A context: the default one (every PE's, pe NULL) or one shmem_ctx_create
+ * or shmem_team_create_ctx made for one PE. A team context names target
+ * PEs by their number in the team: member i is world PE start + i*stride. */
+struct gshmem_ctx {
+    gs_pe *pe;
+    int start, stride, size; /* the team's members; size 0: the world */
+    long options;
+    uintptr_t handle;        /* the Go context (binding.ctxs), 0: the default */
+    volatile int destroyed;
+    shmem_team_t team;
+};
+
+/* A team: one of the predefined ones (pe NULL: the calling PE's world or
+ * shared team) or one a split made for one PE. */
+struct gshmem_team {
+    gs_pe *pe;
+    int start, stride, size, my;
+    uintptr_t handle;  /* the Go team (binding.teams), 0: predefined */
+    volatile int destroyed;
+    int predefined;    /* 1: world, 2: shared */
+};
+
+/* The calling PE: the thread's (shmemx_run) or the process's. */
+extern __thread gs_pe *gs_tls __attribute__((tls_model("initial-exec")));
+extern gs_pe *gs_proc;
+
+static inline gs_pe *gs_cur(void) {
+    gs_pe *s = gs_tls;
+    return GS_LIKELY(s == NULL) ? gs_proc : s;
+}
+
+/* Failures: print "gshmem: PE n: call: message" and end the job as
+ * shmem_global_exit(1) does. */
+GS_HIDDEN void gs_fatal(gs_pe *s, const char *call, const char *fmt, ...)
+    __attribute__((noreturn, cold, format(printf, 3, 4)));
+GS_HIDDEN gs_pe *gs_ready_slow(const char *call) __attribute__((cold));
+GS_HIDDEN gs_pe *gs_ctx_slow(shmem_ctx_t ctx, const char *call, int *pe) __attribute__((cold));
+GS_HIDDEN uintptr_t gs_sym_slow(gs_pe *s, const char *call, const char *what, const void *p, size_t n);
+GS_HIDDEN void gs_go_rma(gs_pe *s, shmem_ctx_t ctx, const char *call, int kind, int pe, uintptr_t off,
+                         void *local, size_t n);
+GS_HIDDEN void gs_go_notify(gs_pe *s, int pe, uintptr_t off, size_t n);
+
+/* gs_ready returns the calling PE, initialised and not finalized. */
+static inline gs_pe *gs_ready(const char *call) {
+    gs_pe *s = gs_cur();
+    if (GS_UNLIKELY(s == NULL || s->finalized)) {
+        return gs_ready_slow(call);
+    }
+    return s;
+}
+
+/* gs_ctx returns the PE that ctx belongs to and turns *pe, the target as
+ * the caller named it, into its world number, checking both. */
+static inline gs_pe *gs_ctx(shmem_ctx_t ctx, const char *call, int *pe) {
+    if (GS_LIKELY(ctx == SHMEM_CTX_DEFAULT)) {
+        gs_pe *s = gs_ready(call);
+        if (GS_UNLIKELY((unsigned)*pe >= (unsigned)s->npes)) {
+            gs_fatal(s, call, "PE %d out of range [0, %d)", *pe, s->npes);
+        }
+        return s;
+    }
+    return gs_ctx_slow(ctx, call, pe);
+}
+
+/* gs_sym returns the offset in s's region of the n bytes at p, which must
+ * lie in a symmetric heap: the host heap ([lo, hi), where C reaches mapped
+ * peers itself) or, on the CPU fallback, the device heap past it (an
+ * offset >= hi: the access goes through Go). what names the argument in
+ * errors. */
+static inline uintptr_t gs_sym(gs_pe *s, const char *call, const char *what, const void *p, size_t n) {
+    uintptr_t off = (uintptr_t)((const char *)p - s->local);
+    if (GS_LIKELY(off - s->lo < s->hi - s->lo && n <= s->hi - off)) {
+        return off;
+    }
+    return gs_sym_slow(s, call, what, p, n);
+}
+
+/* gs_bytes is nelems*size, or a failure when it overflows. */
+static inline size_t gs_bytes(gs_pe *s, const char *call, size_t nelems, size_t size) {
+    size_t n;
+    if (GS_UNLIKELY(__builtin_mul_overflow(nelems, size, &n))) {
+        gs_fatal(s, call, "%zu elements of %zu bytes overflow size_t", nelems, size);
+    }
+    return n;
+}
+
+/* gs_notify follows a store into PE pe's bytes [off, off+n) (see above). */
+static inline void gs_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
+    __atomic_fetch_add(&s->fence_word, 1, __ATOMIC_SEQ_CST);
+    uint64_t *w = s->sleep[pe];
+    if (GS_LIKELY(w != NULL)) {
+        uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+        if (GS_LIKELY((uint32_t)v == 0 || (v >> 32) != 0)) {
+            return;
+        }
+    }
+    gs_go_notify(s, pe, off, n);
+}
+
+/* Kinds of gs_go_rma. */
+enum { GS_PUT = 0, GS_GET = 1, GS_PUT_NBI = 2, GS_GET_NBI = 3 };
+
+static inline void gs_put(shmem_ctx_t ctx, const char *call, void *dest, const void *source, size_t nelems,
+                          size_t size, int pe, int nbi) {
+    int w = pe;
+    gs_pe *s = gs_ctx(ctx, call, &w);
+    size_t n = gs_bytes(s, call, nelems, size);
+    if (GS_UNLIKELY(n == 0)) {
+        return;
+    }
+    uintptr_t off = gs_sym(s, call, "dest", dest, n);
+    char *b = s->base[w];
+    if (GS_LIKELY(b != NULL && off < s->hi)) {
+        memcpy(b + off, source, n);
+        gs_notify(s, w, off, n);
+        return;
+    }
+    gs_go_rma(s, ctx, call, nbi ? GS_PUT_NBI : GS_PUT, pe, off, (void *)source, n);
+}
+
+static inline void gs_get(shmem_ctx_t ctx, const char *call, void *dest, const void *source, size_t nelems,
+                          size_t size, int pe, int nbi) {
+    int w = pe;
+    gs_pe *s = gs_ctx(ctx, call, &w);
+    size_t n = gs_bytes(s, call, nelems, size);
+    if (GS_UNLIKELY(n == 0)) {
+        return;
+    }
+    uintptr_t off = gs_sym(s, call, "source", source, n);
+    char *b = s->base[w];
+    if (GS_LIKELY(b != NULL && off < s->hi)) {
+        memcpy(dest, b + off, n);
+        return;
+    }
+    gs_go_rma(s, ctx, call, nbi ? GS_GET_NBI : GS_GET, pe, off, dest, n);
+}
+
+static inline void gs_p(shmem_ctx_t ctx, const char *call, void *dest, const void *value, size_t size, int pe) {
+    int w = pe;
+    gs_pe *s = gs_ctx(ctx, call, &w);
+    uintptr_t off = gs_sym(s, call, "dest", dest, size);
+    char *b = s->base[w];
+    if (GS_LIKELY(b != NULL && off < s->hi)) {
+        memcpy(b + off, value, size);
+        gs_notify(s, w, off, size);
+        return;
+    }
+    gs_go_rma(s, ctx, call, GS_PUT, pe, off, (void *)value, size);
+}
+
+static inline void gs_g(shmem_ctx_t ctx, const char *call, void *out, const void *source, size_t size, int pe) {
+    int w = pe;
+    gs_pe *s = gs_ctx(ctx, call, &w);
+    uintptr_t off = gs_sym(s, call, "source", source, size);
+    char *b = s->base[w];
+    if (GS_LIKELY(b != NULL && off < s->hi)) {
+        memcpy(out, b + off, size);
+        return;
+    }
+    gs_go_rma(s, ctx, call, GS_GET, pe, off, out, size);
+}
+
+/* gs_span checks a strided access: nelems elements of size bytes, stride
+ * elements apart, from the symmetric address p; it returns the offset of
+ * the first and sets *span to the bytes from the first to past the last. */
+static inline uintptr_t gs_span(gs_pe *s, const char *call, const char *what, const void *p, ptrdiff_t stride,
+                                size_t nelems, size_t size, size_t *span) {
+    size_t n;
+    if (GS_UNLIKELY(__builtin_mul_overflow(nelems - 1, (size_t)stride, &n) ||
+                    __builtin_mul_overflow(n, size, &n) || __builtin_add_overflow(n, size, &n))) {
+        gs_fatal(s, call, "%zu elements %td apart overflow size_t", nelems, stride);
+    }
+    *span = n;
+    return gs_sym(s, call, what, p, n);
+}
+
+static inline void gs_strides(gs_pe *s, const char *call, ptrdiff_t dst, ptrdiff_t sst) {
+    if (GS_UNLIKELY(dst < 1 || sst < 1)) {
+        gs_fatal(s, call, "strides dst=%td sst=%td: each must be at least 1", dst, sst);
+    }
+}
+
+GS_HIDDEN void gs_go_strided(gs_pe *s, shmem_ctx_t ctx, const char *call, int put, int pe, uintptr_t off,
+                             char *local, ptrdiff_t dst, ptrdiff_t sst, size_t nelems, size_t size);
+
+static inline void gs_iput(shmem_ctx_t ctx, const char *call, void *dest, const void *source, ptrdiff_t dst,
+                           ptrdiff_t sst, size_t nelems, size_t size, int pe) {
+    int w = pe;
+    gs_pe *s = gs_ctx(ctx, call, &w);
+    if (GS_UNLIKELY(nelems == 0)) {
+        return;
+    }
+    gs_strides(s, call, dst, sst);
+    size_t span;
+    uintptr_t off = gs_span(s, call, "dest", dest, dst, nelems, size, &span);
+    char *b = s->base[w];
+    if (GS_UNLIKELY(b == NULL || off >= s->hi)) {
+        gs_go_strided(s, ctx, call, 1, pe, off, (char *)source, dst, sst, nelems, size);
+        return;
+    }
+    char *d = b + off;
+    const char *src = (const char *)source;
+    for (size_t i = 0; i < nelems; i++) {
+        memcpy(d + i * dst * size, src + i * sst * size, size);
+    }
+    gs_notify(s, w, off, span);
+}
+
+static inline void gs_iget(shmem_ctx_t ctx, const char *call, void *dest, const void *source, ptrdiff_t dst,
+                           ptrdiff_t sst, size_t nelems, size_t size, int pe) {
+    int w = pe;
+    gs_pe *s = gs_ctx(ctx, call, &w);
+    if (GS_UNLIKELY(nelems == 0)) {
+        return;
+    }
+    gs_strides(s, call, dst, sst);
+    size_t span;
+    uintptr_t off = gs_span(s, call, "source", source, sst, nelems, size, &span);
+    char *b = s->base[w];
+    if (GS_UNLIKELY(b == NULL || off >= s->hi)) {
+        gs_go_strided(s, ctx, call, 0, pe, off, (char *)dest, dst, sst, nelems, size);
+        return;
+    }
+    const char *src = b + off;
+    char *d = (char *)dest;
+    for (size_t i = 0; i < nelems; i++) {
+        memcpy(d + i * dst * size, src + i * sst * size, size);
+    }
+}
+
+#endif /* GSHMEM_GS_H */

@@ -95,4 +95,6 @@ func rmaGenerics(w *bytes.Buffer) {
 	}
 }
 
-func replaceAll(s, old, new string) string { return string(bytes.ReplaceAll([]byte(s), []byte(old), []byte(new))) }
+func replaceAll(s, old, new string) string {
+	return string(bytes.ReplaceAll([]byte(s), []byte(old), []byte(new)))
+}

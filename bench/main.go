@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/internal/cbuild"
 	"github.com/gshmem/gshmem/internal/config"
 	"github.com/gshmem/gshmem/launcher"
 )
@@ -29,6 +30,7 @@ type flags struct {
 	reps              *int
 	rounds            *int
 	peers, memmoveCol *bool
+	cabi              *bool
 	bind              *bool
 	inproc            *bool
 	srun              *string
@@ -50,6 +52,8 @@ func newFlags(name string, stderr io.Writer) *flags {
 			"the median of its runs, so that one lucky or unlucky placement does not decide a ratio"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
+		cabi: fs.Bool("c", true, "also measure gshmem's C interface: libgshmem.so running the Open MPI peer's own program "+
+			"(needs gshmem's source tree around the working directory and a C compiler; skipped otherwise, and with -srun or -inproc)"),
 		bind: fs.Bool("bind", true, "bind gshmem PE i to CPU i when there are no more PEs than CPUs (as gpurun does by default), "+
 			"as Open MPI binds its ranks to cores then (not when oversubscribed)"),
 		inproc: fs.Bool("inproc", false, "run gshmem's PEs as goroutines of this process instead of processes over shm "+
@@ -282,6 +286,18 @@ func runRound(ctx context.Context, f *flags, c Config, n int, amOps []string, fi
 	if err != nil {
 		fmt.Fprintln(stderr, "gpurun bench:", err)
 		ok = false
+	}
+	if *f.cabi && *f.srun == "" && !*f.inproc {
+		fmt.Fprintf(stderr, "gpurun bench: gshmem's C interface on %d PEs (shm)...\n", n)
+		rs, err := CABI(ctx, PeerConfig{PEs: n, Ops: PeerOps(c.Ops), Sizes: c.Sizes, CollSizes: c.CollSizes,
+			Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm}, *f.bind)
+		peers = append(peers, rs...)
+		switch {
+		case errors.Is(err, ErrNoSource), errors.Is(err, cbuild.ErrNoCC):
+			fmt.Fprintln(stderr, "gpurun bench: no C interface column:", err)
+		case err != nil:
+			fmt.Fprintln(stderr, "gpurun bench: C interface:", err)
+		}
 	}
 	if pops := PeerOps(c.Ops); *f.peers && len(pops) > 0 {
 		over := ""

@@ -150,13 +150,8 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			"-O2", "-o", bin, filepath.Join(work, j.src+".c")); err != nil {
 			return out, fmt.Errorf("bench: compiling %s: %w", j.src, err)
 		}
-		args := []string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs),
-			bin, "-o", strings.Join(ops, ","), "-t", strconv.FormatInt(cfg.Target.Nanoseconds(), 10),
-			"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters), "-r", strconv.Itoa(cfg.Reps)}
-		args = append(args, "-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes),
-			"-histo", joinInts([]int{cfg.Histo.Table, cfg.Histo.Updates}),
-			"-igather", joinInts([]int{cfg.IGather.Table, cfg.IGather.Updates}),
-			"-randperm", joinInts([]int{cfg.Randperm.Table, cfg.Randperm.Updates}))
+		args := append([]string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs), bin},
+			cfg.programArgs(ops)...)
 		// Open MPI 4.1.4 segfaults at finalize in osc_rdma; ucx works.
 		env := []string{"OMPI_MCA_osc=ucx"}
 		if cfg.TCP {
@@ -165,14 +160,7 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			args = append([]string{"-x", "UCX_TLS", "-x", "UCX_NET_DEVICES"}, args...)
 		}
 		if j.impl == ImplShmem {
-			// Room on the symmetric heap for src and dst (each the largest
-			// message or PEs blocks of the largest fcollect/alltoall
-			// block), the allreduce's pWrk (half the largest message) and
-			// the largest kernel table.
-			maxSize := slices.Max(append([]int{8}, cfg.Sizes...))
-			buf := max(maxSize, cfg.PEs*slices.Max(append([]int{0}, cfg.CollSizes...)))
-			tables := 8 * max(cfg.Histo.Table, cfg.IGather.Table, cfg.Randperm.Table)
-			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", (2*buf+maxSize/2+tables)>>20+64))
+			env = append(env, fmt.Sprintf("SHMEM_SYMMETRIC_HEAP_SIZE=%dM", cfg.shmemHeap()>>20))
 		}
 		stdout, runErr := runJob(ctx, cfg.Log, work, env, tools[j.run], args...)
 		res, err := ParseResults(bytes.NewReader(stdout), j.impl, cfg.PEs)
@@ -254,6 +242,28 @@ func (cfg PeerConfig) withDefaults() (PeerConfig, error) {
 			cfg.Target, cfg.Reps, cfg.MinIters, cfg.MaxIters)
 	}
 	return cfg, nil
+}
+
+// programArgs are the arguments of the peer programs (shmem_bench.c,
+// mpi_bench.c) that measure ops as cfg says.
+func (cfg PeerConfig) programArgs(ops []string) []string {
+	return []string{"-o", strings.Join(ops, ","), "-t", strconv.FormatInt(cfg.Target.Nanoseconds(), 10),
+		"-n", strconv.Itoa(cfg.MinIters), "-m", strconv.Itoa(cfg.MaxIters), "-r", strconv.Itoa(cfg.Reps),
+		"-s", joinInts(cfg.Sizes), "-c", joinInts(cfg.CollSizes),
+		"-histo", joinInts([]int{cfg.Histo.Table, cfg.Histo.Updates}),
+		"-igather", joinInts([]int{cfg.IGather.Table, cfg.IGather.Updates}),
+		"-randperm", joinInts([]int{cfg.Randperm.Table, cfg.Randperm.Updates})}
+}
+
+// shmemHeap is the symmetric heap shmem_bench.c needs: room for src and
+// dst (each the largest message or PEs blocks of the largest
+// fcollect/alltoall block), the allreduce's pWrk (half the largest
+// message) and the largest kernel table, plus 64 MiB, in whole MiB.
+func (cfg PeerConfig) shmemHeap() int {
+	maxSize := slices.Max(append([]int{8}, cfg.Sizes...))
+	buf := max(maxSize, cfg.PEs*slices.Max(append([]int{0}, cfg.CollSizes...)))
+	tables := 8 * max(cfg.Histo.Table, cfg.IGather.Table, cfg.Randperm.Table)
+	return ((2*buf+maxSize/2+tables)>>20 + 64) << 20
 }
 
 func (cfg PeerConfig) logf(format string, args ...any) {

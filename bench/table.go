@@ -32,7 +32,10 @@ import (
 // ours over X's (the same number where a bandwidth is Bytes over the time,
 // or a rate one over it). Where a section has two peer columns or more, a
 // last column, vs-best, gives the speed-up over the better peer of the row
-// (the shorter time, the higher bandwidth or rate).
+// (the shorter time, the higher bandwidth or rate). A column of
+// [ImplGshmemC] (gshmem's C interface) is not a peer there: with it, vs-best
+// is over the others (even one), and a column c-vs-best gives the C
+// interface's speed-up over the same peer.
 //
 // A value or speed-up that cannot be computed prints as "-". The column of
 // ours is named after the Impl of ours[0], or [ImplGshmem] if ours is empty.
@@ -96,9 +99,18 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 		if withMM {
 			header = append(header, "vs-"+ImplMemmove)
 		}
-		withBest := len(cols) >= 2
+		// gshmem's C interface is ours too: the better peer is the better
+		// of the others, and a last column compares the C interface with
+		// it.
+		others := slices.DeleteFunc(slices.Clone(cols), func(c string) bool { return c == ImplGshmemC })
+		withC := len(others) < len(cols)
+		withBest := len(others) >= 2 || withC && len(others) >= 1
 		if withBest {
 			header = append(header, "vs-best")
+		}
+		withC = withC && len(others) >= 1
+		if withC {
+			header = append(header, "c-vs-best")
 		}
 		switch sec {
 		case secBandwidth:
@@ -128,8 +140,13 @@ func WriteTable(w io.Writer, ours, peers, memmove []Result) error {
 				row = append(row, speedup(m, haveMine, mv, haveMM, true))
 			}
 			if withBest {
-				b, ok := best(k, cols, theirs, bw)
+				b, ok := best(k, others, theirs, bw)
 				row = append(row, speedup(m, haveMine, b, ok, bw))
+			}
+			if withC {
+				b, ok := best(k, others, theirs, bw)
+				c, haveC := theirs[ImplGshmemC][k]
+				row = append(row, speedup(c, haveC, b, ok, bw))
 			}
 			table = append(table, row)
 		}

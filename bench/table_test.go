@@ -207,3 +207,21 @@ igather    8B    2  40.0Mupd/s     80.0Mupd/s             0.50x
 	assert.True(t, IsRate(OpHisto) && IsRate(OpIGather) && !IsRate(OpPut))
 	assert.False(t, IsBandwidth(OpHisto) || IsBandwidth(OpIGather))
 }
+
+// TestWriteTableCInterface: gshmem's C interface is a column of its own,
+// not a peer: vs-best is over Open MPI alone, and c-vs-best compares the
+// C interface with the same peer.
+func TestWriteTableCInterface(t *testing.T) {
+	ours := []Result{{Impl: ImplGshmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 20}}
+	peers := []Result{
+		{Impl: ImplGshmemC, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 10},
+		{Impl: ImplShmem, Op: OpPut, PEs: 2, Bytes: 8, Iters: 100, NsPerOp: 40},
+	}
+	var buf bytes.Buffer
+	require.NoError(t, WriteTable(&buf, ours, peers, nil))
+	want := `Latency, time per operation; vs-X: gshmem speed-up over X = X's time / gshmem's (above 1: gshmem is faster)
+op   size  PEs  gshmem  gshmem-c  openmpi-shmem  vs-gshmem-c  vs-openmpi-shmem  vs-best  c-vs-best
+put    8B    2  20.0ns    10.0ns         40.0ns        0.50x             2.00x    2.00x      4.00x
+`
+	assert.Equal(t, want, buf.String())
+}

@@ -22,6 +22,7 @@ import (
 	"unsafe"
 
 	"github.com/gshmem/gshmem"
+	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
 )
 
@@ -98,6 +99,14 @@ func fatal(b *binding, call, msg string) {
 	if b == nil {
 		fmt.Fprintf(os.Stderr, "gshmem: %s: %s\n", call, msg)
 		os.Exit(1)
+	}
+	if e, ok := b.pe.Fabric().(fabric.Exiter); ok {
+		if _, status, ok := e.Exited(); ok {
+			// A peer ended the job (shmem_global_exit, or a failure of
+			// its own, which it reported): this PE's call failed because
+			// of it; end with its status and say nothing more.
+			os.Exit(status)
+		}
 	}
 	fmt.Fprintf(os.Stderr, "gshmem: PE %d: %s: %s\n", b.pe.MyPE(), call, msg)
 	exit(b, 1)

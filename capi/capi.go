@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"runtime"
 	"runtime/cgo"
@@ -58,8 +59,11 @@ func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
 	st.lo, st.hi = C.uintptr_t(lo), C.uintptr_t(hi)
 	st.base = (**C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
 	st.sleep = (**C.uint64_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.uint64_t)(nil)))))
+	st.wild = (**C.uint32_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.uint32_t)(nil)))))
+	st.watch = (**C.uint64_t)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof((*C.uint64_t)(nil)))))
 	bases := unsafe.Slice(st.base, n)
 	sleeps := unsafe.Slice(st.sleep, n)
+	wilds, watches := unsafe.Slice(st.wild, n), unsafe.Slice(st.watch, n)
 	st.all_mapped = 1
 	for i := range n {
 		if r := pe.Region(i); r != nil {
@@ -68,6 +72,11 @@ func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
 			st.all_mapped = 0
 		}
 		sleeps[i] = (*C.uint64_t)(unsafe.Pointer(pe.SleepWord(i)))
+		wild, slots, line := pe.Watches(i)
+		if wild != nil && len(slots) > 0 && line > 0 && line&(line-1) == 0 {
+			wilds[i], watches[i] = (*C.uint32_t)(unsafe.Pointer(wild)), (*C.uint64_t)(unsafe.Pointer(&slots[0]))
+			st.nwatch, st.line_shift = C.int(len(slots)), C.int(bits.TrailingZeros(uint(line)))
+		}
 	}
 	sh := pe.TeamShared()
 	st.shared_start, st.shared_size, st.shared_stride = C.int(sh.WorldPE(0)), C.int(sh.NPEs()), 1
@@ -201,6 +210,8 @@ func (b *binding) free() {
 	b.h.Delete()
 	C.free(unsafe.Pointer(b.st.base))
 	C.free(unsafe.Pointer(b.st.sleep))
+	C.free(unsafe.Pointer(b.st.wild))
+	C.free(unsafe.Pointer(b.st.watch))
 	C.free(unsafe.Pointer(b.st))
 }
 

@@ -44,6 +44,14 @@ typedef struct gs_pe {
     volatile int go_nbi; /* non-blocking operations went through Go: quiet there */
     char pad_[64];
     uint64_t fence_word; /* the target of the locked add that orders stores */
+    char pad2_[56];
+    /* What each PE's sleepers watch (fabric.Sleepers.Watches), where
+     * sleep[pe] is armed: wild[pe] nonzero means every byte; watch[pe] has
+     * nwatch slots lo<<32 | (hi+1) of lines of 1<<line_shift bytes. */
+    uint32_t **wild;
+    uint64_t **watch;
+    int nwatch;
+    int line_shift;
 } gs_pe;
 
 /* A context: the default one (every PE's, pe NULL) or one shmem_ctx_create
@@ -132,13 +140,35 @@ static inline size_t gs_bytes(gs_pe *s, const char *call, size_t nelems, size_t 
     return n;
 }
 
-/* gs_notify follows a store into PE pe's bytes [off, off+n) (see above). */
+/* gs_watched reports whether a sleeper of pe watches a line of [off,
+ * off+n) (n > 0), for a store that found pe's sleep word armed. */
+static inline int gs_watched(gs_pe *s, int pe, uintptr_t off, size_t n) {
+    if (s->watch[pe] == NULL || __atomic_load_n(s->wild[pe], __ATOMIC_RELAXED) != 0) {
+        return 1;
+    }
+    uint64_t lo = off >> s->line_shift, hi = (off + n - 1) >> s->line_shift;
+    for (int i = 0; i < s->nwatch; i++) {
+        uint64_t w = __atomic_load_n(&s->watch[pe][i], __ATOMIC_RELAXED);
+        if (w != 0 && (w >> 32) <= hi && lo <= (uint64_t)(uint32_t)w - 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* gs_notify follows a store into PE pe's bytes [off, off+n) (see above):
+ * it costs a locked add and a load while nobody sleeps, a line of loads
+ * while sleepers watch other bytes, and a call into Go (which wakes them)
+ * only when one watches these. */
 static inline void gs_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
     __atomic_fetch_add(&s->fence_word, 1, __ATOMIC_SEQ_CST);
     uint64_t *w = s->sleep[pe];
     if (GS_LIKELY(w != NULL)) {
         uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
         if (GS_LIKELY((uint32_t)v == 0 || (v >> 32) != 0)) {
+            return;
+        }
+        if (n != 0 && !gs_watched(s, pe, off, n)) {
             return;
         }
     }

@@ -249,4 +249,11 @@ type Sleepers interface {
 	// bytes stored, and the storer must call Notify; otherwise Notify
 	// would do nothing. Nil for a PE whose region is not mapped here.
 	SleepWord(pe int) *uint64
+	// Watches returns what PE pe's sleepers watch, for a storer that
+	// found its SleepWord armed: wild is nonzero while some sleeper
+	// watches every byte; each slot is 0 (free) or lo<<32 | (hi+1) for
+	// the lines [lo, hi] (of lineBytes bytes of pe's region) that one
+	// sleeper watches. A store with wild zero whose lines meet no slot
+	// need not Notify. Nil slots for a PE whose region is not mapped here.
+	Watches(pe int) (wild *uint32, slots []uint64, lineBytes uintptr)
 }

@@ -40,6 +40,17 @@ func (p *PE) SleepWord(pe int) *uint64 {
 	return s.SleepWord(pe)
 }
 
+// Watches returns what PE pe's sleepers watch (fabric.Sleepers), or nil
+// slots when the fabric does not say: then a store that found SleepWord
+// armed must Notify.
+func (p *PE) Watches(pe int) (wild *uint32, slots []uint64, lineBytes uintptr) {
+	s, ok := p.fab.(fabric.Sleepers)
+	if !ok || uint(pe) >= uint(p.n) {
+		return nil, nil, 0
+	}
+	return s.Watches(pe)
+}
+
 // Notify tells PE pe that bytes [off, off+n) of its region changed by a
 // store of this process into its mapping (Region): it wakes pe's waiters
 // on them. Puts, atomics and signals of this package notify by themselves.

@@ -357,6 +357,9 @@ func (f *Fabric) Header(pe int) *mapped.Header { return f.loc.Header(pe) }
 // the others.
 func (f *Fabric) SleepWord(pe int) *uint64 { return f.loc.SleepWord(pe) }
 
+// Watches implements fabric.Sleepers for the PEs of this node.
+func (f *Fabric) Watches(pe int) (*uint32, []uint64, uintptr) { return f.loc.Watches(pe) }
+
 // WaitPolicy is shm's: every wait sleeps on this node's futex.
 func (f *Fabric) WaitPolicy() fabric.WaitPolicy { return f.loc.WaitPolicy() }
 

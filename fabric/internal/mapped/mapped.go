@@ -356,6 +356,15 @@ func (m *Mapped) SleepWord(pe int) *uint64 {
 	return (*uint64)(unsafe.Pointer(&h.Sleepers))
 }
 
+// Watches implements fabric.Sleepers: pe's header's Wild and Watch.
+func (m *Mapped) Watches(pe int) (wild *uint32, slots []uint64, line uintptr) {
+	h := m.hdrs[pe]
+	if h == nil {
+		return nil, nil, lineBytes
+	}
+	return &h.Wild, h.Watch[:], lineBytes
+}
+
 // Put implements Fabric with a memmove into the peer's mapping.
 func (m *Mapped) Put(pe int, off uintptr, src []byte) error {
 	m.copier.Copy(m.regions[pe][off:], src)

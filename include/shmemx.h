@@ -21,8 +21,11 @@ extern "C" {
  * shmem_init reads it. */
 int shmemx_run(int npes, void (*fn)(void *arg), void *arg);
 
-/* shmemx_transport names how this PE reaches its peers: "inproc", "shm" or
- * "hybrid". */
+/* shmemx_transport names how this PE reaches its peers: "inproc"
+ * (shmemx_run's threads, or a process alone), "shm" (processes of one
+ * node) or "shm+ofi" (several nodes: shared memory within a node,
+ * libfabric across). The string belongs to the calling thread until its
+ * next call. */
 const char *shmemx_transport(void);
 
 #ifdef __cplusplus

@@ -100,12 +100,19 @@ func Srun(t testing.TB, timeout time.Duration, args []string, env ...string) Res
 	if err != nil {
 		t.Fatalf("slurmtest: %v", err)
 	}
+	return SrunProgram(t, timeout, args, []string{exe, "-test.run=^$"}, env...)
+}
+
+// SrunProgram is Srun for another program: `srun args... -- prog...`
+// (a C test program, say), with the same job name, clean-up and bounds.
+func SrunProgram(t testing.TB, timeout time.Duration, args, prog []string, env ...string) Result {
+	t.Helper()
 	name := fmt.Sprintf("gshmem-test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	t.Cleanup(func() { Cancel(name) })
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	argv := append([]string{"--job-name=" + name, "--time=5"}, args...)
-	argv = append(argv, exe, "-test.run=^$")
+	argv = append(argv, prog...)
 	cmd := exec.CommandContext(ctx, "srun", argv...)
 	cmd.Env = append(os.Environ(), env...)
 	// srun cancels its step on SIGINT twice within a second; SIGKILL at
@@ -115,7 +122,7 @@ func Srun(t testing.TB, timeout time.Duration, args []string, env ...string) Res
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	r := Result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err, Took: time.Since(start)}
 	if ctx.Err() != nil {
 		r.Err = fmt.Errorf("srun still running after %v, cancelled (%v)", timeout, err)

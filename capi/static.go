@@ -12,10 +12,12 @@ int gs_static_share(char *start, size_t size, const char *name, const char **ste
 import "C"
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -95,16 +97,21 @@ func (b *binding) staticData() {
 	}
 	why := ""
 	fd := -1
-	name := C.CString(staticName(me))
-	var step *C.char
-	r := int(C.gs_static_share(start, C.size_t(size), name, &step))
-	C.free(unsafe.Pointer(name))
-	if r < 0 {
-		why = fmt.Sprintf("PE %d could not share its static data [%p, %p): %s: %v", me, start,
-			unsafe.Add(unsafe.Pointer(start), int(size)), C.GoString(step), syscall.Errno(-r))
+	if !exeCallsShmem() {
+		why = "the program's executable does not call OpenSHMEM itself (an interpreter that loaded libgshmem), " +
+			"so its static data is left as it is"
 	} else {
-		fd = r
-		defer syscall.Close(fd)
+		name := C.CString(staticName(me))
+		var step *C.char
+		r := int(C.gs_static_share(start, C.size_t(size), name, &step))
+		C.free(unsafe.Pointer(name))
+		if r < 0 {
+			why = fmt.Sprintf("PE %d could not share its static data [%p, %p): %s: %v", me, start,
+				unsafe.Add(unsafe.Pointer(start), int(size)), C.GoString(step), syscall.Errno(-r))
+		} else {
+			fd = r
+			defer syscall.Close(fd)
+		}
 	}
 
 	sym, err := hostshmem.Malloc[int64](b.ctx, b.pe, nWords)
@@ -159,6 +166,33 @@ func (b *binding) staticData() {
 	if why != "" {
 		st.data_why = C.CString(why)
 	}
+}
+
+// exeCallsShmem says whether the program's executable calls OpenSHMEM
+// itself: whether it needs libgshmem or imports an OpenSHMEM routine. Only
+// then can its globals be symmetric objects; an interpreter that loads
+// libgshmem at run time (shmem4py) keeps its data segment private, out of
+// the way of its other threads. When the executable cannot be read, it
+// is taken to call OpenSHMEM.
+func exeCallsShmem() bool {
+	f, err := elf.Open("/proc/self/exe")
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	libs, _ := f.ImportedLibraries()
+	for _, l := range libs {
+		if strings.HasPrefix(l, "libgshmem") {
+			return true
+		}
+	}
+	syms, _ := f.ImportedSymbols()
+	for _, s := range syms {
+		if strings.HasPrefix(s.Name, "shmem_") || strings.HasPrefix(s.Name, "shmemx_") || s.Name == "start_pes" {
+			return true
+		}
+	}
+	return false
 }
 
 // mapPeerData maps PE pe's static data, which it described in words,

@@ -4,6 +4,7 @@ package capi_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,6 +39,17 @@ func TestStaticKill(t *testing.T) {
 		if !before[name] && strings.Contains(name, "static") {
 			t.Errorf("/dev/shm/%s left behind", name)
 		}
+	}
+}
+
+// TestStaticDlopen: a program that loads libgshmem at run time (an
+// interpreter: shmem4py) keeps its data segment private.
+func TestStaticDlopen(t *testing.T) {
+	bin := compile(t, "testdata/static/dlopen.c", "-Wl,--as-needed", "-ldl")
+	lib := "GSHMEM_TEST_LIB=" + filepath.Join(libDir(t), "libgshmem.so")
+	for _, n := range []int{1, 2} {
+		r := runShm(t, bin, n, lib)
+		require.Equal(t, 0, r.code, "exit status on %d shm PEs\n%s", n, r.out)
 	}
 }
 

@@ -156,7 +156,9 @@ func gshmemGoInit() *C.gs_pe {
 	if err != nil {
 		fatal(nil, "shmem_init", err.Error())
 	}
-	return newBinding(ctx, pe, false).st
+	b := newBinding(ctx, pe, false)
+	b.staticData()
+	return b.st
 }
 
 //export gshmemGoFinalize
@@ -189,6 +191,7 @@ func gshmemGoRun(npes C.int, fn, arg unsafe.Pointer) C.int {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		b := newBinding(ctx, pe, true)
+		b.staticData()
 		defer b.free()
 		C.gs_call((*[0]byte)(fn), arg, b.st)
 		return nil
@@ -208,6 +211,7 @@ func gshmemGoRun(npes C.int, fn, arg unsafe.Pointer) C.int {
 func (b *binding) free() {
 	b.st.finalized = 1
 	b.h.Delete()
+	b.freeStatic()
 	C.free(unsafe.Pointer(b.st.base))
 	C.free(unsafe.Pointer(b.st.sleep))
 	C.free(unsafe.Pointer(b.st.wild))

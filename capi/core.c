@@ -67,12 +67,19 @@ uintptr_t gs_sym_slow(gs_pe *s, const char *call, const char *what, const void *
         gs_fatal(s, call, "%s %p: %zu bytes run past the end of the symmetric heap [%p, %p)", what, p, n,
                  (void *)(s->local + s->lo), (void *)(s->local + s->hi));
     }
+    if (gs_static_sym(s, call, what, p, n)) {
+        return off; /* static data: >= s->size */
+    }
     gs_fatal(s, call, "%s %p is not a symmetric address: the symmetric heap is [%p, %p)", what, p,
              (void *)(s->local + s->lo), (void *)(s->local + s->hi));
 }
 
 void gs_go_rma(gs_pe *s, shmem_ctx_t ctx, const char *call, int kind, int pe, uintptr_t off, void *local,
                size_t n) {
+    if (GS_UNLIKELY(off >= s->size)) {
+        gs_static_rma(s, ctx, call, kind, pe, off, local, n);
+        return;
+    }
     if (kind == GS_PUT_NBI || kind == GS_GET_NBI) {
         s->go_nbi = 1;
     }
@@ -81,11 +88,20 @@ void gs_go_rma(gs_pe *s, shmem_ctx_t ctx, const char *call, int kind, int pe, ui
 
 void gs_go_strided(gs_pe *s, shmem_ctx_t ctx, const char *call, int put, int pe, uintptr_t off, char *local,
                    ptrdiff_t dst, ptrdiff_t sst, size_t nelems, size_t size) {
+    if (GS_UNLIKELY(off >= s->size)) {
+        gs_static_strided(s, ctx, call, put, pe, off, local, dst, sst, nelems, size);
+        return;
+    }
     gshmemGoStrided(s->handle, ctx == SHMEM_CTX_DEFAULT ? 0 : ctx->handle, (char *)call, put, pe, off, local, dst,
                     sst, nelems, size);
 }
 
-void gs_go_notify(gs_pe *s, int pe, uintptr_t off, size_t n) { gshmemGoNotify(s->handle, pe, off, n); }
+void gs_go_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
+    if (off >= s->size) {
+        off = n = 0; /* static data: fabric watches heap ranges, so wake every sleeper */
+    }
+    gshmemGoNotify(s->handle, pe, off, n);
+}
 
 /* gs_call runs shmemx_run's function on the thread of one of its PEs. */
 GS_HIDDEN void gs_call(void (*fn)(void *), void *arg, gs_pe *s) {
@@ -153,12 +169,18 @@ int shmem_pe_accessible(int pe) {
 int shmem_addr_accessible(const void *addr, int pe) {
     gs_pe *s = gs_ready("shmem_addr_accessible");
     uintptr_t off = (uintptr_t)((const char *)addr - s->local);
+    if ((unsigned)pe < (unsigned)s->npes && off >= s->size) {
+        return gs_static_ptr(s, addr, pe) != NULL;
+    }
     return (unsigned)pe < (unsigned)s->npes && off - s->lo < s->size - s->lo;
 }
 
 void *shmem_ptr(const void *dest, int pe) {
     gs_pe *s = gs_ready("shmem_ptr");
     uintptr_t off = (uintptr_t)((const char *)dest - s->local);
+    if ((unsigned)pe < (unsigned)s->npes && off >= s->size) {
+        return gs_static_ptr(s, dest, pe);
+    }
     if ((unsigned)pe >= (unsigned)s->npes || off - s->lo >= s->hi - s->lo || s->base[pe] == NULL) {
         return NULL;
     }

@@ -16,6 +16,12 @@
 // shmemx_run's in-process PEs, one per OS thread (a thread-local pointer).
 // That is the one place in gshmem with process-wide mutable state.
 //
+// A C program's global and static variables are symmetric objects where
+// the PEs are processes: shmem_init shares the executable's .data and .bss
+// with the PEs of its node, and RMA on them runs in C as on the heap
+// (static.go). shmemx_run's PEs, threads that share one copy, and PEs of
+// other nodes must use the symmetric heap instead.
+//
 // A bad argument (a PE out of range, an address outside the symmetric
 // heap, a size that overflows, a call before shmem_init) prints a message
 // that names the call and the values and ends the job as

@@ -52,6 +52,12 @@ typedef struct gs_pe {
     uint64_t **watch;
     int nwatch;
     int line_shift;
+    /* Symmetric static data (static.go, static.c): the program's .data and
+     * .bss, page aligned. An address there has a gs_sym offset >= size. */
+    char *data;          /* this PE's; NULL: none known */
+    uintptr_t data_size; /* bytes at data */
+    char **data_base;    /* per PE: its data mapped here, or NULL */
+    char *data_why;      /* not NULL: why static data is not symmetric here */
 } gs_pe;
 
 /* A context: the default one (every PE's, pe NULL) or one shmem_ctx_create
@@ -121,8 +127,9 @@ static inline gs_pe *gs_ctx(shmem_ctx_t ctx, const char *call, int *pe) {
 /* gs_sym returns the offset in s's region of the n bytes at p, which must
  * lie in a symmetric heap: the host heap ([lo, hi), where C reaches mapped
  * peers itself) or, on the CPU fallback, the device heap past it (an
- * offset >= hi: the access goes through Go). what names the argument in
- * errors. */
+ * offset >= hi: the access goes through Go), or, where the PEs are
+ * processes, in the program's static data (an offset >= size; see
+ * gs_target). what names the argument in errors. */
 static inline uintptr_t gs_sym(gs_pe *s, const char *call, const char *what, const void *p, size_t n) {
     uintptr_t off = (uintptr_t)((const char *)p - s->local);
     if (GS_LIKELY(off - s->lo < s->hi - s->lo && n <= s->hi - off)) {
@@ -174,6 +181,49 @@ static inline void gs_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
     }
     gs_go_notify(s, pe, off, n);
 }
+
+/* Static data (static.c). */
+GS_HIDDEN int gs_static_sym(gs_pe *s, const char *call, const char *what, const void *p, size_t n);
+GS_HIDDEN char *gs_static_target(gs_pe *s, const char *call, const char *what, const void *p, int pe);
+GS_HIDDEN void *gs_static_ptr(gs_pe *s, const void *p, int pe);
+GS_HIDDEN void gs_static_rma(gs_pe *s, shmem_ctx_t ctx, const char *call, int kind, int pe, uintptr_t off,
+                             void *local, size_t n);
+GS_HIDDEN void gs_static_strided(gs_pe *s, shmem_ctx_t ctx, const char *call, int put, int pe, uintptr_t off,
+                                 char *local, ptrdiff_t dst, ptrdiff_t sst, size_t nelems, size_t size);
+
+/* gs_target returns where the n bytes at the symmetric address p lie on
+ * world PE pe, for a routine that accesses them in C (atomics, signals,
+ * waits), or NULL where the access must go through Go (a peer not mapped
+ * here, the device heap) at offset *off of the region. It sets *off to
+ * gs_sym's offset in every case and fails as gs_sym does.
+ *
+ * Static data (a global or static variable of the program; *off >= s->size,
+ * see gs_is_static) is mapped for every PE of this node, so gs_target
+ * returns a pointer to it, or fails naming the PE when that PE's copy is
+ * not reachable (another node) or static data is not symmetric here
+ * (shmemx_run's PEs share one copy). Go's routines take heap offsets only:
+ * never pass them a static one. After a store through the pointer call
+ * gs_notify(s, pe, *off, n) as for the heap: a static offset wakes every
+ * sleeper of pe (fabric's Notify with n == 0), since fabric's watches are
+ * heap ranges; so a wait on a static variable, once it sleeps in Go, must
+ * watch every Notify (n == 0) and read the variable at its address. */
+static inline char *gs_target(gs_pe *s, const char *call, const char *what, const void *p, size_t n, int pe,
+                              uintptr_t *off) {
+    uintptr_t o = gs_sym(s, call, what, p, n);
+    *off = o;
+    char *b = s->base[pe];
+    if (GS_LIKELY(o < s->hi)) {
+        return b != NULL ? b + o : NULL;
+    }
+    if (o < s->size) {
+        return NULL; /* the device heap */
+    }
+    return gs_static_target(s, call, what, p, pe);
+}
+
+/* gs_is_static says whether off, from gs_sym or gs_target, is that of
+ * static data. */
+static inline int gs_is_static(const gs_pe *s, uintptr_t off) { return off >= s->size; }
 
 /* Kinds of gs_go_rma. */
 enum { GS_PUT = 0, GS_GET = 1, GS_PUT_NBI = 2, GS_GET_NBI = 3 };

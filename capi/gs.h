@@ -44,6 +44,12 @@ typedef struct gs_pe {
     volatile int go_nbi; /* non-blocking operations went through Go: quiet there */
     char pad_[64];
     uint64_t fence_word; /* the target of the locked add that orders stores */
+    /* The device heap as this process addresses it (shmemx_malloc_device's
+     * pointers): [dev_base, dev_base+dev_size) holds symmetric offsets
+     * [dev_off, dev_off+dev_size): GPU memory, or on the CPU fallback part
+     * of the region. Filled by Go at the first device call (dev_known). */
+    uintptr_t dev_base, dev_off, dev_size;
+    volatile int dev_known;
 } gs_pe;
 
 /* A context: the default one (every PE's, pe NULL) or one shmem_ctx_create

@@ -40,6 +40,8 @@ type binding struct {
 	ctxs  map[uintptr]*hostshmem.Ctx
 	teams map[uintptr]*hostshmem.Team
 	next  uintptr
+
+	strm streamTable // the streams C names by handle (stream.go)
 }
 
 func lookup(h C.uintptr_t) *binding {

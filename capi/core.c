@@ -63,6 +63,10 @@ uintptr_t gs_sym_slow(gs_pe *s, const char *call, const char *what, const void *
     if (off < s->size && n <= s->size - off && off >= s->hi) {
         return off; /* the device heap of the CPU fallback: through Go */
     }
+    uintptr_t d = (uintptr_t)p - s->dev_base;
+    if (s->dev_size != 0 && d < s->dev_size && n <= s->dev_size - d) {
+        return s->dev_off + d; /* the device heap on a GPU: through Go */
+    }
     if (off - s->lo < s->hi - s->lo) {
         gs_fatal(s, call, "%s %p: %zu bytes run past the end of the symmetric heap [%p, %p)", what, p, n,
                  (void *)(s->local + s->lo), (void *)(s->local + s->hi));

@@ -58,6 +58,12 @@ typedef struct gs_pe {
     uintptr_t data_size; /* bytes at data */
     char **data_base;    /* per PE: its data mapped here, or NULL */
     char *data_why;      /* not NULL: why static data is not symmetric here */
+    /* The device heap as this process addresses it (shmemx_malloc_device's
+     * pointers): [dev_base, dev_base+dev_size) holds symmetric offsets
+     * [dev_off, dev_off+dev_size): GPU memory, or on the CPU fallback part
+     * of the region. Filled by Go at the first device call (dev_known). */
+    uintptr_t dev_base, dev_off, dev_size;
+    volatile int dev_known;
 } gs_pe;
 
 /* A context: the default one (every PE's, pe NULL) or one shmem_ctx_create

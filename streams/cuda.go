@@ -53,15 +53,20 @@ func init() { newDeviceEngine = newCUDAEngine }
 
 // newCUDAEngine makes the engine of a new stream of pe, or nil when pe
 // has no GPU heap.
-func newCUDAEngine(pe *hostshmem.PE, _ *config) (engine, error) {
+func newCUDAEngine(pe *hostshmem.PE, c *config) (engine, error) {
 	d := device.Of(pe)
 	if d.Kind() != device.GPU {
 		return nil, nil
 	}
 	h := d.Heap()
-	cs, err := h.Context().NewStream(true)
-	if err != nil {
-		return nil, err
+	var cs *cuda.Stream
+	if c.cu != nil {
+		cs = h.Context().BorrowStream(*c.cu) // close lets go of it
+	} else {
+		var err error
+		if cs, err = h.Context().NewStream(true); err != nil {
+			return nil, err
+		}
 	}
 	cpu, err := newCPUEngine(pe)
 	if err != nil {
@@ -311,6 +316,9 @@ func (e *cudaEngine) onHost(o *op) bool {
 // host runs o on the worker; the worker has waited for the device work
 // before it (onHost).
 func (e *cudaEngine) host(ctx context.Context, o *op) (bool, error) {
+	if err := e.drain(ctx); err != nil {
+		return false, err
+	}
 	switch o.kind {
 	case opPut, opPutSignal:
 		e.hostDirty = true

@@ -159,5 +159,9 @@
 // earlier ones run, and learns how far the GPU has got from a host-mapped
 // word the stream writes after each op (cuStreamWriteValue64), which it
 // polls as the PE's fabric.WaitPolicy says: a few µs after short work,
-// sleeps only for long work. WithCPU forces the CPU engine.
+// sleeps only for long work. WithCPU forces the CPU engine. WithCUstream
+// runs a stream on a CUstream its caller made (CUDA runtime code, the C
+// interface), without owning it; Stream.CUstream gives a stream's handle,
+// and Stream.Submit waits until the ops so far are queued on it, so that
+// kernels the caller launches there directly run after them.
 package streams

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gshmem/gshmem/device"
 	"github.com/gshmem/gshmem/hostshmem"
 	"github.com/gshmem/gshmem/internal/cause"
 )
@@ -18,6 +19,7 @@ type config struct {
 	ctx     context.Context
 	timeout time.Duration
 	cpu     bool
+	cu      *uintptr // WithCUstream's handle: run on it, not on a stream of our own
 }
 
 // Option configures New.
@@ -128,6 +130,9 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 	if c.timeout < 0 {
 		return nil, fmt.Errorf("streams: new: %w: wait timeout %v", hostshmem.ErrInvalidArg, c.timeout)
 	}
+	if c.cu != nil && c.cpu {
+		return nil, fmt.Errorf("streams: new: %w: WithCUstream and WithCPU together", hostshmem.ErrInvalidArg)
+	}
 	pe.UsingDevice()
 	var eng engine
 	if newDeviceEngine != nil && !c.cpu {
@@ -136,6 +141,9 @@ func New(pe *hostshmem.PE, opts ...Option) (*Stream, error) {
 			return nil, fmt.Errorf("streams: new: %w", err)
 		}
 		eng = e
+	}
+	if eng == nil && c.cu != nil {
+		return nil, fmt.Errorf("streams: new: CUstream %#x: %w: PE %d has no GPU heap (%v)", *c.cu, device.ErrNoGPU, pe.MyPE(), device.Of(pe))
 	}
 	if eng == nil {
 		e, err := newCPUEngine(pe)

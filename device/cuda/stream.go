@@ -12,6 +12,9 @@ import (
 type Stream struct {
 	c *Context
 	h uintptr
+	// borrowed: the handle belongs to someone else (BorrowStream);
+	// released: Destroy let go of it.
+	borrowed, released bool
 }
 
 func (s *Stream) handle() uintptr {
@@ -46,8 +49,16 @@ func (c *Context) NewStream(nonBlocking bool) (*Stream, error) {
 func (s *Stream) Context() *Context { return s.c }
 
 // Destroy destroys the stream (cuStreamDestroy_v2). Work already queued
-// still completes; the call does not wait for it.
+// still completes; the call does not wait for it. On a borrowed stream
+// (BorrowStream) it only lets go of the handle, which stays its creator's.
 func (s *Stream) Destroy() error {
+	if s.borrowed {
+		if s.released {
+			return errClosed
+		}
+		s.released = true // the handle stays its creator's
+		return nil
+	}
 	if s.h == 0 {
 		return errClosed
 	}

@@ -6,7 +6,7 @@
 #   bash ci/check.sh --install  first install what the optional checks need
 #                               (GSHMEM_CHECK_INSTALL=1 does the same)
 #
-# It needs Go and gcc. Three checks need more; without --install, each runs
+# It needs Go and gcc. Some checks need more; without --install, each runs
 # when its tool is already here and is otherwise skipped, and the script
 # says what is missing and lists the skipped checks at the end:
 #   - staticcheck of the pinned version (STATICCHECK_VERSION below), in
@@ -25,9 +25,12 @@
 #     srun --mpi=pmix (one subtest each) on two nodes and skip themselves
 #     unless a Slurm controller answers (sinfo) with two nodes; the pmix
 #     ones also skip where srun has no pmix plugin or libpmix is missing
-#     (ci/slurm.sh installs both).
+#     (ci/slurm.sh installs both);
+#   - the C library from Python (ci/cffi_check.py under gpurun on 2 PEs):
+#     a python3 with cffi and numpy (Debian: python3-cffi python3-numpy).
 # With --install it installs staticcheck with `go install` and, as root with
-# apt-get, Open MPI and nvidia-cuda-toolkit (adding Debian's non-free
+# apt-get, Open MPI, python3-cffi and python3-numpy, and nvidia-cuda-toolkit
+# (adding Debian's non-free
 # component to apt's sources when no source has it), and, when no Slurm
 # answers, installs and starts one on this machine (ci/slurm.sh up 2: two
 # emulated nodes) and stops it when the script ends, however it ends. A
@@ -65,6 +68,18 @@ slurm_nodes() {
   { timeout 10 sinfo -h -r -o %D 2>/dev/null || true; } | awk '{n += $1} END {print n + 0}'
 }
 t0=$(date +%s)
+# cffi_python prints the first python3 that imports cffi and numpy (the
+# one on PATH, else Debian's, where apt-get installs them).
+cffi_python() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    if have "$py" && "$py" -c 'import cffi, numpy' >/dev/null 2>&1; then
+      command -v "$py"
+      return 0
+    fi
+  done
+  return 1
+}
 
 # The nvcc release the committed PTX was generated with, and nvcc's own.
 ptx_release() { sed -n 's/^\/\/ Cuda compilation tools, release \([0-9.]*\),.*/\1/p' kernels/collectives.ptx | head -n 1; }
@@ -137,6 +152,7 @@ if [ "$install" = 1 ]; then
   pkgs=()
   if ! have oshcc || ! have oshrun; then pkgs+=(openmpi-bin libopenmpi-dev); fi
   if ! have nvcc; then pkgs+=(nvidia-cuda-toolkit); fi
+  if ! cffi_python >/dev/null; then pkgs+=(python3-cffi python3-numpy); fi
   if [ "${#pkgs[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ] || ! have apt-get; then
       echo "cannot install ${pkgs[*]}: that needs root and apt-get"
@@ -163,6 +179,10 @@ if [ "$install" = 1 ]; then
         apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit >/dev/null ||
           echo "apt-get install nvidia-cuda-toolkit failed"
       fi
+      if ! cffi_python >/dev/null; then
+        apt-get install -y -qq --no-install-recommends python3-cffi python3-numpy >/dev/null ||
+          echo "apt-get install python3-cffi python3-numpy failed"
+      fi
     fi
   fi
   if [ "$(slurm_nodes)" -lt 2 ]; then
@@ -182,6 +202,7 @@ echo "go: $(go version)"
 if staticcheck_ok; then echo "staticcheck: $SC"; else echo "staticcheck $STATICCHECK_VERSION: absent"; fi
 if have nvcc; then echo "nvcc: $(command -v nvcc), release $(nvcc_release)"; else echo "nvcc: absent"; fi
 if have oshcc && have oshrun; then echo "Open MPI OpenSHMEM: $(command -v oshcc)"; else echo "Open MPI OpenSHMEM (oshcc, oshrun): absent"; fi
+if py=$(cffi_python); then echo "python3 with cffi and numpy: $py"; else echo "python3 with cffi and numpy: absent"; fi
 slurm=$(slurm_nodes)
 if [ "$slurm" -ge 2 ]; then echo "Slurm: $slurm nodes respond (sinfo)"; else echo "Slurm with 2 nodes: absent ($slurm respond)"; fi
 if [ "$install" = 0 ]; then
@@ -207,6 +228,23 @@ fi
 step "gofmt"
 bad=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
 if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+
+step "the generated C interface is current (go run ./capi/gen: include/shmem.h, capi/z*.c)"
+# Generate into a tree of the repository's layout and compare it with the
+# committed files, both ways: a stale, hand-edited or orphaned z*.c fails.
+gen=$(mktemp -d)
+mkdir -p "$gen/new/include" "$gen/new/capi" "$gen/old/include" "$gen/old/capi"
+go run ./capi/gen -root "$gen/new"
+cp include/shmem.h "$gen/old/include/"
+for f in capi/z*.c; do if [ -e "$f" ]; then cp "$f" "$gen/old/capi/"; fi; done
+if ! diff -ru "$gen/old" "$gen/new" >"$gen/diff"; then
+  head -n 60 "$gen/diff"
+  echo "include/shmem.h or capi/z*.c differ from what capi/gen writes (committed: old, generated: new):"
+  echo "run go generate ./capi and commit the result; never edit them by hand"
+  rm -rf "$gen"
+  exit 1
+fi
+rm -rf "$gen"
 
 step "go vet"
 go vet ./...
@@ -239,6 +277,20 @@ if [ "$slurm" -ge 2 ]; then
   step "Slurm tests against the running Slurm (srun --mpi=pmi2 and --mpi=pmix, 2 nodes)"
   go test -p 1 -count=1 -run Slurm -v . ./internal/pmi/... | grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'
   [ "${PIPESTATUS[0]}" = 0 ]
+fi
+
+step "the C library from Python (ci/cffi_check.py: CFFI on shmem.h, 2 PEs under gpurun)"
+if py=$(cffi_python); then
+  cffi=$(mktemp -d)
+  go run ./cmd/gshmemcc -install "$cffi" >/dev/null
+  go build -o "$cffi/bin/gpurun" ./cmd/gpurun
+  if ! "$cffi/bin/gpurun" -n 2 "$py" ci/cffi_check.py --lib "$cffi/lib/libgshmem.so" --include "$cffi/include"; then
+    rm -rf "$cffi"
+    exit 1
+  fi
+  rm -rf "$cffi"
+else
+  skip "CFFI check" "no python3 with cffi and numpy (Debian: python3-cffi python3-numpy)"
 fi
 
 step "tests under the race detector"
@@ -302,4 +354,4 @@ if [ "$install" = 1 ]; then
   echo "ci/check.sh: WARNING: --install could not provide every tool; the checks above did not run"
   exit 0
 fi
-echo "(bash ci/check.sh --install installs what they need: Open MPI, nvcc and Slurm as root with apt-get)"
+echo "(bash ci/check.sh --install installs what they need: Open MPI, cffi and numpy, nvcc and Slurm as root with apt-get)"

@@ -41,7 +41,13 @@ type streamTable struct {
 	mu   sync.Mutex
 	m    map[uintptr]*streams.Stream
 	dead map[uintptr]bool
+	seq  uintptr // handles of the CPU fallback's streams made so far
 }
+
+// cpuHandleTag marks the handles of the CPU fallback's streams: no
+// CUstream exists on a PE without a GPU, so any value unlike a pointer
+// will do, and counting never reuses one.
+const cpuHandleTag = uintptr(0x6773) << 48
 
 // Kinds of team gshmemGoStream* take (stream.c): the predefined teams, or
 // one a split made (its Go handle, binding.teams).
@@ -193,7 +199,10 @@ func gshmemGoStreamCreate(h C.uintptr_t) C.uintptr_t {
 	sh, ok := s.CUstream()
 	if !ok {
 		// No CUstream: a handle of our own, unlike any other.
-		sh = uintptr(C.malloc(16))
+		b.strm.mu.Lock()
+		b.strm.seq++
+		sh = cpuHandleTag | b.strm.seq
+		b.strm.mu.Unlock()
 	}
 	b.strm.mu.Lock()
 	b.strm.put(sh, s)

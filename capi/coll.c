@@ -12,6 +12,7 @@
 // A destroyed team or context stays allocated, marked destroyed, so that
 // a later use is a clear error rather than a read of freed memory.
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -206,6 +207,31 @@ int shmem_team_sync(shmem_team_t team) {
 
 /* ---- contexts ---- */
 
+/* gs_is_default says whether ctx is the default context: the library's
+ * object or the program's copy of it (see gs_ctx_slow). */
+static int gs_is_default(shmem_ctx_t ctx) {
+    return ctx == SHMEM_CTX_DEFAULT || (ctx != SHMEM_CTX_INVALID && ctx->pe == NULL && ctx->handle == 0);
+}
+
+/* gs_world_team is SHMEM_TEAM_WORLD as the program sees it: its own copy
+ * of gshmem_team_world where its executable copied the object, the
+ * library's otherwise. */
+static shmem_team_t gs_world_team(void) {
+    static shmem_team_t world;
+    shmem_team_t t = __atomic_load_n(&world, __ATOMIC_ACQUIRE);
+    if (t == NULL) {
+        /* Not RTLD_DEFAULT: a lookup from a library linked -Bsymbolic
+         * finds the library's own object first. */
+        void *prog = dlopen(NULL, RTLD_LAZY);
+        t = prog != NULL ? dlsym(prog, "gshmem_team_world") : NULL;
+        if (t == NULL) {
+            t = SHMEM_TEAM_WORLD;
+        }
+        __atomic_store_n(&world, t, __ATOMIC_RELEASE);
+    }
+    return t;
+}
+
 static int gs_make_ctx(shmem_team_t team, const char *call, long options, shmem_ctx_t *ctx) {
     gs_tinfo ti;
     if (ctx == NULL) {
@@ -232,7 +258,7 @@ static int gs_make_ctx(shmem_team_t team, const char *call, long options, shmem_
     }
     c->options = options;
     c->handle = h;
-    c->team = team;
+    c->team = team == SHMEM_TEAM_WORLD ? gs_world_team() : team;
     *ctx = c;
     return 0;
 }
@@ -251,7 +277,7 @@ void shmem_ctx_destroy(shmem_ctx_t ctx) {
         gs_ready(call);
         return;
     }
-    if (ctx == SHMEM_CTX_DEFAULT) {
+    if (gs_is_default(ctx)) {
         gs_fatal(gs_ready(call), call, "SHMEM_CTX_DEFAULT cannot be destroyed");
     }
     int pe = 0;
@@ -267,8 +293,8 @@ int shmem_ctx_get_team(shmem_ctx_t ctx, shmem_team_t *team) {
     if (team == NULL) {
         gs_fatal(s, call, "team is NULL");
     }
-    if (ctx == SHMEM_CTX_DEFAULT) {
-        *team = SHMEM_TEAM_WORLD;
+    if (gs_is_default(ctx)) {
+        *team = gs_world_team();
         return 0;
     }
     if (ctx == SHMEM_CTX_INVALID || ctx->pe != s || ctx->destroyed) {

@@ -580,11 +580,13 @@ void gs_as_coll(const char *call, int kind, int dt, int op, gs_combine comb, voi
     if (world) {
         /* The world team's collectives; but OpenSHMEM 1.4's broadcast does
          * not write the root's dest, which the team broadcast does. */
+        char small[256];
         void *saved = NULL;
         size_t nb = gs_bytes(s, call, nelems, size);
         if (kind == GS_BCAST && ti.my == root && dest != source && nb > 0) {
             gs_sym(s, call, "dest", dest, nb);
-            if ((saved = malloc(nb)) == NULL) {
+            saved = nb <= sizeof small ? small : malloc(nb);
+            if (saved == NULL) {
                 gs_fatal(s, call, "out of memory for %zu bytes", nb);
             }
             memcpy(saved, dest, nb);
@@ -592,7 +594,9 @@ void gs_as_coll(const char *call, int kind, int dt, int op, gs_combine comb, voi
         gs_coll_run(&ti, call, kind, dt, op, comb, dest, source, nelems, size, root, dst, sst);
         if (saved != NULL) {
             memcpy(dest, saved, nb);
-            free(saved);
+            if (saved != small) {
+                free(saved);
+            }
         }
         return;
     }

@@ -37,6 +37,13 @@ gs_pe *gs_ctx_slow(shmem_ctx_t ctx, const char *call, int *pe) {
     if (ctx == SHMEM_CTX_INVALID) {
         gs_fatal(gs_cur(), call, "SHMEM_CTX_INVALID is not a context");
     }
+    if (ctx->pe == NULL && ctx->handle == 0) {
+        /* The program's own copy of gshmem_ctx_default: an executable
+         * that is not position-independent code copies the library's
+         * data objects it names (copy relocations), and the library,
+         * linked -Bsymbolic, keeps its own address for them. */
+        return gs_ctx(SHMEM_CTX_DEFAULT, call, pe);
+    }
     gs_pe *s = ctx->pe;
     if (s == NULL || s->finalized) {
         gs_ready(call);

@@ -67,9 +67,10 @@ typedef struct {
     int num_contexts;
 } shmem_team_config_t;
 
-/* The work and synchronisation arrays of the deprecated collectives. Their
- * contents are not used: gshmem's collectives synchronise on their own, but
- * the sizes and the value keep existing codes compiling. */
+/* The work and synchronisation arrays of the deprecated collectives. pWrk
+ * is not used. pSync is used only on an active set that is not every PE
+ * (its first three longs, which each call leaves as SHMEM_SYNC_VALUE); a
+ * set of every PE runs on the world team's collectives. */
 #define SHMEM_SYNC_VALUE 0L
 #define SHMEM_SYNC_SIZE 64
 #define SHMEM_BCAST_SYNC_SIZE SHMEM_SYNC_SIZE

@@ -38,6 +38,12 @@ gs_pe *gs_ctx_slow(shmem_ctx_t ctx, const char *call, int *pe) {
         gs_fatal(gs_cur(), call, "SHMEM_CTX_INVALID is not a context");
     }
     gs_pe *s = ctx->pe;
+    if (s == NULL && ctx->handle == 0 && ctx->size == 0 && !ctx->destroyed) {
+        /* The program's SHMEM_CTX_DEFAULT: a program linked against the
+         * library has its own copy of gshmem_ctx_default (a copy
+         * relocation), while the library (-Bsymbolic) sees its own. */
+        return gs_ctx(SHMEM_CTX_DEFAULT, call, pe);
+    }
     if (s == NULL || s->finalized) {
         gs_ready(call);
         gs_fatal(s, call, "context %p was not made by shmem_ctx_create", (void *)ctx);

@@ -20,6 +20,10 @@
 
 #include "gs.h"
 
+/* The size, kind and operation of the typed functions are constants that
+ * fold the switches below away: inline these always. */
+#define GS_ALWAYS static inline __attribute__((always_inline))
+
 /* Atomic operations (gshmemGoAMO). */
 enum {
     GS_AMO_FETCH = 0,
@@ -56,7 +60,7 @@ GS_HIDDEN uint64_t gs_go_wait(gs_pe *s, const char *call, int test, int op, int 
 GS_HIDDEN void gs_bad_cmp(gs_pe *s, const char *call, int cmp) __attribute__((noreturn, cold));
 
 /* gs_bits is the bit pattern of the size-byte value at p, zero-extended. */
-static inline uint64_t gs_bits(const void *p, size_t size) {
+GS_ALWAYS uint64_t gs_bits(const void *p, size_t size) {
     switch (size) {
     case 2: {
         uint16_t v;
@@ -77,7 +81,7 @@ static inline uint64_t gs_bits(const void *p, size_t size) {
 }
 
 /* gs_from_bits stores the low size bytes' worth of b at p. */
-static inline void gs_from_bits(void *p, uint64_t b, size_t size) {
+GS_ALWAYS void gs_from_bits(void *p, uint64_t b, size_t size) {
     switch (size) {
     case 2: {
         uint16_t v = (uint16_t)b;
@@ -96,7 +100,7 @@ static inline void gs_from_bits(void *p, uint64_t b, size_t size) {
 
 /* gs_notify_rmw is gs_notify after a locked read-modify-write, which
  * orders the store before the look at the sleep word already. */
-static inline void gs_notify_rmw(gs_pe *s, int pe, uintptr_t off, size_t n) {
+GS_ALWAYS void gs_notify_rmw(gs_pe *s, int pe, uintptr_t off, size_t n) {
     uint64_t *w = s->sleep[pe];
     if (GS_LIKELY(w != NULL)) {
         uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
@@ -139,7 +143,7 @@ static inline void gs_notify_rmw(gs_pe *s, int pe, uintptr_t off, size_t n) {
 /* gs_amo applies op to the size-byte (4 or 8) word at the symmetric
  * address p on PE pe (named by ctx) and returns the bits it held. what
  * names p in errors. */
-static inline uint64_t gs_amo(shmem_ctx_t ctx, const char *call, int op, const char *what, const void *p, size_t size,
+GS_ALWAYS uint64_t gs_amo(shmem_ctx_t ctx, const char *call, int op, const char *what, const void *p, size_t size,
                               uint64_t v, uint64_t cond, int pe) {
     int w = pe;
     gs_pe *s = gs_ctx(ctx, call, &w);
@@ -168,7 +172,7 @@ static inline uint64_t gs_amo(shmem_ctx_t ctx, const char *call, int op, const c
 }
 
 /* gs_amo_nbi is gs_amo that stores the bits fetched at fetch. */
-static inline void gs_amo_nbi(shmem_ctx_t ctx, const char *call, int op, const char *what, void *fetch,
+GS_ALWAYS void gs_amo_nbi(shmem_ctx_t ctx, const char *call, int op, const char *what, void *fetch,
                               const void *p, size_t size, uint64_t v, uint64_t cond, int pe) {
     if (GS_UNLIKELY(fetch == NULL)) {
         gs_fatal(gs_cur(), call, "fetch is a null pointer");
@@ -179,7 +183,7 @@ static inline void gs_amo_nbi(shmem_ctx_t ctx, const char *call, int op, const c
 /* gs_put_signal puts nelems elements of size bytes from source to dest on
  * PE pe, then updates the 8-byte signal word sig_addr there: set or add
  * signal. A PE that sees the signal sees the data. */
-static inline void gs_put_signal(shmem_ctx_t ctx, const char *call, void *dest, const void *source, size_t nelems,
+GS_ALWAYS void gs_put_signal(shmem_ctx_t ctx, const char *call, void *dest, const void *source, size_t nelems,
                                  size_t size, uint64_t *sig_addr, uint64_t signal, int sig_op, int pe, int nbi) {
     int w = pe;
     gs_pe *s = gs_ctx(ctx, call, &w);
@@ -219,7 +223,7 @@ static inline void gs_put_signal(shmem_ctx_t ctx, const char *call, void *dest, 
 
 /* ---- waits and tests ---- */
 
-static inline void gs_pause(void) {
+GS_ALWAYS void gs_pause(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -228,7 +232,7 @@ static inline void gs_pause(void) {
 }
 
 /* gs_load is an acquiring load of the size-byte variable at p. */
-static inline uint64_t gs_load(const void *p, size_t size) {
+GS_ALWAYS uint64_t gs_load(const void *p, size_t size) {
     switch (size) {
     case 2:
         return __atomic_load_n((const uint16_t *)p, __ATOMIC_ACQUIRE);
@@ -240,7 +244,7 @@ static inline uint64_t gs_load(const void *p, size_t size) {
 }
 
 /* gs_holds says whether (a cmp b) holds for two values of kind, as bits. */
-static inline int gs_holds(int kind, int cmp, uint64_t a, uint64_t b) {
+GS_ALWAYS int gs_holds(int kind, int cmp, uint64_t a, uint64_t b) {
     if (kind & 1) {
         switch (cmp) {
         case SHMEM_CMP_EQ:
@@ -290,7 +294,7 @@ static inline int gs_holds(int kind, int cmp, uint64_t a, uint64_t b) {
  * that holds, SIZE_MAX for an empty set; SOME: how many hold, their
  * indices in indices. An empty set (nelems 0, or status excludes every
  * variable) ends every wait at once. */
-static inline size_t gs_scan(int op, const char *ivars, size_t nelems, size_t size, int kind, const int *status,
+GS_ALWAYS size_t gs_scan(int op, const char *ivars, size_t nelems, size_t size, int kind, const int *status,
                              int cmp, uint64_t v, const char *values, size_t *indices, int *done) {
     size_t count = 0, active = 0;
     for (size_t i = 0; i < nelems; i++) {
@@ -328,7 +332,7 @@ static inline size_t gs_scan(int op, const char *ivars, size_t nelems, size_t si
 
 /* gs_wait_check checks the arguments of a wait or test on the calling PE
  * and returns the variables' offset in its region. */
-static inline uintptr_t gs_wait_check(gs_pe *s, const char *call, const char *what, const void *ivars,
+GS_ALWAYS uintptr_t gs_wait_check(gs_pe *s, const char *call, const char *what, const void *ivars,
                                       size_t nelems, size_t size, int cmp) {
     if (GS_UNLIKELY((unsigned)cmp > SHMEM_CMP_GE)) {
         gs_bad_cmp(s, call, cmp);
@@ -346,7 +350,7 @@ static inline uintptr_t gs_wait_check(gs_pe *s, const char *call, const char *wh
  * values (may be NULL) gives each its own value to compare with. It
  * returns what the call returns (see gs_scan; ONE and ALL: 1 when the
  * condition holds). */
-static inline size_t gs_wait(const char *call, int test, int op, const void *ivars, size_t nelems, size_t size,
+GS_ALWAYS size_t gs_wait(const char *call, int test, int op, const void *ivars, size_t nelems, size_t size,
                              int kind, const int *status, int cmp, uint64_t v, const void *values,
                              size_t *indices) {
     gs_pe *s = gs_ready(call);
@@ -382,7 +386,7 @@ static inline size_t gs_wait(const char *call, int test, int op, const void *iva
 
 /* gs_wait_vector is gs_wait for the vector forms, whose cmp_values must
  * not be null. */
-static inline size_t gs_wait_vector(const char *call, int test, int op, const void *ivars, size_t nelems,
+GS_ALWAYS size_t gs_wait_vector(const char *call, int test, int op, const void *ivars, size_t nelems,
                                     size_t size, int kind, const int *status, int cmp, const void *values,
                                     size_t *indices) {
     if (GS_UNLIKELY(values == NULL && nelems != 0)) {

@@ -12,7 +12,6 @@
 // A destroyed team or context stays allocated, marked destroyed, so that
 // a later use is a clear error rather than a read of freed memory.
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -39,12 +38,12 @@ static int gs_team_info(shmem_team_t team, const char *call, gs_tinfo *ti, int i
         }
         gs_fatal(s, call, "SHMEM_TEAM_INVALID is not a team");
     }
-    if (team->predefined) {
+    if (team == SHMEM_TEAM_WORLD || team == SHMEM_TEAM_SHARED) {
         gs_pe *s = gs_ready(call);
         ti->s = s;
-        ti->pre = team->predefined;
+        ti->pre = team == SHMEM_TEAM_WORLD ? 1 : 2;
         ti->th = 0;
-        if (team->predefined == 1) {
+        if (team == SHMEM_TEAM_WORLD) {
             ti->start = 0, ti->stride = 1, ti->size = s->npes, ti->my = s->me;
         } else {
             ti->start = s->shared_start, ti->stride = s->shared_stride, ti->size = s->shared_size;
@@ -123,7 +122,7 @@ void *shmem_team_ptr(shmem_team_t team, const void *dest, int pe) {
 
 /* gs_new_team makes the C object of a team Go made (handle h). */
 static shmem_team_t gs_new_team(gs_pe *s, struct gshmem_team_info *t) {
-    struct gshmem_team *nt = calloc(1, sizeof *nt);
+    struct gshmem_team *nt = gs_alloc_obj(s, sizeof *nt);
     if (nt == NULL) {
         gs_fatal(s, "shmem_team_split", "out of memory");
     }
@@ -207,30 +206,7 @@ int shmem_team_sync(shmem_team_t team) {
 
 /* ---- contexts ---- */
 
-/* gs_is_default says whether ctx is the default context: the library's
- * object or the program's copy of it (see gs_ctx_slow). */
-static int gs_is_default(shmem_ctx_t ctx) {
-    return ctx == SHMEM_CTX_DEFAULT || (ctx != SHMEM_CTX_INVALID && ctx->pe == NULL && ctx->handle == 0);
-}
-
-/* gs_world_team is SHMEM_TEAM_WORLD as the program sees it: its own copy
- * of gshmem_team_world where its executable copied the object, the
- * library's otherwise. */
-static shmem_team_t gs_world_team(void) {
-    static shmem_team_t world;
-    shmem_team_t t = __atomic_load_n(&world, __ATOMIC_ACQUIRE);
-    if (t == NULL) {
-        /* Not RTLD_DEFAULT: a lookup from a library linked -Bsymbolic
-         * finds the library's own object first. */
-        void *prog = dlopen(NULL, RTLD_LAZY);
-        t = prog != NULL ? dlsym(prog, "gshmem_team_world") : NULL;
-        if (t == NULL) {
-            t = SHMEM_TEAM_WORLD;
-        }
-        __atomic_store_n(&world, t, __ATOMIC_RELEASE);
-    }
-    return t;
-}
+static int gs_is_default(shmem_ctx_t ctx) { return ctx == SHMEM_CTX_DEFAULT; }
 
 static int gs_make_ctx(shmem_team_t team, const char *call, long options, shmem_ctx_t *ctx) {
     gs_tinfo ti;
@@ -246,7 +222,7 @@ static int gs_make_ctx(shmem_team_t team, const char *call, long options, shmem_
     if (gshmemGoCtxCreate(ti.s->handle, ti.pre, ti.th, (char *)call, options, &h) != 0) {
         return -1;
     }
-    struct gshmem_ctx *c = calloc(1, sizeof *c);
+    struct gshmem_ctx *c = gs_alloc_obj(ti.s, sizeof *c);
     if (c == NULL) {
         gshmemGoCtxDestroy(ti.s->handle, h);
         fprintf(stderr, "gshmem: PE %d: %s: out of memory\n", ti.s->me, call);
@@ -258,7 +234,7 @@ static int gs_make_ctx(shmem_team_t team, const char *call, long options, shmem_
     }
     c->options = options;
     c->handle = h;
-    c->team = team == SHMEM_TEAM_WORLD ? gs_world_team() : team;
+    c->team = team;
     *ctx = c;
     return 0;
 }
@@ -294,7 +270,7 @@ int shmem_ctx_get_team(shmem_ctx_t ctx, shmem_team_t *team) {
         gs_fatal(s, call, "team is NULL");
     }
     if (gs_is_default(ctx)) {
-        *team = gs_world_team();
+        *team = SHMEM_TEAM_WORLD;
         return 0;
     }
     if (ctx == SHMEM_CTX_INVALID || ctx->pe != s || ctx->destroyed) {

@@ -11,9 +11,6 @@
 __thread gs_pe *gs_tls __attribute__((tls_model("initial-exec")));
 gs_pe *gs_proc;
 
-struct gshmem_ctx gshmem_ctx_default;
-struct gshmem_team gshmem_team_world = {.predefined = 1};
-struct gshmem_team gshmem_team_shared = {.predefined = 2};
 
 void gs_fatal(gs_pe *s, const char *call, const char *fmt, ...) {
     char msg[512];
@@ -37,12 +34,8 @@ gs_pe *gs_ctx_slow(shmem_ctx_t ctx, const char *call, int *pe) {
     if (ctx == SHMEM_CTX_INVALID) {
         gs_fatal(gs_cur(), call, "SHMEM_CTX_INVALID is not a context");
     }
-    if (ctx->pe == NULL && ctx->handle == 0) {
-        /* The program's own copy of gshmem_ctx_default: an executable
-         * that is not position-independent code copies the library's
-         * data objects it names (copy relocations), and the library,
-         * linked -Bsymbolic, keeps its own address for them. */
-        return gs_ctx(SHMEM_CTX_DEFAULT, call, pe);
+    if (ctx == SHMEM_CTX_DEFAULT) {
+        return gs_ctx(ctx, call, pe);
     }
     gs_pe *s = ctx->pe;
     if (s == NULL || s->finalized) {
@@ -112,6 +105,38 @@ void gs_go_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
         off = n = 0; /* static data: fabric watches heap ranges, so wake every sleeper */
     }
     gshmemGoNotify(s->handle, pe, off, n);
+}
+
+void *gs_alloc_obj(gs_pe *s, size_t size) {
+    void *p = calloc(1, size);
+    if (p == NULL) {
+        return NULL;
+    }
+    while (__atomic_exchange_n(&s->objs_lock, 1, __ATOMIC_ACQUIRE)) {
+        __builtin_ia32_pause();
+    }
+    if (s->nobjs == s->capobjs) {
+        size_t cap = s->capobjs ? 2 * s->capobjs : 16;
+        void **objs = realloc(s->objs, cap * sizeof *objs);
+        if (objs == NULL) {
+            __atomic_store_n(&s->objs_lock, 0, __ATOMIC_RELEASE);
+            free(p);
+            return NULL;
+        }
+        s->objs = objs;
+        s->capobjs = cap;
+    }
+    s->objs[s->nobjs++] = p;
+    __atomic_store_n(&s->objs_lock, 0, __ATOMIC_RELEASE);
+    return p;
+}
+
+void gs_free_objs(gs_pe *s) {
+    for (size_t i = 0; i < s->nobjs; i++) {
+        free(s->objs[i]);
+    }
+    free(s->objs);
+    s->objs = NULL, s->nobjs = s->capobjs = 0;
 }
 
 /* gs_call runs shmemx_run's function on the thread of one of its PEs. */

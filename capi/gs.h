@@ -64,10 +64,16 @@ typedef struct gs_pe {
      * of the region. Filled by Go at the first device call (dev_known). */
     uintptr_t dev_base, dev_off, dev_size;
     volatile int dev_known;
+    /* The teams and contexts made for this PE (gs_alloc_obj): kept, once
+     * destroyed, so that a later use is an error and not a use after
+     * free, and freed with the state (gs_free_objs). */
+    void **objs;
+    size_t nobjs, capobjs;
+    int objs_lock;
 } gs_pe;
 
-/* A context: the default one (every PE's, pe NULL) or one shmem_ctx_create
- * or shmem_team_create_ctx made for one PE. A team context names target
+/* A context shmem_ctx_create or shmem_team_create_ctx made for one PE
+ * (SHMEM_CTX_DEFAULT is a constant, no object). A team context names target
  * PEs by their number in the team: member i is world PE start + i*stride. */
 struct gshmem_ctx {
     gs_pe *pe;
@@ -78,15 +84,17 @@ struct gshmem_ctx {
     shmem_team_t team;
 };
 
-/* A team: one of the predefined ones (pe NULL: the calling PE's world or
- * shared team) or one a split made for one PE. */
+/* A team a split made for one PE (SHMEM_TEAM_WORLD and SHMEM_TEAM_SHARED
+ * are constants, no objects: the calling PE's). */
 struct gshmem_team {
     gs_pe *pe;
     int start, stride, size, my;
-    uintptr_t handle;  /* the Go team (binding.teams), 0: predefined */
+    uintptr_t handle;  /* the Go team (binding.teams) */
     volatile int destroyed;
-    int predefined;    /* 1: world, 2: shared */
 };
+
+GS_HIDDEN void *gs_alloc_obj(gs_pe *s, size_t size);
+GS_HIDDEN void gs_free_objs(gs_pe *s);
 
 /* The calling PE: the thread's (shmemx_run) or the process's. */
 extern __thread gs_pe *gs_tls __attribute__((tls_model("initial-exec")));

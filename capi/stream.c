@@ -181,11 +181,11 @@ static int gs_steam(gs_pe *s, const char *call, shmem_team_t team, int *kind, ui
         return -1;
     }
     *h = 0;
-    if (team->predefined == 1) {
+    if (team == SHMEM_TEAM_WORLD) {
         *kind = 1, *size = s->npes;
         return 0;
     }
-    if (team->predefined == 2) {
+    if (team == SHMEM_TEAM_SHARED) {
         *kind = 2, *size = s->shared_size;
         return 0;
     }

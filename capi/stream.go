@@ -323,9 +323,6 @@ func gshmemGoStreamRMA(h C.uintptr_t, call *C.char, kind C.int, sh C.uintptr_t, 
 	})
 }
 
-// cmps maps SHMEM_CMP_* (shmem.h) to hostshmem's comparisons.
-var cmps = [...]hostshmem.Cmp{hostshmem.CmpEQ, hostshmem.CmpNE, hostshmem.CmpGT, hostshmem.CmpLE, hostshmem.CmpLT, hostshmem.CmpGE}
-
 //export gshmemGoStreamWait
 func gshmemGoStreamWait(h C.uintptr_t, call *C.char, sh, sig C.uintptr_t, cmp C.int, v C.uint64_t) {
 	b := lookup(h)
@@ -341,19 +338,11 @@ func gshmemGoStreamQuiet(h C.uintptr_t, call *C.char, sh C.uintptr_t) {
 	lookup(h).on(call, sh, func(s *streams.Stream) error { return s.Quiet() })
 }
 
-// team is the Go team C names: a predefined one, or one a split made.
+// streamTeam is the Go team C names: a predefined one, or one a split made.
 // The teams of splits are binding.teams, which team creation fills
 // (teamCreated: h is the team's handle there).
-func (b *binding) team(call *C.char, kind C.int, h C.uintptr_t) *hostshmem.Team {
-	switch kind {
-	case teamWorld:
-		return b.pe.TeamWorld()
-	case teamShared:
-		return b.pe.TeamShared()
-	}
-	b.mu.Lock()
-	t := b.teams[uintptr(h)]
-	b.mu.Unlock()
+func (b *binding) streamTeam(call *C.char, kind C.int, h C.uintptr_t) *hostshmem.Team {
+	t := b.team(kind, h) // teamWorld and teamShared are coll.go's pre values
 	if t == nil {
 		fatal(b, C.GoString(call), fmt.Sprintf("team handle %#x names no team of PE %d", uintptr(h), b.pe.MyPE()))
 	}
@@ -363,7 +352,7 @@ func (b *binding) team(call *C.char, kind C.int, h C.uintptr_t) *hostshmem.Team 
 //export gshmemGoStreamBarrier
 func gshmemGoStreamBarrier(h C.uintptr_t, call *C.char, sh C.uintptr_t, tkind C.int, th C.uintptr_t) {
 	b := lookup(h)
-	t := b.team(call, tkind, th)
+	t := b.streamTeam(call, tkind, th)
 	b.on(call, sh, func(s *streams.Stream) error { return s.Barrier(t) })
 }
 
@@ -382,8 +371,8 @@ const (
 	dtInt64
 )
 
-// collArgs is one collective as C asked for it.
-type collArgs struct {
+// streamArgs is one collective on a stream as C asked for it.
+type streamArgs struct {
 	kind     int
 	op       hostshmem.ReduceOp
 	team     *hostshmem.Team
@@ -395,7 +384,7 @@ type collArgs struct {
 //export gshmemGoStreamColl
 func gshmemGoStreamColl(h C.uintptr_t, call *C.char, sh C.uintptr_t, kind, dt, op, tkind C.int, th, dst, src C.uintptr_t, n C.size_t, root C.int) {
 	b := lookup(h)
-	a := collArgs{kind: int(kind), op: hostshmem.ReduceOp(op), team: b.team(call, tkind, th),
+	a := streamArgs{kind: int(kind), op: hostshmem.ReduceOp(op), team: b.streamTeam(call, tkind, th),
 		dst: uintptr(dst), src: uintptr(src), n: int(n), root: int(root)}
 	if a.n < 0 {
 		fatal(b, C.GoString(call), fmt.Sprintf("%d elements", uint64(n)))
@@ -420,7 +409,7 @@ func gshmemGoStreamColl(h C.uintptr_t, call *C.char, sh C.uintptr_t, kind, dt, o
 }
 
 // streamColl enqueues a collective of the types streams reduces on a GPU.
-func streamColl[T streams.CollElem](b *binding, call *C.char, sh C.uintptr_t, a collArgs) {
+func streamColl[T streams.CollElem](b *binding, call *C.char, sh C.uintptr_t, a streamArgs) {
 	d := symAt[T](b, call, "dest", a.dst, a.dn)
 	s := symAt[T](b, call, "source", a.src, a.sn)
 	b.on(call, sh, func(st *streams.Stream) error {
@@ -439,7 +428,7 @@ func streamColl[T streams.CollElem](b *binding, call *C.char, sh C.uintptr_t, a 
 // goColl enqueues a collective of a type the GPU kernels lack as a Go
 // function that runs hostshmem's: in stream order on the CPU engine, and
 // on a GPU for host-heap objects (GPU memory needs a kernel).
-func goColl[T hostshmem.Elem](b *binding, call *C.char, sh C.uintptr_t, a collArgs, typ string) {
+func goColl[T hostshmem.Elem](b *binding, call *C.char, sh C.uintptr_t, a streamArgs, typ string) {
 	d := symAt[T](b, call, "dest", a.dst, a.dn)
 	s := symAt[T](b, call, "source", a.src, a.sn)
 	if b.pe.DeviceMemory() != nil && (d.Space() == hostshmem.Device || s.Space() == hostshmem.Device) {

@@ -33,6 +33,7 @@ type family struct {
 // families in the order shmem.h declares them.
 var families = []family{
 	rmaFamily(),
+	amoFamily(),
 	collFamily(),
 }
 

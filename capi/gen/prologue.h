@@ -91,17 +91,17 @@ typedef struct {
 #define _SHMEM_REDUCE_MIN_WRKDATA_SIZE SHMEM_REDUCE_MIN_WRKDATA_SIZE
 
 /* Contexts and teams are pointers to objects of the library. The default
- * context and the predefined teams are objects every PE shares: an
+ * context and the predefined teams are constants that no object has as
+ * its address, the same in the program and in the library (an address of
+ * a library object would not be: an executable copies the data objects it
+ * names, and the library keeps its own), and the same on every PE: an
  * operation on them acts for the calling PE. */
 typedef struct gshmem_ctx *shmem_ctx_t;
 typedef struct gshmem_team *shmem_team_t;
-extern struct gshmem_ctx gshmem_ctx_default;
-extern struct gshmem_team gshmem_team_world;
-extern struct gshmem_team gshmem_team_shared;
-#define SHMEM_CTX_DEFAULT ((shmem_ctx_t)&gshmem_ctx_default)
+#define SHMEM_CTX_DEFAULT ((shmem_ctx_t)(uintptr_t)1)
 #define SHMEM_CTX_INVALID ((shmem_ctx_t)0)
-#define SHMEM_TEAM_WORLD ((shmem_team_t)&gshmem_team_world)
-#define SHMEM_TEAM_SHARED ((shmem_team_t)&gshmem_team_shared)
+#define SHMEM_TEAM_WORLD ((shmem_team_t)(uintptr_t)1)
+#define SHMEM_TEAM_SHARED ((shmem_team_t)(uintptr_t)2)
 #define SHMEM_TEAM_INVALID ((shmem_team_t)0)
 
 /* Library setup, exit and query. */

@@ -94,6 +94,19 @@ func gshmemGoPutSignal(h, ctxh C.uintptr_t, call *C.char, nbi, pe C.int, off C.u
 	}
 }
 
+//export gshmemGoWaitCond
+func gshmemGoWaitCond(h C.uintptr_t, call *C.char, a *C.gs_waitargs) {
+	b := lookup(h)
+	// No offset to watch (static data lies outside the region): any
+	// Notify of this PE wakes the wait, and the fabric looks again at
+	// least every tick, which is how a lock's waiters, whom the unlock
+	// does not notify, see it.
+	cond := func() bool { return C.gs_wait_cond(a) != 0 }
+	if err := b.pe.Fabric().Wait(b.ctx, cond, 0, 0); err != nil {
+		b.fatal(C.GoString(call), err)
+	}
+}
+
 //export gshmemGoWait
 func gshmemGoWait(h C.uintptr_t, call *C.char, test, op, kind C.int, off C.uintptr_t, n C.size_t, status *C.int, cmp C.int, v C.uint64_t, values unsafe.Pointer, indices *C.size_t) C.uint64_t {
 	b := lookup(h)

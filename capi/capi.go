@@ -167,6 +167,7 @@ func gshmemGoInit() *C.gs_pe {
 	}
 	b := newBinding(ctx, pe, false)
 	b.staticData()
+	b.scratch()
 	return b.st
 }
 
@@ -201,6 +202,7 @@ func gshmemGoRun(npes C.int, fn, arg unsafe.Pointer) C.int {
 		defer runtime.UnlockOSThread()
 		b := newBinding(ctx, pe, true)
 		b.staticData()
+		b.scratch()
 		defer b.free()
 		C.gs_call((*[0]byte)(fn), arg, b.st)
 		return nil
@@ -214,6 +216,17 @@ func gshmemGoRun(npes C.int, fn, arg unsafe.Pointer) C.int {
 		return 1
 	}
 	return 0
+}
+
+// scratch allocates the PE's scratch words (gs_pe.scratch): a symmetric
+// object of the C interface's own, which every PE allocates at start-up,
+// as it must.
+func (b *binding) scratch() {
+	s, err := hostshmem.Calloc[int64](b.ctx, b.pe, 8)
+	if err != nil {
+		b.fatal("shmem_init", err)
+	}
+	b.st.scratch = (*C.long)(unsafe.Pointer(unsafe.SliceData(hostshmem.Local(b.pe, s))))
 }
 
 // free releases b's C state once its PE is done with it.

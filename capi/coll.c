@@ -1,21 +1,24 @@
 // Teams, contexts and collectives: the C side. Teams and contexts are C
 // objects that carry their members (start, stride, size) and a handle of
 // the hostshmem.Team or hostshmem.Ctx the binding keeps (coll.go); the
-// collectives call into Go, but for the two cases Go cannot run: long
-// double reductions (Go has no such type) and the deprecated collectives
-// on an active set that is not the whole world (hostshmem's teams are made
-// by splits, collective over the parent team, so an active set cannot make
-// one by itself). Those run here by gets from the members' sources between
-// two synchronisations of the set (gs_pull_*): the team's sync, or a
-// barrier on the user's pSync (coll.go, gshmemGoPsync).
+// collectives call into Go, but for the cases Go cannot run: long double
+// reductions (Go has no such type), buffers that are global or static
+// variables (Go's collectives take heap objects), and the deprecated
+// collectives on an active set that is not the whole world (hostshmem's
+// teams are made by splits, collective over the parent team, so an active
+// set cannot make one by itself). Those run here by gets from the members'
+// sources between two synchronisations of the set (gs_pull): the team's
+// sync, or a barrier on the user's pSync (gs_psync_barrier).
 //
-// A destroyed team or context stays allocated, marked destroyed, so that
-// a later use is a clear error rather than a read of freed memory.
+// A destroyed team or context stays allocated, marked destroyed, until the
+// PE's state is freed (gs_alloc_obj), so that a later use is a clear error
+// rather than a read of freed memory.
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "_cgo_export.h"
+#include "gs_amo.h"
 #include "gs_coll.h"
 
 /* A team resolved for the calling PE. */
@@ -301,6 +304,9 @@ static uintptr_t gs_buf(gs_pe *s, const char *call, const char *what, const void
  * on the other members). */
 static size_t gs_room(gs_pe *s, const char *call, const void *p, size_t size, uintptr_t *off) {
     *off = gs_sym(s, call, "dest", p, 0);
+    if (gs_is_static(s, *off)) {
+        return (size_t)(s->data + s->data_size - (const char *)p) / size;
+    }
     return ((*off < s->hi ? s->hi : s->size) - *off) / size;
 }
 
@@ -334,16 +340,41 @@ typedef struct {
     long *psync;
 } gs_set;
 
+static inline int gs_member(gs_set *g, int i) { return g->start + i * g->stride; }
+
+/* gs_psync_barrier waits until every member of g has called it with the
+ * same pSync (OpenSHMEM 1.4's shmem_barrier without its quiet) and leaves
+ * pSync as it found it (SHMEM_SYNC_VALUE), so the next call may use it at
+ * once: the first member counts the others' arrivals in its pSync[0],
+ * resets it, then releases each by setting its pSync[1], which each
+ * resets. In C, with C's atomics and waits, because pSync is often a
+ * global or static variable, which Go's routines do not take. */
+static void gs_psync_barrier(gs_set *g) {
+    long *ps = g->psync;
+    if (g->size <= 1) {
+        return;
+    }
+    if (g->me == 0) {
+        gs_wait(g->call, 0, GS_W_ONE, &ps[0], 1, sizeof(long), GS_KIND(long), NULL, SHMEM_CMP_EQ,
+                (uint64_t)(g->size - 1), NULL, NULL);
+        __atomic_store_n(&ps[0], SHMEM_SYNC_VALUE, __ATOMIC_SEQ_CST);
+        for (int i = 1; i < g->size; i++) {
+            gs_amo(SHMEM_CTX_DEFAULT, g->call, GS_AMO_SET, "pSync", &ps[1], sizeof(long), 1, 0, gs_member(g, i));
+        }
+        return;
+    }
+    gs_amo(SHMEM_CTX_DEFAULT, g->call, GS_AMO_ADD, "pSync", &ps[0], sizeof(long), 1, 0, g->start);
+    gs_wait(g->call, 0, GS_W_ONE, &ps[1], 1, sizeof(long), GS_KIND(long), NULL, SHMEM_CMP_NE, 0, NULL, NULL);
+    __atomic_store_n(&ps[1], SHMEM_SYNC_VALUE, __ATOMIC_SEQ_CST);
+}
+
 static void gs_set_sync(gs_set *g) {
     if (g->psync != NULL) {
-        gshmemGoPsync(g->s->handle, (char *)g->call, (uintptr_t)((char *)g->psync - g->s->local), g->start,
-                      g->stride, g->size);
+        gs_psync_barrier(g);
     } else {
         gshmemGoTeamSync(g->s->handle, g->pre, g->th, (char *)g->call, 0);
     }
 }
-
-static inline int gs_member(gs_set *g, int i) { return g->start + i * g->stride; }
 
 /* gs_pull_get copies n bytes at the symmetric address src on member i to
  * dst. */
@@ -387,22 +418,23 @@ static void gs_pull(gs_set *g, int kind, gs_combine comb, char *dest, const char
         gs_set_sync(g);
         return;
     case GS_COLLECT: {
-        /* Each member's count is in its pSync[2] from the first sync to
-         * the second. */
-        __atomic_store_n(&g->psync[2], (long)nelems, __ATOMIC_SEQ_CST);
+        /* Each member's count is in its pSync[2] (on a team: its scratch
+         * word) from the first sync to the second. */
+        long *count = g->psync != NULL ? &g->psync[2] : g->s->scratch;
+        __atomic_store_n(count, (long)nelems, __ATOMIC_SEQ_CST);
         gs_set_sync(g);
         size_t at = 0;
         for (int i = 0; i < g->size; i++) {
             long n = (long)nelems;
             if (i != g->me) {
-                gs_g(SHMEM_CTX_DEFAULT, g->call, &n, &g->psync[2], sizeof n, gs_member(g, i));
+                gs_g(SHMEM_CTX_DEFAULT, g->call, &n, count, sizeof n, gs_member(g, i));
             }
             size_t bytes = gs_mul(g->s, g->call, (size_t)n, size);
             gs_pull_get(g, dest + at, source, bytes, i);
             at += bytes;
         }
         gs_set_sync(g);
-        __atomic_store_n(&g->psync[2], SHMEM_SYNC_VALUE, __ATOMIC_SEQ_CST);
+        __atomic_store_n(count, SHMEM_SYNC_VALUE, __ATOMIC_SEQ_CST);
         return;
     }
     case GS_ALLTOALL:
@@ -489,12 +521,17 @@ static void gs_coll_run(gs_tinfo *ti, const char *call, int kind, int dt, int op
         sbytes = 0;
     }
     soff = gs_buf(s, call, "source", source, sbytes);
-    if (dt == GS_DT_NONE) {
+    /* Go's collectives take heap objects: a type only C knows, or a
+     * buffer that is a global or static variable, runs here, by gets. */
+    if (dt == GS_DT_NONE || gs_is_static(s, doff) || gs_is_static(s, soff)) {
         gs_set g = {s, call, ti->start, ti->stride, ti->size, ti->my, ti->pre, ti->th, NULL};
         if (kind == GS_BCAST && (root < 0 || root >= ti->size)) {
             gs_fatal(s, call, "root %d not in a team of %d", root, ti->size);
         }
         gs_pull(&g, kind, comb, dest, source, nelems, size, root, dst, sst);
+        if (kind == GS_BCAST && ti->my == root && dest != source) {
+            memmove(dest, source, nb); /* a team's broadcast writes the root's dest too */
+        }
         return;
     }
     gshmemGoColl(s->handle, ti->pre, ti->th, (char *)call, kind, dt, op, doff, dlen, soff, sbytes / size, nelems,

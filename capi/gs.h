@@ -70,6 +70,10 @@ typedef struct gs_pe {
     void **objs;
     size_t nobjs, capobjs;
     int objs_lock;
+    /* Eight symmetric words of the C interface's own, in the heap
+     * (capi.go, scratch): a team's collect run in C exchanges its counts
+     * in scratch[0]. */
+    long *scratch;
 } gs_pe;
 
 /* A context shmem_ctx_create or shmem_team_create_ctx made for one PE

@@ -147,20 +147,20 @@ GS_ALWAYS uint64_t gs_amo(shmem_ctx_t ctx, const char *call, int op, const char 
                               uint64_t v, uint64_t cond, int pe) {
     int w = pe;
     gs_pe *s = gs_ctx(ctx, call, &w);
-    uintptr_t off = gs_sym(s, call, what, p, size);
     if (GS_UNLIKELY(((uintptr_t)p & (size - 1)) != 0)) {
         gs_amo_misaligned(s, call, what, p, size);
     }
-    char *b = s->base[w];
-    if (GS_LIKELY(b != NULL && off < s->hi)) {
+    uintptr_t off;
+    char *t = gs_target(s, call, what, p, size, w, &off); /* the heap, or static data */
+    if (GS_LIKELY(t != NULL)) {
         uint64_t old;
         if (size == 4) {
-            uint32_t *q = (uint32_t *)(b + off);
+            uint32_t *q = (uint32_t *)t;
             uint32_t o;
             GS_AMO_CASES(uint32_t, q, op, v, cond, o);
             old = o;
         } else {
-            uint64_t *q = (uint64_t *)(b + off);
+            uint64_t *q = (uint64_t *)t;
             GS_AMO_CASES(uint64_t, q, op, v, cond, old);
         }
         if (op != GS_AMO_FETCH && (op != GS_AMO_CSWAP || old == (size == 4 ? (uint32_t)cond : cond))) {
@@ -191,22 +191,23 @@ GS_ALWAYS void gs_put_signal(shmem_ctx_t ctx, const char *call, void *dest, cons
         gs_fatal(s, call, "sig_op %d is neither SHMEM_SIGNAL_SET (%d) nor SHMEM_SIGNAL_ADD (%d)", sig_op,
                  SHMEM_SIGNAL_SET, SHMEM_SIGNAL_ADD);
     }
-    uintptr_t soff = gs_sym(s, call, "sig_addr", sig_addr, 8);
     if (GS_UNLIKELY(((uintptr_t)sig_addr & 7) != 0)) {
         gs_amo_misaligned(s, call, "sig_addr", sig_addr, 8);
     }
+    uintptr_t soff;
+    char *st = gs_target(s, call, "sig_addr", sig_addr, 8, w, &soff);
     size_t n = gs_bytes(s, call, nelems, size);
     uintptr_t off = soff;
+    char *dt = st;
     if (n != 0) {
-        off = gs_sym(s, call, "dest", dest, n);
-        if (GS_UNLIKELY(soff < off + n && off < soff + 8)) {
+        dt = gs_target(s, call, "dest", dest, n, w, &off);
+        if (GS_UNLIKELY((uintptr_t)sig_addr < (uintptr_t)dest + n && (uintptr_t)dest < (uintptr_t)sig_addr + 8)) {
             gs_fatal(s, call, "sig_addr %p lies inside dest [%p, %p)", (void *)sig_addr, dest, (char *)dest + n);
         }
     }
-    char *b = s->base[w];
-    if (GS_LIKELY(b != NULL && off < s->hi && soff < s->hi)) {
-        memcpy(b + off, source, n);
-        uint64_t *q = (uint64_t *)(b + soff);
+    if (GS_LIKELY(dt != NULL && st != NULL)) {
+        memcpy(dt, source, n);
+        uint64_t *q = (uint64_t *)st;
         if (sig_op == SHMEM_SIGNAL_SET) {
             __atomic_exchange_n(q, signal, __ATOMIC_SEQ_CST);
         } else {
@@ -344,6 +345,28 @@ GS_ALWAYS uintptr_t gs_wait_check(gs_pe *s, const char *call, const char *what, 
     return off;
 }
 
+/* gs_waitargs is a wait on static data, which sleeps in Go and looks in
+ * C (gs_wait_cond): every argument of gs_scan, and what it returned; or,
+ * with fn set, any condition fn evaluates (a lock's). */
+typedef struct gs_waitargs {
+    int op, kind, cmp;
+    const void *ivars;
+    size_t nelems, size;
+    const int *status;
+    uint64_t v;
+    const void *values;
+    size_t *indices;
+    size_t result;
+    int (*fn)(struct gs_waitargs *a);
+    void *arg;
+} gs_waitargs;
+
+/* gs_wait_cond looks once: nonzero when the wait is over (a->result set). */
+GS_HIDDEN int gs_wait_cond(gs_waitargs *a);
+/* gs_go_wait_cond sleeps in Go until gs_wait_cond(a) holds (or the job
+ * ends: a dead peer, naming it) and returns a->result. */
+GS_HIDDEN size_t gs_go_wait_cond(gs_pe *s, const char *call, gs_waitargs *a);
+
 /* gs_wait waits (test 0) or tests (test 1) for nelems variables of size
  * bytes and kind at ivars on the calling PE: op says for what (GS_W_...;
  * ONE is ALL of one variable), status excludes variables (may be NULL),
@@ -366,7 +389,7 @@ GS_ALWAYS size_t gs_wait(const char *call, int test, int op, const void *ivars, 
     }
     uintptr_t off = gs_wait_check(s, call, what, ivars, nelems, size, cmp);
     int wop = op == GS_W_ONE ? GS_W_ALL : op;
-    if (GS_LIKELY(off < s->hi)) {
+    if (GS_LIKELY(off < s->hi) || gs_is_static(s, off)) {
         int done = 0;
         uint64_t looks = test ? 1 : s->spin;
         for (uint64_t i = 0;; i++) {
@@ -379,6 +402,12 @@ GS_ALWAYS size_t gs_wait(const char *call, int test, int op, const void *ivars, 
                 break;
             }
             gs_pause();
+        }
+        if (gs_is_static(s, off)) {
+            /* Go's waits take heap offsets: this one sleeps in the fabric
+             * until any store reaches this PE, and looks again in C. */
+            gs_waitargs a = {wop, kind, cmp, ivars, nelems, size, status, v, values, indices, 0};
+            return gs_go_wait_cond(s, call, &a);
         }
     }
     return (size_t)gs_go_wait(s, call, test, wop, kind, off, nelems, status, cmp, v, values, indices);

@@ -33,6 +33,21 @@ void gs_go_put_signal(gs_pe *s, shmem_ctx_t ctx, const char *call, int nbi, int 
                       sig_op);
 }
 
+int gs_wait_cond(gs_waitargs *a) {
+    if (a->fn != NULL) {
+        return a->fn(a);
+    }
+    int done = 0;
+    a->result = gs_scan(a->op, (const char *)a->ivars, a->nelems, a->size, a->kind, a->status, a->cmp, a->v,
+                        (const char *)a->values, a->indices, &done);
+    return done;
+}
+
+size_t gs_go_wait_cond(gs_pe *s, const char *call, gs_waitargs *a) {
+    gshmemGoWaitCond(s->handle, (char *)call, a);
+    return a->result;
+}
+
 uint64_t gs_go_wait(gs_pe *s, const char *call, int test, int op, int kind, uintptr_t off, size_t nelems,
                     const int *status, int cmp, uint64_t v, const void *values, size_t *indices) {
     return gshmemGoWait(s->handle, (char *)call, test, op, kind, off, nelems, (int *)status, cmp, v, (void *)values,
@@ -45,7 +60,7 @@ uint64_t shmem_signal_fetch(const uint64_t *sig_addr) {
     const char *call = "shmem_signal_fetch";
     gs_pe *s = gs_ready(call);
     uintptr_t off = gs_wait_check(s, call, "sig_addr", sig_addr, 1, 8, SHMEM_CMP_EQ);
-    if (GS_LIKELY(off < s->hi)) {
+    if (GS_LIKELY(off < s->hi) || gs_is_static(s, off)) {
         return __atomic_load_n(sig_addr, __ATOMIC_SEQ_CST);
     }
     return gs_go_wait(s, call, 1, GS_W_SIGNAL, GS_U64, off, 1, NULL, SHMEM_CMP_EQ, 0, NULL, NULL);
@@ -64,6 +79,10 @@ uint64_t shmem_signal_wait_until(uint64_t *sig_addr, int cmp, uint64_t cmp_value
             gs_pause();
         }
     }
+    if (gs_is_static(s, off)) {
+        gs_wait(call, 0, GS_W_ONE, sig_addr, 1, 8, GS_U64, NULL, cmp, cmp_value, NULL, NULL);
+        return __atomic_load_n(sig_addr, __ATOMIC_ACQUIRE);
+    }
     return gs_go_wait(s, call, 0, GS_W_SIGNAL, GS_U64, off, 1, NULL, cmp, cmp_value, NULL, NULL);
 }
 
@@ -72,11 +91,75 @@ uint64_t shmem_signal_wait_until(uint64_t *sig_addr, int cmp, uint64_t cmp_value
 /* Operations of gshmemGoLock. */
 enum { GS_LOCK_SET = 0, GS_LOCK_TEST = 1, GS_LOCK_CLEAR = 2 };
 
+/* A lock that is a global or static variable: hostshmem's lock takes a
+ * heap object, so these are a ticket lock here, on PE 0's copy of the
+ * word (its high half the next ticket, its low half the ticket served):
+ * FIFO like hostshmem's, and every PE of a node reaches PE 0's static
+ * data (static data is symmetric only among the PEs of a node). */
+static int gs_ticket_served(gs_waitargs *a) {
+    uint64_t w = __atomic_load_n((uint64_t *)a->arg, __ATOMIC_ACQUIRE);
+    return (uint32_t)w == (uint32_t)a->v;
+}
+
+static int gs_static_lock(gs_pe *s, const char *call, int op, long *lock) {
+    uintptr_t off;
+    uint64_t *w = (uint64_t *)gs_target(s, call, "lock", lock, sizeof(long), 0, &off);
+    if (w == NULL) {
+        gs_fatal(s, call, "lock %p: PE 0's copy is not reachable from PE %d", (void *)lock, s->me);
+    }
+    switch (op) {
+    case GS_LOCK_SET: {
+        uint64_t t = __atomic_fetch_add(w, (uint64_t)1 << 32, __ATOMIC_SEQ_CST) >> 32;
+        gs_waitargs a = {.v = t, .fn = gs_ticket_served, .arg = w};
+        for (uint64_t i = 0; i < s->spin; i++) {
+            if (gs_ticket_served(&a)) {
+                return 0;
+            }
+            gs_pause();
+        }
+        /* The unlock wakes PE 0, not the waiters: Go polls at its ticks. */
+        gs_go_wait_cond(s, call, &a);
+        return 0;
+    }
+    case GS_LOCK_TEST: {
+        uint64_t cur = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+        if ((uint32_t)(cur >> 32) != (uint32_t)cur) {
+            return 1; /* held, or others queued */
+        }
+        return __atomic_compare_exchange_n(w, &cur, cur + ((uint64_t)1 << 32), 0, __ATOMIC_SEQ_CST,
+                                           __ATOMIC_SEQ_CST)
+                   ? 0
+                   : 1;
+    }
+    default: {
+        uint64_t cur = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+        for (;;) {
+            if ((uint32_t)(cur >> 32) == (uint32_t)cur) {
+                gs_fatal(s, call, "lock %p is not held", (void *)lock);
+            }
+            /* The low half wraps within itself: the high half stays. */
+            uint64_t next = (cur & ~(uint64_t)0xffffffff) | (uint32_t)(cur + 1);
+            if (__atomic_compare_exchange_n(w, &cur, next, 0, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+                break;
+            }
+        }
+        gs_notify(s, 0, off, sizeof(long));
+        return 0;
+    }
+    }
+}
+
 static int gs_lock(const char *call, int op, long *lock) {
     gs_pe *s = gs_ready(call);
     uintptr_t off = gs_sym(s, call, "lock", lock, sizeof(long));
     if (((uintptr_t)lock & (sizeof(long) - 1)) != 0) {
         gs_amo_misaligned(s, call, "lock", lock, sizeof(long));
+    }
+    if (gs_is_static(s, off)) {
+        if (op == GS_LOCK_CLEAR) {
+            shmem_quiet();
+        }
+        return gs_static_lock(s, call, op, lock);
     }
     if (op == GS_LOCK_CLEAR) {
         /* The critical section's stores (C's and Go's) are done before

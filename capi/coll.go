@@ -283,4 +283,3 @@ func gshmemGoColl(h C.uintptr_t, pre C.int, th C.uintptr_t, call *C.char, kind, 
 		b.fatal(C.GoString(call), err)
 	}
 }
-

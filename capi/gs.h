@@ -185,8 +185,17 @@ static inline int gs_watched(gs_pe *s, int pe, uintptr_t off, size_t n) {
  * it costs a locked add and a load while nobody sleeps, a line of loads
  * while sleepers watch other bytes, and a call into Go (which wakes them)
  * only when one watches these. */
+static inline void gs_notify_ordered(gs_pe *s, int pe, uintptr_t off, size_t n);
+
 static inline void gs_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
     __atomic_fetch_add(&s->fence_word, 1, __ATOMIC_SEQ_CST);
+    gs_notify_ordered(s, pe, off, n);
+}
+
+/* gs_notify_ordered is gs_notify for a store already ordered before the
+ * look at the sleep word: a locked read-modify-write (an atomic) or a
+ * fence. */
+static inline void gs_notify_ordered(gs_pe *s, int pe, uintptr_t off, size_t n) {
     uint64_t *w = s->sleep[pe];
     if (GS_LIKELY(w != NULL)) {
         uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);

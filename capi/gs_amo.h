@@ -100,16 +100,7 @@ GS_ALWAYS void gs_from_bits(void *p, uint64_t b, size_t size) {
 
 /* gs_notify_rmw is gs_notify after a locked read-modify-write, which
  * orders the store before the look at the sleep word already. */
-GS_ALWAYS void gs_notify_rmw(gs_pe *s, int pe, uintptr_t off, size_t n) {
-    uint64_t *w = s->sleep[pe];
-    if (GS_LIKELY(w != NULL)) {
-        uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-        if (GS_LIKELY((uint32_t)v == 0 || (v >> 32) != 0)) {
-            return;
-        }
-    }
-    gs_go_notify(s, pe, off, n);
-}
+GS_ALWAYS void gs_notify_rmw(gs_pe *s, int pe, uintptr_t off, size_t n) { gs_notify_ordered(s, pe, off, n); }
 
 #define GS_AMO_CASES(T, p, op, v, cond, old)                                                        \
     switch (op) {                                                                                   \

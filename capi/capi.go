@@ -18,8 +18,9 @@ import (
 	"math/bits"
 	"os"
 	"runtime"
-	"runtime/cgo"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gshmem/gshmem"
@@ -34,7 +35,7 @@ type binding struct {
 	st     *C.gs_pe
 	ctx    context.Context
 	inproc bool
-	h      cgo.Handle
+	h      uintptr // its index in bindings (gs_pe.handle)
 
 	mu    sync.Mutex
 	ctxs  map[uintptr]*hostshmem.Ctx
@@ -44,8 +45,52 @@ type binding struct {
 	strm streamTable // the streams C names by handle (stream.go)
 }
 
+// bindings holds every live binding of this process, at the index that
+// its C state's handle holds: C calls into Go with it, and a lookup must
+// cost a load, not a map's (cgo.Handle's costs ~20 ns, a sixth of a
+// barrier). Copied on write (new, free), read without a lock. The C
+// interface is process-wide by its definition (capi's doc): this is the
+// one table of Go values it needs.
+var bindings struct {
+	mu   sync.Mutex
+	tab  atomic.Pointer[[]*binding]
+	free []uintptr // indices of freed bindings, for reuse
+}
+
 func lookup(h C.uintptr_t) *binding {
-	return cgo.Handle(h).Value().(*binding)
+	return (*bindings.tab.Load())[h-1]
+}
+
+// register gives b an index in bindings (1-based, so that C's 0 means
+// none).
+func register(b *binding) uintptr {
+	bindings.mu.Lock()
+	defer bindings.mu.Unlock()
+	var tab []*binding
+	if p := bindings.tab.Load(); p != nil {
+		tab = *p
+	}
+	tab = slices.Clone(tab)
+	var i uintptr
+	if n := len(bindings.free); n > 0 {
+		i, bindings.free = bindings.free[n-1], bindings.free[:n-1]
+		tab[i-1] = b
+	} else {
+		tab = append(tab, b)
+		i = uintptr(len(tab))
+	}
+	bindings.tab.Store(&tab)
+	return i
+}
+
+// unregister frees b's index; C must not call with it again.
+func unregister(b *binding) {
+	bindings.mu.Lock()
+	defer bindings.mu.Unlock()
+	tab := slices.Clone(*bindings.tab.Load())
+	tab[b.h-1] = nil
+	bindings.tab.Store(&tab)
+	bindings.free = append(bindings.free, b.h)
 }
 
 // newBinding fills the C state of pe: the regions' bases and the sleep
@@ -102,7 +147,7 @@ func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
 		st.inproc = 1
 	}
 	b := &binding{pe: pe, st: st, ctx: ctx, inproc: inproc, ctxs: map[uintptr]*hostshmem.Ctx{}, teams: map[uintptr]*hostshmem.Team{}}
-	b.h = cgo.NewHandle(b)
+	b.h = register(b)
 	st.handle = C.uintptr_t(b.h)
 	return b
 }
@@ -232,7 +277,7 @@ func (b *binding) scratch() {
 // free releases b's C state once its PE is done with it.
 func (b *binding) free() {
 	b.st.finalized = 1
-	b.h.Delete()
+	unregister(b)
 	b.freeStatic()
 	C.gs_free_objs(b.st)
 	C.free(unsafe.Pointer(b.st.base))

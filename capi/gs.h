@@ -35,7 +35,7 @@ typedef struct gs_pe {
     uintptr_t size;    /* bytes of the region */
     char **base;       /* per PE: its region mapped here, or NULL */
     uint64_t **sleep;  /* per PE: its sleep word, or NULL (always notify) */
-    uintptr_t handle;  /* the Go binding (a cgo.Handle) */
+    uintptr_t handle;  /* the Go binding: its index in capi.go's bindings, from 1 */
     int all_mapped;    /* every peer's region is mapped here */
     int inproc;        /* one of shmemx_run's PEs (a thread of this process) */
     int shared_start, shared_stride, shared_size; /* SHMEM_TEAM_SHARED */

@@ -14,8 +14,10 @@
 //	go run ./cmd/gshmemcc -install /opt/gshmem -oshcc
 //	/opt/gshmem/bin/oshcc -o hello hello.c
 //
-// Every argument that is not one of gshmemcc's flags (-install, -oshcc,
-// -show, -root) goes to the compiler.
+// -tags LIST builds the library with those Go build tags: -tags ofi for
+// PEs on several nodes (libfabric; Debian's libfabric-dev). Every
+// argument that is not one of gshmemcc's flags (-install, -oshcc, -show,
+// -root, -tags) goes to the compiler.
 package main
 
 import (
@@ -33,21 +35,32 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// goFlags are the go build flags of -tags.
+func goFlags(tags string) []string {
+	if tags == "" {
+		return nil
+	}
+	return []string{"-tags", tags}
+}
+
 func run(args []string) int {
-	var install, root string
+	var install, root, tags string
 	var oshcc, show bool
 	var cc []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
-		case "-install", "-root":
+		case "-install", "-root", "-tags":
 			if i+1 == len(args) {
-				fmt.Fprintf(os.Stderr, "gshmemcc: %s needs a directory\n", a)
+				fmt.Fprintf(os.Stderr, "gshmemcc: %s needs an argument\n", a)
 				return 2
 			}
-			if a == "-install" {
+			switch a {
+			case "-install":
 				install = args[i+1]
-			} else {
+			case "-root":
 				root = args[i+1]
+			default:
+				tags = args[i+1]
 			}
 			i++
 		case "-oshcc":
@@ -60,16 +73,16 @@ func run(args []string) int {
 	}
 	ctx := context.Background()
 	if root == "" {
-		wd, _ := os.Getwd()
-		r, err := cbuild.Root(wd)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gshmemcc:", err)
-			return 2
-		}
-		root = r
+		root, _ = os.Getwd()
 	}
+	r, err := cbuild.Root(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gshmemcc:", err)
+		return 2
+	}
+	root = r
 	if install != "" {
-		wrote, err := cbuild.Install(ctx, root, install, oshcc)
+		wrote, err := cbuild.Install(ctx, root, install, oshcc, goFlags(tags)...)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gshmemcc:", err)
 			return 1
@@ -78,7 +91,7 @@ func run(args []string) int {
 		return 0
 	}
 	if len(cc) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: gshmemcc [-show] [-root DIR] compiler-args... | gshmemcc -install PREFIX [-oshcc]")
+		fmt.Fprintln(os.Stderr, "usage: gshmemcc [-show] [-root DIR] [-tags LIST] compiler-args... | gshmemcc -install PREFIX [-oshcc] [-tags LIST]")
 		return 2
 	}
 	inc, lib := filepath.Join(root, "include"), filepath.Join(root, "build", "lib")
@@ -87,7 +100,7 @@ func run(args []string) int {
 		fmt.Println(cbuild.CC(), strings.Join(flags, " "))
 		return 0
 	}
-	if _, err := cbuild.BuildLib(ctx, root, lib); err != nil {
+	if _, err := cbuild.BuildLib(ctx, root, lib, goFlags(tags)...); err != nil {
 		fmt.Fprintln(os.Stderr, "gshmemcc:", err)
 		return 1
 	}

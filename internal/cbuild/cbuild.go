@@ -119,14 +119,15 @@ func Compile(ctx context.Context, includeDir, libDir string, args ...string) ([]
 // Install builds the library into prefix/lib, copies shmem.h and shmemx.h
 // into prefix/include, and writes prefix/bin/gshmemcc (and, with oshcc,
 // prefix/bin/oshcc): a shell script that compiles with them and needs no
-// Go. It returns the scripts it wrote.
-func Install(ctx context.Context, root, prefix string, oshcc bool) ([]string, error) {
+// Go. extra are more go build flags for the library (-tags ofi). It
+// returns the scripts it wrote.
+func Install(ctx context.Context, root, prefix string, oshcc bool, extra ...string) ([]string, error) {
 	prefix, err := filepath.Abs(prefix)
 	if err != nil {
 		return nil, err
 	}
 	lib, inc, bin := filepath.Join(prefix, "lib"), filepath.Join(prefix, "include"), filepath.Join(prefix, "bin")
-	if _, err := BuildLib(ctx, root, lib); err != nil {
+	if _, err := BuildLib(ctx, root, lib, extra...); err != nil {
 		return nil, err
 	}
 	for _, d := range []string{inc, bin} {

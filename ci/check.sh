@@ -318,16 +318,16 @@ if [ -f /usr/include/rdma/fi_rma.h ]; then
   if staticcheck_ok; then "$SC" -tags ofi ./fabric/ofi/; fi
   FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -race ./fabric/ofi/
   step "fabric/hybrid with -tags ofi (shm within a node, libfabric across)"
-  go vet -tags ofi ./fabric/hybrid/ .
+  go vet -tags ofi ./fabric/hybrid/ . ./capi/
   FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -race -count=1 ./fabric/hybrid/
   if [ "$slurm" -ge 2 ]; then
     # The jobs of two emulated nodes: hello-style sums, a kill, the host
-    # API and AM scenario suites, under srun --mpi=pmi2 and pmix, and the
-    # AM rings alone.
+    # API and AM scenario suites, under srun --mpi=pmi2 and pmix, the AM
+    # rings alone, and the C test programs on a libgshmem.so with libfabric.
     step "Slurm tests across 2 nodes with -tags ofi (srun -N 2 -n 4, tcp;ofi_rxm)"
     # -p 1: one package's jobs at a time on the one Slurm (a job queued
     # behind another package's would count the wait in its time bound).
-    FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -p 1 -count=1 -run Slurm -v . ./hostshmem/ ./am/ ./am/internal/ring/ |
+    FI_TCP_IFACE="${FI_TCP_IFACE:-lo}" go test -tags ofi -p 1 -count=1 -run Slurm -v . ./hostshmem/ ./am/ ./am/internal/ring/ ./capi/ |
       grep -E '^(=== RUN|--- |ok|FAIL|PASS)|SKIP'
     [ "${PIPESTATUS[0]}" = 0 ]
   fi

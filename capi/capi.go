@@ -26,6 +26,8 @@ import (
 	"github.com/gshmem/gshmem"
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/hostshmem"
+	"github.com/gshmem/gshmem/internal/config"
+	"github.com/gshmem/gshmem/internal/memcopy"
 )
 
 // binding is one PE of the C interface: its hostshmem.PE, its C state,
@@ -36,6 +38,8 @@ type binding struct {
 	ctx    context.Context
 	inproc bool
 	h      uintptr // its index in bindings (gs_pe.handle)
+
+	copier memcopy.Copier // gs_copy's large copies
 
 	mu    sync.Mutex
 	ctxs  map[uintptr]*hostshmem.Ctx
@@ -95,7 +99,7 @@ func unregister(b *binding) {
 
 // newBinding fills the C state of pe: the regions' bases and the sleep
 // words, in memory C owns.
-func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
+func newBinding(ctx context.Context, pe *hostshmem.PE, inproc, unmapOdd bool) *binding {
 	n := pe.NPEs()
 	st := (*C.gs_pe)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gs_pe{}))))
 	st.me, st.npes = C.int(pe.MyPE()), C.int(n)
@@ -125,10 +129,10 @@ func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
 			st.nwatch, st.line_shift = C.int(len(slots)), C.int(bits.TrailingZeros(uint(line)))
 		}
 	}
-	// GSHMEM_CAPI_UNMAP=odd (the tests): odd-numbered PEs reach every PE,
-	// themselves too, through Go, as they would a PE on another node, so
-	// that C's paths and Go's meet on the same words.
-	if os.Getenv("GSHMEM_CAPI_UNMAP") == "odd" && pe.MyPE()%2 == 1 {
+	// unmapOdd (config.EnvCAPIUnmap, the tests): odd-numbered PEs reach
+	// every PE, themselves too, through Go, as they would a PE on another
+	// node, so that C's paths and Go's meet on the same words.
+	if unmapOdd && pe.MyPE()%2 == 1 {
 		clear(bases)
 		st.all_mapped = 0
 	}
@@ -146,7 +150,7 @@ func newBinding(ctx context.Context, pe *hostshmem.PE, inproc bool) *binding {
 	if inproc {
 		st.inproc = 1
 	}
-	b := &binding{pe: pe, st: st, ctx: ctx, inproc: inproc, ctxs: map[uintptr]*hostshmem.Ctx{}, teams: map[uintptr]*hostshmem.Team{}}
+	b := &binding{pe: pe, st: st, ctx: ctx, inproc: inproc, copier: memcopy.New("/sys"), ctxs: map[uintptr]*hostshmem.Ctx{}, teams: map[uintptr]*hostshmem.Team{}}
 	b.h = register(b)
 	st.handle = C.uintptr_t(b.h)
 	return b
@@ -210,7 +214,7 @@ func gshmemGoInit() *C.gs_pe {
 	if err != nil {
 		fatal(nil, "shmem_init", err.Error())
 	}
-	b := newBinding(ctx, pe, false)
+	b := newBinding(ctx, pe, false, os.Getenv(config.EnvCAPIUnmap) == "odd")
 	b.staticData()
 	b.scratch()
 	return b.st
@@ -242,10 +246,11 @@ func gshmemGoRun(npes C.int, fn, arg unsafe.Pointer) C.int {
 	cfg.NPEs = int(npes)
 	cfg.Transport = gshmem.TransportInproc
 	cfg.Bootstrap = gshmem.BootstrapInproc
+	unmapOdd := os.Getenv(config.EnvCAPIUnmap) == "odd"
 	err = gshmem.RunWith(context.Background(), cfg, func(ctx context.Context, pe *gshmem.PE) error {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		b := newBinding(ctx, pe, true)
+		b := newBinding(ctx, pe, true, unmapOdd)
 		b.staticData()
 		b.scratch()
 		defer b.free()
@@ -292,6 +297,11 @@ func gshmemGoTransport(h C.uintptr_t, buf *C.char, n C.size_t) {
 	t := lookup(h).pe.Transport()
 	out := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(n))
 	out[copy(out[:len(out)-1], t)] = 0
+}
+
+//export gshmemGoCopy
+func gshmemGoCopy(h C.uintptr_t, dst, src unsafe.Pointer, n C.size_t) {
+	lookup(h).copier.Copy(unsafe.Slice((*byte)(dst), int(n)), unsafe.Slice((*byte)(src), int(n)))
 }
 
 //export gshmemGoNotify

@@ -592,25 +592,14 @@ void gs_as_coll(const char *call, int kind, int dt, int op, gs_combine comb, voi
     }
     if (world) {
         /* The world team's collectives; but OpenSHMEM 1.4's broadcast does
-         * not write the root's dest, which the team broadcast does. */
-        char small[256];
-        void *saved = NULL;
-        size_t nb = gs_bytes(s, call, nelems, size);
-        if (kind == GS_BCAST && ti.my == root && dest != source && nb > 0) {
-            gs_sym(s, call, "dest", dest, nb);
-            saved = nb <= sizeof small ? small : malloc(nb);
-            if (saved == NULL) {
-                gs_fatal(s, call, "out of memory for %zu bytes", nb);
-            }
-            memcpy(saved, dest, nb);
+         * not write the root's dest, which the team broadcast does: the
+         * root names its source as its dest (a broadcast in place there,
+         * which copies nothing). */
+        if (kind == GS_BCAST && ti.my == root) {
+            gs_sym(s, call, "dest", dest, gs_bytes(s, call, nelems, size));
+            dest = (void *)source;
         }
         gs_coll_run(&ti, call, kind, dt, op, comb, dest, source, nelems, size, root, dst, sst);
-        if (saved != NULL) {
-            memcpy(dest, saved, nb);
-            if (saved != small) {
-                free(saved);
-            }
-        }
         return;
     }
     /* An active set of its own: the buffers are checked as on a team, the

@@ -100,6 +100,8 @@ void gs_go_strided(gs_pe *s, shmem_ctx_t ctx, const char *call, int put, int pe,
                     sst, nelems, size);
 }
 
+void gs_go_copy(gs_pe *s, void *dst, const void *src, size_t n) { gshmemGoCopy(s->handle, dst, (void *)src, n); }
+
 void gs_go_notify(gs_pe *s, int pe, uintptr_t off, size_t n) {
     if (off >= s->size) {
         off = n = 0; /* static data: fabric watches heap ranges, so wake every sleeper */

@@ -252,6 +252,22 @@ static inline char *gs_target(gs_pe *s, const char *call, const char *what, cons
  * static data. */
 static inline int gs_is_static(const gs_pe *s, uintptr_t off) { return off >= s->size; }
 
+/* gs_copy copies the data of a put or a get: glibc's memcpy below 1 MiB,
+ * Go's Copier from there (internal/memcopy, what hostshmem's puts use),
+ * whose cached pieces and large copies keep twice to three times glibc's
+ * bandwidth into a peer's mapping at 8 MiB and up on the machines
+ * measured (BENCHMARKS.md, the C interface); the call into Go costs
+ * nothing there. */
+#define GS_BIG_COPY ((size_t)1 << 20)
+GS_HIDDEN void gs_go_copy(gs_pe *s, void *dst, const void *src, size_t n);
+static inline void gs_copy(gs_pe *s, void *dst, const void *src, size_t n) {
+    if (GS_UNLIKELY(n >= GS_BIG_COPY)) {
+        gs_go_copy(s, dst, src, n);
+        return;
+    }
+    memcpy(dst, src, n);
+}
+
 /* Kinds of gs_go_rma. */
 enum { GS_PUT = 0, GS_GET = 1, GS_PUT_NBI = 2, GS_GET_NBI = 3 };
 
@@ -266,7 +282,7 @@ static inline void gs_put(shmem_ctx_t ctx, const char *call, void *dest, const v
     uintptr_t off = gs_sym(s, call, "dest", dest, n);
     char *b = s->base[w];
     if (GS_LIKELY(b != NULL && off < s->hi)) {
-        memcpy(b + off, source, n);
+        gs_copy(s, b + off, source, n);
         gs_notify(s, w, off, n);
         return;
     }
@@ -284,7 +300,7 @@ static inline void gs_get(shmem_ctx_t ctx, const char *call, void *dest, const v
     uintptr_t off = gs_sym(s, call, "source", source, n);
     char *b = s->base[w];
     if (GS_LIKELY(b != NULL && off < s->hi)) {
-        memcpy(dest, b + off, n);
+        gs_copy(s, dest, b + off, n);
         return;
     }
     gs_go_rma(s, ctx, call, nbi ? GS_GET_NBI : GS_GET, pe, off, dest, n);

@@ -39,6 +39,13 @@ const (
 	EnvAMSizeThreshold = "GSHMEM_AM_SIZE_THRESHOLD"
 )
 
+// EnvCAPIUnmap, set to "odd", makes the C interface's odd-numbered PEs
+// reach every PE through Go, as they would a PE on another node, so that
+// the tests of package capi run C's paths and Go's on the same words on
+// one node. For tests only: it is not a Config field, and the C interface
+// reads it once, at shmem_init.
+const EnvCAPIUnmap = "GSHMEM_CAPI_UNMAP"
+
 // Names of the process manager's variables gshmem reads to join a Slurm
 // job step (see Bootstrap).
 const (

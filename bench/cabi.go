@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,15 +63,16 @@ func CABI(ctx context.Context, cfg PeerConfig, bind bool) ([]Result, error) {
 		return nil, err
 	}
 	var out bytes.Buffer
+	stderr := &tail{max: 4096}
 	env := append(os.Environ(), config.EnvSymSize+"="+strconv.Itoa(cfg.shmemHeap()))
-	opts := launcher.Options{N: cfg.PEs, Program: bin, Args: cfg.programArgs(ops), Stdout: &out, Env: env, Bind: bind}
+	opts := launcher.Options{N: cfg.PEs, Program: bin, Args: cfg.programArgs(ops), Stdout: &out, Stderr: stderr, Env: env, Bind: bind}
 	if cfg.Log != nil {
-		opts.Stderr = cfg.Log
+		opts.Stderr = io.MultiWriter(stderr, cfg.Log)
 	}
 	code, err := launcher.Run(ctx, opts)
 	res, perr := ParseResults(&out, ImplGshmemC, cfg.PEs)
 	if err != nil || code != 0 {
-		return res, fmt.Errorf("bench: shmem_bench on libgshmem.so, %d PEs: exit %d: %v", cfg.PEs, code, err)
+		return res, fmt.Errorf("bench: shmem_bench on libgshmem.so, %d PEs: exit %d (%v); stderr ends:\n%s", cfg.PEs, code, err, stderr)
 	}
 	if perr != nil {
 		return res, perr

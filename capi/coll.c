@@ -593,13 +593,29 @@ void gs_as_coll(const char *call, int kind, int dt, int op, gs_combine comb, voi
     if (world) {
         /* The world team's collectives; but OpenSHMEM 1.4's broadcast does
          * not write the root's dest, which the team broadcast does: the
-         * root names its source as its dest (a broadcast in place there,
-         * which copies nothing). */
-        if (kind == GS_BCAST && ti.my == root) {
-            gs_sym(s, call, "dest", dest, gs_bytes(s, call, nelems, size));
-            dest = (void *)source;
+         * root keeps a copy and puts it back. (The root cannot name
+         * another dest: the broadcast sends to the root's dest offset on
+         * every member.) The copy goes to a buffer the PE keeps, so that a
+         * large broadcast does not fault in fresh pages every call. */
+        size_t nb = gs_bytes(s, call, nelems, size);
+        void *saved = NULL;
+        if (kind == GS_BCAST && ti.my == root && dest != source && nb > 0) {
+            gs_sym(s, call, "dest", dest, nb);
+            if (s->keep_n < nb) {
+                void *k = realloc(s->keep, nb);
+                if (k == NULL) {
+                    gs_fatal(s, call, "out of memory for %zu bytes", nb);
+                }
+                s->keep = k;
+                s->keep_n = nb;
+            }
+            saved = s->keep;
+            memcpy(saved, dest, nb);
         }
         gs_coll_run(&ti, call, kind, dt, op, comb, dest, source, nelems, size, root, dst, sst);
+        if (saved != NULL) {
+            memcpy(dest, saved, nb);
+        }
         return;
     }
     /* An active set of its own: the buffers are checked as on a team, the

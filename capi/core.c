@@ -139,6 +139,8 @@ void gs_free_objs(gs_pe *s) {
     }
     free(s->objs);
     s->objs = NULL, s->nobjs = s->capobjs = 0;
+    free(s->keep);
+    s->keep = NULL, s->keep_n = 0;
 }
 
 /* gs_call runs shmemx_run's function on the thread of one of its PEs. */

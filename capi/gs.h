@@ -74,6 +74,9 @@ typedef struct gs_pe {
      * (capi.go, scratch): a team's collect run in C exchanges its counts
      * in scratch[0]. */
     long *scratch;
+    /* The root's dest during a deprecated broadcast (coll.c), kept. */
+    void *keep;
+    size_t keep_n;
 } gs_pe;
 
 /* A context shmem_ctx_create or shmem_team_create_ctx made for one PE

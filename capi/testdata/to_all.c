@@ -181,6 +181,29 @@ out:
     shmem_free(lwrk);
 }
 
+/* big_broadcast: a broadcast64 of 64 KiB on the world, past the size
+ * that travels with the agreement (the tree path, which sends from the
+ * root's dest offset): every other PE gets the data, the root's dest
+ * stays as it was. */
+static void big_broadcast(long *psync, int npes, int me) {
+    enum { M = 8192 };
+    long *src = shmem_malloc(M * sizeof(long)), *dst = shmem_malloc(M * sizeof(long));
+    for (int i = 0; i < M; i++) {
+        src[i] = 1000L * me + i;
+        dst[i] = -1;
+    }
+    int root = npes - 1;
+    shmem_barrier_all();
+    shmem_broadcast64(dst, src, M, root, 0, 0, npes, psync);
+    for (int i = 0; i < M; i++) {
+        long want = me == root ? -1 : 1000L * root + i;
+        CHECK(dst[i] == want, "broadcast64 of %d longs, root %d: dst[%d] = %ld, want %ld", M, root, i, dst[i], want);
+    }
+    shmem_barrier_all();
+    shmem_free(dst);
+    shmem_free(src);
+}
+
 static void test(void) {
     int me = shmem_my_pe(), npes = shmem_n_pes();
     long *psync = shmem_malloc(2 * SHMEM_REDUCE_SYNC_SIZE * sizeof(long));
@@ -191,6 +214,7 @@ static void test(void) {
     run(psync, 0, 0, npes, npes, me);                  /* the world */
     run(psync, npes / 2, 0, npes - npes / 2, npes, me); /* the top half */
     run(psync, 0, 1, (npes + 1) / 2, npes, me);         /* the even PEs */
+    big_broadcast(psync, npes, me);
     shmem_barrier_all();
     for (int i = 0; i < 2 * SHMEM_REDUCE_SYNC_SIZE; i++) {
         CHECK(psync[i] == SHMEM_SYNC_VALUE, "pSync[%d] = %ld after the calls", i, psync[i]);

@@ -13,7 +13,8 @@ extern "C" {
 /* shmemx_run runs fn(arg) on npes PEs that are threads of this process
  * (gshmem's in-process transport), and returns when every one has
  * returned: 0 when all finished, 1 when one failed (its error is printed).
- * Inside fn every shmem_ call acts for the calling thread's PE;
+ * Inside fn every shmem_ call acts for the calling thread's PE (a thread
+ * that fn starts is no PE's: its shmem_ calls fail as before shmem_init);
  * shmem_init and shmem_finalize there only synchronise (shmemx_run
  * initialises and finalizes the PEs). Global and static variables are not
  * symmetric between these PEs (they share one copy): use the symmetric

@@ -67,6 +67,7 @@ func ExampleInfo() {
 	// GSHMEM_OFI_PROVIDER           -      -         libfabric provider for PEs on other nodes, e.g. tcp;ofi_rxm or verbs;ofi_rxm; default: the best this host offers (needs a build with -tags ofi)
 	// GSHMEM_PEER_TIMEOUT           -      10s       how long a PE on another node may send nothing, not even its heartbeat, before its peers take it for dead
 	// GSHMEM_AM_SIZE_THRESHOLD      -      64k       most bytes of operations (an 8-byte offset, and the operands where each operation has its own) in one active message of a distributed array's batch; a batch's share of a PE it does not map goes in as many as that takes (k, m suffixes; at most 1g)
+	// GSHMEM_CAPI_UNMAP             -      -         tests of the C interface only: odd makes its odd-numbered PEs reach every PE through Go, as they would PEs on another node
 	// GOMAXPROCS                    -      -         Go threads per PE; gpurun sets cores/N (at least 1) unless you set it
 }
 

@@ -43,7 +43,7 @@ const (
 // reach every PE through Go, as they would a PE on another node, so that
 // the tests of package capi run C's paths and Go's on the same words on
 // one node. For tests only: it is not a Config field, and the C interface
-// reads it once, at shmem_init.
+// reads it once, at shmem_init (Vars lists it, saying so).
 const EnvCAPIUnmap = "GSHMEM_CAPI_UNMAP"
 
 // Names of the process manager's variables gshmem reads to join a Slurm
@@ -139,6 +139,7 @@ var Vars = []Var{
 	{EnvOFIProvider, "", "libfabric provider for PEs on other nodes, e.g. tcp;ofi_rxm or verbs;ofi_rxm; default: the best this host offers (needs a build with -tags ofi)"},
 	{EnvPeerTimeout, DefaultPeerTimeout.String(), "how long a PE on another node may send nothing, not even its heartbeat, before its peers take it for dead"},
 	{EnvAMSizeThreshold, "64k", "most bytes of operations (an 8-byte offset, and the operands where each operation has its own) in one active message of a distributed array's batch; a batch's share of a PE it does not map goes in as many as that takes (k, m suffixes; at most 1g)"},
+	{EnvCAPIUnmap, "", "tests of the C interface only: odd makes its odd-numbered PEs reach every PE through Go, as they would PEs on another node"},
 	{"GOMAXPROCS", "", "Go threads per PE; gpurun sets cores/N (at least 1) unless you set it"},
 }
 

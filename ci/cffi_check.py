@@ -57,6 +57,21 @@ def own_declarations(include_dir, cc):
     return "\n".join(statements(text))
 
 
+def header_constant(include_dir, cc, name):
+    """The integer value of a handle constant of shmem.h (SHMEM_TEAM_WORLD,
+    SHMEM_CTX_DEFAULT: casts of small integers, which cdef cannot declare),
+    as the preprocessor expands it."""
+    out = subprocess.run(
+        [cc, "-std=c11", "-E", "-P", "-I" + include_dir, "-x", "c", "-"],
+        input="#include <shmem.h>\ncffi_check_value %s\n" % name,
+        capture_output=True, text=True, check=True).stdout
+    line = [l for l in out.splitlines() if l.startswith("cffi_check_value")][-1]
+    m = re.search(r"(\d+)\s*\)*\s*$", line)
+    if m is None:
+        raise ValueError("%s expands to %r, not a cast of an integer" % (name, line))
+    return int(m.group(1))
+
+
 def strip_attributes(text):
     while True:
         m = re.search(r"__attribute__\s*\(\(", text)
@@ -114,8 +129,9 @@ def load(lib_path, include_dir, cc):
 
 
 class Check:
-    def __init__(self, ffi, lib):
+    def __init__(self, ffi, lib, world):
         self.ffi, self.lib = ffi, lib
+        self.world = world  # SHMEM_TEAM_WORLD
         self.me = lib.shmem_my_pe()
         self.n = lib.shmem_n_pes()
         self.long = np.dtype("i%d" % ffi.sizeof("long"))
@@ -210,8 +226,7 @@ class Check:
         dp, dst = self.sym_longs(N)
         src[:] = np.arange(N, dtype=self.long) + me
         lib.shmem_barrier_all()
-        world = ffi.addressof(lib, "gshmem_team_world")  # SHMEM_TEAM_WORLD
-        rc = lib.shmem_long_sum_reduce(world, dp, sp, N)
+        rc = lib.shmem_long_sum_reduce(self.world, dp, sp, N)
         if rc != 0:
             self.fail("shmem_long_sum_reduce returned %d" % rc)
         self.expect("shmem_long_sum_reduce", dst, n * np.arange(N, dtype=self.long) + n * (n - 1) // 2)
@@ -246,7 +261,8 @@ def main():
     args = ap.parse_args()
     ffi, lib = load(os.path.abspath(args.lib), args.include, args.cc)
     lib.shmem_init()
-    c = Check(ffi, lib)
+    world = ffi.cast("shmem_team_t", header_constant(args.include, args.cc, "SHMEM_TEAM_WORLD"))
+    c = Check(ffi, lib, world)
     name = ffi.new("char[]", 256)
     lib.shmem_info_get_name(name)
     c.note("%s on %d PEs (%s)" % (ffi.string(name).decode(), c.n, ffi.string(lib.shmemx_transport()).decode()))

@@ -56,7 +56,7 @@ static void test(void) {
     }
     /* A context on the shared team */
     CHECK(shmem_team_create_ctx(SHMEM_TEAM_SHARED, 0, &c) == 0, "shared ctx");
-    shmem_ctx_long_p(c, &x[1 % npes], 7, me);
+    shmem_ctx_long_p(c, &x[1 % npes], 7, shmem_team_my_pe(SHMEM_TEAM_SHARED)); /* this PE, by its number there */
     CHECK(x[1 % npes] == 7, "shared ctx put");
     shmem_ctx_destroy(c);
     shmem_barrier_all();

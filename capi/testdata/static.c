@@ -22,6 +22,14 @@ static void test(void) {
     int right = (me + 1) % n, left = (me + n - 1) % n;
 
     const char *t = shmemx_transport();
+    if (strstr(t, "ofi") != NULL) {
+        /* Across nodes static data is symmetric only within a node: the
+         * neighbours here may be on the other one. */
+        if (me == 0) {
+            printf("static: skipped across nodes (static data is symmetric within a node)\n");
+        }
+        return;
+    }
     if (strcmp(t, "inproc") == 0 && getenv("GSHMEM_TEST_INPROC") != NULL) {
         CHECK(!shmem_addr_accessible(&g_init, me), "static data accessible between shmemx_run's PEs");
         CHECK(shmem_ptr(&g_init, me) == NULL, "shmem_ptr of static data between shmemx_run's PEs");

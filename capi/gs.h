@@ -357,8 +357,10 @@ static inline void gs_strides(gs_pe *s, const char *call, ptrdiff_t dst, ptrdiff
 GS_HIDDEN void gs_go_strided(gs_pe *s, shmem_ctx_t ctx, const char *call, int put, int pe, uintptr_t off,
                              char *local, ptrdiff_t dst, ptrdiff_t sst, size_t nelems, size_t size);
 
-static inline void gs_iput(shmem_ctx_t ctx, const char *call, void *dest, const void *source, ptrdiff_t dst,
-                           ptrdiff_t sst, size_t nelems, size_t size, int pe) {
+/* gs_strided is iput (put 1: dest is the symmetric side) and iget (put 0:
+ * source is): element i*sst of source goes to element i*dst of dest. */
+static inline void gs_strided(shmem_ctx_t ctx, const char *call, int put, void *dest, const void *source,
+                              ptrdiff_t dst, ptrdiff_t sst, size_t nelems, size_t size, int pe) {
     int w = pe;
     gs_pe *s = gs_ctx(ctx, call, &w);
     if (GS_UNLIKELY(nelems == 0)) {
@@ -366,40 +368,31 @@ static inline void gs_iput(shmem_ctx_t ctx, const char *call, void *dest, const 
     }
     gs_strides(s, call, dst, sst);
     size_t span;
-    uintptr_t off = gs_span(s, call, "dest", dest, dst, nelems, size, &span);
+    uintptr_t off = put ? gs_span(s, call, "dest", dest, dst, nelems, size, &span)
+                        : gs_span(s, call, "source", source, sst, nelems, size, &span);
     char *b = s->base[w];
     if (GS_UNLIKELY(b == NULL || off >= s->hi)) {
-        gs_go_strided(s, ctx, call, 1, pe, off, (char *)source, dst, sst, nelems, size);
+        gs_go_strided(s, ctx, call, put, pe, off, put ? (char *)source : (char *)dest, dst, sst, nelems, size);
         return;
     }
-    char *d = b + off;
-    const char *src = (const char *)source;
+    char *d = put ? b + off : (char *)dest;
+    const char *src = put ? (const char *)source : b + off;
     for (size_t i = 0; i < nelems; i++) {
         memcpy(d + i * dst * size, src + i * sst * size, size);
     }
-    gs_notify(s, w, off, span);
+    if (put) {
+        gs_notify(s, w, off, span);
+    }
+}
+
+static inline void gs_iput(shmem_ctx_t ctx, const char *call, void *dest, const void *source, ptrdiff_t dst,
+                           ptrdiff_t sst, size_t nelems, size_t size, int pe) {
+    gs_strided(ctx, call, 1, dest, source, dst, sst, nelems, size, pe);
 }
 
 static inline void gs_iget(shmem_ctx_t ctx, const char *call, void *dest, const void *source, ptrdiff_t dst,
                            ptrdiff_t sst, size_t nelems, size_t size, int pe) {
-    int w = pe;
-    gs_pe *s = gs_ctx(ctx, call, &w);
-    if (GS_UNLIKELY(nelems == 0)) {
-        return;
-    }
-    gs_strides(s, call, dst, sst);
-    size_t span;
-    uintptr_t off = gs_span(s, call, "source", source, sst, nelems, size, &span);
-    char *b = s->base[w];
-    if (GS_UNLIKELY(b == NULL || off >= s->hi)) {
-        gs_go_strided(s, ctx, call, 0, pe, off, (char *)dest, dst, sst, nelems, size);
-        return;
-    }
-    const char *src = b + off;
-    char *d = (char *)dest;
-    for (size_t i = 0; i < nelems; i++) {
-        memcpy(d + i * dst * size, src + i * sst * size, size);
-    }
+    gs_strided(ctx, call, 0, dest, source, dst, sst, nelems, size, pe);
 }
 
 #endif /* GSHMEM_GS_H */

@@ -214,8 +214,11 @@ type record struct {
 
 // readRecord reads member i's record of call seq.
 func (t *Team) readRecord(i int, seq uint64) (record, error) {
-	var buf [recBytes]byte
-	b, err := t.p.peerBytes(t.WorldPE(i), t.recOff(seq), recBytes, buf[:])
+	// A mapped peer's record is read in place; an unmapped one's comes by
+	// a Get into a buffer made for it (a local buffer here would move to
+	// the heap on every call, mapped or not: Collect reads records on
+	// every call).
+	b, err := t.p.peerBytes(t.WorldPE(i), t.recOff(seq), recBytes, nil)
 	if err != nil {
 		return record{}, err
 	}
@@ -497,38 +500,41 @@ func (t *Team) payload(par, i int, n uintptr) []byte {
 // member holds the same combination. Flags come in two banks, by epoch
 // parity: a member may raise epoch e+1 before a slower one has read e.
 func (t *Team) disseminate(ctx context.Context, op string, d, seq uint64) error {
-	// The combination: [err, minDesc, minWho, maxDesc, maxWho].
-	var v [5]uint64
+	// The combination: [err, minDesc, minWho, maxDesc, maxWho], in the
+	// team's scratch: its bytes go to the fabric, and a local would move
+	// to the heap on every call.
+	v := &t.comb
+	*v = [5]uint64{}
 	comb := seq > 0
 	if comb {
 		if d&errBit != 0 {
 			v[0] = uint64(1)<<32 - uint64(t.me)
 		}
-		v = [5]uint64{v[0], d, uint64(t.me), d, uint64(t.me)}
+		*v = [5]uint64{v[0], d, uint64(t.me), d, uint64(t.me)}
 	}
 	if h := t.hier; h != nil {
 		// Across nodes: the members of each node combine over shared
 		// memory, the node leaders over the network, and each leader
 		// hands the result to its node (the others bring the identity).
 		t.epoch++
-		if err := t.dissem(ctx, op, h.local, h.li, t.block+tbFlags, t.epoch, &v, comb); err != nil {
+		if err := t.dissem(ctx, op, h.local, h.li, t.block+tbFlags, t.epoch, v, comb); err != nil {
 			return err
 		}
 		if h.lead >= 0 {
 			t.nepoch++
-			if err := t.dissem(ctx, op, h.leaders, h.lead, t.block+tbNet, t.nepoch, &v, comb); err != nil {
+			if err := t.dissem(ctx, op, h.leaders, h.lead, t.block+tbNet, t.nepoch, v, comb); err != nil {
 				return err
 			}
 		} else if comb {
-			v = [5]uint64{0, ^uint64(0), ^uint64(0), 0, 0}
+			*v = [5]uint64{0, ^uint64(0), ^uint64(0), 0, 0}
 		}
 		t.epoch++
-		if err := t.dissem(ctx, op, h.local, h.li, t.block+tbFlags, t.epoch, &v, comb); err != nil {
+		if err := t.dissem(ctx, op, h.local, h.li, t.block+tbFlags, t.epoch, v, comb); err != nil {
 			return err
 		}
 	} else {
 		t.epoch++
-		if err := t.dissem(ctx, op, nil, t.me, t.block+tbFlags, t.epoch, &v, comb); err != nil {
+		if err := t.dissem(ctx, op, nil, t.me, t.block+tbFlags, t.epoch, v, comb); err != nil {
 			return err
 		}
 	}
@@ -578,7 +584,7 @@ func (t *Team) dissem(ctx context.Context, op string, members []int, me int, bas
 		}
 		flag := wordAt[uint64](p.local, off)
 		if atomic.LoadUint64(flag) < e {
-			if err := p.fab.Wait(ctx, func() bool { return atomic.LoadUint64(flag) >= e }, off, 8); err != nil {
+			if err := t.waitFlag(ctx, flag, e, off); err != nil {
 				from := me - dist
 				if from < 0 {
 					from += n
@@ -626,13 +632,23 @@ func (t *Team) localSync(ctx context.Context, op string) error {
 	return t.dissem(ctx, op, t.hier.local, t.hier.li, t.block+tbFlags, t.epoch, nil, false)
 }
 
-// wait waits on this PE's word at off for epoch e within a call on t: a
+// waitFlag waits in the fabric until this PE's word w, at offset off,
+// reaches epoch e (t.mu held).
+func (t *Team) waitFlag(ctx context.Context, w *uint64, e uint64, off uintptr) error {
+	t.fl.w, t.fl.e = w, e
+	return t.p.fab.Wait(ctx, t.flagged, off, 8)
+}
+
+// flagReached is the condition of the flag wait in progress (t.flagged).
+func (t *Team) flagReached() bool { return atomic.LoadUint64(t.fl.w) >= t.fl.e }
+
+// waitEpoch waits on this PE's word at off for epoch e within a call on t: a
 // context that ends breaks the team, a poisoned word reports it.
 func (t *Team) waitEpoch(ctx context.Context, op string, off uintptr, e uint64) error {
 	w := wordAt[uint64](t.p.local, off)
 	if atomic.LoadUint64(w) < e {
-		if err := t.p.wait(ctx, op, func() bool { return atomic.LoadUint64(w) >= e }, off, 8); err != nil {
-			return t.abandon(op, err)
+		if err := t.waitFlag(ctx, w, e, off); err != nil {
+			return t.abandon(op, fmt.Errorf("gshmem: %s on PE %d: %w", op, t.p.me, err))
 		}
 	}
 	if atomic.LoadUint64(w) == poisoned {

@@ -49,6 +49,29 @@ func reducePushed[T Elem](t *Team, op ReduceOp, e uint64, out []T, mine []byte, 
 	return reduceN(op, out, srcs)
 }
 
+// srcsOf returns t's scratch of one []T per member (t.mu held): a
+// reduction's sources, which a small collective would otherwise allocate
+// on every call (an allocation, and the collection it brings on, costs a
+// two-PE reduction more than its arithmetic). A []byte and a []T have the
+// same header, so the scratch is viewed as it is.
+func srcsOf[T Elem](t *Team) [][]T {
+	if len(t.srcs) < t.size {
+		t.srcs = make([][]byte, t.size)
+	}
+	s := t.srcs[:t.size]
+	return *(*[][]T)(unsafe.Pointer(&s))
+}
+
+// intsOf returns t's scratch of n ints (t.mu held), zeroed.
+func intsOf(t *Team, n int) []int {
+	if len(t.ints) < n {
+		t.ints = make([]int, n)
+	}
+	s := t.ints[:n]
+	clear(s)
+	return s
+}
+
 // as views bytes as n elements of T.
 func as[T Elem](b []byte, n int) []T {
 	if n == 0 {
@@ -182,7 +205,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 	}
 	p, sz := t.p, sizeOf[T]()
 	nb := uintptr(max(n, 0)) * sz
-	srcs := make([][]T, t.size)
+	srcs := srcsOf[T](t)
 	if c.err == nil && nb <= t.pushMax {
 		mine := p.local[source.off : source.off+nb]
 		e, err := t.enter(ctx, c, func(int) []byte { return mine })
@@ -339,7 +362,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 		o := source.off + uintptr(j)*nb
 		return p.local[o : o+nb]
 	}
-	srcs := make([][]T, t.size)
+	srcs := srcsOf[T](t)
 	if c.err == nil && nb <= t.pushMax {
 		e, err := t.enter(ctx, c, block)
 		if err != nil {
@@ -434,8 +457,8 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 	if _, err := t.enter(ctx, c, nil); err != nil {
 		return 0, err
 	}
-	counts := make([]int, t.size)
-	offs := make([]int, t.size+1)
+	ints := intsOf(t, 2*t.size+1)
+	counts, offs := ints[:t.size], ints[t.size:]
 	maxb := uintptr(0)
 	for i := range counts {
 		counts[i] = n

@@ -100,7 +100,7 @@ func reduceNet[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source S
 	at := func(b []byte, i int) []byte { return b[uintptr(i)*cb : uintptr(i+1)*cb] }
 	t.netCalls++
 	e := t.netCalls
-	srcs := make([][]T, t.size)
+	srcs := srcsOf[T](t)
 	if t.size == 2 {
 		return reduceNet2(ctx, t, op, dest.off, dst, body, srcs, e)
 	}

@@ -70,6 +70,19 @@ type Team struct {
 		e uint64
 	}
 	ready func() bool // t.awaitReady, bound once
+	// fl is the flag wait in progress (waitFlag): flagged, bound once,
+	// reports whether word w reached epoch e, so that a wait, which
+	// hands its condition to the fabric, allocates nothing.
+	fl struct {
+		w *uint64
+		e uint64
+	}
+	flagged func() bool
+	comb    [5]uint64 // disseminate's combination
+	// srcs and ints are scratch of one entry per member (or two, plus
+	// one) that reductions and Collect fill on every call; see srcsOf.
+	srcs [][]byte
+	ints []int
 
 	// hier is the team's members by node when they run on more than one
 	// node (nil otherwise): its syncs and small reductions do each node's
@@ -270,7 +283,7 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, z
 		block: teamPoolOff + uintptr(first)*teamChunk, first: first, nchunk: k,
 		pushMax: pushMax, cfg: cfg,
 	}
-	t.ready = t.awaitReady
+	t.ready, t.flagged = t.awaitReady, t.flagReached
 	t.hier = p.hierarchyOf(sp)
 	if zero {
 		clear(p.local[t.block : t.block+uintptr(k)*teamChunk])

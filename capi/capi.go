@@ -136,17 +136,24 @@ func newBinding(ctx context.Context, pe *hostshmem.PE, inproc, unmapOdd bool) *b
 		clear(bases)
 		st.all_mapped = 0
 	}
+	if a, ok := pe.AllEntry(); ok && st.all_mapped == 1 {
+		st.all.ok, st.all.me, st.all.size = 1, C.int(a.Me), C.int(a.Size)
+		st.all.start, st.all.stride = C.int(a.Start), C.int(a.Stride)
+		st.all.state, st.all.slots, st.all.slot_stride = C.uintptr_t(a.State), C.uintptr_t(a.Slots), C.uintptr_t(a.SlotStride)
+		st.all.records, st.all.record_bytes = C.uintptr_t(a.Records), C.uintptr_t(a.RecordBytes)
+		st.all.code = [2]C.uint64_t{C.uint64_t(a.BarrierCode), C.uint64_t(a.SyncCode)}
+		st.all.desc = [2]C.uint64_t{C.uint64_t(a.BarrierDesc), C.uint64_t(a.SyncDesc)}
+		st.all.poisoned = C.uint64_t(a.Poisoned)
+	}
 	sh := pe.TeamShared()
 	st.shared_start, st.shared_size, st.shared_stride = C.int(sh.WorldPE(0)), C.int(sh.NPEs()), 1
 	if sh.NPEs() > 1 {
 		st.shared_stride = C.int(sh.WorldPE(1) - sh.WorldPE(0))
 	}
-	// A PE with a processor of its own spins a few µs in C before it
-	// sleeps in Go; PEs that outnumber the processors hardly spin.
-	st.spin = 4096
-	if runtime.NumCPU() < n {
-		st.spin = 64
-	}
+	// C's waits look as often as the fabric's own (its WaitPolicy's Spin:
+	// a few µs where a PE has a processor of its own, a few looks where
+	// PEs outnumber the processors) before they go on in Go.
+	st.spin = C.uint64_t(max(fabric.PolicyOf(pe.Fabric()).Spin, 1))
 	if inproc {
 		st.inproc = 1
 	}
@@ -391,6 +398,18 @@ func gshmemGoBarrierAll(h C.uintptr_t, call *C.char) {
 	b := lookup(h)
 	if err := b.pe.BarrierAll(b.ctx); err != nil {
 		b.fatal(C.GoString(call), err)
+	}
+}
+
+//export gshmemGoFinishEntry
+func gshmemGoFinishEntry(h C.uintptr_t, sync C.int, seq, e C.uint64_t) {
+	b := lookup(h)
+	if err := b.pe.FinishEntry(b.ctx, sync != 0, uint64(seq), uint64(e)); err != nil {
+		call := "shmem_barrier_all"
+		if sync != 0 {
+			call = "shmem_sync_all"
+		}
+		b.fatal(call, err)
 	}
 }
 

@@ -115,7 +115,7 @@ void *gs_alloc_obj(gs_pe *s, size_t size) {
         return NULL;
     }
     while (__atomic_exchange_n(&s->objs_lock, 1, __ATOMIC_ACQUIRE)) {
-        __builtin_ia32_pause();
+        gs_pause();
     }
     if (s->nobjs == s->capobjs) {
         size_t cap = s->capobjs ? 2 * s->capobjs : 16;
@@ -317,13 +317,82 @@ void shmem_ctx_fence(shmem_ctx_t ctx) {
 }
 void shmem_fence(void) { shmem_ctx_fence(SHMEM_CTX_DEFAULT); }
 
+/* gs_enter_all runs barrier_all's (sync 0) or sync_all's (sync 1) entry
+ * step in C, as hostshmem.AllEntry describes it: a call into Go costs as
+ * much as the whole barrier. It returns 0, having changed nothing, where
+ * Go must run the call; a wait that lasts, and any doubt about the
+ * verdict, are finished by Go (gshmemGoFinishEntry). */
+static int gs_enter_all(gs_pe *s, int sync) {
+    if (!s->all.ok || GS_UNLIKELY(!s->all_mapped || s->go_nbi)) {
+        return 0;
+    }
+    gs_entry_state *st = (gs_entry_state *)(s->local + s->all.state);
+    uint32_t free_ = 0;
+    if (!__atomic_compare_exchange_n(&st->busy, &free_, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        return 0;
+    }
+    if (st->broken || st->pending) {
+        __atomic_store_n(&st->busy, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    uint64_t seq = ++st->calls, code = s->all.code[sync], d = s->all.desc[sync];
+    uint64_t *rec = (uint64_t *)(s->local + s->all.records + (seq % 2) * s->all.record_bytes);
+    rec[0] = seq;
+    rec[1] = code;
+    for (int k = 2; k < 7; k++) {
+        rec[k] = 0;
+    }
+    __atomic_store_n(&rec[7], 0, __ATOMIC_RELEASE);
+    uint64_t e = ++st->cepoch;
+    int par = (int)(e % 2), me = s->all.me, n = s->all.size;
+    uintptr_t mine = s->all.slots + ((uintptr_t)par * n + me) * s->all.slot_stride;
+    for (int i = 0; i < n; i++) {
+        if (i == me) {
+            continue;
+        }
+        int w = s->all.start + i * s->all.stride;
+        uint64_t *slot = (uint64_t *)(s->base[w] + mine);
+        slot[1] = d;
+        /* The locked store orders the record and the descriptor before
+         * the epoch, and the epoch before the look at w's sleep word. */
+        __atomic_store_n(&slot[0], e, __ATOMIC_SEQ_CST);
+        gs_notify_ordered(s, w, mine, 8);
+    }
+    uintptr_t row = s->all.slots + (uintptr_t)par * n * s->all.slot_stride;
+    int i = 0;
+    for (uint64_t look = 0; i < n; i++) {
+        if (i == me) {
+            continue;
+        }
+        uint64_t *slot = (uint64_t *)(s->local + row + (uintptr_t)i * s->all.slot_stride);
+        while (__atomic_load_n(&slot[0], __ATOMIC_ACQUIRE) < e && ++look < s->spin) {
+            gs_pause();
+        }
+        if (look >= s->spin || __atomic_load_n(&slot[0], __ATOMIC_RELAXED) == s->all.poisoned || slot[1] != d) {
+            break;
+        }
+    }
+    if (i < n) {
+        /* Go waits (sleeping, bounded by the job's context), checks the
+         * poison and reaches the verdict, and releases the team. */
+        gshmemGoFinishEntry(s->handle, sync, seq, e);
+        return 1;
+    }
+    __atomic_store_n(&st->busy, 0, __ATOMIC_RELEASE);
+    return 1;
+}
+
 void shmem_barrier_all(void) {
     gs_pe *s = gs_ready("shmem_barrier_all");
-    gshmemGoBarrierAll(s->handle, "shmem_barrier_all");
+    if (!gs_enter_all(s, 0)) {
+        gshmemGoBarrierAll(s->handle, "shmem_barrier_all");
+    }
 }
 void shmem_sync_all(void) {
     gs_pe *s = gs_ready("shmem_sync_all");
-    gshmemGoSyncAll(s->handle);
+    if (!gs_enter_all(s, 1)) {
+        gshmemGoSyncAll(s->handle);
+    }
 }
 
 const char *shmemx_transport(void) {

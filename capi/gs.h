@@ -28,6 +28,15 @@
 #define GS_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GS_HIDDEN __attribute__((visibility("hidden")))
 
+/* gs_pause is the processor's spin-wait hint, for the loops of waits. */
+static inline __attribute__((always_inline)) void gs_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 typedef struct gs_pe {
     int me, npes;
     char *local;       /* this PE's region: base[me] */
@@ -77,7 +86,22 @@ typedef struct gs_pe {
     /* The root's dest during a deprecated broadcast (coll.c), kept. */
     void *keep;
     size_t keep_n;
+    /* shmem_barrier_all and shmem_sync_all's entry step, run in C
+     * (hostshmem.AllEntry; core.c, gs_enter_all): offsets in the regions,
+     * and what the records and slots hold. ok 0: always through Go. */
+    struct {
+        int ok, me, size, start, stride;
+        uintptr_t state, slots, slot_stride, records, record_bytes;
+        uint64_t code[2], desc[2]; /* [0] barrier_all, [1] sync_all */
+        uint64_t poisoned;
+    } all;
 } gs_pe;
+
+/* A team's entry state in this PE's region (hostshmem's entryState). */
+typedef struct gs_entry_state {
+    uint32_t busy, broken;
+    uint64_t calls, cepoch, pending;
+} gs_entry_state;
 
 /* A context shmem_ctx_create or shmem_team_create_ctx made for one PE
  * (SHMEM_CTX_DEFAULT is a constant, no object). A team context names target

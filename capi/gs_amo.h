@@ -215,14 +215,6 @@ GS_ALWAYS void gs_put_signal(shmem_ctx_t ctx, const char *call, void *dest, cons
 
 /* ---- waits and tests ---- */
 
-GS_ALWAYS void gs_pause(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#endif
-}
-
 /* gs_load is an acquiring load of the size-byte variable at p. */
 GS_ALWAYS uint64_t gs_load(const void *p, size_t size) {
     switch (size) {

@@ -318,9 +318,9 @@ func (t *Team) enter(ctx context.Context, c *call, data func(j int) []byte) (uin
 		if err := cause.Err(ctx); err != nil {
 			return 0, notStarted(c.op, err)
 		}
-		t.calls++
-		t.publish(c, t.calls)
-		return 0, t.disseminate(ctx, c.op, c.desc(), t.calls)
+		t.st.calls++
+		t.publish(c, t.st.calls)
+		return 0, t.disseminate(ctx, c.op, c.desc(), t.st.calls)
 	}
 	return t.enterExchange(ctx, c, data)
 }
@@ -336,12 +336,23 @@ func notStarted(op string, err error) error {
 	return fmt.Errorf("gshmem: %s: not started: %w", op, err)
 }
 
+// entryState is a member's state of a team's entry steps, in its copy of
+// the team block (tbState): the layout a binding's fast path shares
+// (AllEntry; capi's gs.h declares it again).
+type entryState struct {
+	busy    uint32 // a call is in progress: Go's (under mu) or a fast path's
+	broken  uint32 // 1 once the team broke (t.broken says why)
+	calls   uint64 // collective calls entered
+	cepoch  uint64 // push epochs done
+	pending uint64 // push epoch signalled but not awaited (see enterExchange)
+}
+
 // exchanges reports whether t enters calls by exchange.
 func (t *Team) exchanges() bool { return t.pushMax > 0 }
 
 func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []byte) (uint64, error) {
 	done := cause.Err(ctx)
-	if t.pending != 0 {
+	if t.st.pending != 0 {
 		if err := t.drain(ctx, c.op); err != nil {
 			return 0, err
 		}
@@ -352,11 +363,11 @@ func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []by
 		c.err = fmt.Errorf("%w: the context was done before the call started", done)
 		data = nil
 	}
-	t.calls++
-	seq := t.calls
+	t.st.calls++
+	seq := t.st.calls
 	t.publish(c, seq)
-	t.cepoch++
-	e, d := t.cepoch, c.desc()
+	t.st.cepoch++
+	e, d := t.st.cepoch, c.desc()
 	for j := 0; j < t.size; j++ {
 		if j == t.me {
 			continue
@@ -370,11 +381,18 @@ func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []by
 		}
 	}
 	if done != nil {
-		t.pending = e
+		t.st.pending = e
 		return 0, t.verdict(c.op, seq, t.me, 0, 0)
 	}
-	if err := t.await(ctx, c.op, e); err != nil {
-		return 0, t.abandon(c.op, err)
+	return t.finishExchange(ctx, c.op, seq, e, d)
+}
+
+// finishExchange is the rest of call seq's entry by exchange once this
+// member pushed epoch e with descriptor d to every other: it waits for
+// their pushes and reaches the call's verdict.
+func (t *Team) finishExchange(ctx context.Context, op string, seq, e, d uint64) (uint64, error) {
+	if err := t.await(ctx, op, e); err != nil {
+		return 0, t.abandon(op, err)
 	}
 	par := int(e % 2)
 	bad, hi := -1, 0
@@ -394,7 +412,7 @@ func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []by
 			hi = i
 		}
 	}
-	if err := t.verdict(c.op, seq, bad, 0, hi); err != nil {
+	if err := t.verdict(op, seq, bad, 0, hi); err != nil {
 		return 0, err
 	}
 	return e, nil
@@ -404,22 +422,22 @@ func (t *Team) enterExchange(ctx context.Context, c *call, data func(j int) []by
 // waiting (its context was done) and consumes them. It fails, leaving
 // them pending, when ctx ends first: this call then has not started.
 func (t *Team) drain(ctx context.Context, op string) error {
-	t.aw.e = t.pending
+	t.aw.e = t.st.pending
 	if !t.awaitReady() {
 		if err := cause.Err(ctx); err != nil {
 			return notStarted(op, err)
 		}
-		if err := t.p.wait(ctx, op, t.ready, t.slotOff(int(t.pending%2), 0), uintptr(t.size)*(lineSize+t.pushMax)); err != nil {
+		if err := t.p.wait(ctx, op, t.ready, t.slotOff(int(t.st.pending%2), 0), uintptr(t.size)*(lineSize+t.pushMax)); err != nil {
 			if ctx.Err() != nil {
 				return notStarted(op, err)
 			}
 			return err
 		}
 	}
-	if err := t.checkPoison(op, t.pending); err != nil {
+	if err := t.checkPoison(op, t.st.pending); err != nil {
 		return err
 	}
-	t.pending = 0
+	t.st.pending = 0
 	return nil
 }
 
@@ -668,11 +686,12 @@ func (t *Team) abandon(op string, err error) error {
 		// PE did, and report it, not this PE's giving up.
 		return err
 	}
-	why := fmt.Sprintf("PE %d gave up on %s call #%d: %v", t.p.me, op, t.calls, unwrapAll(err))
+	why := fmt.Sprintf("PE %d gave up on %s call #%d: %v", t.p.me, op, t.st.calls, unwrapAll(err))
 	r := t.p.local[t.brokenOff():]
 	n := copy(r[8:recBytes], why)
 	atomic.StoreUint64(wordAt[uint64](r, 0), uint64(n))
 	t.broken = why
+	atomic.StoreUint32(&t.st.broken, 1)
 	t.poison(t.me)
 	return fmt.Errorf("gshmem: %s: %w (%w: every later collective on %v fails)", op, err, ErrBroken, t)
 }
@@ -702,6 +721,7 @@ func (t *Team) sawPoison(op string, origin int) error {
 			}
 		}
 		t.broken = why
+		atomic.StoreUint32(&t.st.broken, 1)
 		t.poison(origin)
 	}
 	return t.brokenErr(op)
@@ -757,7 +777,7 @@ func (t *Team) poison(origin int) {
 			// The parity of the push this PE would make next: a slot of
 			// its last push may still be read by a member finishing that
 			// call (which completes: this PE's part of it is done).
-			set(w, t.slotOff(int((t.cepoch+1)%2), t.me))
+			set(w, t.slotOff(int((t.st.cepoch+1)%2), t.me))
 		}
 	}
 }

@@ -320,7 +320,7 @@ func alloc[T Elem](ctx context.Context, p *PE, op string, kind uint64, n int, al
 	if err := t.lock(op); err != nil {
 		return Sym[T]{}, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	size, err := byteSize[T](op, n)
 	if bad == nil {
 		bad = err
@@ -377,7 +377,7 @@ func Realloc[T Elem](ctx context.Context, p *PE, s Sym[T], n int) (Sym[T], error
 	if err := t.lock(op); err != nil {
 		return Sym[T]{}, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	var kind uint64
 	if s.Space() == Device {
 		kind = kindDevice
@@ -443,7 +443,7 @@ func Free[T Elem](ctx context.Context, p *PE, s Sym[T]) error {
 	if err := t.lock(op); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	var kind uint64
 	if s.Space() == Device {
 		kind = kindDevice

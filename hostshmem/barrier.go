@@ -19,7 +19,7 @@ func (p *PE) barrierAll(ctx context.Context, c *call) error {
 	if err := t.lock(c.op); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	return t.barrierLocked(ctx, c)
 }
 
@@ -30,7 +30,7 @@ func (p *PE) SyncAll(ctx context.Context) error {
 	if err := t.lock("sync_all"); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	_, err := t.enter(ctx, &call{op: "sync_all", code: cSyncAll}, nil)
 	return err
 }

@@ -1,7 +1,9 @@
 package hostshmem
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -107,4 +109,90 @@ func ObjectAt(p *PE, off uintptr) (Sym[byte], error) {
 		}
 	}
 	return Sym[byte]{}, fmt.Errorf("gshmem: %w: no allocated object starts at offset %d (freed already, or inside an object?)", ErrInvalidArg, off)
+}
+
+// AllEntry describes, for a binding that enters BarrierAll and SyncAll by
+// itself (the C ABI's shmem_barrier_all and shmem_sync_all, where a call
+// into Go costs as much as the barrier), the entry step of the team
+// those calls run on, as it lies in this PE's region and its peers'. The
+// binding follows enterExchange exactly:
+//
+//  1. Take the team: compare-and-swap the uint32 at State from 0 to 1
+//     (busy); on failure, or when the uint32 at State+4 (broken) or the
+//     uint64 at State+24 (pending) is nonzero, release and call Go
+//     instead.
+//  2. Add 1 to the uint64 at State+8 (calls): seq. Write the call record
+//     at Records + (seq%2)*RecordBytes: seq, the call's code, five zero
+//     words, and the error word 0.
+//  3. Add 1 to the uint64 at State+16 (push epochs): e. Into the slot of
+//     parity e%2 of this member (Me) on every other member i (world PE
+//     Start + i*Stride), at Slot(e%2, Me) of its region: the descriptor at
+//     +8, then e at +0 with a locked store; then notify i unless its
+//     sleep word says nobody sleeps.
+//  4. Wait until every other member's slot of parity e%2 in this PE's
+//     region holds an epoch >= e; a slot that holds Poisoned, or a
+//     descriptor other than this call's, or a wait that lasts: call
+//     FinishEntry (which releases the team).
+//  5. Release the team: store 0 at State.
+//
+// ok is false where the binding must call Go for every call: a team that
+// enters by dissemination (more than 64 PEs), spans nodes, or has a member
+// whose region is not mapped here.
+type AllEntry struct {
+	Me, Size, Start, Stride int
+	State                   uintptr // offset of this PE's entry state in its region
+	Slots, SlotStride       uintptr // Slot(par, i) = Slots + (par*Size + i)*SlotStride
+	Records, RecordBytes    uintptr
+	// BarrierCode and SyncCode are the codes a record holds;
+	// BarrierDesc and SyncDesc the descriptors the slots carry.
+	BarrierCode, SyncCode uint64
+	BarrierDesc, SyncDesc uint64
+	Poisoned              uint64
+}
+
+// Slot is the offset of member from's slot of parity par in a member's
+// region.
+func (a AllEntry) Slot(par, from int) uintptr {
+	return a.Slots + uintptr(par*a.Size+from)*a.SlotStride
+}
+
+// AllEntry returns the entry step of BarrierAll and SyncAll's team (see
+// AllEntry), and whether a binding may run it.
+func (p *PE) AllEntry() (AllEntry, bool) {
+	t := p.teams.all
+	if !t.exchanges() || t.hier != nil {
+		return AllEntry{}, false
+	}
+	for i := 0; i < t.size; i++ {
+		if p.regions[t.WorldPE(i)] == nil {
+			return AllEntry{}, false
+		}
+	}
+	return AllEntry{
+		Me: t.me, Size: t.size, Start: t.start, Stride: t.stride,
+		State: t.block + tbState,
+		Slots: t.slotOff(0, 0), SlotStride: lineSize + t.pushMax,
+		Records: t.recOff(0), RecordBytes: recBytes,
+		BarrierCode: uint64(cBarrierAll), SyncCode: uint64(cSyncAll),
+		BarrierDesc: (&call{code: cBarrierAll}).desc(), SyncDesc: (&call{code: cSyncAll}).desc(),
+		Poisoned: poisoned,
+	}, true
+}
+
+// FinishEntry finishes a BarrierAll (sync false) or SyncAll (sync true)
+// whose entry a binding began (AllEntry, step 4): it waits for epoch e of
+// call seq as BarrierAll would, reaches the verdict, and releases the team.
+// ctx bounds the wait.
+func (p *PE) FinishEntry(ctx context.Context, sync bool, seq, e uint64) error {
+	t := p.teams.all
+	defer atomic.StoreUint32(&t.st.busy, 0)
+	c := &call{op: "barrier_all", code: cBarrierAll}
+	if sync {
+		c = &call{op: "sync_all", code: cSyncAll}
+	}
+	if t.broken != "" {
+		return t.brokenErr(c.op)
+	}
+	_, err := t.finishExchange(ctx, c.op, seq, e, c.desc())
+	return err
 }

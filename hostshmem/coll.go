@@ -127,7 +127,7 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 	if err := t.lock(op); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: op, code: cBroadcast, args: [4]uint64{uint64(root), uint64(n), typeTag[T]()}}
 	if root < 0 || root >= t.size {
 		c.err = fmt.Errorf("%w: root %d not in a team of %d", ErrInvalidPE, root, t.size)
@@ -161,7 +161,7 @@ func Broadcast[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n, roo
 	// Binomial tree over ranks relative to the root: rank r receives from
 	// r - highbit(r), then sends to r + k for every power of two k > r.
 	// The flag holds the number of the call whose data arrived.
-	e := t.calls
+	e := t.st.calls
 	r := (t.me - root + t.size) % t.size
 	flagOff := t.block + tbBcast
 	if r == 0 {
@@ -194,7 +194,7 @@ func Reduce[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, source Sym[
 	if err := t.lock(name); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: name, code: cReduce, args: [4]uint64{uint64(op), uint64(n), typeTag[T]()}}
 	if c.err = checkReduceOp[T](op); c.err == nil {
 		if c.err = collBuf(t.p, name, "dest", dest, n); c.err == nil {
@@ -345,7 +345,7 @@ func ReduceScatter[T Elem](ctx context.Context, t *Team, op ReduceOp, dest, sour
 	if err := t.lock(name); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: name, code: cReduceScatter, args: [4]uint64{uint64(op), uint64(n), typeTag[T]()}}
 	if c.err = checkReduceOp[T](op); c.err == nil {
 		if c.err = collBuf(t.p, name, "dest", dest, n); c.err == nil {
@@ -394,7 +394,7 @@ func FCollect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 	if err := t.lock(name); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: name, code: cFCollect, args: [4]uint64{uint64(n), typeTag[T]()}}
 	if c.err = collBuf(t.p, name, "source", source, n); c.err == nil {
 		if n > dest.n/t.size {
@@ -449,7 +449,7 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 	if err := t.lock(name); err != nil {
 		return 0, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	p, sz := t.p, sizeOf[T]()
 	// Everyone's count, through the call records.
 	c := &call{op: name, code: cCollect, args: [4]uint64{typeTag[T]()}, aux: uint64(n)}
@@ -463,7 +463,7 @@ func Collect[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) (
 	for i := range counts {
 		counts[i] = n
 		if i != t.me {
-			r, err := t.readRecord(i, t.calls)
+			r, err := t.readRecord(i, t.st.calls)
 			if err != nil {
 				return 0, fmt.Errorf("gshmem: %s: %w", name, err)
 			}
@@ -521,7 +521,7 @@ func AllToAll[T Elem](ctx context.Context, t *Team, dest, source Sym[T], n int) 
 	if err := t.lock(name); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: name, code: cAllToAll, args: [4]uint64{uint64(n), typeTag[T]()}}
 	if n < 0 {
 		c.err = fmt.Errorf("%w: %d elements", ErrInvalidArg, n)
@@ -579,7 +579,7 @@ func AllToAlls[T Elem](ctx context.Context, t *Team, dest, source Sym[T], dst, s
 	if err := t.lock(name); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: name, code: cAllToAlls, args: [4]uint64{uint64(n), uint64(dst), uint64(sst), typeTag[T]()}}
 	// The last element each side touches, when the products fit an int.
 	last, lastS, lastD := 0, 0, 0

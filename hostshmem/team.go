@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -28,7 +29,8 @@ const (
 	tbBcast    = 2 * maxRounds * lineSize     // broadcast tree flag
 	tbNet      = tbBcast + lineSize           // 2 banks of maxRounds flags: the sync among node leaders (hierarchy)
 	tbRec      = tbNet + 2*maxRounds*lineSize // call records (see agree.go)
-	tbExchange = tbRec + tbRecs               // team creation: 2 parities x size lines
+	tbState    = tbRec + tbRecs               // this member's entryState (see agree.go)
+	tbExchange = tbState + lineSize           // team creation: 2 parities x size lines
 	maxBlock   = 16 * teamChunk               // largest team block
 )
 
@@ -58,15 +60,18 @@ type Team struct {
 	// read it without mu.
 	destroyed atomic.Bool
 
-	mu        sync.Mutex // one collective at a time; guards the fields below
-	epoch     uint64     // syncs done
-	cepoch    uint64     // push epochs done
-	calls     uint64     // collective calls entered
-	pending   uint64     // push epoch signalled but not awaited (see enterExchange)
-	netCalls  uint64     // calls that moved data by messages (reduceNet): their signals' value
-	broken    string     // why the team is broken (see abandon); "" while it is not
-	createSeq uint64     // child-team creations done
-	aw        struct {   // the await in progress
+	mu sync.Mutex // one collective at a time; with st.busy, guards the fields below
+	// st is the state a call's entry step changes, in this PE's copy of
+	// the team block rather than in Go's heap, so that a binding's fast
+	// path can enter calls too (AllEntry): calls, push epochs, the pending
+	// epoch, and busy, which Go's calls hold with mu and the fast path
+	// alone.
+	st        *entryState
+	epoch     uint64   // syncs done
+	netCalls  uint64   // calls that moved data by messages (reduceNet): their signals' value
+	broken    string   // why the team is broken (see abandon); "" while it is not
+	createSeq uint64   // child-team creations done
+	aw        struct { // the await in progress
 		e uint64
 	}
 	ready func() bool // t.awaitReady, bound once
@@ -284,6 +289,8 @@ func (p *PE) adopt(sp teamSpec, cfg TeamConfig, first, k int, pushMax uintptr, z
 		pushMax: pushMax, cfg: cfg,
 	}
 	t.ready, t.flagged = t.awaitReady, t.flagReached
+	t.st = (*entryState)(unsafe.Pointer(&p.local[t.block+tbState]))
+	*t.st = entryState{}
 	t.hier = p.hierarchyOf(sp)
 	if zero {
 		clear(p.local[t.block : t.block+uintptr(k)*teamChunk])
@@ -386,7 +393,25 @@ func (t *Team) lock(op string) error {
 		t.mu.Unlock()
 		return errFinalized(op)
 	}
+	if !atomic.CompareAndSwapUint32(&t.st.busy, 0, 1) {
+		// A binding's fast path is in a call on t on another thread of
+		// this PE (a program that calls collectives on one team from two
+		// threads at once, which OpenSHMEM leaves undefined): wait for it.
+		b := fabric.PolicyOf(t.p.fab).Backoff()
+		for !atomic.CompareAndSwapUint32(&t.st.busy, 0, 1) {
+			_ = b.Pause(context.Background())
+		}
+	}
 	return nil
+}
+
+// unlock ends what lock began. A destroyed team's block may already be
+// another team's: its state is left alone.
+func (t *Team) unlock() {
+	if !t.destroyed.Load() {
+		atomic.StoreUint32(&t.st.busy, 0)
+	}
+	t.mu.Unlock()
 }
 
 // Sync waits until every member of t has called Sync (shmem_team_sync). It
@@ -395,7 +420,7 @@ func (t *Team) Sync(ctx context.Context) error {
 	if err := t.lock("team_sync"); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	_, err := t.enter(ctx, &call{op: "team_sync", code: cTeamSync}, nil)
 	return err
 }
@@ -406,7 +431,7 @@ func (t *Team) Barrier(ctx context.Context) error {
 	if err := t.lock("barrier"); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	return t.barrierLocked(ctx, &call{op: "barrier", code: cTeamBarrier})
 }
 
@@ -432,7 +457,7 @@ func (t *Team) SplitStrided(ctx context.Context, start, stride, size int, cfg *T
 	if err := t.lock(op); err != nil {
 		return nil, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	var c TeamConfig
 	if cfg != nil {
 		c = *cfg
@@ -491,7 +516,7 @@ func (t *Team) Split2D(ctx context.Context, xrange int, xcfg, ycfg *TeamConfig) 
 	if err := t.lock(op); err != nil {
 		return nil, nil, err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	var xc, yc TeamConfig
 	if xcfg != nil {
 		xc = *xcfg
@@ -636,7 +661,7 @@ func (t *Team) Destroy(ctx context.Context) error {
 	if err := t.lock("team_destroy"); err != nil {
 		return err
 	}
-	defer t.mu.Unlock()
+	defer t.unlock()
 	c := &call{op: "team_destroy", code: cDestroy}
 	if t.predefined {
 		c.err = fmt.Errorf("%w: %v is predefined", ErrTeam, t)

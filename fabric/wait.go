@@ -23,7 +23,8 @@ import (
 //
 // Which field governs what:
 //
-//   - Spin and Yields: Fabric.Wait's phases before it sleeps.
+//   - Spin or SpinTime, and Yields: Fabric.Wait's phases before it
+//     sleeps (SpinTime adapts, see AdaptSpin).
 //   - SpinFor: how long a waiter that also has work of its own (am's
 //     waiters and sentinel, which drain queues and run handlers between
 //     looks) polls before it sleeps in Fabric.Wait; how long a Backoff
@@ -38,11 +39,23 @@ import (
 //     handler goroutine of a PE busy, before am starts another.
 type WaitPolicy struct {
 	// Spin is how many times Wait checks its condition, back to back,
-	// before it yields. A PE with a core of its own sees a peer's store
-	// ~80 ns after it is made: a few thousand checks (a few µs) catch a
-	// round trip to a peer without a system call on either side. Where PEs
-	// outnumber processors the peer cannot run while we spin: a few dozen.
+	// before it yields, where SpinTime is zero. A PE with a core of its
+	// own sees a peer's store 25-500 ns after it is made: a few thousand
+	// checks (a few µs) catch a round trip to a peer without a system
+	// call on either side. Where PEs outnumber processors the peer cannot
+	// run while we spin: a few dozen. Code that spins in loops of its own
+	// (the C interface's waits, a stream's flush) takes it as the count of
+	// a few µs of looks.
 	Spin int
+	// SpinTime, where it is not zero, bounds Wait's spin phase in time
+	// instead of in looks, and that bound adapts to what the PE's waits
+	// see (AdaptSpin): it starts at SpinTime and stays within
+	// [SpinTime/8, 8*SpinTime]. A count of looks is a different time on
+	// every machine and for every condition (a look at a 64-member team's
+	// slots reads 64 lines), and a hand-off between two cores of one
+	// virtual machine took 25 ns to 500 ns from one minute to the next on
+	// the machine the defaults were tuned on.
+	SpinTime time.Duration
 	// Yields is how many times Wait then gives up the processor (to the
 	// peer, when it shares our core), checking after each, before it
 	// sleeps. A yield costs far less than a futex sleep and its wake-up
@@ -82,25 +95,52 @@ type WaitPolicy struct {
 // a Fabric that has no policy of its own.
 func DefaultWaitPolicy(crowded bool) WaitPolicy {
 	p := WaitPolicy{
-		Spin:    4096,
-		Yields:  16,
-		SpinFor: 50 * time.Microsecond,
-		MinTick: 50 * time.Microsecond,
-		MaxTick: 4 * time.Millisecond,
-		Stall:   2 * time.Millisecond,
+		Spin:     4096,
+		SpinTime: 10 * time.Microsecond,
+		Yields:   16,
+		SpinFor:  50 * time.Microsecond,
+		MinTick:  50 * time.Microsecond,
+		MaxTick:  4 * time.Millisecond,
+		Stall:    2 * time.Millisecond,
 	}
 	if crowded {
-		p.Spin, p.Yields, p.SpinFor = 64, 8, 2*time.Microsecond
+		p.Spin, p.SpinTime, p.Yields, p.SpinFor = 64, 0, 8, 2*time.Microsecond
 	}
 	return p
+}
+
+// AdaptSpin returns the spin time that follows a wait that its spin
+// phase, spin long, did not catch (a yield or a sleep ended it), under a
+// policy with SpinTime set; waited is how long the wait lasted from the
+// start of its spin. A wait that its spin caught leaves the spin time as
+// it is. The rule, within [SpinTime/8, 8*SpinTime]:
+//
+//   - waited <= 8*SpinTime: a hand-off that a longer spin would have
+//     caught, without the yields and often a sleep and its wake-up (a
+//     futex wake-up round trip costs 1-2.5 µs on the machine the defaults
+//     were tuned on, and a sleeper wakes tens of µs late there at times):
+//     spin at least 2*waited, so that the next wait like it is caught.
+//   - longer: the peer was far off (a computation, not a hand-off), and
+//     the spin was wasted processor time: spin half as long.
+//
+// So a PE spins about as long as the hand-offs it sees take, up to a
+// bound, and little where its waits are long.
+func (p WaitPolicy) AdaptSpin(spin, waited time.Duration) time.Duration {
+	hi := 8 * p.SpinTime
+	if waited <= hi {
+		spin = max(spin, 2*waited)
+	} else {
+		spin /= 2
+	}
+	return min(max(spin, p.SpinTime/8), hi)
 }
 
 // Check says what is wrong with p, or nil: counts and SpinFor must not be
 // negative, 0 < MinTick <= MaxTick, and Stall must be positive.
 func (p WaitPolicy) Check() error {
 	switch {
-	case p.Spin < 0 || p.Yields < 0 || p.SpinFor < 0:
-		return fmt.Errorf("fabric: wait policy: Spin %d, Yields %d and SpinFor %v must not be negative", p.Spin, p.Yields, p.SpinFor)
+	case p.Spin < 0 || p.Yields < 0 || p.SpinFor < 0 || p.SpinTime < 0:
+		return fmt.Errorf("fabric: wait policy: Spin %d, SpinTime %v, Yields %d and SpinFor %v must not be negative", p.Spin, p.SpinTime, p.Yields, p.SpinFor)
 	case p.MinTick <= 0 || p.MaxTick < p.MinTick:
 		return fmt.Errorf("fabric: wait policy: want 0 < MinTick (%v) <= MaxTick (%v)", p.MinTick, p.MaxTick)
 	case p.Stall <= 0:

@@ -96,3 +96,30 @@ func TestBackoffDoesNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// AdaptSpin covers twice a wait of up to 8*SpinTime that its spin did not
+// catch, halves the spin time after a longer one, and keeps it within
+// [SpinTime/8, 8*SpinTime].
+func TestAdaptSpin(t *testing.T) {
+	p := fabric.DefaultWaitPolicy(false)
+	require.Positive(t, p.SpinTime)
+	s := p.SpinTime
+	for _, c := range []struct {
+		name         string
+		spin, waited time.Duration
+		want         time.Duration
+	}{
+		{"just missed", s, s + 1, 2*s + 2},
+		{"a hand-off of 3 spins", s, 3 * s, 6 * s},
+		{"never shorter after a hand-off", 4 * s, s, 4 * s},
+		{"at most 8*SpinTime", s, 8 * s, 8 * s},
+		{"far off", 4 * s, 8*s + 1, 2 * s},
+		{"not below SpinTime/8", s / 8, time.Hour, s / 8},
+	} {
+		assert.Equal(t, c.want, p.AdaptSpin(c.spin, c.waited), c.name)
+	}
+	crowded := fabric.DefaultWaitPolicy(true)
+	assert.Zero(t, crowded.SpinTime, "crowded PEs count their looks")
+	p.SpinTime = -1
+	assert.Error(t, p.Check(), "negative SpinTime")
+}

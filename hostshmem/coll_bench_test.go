@@ -3,6 +3,7 @@ package hostshmem_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gshmem/gshmem"
 	shmem "github.com/gshmem/gshmem/hostshmem"
@@ -56,4 +57,24 @@ func BenchmarkReduce8(b *testing.B) {
 	benchColl(b, func(ctx context.Context, pe *shmem.PE, x shmem.Sym[int64]) error {
 		return shmem.Reduce(ctx, pe.TeamWorld(), shmem.OpSum, x.Slice(1, 2), x.Slice(0, 1), 1)
 	})
+}
+
+// BenchmarkBarrierAfterWork: PE 1 computes for 30 µs (or 300) before
+// each barrier, so PE 0 waits that long in it: longer than a spin of fixed
+// length. A spin adapted to the waits it sees (fabric.WaitPolicy.AdaptSpin)
+// catches 30 µs without sleeping, where a fixed spin yields and then
+// sleeps and pays a wake-up each time, and spins little before 300 µs.
+// ns/op is the work plus what the barrier adds.
+func BenchmarkBarrierAfterWork(b *testing.B) {
+	for _, work := range []time.Duration{30 * time.Microsecond, 300 * time.Microsecond} {
+		b.Run(work.String(), func(b *testing.B) {
+			benchColl(b, func(ctx context.Context, pe *shmem.PE, _ shmem.Sym[int64]) error {
+				if pe.MyPE() == 1 {
+					for t0 := time.Now(); time.Since(t0) < work; {
+					}
+				}
+				return pe.BarrierAll(ctx)
+			})
+		})
+	}
 }

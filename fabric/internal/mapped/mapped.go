@@ -172,6 +172,9 @@ type Mapped struct {
 	alone     bool
 
 	fence atomic.Uint64 // target of the locked op that orders a PE's stores
+	// spin is Wait's spin time now (ns), where the policy has a SpinTime:
+	// it adapts to the waits of this PE's goroutines (AdaptSpin).
+	spin atomic.Int64
 }
 
 // localSleep lets one goroutine of this process at a time (the leader)
@@ -290,6 +293,7 @@ func New(c Config) (*Mapped, error) {
 	if err := m.pol.Check(); err != nil {
 		return nil, err
 	}
+	m.spin.Store(int64(m.pol.SpinTime))
 	m.local.gen = make(chan struct{})
 	m.local.runnable[0].Name = runnableMetric
 	if m.yield == nil {
@@ -474,14 +478,49 @@ func (m *Mapped) PokeAll() {
 // layers above (PolicyOf).
 func (m *Mapped) WaitPolicy() fabric.WaitPolicy { return m.pol }
 
-// Wait implements Fabric: it checks cond WaitPolicy.Spin times, then
-// yields WaitPolicy.Yields times, then sleeps (see sleep).
+// Wait implements Fabric: it checks cond for the policy's spin time (an
+// adaptive bound, see fabric.WaitPolicy.AdaptSpin), or Spin times where
+// the policy has no SpinTime, then yields WaitPolicy.Yields times, then
+// sleeps (see sleep).
 func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) error {
-	for i := 0; i < m.pol.Spin; i++ {
+	if m.pol.SpinTime <= 0 {
+		for i := 0; i < m.pol.Spin; i++ {
+			if cond() {
+				return nil
+			}
+		}
+		return m.settle(ctx, cond, off, n)
+	}
+	// The clock is read every 64 looks, from the 64th: a wait that ends
+	// sooner (a hand-off) never reads it.
+	spin := time.Duration(m.spin.Load())
+	var t0 time.Time
+	for i := 1; ; i++ {
 		if cond() {
 			return nil
 		}
+		if i%64 == 0 {
+			if t0.IsZero() {
+				t0 = time.Now()
+			} else if time.Since(t0) >= spin {
+				break
+			}
+		}
 	}
+	if err := m.settle(ctx, cond, off, n); err != nil {
+		return err
+	}
+	m.spin.Store(int64(m.pol.AdaptSpin(spin, time.Since(t0))))
+	return nil
+}
+
+// SpinTime is Wait's spin time now (fabric.WaitPolicy.SpinTime, adapted),
+// or 0 where the policy counts looks instead.
+func (m *Mapped) SpinTime() time.Duration { return time.Duration(m.spin.Load()) }
+
+// settle is Wait after its spin phase: it yields WaitPolicy.Yields times,
+// checking cond after each, then sleeps.
+func (m *Mapped) settle(ctx context.Context, cond func() bool, off, n uintptr) error {
 	for i := 0; i < m.pol.Yields; i++ {
 		m.yield()
 		if cond() {

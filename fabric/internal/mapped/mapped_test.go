@@ -47,7 +47,7 @@ func segments(t *testing.T, npes, size int) [][]byte {
 func job(t *testing.T, segs [][]byte, live mapped.Liveness, sl mapped.Sleeper) []*mapped.Mapped {
 	t.Helper()
 	pol := fabric.DefaultWaitPolicy(false)
-	pol.Spin, pol.Yields = 16, 4 // reach the sleep quickly
+	pol.Spin, pol.SpinTime, pol.Yields = 16, 0, 4 // reach the sleep quickly
 	ms := make([]*mapped.Mapped, len(segs))
 	for i := range ms {
 		m, err := mapped.New(mapped.Config{
@@ -1139,3 +1139,50 @@ func TestPolicyOf(t *testing.T) {
 
 // noPolicy is a Fabric that hides Mapped's WaitPolicy.
 type noPolicy struct{ fabric.Fabric }
+
+// TestMappedWaitAdaptsSpin: Wait's spin time follows what the waits see
+// (fabric.WaitPolicy.AdaptSpin). A peer that stores milliseconds after the
+// wait began shrinks it to its floor, SpinTime/8; a wait that the spin
+// catches leaves it; a store that the first yield after the spin finds
+// (the test's Yield makes it) grows it.
+func TestMappedWaitAdaptsSpin(t *testing.T) {
+	segs := segments(t, 2, 4096)
+	pol := fabric.DefaultWaitPolicy(false)
+	var round, onYield atomic.Uint64 // onYield: the round the next yield stores
+	flag := word64(segs[0][mapped.HeaderSize:], 0)
+	yield := func() {
+		if r := onYield.Swap(0); r != 0 {
+			atomic.StoreUint64(flag, r)
+		}
+	}
+	ms, sl := make([]*mapped.Mapped, 2), newChanSleeper(segs)
+	for i := range ms {
+		m, err := mapped.New(mapped.Config{PE: i, Transport: "test", Segments: segs, Sleeper: sl, Wait: pol, Yield: yield})
+		require.NoError(t, err)
+		ms[i] = m
+	}
+	assert.Equal(t, pol.SpinTime, ms[0].SpinTime(), "starts at the policy's")
+	wait := func(r uint64) time.Duration {
+		require.NoError(t, ms[0].Wait(context.Background(), func() bool { return atomic.LoadUint64(flag) >= r }, 0, 8))
+		return ms[0].SpinTime()
+	}
+	floor := pol.SpinTime / 8
+	for i := 0; i < 20 && ms[0].SpinTime() > floor; i++ {
+		r := round.Add(1)
+		go func() {
+			time.Sleep(2 * time.Millisecond) // >= 64 spin times
+			atomic.StoreUint64(word64(ms[1].Region(0), 0), r)
+			ms[1].Notify(0, 0, 8)
+		}()
+		wait(r)
+	}
+	require.Equal(t, floor, ms[0].SpinTime(), "far-off peers shrink the spin to its floor")
+
+	r := round.Add(1)
+	atomic.StoreUint64(flag, r)
+	assert.Equal(t, floor, wait(r), "a wait the spin catches leaves it")
+
+	r = round.Add(1)
+	onYield.Store(r)
+	assert.GreaterOrEqual(t, wait(r), 2*floor, "a store the first yield finds: covered twice")
+}

@@ -6,7 +6,10 @@
 // fence, quiet and the first phase of its waits run in C, on the table of
 // peer region bases and wake words (gs.h) that shmem_init fills from the
 // PE's hostshmem.PE (Region, SleepWord): a call from C into Go costs
-// ~120 ns, four times an 8-byte put. Setup, allocation, teams, contexts,
+// ~60 ns, five times an 8-byte put. So do shmem_barrier_all and
+// shmem_sync_all, which run the entry step of hostshmem's agreement on the
+// words Go's calls use (hostshmem.AllEntry) and call Go only to sleep or
+// to report. Setup, allocation, teams, contexts, the other
 // collectives, the waits' sleeping phase and everything that reaches a PE
 // whose memory is not mapped here (another node, the GPU heap) call into
 // Go, which runs hostshmem's code.

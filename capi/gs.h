@@ -97,11 +97,15 @@ typedef struct gs_pe {
     } all;
 } gs_pe;
 
-/* A team's entry state in this PE's region (hostshmem's entryState). */
+/* A team's entry state in this PE's region (hostshmem's entryState, whose
+ * offsets hostshmem.AllEntry documents and TestEntryStateLayout holds). */
 typedef struct gs_entry_state {
     uint32_t busy, broken;
     uint64_t calls, cepoch, pending;
 } gs_entry_state;
+_Static_assert(offsetof(gs_entry_state, calls) == 8 && offsetof(gs_entry_state, cepoch) == 16 &&
+                   offsetof(gs_entry_state, pending) == 24,
+               "gs_entry_state differs from hostshmem's entryState");
 
 /* A context shmem_ctx_create or shmem_team_create_ctx made for one PE
  * (SHMEM_CTX_DEFAULT is a constant, no object). A team context names target

@@ -49,12 +49,12 @@ type WaitPolicy struct {
 	Spin int
 	// SpinTime, where it is not zero, bounds Wait's spin phase in time
 	// instead of in looks, and that bound adapts to what the PE's waits
-	// see (AdaptSpin): it starts at SpinTime and stays within
-	// [SpinTime/8, 8*SpinTime]. A count of looks is a different time on
-	// every machine and for every condition (a look at a 64-member team's
-	// slots reads 64 lines), and a hand-off between two cores of one
-	// virtual machine took 25 ns to 500 ns from one minute to the next on
-	// the machine the defaults were tuned on.
+	// see (AdaptSpin): it starts at SpinTime and stays within [SpinTime,
+	// 8*SpinTime]. A count of looks is a different time on every machine
+	// and for every condition (a look at a 64-member team's slots reads 64
+	// lines), and a hand-off between two cores of one virtual machine
+	// took 25 ns to 500 ns from one minute to the next on the machine the
+	// defaults were tuned on.
 	SpinTime time.Duration
 	// Yields is how many times Wait then gives up the processor (to the
 	// peer, when it shares our core), checking after each, before it
@@ -113,18 +113,22 @@ func DefaultWaitPolicy(crowded bool) WaitPolicy {
 // phase, spin long, did not catch (a yield or a sleep ended it), under a
 // policy with SpinTime set; waited is how long the wait lasted from the
 // start of its spin. A wait that its spin caught leaves the spin time as
-// it is. The rule, within [SpinTime/8, 8*SpinTime]:
+// it is. The rule, within [SpinTime, 8*SpinTime]:
 //
 //   - waited <= 8*SpinTime: a hand-off that a longer spin would have
 //     caught, without the yields and often a sleep and its wake-up (a
 //     futex wake-up round trip costs 1-2.5 µs on the machine the defaults
-//     were tuned on, and a sleeper wakes tens of µs late there at times):
+//     were tuned on, and a sleeper there wakes tens of µs late at times):
 //     spin at least 2*waited, so that the next wait like it is caught.
-//   - longer: the peer was far off (a computation, not a hand-off), and
-//     the spin was wasted processor time: spin half as long.
+//   - longer: the peer was far off (a computation, not a hand-off), or
+//     the wait slept and woke late; spinning longer would not have
+//     helped: spin half as long.
 //
-// So a PE spins about as long as the hand-offs it sees take, up to a
-// bound, and little where its waits are long.
+// The floor is SpinTime itself: waited includes a sleeper's own wake-up,
+// which on a virtual machine can outlast the peer's lateness many times,
+// and a floor below it let waits that woke late shrink the spin until
+// every short wait slept (a 2-PE allreduce of 64 KiB-2 MiB ran at a third
+// of its bandwidth).
 func (p WaitPolicy) AdaptSpin(spin, waited time.Duration) time.Duration {
 	hi := 8 * p.SpinTime
 	if waited <= hi {
@@ -132,7 +136,7 @@ func (p WaitPolicy) AdaptSpin(spin, waited time.Duration) time.Duration {
 	} else {
 		spin /= 2
 	}
-	return min(max(spin, p.SpinTime/8), hi)
+	return min(max(spin, p.SpinTime), hi)
 }
 
 // Check says what is wrong with p, or nil: counts and SpinFor must not be

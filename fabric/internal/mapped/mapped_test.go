@@ -1141,10 +1141,10 @@ func TestPolicyOf(t *testing.T) {
 type noPolicy struct{ fabric.Fabric }
 
 // TestMappedWaitAdaptsSpin: Wait's spin time follows what the waits see
-// (fabric.WaitPolicy.AdaptSpin). A peer that stores milliseconds after the
-// wait began shrinks it to its floor, SpinTime/8; a wait that the spin
-// catches leaves it; a store that the first yield after the spin finds
-// (the test's Yield makes it) grows it.
+// (fabric.WaitPolicy.AdaptSpin). A store that the first yield after the
+// spin finds (the test's Yield makes it) grows it to cover that wait
+// twice; a wait that the spin catches leaves it; a peer that stores
+// milliseconds after the wait began shrinks it back to SpinTime.
 func TestMappedWaitAdaptsSpin(t *testing.T) {
 	segs := segments(t, 2, 4096)
 	pol := fabric.DefaultWaitPolicy(false)
@@ -1166,23 +1166,29 @@ func TestMappedWaitAdaptsSpin(t *testing.T) {
 		require.NoError(t, ms[0].Wait(context.Background(), func() bool { return atomic.LoadUint64(flag) >= r }, 0, 8))
 		return ms[0].SpinTime()
 	}
-	floor := pol.SpinTime / 8
-	for i := 0; i < 20 && ms[0].SpinTime() > floor; i++ {
+
+	var grown time.Duration
+	for i := 0; i < 10 && grown < 2*pol.SpinTime; i++ {
+		// A waiter preempted for more than 8*SpinTime before it looks
+		// again (a loaded machine) sees a long wait instead: retried.
+		r := round.Add(1)
+		onYield.Store(r)
+		grown = wait(r)
+	}
+	assert.GreaterOrEqual(t, grown, 2*pol.SpinTime, "a store the first yield finds: covered twice")
+
+	r := round.Add(1)
+	atomic.StoreUint64(flag, r)
+	assert.Equal(t, grown, wait(r), "a wait the spin catches leaves it")
+
+	for i := 0; i < 20 && ms[0].SpinTime() > pol.SpinTime; i++ {
 		r := round.Add(1)
 		go func() {
-			time.Sleep(2 * time.Millisecond) // >= 64 spin times
+			time.Sleep(2 * time.Millisecond) // more than 8*SpinTime
 			atomic.StoreUint64(word64(ms[1].Region(0), 0), r)
 			ms[1].Notify(0, 0, 8)
 		}()
 		wait(r)
 	}
-	require.Equal(t, floor, ms[0].SpinTime(), "far-off peers shrink the spin to its floor")
-
-	r := round.Add(1)
-	atomic.StoreUint64(flag, r)
-	assert.Equal(t, floor, wait(r), "a wait the spin catches leaves it")
-
-	r = round.Add(1)
-	onYield.Store(r)
-	assert.GreaterOrEqual(t, wait(r), 2*floor, "a store the first yield finds: covered twice")
+	assert.Equal(t, pol.SpinTime, ms[0].SpinTime(), "far-off peers shrink it back to SpinTime")
 }

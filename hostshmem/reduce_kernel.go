@@ -74,6 +74,11 @@ const (
 // classOf classifies T. Float16 and BFloat16 are recognised by their exact
 // types; other types by their underlying kind, so a type defined as
 // float32 reduces like float32 (and one defined as Float16, like uint16).
+//
+// The predeclared types are matched by a type switch: every collective
+// classifies its element type, and asking reflect took 7% of a 2-PE
+// broadcast's profile (a 2-PE 8-byte reduce, which asks three times:
+// 180 -> 171 ns).
 func classOf[T Elem]() (elemClass, reflect.Kind) {
 	var z T
 	switch any(z).(type) {
@@ -81,6 +86,36 @@ func classOf[T Elem]() (elemClass, reflect.Kind) {
 		return classFloat16, reflect.Uint16
 	case BFloat16:
 		return classBFloat16, reflect.Uint16
+	case int8:
+		return classInteger, reflect.Int8
+	case int16:
+		return classInteger, reflect.Int16
+	case int32:
+		return classInteger, reflect.Int32
+	case int64:
+		return classInteger, reflect.Int64
+	case int:
+		return classInteger, reflect.Int
+	case uint8:
+		return classInteger, reflect.Uint8
+	case uint16:
+		return classInteger, reflect.Uint16
+	case uint32:
+		return classInteger, reflect.Uint32
+	case uint64:
+		return classInteger, reflect.Uint64
+	case uint:
+		return classInteger, reflect.Uint
+	case uintptr:
+		return classInteger, reflect.Uintptr
+	case float32:
+		return classFloat, reflect.Float32
+	case float64:
+		return classFloat, reflect.Float64
+	case complex64:
+		return classComplex, reflect.Complex64
+	case complex128:
+		return classComplex, reflect.Complex128
 	}
 	k := reflect.TypeFor[T]().Kind()
 	switch k {

@@ -55,11 +55,14 @@ func CABI(ctx context.Context, cfg PeerConfig, bind bool) ([]Result, error) {
 	}
 	defer cleanup()
 	lib := filepath.Join(work, "lib")
-	if _, err := cbuild.BuildLib(ctx, root, lib); err != nil {
-		return nil, err
-	}
 	bin := filepath.Join(work, "shmem_bench_gshmem")
-	if _, err := cbuild.Compile(ctx, filepath.Join(root, "include"), lib, "-O2", "-o", bin, filepath.Join(work, "shmem_bench.c")); err != nil {
+	if err := cfg.built.do(bin, func() error {
+		if _, err := cbuild.BuildLib(ctx, root, lib); err != nil {
+			return err
+		}
+		_, err := cbuild.Compile(ctx, filepath.Join(root, "include"), lib, "-O2", "-o", bin, filepath.Join(work, "shmem_bench.c"))
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer

@@ -18,9 +18,14 @@
 //     gshmem is faster, in every row (latency: their time over gshmem's;
 //     bandwidth: gshmem's bandwidth over theirs).
 //
-// [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem then the
-// peers, -rounds times (default 5) alternating, and prints one table whose
-// every row is the median of its rounds ([Median]); -ops picks ops or groups of them ([OpGroups]:
+// [Main] (`gpurun bench`) runs each PE count of -n in turn, gshmem and the
+// peers -rounds times (default 5) alternating, and prints one table whose
+// every row is the median of its rounds ([Median]). A round has two
+// phases, the latency ops and then the sized ones, and each phase runs
+// gshmem, its C interface and Open MPI back to back (in the reverse order
+// in odd rounds), with every program built once beforehand: a latency row
+// and its peers' are measured seconds apart, which matters where the
+// host's cross-core hand-off moves on that scale. -ops picks ops or groups of them ([OpGroups]:
 // p2p, coll, dev, array, all). gshmem's PEs are processes over shm, or with -inproc
 // goroutines of one process: on a GPU, PEs sharing one context, the layout
 // in which device collectives run without time-slicing between processes.

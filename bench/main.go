@@ -48,8 +48,9 @@ func newFlags(name string, stderr io.Writer) *flags {
 		maxSize: fs.String("max-size", "64m", "largest message of the sized ops, and of an fcollect/alltoall block (k, m, g suffixes)"),
 		target:  fs.Duration("target", 30*time.Millisecond, "length of one timed loop (histo, igather, randperm: a fixed N per loop, 100000, fewer below 30ms)"),
 		reps:    fs.Int("reps", 3, "timed loops per measurement; the fastest counts"),
-		rounds: fs.Int("rounds", 5, "runs of gshmem and of its peers, alternating, for each PE count; each row is "+
-			"the median of its runs, so that one lucky or unlucky placement does not decide a ratio"),
+		rounds: fs.Int("rounds", 5, "runs of gshmem and of its peers, alternating, for each PE count (each round the "+
+			"latency ops on every side, then the sized ones); each row is the median of its runs, so that one lucky or "+
+			"unlucky placement does not decide a ratio"),
 		peers:      fs.Bool("peers", true, "also measure Open MPI's OpenSHMEM and MPI (skipped when absent)"),
 		memmoveCol: fs.Bool("memmove", true, "also measure plain memmove for the bandwidth rows"),
 		cabi: fs.Bool("c", true, "also measure gshmem's C interface: libgshmem.so running the Open MPI peer's own program "+
@@ -111,10 +112,17 @@ func (f *flags) peCounts() ([]int, error) {
 	return ns, nil
 }
 
-// args returns the flags as a worker's command line.
-func (f *flags) args() []string {
+// argsWithOps returns the flags as a worker's command line, with -ops
+// set to ops.
+func (f *flags) argsWithOps(ops []string) []string {
 	var a []string
-	f.fs.VisitAll(func(fl *flag.Flag) { a = append(a, "-"+fl.Name+"="+fl.Value.String()) })
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		v := fl.Value.String()
+		if fl.Name == "ops" {
+			v = strings.Join(ops, ",")
+		}
+		a = append(a, "-"+fl.Name+"="+v)
+	})
 	return a
 }
 
@@ -122,8 +130,9 @@ func (f *flags) args() []string {
 // the gshmem benchmarks on that many PEs (processes over shm started with
 // self, a command line that runs this binary as a bench worker, see
 // Worker; with -inproc, goroutines of this process), then the same
-// measurements with Open MPI where it is installed, -rounds times in turn
-// (each row of the table is the median of its rounds: see Median); then
+// measurements with Open MPI where it is installed, -rounds times in turn,
+// each round in phases (see phases and runRound; each row of the table is
+// the median of its rounds: see Median); then
 // memmove, for the bandwidth rows; and it writes one comparison table
 // to stdout. It returns the process exit status: 1 if a gshmem run failed
 // (the table is still written, without it), 0 otherwise; a failing peer is
@@ -148,13 +157,20 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, self []s
 		fmt.Fprintf(stderr, "gpurun bench: -rounds %d: want at least 1\n", *f.rounds)
 		return 2
 	}
+	work, err := os.MkdirTemp("", "gshmem-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "gpurun bench:", err)
+		return 1
+	}
+	defer os.RemoveAll(work)
+	built := builds{}
 	for _, n := range counts {
 		start := time.Now()
 		for round := range *f.rounds {
 			if *f.rounds > 1 {
 				fmt.Fprintf(stderr, "gpurun bench: %d PEs, round %d of %d\n", n, round+1, *f.rounds)
 			}
-			o, p, ok := runRound(ctx, f, c, n, amOps, round == 0 && n == counts[0], stderr, self)
+			o, p, ok := runRound(ctx, f, c, n, amOps, round, round == 0 && n == counts[0], work, built, stderr, self)
 			ours, peers = append(ours, o...), append(peers, p...)
 			if !ok {
 				status = 1
@@ -258,61 +274,69 @@ func runInproc(ctx context.Context, c Config, n int, amOps []string) ([]Result, 
 	return ParseResults(&out, ImplGshmem, n)
 }
 
-// runRound runs one round of Main for n PEs: gshmem, then its peers (and,
-// in the first round of a cross-node run, raw libfabric once). It returns
-// gshmem's results, the others', and false when a gshmem run failed.
-func runRound(ctx context.Context, f *flags, c Config, n int, amOps []string, first bool, stderr io.Writer, self []string) (ours, peers []Result, ok bool) {
+// phase is one part of a round: ops measured by gshmem and its peers
+// back to back.
+type phase struct {
+	name  string
+	ops   []string // Config.Ops
+	amOps []string // gshmem's AM ops (MeasureAM)
+}
+
+// phases splits a round's ops in two: the latency ops (neither
+// [IsBandwidth] nor [IsRate]: a few seconds in all), then the rest and the
+// AM ops. Each phase runs gshmem, its C interface and Open MPI in turn,
+// so a latency row of gshmem and the same row of a peer are measured
+// seconds apart rather than a whole job's sweep of message sizes apart.
+// Empty phases are left out.
+func phases(ops, amOps []string) []phase {
+	lat := slices.DeleteFunc(slices.Clone(ops), func(op string) bool { return IsBandwidth(op) || IsRate(op) })
+	rest := slices.DeleteFunc(slices.Clone(ops), func(op string) bool { return slices.Contains(lat, op) })
+	var ps []phase
+	if len(lat) > 0 {
+		ps = append(ps, phase{name: "latency", ops: lat})
+	}
+	if len(rest) > 0 || len(amOps) > 0 {
+		ps = append(ps, phase{name: "bandwidth", ops: rest, amOps: amOps})
+	}
+	return ps
+}
+
+// runRound runs round number round of Main for n PEs: for each of the
+// round's phases, gshmem, its C interface and its peers, in that order in
+// even rounds and in the reverse order in odd ones, so that neither side
+// always runs first (and, in the first round of a cross-node run, raw
+// libfabric once). It returns gshmem's results, the others', and false
+// when a gshmem run failed. work is the directory the peer programs are
+// built in, once (built).
+func runRound(ctx context.Context, f *flags, c Config, n int, amOps []string, round int, first bool, work string, built builds,
+	stderr io.Writer, self []string) (ours, peers []Result, ok bool) {
 	ok = true
-	var err error
-	var rs []Result
-	switch {
-	case *f.srun != "":
-		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (srun %s)...\n", n, *f.srun)
-		rs, err = runSrun(ctx, c, n, len(amOps) > 0, stderr, strings.Fields(*f.srun), self, f.args())
-	case *f.inproc:
-		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (in-process)...\n", n)
-		rs, err = runInproc(ctx, c, n, amOps)
-	default:
-		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm)...\n", n)
-		rs, err = runGshmem(ctx, c, n, len(amOps) > 0, *f.bind, stderr, self, f.args())
-	}
-	for _, r := range rs {
-		if r.Impl == ImplGshmem {
-			ours = append(ours, r)
-		} else { // a reference measured in the same run: a column of its own
-			peers = append(peers, r)
+	for _, ph := range phases(c.Ops, amOps) {
+		pc := c
+		pc.Ops = ph.ops
+		steps := []func(){
+			func() {
+				o, err := runGshmemPhase(ctx, f, pc, n, ph, stderr, self)
+				for _, r := range o {
+					if r.Impl == ImplGshmem {
+						ours = append(ours, r)
+					} else { // a reference measured in the same run: a column of its own
+						peers = append(peers, r)
+					}
+				}
+				if err != nil {
+					fmt.Fprintln(stderr, "gpurun bench:", err)
+					ok = false
+				}
+			},
+			func() { peers = append(peers, runCPhase(ctx, f, pc, n, ph.name, work, built, stderr)...) },
+			func() { peers = append(peers, runPeersPhase(ctx, f, pc, n, ph.name, work, built, stderr)...) },
 		}
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "gpurun bench:", err)
-		ok = false
-	}
-	if *f.cabi && *f.srun == "" && !*f.inproc {
-		fmt.Fprintf(stderr, "gpurun bench: gshmem's C interface on %d PEs (shm)...\n", n)
-		rs, err := CABI(ctx, PeerConfig{PEs: n, Ops: PeerOps(c.Ops), Sizes: c.Sizes, CollSizes: c.CollSizes,
-			Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm}, *f.bind)
-		peers = append(peers, rs...)
-		switch {
-		case errors.Is(err, ErrNoSource), errors.Is(err, cbuild.ErrNoCC):
-			fmt.Fprintln(stderr, "gpurun bench: no C interface column:", err)
-		case err != nil:
-			fmt.Fprintln(stderr, "gpurun bench: C interface:", err)
+		if round%2 == 1 {
+			slices.Reverse(steps)
 		}
-	}
-	if pops := PeerOps(c.Ops); *f.peers && len(pops) > 0 {
-		over := ""
-		if *f.srun != "" {
-			over = " (over TCP)"
-		}
-		fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s...\n", n, over)
-		rs, err := Peers(ctx, PeerConfig{PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
-			Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm, TCP: *f.srun != ""})
-		peers = append(peers, rs...)
-		switch {
-		case errors.Is(err, ErrNoPeer):
-			fmt.Fprintln(stderr, "gpurun bench: no Open MPI (oshcc/oshrun): peer columns left out")
-		case err != nil:
-			fmt.Fprintln(stderr, "gpurun bench: peers:", err)
+		for _, step := range steps {
+			step()
 		}
 	}
 	if *f.srun != "" && *f.peers && first {
@@ -328,6 +352,64 @@ func runRound(ctx context.Context, f *flags, c Config, n int, amOps []string, fi
 		}
 	}
 	return ours, peers, ok
+}
+
+// runGshmemPhase measures gshmem on n PEs for one phase: c.Ops and
+// ph.amOps, in the mode the flags choose.
+func runGshmemPhase(ctx context.Context, f *flags, c Config, n int, ph phase, stderr io.Writer, self []string) ([]Result, error) {
+	args := f.argsWithOps(append(slices.Clone(ph.ops), ph.amOps...))
+	switch {
+	case *f.srun != "":
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (srun %s), %s...\n", n, *f.srun, ph.name)
+		return runSrun(ctx, c, n, len(ph.amOps) > 0, stderr, strings.Fields(*f.srun), self, args)
+	case *f.inproc:
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (in-process), %s...\n", n, ph.name)
+		return runInproc(ctx, c, n, ph.amOps)
+	default:
+		fmt.Fprintf(stderr, "gpurun bench: gshmem on %d PEs (shm), %s...\n", n, ph.name)
+		return runGshmem(ctx, c, n, len(ph.amOps) > 0, *f.bind, stderr, self, args)
+	}
+}
+
+// runCPhase measures gshmem's C interface (-c) on n PEs for c.Ops,
+// reporting a failure on stderr.
+func runCPhase(ctx context.Context, f *flags, c Config, n int, name, work string, built builds, stderr io.Writer) []Result {
+	if !*f.cabi || *f.srun != "" || *f.inproc || len(PeerOps(c.Ops)) == 0 {
+		return nil
+	}
+	fmt.Fprintf(stderr, "gpurun bench: gshmem's C interface on %d PEs (shm), %s...\n", n, name)
+	rs, err := CABI(ctx, PeerConfig{WorkDir: work, built: built, PEs: n, Ops: PeerOps(c.Ops), Sizes: c.Sizes, CollSizes: c.CollSizes,
+		Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm}, *f.bind)
+	switch {
+	case errors.Is(err, ErrNoSource), errors.Is(err, cbuild.ErrNoCC):
+		fmt.Fprintln(stderr, "gpurun bench: no C interface column:", err)
+	case err != nil:
+		fmt.Fprintln(stderr, "gpurun bench: C interface:", err)
+	}
+	return rs
+}
+
+// runPeersPhase measures Open MPI (-peers) on n PEs for c.Ops, reporting
+// a failure on stderr.
+func runPeersPhase(ctx context.Context, f *flags, c Config, n int, name, work string, built builds, stderr io.Writer) []Result {
+	pops := PeerOps(c.Ops)
+	if !*f.peers || len(pops) == 0 {
+		return nil
+	}
+	over := ""
+	if *f.srun != "" {
+		over = " (over TCP)"
+	}
+	fmt.Fprintf(stderr, "gpurun bench: Open MPI on %d PEs%s, %s...\n", n, over, name)
+	rs, err := Peers(ctx, PeerConfig{WorkDir: work, built: built, PEs: n, Ops: pops, Sizes: c.Sizes, CollSizes: c.CollSizes,
+		Target: c.Target, Reps: c.Reps, Histo: c.Histo, IGather: c.IGather, Randperm: c.Randperm, TCP: *f.srun != ""})
+	switch {
+	case errors.Is(err, ErrNoPeer):
+		fmt.Fprintln(stderr, "gpurun bench: no Open MPI (oshcc/oshrun): peer columns left out")
+	case err != nil:
+		fmt.Fprintln(stderr, "gpurun bench: peers:", err)
+	}
+	return rs
 }
 
 // Worker is the PE side of Main: run in each process of the job, it

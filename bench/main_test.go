@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,9 +25,53 @@ func TestFlagsConfig(t *testing.T) {
 	counts, err := f.peCounts()
 	require.NoError(t, err)
 	assert.Equal(t, []int{2, 4}, counts)
-	// The workers get every flag back, -n included (they ignore it).
-	assert.Contains(t, f.args(), "-n=2,4")
-	assert.Contains(t, f.args(), "-ops=coll,put")
+	// The workers get every flag back, -n included (they ignore it), and
+	// the ops of their phase.
+	args := f.argsWithOps([]string{OpPut, OpBarrier})
+	assert.Contains(t, args, "-n=2,4")
+	assert.Contains(t, args, "-ops=put,barrier")
+	assert.Contains(t, args, "-max-size=64k")
+	assert.NotContains(t, args, "-ops=coll,put")
+}
+
+// A round measures the latency ops, on every side, before the sized
+// ones, so that a latency row and its peers' are seconds apart.
+func TestPhases(t *testing.T) {
+	ps := phases([]string{OpPut, OpPutBW, OpBarrier, OpAllreduce, OpHisto, OpFCollect}, []string{OpAMRTT})
+	require.Len(t, ps, 2)
+	assert.Equal(t, phase{name: "latency", ops: []string{OpPut, OpBarrier, OpFCollect}}, ps[0])
+	assert.Equal(t, phase{name: "bandwidth", ops: []string{OpPutBW, OpAllreduce, OpHisto}, amOps: []string{OpAMRTT}}, ps[1])
+
+	ps = phases([]string{OpPutBW}, nil)
+	assert.Equal(t, []phase{{name: "bandwidth", ops: []string{OpPutBW}}}, ps, "no empty phase")
+	ps = phases(nil, []string{OpAMRTT})
+	assert.Equal(t, []phase{{name: "bandwidth", amOps: []string{OpAMRTT}}}, ps)
+	assert.Empty(t, phases(nil, nil))
+}
+
+// Main's rounds build each peer program once; a nil builds builds every
+// time, and a failed build stays failed.
+func TestBuildsOnce(t *testing.T) {
+	calls := 0
+	build := func() error { calls++; return nil }
+	b := builds{}
+	for range 3 {
+		require.NoError(t, b.do("/w/a", build))
+	}
+	assert.Equal(t, 1, calls)
+	require.NoError(t, b.do("/w/b", build))
+	assert.Equal(t, 2, calls)
+
+	var none builds
+	require.NoError(t, none.do("/w/a", build))
+	require.NoError(t, none.do("/w/a", build))
+	assert.Equal(t, 4, calls)
+
+	boom := errors.New("boom")
+	fail := func() error { calls++; return boom }
+	assert.ErrorIs(t, b.do("/w/c", fail), boom)
+	assert.ErrorIs(t, b.do("/w/c", fail), boom)
+	assert.Equal(t, 5, calls)
 }
 
 func TestFlagsDefaults(t *testing.T) {
@@ -74,11 +119,13 @@ func TestMainInproc(t *testing.T) {
 // once: p and g, the single-element forms, are rows of their own.
 func TestMainRounds(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := Main(t.Context(), strings.Fields("-inproc -n 2 -ops p,g -target 1ms -reps 1 -rounds 3 -peers=false -memmove=false"),
+	code := Main(t.Context(), strings.Fields("-inproc -n 2 -ops p,g,putbw -max-size 64 -target 1ms -reps 1 -rounds 3 -peers=false -memmove=false"),
 		&out, &errOut, []string{"/nonexistent"})
 	require.Equal(t, 0, code, errOut.String())
 	assert.Contains(t, errOut.String(), "2 PEs, round 3 of 3")
-	assert.Equal(t, 3, strings.Count(errOut.String(), "gshmem on 2 PEs (in-process)"))
+	assert.Equal(t, 3, strings.Count(errOut.String(), "gshmem on 2 PEs (in-process), latency"))
+	assert.Equal(t, 3, strings.Count(errOut.String(), "gshmem on 2 PEs (in-process), bandwidth"))
+	assert.Len(t, regexp.MustCompile(`(?m)^putbw +64B +2 `).FindAllString(out.String(), -1), 1, out.String())
 	for _, op := range []string{OpP, OpG} {
 		assert.Len(t, regexp.MustCompile(`(?m)^`+op+` +8B +2 `).FindAllString(out.String(), -1), 1, "one %s row: %s", op, out.String())
 	}

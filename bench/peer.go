@@ -72,6 +72,32 @@ type PeerConfig struct {
 	// comparison for gshmem's PEs on different nodes (`gpurun bench
 	// -srun`), whose network is libfabric's tcp provider.
 	TCP bool
+
+	// built, when not nil, remembers the programs built in WorkDir, so
+	// that Main's rounds and phases build each one once (see [builds]).
+	built builds
+}
+
+// builds maps the path of a program built by Peers or CABI to the
+// outcome of building it. Main shares one across its rounds and phases,
+// in one WorkDir it owns: compiling between a measurement of gshmem and
+// the same measurement of a peer would widen the time between them, and
+// the host's state moves on the scale of seconds (BENCHMARKS.md, issue
+// 16). Used from one goroutine at a time.
+type builds map[string]error
+
+// do runs build unless b already holds path's outcome, and returns the
+// outcome; a nil b builds every time.
+func (b builds) do(path string, build func() error) error {
+	if b == nil {
+		return build()
+	}
+	if err, ok := b[path]; ok {
+		return err
+	}
+	err := build()
+	b[path] = err
+	return err
 }
 
 // shmemOps and mpiOps are the ops each peer program knows, in its order.
@@ -146,8 +172,10 @@ func Peers(ctx context.Context, cfg PeerConfig) ([]Result, error) {
 			continue
 		}
 		bin := filepath.Join(work, j.src)
-		if _, err := runJob(ctx, cfg.Log, work, nil, tools[j.cc],
-			"-O2", "-o", bin, filepath.Join(work, j.src+".c")); err != nil {
+		if err := cfg.built.do(bin, func() error {
+			_, err := runJob(ctx, cfg.Log, work, nil, tools[j.cc], "-O2", "-o", bin, filepath.Join(work, j.src+".c"))
+			return err
+		}); err != nil {
 			return out, fmt.Errorf("bench: compiling %s: %w", j.src, err)
 		}
 		args := append([]string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(cfg.PEs), bin},

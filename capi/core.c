@@ -353,10 +353,13 @@ static int gs_enter_all(gs_pe *s, int sync) {
         int w = s->all.start + i * s->all.stride;
         uint64_t *slot = (uint64_t *)(s->base[w] + mine);
         slot[1] = d;
-        /* The locked store orders the record and the descriptor before
-         * the epoch, and the epoch before the look at w's sleep word. */
-        __atomic_store_n(&slot[0], e, __ATOMIC_SEQ_CST);
-        gs_notify_ordered(s, w, mine, 8);
+        /* The release store orders the record and the descriptor before
+         * the epoch, and gs_notify's fence (a locked instruction on a line
+         * of our own) the epoch before the look at w's sleep word. Not a
+         * locked store on w's line: that holds this core until w, polling
+         * the line, gives it up (hostshmem's push does the same). */
+        __atomic_store_n(&slot[0], e, __ATOMIC_RELEASE);
+        gs_notify(s, w, mine, 8);
     }
     uintptr_t row = s->all.slots + (uintptr_t)par * n * s->all.slot_stride;
     int i = 0;

@@ -200,7 +200,10 @@ GS_ALWAYS void gs_put_signal(shmem_ctx_t ctx, const char *call, void *dest, cons
         memcpy(dt, source, n);
         uint64_t *q = (uint64_t *)st;
         if (sig_op == SHMEM_SIGNAL_SET) {
-            __atomic_exchange_n(q, signal, __ATOMIC_SEQ_CST);
+            /* A release store and the fence on a line of our own, not an
+             * exchange on the line the waiter polls (see gs_enter_all). */
+            __atomic_store_n(q, signal, __ATOMIC_RELEASE);
+            __atomic_fetch_add(&s->fence_word, 1, __ATOMIC_SEQ_CST);
         } else {
             __atomic_fetch_add(q, signal, __ATOMIC_SEQ_CST);
         }

@@ -7,7 +7,7 @@ func AMO64(p *uint64, op AMOOp, operand, cmp uint64) uint64 {
 	switch op {
 	case AMOFetch:
 		return atomic.LoadUint64(p)
-	case AMOSet: // an exchange: as cheap as a store on x86-64, and says what was there
+	case AMOSet: // an exchange, which says what was there (PutSignal's set, which needs no old value, stores instead)
 		return atomic.SwapUint64(p, operand)
 	case AMOSwap:
 		return atomic.SwapUint64(p, operand)

@@ -111,7 +111,9 @@ type Fabric interface {
 	// Notify tells PE pe that bytes [off, off+n) of its region changed (by
 	// a store of the caller's own): it wakes pe's waiters that watch those
 	// bytes. n == 0 wakes every waiter of pe. Put and the AMOs notify by
-	// themselves; callers that store into a Region directly call Notify.
+	// themselves; callers that store into a Region directly call Notify,
+	// which orders their stores before its look at pe's sleepers, so a
+	// plain or release store followed by Notify misses no sleeper.
 	Notify(pe int, off, n uintptr)
 
 	// Wait blocks until cond returns true. It spins briefly, yields, then

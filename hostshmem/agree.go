@@ -11,6 +11,7 @@ import (
 
 	"github.com/gshmem/gshmem/fabric"
 	"github.com/gshmem/gshmem/internal/cause"
+	"github.com/gshmem/gshmem/internal/release"
 )
 
 // Agreement. Every collective call on a team (allocation and BarrierAll
@@ -198,8 +199,9 @@ func (t *Team) publish(c *call, seq uint64) {
 		ew = 1 | sentinelOf(c.err)<<8 | uint64(len(txt))<<16
 		copy(r[recHdr:recBytes], txt)
 	}
-	// The flag or slot store that follows (atomic) publishes the record.
-	atomic.StoreUint64(wordAt[uint64](r, 56), ew)
+	// The release store of the flag or slot that follows publishes the
+	// record (a release store here too: no locked instruction).
+	release.Store64(wordAt[uint64](r, 56), ew)
 }
 
 // record is a member's published call record.
@@ -299,7 +301,7 @@ func (t *Team) verdict(op string, seq uint64, bad, lo, hi int) error {
 	return fmt.Errorf("gshmem: %s: %w between PE %d and PE %d (reading their calls: %v)", op, ErrMismatch, t.WorldPE(lo), t.WorldPE(hi), err)
 }
 
-// enter is the entry step of collective call c on t (t.mu held). With
+// enter is the entry step of collective call c on t (t.gate held). With
 // data (teams entered by exchange only) each member's push to member j
 // carries data(j), readable with t.payload(e%2, i, n) until the call
 // returns; the returned e is the push epoch. On an error no payload may
@@ -451,10 +453,13 @@ func (t *Team) push(e uint64, j int, d uint64, data []byte) error {
 	if r := p.regions[w]; r != nil {
 		// Payload and descriptor are plain stores on the epoch's own line
 		// (a payload of up to 48 bytes moves as one cache line); the
-		// locked exchange that raises the epoch orders them before it.
+		// release store that raises the epoch orders them before it, and
+		// Notify's fence orders it before the look at j's sleepers. Not a
+		// locked exchange: that holds this core until j, polling the line,
+		// gives it up (a third of a 2-PE barrier; internal/release).
 		copy(r[off+slotHdr:], data)
 		*wordAt[uint64](r, off+8) = d
-		atomic.StoreUint64(wordAt[uint64](r, off), e)
+		release.Store64(wordAt[uint64](r, off), e)
 		p.fab.Notify(w, off, 8)
 		return nil
 	}
@@ -651,7 +656,7 @@ func (t *Team) localSync(ctx context.Context, op string) error {
 }
 
 // waitFlag waits in the fabric until this PE's word w, at offset off,
-// reaches epoch e (t.mu held).
+// reaches epoch e (t.gate held).
 func (t *Team) waitFlag(ctx context.Context, w *uint64, e uint64, off uintptr) error {
 	t.fl.w, t.fl.e = w, e
 	return t.p.fab.Wait(ctx, t.flagged, off, 8)

@@ -49,7 +49,7 @@ func reducePushed[T Elem](t *Team, op ReduceOp, e uint64, out []T, mine []byte, 
 	return reduceN(op, out, srcs)
 }
 
-// srcsOf returns t's scratch of one []T per member (t.mu held): a
+// srcsOf returns t's scratch of one []T per member (t.gate held): a
 // reduction's sources, which a small collective would otherwise allocate
 // on every call (an allocation, and the collection it brings on, costs a
 // two-PE reduction more than its arithmetic). A []byte and a []T have the
@@ -62,7 +62,7 @@ func srcsOf[T Elem](t *Team) [][]T {
 	return *(*[][]T)(unsafe.Pointer(&s))
 }
 
-// intsOf returns t's scratch of n ints (t.mu held), zeroed.
+// intsOf returns t's scratch of n ints (t.gate held), zeroed.
 func intsOf(t *Team, n int) []int {
 	if len(t.ints) < n {
 		t.ints = make([]int, n)

@@ -14,6 +14,8 @@ import (
 	"github.com/gshmem/gshmem/internal/cause"
 	"github.com/gshmem/gshmem/internal/futex"
 	"github.com/gshmem/gshmem/internal/memcopy"
+	"github.com/gshmem/gshmem/internal/release"
+	"github.com/gshmem/gshmem/internal/spin"
 
 	"github.com/gshmem/gshmem/fabric"
 )
@@ -407,7 +409,15 @@ func (m *Mapped) AMO32(pe int, off uintptr, op fabric.AMOOp, operand, cmp uint32
 func (m *Mapped) PutSignal(pe int, off uintptr, src []byte, sigOff uintptr, op fabric.AMOOp, sig uint64, _ fabric.Completion) error {
 	r := m.regions[pe]
 	m.copier.Copy(r[off:], src)
-	fabric.AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
+	if op == fabric.AMOSet {
+		// A release store and a fence on a line of our own, not a locked
+		// exchange on the signal's line, which holds this core until the
+		// waiter polling that line gives it up (internal/release).
+		release.Store64((*uint64)(unsafe.Pointer(&r[sigOff])), sig)
+		m.fence.Add(1)
+	} else {
+		fabric.AMO64((*uint64)(unsafe.Pointer(&r[sigOff])), op, sig, 0)
+	}
 	if len(src) > 0 {
 		m.notify(pe, off, uintptr(len(src)))
 	}
@@ -488,21 +498,23 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 			if cond() {
 				return nil
 			}
+			spin.Pause()
 		}
 		return m.settle(ctx, cond, off, n)
 	}
 	// The clock is read every 64 looks, from the 64th: a wait that ends
 	// sooner (a hand-off) never reads it.
-	spin := time.Duration(m.spin.Load())
+	budget := time.Duration(m.spin.Load())
 	var t0 time.Time
 	for i := 1; ; i++ {
 		if cond() {
 			return nil
 		}
+		spin.Pause()
 		if i%64 == 0 {
 			if t0.IsZero() {
 				t0 = time.Now()
-			} else if time.Since(t0) >= spin {
+			} else if time.Since(t0) >= budget {
 				break
 			}
 		}
@@ -510,7 +522,7 @@ func (m *Mapped) Wait(ctx context.Context, cond func() bool, off, n uintptr) err
 	if err := m.settle(ctx, cond, off, n); err != nil {
 		return err
 	}
-	m.spin.Store(int64(m.pol.AdaptSpin(spin, time.Since(t0))))
+	m.spin.Store(int64(m.pol.AdaptSpin(budget, time.Since(t0))))
 	return nil
 }
 

@@ -58,6 +58,16 @@ func New(sysfs string) Copier {
 // MOVSB, copies from movsbMin up to the limit go by it, in the same
 // pieces, unless source and destination overlap.
 func (c Copier) Copy(dst, src []byte) int {
+	if len(dst) < movsbMin || len(src) < movsbMin {
+		// Small: Go's copy, with Copy inlined in the caller (a put or a
+		// get of 8 bytes pays no call: 1.3 ns of a 10.8 ns get here).
+		return copy(dst, src)
+	}
+	return c.copyLarge(dst, src)
+}
+
+// copyLarge is Copy for a source and destination of movsbMin or more.
+func (c Copier) copyLarge(dst, src []byte) int {
 	limit := c.max
 	if limit == 0 {
 		limit = defaultCachedCopy

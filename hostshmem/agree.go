@@ -342,7 +342,7 @@ func notStarted(op string, err error) error {
 // the team block (tbState): the layout a binding's fast path shares
 // (AllEntry; capi's gs.h declares it again).
 type entryState struct {
-	busy    uint32 // a call is in progress: Go's (under mu) or a fast path's
+	busy    uint32 // a call is in progress: Go's (under gate) or a fast path's
 	broken  uint32 // 1 once the team broke (t.broken says why)
 	calls   uint64 // collective calls entered
 	cepoch  uint64 // push epochs done

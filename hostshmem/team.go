@@ -56,8 +56,8 @@ type Team struct {
 	cfg                 TeamConfig
 	predefined          bool
 
-	// destroyed is set by Destroy (under mu); team contexts and TeamPtr
-	// read it without mu.
+	// destroyed is set by Destroy (under gate); team contexts and TeamPtr
+	// read it without gate.
 	destroyed atomic.Bool
 
 	// gate is held (1) by the goroutine in a collective call on t: one
@@ -100,7 +100,7 @@ type Team struct {
 	// part over shared memory, then the network's among one leader per
 	// node (see hierarchy).
 	hier   *hierarchy
-	nepoch uint64 // syncs done among the leaders (hier only; under mu)
+	nepoch uint64 // syncs done among the leaders (hier only; under gate)
 }
 
 // hierarchy is a team's members grouped by node. Every member computes the

@@ -3,6 +3,7 @@ package release
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -16,8 +17,13 @@ func TestStore64Publishes(t *testing.T) {
 	done := make(chan uint64)
 	go func() {
 		var bad uint64
+		deadline := time.Now().Add(10 * time.Second)
 		for r := uint64(1); r <= rounds; r++ {
 			for atomic.LoadUint64(&flag) < r {
+				if time.Now().After(deadline) {
+					done <- rounds + 1 // the flag never arrived: a store that did not store
+					return
+				}
 			}
 			if atomic.LoadUint64(&data) < r {
 				bad++
@@ -29,6 +35,6 @@ func TestStore64Publishes(t *testing.T) {
 		atomic.StoreUint64(&data, r)
 		Store64(&flag, r)
 	}
-	assert.Zero(t, <-done, "rounds whose flag arrived before its data")
+	assert.Zero(t, <-done, "rounds whose flag arrived before its data (%d: the flag stopped arriving)", rounds+1)
 	assert.Equal(t, uint64(rounds), flag)
 }

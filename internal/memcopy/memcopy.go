@@ -73,7 +73,7 @@ func (c Copier) copyLarge(dst, src []byte) int {
 		limit = defaultCachedCopy
 	}
 	n := min(len(dst), len(src))
-	if c.movsb && n >= movsbMin && n <= limit && !overlap(dst[:n], src[:n]) {
+	if c.movsb && n <= limit && !overlap(dst[:n], src[:n]) {
 		for o := 0; o < n; o += copyChunk {
 			repMovsb(&dst[o], &src[o], uintptr(min(copyChunk, n-o)))
 		}
